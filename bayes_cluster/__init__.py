@@ -1,0 +1,66 @@
+"""bayes_cluster: Bayesian analysis of small industrial-cluster firm surveys.
+
+Two questions, each answered by a Bayesian model beside its classical baselines:
+
+1. Which of Markusen's (1996) district types does the cluster follow?
+   (descriptive scoring, EM latent classes, Bayesian latent-class mixture)
+2. What separates exporting from domestic firms?
+   (maximum-likelihood logit, Firth's penalised logit, hierarchical Bayesian logit)
+
+The public API is importable from here; submodules load lazily so that the CLI
+starts fast and ``import bayes_cluster`` does not pull in PyMC.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+# public name -> submodule that defines it
+_EXPORTS: dict[str, str] = {
+    # data
+    "TUMANG_CODEBOOK": "codebook",
+    "TUMANG_PREDICTORS": "codebook",
+    "Column": "codebook",
+    "codebook_frame": "codebook",
+    "load_survey": "survey",
+    "SurveyValidationError": "survey",
+    "tumang_data_path": "survey",
+    "simulate_tumang": "simulate",
+    "TumangTruth": "simulate",
+    # cluster pattern
+    "MARKUSEN_TYPES": "markusen",
+    "MARKUSEN_ITEMS": "markusen",
+    "SIGNATURES": "markusen",
+    "descriptive_scoring": "markusen",
+    "LatentClassEM": "latent_class_em",
+    "BayesianLatentClass": "latent_class",
+    # export orientation
+    "mle_logit": "frequentist",
+    "firth_logit": "frequentist",
+    "detect_separation": "frequentist",
+    "BayesianLogit": "logistic",
+    "compare_models": "logistic",
+    # diagnostics
+    "mcmc_diagnostics": "diagnostics",
+    "MCMCDiagnostics": "diagnostics",
+}
+
+__all__ = sorted([*_EXPORTS, "__version__"])
+
+
+def __getattr__(name: str) -> Any:
+    """Import public names from their submodule on first use (PEP 562)."""
+    module_name = _EXPORTS.get(name)
+    if module_name is None:
+        raise AttributeError(f"module 'bayes_cluster' has no attribute {name!r}")
+    module = importlib.import_module(f"bayes_cluster.{module_name}")
+    value = getattr(module, name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__
