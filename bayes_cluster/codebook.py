@@ -160,7 +160,9 @@ TUMANG_CODEBOOK: tuple[Column, ...] = (
 )
 """The built-in codebook of the Tumang survey (design.md, 'Data: the survey schema')."""
 
-TUMANG_PREDICTORS: tuple[str, ...] = tuple(c.name for c in TUMANG_CODEBOOK if c.role == "predictor")
+TUMANG_PREDICTORS: tuple[str, ...] = tuple(
+    c.name for c in TUMANG_CODEBOOK if c.role == "predictor"
+)
 """The seven predictors of the export model, in the thesis's order."""
 
 

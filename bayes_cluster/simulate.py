@@ -145,7 +145,10 @@ def markusen_item_probabilities(
         Shape (class, item, 5); each ``[k, j, :]`` sums to one.
     """
     theta = np.array(
-        [[LEVEL_PROBABILITIES[SIGNATURES[item][1][name]] for item in items] for name in class_names]
+        [
+            [LEVEL_PROBABILITIES[SIGNATURES[item][1][name]] for item in items]
+            for name in class_names
+        ]
     )
     return theta / theta.sum(axis=-1, keepdims=True)
 
@@ -274,7 +277,7 @@ def simulate_tumang(
 
 
 def write_tumang_csv(path: str | Path, n: int = 60, seed: int = DEFAULT_SEED) -> Path:
-    """Simulate a Tumang survey and write it as CSV (UTF-8, ``\\n`` line ends).
+    """Simulate a Tumang survey and write it as CSV (UTF-8, Unix line ends).
 
     The output is byte-identical for the same ``n`` and ``seed``. The file is written to
     a temporary name first and then moved into place, so a failure never leaves a
