@@ -1,0 +1,720 @@
+"""Loading and validating survey files against a codebook.
+
+:func:`load_survey` reads a survey (CSV/TSV/semicolon text or an ``.xlsx`` workbook, or an
+existing :class:`pandas.DataFrame`), checks every cell against a codebook
+(:data:`bayes_cluster.codebook.TUMANG_CODEBOOK` by default) and returns a typed frame.
+It collects *every* problem before failing, and raises one
+:class:`SurveyValidationError` that lists each problem with the file, the row (the
+file's line number; the header is line 1), the column, the offending value and what was
+expected.  Loading only reads: it never modifies or writes a file.
+
+Text files are decoded as UTF-8 (with or without a byte-order mark), falling back to
+Windows-1252; the delimiter is sniffed from the header line (``,``, ``;``, tab or ``|``).
+In files that are not comma-delimited, a decimal comma (``12,5``) is read as ``12.5``, as
+in Indonesian Excel exports.
+"""
+
+from __future__ import annotations
+
+import csv
+import difflib
+import io
+import math
+import re
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import pandas as pd
+
+from bayes_cluster.codebook import TUMANG_CODEBOOK, Column
+
+__all__ = [
+    "MISSING_TOKENS",
+    "SurveyProblem",
+    "SurveyValidationError",
+    "SurveyWarning",
+    "describe_survey",
+    "load_survey",
+    "tumang_data_path",
+]
+
+MISSING_TOKENS: frozenset[str] = frozenset({"", "na", "n/a", "nan", "null", "none"})
+"""Cell texts read as a missing value (compared case-insensitively, after stripping)."""
+
+_DELIMITERS = (",", ";", "\t", "|")
+_EXCEL_SUFFIXES = (".xlsx", ".xlsm")
+_ONE_ROW_PER_FIRM = "at least one row per firm below the header"
+_DECIMAL_COMMA = re.compile(r"^[+-]?\d*,\d+$")
+_BINARY_SIGNATURES: tuple[tuple[bytes, str], ...] = (
+    (b"\x89PNG", "a PNG image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"GIF8", "a GIF image"),
+    (b"%PDF", "a PDF document"),
+    (b"\x1f\x8b", "gzip-compressed data"),
+    (b"PK\x03\x04", "a ZIP archive"),
+    (b"\xd0\xcf\x11\xe0", "an old-style (.xls) Office document"),
+)
+
+
+@dataclass(frozen=True)
+class SurveyProblem:
+    """One problem found while validating a survey.
+
+    Attributes
+    ----------
+    file : str
+        The file name (``"<DataFrame>"`` for an in-memory frame).
+    row : int or None
+        Line number in the file, the header being line 1 (for a spreadsheet, the sheet's
+        row number; for a frame, the line it would have in a CSV). ``None`` when the
+        problem concerns the whole file or column.
+    column : str or None
+        The column concerned, if any.
+    value : str or None
+        The offending value as text, if any.
+    expected : str
+        What a valid input looks like.
+    issue : str
+        What is wrong, in a few words.
+    """
+
+    file: str
+    row: int | None
+    column: str | None
+    value: str | None
+    expected: str
+    issue: str
+
+    def __str__(self) -> str:
+        where = self.file
+        if self.row is not None:
+            where += f", row {self.row}"
+        if self.column is not None:
+            where += f", column {self.column!r}"
+        text = f"{where}: {self.issue}"
+        if self.value is not None:
+            text += f": got {self.value!r}"
+        return f"{text}; expected {self.expected}"
+
+
+class SurveyValidationError(ValueError):
+    """A survey failed validation; :attr:`problems` lists every problem found.
+
+    Parameters
+    ----------
+    problems : sequence of SurveyProblem
+        All problems, in file order.
+    """
+
+    def __init__(self, problems: Sequence[SurveyProblem]):
+        self.problems: list[SurveyProblem] = list(problems)
+        count = len(self.problems)
+        noun = "problem" if count == 1 else "problems"
+        lines = [f"survey failed validation with {count} {noun}:"]
+        lines += [f"  - {problem}" for problem in self.problems]
+        super().__init__("\n".join(lines))
+
+
+class SurveyWarning(UserWarning):
+    """Rows were dropped from a survey by an explicit choice (``missing="drop"``)."""
+
+
+@dataclass
+class _Table:
+    """Raw cells of a survey: text only, with the line number of each row."""
+
+    file: str
+    header: list[str]
+    rows: list[list[Any]]
+    line_numbers: list[int]
+    decimal_comma: bool
+
+
+def tumang_data_path() -> Path:
+    """Return the path of the bundled synthetic Tumang survey CSV.
+
+    Looks inside the installed package (``bayes_cluster/_data``, where a wheel puts it)
+    and then in the source tree (``data/tumang_synthetic.csv``).
+
+    Returns
+    -------
+    pathlib.Path
+        An existing file.
+
+    Raises
+    ------
+    FileNotFoundError
+        If neither location holds the file.
+
+    Examples
+    --------
+    >>> tumang_data_path().name
+    'tumang_synthetic.csv'
+    """
+    package_dir = Path(__file__).resolve().parent
+    candidates = (
+        package_dir / "_data" / "tumang_synthetic.csv",
+        package_dir.parent / "data" / "tumang_synthetic.csv",
+    )
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate
+    raise FileNotFoundError(
+        "bundled tumang_synthetic.csv not found; looked in "
+        + " and ".join(str(c) for c in candidates)
+    )
+
+
+def load_survey(
+    source: str | Path | pd.DataFrame,
+    *,
+    codebook: Sequence[Column] = TUMANG_CODEBOOK,
+    outcome: str | None = None,
+    id_column: str | None = None,
+    predictors: Sequence[str] | None = None,
+    outcome_labels: Mapping[str, int] | None = None,
+    missing: Literal["error", "drop"] = "error",
+    sheet_name: str | int = 0,
+) -> pd.DataFrame:
+    """Read a survey and validate it against a codebook.
+
+    Every problem is collected before failing: a file with several mistakes gets one
+    :class:`SurveyValidationError` that lists them all.  The file is only read.
+
+    Parameters
+    ----------
+    source : str, pathlib.Path or pandas.DataFrame
+        A ``.csv``/``.tsv``/``.txt`` text table (delimiter sniffed), an ``.xlsx`` workbook,
+        or a frame already in memory (not modified).
+    codebook : sequence of Column
+        The columns to expect; default the Tumang codebook. Columns of the file that the
+        codebook does not name are kept as read, unvalidated.
+    outcome : str, optional
+        The 0/1 outcome column; default the codebook column with ``role="outcome"``. Both
+        classes must occur.
+    id_column : str, optional
+        The unique firm identifier; default the codebook column with ``role="id"``.
+    predictors : sequence of str, optional
+        Columns that must not be constant; default the codebook columns with
+        ``role="predictor"`` (or, if none has a role, every numeric column other than the
+        outcome).
+    outcome_labels : mapping of str to int, optional
+        Labels accepted in the outcome column besides 0/1, e.g.
+        ``{"ekspor": 1, "domestik": 0}`` or ``{"export": 1, "domestic": 0}``; compared
+        case-insensitively. Without it, only 0 and 1 are accepted.
+    missing : {"error", "drop"}
+        ``"error"`` (default) reports every missing cell of a codebook column as a
+        problem. ``"drop"`` drops the rows with missing cells instead, and reports their
+        line numbers in a :class:`SurveyWarning` and in ``frame.attrs["dropped_rows"]``.
+    sheet_name : str or int
+        Worksheet of an ``.xlsx`` file.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per firm, columns in file order: ``int64`` for binary, count and Likert
+        columns, ``float64`` for numbers, ``str`` for ids and categories. ``attrs`` holds
+        ``source`` (the file name) and ``dropped_rows`` (line numbers, possibly empty).
+
+    Raises
+    ------
+    SurveyValidationError
+        With :attr:`~SurveyValidationError.problems`, one record per problem.
+
+    Examples
+    --------
+    >>> frame = load_survey(tumang_data_path())
+    >>> frame.shape
+    (60, 22)
+    >>> int(frame["export"].sum())
+    32
+    """
+    if missing not in ("error", "drop"):
+        raise ValueError(f"missing must be 'error' or 'drop', got {missing!r}")
+    codebook = tuple(codebook)
+    by_name = {column.name: column for column in codebook}
+    outcome = outcome if outcome is not None else _role(codebook, "outcome")
+    id_column = id_column if id_column is not None else _role(codebook, "id")
+    for name, what in ((outcome, "outcome"), (id_column, "id_column")):
+        if name is not None and name not in by_name:
+            raise ValueError(f"{what} {name!r} is not a column of the codebook")
+    if predictors is None:
+        predictors = [c.name for c in codebook if c.role == "predictor"]
+        if not predictors and not any(c.role for c in codebook):
+            numeric = ("binary", "count", "number", "likert")
+            predictors = [c.name for c in codebook if c.kind in numeric and c.name != outcome]
+    labels = {str(k).strip().lower(): int(v) for k, v in (outcome_labels or {}).items()}
+    bad_labels = {k: v for k, v in labels.items() if v not in (0, 1)}
+    if bad_labels:
+        raise ValueError(f"outcome_labels must map to 0 or 1, got {bad_labels}")
+
+    table, problems = _read_table(source, sheet_name)
+    if table is None:
+        raise SurveyValidationError(problems)
+    problems += _check_header(table, codebook)
+    if problems:  # without a usable header, cell checks would only add noise
+        raise SurveyValidationError(problems)
+
+    position = {name: i for i, name in enumerate(table.header)}
+    present = [c for c in codebook if c.name in position]
+    missing_cells: dict[int, list[SurveyProblem]] = {}
+    values: dict[str, list[Any]] = {c.name: [] for c in present}
+    for r, (cells, line) in enumerate(zip(table.rows, table.line_numbers, strict=True)):
+        for column in present:
+            text = _cell_text(cells[position[column.name]])
+            value, problem = _parse_cell(
+                text, column, table, line, labels if column.name == outcome else None
+            )
+            if problem is not None and problem.issue == "missing value":
+                missing_cells.setdefault(r, []).append(problem)
+            elif problem is not None:
+                problems.append(problem)
+            values[column.name].append(value)
+
+    dropped_rows: list[int] = []
+    keep = list(range(len(table.rows)))
+    if missing == "drop" and missing_cells:
+        dropped_rows = [table.line_numbers[r] for r in sorted(missing_cells)]
+        keep = [r for r in keep if r not in missing_cells]
+        problems = [p for p in problems if p.row not in set(dropped_rows)]
+    else:
+        for row_problems in missing_cells.values():
+            problems.extend(row_problems)
+    problems.sort(key=lambda p: (p.row or 0, _order(codebook, p.column)))
+
+    if not keep:
+        problems.append(
+            SurveyProblem(
+                table.file,
+                None,
+                None,
+                None,
+                "at least one complete row",
+                "no rows left after dropping rows with missing values",
+            )
+        )
+    elif not problems:
+        problems += _check_columns(table, present, values, keep, id_column, outcome, predictors)
+    if problems:
+        raise SurveyValidationError(problems)
+
+    if dropped_rows:
+        warnings.warn(
+            f"{table.file}: dropped {len(dropped_rows)} row(s) with missing values "
+            f"(missing='drop'): rows {', '.join(map(str, dropped_rows))}",
+            SurveyWarning,
+            stacklevel=2,
+        )
+    return _build_frame(source, table, present, values, keep, dropped_rows)
+
+
+def describe_survey(
+    frame: pd.DataFrame,
+    *,
+    codebook: Sequence[Column] = TUMANG_CODEBOOK,
+    outcome: str | None = None,
+) -> dict[str, Any]:
+    """Summarise a validated survey: size, outcome classes and per-column ranges.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        A frame returned by :func:`load_survey`.
+    codebook : sequence of Column
+        The codebook it was validated against.
+    outcome : str, optional
+        The 0/1 outcome column; default the codebook column with ``role="outcome"``.
+
+    Returns
+    -------
+    dict
+        ``n`` (firms), ``outcome`` (its name or None), ``exporters`` and ``domestic``
+        (firms with outcome 1 and 0), and ``columns``: a DataFrame indexed by column with
+        ``type``, ``min``, ``max``, ``mean`` (numeric columns) and ``levels`` (number of
+        distinct values).
+
+    Examples
+    --------
+    >>> summary = describe_survey(load_survey(tumang_data_path()))
+    >>> summary["n"], summary["exporters"], summary["domestic"]
+    (60, 32, 28)
+    """
+    codebook = tuple(codebook)
+    outcome = outcome if outcome is not None else _role(codebook, "outcome")
+    records = []
+    for column in codebook:
+        if column.name not in frame.columns:
+            continue
+        series = frame[column.name]
+        numeric = column.kind in ("binary", "count", "number", "likert")
+        records.append(
+            {
+                "column": column.name,
+                "type": column.kind,
+                "min": float(series.min()) if numeric else math.nan,
+                "max": float(series.max()) if numeric else math.nan,
+                "mean": float(series.mean()) if numeric else math.nan,
+                "levels": int(series.nunique()),
+            }
+        )
+    summary: dict[str, Any] = {"n": len(frame), "outcome": None, "exporters": None}
+    summary["domestic"] = None
+    if outcome is not None and outcome in frame.columns:
+        summary["outcome"] = outcome
+        summary["exporters"] = int((frame[outcome] == 1).sum())
+        summary["domestic"] = int((frame[outcome] == 0).sum())
+    summary["columns"] = pd.DataFrame.from_records(records, index="column")
+    return summary
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def _read_table(
+    source: str | Path | pd.DataFrame, sheet_name: str | int
+) -> tuple[_Table | None, list[SurveyProblem]]:
+    """Read raw cells from a frame, a workbook or a text file (never writes)."""
+    if isinstance(source, pd.DataFrame):
+        return _frame_table(source)
+    path = Path(source)
+    name = str(source)
+    text_expected = "a .csv, .tsv or .txt text table or an .xlsx workbook"
+    if not path.exists():
+        return None, [_file_problem(name, "file not found", f"an existing {text_expected}")]
+    if path.is_dir():
+        return None, [_file_problem(name, "is a directory, not a file", text_expected)]
+    raw = path.read_bytes()
+    if not raw.strip():
+        return None, [
+            _file_problem(
+                name, "file is empty", "a header line with the column names, then one row per firm"
+            )
+        ]
+    if path.suffix.lower() in _EXCEL_SUFFIXES or raw.startswith(b"PK\x03\x04"):
+        return _excel_table(path, name, raw, sheet_name)
+    for signature, kind in _BINARY_SIGNATURES:
+        if raw.startswith(signature):
+            return None, [_file_problem(name, f"not a table (the file is {kind})", text_expected)]
+    text = _decode(raw)
+    if text is None:
+        return None, [
+            _file_problem(name, "not a table (the file holds binary data)", text_expected)
+        ]
+    return _text_table(name, text)
+
+
+def _file_problem(name: str, issue: str, expected: str) -> SurveyProblem:
+    return SurveyProblem(name, None, None, None, expected, issue)
+
+
+def _decode(raw: bytes) -> str | None:
+    """Decode text bytes (UTF-8, else Windows-1252); None for binary data."""
+    if b"\x00" in raw[:8192]:
+        return None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = raw.decode("cp1252", errors="replace")
+    sample = text[:8192]
+    controls = sum(1 for ch in sample if ord(ch) < 32 and ch not in "\t\r\n")
+    if controls > 0.01 * len(sample) or sample.count("\ufffd") > 0.01 * len(sample):
+        return None
+    return text
+
+
+def _text_table(name: str, text: str) -> tuple[_Table | None, list[SurveyProblem]]:
+    lines = text.splitlines()
+    header_line = next((line for line in lines if line.strip()), "")
+    delimiter = max(_DELIMITERS, key=header_line.count)
+    if header_line.count(delimiter) == 0:
+        delimiter = ","
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    header: list[str] | None = None
+    rows: list[list[Any]] = []
+    line_numbers: list[int] = []
+    problems: list[SurveyProblem] = []
+    start = 1
+    for cells in reader:
+        line = start
+        start = reader.line_num + 1
+        if not cells or (len(cells) == 1 and not cells[0].strip()):
+            continue  # a blank line: no firm
+        if header is None:
+            header = [cell.strip() for cell in cells]
+            continue
+        if len(cells) != len(header):
+            problems.append(
+                SurveyProblem(
+                    name,
+                    line,
+                    None,
+                    f"{len(cells)} fields",
+                    f"{len(header)} fields separated by {_delimiter_name(delimiter)}, "
+                    "as in the header",
+                    "wrong number of fields",
+                )
+            )
+            continue
+        rows.append(cells)
+        line_numbers.append(line)
+    assert header is not None  # the file is not blank
+    if not rows and not problems:
+        problems.append(_file_problem(name, "no data rows (header only)", _ONE_ROW_PER_FIRM))
+    table = _Table(name, header, rows, line_numbers, decimal_comma=delimiter != ",")
+    return table, problems
+
+
+def _delimiter_name(delimiter: str) -> str:
+    return {",": "commas", ";": "semicolons", "\t": "tabs", "|": "'|'"}[delimiter]
+
+
+def _excel_table(
+    path: Path, name: str, raw: bytes, sheet_name: str | int
+) -> tuple[_Table | None, list[SurveyProblem]]:
+    expected = "an .xlsx workbook whose first row holds the column names"
+    try:
+        sheet = pd.read_excel(
+            io.BytesIO(raw), sheet_name=sheet_name, header=None, dtype=object, engine="openpyxl"
+        )
+    except Exception as error:  # openpyxl raises many types for corrupt files
+        issue = f"could not be read as a workbook ({type(error).__name__}: {error})"
+        return None, [_file_problem(name, issue, expected)]
+    cells = sheet.to_numpy().tolist()
+    if not cells:
+        return None, [_file_problem(name, "file is empty", expected)]
+    header = [_cell_text(cell) for cell in cells[0]]
+    rows, line_numbers = [], []
+    for offset, row in enumerate(cells[1:]):
+        if all(_cell_text(cell) == "" for cell in row):
+            continue
+        rows.append(row)
+        line_numbers.append(offset + 2)
+    problems = []
+    if not rows:
+        problems.append(_file_problem(name, "no data rows (header only)", _ONE_ROW_PER_FIRM))
+    return _Table(name, header, rows, line_numbers, decimal_comma=True), problems
+
+
+def _frame_table(frame: pd.DataFrame) -> tuple[_Table | None, list[SurveyProblem]]:
+    name = "<DataFrame>"
+    header = [str(column) for column in frame.columns]
+    rows = frame.astype(object).to_numpy().tolist()
+    if not header:
+        return None, [_file_problem(name, "frame has no columns", "one column per codebook entry")]
+    problems = []
+    if not rows:
+        problems.append(_file_problem(name, "no data rows", "at least one row per firm"))
+    return _Table(name, header, rows, list(range(2, len(rows) + 2)), False), problems
+
+
+def _cell_text(cell: Any) -> str:
+    """Text of one raw cell: strings stripped, numbers without spurious decimals."""
+    if cell is None:
+        return ""
+    if isinstance(cell, float):
+        if math.isnan(cell):
+            return ""
+        return str(int(cell)) if cell.is_integer() else repr(cell)
+    try:
+        if pd.isna(cell):
+            return ""
+    except (TypeError, ValueError):
+        pass
+    return str(cell).strip()
+
+
+# --------------------------------------------------------------------------- checking
+
+
+def _role(codebook: Sequence[Column], role: str) -> str | None:
+    return next((c.name for c in codebook if c.role == role), None)
+
+
+def _order(codebook: Sequence[Column], column: str | None) -> int:
+    names = [c.name for c in codebook]
+    return names.index(column) if column in names else len(names)
+
+
+def _check_header(table: _Table, codebook: Sequence[Column]) -> list[SurveyProblem]:
+    problems = []
+    seen: set[str] = set()
+    for name in table.header:
+        if name in seen:
+            problems.append(
+                SurveyProblem(
+                    table.file, 1, name, None, "each column name once", "duplicate column name"
+                )
+            )
+        seen.add(name)
+    present = set(table.header)
+    for column in codebook:
+        if column.name in present or not column.required:
+            continue
+        candidates = [h for h in table.header if h not in {c.name for c in codebook}]
+        close = difflib.get_close_matches(column.name, candidates or table.header, n=1, cutoff=0.6)
+        if not close:
+            lowered = {h.lower(): h for h in table.header}
+            close = [lowered[column.name.lower()]] if column.name.lower() in lowered else []
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        problems.append(
+            SurveyProblem(
+                table.file,
+                1,
+                column.name,
+                None,
+                f"a column named {column.name!r} holding {column.expected()}",
+                f"required column missing{hint}",
+            )
+        )
+    return problems
+
+
+def _parse_cell(
+    text: str,
+    column: Column,
+    table: _Table,
+    line: int,
+    labels: Mapping[str, int] | None,
+) -> tuple[Any, SurveyProblem | None]:
+    """Convert one cell; return (value, problem or None)."""
+    expected = column.expected()
+    if labels:
+        expected += " (or one of " + ", ".join(repr(k) for k in labels) + ")"
+
+    def problem(issue: str) -> SurveyProblem:
+        return SurveyProblem(table.file, line, column.name, text, expected, issue)
+
+    if text.lower() in MISSING_TOKENS:
+        return None, problem("missing value")
+    if column.kind == "id":
+        return text, None
+    if column.kind == "category":
+        if column.levels and text not in column.levels:
+            return None, problem("unknown category")
+        return text, None
+    if labels and text.lower() in labels:
+        return labels[text.lower()], None
+    number_text = text
+    if table.decimal_comma and _DECIMAL_COMMA.match(text):
+        number_text = text.replace(",", ".")
+    try:
+        number = float(number_text)
+    except ValueError:
+        if column.kind == "binary" and labels is not None:
+            return None, problem("not 0/1")
+        return None, problem("not a number")
+    if not math.isfinite(number):
+        return None, problem("not a finite number")
+    if column.kind == "number":
+        if column.minimum is not None and number < column.minimum:
+            return None, problem("out of range")
+        return number, None
+    if not number.is_integer():
+        return None, problem("not 0/1" if column.kind == "binary" else "not a whole number")
+    whole = int(number)
+    if column.kind == "binary":
+        return (whole, None) if whole in (0, 1) else (None, problem("not 0/1"))
+    if column.kind == "likert":
+        return (whole, None) if whole in column.levels else (None, problem("out of range"))
+    if column.minimum is not None and whole < column.minimum:  # count
+        return None, problem("out of range")
+    return whole, None
+
+
+def _check_columns(
+    table: _Table,
+    present: Sequence[Column],
+    values: Mapping[str, list[Any]],
+    keep: Sequence[int],
+    id_column: str | None,
+    outcome: str | None,
+    predictors: Sequence[str],
+) -> list[SurveyProblem]:
+    """Check across rows: unique ids, both outcome classes, non-constant predictors."""
+    problems: list[SurveyProblem] = []
+    names = {c.name for c in present}
+    if id_column in names:
+        first_seen: dict[str, int] = {}
+        for r in keep:
+            firm = values[id_column][r]
+            line = table.line_numbers[r]
+            if firm in first_seen:
+                problems.append(
+                    SurveyProblem(
+                        table.file,
+                        line,
+                        id_column,
+                        firm,
+                        "a unique, non-empty identifier",
+                        f"duplicate id (first on row {first_seen[firm]})",
+                    )
+                )
+            else:
+                first_seen[firm] = line
+    if outcome in names:
+        classes = {values[outcome][r] for r in keep}
+        if len(classes) == 1:
+            (only,) = classes
+            problems.append(
+                SurveyProblem(
+                    table.file,
+                    None,
+                    outcome,
+                    None,
+                    "both outcome classes (0 and 1) among the firms",
+                    f"all {len(keep)} firms have {outcome} = {only}",
+                )
+            )
+    for name in predictors:
+        if name not in names:
+            continue
+        distinct = {values[name][r] for r in keep}
+        if len(distinct) == 1 and len(keep) > 1:
+            (only,) = distinct
+            shown = f"{only:g}" if isinstance(only, float) else str(only)
+            problems.append(
+                SurveyProblem(
+                    table.file,
+                    None,
+                    name,
+                    None,
+                    "at least two distinct values (its effect cannot be estimated)",
+                    f"constant predictor: every firm has {shown}",
+                )
+            )
+    return problems
+
+
+def _build_frame(
+    source: str | Path | pd.DataFrame,
+    table: _Table,
+    present: Sequence[Column],
+    values: Mapping[str, list[Any]],
+    keep: Sequence[int],
+    dropped_rows: list[int],
+) -> pd.DataFrame:
+    by_name = {c.name: c for c in present}
+    data: dict[str, pd.Series] = {}
+    for i, name in enumerate(table.header):
+        column = by_name.get(name)
+        if column is None:  # extra column: kept as read
+            if isinstance(source, pd.DataFrame):
+                data[name] = source.iloc[list(keep), i].reset_index(drop=True)
+            else:
+                cells = [table.rows[r][i] for r in keep]
+                data[name] = pd.Series(cells, dtype=object if not cells else None)
+            continue
+        kept = [values[name][r] for r in keep]
+        if column.kind in ("binary", "count", "likert"):
+            data[name] = pd.Series(kept, dtype="int64")
+        elif column.kind == "number":
+            data[name] = pd.Series(kept, dtype="float64")
+        else:
+            data[name] = pd.Series(kept, dtype="str")
+    frame = pd.DataFrame(data)
+    frame.attrs["source"] = table.file
+    frame.attrs["dropped_rows"] = dropped_rows
+    return frame
