@@ -1,0 +1,1093 @@
+"""Declarative analysis specs: TOML files in ``models/``, parsed and validated.
+
+A spec says which data to read and which analyses to run; ``bayes-cluster run SPEC``
+(:func:`bayes_cluster.pipeline.run_spec`) runs them.  Sections that a spec omits are not
+run: a spec with only ``[data]`` and ``[logistic]`` is valid.  Every key is documented in
+``docs/spec.md``.
+
+Validation collects *every* problem before failing, and each message names the file and
+the key (``models/x.toml: [logistic].predictors: ...``), so a malformed spec is fixed in
+one pass and nothing is written.
+
+Sections are pluggable: :func:`register_section` adds a validator for a new top-level
+table (the joint latent-class + logit model registers ``[joint]`` this way).
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from bayes_cluster.codebook import TUMANG_CODEBOOK, Column
+
+__all__ = [
+    "FREQUENTIST_METHODS",
+    "PRIOR_DISTRIBUTIONS",
+    "REPORT_FORMATS",
+    "SAMPLER_BACKENDS",
+    "TRANSFORMS",
+    "DataSpec",
+    "FrequentistSpec",
+    "LatentClassSpec",
+    "LogisticSpec",
+    "LogisticVariant",
+    "PublishedSpec",
+    "ReportSpec",
+    "SamplerSpec",
+    "Spec",
+    "SpecError",
+    "load_spec",
+    "parse_spec",
+    "register_section",
+]
+
+# --------------------------------------------------------------------------- vocabularies
+
+PRIOR_DISTRIBUTIONS: Mapping[str, tuple[frozenset[str], frozenset[str]]] = MappingProxyType(
+    {
+        # name: (required parameters, optional parameters)
+        "Normal": (frozenset({"sigma"}), frozenset({"mu"})),
+        "StudentT": (frozenset({"nu", "sigma"}), frozenset({"mu"})),
+        "Cauchy": (frozenset({"beta"}), frozenset({"alpha"})),
+        "Laplace": (frozenset({"b"}), frozenset({"mu"})),
+        "HalfNormal": (frozenset({"sigma"}), frozenset()),
+        "HalfStudentT": (frozenset({"nu", "sigma"}), frozenset()),
+        "HalfCauchy": (frozenset({"beta"}), frozenset()),
+        "Exponential": (frozenset({"lam"}), frozenset()),
+        "RegularizedHorseshoe": (
+            frozenset(),
+            frozenset({"expected_nonzero", "slab_scale", "slab_df", "global_scale"}),
+        ),
+    }
+)
+"""Prior families a spec may name, with their (required, optional) parameters."""
+
+TRANSFORMS: Mapping[str, str] = MappingProxyType(
+    {
+        "log": "natural logarithm (values must be > 0)",
+        "log1p": "log(1 + x) (values must be > -1)",
+        "sqrt": "square root (values must be >= 0)",
+    }
+)
+"""Predictor transforms a spec may ask for; the term is then named ``log(workers)`` etc."""
+
+FREQUENTIST_METHODS = ("mle", "firth")
+"""Frequentist logits the ``[frequentist]`` section can run."""
+
+SAMPLER_BACKENDS = ("nutpie", "pymc")
+"""MCMC backends."""
+
+REPORT_FORMATS = ("html", "md")
+"""Report formats (``report.html``, ``report.md``)."""
+
+COLUMN_KINDS = ("id", "binary", "count", "number", "likert", "category")
+CONCLUSIONS = ("effect", "no clear effect")
+
+QUICK_SAMPLER = MappingProxyType({"draws": 150, "tune": 150, "chains": 2})
+"""Sampler settings of ``--quick`` unless the spec gives ``[sampler.quick]``."""
+
+
+class SpecError(ValueError):
+    """A spec file that cannot be run; the message lists every problem, file and key."""
+
+    def __init__(self, source: str, problems: Sequence[str]):
+        self.source = source
+        self.problems = list(problems)
+        lines = [f"{source}: {problem}" for problem in self.problems]
+        noun = "problem" if len(lines) == 1 else "problems"
+        super().__init__(f"invalid spec ({len(lines)} {noun}):\n  " + "\n  ".join(lines))
+
+
+# --------------------------------------------------------------------------- spec objects
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    """The ``[data]`` section: which survey to read and how to read it.
+
+    Attributes
+    ----------
+    path : pathlib.Path
+        Survey file (resolved against the spec file's folder).
+    id_column : str or None
+        Respondent id column.
+    codebook : tuple of Column
+        Column types and allowed values (``[data.columns]``, else the Tumang codebook).
+    outcome_labels : dict
+        Text labels in the file mapped to 0/1 (e.g. ``{"ekspor": 1, "domestik": 0}``).
+    value_labels : dict
+        Display names of values per column (``[data.value_labels.<column>]``).
+    missing : str
+        What to do with missing values: ``"error"`` (default) or ``"drop"`` (listwise,
+        reported).
+    """
+
+    path: Path
+    id_column: str | None
+    codebook: tuple[Column, ...]
+    outcome_labels: dict[str, int] = field(default_factory=dict)
+    value_labels: dict[str, dict[str, str]] = field(default_factory=dict)
+    missing: str = "error"
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """Names of every column the codebook declares."""
+        return tuple(c.name for c in self.codebook)
+
+    def column(self, name: str) -> Column:
+        """Return the codebook entry of ``name``."""
+        for c in self.codebook:
+            if c.name == name:
+                return c
+        raise KeyError(name)
+
+
+@dataclass(frozen=True)
+class LogisticVariant:
+    """A named Bayesian logit variant (``[logistic.variants.<name>]``).
+
+    Its method name in every table is ``bayes_<name>``.
+    """
+
+    name: str
+    group: str | None
+    priors: dict[str, dict[str, Any]]
+    predictors: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class LogisticSpec:
+    """The ``[logistic]`` section: the export-orientation logit.
+
+    Attributes
+    ----------
+    outcome : str
+        Binary outcome column.
+    predictors : tuple of str
+        Predictor columns (before transforms).
+    group : str or None
+        Grouping column of varying intercepts for the base Bayesian model.
+    standardize : bool
+        Standardise predictors inside the Bayesian model (reported on the original scale).
+    transforms : dict
+        Column -> transform name (:data:`TRANSFORMS`).
+    priors : dict
+        Prior tables of the base Bayesian model, in the shape ``BayesianLogit`` takes.
+    bayesian : bool
+        Whether to fit the Bayesian logit (``false``: frequentist methods only).
+    variants : tuple of LogisticVariant
+        Extra Bayesian models (e.g. horseshoe, product-line hierarchy).
+    loo : bool
+        Compare the Bayesian models by PSIS-LOO.
+    prior_sensitivity : bool
+        Power-scaling prior sensitivity of the base model.
+    """
+
+    outcome: str
+    predictors: tuple[str, ...]
+    group: str | None = None
+    standardize: bool = True
+    transforms: dict[str, str] = field(default_factory=dict)
+    priors: dict[str, dict[str, Any]] = field(default_factory=dict)
+    bayesian: bool = True
+    variants: tuple[LogisticVariant, ...] = ()
+    loo: bool = True
+    prior_sensitivity: bool = True
+
+    def term(self, column: str) -> str:
+        """Name of the model term built from ``column`` (``log(workers)`` if transformed)."""
+        transform = self.transforms.get(column)
+        return f"{transform}({column})" if transform else column
+
+    @property
+    def terms(self) -> tuple[str, ...]:
+        """Model term of every predictor, in order."""
+        return tuple(self.term(c) for c in self.predictors)
+
+
+@dataclass(frozen=True)
+class LatentClassSpec:
+    """The ``[latent_class]`` section: the cluster-pattern analysis.
+
+    Attributes
+    ----------
+    items : tuple of str
+        Categorical item columns.
+    n_classes : tuple of int
+        Every number of classes to fit (from ``n_classes = [min, max]``).
+    collapse : tuple of tuple of int, or None
+        Groups of Likert levels that become one category, e.g. ``((1, 2), (3,), (4, 5))``.
+    descriptive : bool
+        Run the thesis's descriptive Markusen scoring (Markusen items only).
+    em : bool
+        Fit maximum-likelihood latent classes by EM.
+    em_starts : int
+        Random starts of EM.
+    bayesian : bool
+        Fit the Bayesian latent-class mixture.
+    markusen : bool
+        Type each class against Markusen's signatures (Markusen items only).
+    priors : dict
+        Prior tables of the Bayesian mixture.
+    """
+
+    items: tuple[str, ...]
+    n_classes: tuple[int, ...]
+    collapse: tuple[tuple[int, ...], ...] | None = None
+    descriptive: bool = True
+    em: bool = True
+    em_starts: int = 50
+    bayesian: bool = True
+    markusen: bool = True
+    priors: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SamplerSpec:
+    """The ``[sampler]`` section: MCMC settings shared by every Bayesian model."""
+
+    draws: int = 1000
+    tune: int = 1000
+    chains: int = 4
+    seed: int = 2028
+    backend: str = "nutpie"
+    target_accept: float = 0.9
+    hdi_prob: float = 0.94
+    quick: dict[str, int] = field(default_factory=lambda: dict(QUICK_SAMPLER))
+
+    def for_run(self, quick: bool) -> SamplerSpec:
+        """Return the settings of a run (``--quick`` swaps in the quick draws)."""
+        if not quick:
+            return self
+        return replace(self, **self.quick)
+
+
+@dataclass(frozen=True)
+class FrequentistSpec:
+    """The ``[frequentist]`` section: classical logits of the ``[logistic]`` model."""
+
+    methods: tuple[str, ...] = FREQUENTIST_METHODS
+    alpha: float = 0.05
+    separation: bool = True
+
+
+@dataclass(frozen=True)
+class ReportSpec:
+    """The ``[report]`` section: what the report looks like."""
+
+    formats: tuple[str, ...] = REPORT_FORMATS
+    title: str = ""
+    figure_dpi: int = 110
+
+
+@dataclass(frozen=True)
+class PublishedSpec:
+    """The ``[published]`` section: a study's own conclusions, shown beside ours.
+
+    Attributes
+    ----------
+    source : str
+        Where the conclusions come from (cited in every table that shows them).
+    conclusions : dict
+        Predictor column -> ``"effect"`` or ``"no clear effect"``.
+    cluster_pattern : str
+        The study's cluster-pattern verdict.
+    """
+
+    source: str
+    conclusions: dict[str, str] = field(default_factory=dict)
+    cluster_pattern: str = ""
+
+
+@dataclass(frozen=True)
+class Spec:
+    """A validated analysis spec.
+
+    Attributes
+    ----------
+    path : pathlib.Path or None
+        The spec file (``None`` for a spec built from a mapping).
+    name : str
+        The spec's stem (default output folder ``results/<name>/``).
+    raw : dict
+        The TOML as read (stored in provenance).
+    data : DataSpec
+    logistic, latent_class, sampler, frequentist, report, published
+        The sections; ``None`` where the spec omits them (not run).
+    extra : dict
+        Validated values of plug-in sections (see :func:`register_section`).
+    """
+
+    path: Path | None
+    name: str
+    raw: dict[str, Any]
+    data: DataSpec
+    logistic: LogisticSpec | None = None
+    latent_class: LatentClassSpec | None = None
+    sampler: SamplerSpec = field(default_factory=SamplerSpec)
+    frequentist: FrequentistSpec | None = None
+    report: ReportSpec = field(default_factory=ReportSpec)
+    published: PublishedSpec | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def source(self) -> str:
+        """The file name used in messages."""
+        return str(self.path) if self.path is not None else f"<spec {self.name}>"
+
+    @property
+    def text(self) -> str:
+        """The spec file's text (or the TOML-like repr of the mapping)."""
+        if self.path is not None and self.path.is_file():
+            return self.path.read_text(encoding="utf-8")
+        return repr(self.raw)
+
+
+# --------------------------------------------------------------------------- validation helpers
+
+
+class _Problems:
+    """Collects problems while a spec is validated."""
+
+    def __init__(self) -> None:
+        self.items: list[str] = []
+
+    def add(self, key: str, message: str) -> None:
+        self.items.append(f"{key}: {message}")
+
+
+def _type_name(value: Any) -> str:
+    return {
+        bool: "a boolean",
+        int: "an integer",
+        float: "a number",
+        str: "a string",
+        list: "an array",
+        dict: "a table",
+    }.get(type(value), type(value).__name__)
+
+
+class _Table:
+    """Typed, key-checked access to one TOML table."""
+
+    def __init__(self, raw: Any, key: str, problems: _Problems, allowed: Sequence[str]):
+        self.key = key
+        self.problems = problems
+        if not isinstance(raw, dict):
+            problems.add(key, f"must be a table, got {_type_name(raw)}")
+            raw = {}
+        self.raw = raw
+        for name in raw:
+            if name not in allowed:
+                problems.add(
+                    f"{key}.{name}",
+                    f"unknown key; allowed keys of {key}: {', '.join(allowed)}",
+                )
+
+    def sub(self, name: str) -> str:
+        return f"{self.key}.{name}"
+
+    def has(self, name: str) -> bool:
+        return name in self.raw
+
+    def get(self, name: str, kind: type | tuple[type, ...], default: Any = None) -> Any:
+        if name not in self.raw:
+            return default
+        value = self.raw[name]
+        kinds = kind if isinstance(kind, tuple) else (kind,)
+        # TOML integers are fine where numbers are expected; booleans are not numbers
+        ok = isinstance(value, kinds) and not (isinstance(value, bool) and bool not in kinds)
+        if float in kinds and isinstance(value, int) and not isinstance(value, bool):
+            ok = True
+            value = float(value)
+        if not ok:
+            wanted = " or ".join(_type_name(k()) for k in kinds)
+            self.problems.add(self.sub(name), f"must be {wanted}, got {value!r}")
+            return default
+        return value
+
+    def require(self, name: str, kind: type | tuple[type, ...]) -> Any:
+        if name not in self.raw:
+            self.problems.add(self.sub(name), "is required")
+            return None
+        return self.get(name, kind)
+
+    def positive_int(self, name: str, default: int, minimum: int = 1) -> int:
+        value = self.get(name, int, default)
+        if value is not None and value < minimum:
+            self.problems.add(self.sub(name), f"must be >= {minimum}, got {value}")
+            return default
+        return value
+
+    def string_list(self, name: str, default: Sequence[str] = ()) -> tuple[str, ...]:
+        value = self.get(name, list, None)
+        if value is None:
+            return tuple(default)
+        bad = [v for v in value if not isinstance(v, str)]
+        if bad:
+            self.problems.add(self.sub(name), f"must be an array of strings, got {bad[0]!r}")
+            return tuple(default)
+        duplicated = sorted({v for v in value if value.count(v) > 1})
+        if duplicated:
+            self.problems.add(self.sub(name), f"lists {', '.join(duplicated)} more than once")
+        return tuple(value)
+
+    def choice_list(
+        self, name: str, choices: Sequence[str], default: Sequence[str]
+    ) -> tuple[str, ...]:
+        values = self.string_list(name, default)
+        unknown = [v for v in values if v not in choices]
+        if unknown:
+            self.problems.add(
+                self.sub(name),
+                f"unknown value(s) {', '.join(map(repr, unknown))}; "
+                f"choose from {', '.join(choices)}",
+            )
+            return tuple(v for v in values if v in choices)
+        return values
+
+
+# --------------------------------------------------------------------------- sections
+
+SectionValidator = Callable[[Any, "_Problems", dict[str, Any]], Any]
+"""``validator(raw_table, problems, context) -> value``; see :func:`register_section`."""
+
+_PLUGIN_SECTIONS: dict[str, SectionValidator] = {}
+
+
+def register_section(name: str, validator: SectionValidator) -> None:
+    """Allow a new top-level spec section.
+
+    Parameters
+    ----------
+    name : str
+        The TOML table name (e.g. ``"joint"``).
+    validator : callable
+        ``validator(raw, problems, context)`` returns the validated value stored in
+        ``Spec.extra[name]``.  It reports problems with ``problems.add(key, message)``
+        (key like ``"[joint].n_classes"``); ``context`` holds the already validated
+        ``"data"``, ``"logistic"`` and ``"latent_class"`` sections and the spec
+        ``"folder"``.
+    """
+    _PLUGIN_SECTIONS[name] = validator
+
+
+def _validate_joint(raw: Any, problems: _Problems, context: dict[str, Any]) -> Any:
+    """Hand ``[joint]`` to the joint model's own validator (bayes_cluster.joint)."""
+    try:
+        from bayes_cluster import joint
+    except ImportError:
+        problems.add("[joint]", "the joint model (bayes_cluster.joint) is not available")
+        return None
+    validator = getattr(joint, "validate_joint_section", None)
+    if validator is None:
+        problems.add("[joint]", "bayes_cluster.joint has no validate_joint_section()")
+        return None
+    return validator(raw, problems, context)
+
+
+register_section("joint", _validate_joint)
+
+_TOP_LEVEL = (
+    "title",
+    "description",
+    "data",
+    "logistic",
+    "latent_class",
+    "sampler",
+    "frequentist",
+    "report",
+    "published",
+)
+
+_COLUMN_KEYS = ("kind", "levels", "minimum", "required", "label", "meaning", "role")
+
+
+def _validate_columns(raw: Any, problems: _Problems) -> tuple[Column, ...]:
+    table = _Table(
+        raw, "[data.columns]", problems, allowed=list(raw) if isinstance(raw, dict) else []
+    )
+    columns = []
+    for name, entry in table.raw.items():
+        key = f"[data.columns.{name}]"
+        if isinstance(entry, str):
+            entry = {"kind": entry}
+        column = _Table(entry, key, problems, _COLUMN_KEYS)
+        kind = column.require("kind", str)
+        if kind is not None and kind not in COLUMN_KINDS:
+            problems.add(
+                f"{key}.kind", f"unknown kind {kind!r}; choose from {', '.join(COLUMN_KINDS)}"
+            )
+            continue
+        levels = column.get("levels", list, None)
+        minimum = column.get("minimum", float, None)
+        if kind == "likert":
+            if not levels or not all(
+                isinstance(v, int) and not isinstance(v, bool) for v in levels
+            ):
+                problems.add(
+                    f"{key}.levels", "a likert column needs integer levels, e.g. [1, 2, 3, 4, 5]"
+                )
+                continue
+        if kind in ("count", "number") and minimum is None:
+            minimum = 1.0 if kind == "count" else -math.inf
+        columns.append(
+            Column(
+                name=name,
+                kind=kind or "category",
+                label_id=column.get("label", str, name),
+                meaning=column.get("meaning", str, ""),
+                minimum=minimum,
+                levels=tuple(levels) if levels else None,
+                required=column.get("required", bool, True),
+                role=column.get("role", str, ""),
+            )
+        )
+    if not columns and not problems.items:
+        problems.add("[data.columns]", "declares no columns")
+    return tuple(columns)
+
+
+def _validate_data(raw: Any, problems: _Problems, folder: Path) -> DataSpec | None:
+    if raw is None:
+        problems.add("[data]", "is required (which survey file to read)")
+        return None
+    table = _Table(
+        raw,
+        "[data]",
+        problems,
+        ("path", "id", "codebook", "columns", "outcome_labels", "value_labels", "missing"),
+    )
+    path_text = table.require("path", str)
+    path = None
+    if path_text is not None:
+        path = Path(path_text)
+        if not path.is_absolute():
+            path = (folder / path).resolve()
+        if not path.is_file():
+            problems.add("[data].path", f"no such file: {path}")
+    if table.has("columns"):
+        codebook = _validate_columns(table.raw["columns"], problems)
+        if table.has("codebook"):
+            problems.add("[data].codebook", "give either codebook or [data.columns], not both")
+    else:
+        name = table.get("codebook", str, "tumang")
+        if name != "tumang":
+            problems.add("[data].codebook", f"unknown built-in codebook {name!r}; known: tumang")
+        codebook = TUMANG_CODEBOOK
+    id_default = next((c.name for c in codebook if c.kind == "id"), None)
+    id_column = table.get("id", str, id_default)
+    names = [c.name for c in codebook]
+    if id_column is not None and id_column not in names:
+        problems.add("[data].id", f"column {id_column!r} is not in the codebook")
+    outcome_labels = {}
+    if table.has("outcome_labels"):
+        labels = table.get("outcome_labels", dict, {})
+        for label, value in labels.items():
+            if value not in (0, 1) or isinstance(value, bool):
+                problems.add(f"[data.outcome_labels].{label}", f"must be 0 or 1, got {value!r}")
+            else:
+                outcome_labels[str(label)] = int(value)
+    value_labels = {}
+    for column, labels in table.get("value_labels", dict, {}).items():
+        if column not in names:
+            problems.add(f"[data.value_labels].{column}", "is not a column of the codebook")
+        elif not isinstance(labels, dict):
+            problems.add(f"[data.value_labels].{column}", "must be a table value = label")
+        else:
+            value_labels[column] = {str(k): str(v) for k, v in labels.items()}
+    missing = table.get("missing", str, "error")
+    if missing not in ("error", "drop"):
+        problems.add("[data].missing", f"must be 'error' or 'drop', got {missing!r}")
+    if path is None:
+        return None
+    return DataSpec(
+        path=path,
+        id_column=id_column,
+        codebook=codebook,
+        outcome_labels=outcome_labels,
+        value_labels=value_labels,
+        missing=missing,
+    )
+
+
+def _validate_priors(raw: Any, key: str, problems: _Problems) -> dict[str, dict[str, Any]]:
+    table = _Table(raw, key, problems, allowed=list(raw) if isinstance(raw, dict) else [])
+    priors: dict[str, dict[str, Any]] = {}
+    for term, prior in table.raw.items():
+        prior_key = f"{key}.{term}"
+        if not isinstance(prior, dict):
+            problems.add(
+                prior_key, f'must be a table like {{ dist = "Normal", sigma = 1 }}, got {prior!r}'
+            )
+            continue
+        dist = prior.get("dist")
+        if dist is None:
+            problems.add(f"{prior_key}.dist", "is required (the prior family)")
+            continue
+        if dist not in PRIOR_DISTRIBUTIONS:
+            problems.add(
+                f"{prior_key}.dist",
+                f"unknown prior {dist!r}; known: {', '.join(PRIOR_DISTRIBUTIONS)}",
+            )
+            continue
+        required, optional = PRIOR_DISTRIBUTIONS[dist]
+        parameters = {k: v for k, v in prior.items() if k != "dist"}
+        for name in sorted(set(parameters) - required - optional):
+            problems.add(
+                f"{prior_key}.{name}",
+                f"{dist} has no parameter {name!r}; "
+                f"it takes {', '.join(sorted(required | optional)) or 'no parameters'}",
+            )
+        for name in sorted(required - set(parameters)):
+            problems.add(f"{prior_key}.{name}", f"{dist} needs {name}")
+        for name, value in parameters.items():
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                problems.add(f"{prior_key}.{name}", f"must be a number, got {value!r}")
+            elif (
+                name
+                in ("sigma", "beta", "b", "lam", "nu", "slab_scale", "slab_df", "global_scale")
+                and value <= 0
+            ):
+                problems.add(f"{prior_key}.{name}", f"must be > 0, got {value!r}")
+        priors[term] = {
+            "dist": dist,
+            **{k: float(v) if isinstance(v, int | float) else v for k, v in parameters.items()},
+        }
+    return priors
+
+
+def _check_columns(
+    names: Sequence[str],
+    key: str,
+    data: DataSpec | None,
+    problems: _Problems,
+    kinds: Sequence[str] | None = None,
+) -> None:
+    if data is None:
+        return
+    known = data.columns
+    for name in names:
+        if name not in known:
+            problems.add(
+                key, f"column {name!r} is not in the data's codebook (columns: {', '.join(known)})"
+            )
+        elif kinds is not None and data.column(name).kind not in kinds:
+            problems.add(
+                key,
+                f"column {name!r} is of kind {data.column(name).kind!r}; "
+                f"expected {' or '.join(kinds)}",
+            )
+
+
+def _validate_logistic(
+    raw: Any, problems: _Problems, data: DataSpec | None
+) -> LogisticSpec | None:
+    table = _Table(
+        raw,
+        "[logistic]",
+        problems,
+        (
+            "outcome",
+            "predictors",
+            "group",
+            "standardize",
+            "transforms",
+            "priors",
+            "bayesian",
+            "variants",
+            "loo",
+            "prior_sensitivity",
+        ),
+    )
+    outcome = table.require("outcome", str)
+    if outcome is not None:
+        _check_columns([outcome], "[logistic].outcome", data, problems, kinds=("binary",))
+    if not table.has("predictors"):
+        problems.add("[logistic].predictors", "is required (a list of column names)")
+    predictors = table.string_list("predictors")
+    if table.has("predictors") and not predictors:
+        problems.add("[logistic].predictors", "must list at least one column")
+    numeric = ("binary", "count", "number", "likert", "category")
+    _check_columns(predictors, "[logistic].predictors", data, problems, kinds=numeric)
+    if outcome in predictors:
+        problems.add("[logistic].predictors", f"contains the outcome {outcome!r}")
+    group = table.get("group", str, None)
+    if group is not None:
+        _check_columns(
+            [group], "[logistic].group", data, problems, kinds=("category", "likert", "binary")
+        )
+    transforms = {}
+    for column, name in table.get("transforms", dict, {}).items():
+        key = f"[logistic.transforms].{column}"
+        if column not in predictors:
+            problems.add(key, f"{column!r} is not one of the predictors")
+        elif name not in TRANSFORMS:
+            problems.add(key, f"unknown transform {name!r}; known: {', '.join(TRANSFORMS)}")
+        else:
+            transforms[column] = name
+    priors = _validate_priors(table.raw.get("priors", {}), "[logistic.priors]", problems)
+    variants = []
+    variant_tables = table.get("variants", dict, {})
+    for name, variant_raw in variant_tables.items():
+        key = f"[logistic.variants.{name}]"
+        if not name.replace("_", "").isalnum():
+            problems.add(key, "variant names may hold letters, digits and underscores only")
+        variant = _Table(variant_raw, key, problems, ("group", "priors", "predictors"))
+        variant_group = variant.get("group", str, group)
+        if variant_group is not None:
+            _check_columns(
+                [variant_group],
+                f"{key}.group",
+                data,
+                problems,
+                kinds=("category", "likert", "binary"),
+            )
+        variant_predictors = variant.string_list("predictors", predictors)
+        _check_columns(variant_predictors, f"{key}.predictors", data, problems, kinds=numeric)
+        variant_priors = _validate_priors(
+            variant.raw.get("priors", {}), f"[logistic.variants.{name}.priors]", problems
+        )
+        variants.append(
+            LogisticVariant(
+                name=name,
+                group=variant_group,
+                priors={**priors, **variant_priors},
+                predictors=variant_predictors,
+            )
+        )
+    if outcome is None or not predictors:
+        return None
+    return LogisticSpec(
+        outcome=outcome,
+        predictors=predictors,
+        group=group,
+        standardize=table.get("standardize", bool, True),
+        transforms=transforms,
+        priors=priors,
+        bayesian=table.get("bayesian", bool, True),
+        variants=tuple(variants),
+        loo=table.get("loo", bool, True),
+        prior_sensitivity=table.get("prior_sensitivity", bool, True),
+    )
+
+
+def _validate_latent_class(
+    raw: Any, problems: _Problems, data: DataSpec | None
+) -> LatentClassSpec | None:
+    table = _Table(
+        raw,
+        "[latent_class]",
+        problems,
+        (
+            "items",
+            "item_prefix",
+            "n_classes",
+            "collapse",
+            "descriptive",
+            "em",
+            "em_starts",
+            "bayesian",
+            "markusen",
+            "priors",
+        ),
+    )
+    if table.has("items") and table.has("item_prefix"):
+        problems.add("[latent_class].items", "give either items or item_prefix, not both")
+    items: tuple[str, ...] = ()
+    if table.has("items"):
+        items = table.string_list("items")
+        _check_columns(
+            items, "[latent_class].items", data, problems, kinds=("likert", "binary", "category")
+        )
+    elif table.has("item_prefix"):
+        prefix = table.get("item_prefix", str, "")
+        if data is not None:
+            items = tuple(c for c in data.columns if c.startswith(prefix) and prefix)
+            if not items:
+                problems.add(
+                    "[latent_class].item_prefix",
+                    f"no column of the codebook starts with {prefix!r}",
+                )
+    else:
+        problems.add("[latent_class].items", "is required (or item_prefix)")
+    if len(items) == 1:
+        problems.add("[latent_class].items", "a latent class model needs at least two items")
+    n_classes: tuple[int, ...] = (1, 2, 3)
+    value = table.get("n_classes", (list, int), None)
+    if isinstance(value, int):
+        n_classes = (value,)
+    elif isinstance(value, list):
+        if (
+            len(value) != 2
+            or not all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+            or value[0] > value[1]
+        ):
+            problems.add(
+                "[latent_class].n_classes", f"must be [min, max] with min <= max, got {value!r}"
+            )
+        else:
+            n_classes = tuple(range(value[0], value[1] + 1))
+    if n_classes and n_classes[0] < 1:
+        problems.add("[latent_class].n_classes", "the smallest number of classes is 1")
+    collapse = None
+    if table.has("collapse"):
+        groups = table.get("collapse", list, None)
+        if groups is not None:
+            flat = [v for g in groups if isinstance(g, list) for v in g]
+            if (
+                not groups
+                or not all(isinstance(g, list) and g for g in groups)
+                or not all(isinstance(v, int) and not isinstance(v, bool) for v in flat)
+            ):
+                problems.add(
+                    "[latent_class].collapse",
+                    "must be an array of arrays of levels, e.g. [[1, 2], [3], [4, 5]]",
+                )
+            elif len(flat) != len(set(flat)):
+                problems.add("[latent_class].collapse", "a level appears in two groups")
+            else:
+                collapse = tuple(tuple(g) for g in groups)
+                if data is not None:
+                    for item in items:
+                        column = data.column(item) if item in data.columns else None
+                        if (
+                            column is not None
+                            and column.levels
+                            and set(column.levels) != set(flat)
+                        ):
+                            problems.add(
+                                "[latent_class].collapse",
+                                f"groups cover levels {sorted(flat)} but {item} has levels "
+                                f"{list(column.levels)}",
+                            )
+                            break
+    # the mixture's priors are Dirichlet concentrations, passed through to the model
+    priors = dict(table.get("priors", dict, {}))
+    if not items:
+        return None
+    return LatentClassSpec(
+        items=items,
+        n_classes=n_classes,
+        collapse=collapse,
+        descriptive=table.get("descriptive", bool, True),
+        em=table.get("em", bool, True),
+        em_starts=table.positive_int("em_starts", 50),
+        bayesian=table.get("bayesian", bool, True),
+        markusen=table.get("markusen", bool, True),
+        priors=priors,
+    )
+
+
+def _validate_sampler(raw: Any, problems: _Problems) -> SamplerSpec:
+    table = _Table(
+        raw,
+        "[sampler]",
+        problems,
+        ("draws", "tune", "chains", "seed", "backend", "target_accept", "hdi_prob", "quick"),
+    )
+    backend = table.get("backend", str, "nutpie")
+    if backend not in SAMPLER_BACKENDS:
+        problems.add(
+            "[sampler].backend",
+            f"unknown backend {backend!r}; choose from {', '.join(SAMPLER_BACKENDS)}",
+        )
+        backend = "nutpie"
+    target_accept = table.get("target_accept", float, 0.9)
+    if not 0.5 <= target_accept < 1:
+        problems.add("[sampler].target_accept", f"must be in [0.5, 1), got {target_accept}")
+    hdi_prob = table.get("hdi_prob", float, 0.94)
+    if not 0.5 <= hdi_prob < 1:
+        problems.add("[sampler].hdi_prob", f"must be in [0.5, 1), got {hdi_prob}")
+    quick = dict(QUICK_SAMPLER)
+    if table.has("quick"):
+        quick_table = _Table(
+            table.raw["quick"], "[sampler.quick]", problems, ("draws", "tune", "chains")
+        )
+        quick |= {
+            name: quick_table.positive_int(name, quick[name])
+            for name in ("draws", "tune", "chains")
+            if quick_table.has(name)
+        }
+    return SamplerSpec(
+        draws=table.positive_int("draws", 1000, minimum=10),
+        tune=table.positive_int("tune", 1000, minimum=0),
+        chains=table.positive_int("chains", 4),
+        seed=table.positive_int("seed", 2028, minimum=0),
+        backend=backend,
+        target_accept=target_accept,
+        hdi_prob=hdi_prob,
+        quick=quick,
+    )
+
+
+def _validate_frequentist(raw: Any, problems: _Problems, logistic: Any) -> FrequentistSpec:
+    table = _Table(raw, "[frequentist]", problems, ("methods", "alpha", "separation"))
+    if "logistic" not in logistic:
+        problems.add("[frequentist]", "needs a [logistic] section (outcome and predictors)")
+    alpha = table.get("alpha", float, 0.05)
+    if not 0 < alpha < 0.5:
+        problems.add("[frequentist].alpha", f"must be in (0, 0.5), got {alpha}")
+    return FrequentistSpec(
+        methods=table.choice_list("methods", FREQUENTIST_METHODS, FREQUENTIST_METHODS),
+        alpha=alpha,
+        separation=table.get("separation", bool, True),
+    )
+
+
+def _validate_report(raw: Any, problems: _Problems) -> ReportSpec:
+    table = _Table(raw, "[report]", problems, ("formats", "title", "figure_dpi"))
+    return ReportSpec(
+        formats=table.choice_list("formats", REPORT_FORMATS, REPORT_FORMATS),
+        title=table.get("title", str, ""),
+        figure_dpi=table.positive_int("figure_dpi", 110, minimum=50),
+    )
+
+
+def _validate_published(
+    raw: Any, problems: _Problems, logistic: LogisticSpec | None
+) -> PublishedSpec:
+    table = _Table(raw, "[published]", problems, ("source", "conclusions", "cluster_pattern"))
+    source = table.require("source", str) or ""
+    conclusions = {}
+    for column, verdict in table.get("conclusions", dict, {}).items():
+        key = f"[published.conclusions].{column}"
+        if verdict not in CONCLUSIONS:
+            problems.add(
+                key, f"must be one of {', '.join(map(repr, CONCLUSIONS))}, got {verdict!r}"
+            )
+        elif logistic is not None and column not in logistic.predictors:
+            problems.add(key, f"{column!r} is not one of [logistic].predictors")
+        else:
+            conclusions[column] = verdict
+    return PublishedSpec(
+        source=source,
+        conclusions=conclusions,
+        cluster_pattern=table.get("cluster_pattern", str, ""),
+    )
+
+
+# --------------------------------------------------------------------------- entry points
+
+
+def parse_spec(
+    raw: Mapping[str, Any], *, path: str | Path | None = None, name: str | None = None
+) -> Spec:
+    """Validate a spec given as a mapping (the parsed TOML).
+
+    Parameters
+    ----------
+    raw : mapping
+        The spec's tables.
+    path : str or pathlib.Path, optional
+        The spec file: relative data paths are resolved against its folder, and messages
+        name it.
+    name : str, optional
+        The spec's name (default: the file's stem, else ``"spec"``).
+
+    Returns
+    -------
+    Spec
+
+    Raises
+    ------
+    SpecError
+        Listing every problem, each with the file and the key.
+    """
+    path = Path(path) if path is not None else None
+    source = str(path) if path is not None else "<spec>"
+    folder = path.resolve().parent if path is not None else Path.cwd()
+    raw = dict(raw)
+    problems = _Problems()
+    for key in raw:
+        if key not in _TOP_LEVEL and key not in _PLUGIN_SECTIONS:
+            problems.add(
+                f"[{key}]",
+                f"unknown section; known sections: {', '.join([*_TOP_LEVEL, *_PLUGIN_SECTIONS])}",
+            )
+    data = _validate_data(raw.get("data"), problems, folder)
+    logistic = _validate_logistic(raw["logistic"], problems, data) if "logistic" in raw else None
+    latent_class = (
+        _validate_latent_class(raw["latent_class"], problems, data)
+        if "latent_class" in raw
+        else None
+    )
+    sampler = _validate_sampler(raw.get("sampler", {}), problems)
+    frequentist = (
+        _validate_frequentist(raw["frequentist"], problems, raw) if "frequentist" in raw else None
+    )
+    report = _validate_report(raw.get("report", {}), problems)
+    published = (
+        _validate_published(raw["published"], problems, logistic) if "published" in raw else None
+    )
+    for key in ("title", "description"):
+        if key in raw and not isinstance(raw[key], str):
+            problems.add(key, f"must be a string, got {raw[key]!r}")
+    context = {"data": data, "logistic": logistic, "latent_class": latent_class, "folder": folder}
+    extra = {
+        key: _PLUGIN_SECTIONS[key](raw[key], problems, context)
+        for key in raw
+        if key in _PLUGIN_SECTIONS
+    }
+    if problems.items:
+        raise SpecError(source, problems.items)
+    if logistic is None and latent_class is None and not extra:
+        raise SpecError(
+            source, ["the spec asks for no analysis: add [logistic] and/or [latent_class]"]
+        )
+    if not report.title:
+        report = replace(
+            report, title=str(raw.get("title", "")) or (path.stem if path else "analysis")
+        )
+    return Spec(
+        path=path,
+        name=name or (path.stem if path is not None else "spec"),
+        raw=raw,
+        data=data,
+        logistic=logistic,
+        latent_class=latent_class,
+        sampler=sampler,
+        frequentist=frequentist,
+        report=report,
+        published=published,
+        extra=extra,
+    )
+
+
+def load_spec(path: str | Path) -> Spec:
+    """Read and validate a TOML spec file.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        The ``.toml`` file.
+
+    Returns
+    -------
+    Spec
+
+    Raises
+    ------
+    SpecError
+        When the file is missing, is not valid TOML, or fails validation (the message
+        names the file and every offending key).
+
+    Examples
+    --------
+    >>> spec = load_spec("models/tumang.toml")  # doctest: +SKIP
+    >>> spec.logistic.predictors  # doctest: +SKIP
+    ('workers', 'firm_age', 'buyer_network', 'promotion', 'training', 'technology', ...)
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise SpecError(str(path), ["no such spec file"])
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as error:
+        raise SpecError(str(path), [f"not valid TOML: {error}"]) from None
+    return parse_spec(raw, path=path)
