@@ -11,7 +11,11 @@ response of each Markusen item under each district type is written down.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from types import MappingProxyType
+
+import numpy as np
+import xarray as xr
 
 MARKUSEN_TYPES: tuple[str, ...] = (
     "Marshallian",
@@ -107,3 +111,205 @@ def signature(item: str, district_type: str) -> str:
             f"unknown Markusen type {district_type!r}; known: {', '.join(MARKUSEN_TYPES)}"
         )
     return levels[district_type]
+
+
+# --------------------------------------------------------------------------------------
+# Matching latent-class response profiles to the signatures (vectorised over draws)
+# --------------------------------------------------------------------------------------
+
+LEVEL_TARGETS: dict[str, float] = {"H": 1.0, "M": 0.0, "L": -1.0}
+"""Ideal agreement balance ``P(agree) - P(disagree)`` of each signature level."""
+
+
+def signature_matrix(items: Sequence[str]) -> np.ndarray:
+    """Return the ideal agreement balance of each type on each item.
+
+    Parameters
+    ----------
+    items : sequence of str
+        Markusen items (a subset of :data:`MARKUSEN_ITEMS`, any order).
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (item, markusen_type): +1 for ``H``, 0 for ``M``, -1 for ``L``.
+
+    Raises
+    ------
+    ValueError
+        If an item is not in the signature table (e.g. the items of another survey).
+    """
+    items = [str(item) for item in items]
+    if not items:
+        raise ValueError("no items given: Markusen matching needs at least one Markusen item")
+    unknown = [item for item in items if item not in SIGNATURES]
+    if unknown:
+        raise ValueError(
+            f"items {unknown} are not Markusen items: the signature table "
+            f"(bayes_cluster.markusen.SIGNATURES) only knows {', '.join(MARKUSEN_ITEMS)}; "
+            "pass only those columns to match against Markusen's types"
+        )
+    return np.array(
+        [[LEVEL_TARGETS[SIGNATURES[item][1][t]] for t in MARKUSEN_TYPES] for item in items]
+    )
+
+
+def agreement_balance(
+    item_probabilities: np.ndarray, categories: Sequence[float] | None = None
+) -> np.ndarray:
+    """``P(agree) - P(disagree)`` per (class, item), over the last (category) axis.
+
+    Categories above the scale midpoint agree, those below disagree, the midpoint is
+    neutral: on 1..5 that is ``P(4, 5) - P(1, 2)``; on a collapsed 1..3 scale
+    ``P(3) - P(1)``.
+
+    Parameters
+    ----------
+    item_probabilities : array_like
+        Shape (..., category).
+    categories : sequence of float, optional
+        Code of each category along the last axis; default ``1..C``.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (...), in [-1, 1].
+    """
+    theta = np.asarray(item_probabilities, dtype=float)
+    codes = (
+        np.arange(1, theta.shape[-1] + 1)
+        if categories is None
+        else np.asarray(categories, dtype=float)
+    )
+    if codes.shape != (theta.shape[-1],):
+        raise ValueError(
+            f"categories has {codes.size} codes but item_probabilities has "
+            f"{theta.shape[-1]} categories on its last axis"
+        )
+    midpoint = (codes.min() + codes.max()) / 2.0
+    sign = np.sign(codes - midpoint)
+    return np.nan_to_num(theta) @ sign
+
+
+def match_markusen_types(
+    item_probabilities: np.ndarray | xr.DataArray,
+    items: Sequence[str] | None = None,
+    *,
+    categories: Sequence[float] | None = None,
+) -> np.ndarray | xr.DataArray:
+    r"""Score each latent class's response profile against each Markusen type.
+
+    The rule: for class :math:`k` and item :math:`j` the *agreement balance* is
+    :math:`a_{kj} = P(\text{agree}) - P(\text{disagree}) \in [-1, 1]` (on 1..5,
+    :math:`P(4,5) - P(1,2)`; see :func:`agreement_balance`).  Each signature level has an
+    ideal balance :math:`s_{tj}`: ``H`` = +1, ``M`` = 0, ``L`` = -1.  The match score of
+    class :math:`k` with type :math:`t` is one minus the mean absolute distance,
+
+    .. math::
+
+        S_{kt} = 1 - \frac{1}{J} \sum_{j=1}^{J} \lvert a_{kj} - s_{tj} \rvert
+        \in [-1, 1],
+
+    i.e. :math:`+a` for an ``H`` item, :math:`-a` for an ``L`` item and
+    :math:`1 - |a|` for an ``M`` item, averaged over items.  1 is a perfect match; a
+    class is typed by its highest score (:func:`best_markusen_type`).  The function is
+    pure numpy and broadcasts over leading axes (e.g. posterior draws), so the Bayesian
+    model types every draw in one call.
+
+    Parameters
+    ----------
+    item_probabilities : numpy.ndarray or xarray.DataArray
+        Shape (..., class, item, category); zero- or NaN-padded categories count as 0.
+        A DataArray must have dims ``latent_class``, ``item``, ``category`` (any leading
+        dims); its ``item`` and ``category`` coordinates are used when ``items`` /
+        ``categories`` are not given.
+    items : sequence of str, optional
+        Names of the items along the item axis; all must be Markusen items.
+    categories : sequence of float, optional
+        Code of each category (default ``1..C``, or the DataArray's coordinate).
+
+    Returns
+    -------
+    numpy.ndarray or xarray.DataArray
+        Shape (..., class, markusen_type), types in :data:`MARKUSEN_TYPES` order; a
+        DataArray (dims ``..., latent_class, markusen_type``) for DataArray input.
+
+    Raises
+    ------
+    ValueError
+        If an item is not a Markusen item, or the item axis does not match ``items``.
+
+    Examples
+    --------
+    >>> from bayes_cluster.simulate import markusen_item_probabilities
+    >>> theta = markusen_item_probabilities(("Marshallian", "Hub-and-Spoke"))
+    >>> scores = match_markusen_types(theta, MARKUSEN_ITEMS)
+    >>> best_markusen_type(scores, as_names=True).tolist()
+    ['Marshallian', 'Hub-and-Spoke']
+    """
+    if isinstance(item_probabilities, xr.DataArray):
+        from bayes_cluster.dims import CATEGORY, ITEM, LATENT_CLASS, MARKUSEN_TYPE
+
+        missing = {LATENT_CLASS, ITEM, CATEGORY} - set(item_probabilities.dims)
+        if missing:
+            raise ValueError(
+                f"item_probabilities lacks dims {sorted(missing)}; it needs "
+                f"({LATENT_CLASS}, {ITEM}, {CATEGORY}) and any leading dims"
+            )
+        leading = [d for d in item_probabilities.dims if d not in (LATENT_CLASS, ITEM, CATEGORY)]
+        ordered = item_probabilities.transpose(*leading, LATENT_CLASS, ITEM, CATEGORY)
+        if items is None:
+            items = [str(v) for v in ordered[ITEM].to_numpy()]
+        if categories is None and CATEGORY in ordered.coords:
+            categories = ordered[CATEGORY].to_numpy()
+        scores = match_markusen_types(ordered.to_numpy(), items, categories=categories)
+        coords = {d: ordered[d] for d in (*leading, LATENT_CLASS) if d in ordered.coords}
+        coords[MARKUSEN_TYPE] = list(MARKUSEN_TYPES)
+        return xr.DataArray(
+            scores, dims=(*leading, LATENT_CLASS, MARKUSEN_TYPE), coords=coords, name="match"
+        )
+    theta = np.asarray(item_probabilities, dtype=float)
+    if theta.ndim < 3:
+        raise ValueError(
+            "item_probabilities must have shape (..., class, item, category), "
+            f"got shape {theta.shape}"
+        )
+    if items is None:
+        raise ValueError("items is required for a numpy item_probabilities")
+    targets = signature_matrix(items)
+    if targets.shape[0] != theta.shape[-2]:
+        raise ValueError(
+            f"items names {targets.shape[0]} items but item_probabilities has "
+            f"{theta.shape[-2]} on its item axis"
+        )
+    balance = agreement_balance(theta, categories)  # (..., class, item)
+    distance = np.abs(balance[..., :, None] - targets)  # (..., class, item, type)
+    return 1.0 - distance.mean(axis=-2)
+
+
+def best_markusen_type(
+    scores: np.ndarray | xr.DataArray, *, as_names: bool = False
+) -> np.ndarray | xr.DataArray:
+    """Best-matching Markusen type per class (argmax of :func:`match_markusen_types`).
+
+    Parameters
+    ----------
+    scores : numpy.ndarray or xarray.DataArray
+        Shape (..., class, markusen_type).
+    as_names : bool
+        Return type names instead of indices into :data:`MARKUSEN_TYPES`.
+
+    Returns
+    -------
+    numpy.ndarray or xarray.DataArray
+        Shape (..., class); ties go to the earlier type in :data:`MARKUSEN_TYPES`.
+    """
+    if isinstance(scores, xr.DataArray):
+        from bayes_cluster.dims import MARKUSEN_TYPE
+
+        index = scores.argmax(dim=MARKUSEN_TYPE)
+        if as_names:
+            return xr.apply_ufunc(lambda i: np.asarray(MARKUSEN_TYPES)[i], index)
+        return index
+    index = np.asarray(scores).argmax(axis=-1)
+    return np.asarray(MARKUSEN_TYPES)[index] if as_names else index

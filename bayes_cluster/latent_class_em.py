@@ -1,0 +1,634 @@
+"""Maximum-likelihood latent class analysis by EM (the poLCA model).
+
+Polytomous latent class model of Linzer & Lewis (2011, *poLCA*, J. Stat. Softw. 42(10)):
+``R`` classes with shares ``pi``; given the class, the ``J`` items are independent, item
+``j`` taking category ``k`` (1..K_j) with probability ``theta[r, j, k]``.  Parameters are
+estimated by the EM algorithm from many random starts (the likelihood is multimodal) and
+the best start is kept.  All starts run at once: the E and M steps are a few matrix
+products over a ``(start, class, firm)`` tensor, so 50 starts cost little more than one.
+
+Conventions (stated, as poLCA's help pages state theirs):
+
+* Items are coded ``1..K_j`` per column; ``K_j`` is the largest observed code unless
+  ``n_categories`` says otherwise.  Stored probabilities are padded to ``K_max`` categories
+  with **zeros** (a category an item does not have has probability zero; every
+  ``[class, item, :]`` row still sums to one); :attr:`LatentClassEM.n_categories_` holds
+  each item's ``K_j``.
+* Classes are reported in order of **decreasing share** (poLCA's habit), labelled 1..R.
+* Missing responses: ``missing="ignore"`` (default) leaves a firm's missing items out of
+  its likelihood (full-information maximum likelihood under missing-at-random, as poLCA's
+  ``na.rm = FALSE``); ``missing="listwise"`` drops every firm with a missing item first
+  (poLCA's default, which produced the published reference values).
+* ``npar = R sum_j (K_j - 1) + (R - 1)``, ``AIC = -2 LL + 2 npar``,
+  ``BIC = -2 LL + ln(N) npar`` with ``N`` the number of firms fitted (poLCA's formulae).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from bayes_cluster.dims import CATEGORY, FIRM, ITEM, LATENT_CLASS
+
+__all__ = ["LatentClassEM", "select_n_classes"]
+
+MissingRule = Literal["ignore", "listwise"]
+
+_LOG_FLOOR = np.log(np.finfo(float).tiny)  # log of a zero probability, kept finite
+
+
+def _coerce_items(
+    items_frame: pd.DataFrame | np.ndarray,
+    n_categories: int | Mapping[str, int] | None = None,
+) -> tuple[np.ndarray, list[str], pd.Index, np.ndarray]:
+    """Validate an item frame and return integer codes (0 = missing) and ``K_j``.
+
+    Returns
+    -------
+    codes : numpy.ndarray
+        Shape (firm, item), int; 1..K_j observed, 0 missing.
+    names : list of str
+        Item names.
+    index : pandas.Index
+        Row labels of the input.
+    n_categories : numpy.ndarray
+        ``K_j`` per item.
+    """
+    if isinstance(items_frame, np.ndarray):
+        if items_frame.ndim != 2:
+            raise ValueError(f"items must be a 2-D array (firm x item), got {items_frame.ndim}-D")
+        items_frame = pd.DataFrame(
+            items_frame, columns=[f"item{j + 1}" for j in range(items_frame.shape[1])]
+        )
+    if not isinstance(items_frame, pd.DataFrame):
+        raise TypeError(f"items must be a pandas DataFrame, got {type(items_frame).__name__}")
+    if items_frame.shape[1] == 0:
+        raise ValueError("items frame has no columns")
+    if items_frame.shape[0] == 0:
+        raise ValueError("items frame has no rows")
+    names = [str(column) for column in items_frame.columns]
+    codes = np.zeros(items_frame.shape, dtype=np.int64)
+    for j, column in enumerate(items_frame.columns):
+        series = items_frame[column]
+        numeric = pd.to_numeric(series, errors="coerce")
+        bad_text = numeric.isna() & series.notna()
+        if bad_text.any():
+            row = series.index[bad_text.to_numpy()][0]
+            raise ValueError(
+                f"item {column!r}, row {row!r}: value {series[row]!r} is not a category code "
+                "(expected a whole number 1..K or missing)"
+            )
+        values = numeric.to_numpy(dtype=float, na_value=np.nan)
+        observed = ~np.isnan(values)
+        bad = observed & ((values < 1) | (values != np.round(values)))
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise ValueError(
+                f"item {column!r}, row {series.index[i]!r}: value {values[i]!r} is not a "
+                "category code (expected a whole number 1..K or missing)"
+            )
+        if not observed.any():
+            raise ValueError(f"item {column!r} has no observed response")
+        codes[observed, j] = values[observed].astype(np.int64)
+    observed_max = codes.max(axis=0)
+    if n_categories is None:
+        k = observed_max.copy()
+    elif isinstance(n_categories, Mapping):
+        unknown = set(n_categories) - set(names)
+        if unknown:
+            raise ValueError(f"n_categories names unknown items: {sorted(unknown)}")
+        k = np.array(
+            [int(n_categories.get(name, m)) for name, m in zip(names, observed_max, strict=True)]
+        )
+    else:
+        k = np.full(len(names), int(n_categories))
+    too_high = observed_max > k
+    if too_high.any():
+        j = int(np.flatnonzero(too_high)[0])
+        raise ValueError(
+            f"item {names[j]!r} has code {observed_max[j]} above its {k[j]} categories"
+        )
+    if (k < 2).any():
+        j = int(np.flatnonzero(k < 2)[0])
+        raise ValueError(
+            f"item {names[j]!r} has a single category; a latent class item needs at least two"
+        )
+    return codes, names, items_frame.index, k
+
+
+def _one_hot(codes: np.ndarray, k_max: int) -> np.ndarray:
+    """Return (firm, item * k_max) indicators; a missing response is a row of zeros."""
+    n, j = codes.shape
+    indicator = np.zeros((n, j, k_max))
+    firm, item = np.nonzero(codes)
+    indicator[firm, item, codes[firm, item] - 1] = 1.0
+    return indicator.reshape(n, j * k_max)
+
+
+def _log_joint(
+    log_theta: np.ndarray, log_pi: np.ndarray, indicator: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """E-step core: log p(x_i, z_i = r) and log p(x_i), vectorised over starts.
+
+    Parameters
+    ----------
+    log_theta : numpy.ndarray
+        Shape (start, class, item * k_max).
+    log_pi : numpy.ndarray
+        Shape (start, class).
+    indicator : numpy.ndarray
+        Shape (firm, item * k_max).
+
+    Returns
+    -------
+    log_joint : numpy.ndarray
+        Shape (start, class, firm).
+    log_marginal : numpy.ndarray
+        Shape (start, firm).
+    """
+    log_joint = log_theta @ indicator.T
+    log_joint += log_pi[:, :, None]
+    peak = log_joint.max(axis=1)
+    log_marginal = peak + np.log(np.exp(log_joint - peak[:, None, :]).sum(axis=1))
+    return log_joint, log_marginal
+
+
+def _safe_log(values: np.ndarray) -> np.ndarray:
+    """Natural log with zeros mapped to a finite floor (0 * log 0 must stay 0)."""
+    with np.errstate(divide="ignore"):
+        out = np.log(values)
+    return np.maximum(out, _LOG_FLOOR)
+
+
+def _em(
+    indicator: np.ndarray,
+    observed: np.ndarray,
+    category_mask: np.ndarray,
+    n_classes: int,
+    n_starts: int,
+    rng: np.random.Generator,
+    max_iter: int,
+    tol: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Run EM from ``n_starts`` random starts at once.
+
+    Returns final ``theta`` (start, class, item, k_max), ``pi`` (start, class), the final
+    log-likelihood, the number of iterations and whether each start converged.
+    """
+    n_items, k_max = category_mask.shape
+    # Random starts: theta[r, j, :] ~ Dirichlet(1) over the item's categories; equal shares.
+    theta = rng.gamma(1.0, size=(n_starts, n_classes, n_items, k_max)) * category_mask
+    theta /= theta.sum(axis=-1, keepdims=True)
+    pi = np.full((n_starts, n_classes), 1.0 / n_classes)
+
+    final_theta = np.empty_like(theta)
+    final_pi = np.empty_like(pi)
+    final_ll = np.full(n_starts, -np.inf)
+    n_iter = np.full(n_starts, max_iter)
+    converged = np.zeros(n_starts, dtype=bool)
+
+    active = np.arange(n_starts)
+    previous = np.full(n_starts, -np.inf)
+    n_firms = indicator.shape[0]
+    theta = theta.reshape(n_starts, n_classes, n_items * k_max)
+    for iteration in range(1, max_iter + 1):
+        log_joint, log_marginal = _log_joint(_safe_log(theta), _safe_log(pi), indicator)
+        log_likelihood = log_marginal.sum(axis=1)
+        # EM never decreases the likelihood: stop a start once the gain is below tol.
+        done = np.abs(log_likelihood - previous) < tol
+        if done.any():
+            finished = active[done]
+            final_theta[finished] = theta[done].reshape(-1, n_classes, n_items, k_max)
+            final_pi[finished] = pi[done]
+            final_ll[finished] = log_likelihood[done]
+            n_iter[finished] = iteration - 1
+            converged[finished] = True
+            keep = ~done
+            active, theta, pi = active[keep], theta[keep], pi[keep]
+            log_joint, log_likelihood = log_joint[keep], log_likelihood[keep]
+            log_marginal = log_marginal[keep]
+            if active.size == 0:
+                break
+        previous = log_likelihood
+        # M-step: posterior-weighted category counts over the firms that answered each item.
+        posterior = np.exp(log_joint - log_marginal[:, None, :])
+        counts = posterior @ indicator  # (start, class, item * k_max)
+        answered = posterior @ observed  # (start, class, item)
+        answered = np.maximum(answered, np.finfo(float).tiny)
+        theta = (counts.reshape(-1, n_classes, n_items, k_max) / answered[..., None]).reshape(
+            -1, n_classes, n_items * k_max
+        )
+        pi = posterior.sum(axis=2) / n_firms
+    if active.size:
+        log_joint, log_marginal = _log_joint(_safe_log(theta), _safe_log(pi), indicator)
+        final_theta[active] = theta.reshape(-1, n_classes, n_items, k_max)
+        final_pi[active] = pi
+        final_ll[active] = log_marginal.sum(axis=1)
+    return final_theta, final_pi, final_ll, n_iter, converged
+
+
+class LatentClassEM:
+    r"""Maximum-likelihood latent class analysis of polytomous items by EM (poLCA's model).
+
+    .. math::
+
+        P(\mathbf{x}_i) = \sum_{r=1}^{R} \pi_r \prod_{j \in O_i} \theta_{r j x_{ij}},
+        \qquad \sum_r \pi_r = 1, \quad \sum_{k=1}^{K_j} \theta_{rjk} = 1,
+
+    where :math:`O_i` is the set of items firm :math:`i` answered (missing responses
+    are left out of the likelihood) and the log-likelihood is
+    :math:`\ell = \sum_i \log P(\mathbf{x}_i)`.  EM alternates the posterior class
+    probabilities :math:`p_{ir} = \pi_r \prod_{j\in O_i}\theta_{rjx_{ij}} / P(\mathbf{x}_i)`
+    with :math:`\pi_r = \frac1N\sum_i p_{ir}` and
+    :math:`\theta_{rjk} = \sum_{i: x_{ij}=k} p_{ir} / \sum_{i: j\in O_i} p_{ir}`.
+    Random starts draw :math:`\theta_{rj\cdot} \sim \mathrm{Dirichlet}(1)` with equal
+    shares; each start stops when its log-likelihood gains less than ``tol``
+    (poLCA: ``tol = 1e-10``, ``maxiter = 1000``).
+
+    Parameters
+    ----------
+    n_classes : int
+        Number of latent classes ``R``.
+    n_starts : int
+        Number of random starts (poLCA's ``nrep``); the best log-likelihood wins.
+    random_state : int or numpy.random.Generator, optional
+        Seed of the random starts; the same seed gives the same fit.
+    max_iter : int
+        Maximum EM iterations per start.
+    tol : float
+        Convergence tolerance on the log-likelihood gain per iteration.
+    missing : {"ignore", "listwise"}
+        ``"ignore"`` (default): a firm's missing responses are left out of its likelihood
+        (FIML).  ``"listwise"``: firms with any missing response are dropped (poLCA's
+        default, used for the published reference values).
+    n_categories : int or mapping, optional
+        ``K_j`` (all items, or per item name); default the largest observed code per item.
+    best_tolerance : float
+        A start counts as reaching the best optimum when its log-likelihood is within
+        this distance of the best one (:attr:`n_best_starts_`).
+
+    Attributes
+    ----------
+    log_likelihood_ : float
+        Maximised log-likelihood.
+    n_parameters_ : int
+        ``R sum_j (K_j - 1) + (R - 1)``.
+    aic_, bic_ : float
+        Information criteria (poLCA's formulae, ``N`` = firms fitted).
+    g2_, x2_ : float
+        Likelihood-ratio and Pearson statistics comparing observed with expected
+        response-pattern frequencies, over the firms with complete responses (poLCA).
+        Pearson's sum also counts the patterns never observed (their expected total).
+    relative_entropy_ : float
+        :math:`1 - \sum_{i,r} -p_{ir}\ln p_{ir} / (N \ln R)` (1 = perfectly separated
+        classes; NaN for ``R = 1``).
+    class_shares_ : numpy.ndarray
+        :math:`\pi`, decreasing.
+    item_probabilities_ : xarray.DataArray
+        :math:`\theta`, dims ``(latent_class, item, category)``; classes labelled 1..R,
+        categories 1..K_max, zero-padded beyond an item's ``K_j``.
+    n_categories_ : pandas.Series
+        ``K_j`` by item.
+    posterior_ : numpy.ndarray
+        Shape (firm, class): each fitted firm's posterior class probabilities.
+    modal_class_ : numpy.ndarray
+        Each fitted firm's most probable class label (1..R).
+    firm_index_ : pandas.Index
+        Row labels of the firms fitted (fewer than the input under ``"listwise"``).
+    start_log_likelihoods_ : numpy.ndarray
+        Final log-likelihood of every start, in start order.
+    n_best_starts_ : int
+        How many starts reached the best log-likelihood (within ``best_tolerance``).
+    n_iter_ : int
+        EM iterations of the best start.
+    converged_ : bool
+        Whether the best start met ``tol`` within ``max_iter``.
+
+    Examples
+    --------
+    >>> from bayes_cluster.simulate import simulate_tumang
+    >>> from bayes_cluster.markusen import MARKUSEN_ITEMS
+    >>> frame, truth = simulate_tumang(n=60, seed=3)
+    >>> em = LatentClassEM(2, n_starts=20, random_state=1).fit(frame[list(MARKUSEN_ITEMS)])
+    >>> em.class_shares_.round(1).tolist()
+    [0.7, 0.3]
+    """
+
+    def __init__(
+        self,
+        n_classes: int,
+        n_starts: int = 50,
+        random_state: int | np.random.Generator | None = None,
+        *,
+        max_iter: int = 1000,
+        tol: float = 1e-10,
+        missing: MissingRule = "ignore",
+        n_categories: int | Mapping[str, int] | None = None,
+        best_tolerance: float = 1e-3,
+    ) -> None:
+        if int(n_classes) != n_classes or n_classes < 1:
+            raise ValueError(f"n_classes must be a whole number >= 1, got {n_classes!r}")
+        if int(n_starts) != n_starts or n_starts < 1:
+            raise ValueError(f"n_starts must be a whole number >= 1, got {n_starts!r}")
+        if missing not in ("ignore", "listwise"):
+            raise ValueError(f"missing must be 'ignore' or 'listwise', got {missing!r}")
+        if max_iter < 1:
+            raise ValueError(f"max_iter must be >= 1, got {max_iter!r}")
+        self.n_classes = int(n_classes)
+        self.n_starts = int(n_starts)
+        self.random_state = random_state
+        self.max_iter = int(max_iter)
+        self.tol = float(tol)
+        self.missing = missing
+        self.n_categories = n_categories
+        self.best_tolerance = float(best_tolerance)
+
+    # ------------------------------------------------------------------ fitting
+    def fit(self, items_frame: pd.DataFrame) -> LatentClassEM:
+        """Fit the model by EM from :attr:`n_starts` random starts.
+
+        Parameters
+        ----------
+        items_frame : pandas.DataFrame
+            One row per firm, one column per item, codes 1..K_j; missing as NaN/None.
+
+        Returns
+        -------
+        LatentClassEM
+            ``self``, fitted.
+        """
+        codes, names, index, k = _coerce_items(items_frame, self.n_categories)
+        complete = (codes > 0).all(axis=1)
+        if self.missing == "listwise":
+            codes, index = codes[complete], index[complete]
+            if codes.shape[0] == 0:
+                raise ValueError("listwise deletion left no firm with complete responses")
+            complete = np.ones(codes.shape[0], dtype=bool)
+        n_firms, n_items = codes.shape
+        if n_firms < 2:
+            raise ValueError(f"need at least 2 firms, got {n_firms}")
+        k_max = int(k.max())
+        category_mask = (np.arange(k_max)[None, :] < k[:, None]).astype(float)
+        indicator = _one_hot(codes, k_max)
+        observed = (codes > 0).astype(float)
+
+        rng = np.random.default_rng(self.random_state)
+        theta, pi, start_ll, n_iter, converged = _em(
+            indicator,
+            observed,
+            category_mask,
+            self.n_classes,
+            self.n_starts,
+            rng,
+            self.max_iter,
+            self.tol,
+        )
+        best = int(np.argmax(start_ll))
+        order = np.argsort(-pi[best], kind="stable")
+        theta_best, pi_best = theta[best][order], pi[best][order]
+
+        self.items_ = names
+        self.firm_index_ = index
+        self.n_categories_ = pd.Series(k, index=pd.Index(names, name=ITEM), name="n_categories")
+        self.class_shares_ = pi_best
+        labels = np.arange(1, self.n_classes + 1)
+        self.item_probabilities_ = xr.DataArray(
+            theta_best,
+            dims=(LATENT_CLASS, ITEM, CATEGORY),
+            coords={LATENT_CLASS: labels, ITEM: names, CATEGORY: np.arange(1, k_max + 1)},
+            name="item_probabilities",
+            attrs={"padding": "zero beyond each item's n_categories"},
+        )
+        self.start_log_likelihoods_ = start_ll
+        self.log_likelihood_ = float(start_ll[best])
+        self.n_best_starts_ = int((start_ll >= start_ll[best] - self.best_tolerance).sum())
+        self.n_iter_ = int(n_iter[best])
+        self.converged_ = bool(converged[best])
+        self.n_firms_ = n_firms
+        self.n_parameters_ = int(self.n_classes * (k - 1).sum() + self.n_classes - 1)
+        self.aic_ = -2.0 * self.log_likelihood_ + 2.0 * self.n_parameters_
+        self.bic_ = -2.0 * self.log_likelihood_ + np.log(n_firms) * self.n_parameters_
+        self.posterior_ = self._posterior(indicator)
+        self.modal_class_ = labels[self.posterior_.argmax(axis=1)]
+        self.relative_entropy_ = _relative_entropy(self.posterior_)
+        self.g2_, self.x2_ = self._pattern_statistics(codes[complete], k)
+        return self
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "log_likelihood_"):
+            raise RuntimeError("LatentClassEM is not fitted yet: call .fit(items_frame) first")
+
+    def _flat_log_theta(self) -> np.ndarray:
+        theta = self.item_probabilities_.to_numpy()
+        return _safe_log(theta.reshape(1, self.n_classes, -1))
+
+    def _posterior(self, indicator: np.ndarray) -> np.ndarray:
+        log_joint, log_marginal = _log_joint(
+            self._flat_log_theta(), _safe_log(self.class_shares_[None, :]), indicator
+        )
+        return np.exp(log_joint[0] - log_marginal[0][None, :]).T
+
+    def _pattern_statistics(self, codes: np.ndarray, k: np.ndarray) -> tuple[float, float]:
+        """G² and X² over the observed response patterns of complete cases (poLCA)."""
+        if codes.shape[0] == 0:
+            return float("nan"), float("nan")
+        patterns, observed = np.unique(codes, axis=0, return_counts=True)
+        indicator = _one_hot(patterns, int(k.max()))
+        _, log_marginal = _log_joint(
+            self._flat_log_theta(), _safe_log(self.class_shares_[None, :]), indicator
+        )
+        expected = codes.shape[0] * np.exp(log_marginal[0])
+        g2 = 2.0 * float(np.sum(observed * np.log(observed / expected)))
+        # Unobserved patterns contribute (0 - e)^2 / e = e each: N - sum(expected) in total.
+        x2 = float(np.sum((observed - expected) ** 2 / expected))
+        x2 += codes.shape[0] - float(expected.sum())
+        return g2, x2
+
+    # ------------------------------------------------------------------ outputs
+    def predict_proba(self, items_frame: pd.DataFrame) -> np.ndarray:
+        """Posterior class probabilities of (new) firms under the fitted parameters.
+
+        Parameters
+        ----------
+        items_frame : pandas.DataFrame
+            The fitted item columns (same names), codes 1..K_j; missing responses are
+            left out of each firm's likelihood.
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape (firm, class), rows summing to one.
+        """
+        self._check_fitted()
+        if not isinstance(items_frame, pd.DataFrame):
+            raise TypeError("items_frame must be a pandas DataFrame")
+        absent = [name for name in self.items_ if name not in items_frame.columns]
+        if absent:
+            raise ValueError(f"items_frame lacks the fitted items: {absent}")
+        codes, _, _, _ = _coerce_items(items_frame[self.items_], dict(self.n_categories_.items()))
+        return self._posterior(_one_hot(codes, self.item_probabilities_.sizes[CATEGORY]))
+
+    def predict(self, items_frame: pd.DataFrame) -> np.ndarray:
+        """Modal class label (1..R) of each firm; see :meth:`predict_proba`."""
+        return np.arange(1, self.n_classes + 1)[self.predict_proba(items_frame).argmax(axis=1)]
+
+    def item_probabilities_frame(self) -> pd.DataFrame:
+        """Item-response probabilities as a table.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Index (item, category) over each item's own categories only (no padding);
+            one column per class (``"class 1"``, ...).
+        """
+        self._check_fitted()
+        rows = []
+        theta = self.item_probabilities_.to_numpy()
+        for j, name in enumerate(self.items_):
+            for category in range(1, int(self.n_categories_.iloc[j]) + 1):
+                rows.append((name, category, *theta[:, j, category - 1]))
+        columns = [ITEM, CATEGORY, *self.class_names]
+        return pd.DataFrame(rows, columns=columns).set_index([ITEM, CATEGORY])
+
+    @property
+    def class_names(self) -> list[str]:
+        """Display names of the classes: ``"class 1"`` ... (largest share first)."""
+        return [f"class {r}" for r in range(1, self.n_classes + 1)]
+
+    def posterior_frame(self) -> pd.DataFrame:
+        """Posterior class probabilities and modal class of each fitted firm.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Indexed by the fitted firms' row labels; one probability column per class and
+            ``modal_class``.
+        """
+        self._check_fitted()
+        frame = pd.DataFrame(self.posterior_, index=self.firm_index_, columns=self.class_names)
+        frame.index.name = FIRM
+        frame["modal_class"] = self.modal_class_
+        return frame
+
+    def fit_statistics(self) -> pd.Series:
+        """Log-likelihood, npar, AIC, BIC, G², X², entropy and start counts.
+
+        Returns
+        -------
+        pandas.Series
+            One entry per statistic.
+        """
+        self._check_fitted()
+        return pd.Series(
+            {
+                "n_classes": self.n_classes,
+                "n_firms": self.n_firms_,
+                "log_likelihood": self.log_likelihood_,
+                "n_parameters": self.n_parameters_,
+                "aic": self.aic_,
+                "bic": self.bic_,
+                "g2": self.g2_,
+                "x2": self.x2_,
+                "relative_entropy": self.relative_entropy_,
+                "n_starts": self.n_starts,
+                "n_best_starts": self.n_best_starts_,
+                "n_iter": self.n_iter_,
+                "converged": self.converged_,
+            },
+            name="fit_statistics",
+            dtype=object,
+        )
+
+    def summary(self) -> pd.DataFrame:
+        """Per-class summary: share, modal-class count and mean posterior of its members.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Indexed by class label (1..R, largest share first).
+        """
+        self._check_fitted()
+        labels = np.arange(1, self.n_classes + 1)
+        n_modal = np.array([(self.modal_class_ == r).sum() for r in labels])
+        mean_posterior = np.array(
+            [
+                self.posterior_[self.modal_class_ == r, r - 1].mean() if n else np.nan
+                for r, n in zip(labels, n_modal, strict=True)
+            ]
+        )
+        return pd.DataFrame(
+            {
+                "class_share": self.class_shares_,
+                "n_modal": n_modal,
+                "share_modal": n_modal / self.n_firms_,
+                "mean_posterior_of_members": mean_posterior,
+            },
+            index=pd.Index(labels, name=LATENT_CLASS),
+        )
+
+    def __repr__(self) -> str:
+        if not hasattr(self, "log_likelihood_"):
+            return f"LatentClassEM(n_classes={self.n_classes}, n_starts={self.n_starts})"
+        return (
+            f"LatentClassEM(n_classes={self.n_classes}, n_starts={self.n_starts}): "
+            f"LL={self.log_likelihood_:.4f}, BIC={self.bic_:.4f}, "
+            f"best optimum reached by {self.n_best_starts_}/{self.n_starts} starts"
+        )
+
+
+def _relative_entropy(posterior: np.ndarray) -> float:
+    n_firms, n_classes = posterior.shape
+    if n_classes == 1:
+        return float("nan")
+    p = np.clip(posterior, np.finfo(float).tiny, 1.0)
+    entropy = -np.sum(posterior * np.log(p))
+    return float(1.0 - entropy / (n_firms * np.log(n_classes)))
+
+
+def select_n_classes(
+    items_frame: pd.DataFrame,
+    k_range: Iterable[int] | Sequence[int] = range(1, 5),
+    *,
+    n_starts: int = 50,
+    random_state: int | None = None,
+    **kwargs,
+) -> pd.DataFrame:
+    """Fit :class:`LatentClassEM` for each number of classes and tabulate the fit.
+
+    Parameters
+    ----------
+    items_frame : pandas.DataFrame
+        Item responses coded 1..K_j.
+    k_range : iterable of int
+        Numbers of classes to try.
+    n_starts : int
+        Random starts per fit.
+    random_state : int, optional
+        Seed; each ``K`` uses its own stream derived from it.
+    **kwargs
+        Passed to :class:`LatentClassEM` (``missing``, ``tol``, ...).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by ``n_classes``: log-likelihood, n_parameters, AIC, BIC, G², X², relative
+        entropy, starts reaching the best optimum, and ``best_bic`` marking the lowest BIC.
+    """
+    seeds = np.random.SeedSequence(random_state)
+    k_values = list(k_range)
+    if not k_values:
+        raise ValueError("k_range is empty")
+    rows = []
+    for n_classes, seed in zip(k_values, seeds.spawn(len(k_values)), strict=True):
+        fit = LatentClassEM(
+            n_classes, n_starts=n_starts, random_state=np.random.default_rng(seed), **kwargs
+        ).fit(items_frame)
+        rows.append(fit.fit_statistics().drop("n_classes").rename(n_classes))
+    table = pd.DataFrame(rows).infer_objects()
+    table.index.name = "n_classes"
+    table["best_bic"] = table["bic"] == table["bic"].min()
+    return table
