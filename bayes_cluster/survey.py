@@ -255,8 +255,6 @@ def load_survey(
     if table is None:
         raise SurveyValidationError(problems)
     problems += _check_header(table, codebook)
-    if problems:  # without a usable header, cell checks would only add noise
-        raise SurveyValidationError(problems)
 
     position = {name: i for i, name in enumerate(table.header)}
     present = [c for c in codebook if c.name in position]
@@ -285,7 +283,7 @@ def load_survey(
             problems.extend(row_problems)
     problems.sort(key=lambda p: (p.row or 0, _order(codebook, p.column)))
 
-    if not keep:
+    if not keep and dropped_rows:
         problems.append(
             SurveyProblem(
                 table.file,
@@ -383,7 +381,7 @@ def _read_table(
     name = str(source)
     text_expected = "a .csv, .tsv or .txt text table or an .xlsx workbook"
     if not path.exists():
-        return None, [_file_problem(name, "file not found", f"an existing {text_expected}")]
+        return None, [_file_problem(name, "file not found", f"an existing file: {text_expected}")]
     if path.is_dir():
         return None, [_file_problem(name, "is a directory, not a file", text_expected)]
     raw = path.read_bytes()
@@ -603,7 +601,7 @@ def _parse_cell(
     try:
         number = float(number_text)
     except ValueError:
-        if column.kind == "binary" and labels is not None:
+        if column.kind == "binary":
             return None, problem("not 0/1")
         return None, problem("not a number")
     if not math.isfinite(number):

@@ -1,0 +1,437 @@
+"""Survey loading and validation: one clear message per problem, every problem at once."""
+
+from __future__ import annotations
+
+import gzip
+import os
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from bayes_cluster.codebook import TUMANG_CODEBOOK, Column
+from bayes_cluster.survey import (
+    SurveyProblem,
+    SurveyValidationError,
+    SurveyWarning,
+    describe_survey,
+    load_survey,
+    tumang_data_path,
+)
+
+HEADER_LINE = 1
+
+
+@pytest.fixture(scope="module")
+def bundled_lines() -> list[str]:
+    """Header plus the first eight firms of the bundled CSV (both classes, no constants)."""
+    return tumang_data_path().read_text(encoding="utf-8").splitlines()[:9]
+
+
+def _set(lines: list[str], line: int, column: str, value: str, sep: str = ",") -> list[str]:
+    """Copy of ``lines`` with one cell replaced (``line`` is 1-based, header = 1)."""
+    header = lines[0].split(sep)
+    out = list(lines)
+    cells = out[line - 1].split(sep)
+    cells[header.index(column)] = value
+    out[line - 1] = sep.join(cells)
+    return out
+
+
+def _write(tmp_path, lines: list[str], name: str = "survey.csv") -> str:
+    path = tmp_path / name
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return str(path)
+
+
+def _fail(source, **kwargs) -> SurveyValidationError:
+    with pytest.raises(SurveyValidationError) as info:
+        load_survey(source, **kwargs)
+    return info.value
+
+
+def _single(source, **kwargs) -> str:
+    error = _fail(source, **kwargs)
+    assert len(error.problems) == 1, str(error)
+    return str(error)
+
+
+def _one(text: str) -> str:
+    return f"survey failed validation with 1 problem:\n  - {text}"
+
+
+# ----------------------------------------------------------------------------- valid
+
+
+def test_bundled_file_loads_with_codebook_dtypes():
+    frame = load_survey(tumang_data_path())
+    assert frame.shape == (60, 22)
+    assert list(frame.columns) == [c.name for c in TUMANG_CODEBOOK]
+    for column in TUMANG_CODEBOOK:
+        dtype = frame[column.name].dtype
+        if column.kind in ("binary", "count", "likert"):
+            assert dtype == np.int64, column.name
+        elif column.kind == "number":
+            assert dtype == np.float64, column.name
+        else:
+            assert pd.api.types.is_string_dtype(dtype), column.name
+    raw = pd.read_csv(tumang_data_path())
+    np.testing.assert_array_equal(frame["workers"], raw["workers"])
+    np.testing.assert_allclose(frame["firm_age"], raw["firm_age"])
+    assert frame.attrs["dropped_rows"] == []
+
+
+def test_describe_survey_counts_classes_and_ranges():
+    frame = load_survey(tumang_data_path())
+    summary = describe_survey(frame)
+    assert summary["n"] == 60
+    assert summary["outcome"] == "export"
+    assert summary["exporters"] + summary["domestic"] == 60
+    assert summary["exporters"] == int(frame["export"].sum())
+    columns = summary["columns"]
+    assert columns.loc["workers", "min"] == frame["workers"].min()
+    assert columns.loc["workers", "max"] == frame["workers"].max()
+    assert columns.loc["product_line", "levels"] == 4
+
+
+def test_loading_never_modifies_or_writes(tmp_path, bundled_lines):
+    path = _write(tmp_path, bundled_lines)
+    bad = _write(tmp_path, _set(bundled_lines, 3, "workers", "lima"), "bad.csv")
+    before = {p.name: (p.read_bytes(), os.stat(p).st_mtime_ns) for p in tmp_path.iterdir()}
+    load_survey(path)
+    _fail(bad)
+    after = {p.name: (p.read_bytes(), os.stat(p).st_mtime_ns) for p in tmp_path.iterdir()}
+    assert after == before
+
+
+def test_frame_input_is_not_modified():
+    frame = pd.read_csv(tumang_data_path())
+    copy = frame.copy()
+    loaded = load_survey(frame)
+    pd.testing.assert_frame_equal(frame, copy)
+    assert len(loaded) == 60
+
+
+def test_semicolon_file_with_decimal_commas(tmp_path, bundled_lines):
+    lines = [line.replace(",", ";") for line in bundled_lines]
+    lines = _set(lines, 2, "firm_age", "12,5", sep=";")
+    lines = _set(lines, 3, "firm_age", "0,75", sep=";")
+    frame = load_survey(_write(tmp_path, lines))
+    assert frame["firm_age"].iloc[0] == 12.5
+    assert frame["firm_age"].iloc[1] == 0.75
+    assert frame["workers"].tolist()[:3] == [15, 5, 15]
+    assert len(frame) == 8
+
+
+def test_tab_delimited_with_bom_and_crlf(tmp_path, bundled_lines):
+    path = tmp_path / "survey.tsv"
+    text = "\r\n".join(line.replace(",", "\t") for line in bundled_lines) + "\r\n"
+    path.write_bytes(b"\xef\xbb\xbf" + text.encode())
+    frame = load_survey(path)
+    assert frame.columns[0] == "firm_id"
+    assert frame["firm_id"].tolist()[0] == "T001"
+
+
+def test_xlsx_file_reads_like_the_csv(tmp_path):
+    csv_frame = load_survey(tumang_data_path())
+    path = tmp_path / "survey.xlsx"
+    pd.read_csv(tumang_data_path()).to_excel(path, index=False)
+    pd.testing.assert_frame_equal(load_survey(path), csv_frame, check_like=False)
+
+
+def test_xlsx_problem_rows_are_sheet_rows(tmp_path):
+    raw = pd.read_csv(tumang_data_path()).head(8).astype(object)
+    raw.loc[2, "promotion"] = 9  # third firm: sheet row 4
+    path = tmp_path / "survey.xlsx"
+    raw.to_excel(path, index=False)
+    assert _single(path) == _one(
+        f"{path}, row 4, column 'promotion': out of range: got '9'; "
+        "expected a whole number from 1 to 5"
+    )
+
+
+def test_extra_columns_are_kept(tmp_path, bundled_lines):
+    lines = [bundled_lines[0] + ",interviewer"]
+    lines += [line + f",Siti {i}" for i, line in enumerate(bundled_lines[1:])]
+    frame = load_survey(_write(tmp_path, lines))
+    assert frame.columns[-1] == "interviewer"
+    assert frame["interviewer"].tolist()[:2] == ["Siti 0", "Siti 1"]
+
+
+def test_custom_codebook(tmp_path):
+    codebook = (
+        Column("respondent", "id", "responden", "id"),
+        Column("exporter", "binary", "ekspor", "1 = exports"),
+        Column("revenue", "number", "omzet", "revenue", minimum=0),
+        Column("region", "category", "wilayah", "region", levels=("north", "south")),
+    )
+    lines = [
+        "respondent,exporter,revenue,region,note",
+        "a,1,2.5,north,x",
+        "b,0,3,south,y",
+        "c,1,0,south,z",
+    ]
+    path = _write(tmp_path, lines)
+    frame = load_survey(path, codebook=codebook, outcome="exporter", id_column="respondent")
+    assert frame["revenue"].tolist() == [2.5, 3.0, 0.0]
+    assert frame["exporter"].dtype == np.int64
+    assert describe_survey(frame, codebook=codebook, outcome="exporter")["exporters"] == 2
+    bad = _write(tmp_path, [*lines[:3], "b,1,-1,west,z"], "bad.csv")
+    error = _fail(bad, codebook=codebook, outcome="exporter", id_column="respondent")
+    assert [str(p) for p in error.problems] == [
+        f"{bad}, row 4, column 'revenue': out of range: got '-1'; expected a number >= 0",
+        f"{bad}, row 4, column 'region': unknown category: got 'west'; "
+        "expected one of north, south",
+    ]
+
+
+def test_tumang_data_path_points_at_the_repo_file():
+    assert tumang_data_path().is_file()
+    assert tumang_data_path().name == "tumang_synthetic.csv"
+
+
+# ----------------------------------------------------------------------------- files
+
+
+def test_missing_file(tmp_path):
+    path = tmp_path / "absent.csv"
+    assert _single(path) == _one(
+        f"{path}: file not found; expected an existing file: a .csv, .tsv or .txt text "
+        "table or an .xlsx workbook"
+    )
+
+
+def test_empty_file(tmp_path):
+    path = tmp_path / "empty.csv"
+    path.write_bytes(b"")
+    assert _single(path) == _one(
+        f"{path}: file is empty; expected a header line with the column names, "
+        "then one row per firm"
+    )
+
+
+def test_header_only(tmp_path, bundled_lines):
+    path = _write(tmp_path, bundled_lines[:1])
+    assert _single(path) == _one(
+        f"{path}: no data rows (header only); expected at least one row per firm below the header"
+    )
+
+
+@pytest.mark.parametrize(
+    ("content", "kind"),
+    [
+        (b"\x89PNG\r\n\x1a\n" + bytes(range(256)), "a PNG image"),
+        (gzip.compress(b"firm_id,export\nT1,1\n"), "gzip-compressed data"),
+    ],
+)
+def test_binary_files_with_a_signature(tmp_path, content, kind):
+    path = tmp_path / "survey.csv"
+    path.write_bytes(content)
+    assert _single(path) == _one(
+        f"{path}: not a table (the file is {kind}); expected a .csv, .tsv or .txt text table "
+        "or an .xlsx workbook"
+    )
+
+
+def test_random_bytes(tmp_path):
+    path = tmp_path / "survey.csv"
+    path.write_bytes(np.random.default_rng(0).bytes(2000))
+    assert _single(path) == _one(
+        f"{path}: not a table (the file holds binary data); expected a .csv, .tsv or .txt "
+        "text table or an .xlsx workbook"
+    )
+
+
+def test_corrupt_xlsx(tmp_path):
+    path = tmp_path / "survey.xlsx"
+    path.write_bytes(b"PK\x03\x04 this is not really a workbook")
+    message = _single(path)
+    assert message.startswith(_one(f"{path}: could not be read as a workbook ("))
+    assert message.endswith("; expected an .xlsx workbook whose first row holds the column names")
+
+
+def test_wrong_number_of_fields(tmp_path, bundled_lines):
+    lines = list(bundled_lines)
+    lines[4] += ",extra"
+    path = _write(tmp_path, lines)
+    assert _single(path) == _one(
+        f"{path}, row 5: wrong number of fields: got '23 fields'; "
+        "expected 22 fields separated by commas, as in the header"
+    )
+
+
+# ----------------------------------------------------------------------------- columns
+
+
+def test_missing_column_suggests_the_closest_name(tmp_path, bundled_lines):
+    lines = [bundled_lines[0].replace("supplier_network", "suplier_netwrk"), *bundled_lines[1:]]
+    path = _write(tmp_path, lines)
+    assert _single(path) == _one(
+        f"{path}, row 1, column 'supplier_network': required column missing "
+        "(did you mean 'suplier_netwrk'?); expected a column named 'supplier_network' "
+        "holding a whole number from 1 to 5"
+    )
+
+
+def test_missing_column_without_a_close_name(tmp_path, bundled_lines):
+    lines = [bundled_lines[0].replace("firm_age", "zzz"), *bundled_lines[1:]]
+    path = _write(tmp_path, lines)
+    assert _single(path) == _one(
+        f"{path}, row 1, column 'firm_age': required column missing; "
+        "expected a column named 'firm_age' holding a number >= 0"
+    )
+
+
+def test_duplicate_firm_id(tmp_path, bundled_lines):
+    path = _write(tmp_path, _set(bundled_lines, 6, "firm_id", "T002"))
+    assert _single(path) == _one(
+        f"{path}, row 6, column 'firm_id': duplicate id (first on row 3): got 'T002'; "
+        "expected a unique, non-empty identifier"
+    )
+
+
+def test_text_in_numeric_column(tmp_path, bundled_lines):
+    path = _write(tmp_path, _set(bundled_lines, 3, "workers", "lima"))
+    assert _single(path) == _one(
+        f"{path}, row 3, column 'workers': not a number: got 'lima'; expected a whole number >= 1"
+    )
+
+
+@pytest.mark.parametrize(
+    ("value", "issue"),
+    [("6", "out of range"), ("0", "out of range"), ("3.5", "not a whole number")],
+)
+def test_likert_outside_1_to_5_or_not_whole(tmp_path, bundled_lines, value, issue):
+    path = _write(tmp_path, _set(bundled_lines, 4, "promotion", value))
+    assert _single(path) == _one(
+        f"{path}, row 4, column 'promotion': {issue}: got '{value}'; "
+        "expected a whole number from 1 to 5"
+    )
+
+
+def test_outcome_not_0_1(tmp_path, bundled_lines):
+    path = _write(tmp_path, _set(bundled_lines, 2, "export", "2"))
+    assert _single(path) == _one(
+        f"{path}, row 2, column 'export': not 0/1: got '2'; expected 0 or 1"
+    )
+
+
+def test_outcome_labels_rejected_unless_declared(tmp_path, bundled_lines):
+    lines = list(bundled_lines)
+    for line in range(2, 10):
+        label = "ekspor" if lines[line - 1].split(",")[1] == "1" else "domestik"
+        lines = _set(lines, line, "export", label)
+    path = _write(tmp_path, lines)
+    error = _fail(path)
+    assert len(error.problems) == 8
+    assert str(error.problems[0]) == (
+        f"{path}, row 2, column 'export': not 0/1: got 'domestik'; expected 0 or 1"
+    )
+    frame = load_survey(path, outcome_labels={"Ekspor": 1, "domestik": 0})
+    expected = [int(line.split(",")[1]) for line in bundled_lines[1:]]
+    assert frame["export"].tolist() == expected
+    assert frame["export"].dtype == np.int64
+
+
+def test_undeclared_label_with_label_mapping(tmp_path, bundled_lines):
+    path = _write(tmp_path, _set(bundled_lines, 2, "export", "domestic"))
+    assert _single(path, outcome_labels={"export": 1, "domestik": 0}) == _one(
+        f"{path}, row 2, column 'export': not 0/1: got 'domestic'; "
+        "expected 0 or 1 (or one of 'export', 'domestik')"
+    )
+
+
+def test_outcome_labels_must_map_to_0_or_1():
+    with pytest.raises(ValueError, match=r"outcome_labels must map to 0 or 1, got \{'ya': 2\}"):
+        load_survey(tumang_data_path(), outcome_labels={"ya": 2})
+
+
+def test_all_firms_in_one_class(tmp_path, bundled_lines):
+    lines = list(bundled_lines)
+    for line in range(2, 10):
+        lines = _set(lines, line, "export", "1")
+    path = _write(tmp_path, lines)
+    assert _single(path) == _one(
+        f"{path}, column 'export': all 8 firms have export = 1; "
+        "expected both outcome classes (0 and 1) among the firms"
+    )
+
+
+def test_negative_workers_and_age(tmp_path, bundled_lines):
+    lines = _set(bundled_lines, 3, "workers", "-4")
+    lines = _set(lines, 5, "firm_age", "-1.5")
+    error = _fail(_write(tmp_path, lines))
+    path = tmp_path / "survey.csv"
+    assert [str(p) for p in error.problems] == [
+        f"{path}, row 3, column 'workers': out of range: got '-4'; expected a whole number >= 1",
+        f"{path}, row 5, column 'firm_age': out of range: got '-1.5'; expected a number >= 0",
+    ]
+
+
+def test_constant_predictor(tmp_path, bundled_lines):
+    lines = list(bundled_lines)
+    for line in range(2, 10):
+        lines = _set(lines, line, "technology", "3")
+    path = _write(tmp_path, lines)
+    assert _single(path) == _one(
+        f"{path}, column 'technology': constant predictor: every firm has 3; "
+        "expected at least two distinct values (its effect cannot be estimated)"
+    )
+
+
+def test_missing_cells_are_reported(tmp_path, bundled_lines):
+    lines = _set(bundled_lines, 3, "workers", "")
+    lines = _set(lines, 7, "mk_cooperation", "NA")
+    path = _write(tmp_path, lines)
+    error = _fail(path)
+    assert [str(p) for p in error.problems] == [
+        f"{path}, row 3, column 'workers': missing value: got ''; expected a whole number >= 1",
+        f"{path}, row 7, column 'mk_cooperation': missing value: got 'NA'; "
+        "expected a whole number from 1 to 5",
+    ]
+    assert error.problems[0] == SurveyProblem(
+        file=path,
+        row=3,
+        column="workers",
+        value="",
+        expected="a whole number >= 1",
+        issue="missing value",
+    )
+
+
+def test_missing_drop_reports_the_dropped_rows(tmp_path, bundled_lines):
+    lines = _set(bundled_lines, 3, "workers", "")
+    lines = _set(lines, 7, "mk_cooperation", "NA")
+    path = _write(tmp_path, lines)
+    with pytest.warns(SurveyWarning) as record:
+        frame = load_survey(path, missing="drop")
+    assert str(record[0].message) == (
+        f"{path}: dropped 2 row(s) with missing values (missing='drop'): rows 3, 7"
+    )
+    assert frame.attrs["dropped_rows"] == [3, 7]
+    assert frame["firm_id"].tolist() == ["T001", "T003", "T004", "T005", "T007", "T008"]
+
+
+def test_missing_option_is_checked():
+    with pytest.raises(ValueError, match="missing must be 'error' or 'drop', got 'skip'"):
+        load_survey(tumang_data_path(), missing="skip")
+
+
+def test_every_problem_is_collected_in_file_order(tmp_path, bundled_lines):
+    lines = [bundled_lines[0].replace("promotion", "promotoin"), *bundled_lines[1:]]
+    lines = _set(lines, 2, "export", "yes")
+    lines = _set(lines, 4, "workers", "lima")
+    lines = _set(lines, 4, "mk_local_trade", "7")
+    lines = _set(lines, 9, "firm_age", "")
+    path = _write(tmp_path, lines)
+    error = _fail(path)
+    assert [(p.row, p.column, p.value) for p in error.problems] == [
+        (1, "promotion", None),
+        (2, "export", "yes"),
+        (4, "workers", "lima"),
+        (4, "mk_local_trade", "7"),
+        (9, "firm_age", ""),
+    ]
+    message = str(error)
+    assert message.startswith("survey failed validation with 5 problems:\n  - ")
+    assert message.count("\n  - ") == 5
