@@ -12,9 +12,11 @@ response of each Markusen item under each district type is written down.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from types import MappingProxyType
 
 import numpy as np
+import pandas as pd
 import xarray as xr
 
 MARKUSEN_TYPES: tuple[str, ...] = (
@@ -313,3 +315,173 @@ def best_markusen_type(
         return index
     index = np.asarray(scores).argmax(axis=-1)
     return np.asarray(MARKUSEN_TYPES)[index] if as_names else index
+
+
+# --------------------------------------------------------------------------------------
+# Descriptive scoring (the thesis's method)
+# --------------------------------------------------------------------------------------
+
+LIKERT_LEVELS: tuple[int, ...] = (1, 2, 3, 4, 5)
+"""Codes of the Markusen items: 1-2 disagree, 3 neutral, 4-5 agree."""
+
+
+@dataclass(frozen=True)
+class DescriptiveScoring:
+    """Result of :func:`descriptive_scoring`.
+
+    Attributes
+    ----------
+    item_table : pandas.DataFrame
+        One row per item: ``item``, ``statement``, ``n_responses``, ``share_agree``,
+        ``share_neutral``, ``share_disagree``, ``observed_level`` and, per type ``T``,
+        ``expected_T`` (its signature level) and ``match_T`` (bool).
+    type_scores : pandas.DataFrame
+        One row per type, in :data:`MARKUSEN_TYPES` order: ``type``, ``n_matched``,
+        ``n_items``, ``score`` (= n_matched / n_items).
+    verdict : str
+        The best type, or the best types joined when tied or near-tied, e.g.
+        ``"Marshallian and Hub-and-Spoke"``.
+    verdict_types : tuple of str
+        The types named in the verdict, best first.
+    majority : float
+        Share threshold of the observed-level rule.
+    near_tie : int
+        Items of slack within which a type joins the verdict.
+    """
+
+    item_table: pd.DataFrame
+    type_scores: pd.DataFrame
+    verdict: str
+    verdict_types: tuple[str, ...]
+    majority: float
+    near_tie: int
+
+
+def _join_names(names: Sequence[str]) -> str:
+    names = list(names)
+    if len(names) == 1:
+        return names[0]
+    return ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def descriptive_scoring(
+    frame: pd.DataFrame,
+    items: Sequence[str] = MARKUSEN_ITEMS,
+    *,
+    majority: float = 0.5,
+    near_tie: int = 1,
+) -> DescriptiveScoring:
+    """Score the survey against Markusen's types as the thesis did.
+
+    The rule, item by item, over the firms that answered it (missing responses are left
+    out and ``n_responses`` says how many answered):
+
+    1. shares agreeing (4-5), neutral (3) and disagreeing (1-2);
+    2. observed level ``H`` when ``share_agree >= majority``, ``L`` when
+       ``share_disagree >= majority``, otherwise ``M`` (no majority either way; an exact
+       50/50 split is also ``M``);
+    3. the item matches a type when the observed level equals the type's signature level
+       in :data:`SIGNATURES`.
+
+    A type's score is the share of items it matches.  The verdict names the best type
+    and every type within ``near_tie`` matched items of it, best first, joined as
+    ``"Marshallian and Hub-and-Spoke"``.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        The survey (one row per firm), with the item columns coded 1..5.
+    items : sequence of str
+        Markusen items to score (default all twelve).
+    majority : float
+        Share that makes an item's observed level ``H`` or ``L`` (in (0, 1]).
+    near_tie : int
+        Types matching at least ``best - near_tie`` items join the verdict (0: exact ties
+        only).
+
+    Returns
+    -------
+    DescriptiveScoring
+        Item table, type scores and verdict.
+
+    Raises
+    ------
+    ValueError
+        If an item is not a Markusen item, a column is absent, has no response, or holds a
+        value outside 1..5.
+
+    Examples
+    --------
+    >>> from bayes_cluster.simulate import simulate_tumang
+    >>> frame, _ = simulate_tumang(n=60, seed=1)
+    >>> result = descriptive_scoring(frame)
+    >>> result.type_scores.columns.tolist()
+    ['type', 'n_matched', 'n_items', 'score']
+    """
+    if not 0.0 < majority <= 1.0:
+        raise ValueError(f"majority must be in (0, 1], got {majority!r}")
+    if int(near_tie) != near_tie or near_tie < 0:
+        raise ValueError(f"near_tie must be a whole number of items >= 0, got {near_tie!r}")
+    items = [str(item) for item in items]
+    signature_matrix(items)  # raises a clear error for non-Markusen items
+    absent = [item for item in items if item not in frame.columns]
+    if absent:
+        raise ValueError(f"the survey lacks the Markusen item columns {absent}")
+    rows = []
+    for item in items:
+        values = pd.to_numeric(frame[item], errors="coerce")
+        bad = (values.isna() & frame[item].notna()) | (
+            values.notna() & ~values.isin(LIKERT_LEVELS)
+        )
+        if bad.any():
+            row = frame.index[bad.to_numpy()][0]
+            raise ValueError(
+                f"item {item!r}, row {row!r}: value {frame[item][row]!r} is not a Likert code 1..5"
+            )
+        answered = values.dropna()
+        if answered.empty:
+            raise ValueError(f"item {item!r} has no response to score")
+        n = len(answered)
+        agree = float((answered >= 4).sum()) / n
+        disagree = float((answered <= 2).sum()) / n
+        neutral = float((answered == 3).sum()) / n
+        if agree >= majority and agree > disagree:
+            level = "H"
+        elif disagree >= majority and disagree > agree:
+            level = "L"
+        else:
+            level = "M"
+        row = {
+            "item": item,
+            "statement": SIGNATURES[item][0],
+            "n_responses": n,
+            "share_agree": agree,
+            "share_neutral": neutral,
+            "share_disagree": disagree,
+            "observed_level": level,
+        }
+        for district_type in MARKUSEN_TYPES:
+            expected = SIGNATURES[item][1][district_type]
+            row[f"expected_{district_type}"] = expected
+            row[f"match_{district_type}"] = expected == level
+        rows.append(row)
+    item_table = pd.DataFrame(rows)
+    n_matched = np.array([int(item_table[f"match_{t}"].sum()) for t in MARKUSEN_TYPES])
+    type_scores = pd.DataFrame(
+        {
+            "type": list(MARKUSEN_TYPES),
+            "n_matched": n_matched,
+            "n_items": len(items),
+            "score": n_matched / len(items),
+        }
+    )
+    order = np.argsort(-n_matched, kind="stable")
+    chosen = tuple(MARKUSEN_TYPES[i] for i in order if n_matched[i] >= n_matched.max() - near_tie)
+    return DescriptiveScoring(
+        item_table=item_table,
+        type_scores=type_scores,
+        verdict=_join_names(chosen),
+        verdict_types=chosen,
+        majority=float(majority),
+        near_tie=int(near_tie),
+    )
