@@ -88,7 +88,7 @@ def _coerce_items(
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
             raise ValueError(
-                f"item {column!r}, row {series.index[i]!r}: value {values[i]!r} is not a "
+                f"item {column!r}, row {series.index[i]!r}: value {values[i]:g} is not a "
                 "category code (expected a whole number 1..K or missing)"
             )
         if not observed.any():
