@@ -1,0 +1,510 @@
+"""One table with every method's estimate, interval and verdict per term.
+
+The comparison puts the maximum-likelihood logit, Firth's penalised logit and each
+Bayesian logit side by side, one row per method and term, with a plain-word conclusion
+(``effect`` / ``no clear effect``) and, where a study published its own conclusions,
+those beside them.  It is written as CSV (for scripts), Markdown and LaTeX (for papers).
+
+Each method's own summary is turned into the common row format by one small adapter
+(:func:`from_mle`, :func:`from_firth`, :func:`from_bayes`): the only place to change
+when a method's summary changes.
+
+Conclusion rules (stated in every output that shows them):
+
+- frequentist methods: ``effect`` when the p-value is below ``alpha`` (0.05), else
+  ``no clear effect``; when a method gives no p-value, when its interval excludes zero;
+- Bayesian methods: ``effect`` when the highest-density interval excludes zero.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from bayes_cluster.dims import INTERCEPT
+
+__all__ = [
+    "COMPARISON_COLUMNS",
+    "MethodEstimates",
+    "comparison_table",
+    "format_cell",
+    "from_bayes",
+    "from_firth",
+    "from_mle",
+    "plain_language_reading",
+    "to_latex",
+    "to_markdown",
+    "verdict_table",
+]
+
+COMPARISON_COLUMNS: tuple[str, ...] = (
+    "method",
+    "term",
+    "estimate",
+    "std_error",
+    "ci_lower",
+    "ci_upper",
+    "interval",
+    "p_value",
+    "prob_positive",
+    "odds_ratio",
+    "or_ci_lower",
+    "or_ci_upper",
+    "conclusion",
+    "published",
+)
+"""Columns of ``comparison.csv``, in order (other tools read them by name)."""
+
+EFFECT = "effect"
+NO_CLEAR_EFFECT = "no clear effect"
+
+_NUMERIC = (
+    "estimate",
+    "std_error",
+    "ci_lower",
+    "ci_upper",
+    "p_value",
+    "prob_positive",
+    "odds_ratio",
+    "or_ci_lower",
+    "or_ci_upper",
+)
+
+
+@dataclass(frozen=True)
+class MethodEstimates:
+    """One method's coefficient table in the common format.
+
+    Attributes
+    ----------
+    method : str
+        ``mle``, ``firth``, ``bayes`` or ``bayes_<variant>``.
+    table : pandas.DataFrame
+        Indexed by term; columns from ``estimate`` to ``or_ci_upper`` (missing ones NaN).
+    interval : str
+        What the interval is, e.g. ``"Wald 95%"``, ``"profile penalised 95%"``,
+        ``"HDI 94%"``.
+    bayesian : bool
+        Whether the conclusion comes from the interval (Bayesian) or the p-value.
+    """
+
+    method: str
+    table: pd.DataFrame
+    interval: str
+    bayesian: bool = False
+
+
+def _frame(summary: pd.DataFrame, columns: Mapping[str, str]) -> pd.DataFrame:
+    """Rename ``summary``'s columns into the common ones, filling the absent with NaN."""
+    out = pd.DataFrame(index=pd.Index([str(t) for t in summary.index], name="term"))
+    for target in _NUMERIC:
+        source = columns.get(target, target)
+        out[target] = (
+            pd.to_numeric(summary[source], errors="coerce").to_numpy(dtype=float)
+            if source in summary.columns
+            else np.nan
+        )
+    return out
+
+
+def from_mle(summary: pd.DataFrame, level: float = 0.95) -> MethodEstimates:
+    """Adapt the maximum-likelihood summary (:func:`bayes_cluster.frequentist.mle_logit`).
+
+    The coefficient interval is the Wald interval ``B +/- z S.E.``, i.e. the log of the
+    printed ``Exp(B)`` interval.
+
+    Parameters
+    ----------
+    summary : pandas.DataFrame
+        Indexed by term, with ``estimate``, ``std_error``, ``p_value``, ``odds_ratio``,
+        ``or_ci_lower``, ``or_ci_upper``.
+    level : float
+        Confidence level of the interval.
+
+    Returns
+    -------
+    MethodEstimates
+    """
+    table = _frame(summary, {})
+    if table["or_ci_lower"].notna().all() and "ci_lower" not in summary.columns:
+        with np.errstate(divide="ignore"):
+            table["ci_lower"] = np.log(table["or_ci_lower"])
+            table["ci_upper"] = np.log(table["or_ci_upper"])
+    if table["ci_lower"].isna().all():
+        z = _normal_quantile(0.5 + level / 2)
+        table["ci_lower"] = table["estimate"] - z * table["std_error"]
+        table["ci_upper"] = table["estimate"] + z * table["std_error"]
+    _fill_odds_ratios(table)
+    return MethodEstimates("mle", table, f"Wald {level:.0%}")
+
+
+def from_firth(summary: pd.DataFrame, level: float = 0.95) -> MethodEstimates:
+    """Adapt Firth's penalised logit summary (:func:`bayes_cluster.frequentist.firth_logit`).
+
+    Parameters
+    ----------
+    summary : pandas.DataFrame
+        Indexed by term, with ``estimate``, ``std_error``, ``ci_lower``, ``ci_upper``
+        (profile penalised likelihood) and ``p_value`` (penalised likelihood-ratio test).
+    level : float
+        Confidence level of the interval.
+
+    Returns
+    -------
+    MethodEstimates
+    """
+    table = _frame(summary, {})
+    _fill_odds_ratios(table)
+    return MethodEstimates("firth", table, f"profile penalised {level:.0%}")
+
+
+def from_bayes(
+    summary: pd.DataFrame, method: str = "bayes", hdi_prob: float = 0.94
+) -> MethodEstimates:
+    """Adapt a Bayesian logit summary (:meth:`bayes_cluster.logistic.BayesianLogit.summary`).
+
+    Parameters
+    ----------
+    summary : pandas.DataFrame
+        Indexed by term, with ``mean``, ``sd``, ``hdi_lower``, ``hdi_upper``,
+        ``prob_positive`` and optionally ``odds_ratio`` and its interval.
+    method : str
+        ``bayes`` or ``bayes_<variant>``.
+    hdi_prob : float
+        Probability mass of the HDI.
+
+    Returns
+    -------
+    MethodEstimates
+    """
+    or_lower = next(
+        (c for c in ("odds_ratio_hdi_lower", "or_hdi_lower", "or_ci_lower") if c in summary),
+        "or_ci_lower",
+    )
+    or_upper = next(
+        (c for c in ("odds_ratio_hdi_upper", "or_hdi_upper", "or_ci_upper") if c in summary),
+        "or_ci_upper",
+    )
+    table = _frame(
+        summary,
+        {
+            "estimate": "mean",
+            "std_error": "sd",
+            "ci_lower": "hdi_lower",
+            "ci_upper": "hdi_upper",
+            "or_ci_lower": or_lower,
+            "or_ci_upper": or_upper,
+        },
+    )
+    _fill_odds_ratios(table)
+    return MethodEstimates(method, table, f"HDI {hdi_prob:.0%}", bayesian=True)
+
+
+def _fill_odds_ratios(table: pd.DataFrame) -> None:
+    """Odds ratios (and their interval) as exp of the coefficient where not given."""
+    for target, source in (
+        ("odds_ratio", "estimate"),
+        ("or_ci_lower", "ci_lower"),
+        ("or_ci_upper", "ci_upper"),
+    ):
+        missing = table[target].isna()
+        with np.errstate(over="ignore"):
+            table.loc[missing, target] = np.exp(table.loc[missing, source])
+
+
+def _normal_quantile(p: float) -> float:
+    from scipy.stats import norm
+
+    return float(norm.ppf(p))
+
+
+def _conclusion(row: pd.Series, bayesian: bool, alpha: float) -> str:
+    lower, upper = row["ci_lower"], row["ci_upper"]
+    interval_excludes_zero = bool(
+        np.isfinite(lower) and np.isfinite(upper) and (lower > 0 or upper < 0)
+    )
+    if not bayesian and np.isfinite(row["p_value"]):
+        return EFFECT if row["p_value"] < alpha else NO_CLEAR_EFFECT
+    return EFFECT if interval_excludes_zero else NO_CLEAR_EFFECT
+
+
+def comparison_table(
+    methods: Iterable[MethodEstimates],
+    *,
+    published: Mapping[str, str] | None = None,
+    term_columns: Mapping[str, str] | None = None,
+    alpha: float = 0.05,
+) -> pd.DataFrame:
+    """Stack every method's estimates into the method x term comparison table.
+
+    Parameters
+    ----------
+    methods : iterable of MethodEstimates
+        The methods, in the order they should appear.
+    published : mapping, optional
+        A study's conclusion per predictor column (``effect`` / ``no clear effect``).
+    term_columns : mapping, optional
+        Term -> the data column it comes from (``log(workers)`` -> ``workers``), used to
+        look up ``published``; a term not listed is its own column.
+    alpha : float
+        Significance level of the frequentist conclusions.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns :data:`COMPARISON_COLUMNS`; one row per method and term. ``published``
+        is empty where no conclusion was published (e.g. the intercept). ``attrs`` holds
+        the conclusion rules.
+
+    Examples
+    --------
+    >>> summary = pd.DataFrame(
+    ...     {"estimate": [0.5], "std_error": [0.2], "p_value": [0.01]}, index=["x"]
+    ... )
+    >>> comparison_table([from_mle(summary)])[["method", "term", "conclusion"]]
+      method term conclusion
+    0    mle    x     effect
+    """
+    published = dict(published or {})
+    term_columns = dict(term_columns or {})
+    rows = []
+    for estimates in methods:
+        for term, row in estimates.table.iterrows():
+            column = term_columns.get(term, term)
+            rows.append(
+                {
+                    "method": estimates.method,
+                    "term": term,
+                    **{name: float(row[name]) for name in _NUMERIC},
+                    "interval": estimates.interval,
+                    "conclusion": _conclusion(row, estimates.bayesian, alpha),
+                    "published": published.get(column, ""),
+                }
+            )
+    table = pd.DataFrame(rows, columns=list(COMPARISON_COLUMNS))
+    table.attrs["rules"] = (
+        f"frequentist: effect when p < {alpha:g}; "
+        "Bayesian: effect when the highest-density interval excludes 0"
+    )
+    return table
+
+
+def verdict_table(comparison: pd.DataFrame) -> pd.DataFrame:
+    """Pivot the conclusions: one row per term, one column per method (+ ``published``).
+
+    Parameters
+    ----------
+    comparison : pandas.DataFrame
+        Output of :func:`comparison_table`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by term (intercept excluded), in the table's order.
+    """
+    slopes = comparison[comparison["term"] != INTERCEPT]
+    terms = list(dict.fromkeys(slopes["term"]))
+    methods = list(dict.fromkeys(slopes["method"]))
+    wide = slopes.pivot(index="term", columns="method", values="conclusion").loc[terms, methods]
+    wide.columns.name = None
+    published = slopes.drop_duplicates("term").set_index("term")["published"]
+    if (published != "").any():
+        wide["published"] = published.loc[terms]
+    return wide
+
+
+def plain_language_reading(
+    comparison: pd.DataFrame, *, published_source: str | None = None
+) -> list[str]:
+    """Read the comparison in plain language, one sentence per finding.
+
+    Parameters
+    ----------
+    comparison : pandas.DataFrame
+        Output of :func:`comparison_table`.
+    published_source : str, optional
+        Name of the study whose conclusions are in the ``published`` column.
+
+    Returns
+    -------
+    list of str
+        Sentences: where all methods agree, where they disagree, and how the result
+        compares with the published conclusions.
+    """
+    wide = verdict_table(comparison)
+    methods = [c for c in wide.columns if c != "published"]
+    sentences = []
+    agreed_effect = [t for t in wide.index if (wide.loc[t, methods] == EFFECT).all()]
+    agreed_none = [t for t in wide.index if (wide.loc[t, methods] == NO_CLEAR_EFFECT).all()]
+    disputed = [t for t in wide.index if t not in agreed_effect and t not in agreed_none]
+    label = "both methods" if len(methods) == 2 else f"all {len(methods)} methods"
+    if len(methods) == 1:
+        label = f"the {methods[0]} fit"
+    if agreed_effect:
+        sentences.append(
+            f"{_words(agreed_effect).capitalize()}: {label} find a clear effect on the outcome."
+        )
+    if agreed_none:
+        sentences.append(
+            f"{_words(agreed_none).capitalize()}: {label} find no clear effect "
+            "(which is not evidence of no effect with about 60 firms)."
+        )
+    for term in disputed:
+        yes = [m for m in methods if wide.loc[term, m] == EFFECT]
+        no = [m for m in methods if wide.loc[term, m] != EFFECT]
+        sentences.append(
+            f"{term}: the methods disagree ({_words(yes)} find an effect, {_words(no)} do not); "
+            "read its interval rather than the verdict."
+        )
+    if "published" in wide.columns:
+        known = wide[wide["published"] != ""]
+        reference = methods[-1]
+        if "bayes" in methods:
+            reference = "bayes"
+        same = [t for t in known.index if known.loc[t, reference] == known.loc[t, "published"]]
+        differ = [t for t in known.index if t not in same]
+        source = published_source or "the published study"
+        if not differ:
+            sentences.append(
+                f"The {reference} model reaches the same conclusion as {source} "
+                f"for all {len(same)} predictors."
+            )
+        else:
+            details = ", ".join(
+                f"{t} ({source}: {known.loc[t, 'published']}; here: {known.loc[t, reference]})"
+                for t in differ
+            )
+            sentences.append(
+                f"The {reference} model agrees with {source} on {len(same)} of {len(known)} "
+                f"predictors; it differs on {details}."
+            )
+    return sentences
+
+
+def _words(items: Sequence[str]) -> str:
+    items = list(items)
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + " and " + items[-1]
+
+
+# --------------------------------------------------------------------------- writers
+
+
+def format_cell(value: object, digits: int) -> str:
+    """Format one table cell: floats to ``digits`` decimals, NaN empty, tiny as 1.2e-05."""
+    if isinstance(value, float | np.floating):
+        if math.isnan(value):
+            return ""
+        if math.isinf(value):
+            return "inf" if value > 0 else "-inf"
+        if value != 0 and abs(value) < 10 ** (-digits):
+            return f"{value:.1e}"
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def to_markdown(table: pd.DataFrame, *, digits: int = 3, index: bool = False) -> str:
+    """Render a table as a GitHub-flavoured Markdown table.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        Any table (numbers are rounded to ``digits``; NaN is shown empty).
+    digits : int
+        Decimals of floats.
+    index : bool
+        Whether to include the index as the first column.
+
+    Returns
+    -------
+    str
+    """
+    frame = table.reset_index() if index else table
+    header = [str(c) for c in frame.columns]
+    rows = [
+        [format_cell(v, digits).replace("|", "\\|") for v in record]
+        for record in frame.itertuples(index=False)
+    ]
+    numeric = [pd.api.types.is_numeric_dtype(frame[c]) for c in frame.columns]
+    lines = [
+        "| " + " | ".join(header) + " |",
+        "|" + "|".join("---:" if n else "---" for n in numeric) + "|",
+        *("| " + " | ".join(row) + " |" for row in rows),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+_LATEX_ESCAPES = {
+    "\\": r"\textbackslash{}",
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+}
+
+
+def _latex_escape(text: str) -> str:
+    return "".join(_LATEX_ESCAPES.get(ch, ch) for ch in text)
+
+
+def to_latex(
+    table: pd.DataFrame,
+    *,
+    digits: int = 3,
+    caption: str = "",
+    label: str = "tab:comparison",
+    columns: Sequence[str] | None = None,
+) -> str:
+    r"""Render a table as a LaTeX ``table`` with a ``booktabs`` tabular.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        The table (its index is dropped).
+    digits : int
+        Decimals of floats.
+    caption : str
+        Caption text (escaped).
+    label : str
+        ``\label`` of the table.
+    columns : sequence of str, optional
+        Subset and order of columns (default all).
+
+    Returns
+    -------
+    str
+        Needs ``\usepackage{booktabs}`` in the preamble.
+    """
+    frame = table[list(columns)] if columns is not None else table
+    align = "".join("r" if pd.api.types.is_numeric_dtype(frame[c]) else "l" for c in frame)
+    lines = [
+        r"\begin{table}[ht]",
+        r"\centering",
+        r"\small",
+        rf"\begin{{tabular}}{{{align}}}",
+        r"\toprule",
+        " & ".join(_latex_escape(str(c)) for c in frame.columns) + r" \\",
+        r"\midrule",
+    ]
+    previous_method = None
+    for record in frame.itertuples(index=False):
+        values = dict(zip(frame.columns, record, strict=True))
+        if "method" in values and previous_method not in (None, values["method"]):
+            lines.append(r"\midrule")
+        previous_method = values.get("method")
+        lines.append(" & ".join(_latex_escape(format_cell(v, digits)) for v in record) + r" \\")
+    lines += [r"\bottomrule", r"\end{tabular}"]
+    if caption:
+        lines.append(rf"\caption{{{_latex_escape(caption)}}}")
+    lines += [rf"\label{{{label}}}", r"\end{table}"]
+    return "\n".join(lines) + "\n"

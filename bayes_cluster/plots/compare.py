@@ -1,0 +1,111 @@
+"""Figures of the method comparison: every method's estimates side by side.
+
+Every function returns a :class:`matplotlib.figure.Figure` and never fits a model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from bayes_cluster.dims import INTERCEPT
+
+__all__ = ["METHOD_COLOURS", "forest_plot_methods"]
+
+METHOD_COLOURS: Mapping[str, str] = {
+    "mle": "#4c72b0",
+    "firth": "#55a868",
+    "bayes": "#c44e52",
+}
+"""Fixed colour of each method; Bayesian variants get further colours in order."""
+
+_EXTRA_COLOURS = ("#8172b2", "#ccb974", "#64b5cd", "#8c8c8c", "#dd8452")
+
+
+def _colours(methods: Sequence[str]) -> dict[str, str]:
+    extra = iter(_EXTRA_COLOURS * 3)
+    return {m: METHOD_COLOURS.get(m) or next(extra) for m in methods}
+
+
+def forest_plot_methods(
+    comparison: pd.DataFrame,
+    *,
+    include_intercept: bool = False,
+    title: str | None = None,
+    label: str | None = None,
+) -> Figure:
+    """Forest plot of every method side by side: coefficients and odds ratios.
+
+    Left panel: the coefficient (log-odds) with each method's interval; right panel: the
+    odds ratio on a log axis.  Terms run down the page; methods are offset within a term,
+    each with a fixed colour; the interval kind of each method is in the legend.  A term
+    whose published conclusion is known carries it in its label.
+
+    Parameters
+    ----------
+    comparison : pandas.DataFrame
+        Output of :func:`bayes_cluster.compare.comparison_table`.
+    include_intercept : bool
+        Whether to show the intercept (usually on another scale than the slopes).
+    title : str, optional
+        Figure title.
+    label : str, optional
+        A note in the corner (e.g. ``"QUICK PREVIEW"``).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    table = comparison if include_intercept else comparison[comparison["term"] != INTERCEPT]
+    terms = list(dict.fromkeys(table["term"]))
+    methods = list(dict.fromkeys(table["method"]))
+    colours = _colours(methods)
+    height = 1.2 + 0.42 * len(terms) * max(1.0, len(methods) / 3)
+    figure = Figure(figsize=(11, height), layout="constrained")
+    left, right = figure.subplots(1, 2, sharey=True)
+    step = 0.8 / max(len(methods), 1)
+    for j, method in enumerate(methods):
+        rows = table[table["method"] == method].set_index("term").reindex(terms)
+        y = np.arange(len(terms)) + (j - (len(methods) - 1) / 2) * step
+        interval = rows["interval"].dropna()
+        legend = f"{method} ({interval.iloc[0]})" if len(interval) else method
+        for axis, centre, lower, upper in (
+            (left, "estimate", "ci_lower", "ci_upper"),
+            (right, "odds_ratio", "or_ci_lower", "or_ci_upper"),
+        ):
+            values = rows[[centre, lower, upper]].to_numpy(dtype=float)
+            if axis is right:
+                values = np.clip(values, 1e-3, 1e3)  # keep separated terms on the page
+            finite = np.isfinite(values).all(axis=1)
+            axis.errorbar(
+                values[finite, 0],
+                y[finite],
+                xerr=np.abs(values[finite, 1:].T - values[finite, 0]),
+                fmt="o",
+                markersize=4,
+                capsize=2,
+                color=colours[method],
+                label=legend if axis is left else None,
+            )
+    labels = []
+    published = table.drop_duplicates("term").set_index("term")["published"]
+    for term in terms:
+        verdict = published.get(term, "")
+        labels.append(f"{term}\n(published: {verdict})" if verdict else term)
+    left.set_yticks(np.arange(len(terms)), labels)
+    left.invert_yaxis()
+    left.axvline(0.0, color="black", linewidth=0.8, linestyle="--")
+    right.axvline(1.0, color="black", linewidth=0.8, linestyle="--")
+    right.set_xscale("log")
+    left.set_xlabel("coefficient (log-odds, original scale)")
+    right.set_xlabel("odds ratio (log axis)")
+    left.legend(loc="best", fontsize="small", frameon=False)
+    for axis in (left, right):
+        axis.grid(axis="x", alpha=0.3)
+    figure.suptitle(title or "All methods side by side")
+    if label:
+        figure.text(0.99, 0.01, label, ha="right", va="bottom", color="#b00020", weight="bold")
+    return figure
