@@ -111,3 +111,26 @@ def test_bundled_csv_passes_validation(bundled):
     frame = load_survey(tumang_data_path())
     expected, _ = bundled
     pd.testing.assert_frame_equal(frame, expected, check_dtype=False)
+
+
+def test_data_readme_matches_codebook_and_truth(bundled):
+    from bayes_cluster.codebook import codebook_frame
+    from bayes_cluster.simulate import LEVEL_PROBABILITIES, TUMANG_CLASS_SHARES
+
+    readme = (tumang_data_path().parent / "README.md").read_text(encoding="utf-8")
+    assert "SYNTHETIC" in readme
+    assert "bayes-cluster simulate --n 60 --seed 2028 --out data/tumang_synthetic.csv" in readme
+    for row in codebook_frame().itertuples():
+        line = f"| `{row.column}` | {row.type} | {row.allowed} | {row.label_id} | {row.meaning} |"
+        assert line in readme, row.column
+    assert f"| Intercept (`alpha`) | {TUMANG_INTERCEPT} |" in readme
+    for name, value in TUMANG_COEFFICIENTS.items():
+        shown = "0 | null" if value == 0 else f"{value} per"
+        assert f"| `{name}` | {shown}" in readme, name
+    for level, probabilities in LEVEL_PROBABILITIES.items():
+        assert " | ".join(f"{p:.2f}" for p in probabilities) + " |" in readme, level
+    marshallian, hub = TUMANG_CLASS_SHARES
+    assert f"Marshallian {marshallian}, Hub-and-Spoke {hub}" in readme
+    frame, _ = bundled
+    exporters = int(frame["export"].sum())
+    assert f"{exporters} exporters and {60 - exporters} domestic" in readme
