@@ -436,7 +436,7 @@ def descriptive_scoring(
         if bad.any():
             row = frame.index[bad.to_numpy()][0]
             raise ValueError(
-                f"item {item!r}, row {row!r}: value {frame[item][row]!r} is not a Likert code 1..5"
+                f"item {item!r}, row {row!r}: value {frame[item][row]} is not a Likert code 1..5"
             )
         answered = values.dropna()
         if answered.empty:
