@@ -1,0 +1,1 @@
+"""Figures: every function returns a matplotlib Figure and never fits a model."""
