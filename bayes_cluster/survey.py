@@ -281,8 +281,6 @@ def load_survey(
     else:
         for row_problems in missing_cells.values():
             problems.extend(row_problems)
-    problems.sort(key=lambda p: (p.row or 0, _order(codebook, p.column)))
-
     if not keep and dropped_rows:
         problems.append(
             SurveyProblem(
@@ -294,8 +292,10 @@ def load_survey(
                 "no rows left after dropping rows with missing values",
             )
         )
-    elif not problems:
+    else:
         problems += _check_columns(table, present, values, keep, id_column, outcome, predictors)
+    # header (row 1), then cells in file order, then whole-column problems (no row)
+    problems.sort(key=lambda p: (math.inf if p.row is None else p.row, _order(codebook, p.column)))
     if problems:
         raise SurveyValidationError(problems)
 
@@ -639,6 +639,8 @@ def _check_columns(
         for r in keep:
             firm = values[id_column][r]
             line = table.line_numbers[r]
+            if firm is None:  # missing: reported already
+                continue
             if firm in first_seen:
                 problems.append(
                     SurveyProblem(
@@ -654,7 +656,7 @@ def _check_columns(
                 first_seen[firm] = line
     if outcome in names:
         classes = {values[outcome][r] for r in keep}
-        if len(classes) == 1:
+        if len(classes) == 1 and None not in classes:  # skip when cells are invalid
             (only,) = classes
             problems.append(
                 SurveyProblem(
@@ -670,7 +672,7 @@ def _check_columns(
         if name not in names:
             continue
         distinct = {values[name][r] for r in keep}
-        if len(distinct) == 1 and len(keep) > 1:
+        if len(distinct) == 1 and None not in distinct and len(keep) > 1:
             (only,) = distinct
             shown = f"{only:g}" if isinstance(only, float) else str(only)
             problems.append(

@@ -179,6 +179,8 @@ def test_custom_codebook(tmp_path):
     bad = _write(tmp_path, [*lines[:3], "b,1,-1,west,z"], "bad.csv")
     error = _fail(bad, codebook=codebook, outcome="exporter", id_column="respondent")
     assert [str(p) for p in error.problems] == [
+        f"{bad}, row 4, column 'respondent': duplicate id (first on row 3): got 'b'; "
+        "expected a unique, non-empty identifier",
         f"{bad}, row 4, column 'revenue': out of range: got '-1'; expected a number >= 0",
         f"{bad}, row 4, column 'region': unknown category: got 'west'; "
         "expected one of north, south",
@@ -188,6 +190,19 @@ def test_custom_codebook(tmp_path):
 def test_tumang_data_path_points_at_the_repo_file():
     assert tumang_data_path().is_file()
     assert tumang_data_path().name == "tumang_synthetic.csv"
+
+
+def test_tumang_data_path_prefers_the_installed_copy(tmp_path, monkeypatch):
+    import bayes_cluster.survey as survey
+
+    package = tmp_path / "site-packages" / "bayes_cluster"
+    (package / "_data").mkdir(parents=True)
+    monkeypatch.setattr(survey, "__file__", str(package / "survey.py"))
+    with pytest.raises(FileNotFoundError, match="bundled tumang_synthetic.csv not found"):
+        tumang_data_path()
+    installed = package / "_data" / "tumang_synthetic.csv"
+    installed.write_text("firm_id\n")
+    assert tumang_data_path() == installed
 
 
 # ----------------------------------------------------------------------------- files
@@ -423,6 +438,9 @@ def test_every_problem_is_collected_in_file_order(tmp_path, bundled_lines):
     lines = _set(lines, 4, "workers", "lima")
     lines = _set(lines, 4, "mk_local_trade", "7")
     lines = _set(lines, 9, "firm_age", "")
+    lines = _set(lines, 8, "firm_id", "T001")
+    for line in range(2, 10):
+        lines = _set(lines, line, "training", "1")
     path = _write(tmp_path, lines)
     error = _fail(path)
     assert [(p.row, p.column, p.value) for p in error.problems] == [
@@ -430,8 +448,10 @@ def test_every_problem_is_collected_in_file_order(tmp_path, bundled_lines):
         (2, "export", "yes"),
         (4, "workers", "lima"),
         (4, "mk_local_trade", "7"),
+        (8, "firm_id", "T001"),
         (9, "firm_age", ""),
+        (None, "training", None),
     ]
     message = str(error)
-    assert message.startswith("survey failed validation with 5 problems:\n  - ")
-    assert message.count("\n  - ") == 5
+    assert message.startswith("survey failed validation with 7 problems:\n  - ")
+    assert message.count("\n  - ") == 7
