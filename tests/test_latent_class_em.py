@@ -10,7 +10,7 @@ import xarray as xr
 from bayes_cluster import LatentClassEM
 from bayes_cluster.dims import CATEGORY, ITEM, LATENT_CLASS
 from bayes_cluster.latent_class_em import select_n_classes
-from bayes_cluster.markusen import MARKUSEN_ITEMS
+from bayes_cluster.markusen import MARKUSEN_ITEMS, MARKUSEN_TYPES
 from bayes_cluster.simulate import simulate_tumang
 
 
@@ -235,3 +235,44 @@ def test_bad_settings_and_unfitted_use():
     frame = pd.DataFrame({"a": [1, 2, np.nan], "b": [np.nan, np.nan, 2]})
     with pytest.raises(ValueError, match="listwise deletion left no firm"):
         LatentClassEM(2, missing="listwise", n_categories=2).fit(frame)
+
+
+# --- figures ------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def tumang_em() -> LatentClassEM:
+    frame, _ = simulate_tumang(n=60, seed=4)
+    return LatentClassEM(2, n_starts=20, random_state=0).fit(frame[list(MARKUSEN_ITEMS)])
+
+
+def test_markusen_match_heatmap(tumang_em):
+    from matplotlib.figure import Figure
+
+    from bayes_cluster.markusen import match_markusen_types
+    from bayes_cluster.plots.latent_class import plot_markusen_match
+
+    figure = plot_markusen_match(tumang_em)
+    assert isinstance(figure, Figure)
+    axis = figure.axes[0]
+    shown = axis.images[0].get_array()
+    expected = match_markusen_types(tumang_em.item_probabilities_).to_numpy()
+    np.testing.assert_allclose(shown, expected)
+    assert [t.get_text() for t in axis.get_xticklabels()] == list(MARKUSEN_TYPES)
+    # the largest class of the simulated cluster is Marshallian, the other Hub-and-Spoke
+    assert expected.argmax(axis=1).tolist() == [0, 1]
+    with pytest.raises(ValueError, match=r"scores must have shape \(class, 4\)"):
+        plot_markusen_match(np.zeros((2, 3)))
+
+
+def test_item_profile_figure(tumang_em):
+    from bayes_cluster.plots.latent_class import plot_item_profiles
+
+    figure = plot_item_profiles(tumang_em)
+    axes = figure.axes
+    assert len(axes) == 2
+    assert axes[0].get_title() == f"class 1 (share {tumang_em.class_shares_[0]:.2f})"
+    # 12 items x 5 categories per panel, bars summing to one per item
+    assert len(axes[1].patches) == 60
+    widths = np.array([p.get_width() for p in axes[1].patches]).reshape(5, 12)
+    np.testing.assert_allclose(widths.sum(axis=0), 1.0)

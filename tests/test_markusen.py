@@ -180,3 +180,23 @@ def test_matching_rejects_other_surveys():
         match_markusen_types(theta, ["q1", "q2", "q3"])
     with pytest.raises(ValueError, match="items names 2 items but item_probabilities has 3"):
         match_markusen_types(theta, ["mk_cooperation", "mk_local_trade"])
+
+
+# --- figures ------------------------------------------------------------------------------
+
+
+def test_descriptive_scoring_figure_shows_shares_levels_and_verdict():
+    from matplotlib.figure import Figure
+
+    from bayes_cluster.plots.latent_class import plot_descriptive_scoring
+
+    items = ["mk_small_local_firms", "mk_hub_dependence", "mk_government_role"]
+    result = descriptive_scoring(_tiny_frame(), items)
+    figure = plot_descriptive_scoring(result)
+    assert isinstance(figure, Figure)
+    shares, matches, scores = figure.axes
+    widths = [patch.get_width() for patch in shares.patches]
+    np.testing.assert_allclose(widths[:3], [1 / 4, 3 / 4, 1 / 3])  # disagree shares
+    assert [t.get_text() for t in matches.texts][:3] == ["H", "L", "M"]  # Marshallian column
+    assert scores.get_title() == "verdict: Marshallian"
+    assert [p.get_height() for p in scores.patches] == [1.0, 0.0, 0.0, 0.0]
