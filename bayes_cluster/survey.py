@@ -384,7 +384,10 @@ def _read_table(
         return None, [_file_problem(name, "file not found", f"an existing file: {text_expected}")]
     if path.is_dir():
         return None, [_file_problem(name, "is a directory, not a file", text_expected)]
-    raw = path.read_bytes()
+    try:
+        raw = path.read_bytes()
+    except OSError as error:
+        return None, [_file_problem(name, f"could not be read ({error.strerror})", text_expected)]
     if not raw.strip():
         return None, [
             _file_problem(

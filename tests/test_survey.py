@@ -132,6 +132,16 @@ def test_tab_delimited_with_bom_and_crlf(tmp_path, bundled_lines):
     assert frame["firm_id"].tolist()[0] == "T001"
 
 
+def test_windows_1252_file(tmp_path, bundled_lines):
+    lines = _set(bundled_lines, 2, "product_line", "repoussé")
+    lines = _set(lines, 2, "firm_id", "Pak Wiryo–01")
+    path = tmp_path / "survey.csv"
+    path.write_bytes(("\r\n".join(lines) + "\r\n").encode("cp1252"))
+    frame = load_survey(path)
+    assert frame["product_line"].iloc[0] == "repoussé"
+    assert frame["firm_id"].iloc[0] == "Pak Wiryo–01"
+
+
 def test_xlsx_file_reads_like_the_csv(tmp_path):
     csv_frame = load_survey(tumang_data_path())
     path = tmp_path / "survey.xlsx"
@@ -213,6 +223,13 @@ def test_missing_file(tmp_path):
     assert _single(path) == _one(
         f"{path}: file not found; expected an existing file: a .csv, .tsv or .txt text "
         "table or an .xlsx workbook"
+    )
+
+
+def test_directory_instead_of_file(tmp_path):
+    assert _single(tmp_path) == _one(
+        f"{tmp_path}: is a directory, not a file; expected a .csv, .tsv or .txt text table "
+        "or an .xlsx workbook"
     )
 
 
