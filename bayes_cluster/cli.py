@@ -120,8 +120,6 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _add_simulate_parser(subparsers: argparse._SubParsersAction) -> None:
-    from bayes_cluster.simulate import DEFAULT_SEED
-
     parser = subparsers.add_parser(
         "simulate",
         help="write a synthetic Tumang survey with a known truth (CSV)",
@@ -133,15 +131,18 @@ def _add_simulate_parser(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     parser.add_argument("--n", type=int, default=60, help="number of firms (default 60)")
+    # the default is resolved in _cmd_simulate so that --help does not import pandas
     parser.add_argument(
-        "--seed", type=int, default=DEFAULT_SEED, help=f"random seed (default {DEFAULT_SEED})"
+        "--seed", type=int, default=None, help="random seed (default 2028, as the bundled data)"
     )
     parser.add_argument("--out", type=Path, required=True, help="CSV file to write")
     parser.set_defaults(handler=_cmd_simulate)
 
 
 def _cmd_simulate(args: argparse.Namespace) -> int:
-    from bayes_cluster.simulate import simulate_tumang, write_tumang_csv
+    from bayes_cluster.simulate import DEFAULT_SEED, simulate_tumang, write_tumang_csv
+
+    seed = DEFAULT_SEED if args.seed is None else args.seed
 
     if args.n < 2:
         print(f"error: --n must be at least 2, got {args.n}", file=sys.stderr)
@@ -149,12 +150,12 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     if not args.out.parent.is_dir():
         print(f"error: directory {args.out.parent} does not exist", file=sys.stderr)
         return 1
-    frame, truth = simulate_tumang(n=args.n, seed=args.seed)
-    write_tumang_csv(args.out, n=args.n, seed=args.seed)
+    frame, _ = simulate_tumang(n=args.n, seed=seed)
+    write_tumang_csv(args.out, n=args.n, seed=seed)
     exporters = int(frame["export"].sum())
     print(
         f"wrote {len(frame)} synthetic firms ({exporters} exporters, "
-        f"{len(frame) - exporters} domestic; seed {args.seed}) to {args.out}"
+        f"{len(frame) - exporters} domestic; seed {seed}) to {args.out}"
     )
     return 0
 

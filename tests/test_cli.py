@@ -34,6 +34,20 @@ def test_help_on_every_command(capsys, command):
     assert "--help" in out
 
 
+def test_simulate_help_states_the_bundled_seed(capsys):
+    from bayes_cluster.simulate import DEFAULT_SEED
+
+    assert main(["simulate", "--help"]) == 0
+    out = " ".join(capsys.readouterr().out.split())  # argparse wraps to the terminal width
+    assert f"random seed (default {DEFAULT_SEED}, as the bundled data)" in out
+
+
+def test_simulate_default_seed_is_the_bundled_one(tmp_path, capsys):
+    out = tmp_path / "default.csv"
+    assert main(["simulate", "--out", str(out)]) == 0
+    assert out.read_bytes() == tumang_data_path().read_bytes()
+
+
 def test_usage_errors_exit_2(capsys):
     assert main([]) == 2
     assert "the following arguments are required: COMMAND" in capsys.readouterr().err
