@@ -1,0 +1,1277 @@
+"""Run a spec: every section it asks for, then the comparison and the report.
+
+:func:`run_spec` is what ``bayes-cluster run SPEC`` calls.  The work is a list of
+*section runners* (:data:`SECTION_RUNNERS`), run in order, each given the shared
+:class:`RunContext`: it fits its models, writes its tables (CSV), posteriors (NetCDF) and
+figures (PNG) through the context, and adds its part of the report.  A new section
+registers itself with :func:`register_runner` (the joint model's ``[joint]`` section
+does).
+
+Every method is called through one small adapter function (``_fit_mle``,
+``_fit_bayes_logit``, ...), the only place to change when a method's interface changes.
+
+Outputs, at fixed paths under the output folder (other tools read them):
+
+- ``comparison.csv`` / ``.md`` / ``.tex``: one row per method and term
+  (:data:`bayes_cluster.compare.COMPARISON_COLUMNS`, plus ``run``);
+- ``logistic/``, ``latent_class/``: each method's tables (CSV) and posteriors (NetCDF);
+- ``figures/*.png``; ``report.html`` (self-contained) and ``report.md``;
+- ``data_summary.csv``, ``run.json`` (settings, timings and verdicts of the run).
+
+Everything is written to a temporary folder beside the target and moved into place
+only when the whole run has succeeded: a run that fails midway leaves the previous
+results (or nothing) and never a half-written report.  Same spec and seed, same numbers.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import tempfile
+import time
+import warnings
+import zlib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+import numpy as np
+import pandas as pd
+
+from bayes_cluster import compare as comparison_module
+from bayes_cluster.report import (
+    Alert,
+    BulletList,
+    DiagnosticsEntry,
+    FigureBlock,
+    Paragraph,
+    Report,
+    Section,
+    TableBlock,
+    write_report,
+)
+from bayes_cluster.spec import LatentClassSpec, LogisticSpec, SamplerSpec, Spec, load_spec
+
+__all__ = [
+    "SECTION_RUNNERS",
+    "RunContext",
+    "RunResult",
+    "default_output_folder",
+    "register_runner",
+    "run_spec",
+]
+
+QUICK_LABEL = "QUICK PREVIEW (--quick): not for reporting"
+
+
+class PipelineError(RuntimeError):
+    """A run that cannot go on (e.g. a transform undefined for the data); nothing is written."""
+
+
+# --------------------------------------------------------------------------- context
+
+
+@dataclass
+class RunContext:
+    """What every section runner reads and writes.
+
+    Attributes
+    ----------
+    spec : Spec
+        The validated spec.
+    quick : bool
+        ``--quick`` preview.
+    sampler : SamplerSpec
+        MCMC settings of this run (quick ones under ``--quick``).
+    folder : pathlib.Path
+        The temporary output folder (moved into place at the end).
+    frame : pandas.DataFrame
+        The validated survey (with transformed predictor columns added).
+    report : Report
+        The report being assembled.
+    methods : list of MethodEstimates
+        Logit estimates that go into the comparison table, in order.
+    results : dict
+        Fitted objects by name, for later sections (e.g. ``"latent_class"``).
+    verdicts : dict
+        Headline findings for the terminal summary and ``run.json``.
+    """
+
+    spec: Spec
+    quick: bool
+    sampler: SamplerSpec
+    folder: Path
+    frame: pd.DataFrame
+    report: Report
+    stream: TextIO | None = None
+    progressbar: bool = False
+    methods: list = field(default_factory=list)
+    term_columns: dict[str, str] = field(default_factory=dict)
+    results: dict[str, Any] = field(default_factory=dict)
+    verdicts: dict[str, Any] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+    started: float = field(default_factory=time.perf_counter)
+
+    # ------------------------------------------------------------------ progress
+    def progress(self, message: str) -> None:
+        """Print one progress line with the elapsed time."""
+        if self.stream is not None:
+            elapsed = time.perf_counter() - self.started
+            print(f"[{elapsed:6.1f}s] {message}", file=self.stream, flush=True)
+
+    @property
+    def run_mode(self) -> str:
+        """``"quick preview"`` or ``"full"`` (written into every CSV and attrs)."""
+        return "quick preview" if self.quick else "full"
+
+    def seed(self, name: str) -> int:
+        """Return a seed for one model, derived from the spec's seed and the model's name.
+
+        Stable across runs and Python processes (no ``hash()`` salt).
+        """
+        return int(
+            np.random.SeedSequence([self.sampler.seed, zlib.crc32(name.encode())]).generate_state(
+                1
+            )[0]
+        )
+
+    # ------------------------------------------------------------------ writing
+    def path(self, relative: str) -> Path:
+        """Absolute path of an output file; creates its folder."""
+        target = self.folder / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        return target
+
+    def save_table(self, frame: pd.DataFrame, relative: str, *, index: bool = True) -> Path:
+        """Write a CSV table, with a ``run`` column saying full run or quick preview."""
+        table = frame.copy()
+        table["run"] = self.run_mode
+        target = self.path(relative)
+        table.to_csv(target, index=index, float_format="%.10g", lineterminator="\n")
+        return target
+
+    def save_figure(self, figure: Any, name: str, caption: str) -> FigureBlock:
+        """Save a matplotlib figure as ``figures/<name>.png``; labelled under ``--quick``."""
+        if self.quick:
+            figure.text(
+                0.005,
+                0.005,
+                QUICK_LABEL,
+                ha="left",
+                va="bottom",
+                color="#b00020",
+                weight="bold",
+                fontsize="small",
+            )
+        relative = f"figures/{name}.png"
+        figure.savefig(
+            self.path(relative),
+            dpi=self.spec.report.figure_dpi,
+            metadata={"Software": None},  # no version/time stamp: reruns give identical files
+        )
+        _close(figure)
+        return FigureBlock(relative, caption + (" (quick preview)" if self.quick else ""))
+
+    def save_tree(self, tree: Any, relative: str, **attrs: str) -> Path:
+        """Write a posterior DataTree as NetCDF with provenance and run mode in its attrs."""
+        from bayes_cluster.provenance import provenance
+
+        target = self.path(relative)
+        tree = tree.copy()
+        tree.attrs.update(
+            provenance(seed=self.sampler.seed, data=self.frame, spec=self.spec.text),
+            run_mode=self.run_mode,
+            **attrs,
+        )
+        tree.to_netcdf(target, engine="h5netcdf")
+        return target
+
+    def add_diagnostics(self, name: str, diagnostics: Any) -> DiagnosticsEntry:
+        """Record an MCMC fit's diagnostics for the report (adapter for MCMCDiagnostics)."""
+        entry = _diagnostics_entry(name, diagnostics)
+        self.report.diagnostics.append(entry)
+        if not entry.passed:
+            self.progress(f"  ! diagnostics FAILED for {name}: {'; '.join(entry.problems)}")
+        return entry
+
+
+def _close(figure: Any) -> None:
+    import matplotlib.pyplot as plt
+
+    plt.close(figure)
+
+
+def _diagnostics_entry(name: str, diagnostics: Any) -> DiagnosticsEntry:
+    """Turn :class:`bayes_cluster.diagnostics.MCMCDiagnostics` into a report entry."""
+    table = diagnostics.to_frame() if hasattr(diagnostics, "to_frame") else None
+    if table is not None:
+        sampler = pd.DataFrame(
+            {
+                "r_hat": [np.nan],
+                "ess_bulk": [np.nan],
+                "ess_tail": [np.nan],
+            },
+            index=[
+                f"sampler: {diagnostics.n_chains} chains x {diagnostics.n_draws} draws, "
+                f"{diagnostics.n_divergences} divergences"
+            ],
+        )
+        table = pd.concat([table[[c for c in table.columns if c in sampler]], sampler])
+    return DiagnosticsEntry(
+        name=name,
+        passed=bool(diagnostics.passed),
+        problems=tuple(diagnostics.problems),
+        advice=tuple(diagnostics.advice),
+        details=table,
+    )
+
+
+# --------------------------------------------------------------------------- results
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What a run produced.
+
+    Attributes
+    ----------
+    folder : pathlib.Path
+        The output folder.
+    comparison : pandas.DataFrame or None
+        The comparison table (``None`` without a logit).
+    verdicts : dict
+        Headline findings.
+    summary : list of str
+        The lines printed at the end of the run.
+    diagnostics_passed : bool
+        Whether every MCMC fit passed its checks.
+    seconds : float
+        Wall time of the run.
+    """
+
+    folder: Path
+    comparison: pd.DataFrame | None
+    verdicts: dict[str, Any]
+    summary: list[str]
+    diagnostics_passed: bool
+    seconds: float
+
+
+# --------------------------------------------------------------------------- registry
+
+SectionRunner = Callable[[RunContext], None]
+
+
+@dataclass(frozen=True)
+class _Runner:
+    name: str
+    applies: Callable[[Spec], bool]
+    run: SectionRunner
+
+
+SECTION_RUNNERS: list[_Runner] = []
+"""The section runners, in the order a run calls them."""
+
+
+def register_runner(
+    name: str,
+    run: SectionRunner,
+    *,
+    applies: Callable[[Spec], bool] | None = None,
+    before: str | None = "comparison",
+) -> None:
+    """Add a section runner.
+
+    Parameters
+    ----------
+    name : str
+        Section name (a plug-in section's runner applies when ``spec.extra`` has it).
+    run : callable
+        ``run(context)``: fit, write through the context, add report sections, and put
+        logit estimates for the comparison into ``context.methods``.
+    applies : callable, optional
+        ``applies(spec) -> bool``; default: ``name in spec.extra``.
+    before : str or None
+        Insert before this runner (default before the comparison); ``None`` appends.
+    """
+    runner = _Runner(name, applies or (lambda spec: spec.extra.get(name) is not None), run)
+    SECTION_RUNNERS[:] = [r for r in SECTION_RUNNERS if r.name != name]
+    names = [r.name for r in SECTION_RUNNERS]
+    position = names.index(before) if before in names else len(SECTION_RUNNERS)
+    SECTION_RUNNERS.insert(position, runner)
+
+
+# --------------------------------------------------------------------------- data
+
+
+def _load_data(spec: Spec) -> tuple[pd.DataFrame, list[str]]:
+    """Adapter: read and validate the survey (raises SurveyValidationError)."""
+    from bayes_cluster.survey import SurveyWarning, load_survey
+
+    logistic = spec.logistic
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", SurveyWarning)
+        frame = load_survey(
+            spec.data.path,
+            codebook=spec.data.codebook,
+            outcome=logistic.outcome if logistic else None,
+            id_column=spec.data.id_column,
+            predictors=list(logistic.predictors) if logistic else None,
+            outcome_labels=spec.data.outcome_labels or None,
+            missing=spec.data.missing,
+        )
+    notes = [str(w.message) for w in caught if issubclass(w.category, SurveyWarning)]
+    return frame, notes
+
+
+def _apply_transforms(frame: pd.DataFrame, logistic: LogisticSpec, source: str) -> pd.DataFrame:
+    frame = frame.copy()
+    functions = {"log": (np.log, 0.0, True), "log1p": (np.log1p, -1.0, True)}
+    functions["sqrt"] = (np.sqrt, 0.0, False)
+    for column, name in logistic.transforms.items():
+        function, bound, strict = functions[name]
+        values = frame[column].astype(float)
+        bad = values <= bound if strict else values < bound
+        if bad.any():
+            raise PipelineError(
+                f"{source}: [logistic.transforms].{column}: {name} is undefined for "
+                f"{int(bad.sum())} value(s) of {column} (e.g. {values[bad].iloc[0]:g})"
+            )
+        frame[logistic.term(column)] = function(values)
+    return frame
+
+
+def _run_data(context: RunContext) -> None:
+    spec, frame = context.spec, context.frame
+    from bayes_cluster.survey import describe_survey
+
+    outcome = spec.logistic.outcome if spec.logistic else None
+    summary = describe_survey(frame, codebook=spec.data.codebook, outcome=outcome)
+    columns = summary["columns"]
+    context.save_table(columns, "data_summary.csv")
+    section = context.report.section("Data")
+    section.add(
+        Paragraph(
+            f"Survey file `{spec.data.path.name}`: **{summary['n']} firms**, "
+            f"{len(frame.columns)} columns, validated against the "
+            f"{'spec' if 'columns' in spec.raw.get('data', {}) else 'built-in Tumang'} codebook."
+        )
+    )
+    if "synthetic" in spec.data.path.name:
+        section.add(
+            Alert(
+                "These are SYNTHETIC data drawn from a known truth (the study's raw data are "
+                "not public); see data/README.md.",
+                "warning",
+            )
+        )
+    if outcome is not None:
+        labels = spec.data.value_labels.get(outcome, {})
+        section.add(
+            Paragraph(
+                f"Outcome `{outcome}`: {summary['exporters']} firms coded 1"
+                f"{' (' + labels['1'] + ')' if '1' in labels else ''} and "
+                f"{summary['domestic']} coded 0"
+                f"{' (' + labels['0'] + ')' if '0' in labels else ''}."
+            )
+        )
+    for note in context.results.get("data_notes", []):
+        section.add(Alert(note, "warning"))
+    section.add(TableBlock(columns, "Columns of the survey", digits=2, index=True))
+    context.verdicts["n_firms"] = summary["n"]
+
+
+# --------------------------------------------------------------------------- latent classes
+
+
+def _items_frame(frame: pd.DataFrame, lc: LatentClassSpec) -> pd.DataFrame:
+    items = frame[list(lc.items)]
+    if lc.collapse is None:
+        return items
+    mapping = {level: code for code, group in enumerate(lc.collapse, start=1) for level in group}
+    return items.apply(lambda column: column.map(mapping)).astype("Int64").astype(float)
+
+
+def _is_markusen(items: Sequence[str]) -> bool:
+    from bayes_cluster.markusen import MARKUSEN_ITEMS
+
+    return all(item in MARKUSEN_ITEMS for item in items)
+
+
+def _descriptive_scoring(frame: pd.DataFrame, items: Sequence[str]) -> Any:
+    """Adapter: the thesis's descriptive Markusen scoring."""
+    from bayes_cluster.markusen import descriptive_scoring
+
+    return descriptive_scoring(frame, items)
+
+
+def _fit_em(items: pd.DataFrame, n_classes: int, n_starts: int, seed: int) -> Any:
+    """Adapter: maximum-likelihood latent classes by EM."""
+    from bayes_cluster.latent_class_em import LatentClassEM
+
+    return LatentClassEM(n_classes, n_starts=n_starts, random_state=seed).fit(items)
+
+
+def _fit_bayes_latent_class(
+    items: pd.DataFrame, n_classes: int, lc: LatentClassSpec, context: RunContext
+) -> Any:
+    """Adapter: the Bayesian latent-class mixture (fitted, with diagnostics)."""
+    from bayes_cluster.latent_class import BayesianLatentClass
+
+    sampler = context.sampler
+    model = BayesianLatentClass(n_classes, **({"priors": lc.priors} if lc.priors else {}))
+    model.fit(
+        items,
+        draws=sampler.draws,
+        tune=sampler.tune,
+        chains=sampler.chains,
+        random_seed=context.seed(f"latent_class_K{n_classes}"),
+    )
+    return model
+
+
+def _run_latent_class(context: RunContext) -> None:
+    spec, frame = context.spec, context.frame
+    lc = spec.latent_class
+    assert lc is not None
+    section = context.report.section("Cluster pattern (Markusen typology)")
+    markusen = _is_markusen(lc.items)
+    items = _items_frame(frame, lc)
+    if lc.collapse is not None:
+        groups = ", ".join("/".join(map(str, g)) for g in lc.collapse)
+        section.add(
+            Paragraph(f"Item levels collapsed into {len(lc.collapse)} categories: {groups}.")
+        )
+    # -- descriptive scoring (the thesis's method)
+    if lc.descriptive and markusen:
+        context.progress("cluster pattern: descriptive Markusen scoring")
+        scoring = _descriptive_scoring(frame, lc.items)
+        context.save_table(scoring.item_table, "latent_class/descriptive_items.csv", index=False)
+        context.save_table(scoring.type_scores, "latent_class/descriptive_types.csv", index=False)
+        context.verdicts["descriptive_verdict"] = scoring.verdict
+        section.add(
+            Paragraph(
+                f"**Descriptive scoring** (share of firms agreeing per item, matched against "
+                f"Markusen's signatures, as the thesis did): **{scoring.verdict}**."
+            ),
+            TableBlock(scoring.type_scores, "Items matched per Markusen type", digits=2),
+        )
+        _add_figure(
+            context,
+            section,
+            "plots.latent_class",
+            ("plot_descriptive_scoring", "plot_markusen_descriptive"),
+            (scoring,),
+            "markusen_descriptive",
+            "Descriptive Markusen scoring: share agreeing per item against each signature",
+        )
+    # -- EM
+    if lc.em:
+        starts = max(5, lc.em_starts // 5) if context.quick else lc.em_starts
+        context.progress(f"cluster pattern: EM latent classes K = {_k_text(lc.n_classes)}")
+        fits = {k: _fit_em(items, k, starts, context.seed(f"em_K{k}")) for k in lc.n_classes}
+        statistics = pd.DataFrame({k: fit.fit_statistics() for k, fit in fits.items()}).T
+        statistics.index.name = "n_classes"
+        statistics = statistics.infer_objects()
+        best_k = int(statistics["bic"].astype(float).idxmin())
+        context.save_table(statistics, "latent_class/em_fit_statistics.csv")
+        best = fits[best_k]
+        context.save_table(best.summary(), "latent_class/em_classes.csv")
+        context.save_table(
+            best.item_probabilities_frame(), "latent_class/em_item_probabilities.csv"
+        )
+        context.results["em"] = best
+        context.verdicts["em_n_classes_bic"] = best_k
+        section.add(
+            Paragraph(
+                f"**Maximum-likelihood latent classes** (EM, {starts} random starts per K): "
+                f"BIC prefers **K = {best_k}**."
+            ),
+            TableBlock(
+                statistics[
+                    [
+                        c
+                        for c in (
+                            "log_likelihood",
+                            "n_parameters",
+                            "aic",
+                            "bic",
+                            "relative_entropy",
+                            "n_best_starts",
+                        )
+                        if c in statistics
+                    ]
+                ],
+                "EM fit by number of classes (lower BIC is better)",
+                index=True,
+            ),
+        )
+        if markusen and best_k > 1:
+            typing = _em_markusen_typing(best, lc)
+            context.save_table(typing, "latent_class/em_markusen_typing.csv")
+            context.verdicts["em_class_types"] = dict(
+                zip(typing.index.astype(str), typing["best_type"], strict=True)
+            )
+            section.add(
+                TableBlock(
+                    typing, f"EM classes (K = {best_k}) typed by Markusen match score", index=True
+                )
+            )
+            _add_figure(
+                context,
+                section,
+                "plots.latent_class",
+                ("plot_markusen_match",),
+                (best,),
+                "em_markusen_match",
+                f"EM classes (K = {best_k}): match score with each Markusen type",
+            )
+        _add_figure(
+            context,
+            section,
+            "plots.latent_class",
+            ("plot_item_profiles",),
+            (best,),
+            "em_item_profiles",
+            f"EM item-response profiles (K = {best_k})",
+        )
+    # -- Bayesian latent classes
+    if lc.bayesian:
+        _run_bayes_latent_class(context, section, items)
+
+
+def _k_text(values: Sequence[int]) -> str:
+    return f"{values[0]}..{values[-1]}" if len(values) > 1 else str(values[0])
+
+
+def _em_markusen_typing(em: Any, lc: LatentClassSpec) -> pd.DataFrame:
+    from bayes_cluster.markusen import MARKUSEN_TYPES, match_markusen_types
+
+    scores = match_markusen_types(em.item_probabilities_)
+    frame = pd.DataFrame(
+        np.asarray(scores),
+        index=[f"class {k}" for k in range(1, em.n_classes + 1)],
+        columns=list(MARKUSEN_TYPES),
+    )
+    frame.index.name = "latent_class"
+    frame.insert(0, "share", np.asarray(em.class_shares_))
+    frame["best_type"] = frame[list(MARKUSEN_TYPES)].idxmax(axis=1)
+    return frame
+
+
+def _run_bayes_latent_class(context: RunContext, section: Section, items: pd.DataFrame) -> None:
+    lc = context.spec.latent_class
+    models = {}
+    for k in lc.n_classes:
+        context.progress(f"cluster pattern: Bayesian latent classes K = {k} (MCMC)")
+        model = _fit_bayes_latent_class(items, k, lc, context)
+        models[k] = model
+        context.add_diagnostics(f"latent classes K={k}", model.diagnostics)
+        context.save_tree(model.idata, f"latent_class/posterior_K{k}.nc")
+        context.save_table(model.summary(), f"latent_class/bayes_summary_K{k}.csv")
+    chosen = _choose_n_classes(context, section, models)
+    model = models[chosen]
+    context.results["latent_class"] = model
+    context.verdicts["bayes_n_classes_loo"] = chosen
+    if context.spec.latent_class.markusen and _is_markusen(lc.items):
+        typing = model.markusen_typing()
+        context.save_table(_as_frame(typing), "latent_class/bayes_markusen_typing.csv")
+        verdict = model.cluster_verdict()
+        text, table = _verdict_text(verdict)
+        context.verdicts["bayes_cluster_verdict"] = text
+        section.add(
+            Paragraph(f"**Bayesian latent classes** (K = {chosen}, chosen by LOO): {text}"),
+            TableBlock(
+                _as_frame(typing),
+                "Each class's Markusen type with its posterior probability",
+                index=True,
+            ),
+        )
+        if table is not None:
+            context.save_table(table, "latent_class/bayes_cluster_verdict.csv")
+            section.add(TableBlock(table, "Cluster-level verdict", index=True))
+    for name, fig_name, caption in (
+        (
+            ("plot_class_profiles", "plot_profiles"),
+            "latent_class_profiles",
+            f"Item-response profiles of the {chosen} latent classes (posterior means and HDIs)",
+        ),
+        (
+            ("plot_markusen_typing", "plot_markusen_verdict"),
+            "markusen_verdict",
+            "Posterior probability of each class's Markusen type",
+        ),
+        (("plot_class_shares",), "latent_class_shares", "Posterior class shares"),
+    ):
+        _add_figure(context, section, "plots.latent_class", name, (model,), fig_name, caption)
+
+
+def _as_frame(value: Any) -> pd.DataFrame:
+    if isinstance(value, pd.DataFrame):
+        return value
+    if isinstance(value, pd.Series):
+        return value.to_frame()
+    if hasattr(value, "to_dataframe"):
+        return value.to_dataframe()
+    return pd.DataFrame(value)
+
+
+def _verdict_text(verdict: Any) -> tuple[str, pd.DataFrame | None]:
+    """Adapter: the Bayesian cluster-level verdict as a sentence (and a table if any)."""
+    if isinstance(verdict, str):
+        return verdict, None
+    for attribute in ("text", "verdict", "sentence"):
+        if isinstance(getattr(verdict, attribute, None), str):
+            table = getattr(verdict, "table", None)
+            return getattr(verdict, attribute), table if isinstance(table, pd.DataFrame) else None
+    if isinstance(verdict, pd.DataFrame):
+        return "see the verdict table", verdict
+    return str(verdict), None
+
+
+def _choose_n_classes(context: RunContext, section: Section, models: Mapping[int, Any]) -> int:
+    """Adapter: pick the number of classes by PSIS-LOO (the only K if just one)."""
+    if len(models) == 1:
+        return next(iter(models))
+    from bayes_cluster.latent_class import compare_n_classes
+
+    table = compare_n_classes(models)
+    context.save_table(table, "latent_class/loo_comparison.csv")
+    section.add(
+        TableBlock(
+            table, "Number of classes compared by PSIS-LOO (higher ELPD is better)", index=True
+        )
+    )
+    return int(str(table.index[0]).removeprefix("K=").removeprefix("K"))
+
+
+def _add_figure(
+    context: RunContext,
+    section: Section,
+    module: str,
+    names: Sequence[str],
+    arguments: tuple,
+    file_name: str,
+    caption: str,
+) -> None:
+    """Adapter: draw a figure with the first plotting function of ``names`` that exists."""
+    import importlib
+
+    try:
+        plots = importlib.import_module(f"bayes_cluster.{module}")
+    except ImportError:
+        return
+    function = next((getattr(plots, n) for n in names if hasattr(plots, n)), None)
+    if function is None:
+        return
+    figure = function(*arguments)
+    section.add(context.save_figure(figure, file_name, caption))
+
+
+# --------------------------------------------------------------------------- frequentist
+
+
+def _fit_mle(frame: pd.DataFrame, outcome: str, predictors: Sequence[str]) -> Any:
+    """Adapter: maximum-likelihood logit (SPSS/Stata tables)."""
+    from bayes_cluster.frequentist import mle_logit
+
+    return mle_logit(frame, outcome, list(predictors))
+
+
+def _fit_firth(frame: pd.DataFrame, outcome: str, predictors: Sequence[str]) -> Any:
+    """Adapter: Firth's penalised logit (as R's logistf)."""
+    from bayes_cluster.frequentist import firth_logit
+
+    return firth_logit(frame, outcome, list(predictors))
+
+
+def _detect_separation(frame: pd.DataFrame, outcome: str, predictors: Sequence[str]) -> Any:
+    """Adapter: complete / quasi-complete separation check (linear programming)."""
+    from bayes_cluster.frequentist import detect_separation
+
+    return detect_separation(frame, outcome, list(predictors))
+
+
+def _separation_text(result: Any) -> tuple[bool, str]:
+    separated = bool(getattr(result, "separated", getattr(result, "separation", False)))
+    message = getattr(result, "message", None) or getattr(result, "description", None)
+    if not isinstance(message, str):
+        message = (
+            "complete or quasi-complete separation detected"
+            if separated
+            else "no separation: maximum-likelihood estimates exist"
+        )
+    return separated, message
+
+
+def _fit_statistics_frame(statistics: Any) -> pd.DataFrame:
+    if isinstance(statistics, pd.Series):
+        return statistics.to_frame("value")
+    if isinstance(statistics, Mapping):
+        return pd.Series(dict(statistics), dtype=object).to_frame("value")
+    return _as_frame(statistics)
+
+
+def _run_frequentist(context: RunContext) -> None:
+    spec, frame = context.spec, context.frame
+    logistic, frequentist = spec.logistic, spec.frequentist
+    predictors = list(logistic.terms)
+    section = context.report.section("Export orientation: frequentist logits")
+    if frequentist.separation:
+        context.progress("logit: separation check")
+        separated, message = _separation_text(
+            _detect_separation(frame, logistic.outcome, predictors)
+        )
+        context.verdicts["separation"] = message
+        section.add(Alert(f"Separation check: {message}", "error" if separated else "ok"))
+    if "mle" in frequentist.methods:
+        context.progress("logit: maximum likelihood")
+        result = _fit_mle(frame, logistic.outcome, predictors)
+        context.save_table(result.summary, "logistic/mle_summary.csv")
+        statistics = _fit_statistics_frame(result.fit_statistics)
+        context.save_table(statistics, "logistic/mle_fit_statistics.csv")
+        context.methods.append(comparison_module.from_mle(result.summary, level=0.95))
+        context.results["mle"] = result
+        section.add(
+            Paragraph(
+                "**Maximum-likelihood logit** (the table SPSS prints: B, S.E., Wald, df, "
+                "Sig., Exp(B))."
+            ),
+            TableBlock(result.summary, "Maximum-likelihood coefficients", index=True),
+            TableBlock(statistics, "Model fit", index=True),
+        )
+        classification = getattr(result, "classification_table", None)
+        if isinstance(classification, pd.DataFrame):
+            context.save_table(classification, "logistic/mle_classification.csv")
+            section.add(TableBlock(classification, "Classification table (cut 0.5)", index=True))
+    if "firth" in frequentist.methods:
+        context.progress("logit: Firth penalised likelihood")
+        result = _fit_firth(frame, logistic.outcome, predictors)
+        context.save_table(result.summary, "logistic/firth_summary.csv")
+        context.methods.append(comparison_module.from_firth(result.summary, level=0.95))
+        context.results["firth"] = result
+        section.add(
+            Paragraph(
+                "**Firth's penalised logit** (as R's logistf: profile penalised likelihood "
+                "intervals, penalised likelihood-ratio tests); finite even under separation."
+            ),
+            TableBlock(result.summary, "Firth coefficients", index=True),
+        )
+
+
+# --------------------------------------------------------------------------- Bayesian logit
+
+
+def _fit_bayes_logit(
+    frame: pd.DataFrame,
+    logistic: LogisticSpec,
+    *,
+    predictors: Sequence[str],
+    group: str | None,
+    priors: Mapping[str, Any],
+    name: str,
+    context: RunContext,
+) -> Any:
+    """Adapter: build and fit one Bayesian logit; returns the fitted model."""
+    from bayes_cluster.logistic import BayesianLogit
+
+    sampler = context.sampler
+    model = BayesianLogit(
+        logistic.outcome,
+        list(predictors),
+        group=group,
+        priors=dict(priors) or None,
+        standardize=logistic.standardize,
+    )
+    model.fit(
+        frame,
+        draws=sampler.draws,
+        tune=sampler.tune,
+        chains=sampler.chains,
+        random_seed=context.seed(name),
+        sampler=sampler.backend,
+    )
+    return model
+
+
+def _bayes_summary(model: Any, hdi_prob: float) -> pd.DataFrame:
+    """Adapter: the Bayesian logit's coefficient summary."""
+    try:
+        return model.summary(hdi_prob=hdi_prob)
+    except TypeError:
+        return model.summary()
+
+
+def _bayes_models(logistic: LogisticSpec) -> list[tuple[str, tuple[str, ...], str | None, dict]]:
+    models = [("bayes", logistic.terms, logistic.group, logistic.priors)]
+    for variant in logistic.variants:
+        terms = tuple(logistic.term(c) for c in variant.predictors)
+        models.append((f"bayes_{variant.name}", terms, variant.group, variant.priors))
+    return models
+
+
+def _run_bayes_logit(context: RunContext) -> None:
+    spec, frame = context.spec, context.frame
+    logistic = spec.logistic
+    hdi_prob = context.sampler.hdi_prob
+    section = context.report.section("Export orientation: Bayesian logits")
+    section.add(
+        Paragraph(
+            f"MCMC ({context.sampler.backend}): {context.sampler.chains} chains x "
+            f"{context.sampler.draws} draws after {context.sampler.tune} tuning steps; "
+            f"intervals are {hdi_prob:.0%} highest-density intervals; `prob_positive` is "
+            "the posterior probability that the coefficient is above zero."
+        )
+    )
+    fitted = {}
+    for name, terms, group, priors in _bayes_models(logistic):
+        description = f"varying intercepts by {group}" if group else "no grouping"
+        context.progress(f"logit: Bayesian {name} ({description}; MCMC)")
+        model = _fit_bayes_logit(
+            frame,
+            logistic,
+            predictors=terms,
+            group=group,
+            priors=priors,
+            name=name,
+            context=context,
+        )
+        fitted[name] = model
+        context.add_diagnostics(name, model.diagnostics)
+        summary = _bayes_summary(model, hdi_prob)
+        context.save_table(summary, f"logistic/{name}_summary.csv")
+        context.save_tree(model.idata, f"logistic/{name}_posterior.nc", model=name)
+        context.methods.append(comparison_module.from_bayes(summary, name, hdi_prob))
+        prior_table = _prior_table(model)
+        section.add(
+            Paragraph(f"**{name}** ({description})."),
+            TableBlock(summary, f"{name}: posterior summary", index=True),
+        )
+        if prior_table is not None:
+            context.save_table(prior_table, f"logistic/{name}_priors.csv")
+            section.add(TableBlock(prior_table, f"{name}: priors used", index=True))
+        _bayes_logit_figures(context, section, model, name)
+    context.results["bayes_logit"] = fitted
+    if logistic.loo and len(fitted) > 1:
+        context.progress("logit: PSIS-LOO comparison of the Bayesian models")
+        table = _loo_compare(fitted)
+        context.save_table(table, "logistic/loo_comparison.csv")
+        section.add(
+            TableBlock(
+                table, "Bayesian logits compared by PSIS-LOO (higher ELPD is better)", index=True
+            )
+        )
+        _add_figure(
+            context,
+            section,
+            "plots.logistic",
+            ("plot_loo_comparison", "plot_compare"),
+            (table,),
+            "loo_comparison",
+            "ELPD of each Bayesian logit",
+        )
+    if logistic.prior_sensitivity:
+        context.progress("logit: prior sensitivity (power-scaling)")
+        sensitivity = _prior_sensitivity(fitted["bayes"])
+        sensitivity_section = context.report.section("Prior sensitivity")
+        if sensitivity is not None:
+            context.save_table(sensitivity, "logistic/prior_sensitivity.csv")
+            sensitivity_section.add(
+                Paragraph(
+                    "Power-scaling sensitivity of the base Bayesian logit (Kallioinen et al. "
+                    "2023): how much each coefficient's posterior moves when the prior or "
+                    "the likelihood is strengthened or weakened. Values above 0.05 flag a "
+                    "coefficient whose posterior leans on its prior."
+                ),
+                TableBlock(sensitivity, "Prior and likelihood sensitivity", index=True),
+            )
+        else:
+            sensitivity_section.add(
+                Paragraph("Prior sensitivity was not available for this model.")
+            )
+
+
+def _prior_table(model: Any) -> pd.DataFrame | None:
+    for attribute in ("prior_summary", "prior_table"):
+        function = getattr(model, attribute, None)
+        if callable(function):
+            value = function()
+            if isinstance(value, pd.DataFrame):
+                return value
+    return None
+
+
+def _loo_compare(models: Mapping[str, Any]) -> pd.DataFrame:
+    """Adapter: ELPD comparison of the Bayesian logits."""
+    from bayes_cluster.logistic import compare_models
+
+    return compare_models(dict(models))
+
+
+def _prior_sensitivity(model: Any) -> pd.DataFrame | None:
+    """Adapter: power-scaling prior sensitivity of a fitted Bayesian logit."""
+    function = getattr(model, "prior_sensitivity", None)
+    if not callable(function):
+        return None
+    return _as_frame(function())
+
+
+def _bayes_logit_figures(context: RunContext, section: Section, model: Any, name: str) -> None:
+    """Adapter: the Bayesian logit's own figures (PPC, calibration, separation, priors)."""
+    for functions, file_name, caption in (
+        (
+            ("plot_calibration", "plot_ppc_pava"),
+            f"{name}_calibration",
+            f"{name}: PAV calibration of the posterior predictive probabilities",
+        ),
+        (
+            ("plot_separation",),
+            f"{name}_separation",
+            f"{name}: separation plot (firms ordered by predicted probability; exporters dark)",
+        ),
+        (("plot_loo_pit",), f"{name}_loo_pit", f"{name}: LOO-PIT"),
+        (
+            ("plot_prior_posterior", "plot_prior_vs_posterior"),
+            f"{name}_prior_posterior",
+            f"{name}: prior against posterior of each coefficient",
+        ),
+    ):
+        _add_figure(context, section, "plots.logistic", functions, (model,), file_name, caption)
+
+
+# --------------------------------------------------------------------------- comparison
+
+
+def _term_columns(terms: Sequence[str], logistic: LogisticSpec) -> dict[str, str]:
+    mapping = {}
+    for term in terms:
+        for column in logistic.predictors:
+            base = logistic.term(column)
+            if term == base or term.startswith(base + "["):
+                mapping[term] = column
+    return mapping
+
+
+def _run_comparison(context: RunContext) -> None:
+    spec = context.spec
+    if not context.methods:
+        return
+    context.progress("comparison table and forest plot")
+    published = spec.published
+    terms = [t for m in context.methods for t in m.table.index]
+    table = comparison_module.comparison_table(
+        context.methods,
+        published=published.conclusions if published else None,
+        term_columns=_term_columns(terms, spec.logistic),
+        alpha=spec.frequentist.alpha if spec.frequentist else 0.05,
+    )
+    context.results["comparison"] = table
+    context.save_table(table, "comparison.csv", index=False)
+    note = "QUICK PREVIEW: not for reporting. " if context.quick else ""
+    source = f" Published: {published.source}." if published else ""
+    rules = table.attrs["rules"]
+    context.path("comparison.md").write_text(
+        (f"> {note}\n\n" if note else "")
+        + comparison_module.to_markdown(table)
+        + f"\nConclusion rule: {rules}.{source}\n",
+        encoding="utf-8",
+    )
+    context.path("comparison.tex").write_text(
+        comparison_module.to_latex(
+            table,
+            columns=[
+                "method",
+                "term",
+                "estimate",
+                "ci_lower",
+                "ci_upper",
+                "interval",
+                "p_value",
+                "prob_positive",
+                "odds_ratio",
+                "conclusion",
+                "published",
+            ],
+            caption=f"{note}Logit coefficients by method. Conclusion rule: {rules}.{source}",
+        ),
+        encoding="utf-8",
+    )
+    reading = comparison_module.plain_language_reading(
+        table, published_source=published.source if published else None
+    )
+    context.verdicts["logit_reading"] = reading
+    wide = comparison_module.verdict_table(table)
+    context.verdicts["logit_conclusions"] = wide.to_dict(orient="index")
+    section = Section("Which firms export? All methods side by side")
+    section.add(
+        Paragraph(
+            "One row per predictor, one column per method: `effect` or `no clear effect` "
+            f"({rules})."
+            + (
+                f" The `published` column holds the conclusions of {published.source}."
+                if published
+                else ""
+            )
+        ),
+        TableBlock(wide, "Conclusions by method", index=True),
+        BulletList(tuple(reading)),
+    )
+    from bayes_cluster.plots.compare import forest_plot_methods
+
+    figure = forest_plot_methods(
+        table,
+        title="Export logit: every method's estimate and interval",
+        label="QUICK PREVIEW" if context.quick else None,
+    )
+    section.add(
+        context.save_figure(
+            figure,
+            "forest_methods",
+            "Coefficients (left) and odds ratios (right) of every method, with their intervals",
+        )
+    )
+    shown = table[
+        [
+            "method",
+            "term",
+            "estimate",
+            "ci_lower",
+            "ci_upper",
+            "interval",
+            "p_value",
+            "prob_positive",
+            "odds_ratio",
+            "conclusion",
+            "published",
+        ]
+    ]
+    section.add(TableBlock(shown, "The comparison table (comparison.csv)"))
+    # the comparison goes first among the results, right after the data
+    position = 1 if context.report.sections and context.report.sections[0].title == "Data" else 0
+    context.report.sections.insert(position, section)
+
+
+# --------------------------------------------------------------------------- built-in runners
+
+register_runner("data", _run_data, applies=lambda spec: True, before=None)
+register_runner(
+    "latent_class", _run_latent_class, applies=lambda s: s.latent_class is not None, before=None
+)
+register_runner(
+    "frequentist",
+    _run_frequentist,
+    applies=lambda s: s.frequentist is not None and s.logistic is not None,
+    before=None,
+)
+register_runner(
+    "logistic",
+    _run_bayes_logit,
+    applies=lambda s: s.logistic is not None and s.logistic.bayesian,
+    before=None,
+)
+register_runner(
+    "joint",
+    lambda context: _run_plugin("joint", context),
+    before=None,
+)
+register_runner(
+    "comparison", _run_comparison, applies=lambda s: s.logistic is not None, before=None
+)
+
+
+def _run_plugin(name: str, context: RunContext) -> None:
+    """Run a plug-in section through ``bayes_cluster.<name>.run_<name>_section(context)``."""
+    import importlib
+
+    module = importlib.import_module(f"bayes_cluster.{name}")
+    runner = getattr(module, f"run_{name}_section", None)
+    if runner is None:
+        raise NotImplementedError(f"bayes_cluster.{name} has no run_{name}_section(context)")
+    runner(context)
+
+
+# --------------------------------------------------------------------------- entry point
+
+
+def default_output_folder(spec: Spec) -> Path:
+    """``results/<spec stem>/`` (relative to the working directory)."""
+    return Path("results") / spec.name
+
+
+def _summary_lines(context: RunContext, folder: Path) -> list[str]:
+    verdicts = context.verdicts
+    lines = []
+    if context.quick:
+        lines.append("QUICK PREVIEW (--quick): few draws; not for reporting.")
+    published = context.spec.published
+    if "descriptive_verdict" in verdicts:
+        reference = (
+            f" (published: {published.cluster_pattern})"
+            if published and published.cluster_pattern
+            else ""
+        )
+        lines.append(
+            f"Cluster pattern, descriptive scoring: {verdicts['descriptive_verdict']}{reference}"
+        )
+    if "em_n_classes_bic" in verdicts:
+        types = verdicts.get("em_class_types")
+        detail = f" ({', '.join(types.values())})" if types else ""
+        lines.append(f"Latent classes, EM: BIC prefers K = {verdicts['em_n_classes_bic']}{detail}")
+    if "bayes_cluster_verdict" in verdicts:
+        lines.append(f"Latent classes, Bayesian: {verdicts['bayes_cluster_verdict']}")
+    for sentence in verdicts.get("logit_reading", []):
+        lines.append(f"Export logit: {sentence}")
+    failed = context.report.failed
+    n_fits = len(context.report.diagnostics)
+    if n_fits:
+        lines.append(
+            f"MCMC diagnostics: {n_fits - len(failed)} of {n_fits} fits passed"
+            + (f"; FAILED: {', '.join(e.name for e in failed)}" if failed else "")
+        )
+    formats = context.spec.report.formats
+    report_file = "report.html" if "html" in formats else "report.md"
+    lines.append(f"Report: {folder / report_file}")
+    return lines
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def run_spec(
+    spec: Spec | str | Path,
+    *,
+    out: str | Path | None = None,
+    quick: bool = False,
+    stream: TextIO | None = sys.stderr,
+    progressbar: bool = False,
+) -> RunResult:
+    """Run everything a spec asks for and write the results, figures and report.
+
+    Parameters
+    ----------
+    spec : Spec, str or pathlib.Path
+        A validated spec or the path of a TOML spec file.
+    out : str or pathlib.Path, optional
+        Output folder; default ``results/<spec stem>/``. Replaced as a whole when the run
+        succeeds.
+    quick : bool
+        Fast preview with few draws (``[sampler.quick]``) and EM starts, labelled as such
+        in every output.
+    stream : file-like or None
+        Where progress lines go (default stderr; ``None`` for silence).
+    progressbar : bool
+        Show the samplers' own progress bars.
+
+    Returns
+    -------
+    RunResult
+
+    Raises
+    ------
+    SpecError
+        Malformed spec (nothing written).
+    SurveyValidationError
+        Invalid survey file (nothing written).
+    PipelineError
+        A run that cannot proceed (nothing written).
+    """
+    from bayes_cluster.provenance import provenance
+
+    if not isinstance(spec, Spec):
+        spec = load_spec(spec)
+    started = time.perf_counter()
+    folder = Path(out) if out is not None else default_output_folder(spec)
+    frame, notes = _load_data(spec)
+    if spec.logistic is not None:
+        frame = _apply_transforms(frame, spec.logistic, spec.source)
+    sampler = spec.sampler.for_run(quick)
+    title = spec.report.title + (" [QUICK PREVIEW]" if quick else "")
+    report = Report(title=title, quick=quick, spec_text=spec.text)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    temporary = Path(tempfile.mkdtemp(prefix=f".{folder.name}.partial-", dir=folder.parent))
+    context = RunContext(
+        spec=spec,
+        quick=quick,
+        sampler=sampler,
+        folder=temporary,
+        frame=frame,
+        report=report,
+        stream=stream,
+        progressbar=progressbar,
+        started=started,
+    )
+    context.results["data_notes"] = notes
+    try:
+        context.progress(
+            f"run {spec.source}{' (QUICK PREVIEW)' if quick else ''}: "
+            f"{len(frame)} firms -> {folder}"
+        )
+        for runner in SECTION_RUNNERS:
+            if runner.applies(spec):
+                section_start = time.perf_counter()
+                runner.run(context)
+                context.timings[runner.name] = round(time.perf_counter() - section_start, 2)
+        block = provenance(seed=sampler.seed, data=spec.data.path, spec=spec.source)
+        block.pop("spec", None)
+        report.reproducibility = {
+            "spec file": spec.source,
+            "data file": str(spec.data.path),
+            "run": context.run_mode,
+            "draws / tune / chains": f"{sampler.draws} / {sampler.tune} / {sampler.chains}",
+            "backend": sampler.backend,
+            **block,
+        }
+        lines = _summary_lines(context, folder)
+        report.summary = [line for line in lines if not line.startswith("Report:")]
+        context.progress("writing the report")
+        write_report(report, temporary, spec.report.formats)
+        seconds = time.perf_counter() - started
+        record = {
+            "spec": spec.source,
+            "run": context.run_mode,
+            "seed": sampler.seed,
+            "sampler": {
+                "draws": sampler.draws,
+                "tune": sampler.tune,
+                "chains": sampler.chains,
+                "backend": sampler.backend,
+            },
+            "verdicts": _json_safe(context.verdicts),
+            "diagnostics_passed": not report.failed,
+            "timings_seconds": context.timings,
+            "provenance": block,
+        }
+        (temporary / "run.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+        _move_into_place(temporary, folder)
+    except BaseException:
+        shutil.rmtree(temporary, ignore_errors=True)
+        raise
+    context.progress("done")
+    return RunResult(
+        folder=folder,
+        comparison=context.results.get("comparison"),
+        verdicts=context.verdicts,
+        summary=lines,
+        diagnostics_passed=not report.failed,
+        seconds=seconds,
+    )
+
+
+def _move_into_place(temporary: Path, folder: Path) -> None:
+    """Replace ``folder`` with ``temporary`` (two renames on the same file system)."""
+    previous = None
+    if folder.exists():
+        previous = folder.with_name(f".{folder.name}.previous-{time.time_ns()}")
+        folder.rename(previous)
+    temporary.rename(folder)
+    if previous is not None:
+        shutil.rmtree(previous, ignore_errors=True)
