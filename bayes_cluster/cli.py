@@ -160,11 +160,144 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------- study
+
+
+def _add_study_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "study",
+        help="run (or resume) a simulation study comparing MLE, Firth and Bayesian logits",
+        description=(
+            "Simulate many surveys from a known truth for each sample size of SPEC, fit "
+            "every method, and write replicates.parquet, metrics.csv (bias, RMSE, coverage, "
+            "interval width, power, separation rate per method x n x term) and figures to "
+            "--out. Each finished replicate is saved as it completes: rerunning the same "
+            "command after an interruption resumes where it stopped."
+        ),
+    )
+    parser.add_argument("spec", type=Path, help="study spec (TOML), e.g. models/simulation.toml")
+    parser.add_argument("--out", type=Path, required=True, help="output folder")
+    parser.add_argument(
+        "--workers", type=int, default=1, help="local worker processes (default 1)"
+    )
+    parser.add_argument(
+        "--scheduler",
+        default=None,
+        metavar="ADDRESS",
+        help="Dask distributed scheduler (tcp://HOST:8786): run the replicates on its workers",
+    )
+    parser.add_argument(
+        "--no-progress", action="store_true", help="do not show the progress bar"
+    )
+    parser.set_defaults(handler=_cmd_study)
+
+
+def _cmd_study(args: argparse.Namespace) -> int:
+    from bayes_cluster.spec import SpecError
+    from bayes_cluster.study import load_study_spec, pending_tasks, run_study
+
+    if args.workers < 1:
+        raise UsageError(f"--workers must be at least 1, got {args.workers}")
+    try:
+        spec = load_study_spec(args.spec)
+    except SpecError as error:
+        print(f"INVALID: {error}", file=sys.stderr)
+        return 1
+    total = len(spec.tasks())
+    done = total - len(pending_tasks(spec, args.out))
+    if done:
+        print(f"resuming: {done} of {total} replicates already in {args.out}")
+    try:
+        result = run_study(
+            spec,
+            args.out,
+            workers=args.workers,
+            scheduler=args.scheduler,
+            progress=not args.no_progress,
+        )
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        left = len(pending_tasks(spec, args.out))
+        print(
+            f"\ninterrupted: {total - left} of {total} replicates saved in {args.out}; "
+            "run the same command again to resume",
+            file=sys.stderr,
+        )
+        return 130
+    print(
+        f"{result.computed} replicates computed in {result.seconds:.1f} s "
+        f"({total} in the study); wrote {args.out / 'metrics.csv'}, "
+        f"{args.out / 'replicates.parquet'} and {len(result.figures)} figures"
+    )
+    return 0
+
+
+# --------------------------------------------------------------------------- run
+
+
+def _add_run_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "run",
+        help="run everything a model spec asks for and write the results and report",
+        description=(
+            "Run the analyses of SPEC (a TOML file in models/): survey validation, "
+            "descriptive Markusen scoring, EM and Bayesian latent classes, MLE, Firth and "
+            "Bayesian logits, LOO comparison, the comparison tables, every figure and the "
+            "report (report.html, self-contained, and report.md). Results are written to a "
+            "temporary folder and moved into --out only when the whole run succeeded. "
+            "Exit status 1 on an invalid spec or survey (nothing is written)."
+        ),
+    )
+    parser.add_argument("spec", type=Path, help="model spec (TOML), e.g. models/tumang.toml")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="output folder (default results/<spec stem>/)",
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="fast preview with few MCMC draws, labelled as such in every output",
+    )
+    parser.add_argument(
+        "--progressbar", action="store_true", help="show the samplers' own progress bars"
+    )
+    parser.set_defaults(handler=_cmd_run)
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from bayes_cluster.spec import SpecError, load_spec
+    from bayes_cluster.survey import SurveyValidationError
+
+    try:
+        spec = load_spec(args.spec)
+    except SpecError as error:
+        print(f"INVALID: {error}", file=sys.stderr)
+        return 1
+    from bayes_cluster.pipeline import PipelineError, run_spec
+
+    try:
+        result = run_spec(spec, out=args.out, quick=args.quick, progressbar=args.progressbar)
+    except (SurveyValidationError, PipelineError) as error:
+        print(f"INVALID: {error}", file=sys.stderr)
+        return 1
+    print()
+    print(f"bayes-cluster run {args.spec}: finished in {result.seconds:.1f} s")
+    for line in result.summary:
+        print(f"  {line}")
+    return 0
+
+
 # --------------------------------------------------------------------------- wiring
 
 _COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
+    _add_run_parser,
     _add_validate_parser,
     _add_simulate_parser,
+    _add_study_parser,
 ]
 """One adder per subcommand; each sets ``handler`` to its ``_cmd_<name>`` function."""
 
