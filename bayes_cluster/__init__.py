@@ -28,6 +28,9 @@ _EXPORTS: dict[str, str] = {
     "load_survey": "survey",
     "SurveyValidationError": "survey",
     "tumang_data_path": "survey",
+    "describe_survey": "survey",
+    "SurveyProblem": "survey",
+    "SurveyWarning": "survey",
     "simulate_tumang": "simulate",
     "TumangTruth": "simulate",
     # cluster pattern
