@@ -24,6 +24,7 @@ from types import MappingProxyType
 from typing import Any
 
 from bayes_cluster.codebook import TUMANG_CODEBOOK, Column
+from bayes_cluster.priors import DISTRIBUTIONS as _PRIOR_FAMILIES
 
 __all__ = [
     "FREQUENTIST_METHODS",
@@ -50,15 +51,10 @@ __all__ = [
 
 PRIOR_DISTRIBUTIONS: Mapping[str, tuple[frozenset[str], frozenset[str]]] = MappingProxyType(
     {
-        # name: (required parameters, optional parameters)
-        "Normal": (frozenset({"sigma"}), frozenset({"mu"})),
-        "StudentT": (frozenset({"nu", "sigma"}), frozenset({"mu"})),
-        "Cauchy": (frozenset({"beta"}), frozenset({"alpha"})),
-        "Laplace": (frozenset({"b"}), frozenset({"mu"})),
-        "HalfNormal": (frozenset({"sigma"}), frozenset()),
-        "HalfStudentT": (frozenset({"nu", "sigma"}), frozenset()),
-        "HalfCauchy": (frozenset({"beta"}), frozenset()),
-        "Exponential": (frozenset({"lam"}), frozenset()),
+        **{
+            name: (frozenset(required), frozenset())
+            for name, (required, _) in _PRIOR_FAMILIES.items()
+        },
         "RegularizedHorseshoe": (
             frozenset(),
             frozenset({"expected_nonzero", "slab_scale", "slab_df", "global_scale"}),
@@ -617,13 +613,18 @@ def _validate_data(raw: Any, problems: _Problems, folder: Path) -> DataSpec | No
 
 
 def _validate_priors(raw: Any, key: str, problems: _Problems) -> dict[str, dict[str, Any]]:
+    """Check prior tables with the package's own prior rules (:mod:`bayes_cluster.priors`)."""
+    from bayes_cluster.priors import validate_prior
+
     table = _Table(raw, key, problems, allowed=list(raw) if isinstance(raw, dict) else [])
     priors: dict[str, dict[str, Any]] = {}
     for term, prior in table.raw.items():
-        prior_key = f"{key}.{term}"
+        # "[logistic.priors]" -> "[logistic.priors.slopes]", as the TOML table is written
+        prior_key = f"{key[:-1]}.{term}]" if key.endswith("]") else f"{key}.{term}"
         if not isinstance(prior, dict):
             problems.add(
-                prior_key, f'must be a table like {{ dist = "Normal", sigma = 1 }}, got {prior!r}'
+                prior_key,
+                f'must be a table like {{ dist = "Normal", mu = 0, sigma = 1 }}, got {prior!r}',
             )
             continue
         dist = prior.get("dist")
@@ -636,29 +637,23 @@ def _validate_priors(raw: Any, key: str, problems: _Problems) -> dict[str, dict[
                 f"unknown prior {dist!r}; known: {', '.join(PRIOR_DISTRIBUTIONS)}",
             )
             continue
-        required, optional = PRIOR_DISTRIBUTIONS[dist]
+        if dist != "RegularizedHorseshoe":
+            try:
+                priors[term] = validate_prior(prior, term)
+            except ValueError as error:
+                problems.add(prior_key, str(error))
+            continue
+        _, optional = PRIOR_DISTRIBUTIONS[dist]
         parameters = {k: v for k, v in prior.items() if k != "dist"}
-        for name in sorted(set(parameters) - required - optional):
+        for name in sorted(set(parameters) - optional):
             problems.add(
                 f"{prior_key}.{name}",
-                f"{dist} has no parameter {name!r}; "
-                f"it takes {', '.join(sorted(required | optional)) or 'no parameters'}",
+                f"{dist} has no parameter {name!r}; it takes {', '.join(sorted(optional))}",
             )
-        for name in sorted(required - set(parameters)):
-            problems.add(f"{prior_key}.{name}", f"{dist} needs {name}")
         for name, value in parameters.items():
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                problems.add(f"{prior_key}.{name}", f"must be a number, got {value!r}")
-            elif (
-                name
-                in ("sigma", "beta", "b", "lam", "nu", "slab_scale", "slab_df", "global_scale")
-                and value <= 0
-            ):
-                problems.add(f"{prior_key}.{name}", f"must be > 0, got {value!r}")
-        priors[term] = {
-            "dist": dist,
-            **{k: float(v) if isinstance(v, int | float) else v for k, v in parameters.items()},
-        }
+            if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+                problems.add(f"{prior_key}.{name}", f"must be a positive number, got {value!r}")
+        priors[term] = {"dist": dist, **{k: float(v) for k, v in parameters.items()}}
     return priors
 
 

@@ -1,0 +1,278 @@
+"""TOML specs: the bundled specs load; malformed specs name the file and key, write nothing."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from bayes_cluster.cli import main
+from bayes_cluster.codebook import TUMANG_PREDICTORS
+from bayes_cluster.markusen import MARKUSEN_ITEMS
+from bayes_cluster.spec import SpecError, load_spec, parse_spec
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "data" / "tumang_synthetic.csv"
+
+MINIMAL = f"""
+[data]
+path = "{DATA.as_posix()}"
+
+[logistic]
+outcome = "export"
+predictors = ["workers", "promotion"]
+"""
+
+
+def write(tmp_path: Path, text: str, name: str = "spec.toml") -> Path:
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(text), encoding="utf-8")
+    return path
+
+
+def problems_of(tmp_path: Path, text: str) -> tuple[Path, list[str], str]:
+    path = write(tmp_path, text)
+    with pytest.raises(SpecError) as caught:
+        load_spec(path)
+    return path, caught.value.problems, str(caught.value)
+
+
+def test_bundled_tumang_spec_is_the_full_study():
+    spec = load_spec(ROOT / "models" / "tumang.toml")
+    assert spec.name == "tumang"
+    assert spec.data.path == DATA.resolve()  # relative to the spec file, not the cwd
+    assert spec.logistic.outcome == "export"
+    assert spec.logistic.predictors == TUMANG_PREDICTORS
+    assert [v.name for v in spec.logistic.variants] == ["hierarchical"]
+    assert spec.logistic.variants[0].group == "product_line"
+    assert spec.latent_class.items == MARKUSEN_ITEMS  # from item_prefix = "mk_"
+    assert spec.latent_class.n_classes == (1, 2, 3)
+    assert spec.latent_class.collapse == ((1, 2), (3,), (4, 5))
+    assert spec.frequentist.methods == ("mle", "firth")
+    assert (spec.sampler.chains, spec.sampler.draws, spec.sampler.backend) == (4, 1000, "nutpie")
+    quick = spec.sampler.for_run(quick=True)
+    assert (quick.draws, quick.tune, quick.chains) == (150, 150, 2)
+    assert quick.seed == spec.sampler.seed
+    # the thesis's published conclusions, kept as data in the spec
+    assert "Diponegoro" in spec.published.source and "2012" in spec.published.source
+    assert spec.published.cluster_pattern == "Marshallian and Hub-and-Spoke"
+    effects = [c for c, v in spec.published.conclusions.items() if v == "effect"]
+    assert effects == ["workers", "firm_age", "buyer_network", "promotion"]
+    assert {c for c, v in spec.published.conclusions.items() if v == "no clear effect"} == {
+        "training",
+        "technology",
+        "supplier_network",
+    }
+
+
+# models/simulation.toml is a study spec, read by bayes_cluster.study (tests/test_study.py)
+MODEL_SPECS = sorted(p for p in (ROOT / "models").glob("*.toml") if p.name != "simulation.toml")
+
+
+@pytest.mark.parametrize("path", MODEL_SPECS, ids=lambda p: p.name)
+def test_every_bundled_spec_loads(path):
+    spec = load_spec(path)
+    assert spec.logistic is not None or spec.latent_class is not None
+
+
+def test_omitted_sections_are_not_run(tmp_path):
+    spec = load_spec(write(tmp_path, MINIMAL))
+    assert spec.latent_class is None
+    assert spec.frequentist is None
+    assert spec.published is None
+    assert spec.logistic.priors == {}  # the model's own defaults apply
+    assert spec.report.formats == ("html", "md")
+
+
+def test_unknown_key_names_file_and_key(tmp_path):
+    path, problems, message = problems_of(
+        tmp_path,
+        MINIMAL.replace('predictors = ["workers", "promotion"]', 'predictor = ["workers"]'),
+    )
+    assert str(path) in message
+    assert problems[0].startswith("[logistic].predictor: unknown key; allowed keys of [logistic]:")
+    assert "[logistic].predictors: is required" in message
+
+
+def test_missing_predictor_column_names_file_and_key(tmp_path):
+    path, problems, message = problems_of(
+        tmp_path, MINIMAL.replace('"promotion"]', '"promotoin"]')
+    )
+    assert problems == [
+        "[logistic].predictors: column 'promotoin' is not in the data's codebook (columns: "
+        + ", ".join(
+            [
+                "firm_id",
+                "export",
+                *TUMANG_PREDICTORS,
+                "product_line",
+                *MARKUSEN_ITEMS,
+            ]
+        )
+        + ")"
+    ]
+    assert message.startswith("invalid spec (1 problem):\n  " + str(path) + ": [logistic]")
+
+
+def test_bad_prior_name_names_file_and_key(tmp_path):
+    _, problems, _ = problems_of(
+        tmp_path,
+        MINIMAL + '[logistic.priors.slopes]\ndist = "Cauchyy"\nmu = 0\nsigma = 2.5\n',
+    )
+    assert len(problems) == 1
+    assert problems[0].startswith("[logistic.priors.slopes].dist: unknown prior 'Cauchyy'; known:")
+
+
+def test_bad_prior_parameters_are_reported_by_key(tmp_path):
+    _, problems, _ = problems_of(
+        tmp_path,
+        MINIMAL + '[logistic.priors.slopes]\ndist = "StudentT"\nmu = 0\nsigma = -1\n',
+    )
+    assert len(problems) == 1
+    assert problems[0].startswith("[logistic.priors.slopes]: prior for 'slopes': StudentT takes")
+    assert "missing ['nu']" in problems[0]
+
+
+def test_every_problem_is_listed_at_once(tmp_path):
+    text = f"""
+    [data]
+    path = "{DATA.as_posix()}"
+    colour = "blue"
+
+    [logistic]
+    outcome = "workers"
+    predictors = ["firm_age"]
+    transforms = {{ firm_age = "cube" }}
+
+    [latent_class]
+    items = ["mk_cooperation", "mk_nonsense"]
+    n_classes = [3, 1]
+
+    [sampler]
+    chains = 0
+    backend = "stan"
+
+    [analysis]
+    x = 1
+    """
+    _, problems, message = problems_of(tmp_path, text)
+    keys = [p.split(":")[0] for p in problems]
+    assert keys == [
+        "[analysis]",
+        "[data].colour",
+        "[logistic].outcome",
+        "[logistic.transforms].firm_age",
+        "[latent_class].items",
+        "[latent_class].n_classes",
+        "[sampler].backend",
+        "[sampler].chains",
+    ]
+    assert "column 'workers' is of kind 'count'; expected binary" in message
+    assert "unknown transform 'cube'; known: log, log1p, sqrt" in message
+    assert message.startswith("invalid spec (8 problems)")
+
+
+def test_invalid_toml_and_missing_file(tmp_path):
+    path = write(tmp_path, "[data\npath = 1\n")
+    with pytest.raises(SpecError, match=r"spec\.toml: not valid TOML"):
+        load_spec(path)
+    with pytest.raises(SpecError, match="no such spec file"):
+        load_spec(tmp_path / "absent.toml")
+
+
+def test_missing_data_file_is_named(tmp_path):
+    _, problems, _ = problems_of(tmp_path, MINIMAL.replace(DATA.as_posix(), "nowhere.csv"))
+    assert problems == [f"[data].path: no such file: {(tmp_path / 'nowhere.csv').resolve()}"]
+
+
+def test_custom_columns_replace_the_tumang_codebook(tmp_path):
+    text = f"""
+    [data]
+    path = "{DATA.as_posix()}"
+    id = "student"
+
+    [data.columns]
+    student = "id"
+    admitted = {{ kind = "binary" }}
+    gre = {{ kind = "number", minimum = 200 }}
+    rank = {{ kind = "likert", levels = [1, 2, 3, 4] }}
+
+    [logistic]
+    outcome = "admitted"
+    predictors = ["gre", "rank"]
+    transforms = {{ gre = "log" }}
+    """
+    spec = load_spec(write(tmp_path, text))
+    assert spec.data.columns == ("student", "admitted", "gre", "rank")
+    assert spec.data.column("gre").minimum == 200
+    assert spec.data.column("rank").levels == (1, 2, 3, 4)
+    assert spec.logistic.terms == ("log(gre)", "rank")
+
+
+def test_likert_column_needs_levels(tmp_path):
+    text = f"""
+    [data]
+    path = "{DATA.as_posix()}"
+    [data.columns]
+    y = "binary"
+    score = "likert"
+    [logistic]
+    outcome = "y"
+    predictors = ["score"]
+    """
+    _, problems, _ = problems_of(tmp_path, text)
+    assert problems == [
+        "[data.columns.score].levels: a likert column needs integer levels, e.g. [1, 2, 3, 4, 5]",
+        "[logistic].predictors: column 'score' is not in the data's codebook (columns: y)",
+    ]
+
+
+def test_published_conclusions_are_checked(tmp_path):
+    text = (
+        MINIMAL + '[published]\nsource = "x"\n[published.conclusions]\nworkers = "significant"\n'
+    )
+    _, problems, _ = problems_of(tmp_path, text)
+    assert problems == [
+        "[published.conclusions].workers: must be one of 'effect', 'no clear effect', "
+        "got 'significant'"
+    ]
+
+
+def test_a_spec_must_ask_for_an_analysis(tmp_path):
+    _, problems, _ = problems_of(tmp_path, f'[data]\npath = "{DATA.as_posix()}"\n')
+    assert problems == ["the spec asks for no analysis: add [logistic] and/or [latent_class]"]
+
+
+def test_parse_spec_from_a_mapping():
+    spec = parse_spec(
+        {
+            "data": {"path": str(DATA)},
+            "latent_class": {"items": list(MARKUSEN_ITEMS[:4]), "n_classes": 2},
+        },
+        name="mapping",
+    )
+    assert spec.name == "mapping"
+    assert spec.latent_class.n_classes == (2,)
+    assert spec.logistic is None
+
+
+@pytest.mark.parametrize(
+    ("replace", "key"),
+    [
+        ('predictors = ["workers", "promotion"]', "[logistic].predictor"),
+        ('"promotion"]', "[logistic].predictors"),
+    ],
+)
+def test_cli_run_rejects_a_malformed_spec_and_writes_nothing(tmp_path, capsys, replace, key):
+    bad = {
+        "[logistic].predictor": 'predictor = ["workers"]',
+        "[logistic].predictors": '"no_such_column"]',
+    }[key]
+    path = write(tmp_path, MINIMAL.replace(replace, bad))
+    before = set(tmp_path.rglob("*"))
+    assert main(["run", str(path), "--out", str(tmp_path / "out")]) == 1
+    error = capsys.readouterr().err
+    assert error.startswith("INVALID: invalid spec")
+    assert f"{path}: {key}" in error
+    assert set(tmp_path.rglob("*")) == before  # nothing written, not even a temporary folder
