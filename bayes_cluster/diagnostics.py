@@ -36,6 +36,7 @@ __all__ = [
     "BFMI_MIN",
     "ConvergenceWarning",
     "MCMCDiagnostics",
+    "diagnostics_table",
     "effective_ess_threshold",
     "mcmc_diagnostics",
     "warn_if_failed",
@@ -224,8 +225,6 @@ def mcmc_diagnostics(
     ValueError
         If ``idata`` has no ``posterior`` group or a requested variable is missing.
     """
-    import arviz_stats as azs
-
     if "posterior" not in idata.children:
         raise ValueError(
             "mcmc_diagnostics needs a DataTree with a 'posterior' group; "
@@ -243,10 +242,7 @@ def mcmc_diagnostics(
     n_draws = int(posterior.sizes.get("draw", 0))
     threshold = effective_ess_threshold(ess_min, n_chains * n_draws)
 
-    summary = azs.summary(idata, var_names=var_names, kind="diagnostics", round_to="none")
-    table = pd.DataFrame(summary).loc[:, list(TABLE_COLUMNS)].astype(float)
-    table.index = table.index.astype(str)
-    table.index.name = "parameter"
+    table = diagnostics_table(posterior, var_names)
 
     stats = idata["sample_stats"].to_dataset() if "sample_stats" in idata.children else None
     sampler = _sampler_name(idata, stats)
@@ -330,6 +326,67 @@ def mcmc_diagnostics(
         rhat_max=rhat_max,
         ess_min=threshold,
     )
+
+
+def diagnostics_table(posterior: xr.Dataset, var_names: list[str] | None = None) -> pd.DataFrame:
+    """R-hat, bulk/tail ESS and MCSE of the mean of every scalar parameter.
+
+    The scalars of all variables are stacked into one array and passed once to
+    ``arviz_stats``' array functions (rank-normalised split R-hat, bulk and tail ESS;
+    Vehtari et al. 2021): the same numbers as ``arviz_stats.summary``, several times
+    faster, which matters when a simulation study fits thousands of models.
+
+    Parameters
+    ----------
+    posterior : xarray.Dataset
+        Draws with dims ``chain`` and ``draw`` first or anywhere.
+    var_names : list of str, optional
+        Variables to include (default: all).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by ``name[coord, ...]``; columns ``r_hat``, ``ess_bulk``, ``ess_tail``,
+        ``mcse_mean``.
+    """
+    from arviz_stats.base import array_stats
+    from arviz_stats.validate import validate_ci_prob
+
+    # tail ESS as ArviZ computes it: min ESS of the two quantiles of the central interval
+    # of probability rcParams["stats.ci_prob"] (0.89 by default: 5.5% and 94.5%)
+    tail_prob = validate_ci_prob(None)
+
+    names = list(var_names) if var_names is not None else list(map(str, posterior.data_vars))
+    labels: list[str] = []
+    blocks: list[np.ndarray] = []
+    for name in names:
+        variable = posterior[name]
+        other = [dim for dim in variable.dims if dim not in ("chain", "draw")]
+        values = variable.transpose("chain", "draw", *other).to_numpy().astype(float)
+        n_chains, n_draws = values.shape[:2]
+        blocks.append(values.reshape(n_chains, n_draws, -1))
+        if not other:
+            labels.append(name)
+            continue
+        coordinates = [variable[dim].to_numpy() for dim in other]
+        for index in np.ndindex(*[len(c) for c in coordinates]):
+            inner = ", ".join(str(c[i]) for c, i in zip(coordinates, index, strict=True))
+            labels.append(f"{name}[{inner}]")
+    if not blocks:
+        return pd.DataFrame(columns=list(TABLE_COLUMNS), dtype=float)
+    # (parameter, chain, draw): the layout array_stats expects (chain_axis=-2, draw_axis=-1)
+    stacked = np.moveaxis(np.concatenate(blocks, axis=2), 2, 0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        table = pd.DataFrame(
+            {
+                "r_hat": array_stats.rhat(stacked, method="rank"),
+                "ess_bulk": array_stats.ess(stacked, method="bulk"),
+                "ess_tail": array_stats.ess(stacked, method="tail", prob=tail_prob),
+                "mcse_mean": array_stats.mcse(stacked, method="mean"),
+            },
+            index=pd.Index(labels, name="parameter"),
+        )
+    return table
 
 
 def warn_if_failed(diagnostics: MCMCDiagnostics, *, context: str = "MCMC fit") -> bool:

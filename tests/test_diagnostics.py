@@ -186,3 +186,19 @@ def test_missing_variable_and_group_errors():
         mcmc_diagnostics(
             tree["posterior"].to_dataset().pipe(lambda ds: __import__("xarray").DataTree(ds))
         )
+
+
+def test_table_matches_arviz_stats_summary():
+    import arviz_stats as azs
+
+    rng = np.random.default_rng(11)
+    beta = np.cumsum(rng.normal(size=(CHAINS, 200, 2)), axis=1) * 0.1 + rng.normal(
+        size=(CHAINS, 200, 2)
+    )
+    tree = _tree(beta)
+    table = mcmc_diagnostics(tree).table
+    expected = azs.summary(tree, kind="diagnostics", round_to="none")
+    for column in ("r_hat", "ess_bulk", "ess_tail", "mcse_mean"):
+        np.testing.assert_allclose(
+            table[column].to_numpy(), expected.loc[table.index, column].to_numpy(), rtol=1e-10
+        )

@@ -1,0 +1,1195 @@
+"""Hierarchical Bayesian logistic regression (rstanarm ``stan_glm``/``stan_glmer`` for Python).
+
+:class:`BayesianLogit` fits ``P(outcome = 1)`` with stated, printable, overridable priors,
+standardised predictors reported on the original scale, optional varying intercepts by a
+group (non-centred) and an optional regularised horseshoe on the slopes.  Every fit is
+checked (:mod:`bayes_cluster.diagnostics`) and a failing fit is reported with a
+:class:`~bayes_cluster.diagnostics.ConvergenceWarning`.
+
+Speed: with ``sampler="nutpie"`` the model is compiled once per configuration and data
+shape, cached in this module, and re-run on new data of the same shape with
+``compiled.with_data`` (a simulation study calls :meth:`BayesianLogit.fit` thousands of
+times).  Standardisation constants are data containers, so re-use is exact.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import warnings
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from bayes_cluster.design_matrix import DesignInfo, design_matrix
+from bayes_cluster.diagnostics import MCMCDiagnostics, mcmc_diagnostics, warn_if_failed
+from bayes_cluster.dims import FIRM, GROUP, INTERCEPT, PREDICTOR
+from bayes_cluster.priors import describe_prior, make_prior_variable, validate_prior
+
+__all__ = [
+    "DEFAULT_HORSESHOE",
+    "DEFAULT_PRIORS",
+    "BayesianLogit",
+    "clear_compiled_cache",
+    "compare_models",
+]
+
+DEFAULT_PRIORS: dict[str, dict[str, Any]] = {
+    # log-odds of the average firm (predictors centred): N(0, 1.5) is nearly flat on the
+    # probability scale between 0.05 and 0.95 without piling mass at 0 and 1
+    "intercept": {"dist": "Normal", "mu": 0.0, "sigma": 1.5},
+    # per SD of a predictor (per unit change of a binary one): Student-t with 7 df keeps
+    # a finite posterior under separation (Ghosh, Li & Mitra 2018; a Cauchy does not)
+    # and a sensible prior predictive with seven predictors together (docs/priors.md)
+    "slopes": {"dist": "StudentT", "nu": 7.0, "mu": 0.0, "sigma": 1.0},
+    # between-group SD of the varying intercepts (log-odds)
+    "group_sd": {"dist": "HalfNormal", "sigma": 1.0},
+}
+"""Default priors (on the standardised scale when ``standardize=True``)."""
+
+DEFAULT_HORSESHOE: dict[str, float] = {
+    "expected_nonzero": 2.0,  # p0: prior guess of the number of relevant slopes
+    "slab_scale": 2.0,  # s: scale of the slab for the large slopes (per SD)
+    "slab_df": 4.0,  # nu: slab degrees of freedom
+    "local_df": 1.0,  # half-Cauchy local scales (the horseshoe)
+    "global_df": 1.0,  # half-Cauchy global scale
+}
+"""Default hyperparameters of the regularised horseshoe (Piironen & Vehtari 2017)."""
+
+PSEUDO_SIGMA = 2.0
+"""Pseudo residual SD of a logit at p = 0.5, used for the horseshoe global scale."""
+
+_PRIOR_KEYS = ("intercept", "slopes", "group_sd")
+
+_COMPILED_CACHE: dict[tuple, Any] = {}
+
+
+def clear_compiled_cache() -> None:
+    """Forget the compiled nutpie models (e.g. to free memory after a study)."""
+    _COMPILED_CACHE.clear()
+
+
+class BayesianLogit:
+    r"""Bayesian logistic regression with optional varying intercepts and horseshoe.
+
+    .. math::
+
+        y_i &\sim \operatorname{Bernoulli}\!\left(\operatorname{logit}^{-1}\eta_i\right),
+        \qquad
+        \eta_i = \alpha^{*} + \sum_j \tilde x_{ij}\,\beta^{*}_j + u_{g[i]},
+        \qquad \tilde x_{ij} = (x_{ij} - c_j) / s_j, \\
+        \alpha^{*} &\sim \text{prior}_\text{intercept}
+            \;(\text{default } \mathcal N(0, 1.5)), \qquad
+        \beta^{*}_j \sim \text{prior}_j
+            \;(\text{default } t_7(0, 1)), \\
+        u_g &= \sigma_u z_g, \quad z_g \sim \mathcal N(0, 1), \quad
+            \sigma_u \sim \text{prior}_\text{group\_sd}
+            \;(\text{default } \mathcal N^{+}(0, 1)), \\
+        \beta_j &= \beta^{*}_j / s_j, \qquad \alpha = \alpha^{*} - \sum_j c_j \beta_j .
+
+    With ``standardize=True`` the centre :math:`c_j` is the sample mean and the scale
+    :math:`s_j` the sample SD (for a predictor with two values, their difference: rstanarm's
+    ``autoscale`` rule), so the priors are per SD; ``standardize=False`` uses
+    :math:`c_j = 0, s_j = 1` and the priors are on the original scale.  The posterior holds
+    ``alpha_std``/``beta_std`` (the sampled, standardised parameters) and ``alpha``/``beta``
+    (original scale, which :meth:`summary` reports).
+
+    With ``shrinkage="horseshoe"`` the slopes get the regularised horseshoe (Piironen &
+    Vehtari 2017, eq. 2.8):
+
+    .. math::
+
+        \beta^{*}_j = z_j\,\tau\,\tilde\lambda_j, \quad
+        \tilde\lambda_j^2 = \frac{c^2\lambda_j^2}{c^2 + \tau^2\lambda_j^2}, \quad
+        z_j \sim \mathcal N(0,1), \quad \lambda_j \sim t^{+}_{\nu_l}(0, 1), \\
+        \tau \sim t^{+}_{\nu_g}\!\left(0, \frac{p_0}{D - p_0}\frac{2}{\sqrt n}\right), \quad
+        c^2 \sim \operatorname{Inv\text{-}Gamma}\!\left(\frac{\nu_s}{2},
+            \frac{\nu_s s^2}{2}\right).
+
+    Parameters
+    ----------
+    outcome : str
+        0/1 column (e.g. ``export``).
+    predictors : sequence of str
+        Predictor columns; categorical ones become treatment dummies ``column[level]``
+        (:func:`bayes_cluster.design_matrix.design_matrix`).
+    group : str, optional
+        Column of the grouping factor of varying intercepts (``product_line`` or a latent
+        class label).
+    priors : mapping, optional
+        Overrides of :data:`DEFAULT_PRIORS`: keys ``intercept``, ``slopes`` (all slopes),
+        ``group_sd``, a term or predictor name (that slope only; wins over ``slopes``), and
+        ``horseshoe`` (overrides of :data:`DEFAULT_HORSESHOE`).
+    standardize : bool, default True
+        Fit on standardised predictors (priors per SD); report on the original scale.
+    shrinkage : {None, "horseshoe"}, default None
+        Hierarchical shrinkage of the slopes.
+    hdi_prob : float, default 0.94
+        Probability of the intervals of :meth:`summary` and :meth:`predict`.
+    reference_levels : mapping, optional
+        Reference level of categorical predictors.
+
+    Examples
+    --------
+    >>> from bayes_cluster import BayesianLogit, simulate_tumang
+    >>> frame, truth = simulate_tumang(60, seed=1)
+    >>> model = BayesianLogit("export", ["workers", "firm_age"], group="product_line")
+    >>> tree = model.fit(frame, random_seed=1)  # doctest: +SKIP
+    >>> model.summary()  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        outcome: str,
+        predictors: Sequence[str],
+        group: str | None = None,
+        priors: Mapping[str, Any] | None = None,
+        standardize: bool = True,
+        *,
+        shrinkage: Literal["horseshoe"] | None = None,
+        hdi_prob: float = 0.94,
+        reference_levels: Mapping[str, Any] | None = None,
+    ) -> None:
+        if isinstance(predictors, str):
+            raise TypeError(
+                f"predictors must be a list of column names, not the string {predictors!r}"
+            )
+        predictors = list(predictors)
+        if not predictors:
+            raise ValueError("BayesianLogit needs at least one predictor")
+        if outcome in predictors or (group is not None and group in predictors):
+            raise ValueError(
+                f"the outcome {outcome!r} and group {group!r} cannot also be predictors"
+            )
+        if shrinkage not in (None, "horseshoe"):
+            raise ValueError(f"shrinkage must be None or 'horseshoe', got {shrinkage!r}")
+        if not 0 < hdi_prob < 1:
+            raise ValueError(f"hdi_prob must be in (0, 1), got {hdi_prob}")
+        self.outcome = outcome
+        self.predictors = predictors
+        self.group = group
+        self.user_priors: dict[str, Any] = _plain(priors or {})
+        self.standardize = bool(standardize)
+        self.shrinkage = shrinkage
+        self.hdi_prob = float(hdi_prob)
+        self.reference_levels = dict(reference_levels or {})
+        self._check_prior_keys(terms=None)
+
+        self.design_info_: DesignInfo | None = None
+        self.center_: np.ndarray | None = None
+        self.scale_: np.ndarray | None = None
+        self.group_levels_: tuple[str, ...] | None = None
+        self.n_obs_: int | None = None
+        self.idata_: xr.DataTree | None = None
+        self.diagnostics_: MCMCDiagnostics | None = None
+        self._model = None
+        self._data: dict[str, np.ndarray] | None = None
+        self._firm_ids: np.ndarray | None = None
+        self._frame_hash: str | None = None
+
+    # ------------------------------------------------------------------ priors
+    @property
+    def terms(self) -> list[str]:
+        """Slope terms (design-matrix columns); known after :meth:`fit`/:meth:`build_model`."""
+        if self.design_info_ is None:
+            return list(self.predictors)
+        return list(self.design_info_.columns)
+
+    def _check_prior_keys(self, terms: Sequence[str] | None) -> None:
+        allowed = {*_PRIOR_KEYS, "horseshoe", *self.predictors}
+        if terms is not None:
+            allowed |= set(terms)
+        unknown = sorted(set(self.user_priors) - allowed)
+        if unknown:
+            raise ValueError(
+                f"unknown prior key(s) {unknown}: use 'intercept', 'slopes', 'group_sd', "
+                f"'horseshoe' or a predictor name ({self.predictors})"
+            )
+        if self.group is None and "group_sd" in self.user_priors:
+            raise ValueError("a 'group_sd' prior was given but the model has no group")
+        if self.shrinkage != "horseshoe" and "horseshoe" in self.user_priors:
+            raise ValueError("'horseshoe' hyperparameters given but shrinkage is not 'horseshoe'")
+        if self.shrinkage == "horseshoe":
+            per_term = sorted(set(self.user_priors) - {*_PRIOR_KEYS, "horseshoe"})
+            if per_term or "slopes" in self.user_priors:
+                raise ValueError(
+                    "slope priors cannot be combined with shrinkage='horseshoe' (the horseshoe "
+                    f"is the slope prior); got {per_term or ['slopes']}"
+                )
+            unknown_hs = sorted(
+                set(self.user_priors.get("horseshoe", {})) - set(DEFAULT_HORSESHOE)
+            )
+            if unknown_hs:
+                raise ValueError(
+                    f"unknown horseshoe hyperparameter(s) {unknown_hs}; "
+                    f"choose from {sorted(DEFAULT_HORSESHOE)}"
+                )
+
+    def resolved_priors(self, terms: Sequence[str] | None = None) -> dict[str, Any]:
+        """Priors actually used: defaults, overridden by ``slopes``, overridden per term.
+
+        Parameters
+        ----------
+        terms : sequence of str, optional
+            Slope terms (default: :attr:`terms`).
+
+        Returns
+        -------
+        dict
+            ``{"intercept": spec, "slopes": {term: spec}, "group_sd": spec | None,
+            "horseshoe": dict | None}``.
+        """
+        terms = list(terms) if terms is not None else self.terms
+        self._check_prior_keys(terms)
+        sources = self.design_info_.term_sources if self.design_info_ is not None else {}
+        intercept = validate_prior(
+            self.user_priors.get("intercept", DEFAULT_PRIORS["intercept"]),
+            "intercept",
+            support="real",
+        )
+        slopes_all = self.user_priors.get("slopes", DEFAULT_PRIORS["slopes"])
+        slopes: dict[str, dict[str, Any]] = {}
+        for term in terms:
+            source = sources.get(term, term)
+            spec = self.user_priors.get(term, self.user_priors.get(source, slopes_all))
+            slopes[term] = validate_prior(spec, term, support="real")
+        group_sd = None
+        if self.group is not None:
+            group_sd = validate_prior(
+                self.user_priors.get("group_sd", DEFAULT_PRIORS["group_sd"]),
+                "group_sd",
+                support="positive",
+            )
+        horseshoe = None
+        if self.shrinkage == "horseshoe":
+            horseshoe = {
+                key: float(value)
+                for key, value in {
+                    **DEFAULT_HORSESHOE,
+                    **self.user_priors.get("horseshoe", {}),
+                }.items()
+            }
+            if not 0 < horseshoe["expected_nonzero"] < len(terms):
+                raise ValueError(
+                    "horseshoe 'expected_nonzero' must be between 0 and the number of slopes "
+                    f"({len(terms)}), got {horseshoe['expected_nonzero']}"
+                )
+            slopes = {}
+        return {
+            "intercept": intercept,
+            "slopes": slopes,
+            "group_sd": group_sd,
+            "horseshoe": horseshoe,
+        }
+
+    def prior_summary(self) -> pd.DataFrame:
+        """Priors in rstanarm's style: as specified and as adjusted to the original scale.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Indexed by parameter; columns ``prior`` (as specified), ``scale`` (what the
+            prior is on) and ``adjusted_prior`` (the same prior on the original scale of
+            the predictor; known once the data are seen).
+        """
+        priors = self.resolved_priors()
+        terms = self.terms
+        rows: dict[str, dict[str, str]] = {}
+        where = "log-odds at the predictor means" if self.standardize else "log-odds at x = 0"
+        rows[INTERCEPT] = {
+            "prior": describe_prior(priors["intercept"]),
+            "scale": where,
+            "adjusted_prior": describe_prior(priors["intercept"]),
+        }
+        if priors["horseshoe"] is not None:
+            hs = priors["horseshoe"]
+            n = self.n_obs_ or float("nan")
+            tau0 = _horseshoe_tau0(hs, len(terms), n)
+            rows["slopes (horseshoe)"] = {
+                "prior": (
+                    f"RegularisedHorseshoe(expected_nonzero={hs['expected_nonzero']:g}, "
+                    f"slab_scale={hs['slab_scale']:g}, slab_df={hs['slab_df']:g}, "
+                    f"local_df={hs['local_df']:g}, global_df={hs['global_df']:g}; "
+                    f"global scale tau0={tau0:.3g})"
+                ),
+                "scale": "per SD of each predictor" if self.standardize else "original scale",
+                "adjusted_prior": "",
+            }
+        for index, (term, spec) in enumerate(priors["slopes"].items()):
+            scale = self.scale_[index] if self.scale_ is not None else None
+            rows[term] = {
+                "prior": describe_prior(spec),
+                "scale": (f"per SD of {term}" if self.standardize else f"per unit of {term}"),
+                "adjusted_prior": (
+                    describe_prior(_rescale(spec, scale)) if scale is not None else "(fit first)"
+                ),
+            }
+        if priors["group_sd"] is not None:
+            rows[f"sigma_group ({self.group})"] = {
+                "prior": describe_prior(priors["group_sd"]),
+                "scale": "SD of the varying intercepts (log-odds)",
+                "adjusted_prior": describe_prior(priors["group_sd"]),
+            }
+        frame = pd.DataFrame.from_dict(rows, orient="index")
+        frame.index.name = "parameter"
+        return frame
+
+    # ------------------------------------------------------------------ data
+    def _prepare(self, frame: pd.DataFrame, *, fitting: bool) -> dict[str, np.ndarray]:
+        if not isinstance(frame, pd.DataFrame):
+            raise TypeError(f"frame must be a pandas DataFrame, got {type(frame).__name__}")
+        needed = [self.outcome, *self.predictors, *([self.group] if self.group else [])]
+        missing = [name for name in needed if name not in frame.columns]
+        if missing:
+            raise ValueError(f"column(s) {missing} not in the data (it has {list(frame.columns)})")
+        y = _outcome_values(frame[self.outcome], self.outcome)
+        if fitting:
+            design, info = design_matrix(
+                frame, self.predictors, reference_levels=self.reference_levels or None
+            )
+        else:
+            info = self.design_info_
+            design = info.transform(frame)
+        X = design.to_numpy(dtype=float)
+        if fitting:
+            self.design_info_ = info
+            self._check_prior_keys(info.columns)
+            if self.standardize:
+                center, scale = _standardisation(X, list(info.columns))
+            else:
+                center, scale = np.zeros(X.shape[1]), np.ones(X.shape[1])
+            self.center_, self.scale_ = center, scale
+            self.n_obs_ = len(frame)
+        data = {
+            "X": (X - self.center_) / self.scale_,
+            "center": self.center_.copy(),
+            "scale": self.scale_.copy(),
+            "y_obs": y,
+        }
+        if self.group is not None:
+            labels = frame[self.group]
+            if labels.isna().any():
+                rows = list(frame.index[labels.isna()][:5])
+                raise ValueError(f"group column {self.group!r} has missing values (rows {rows})")
+            labels = labels.astype(str).to_numpy()
+            if fitting:
+                self.group_levels_ = tuple(sorted(set(labels)))
+            index = {level: i for i, level in enumerate(self.group_levels_)}
+            unknown = sorted(set(labels) - set(index))
+            if unknown:
+                raise ValueError(
+                    f"group column {self.group!r} has level(s) {unknown} not seen in the fit "
+                    f"(known: {list(self.group_levels_)})"
+                )
+            data["group_idx"] = np.array([index[label] for label in labels], dtype=np.int64)
+        return data
+
+    def build_model(self, frame: pd.DataFrame):
+        """Build the PyMC model on ``frame`` (sets the design, centre and scale).
+
+        Parameters
+        ----------
+        frame : pandas.DataFrame
+            Data with the outcome, predictors and group columns.
+
+        Returns
+        -------
+        pymc.Model
+            The model; data containers ``X``, ``center``, ``scale``, ``y_obs`` (and
+            ``group_idx``).
+        """
+        self._data = self._prepare(frame, fitting=True)
+        self._firm_ids = _firm_ids(frame)
+        self._model = self._build(self._data, self._firm_ids)
+        return self._model
+
+    @property
+    def model(self):
+        """The PyMC model on the fitted data (built on first use)."""
+        if self._model is None:
+            if self._data is None:
+                raise RuntimeError("call fit() or build_model() first")
+            self._model = self._build(self._data, self._firm_ids)
+        return self._model
+
+    def _build(self, data: Mapping[str, np.ndarray], firm_ids: np.ndarray):
+        import pymc as pm
+
+        terms = self.terms
+        priors = self.resolved_priors(terms)
+        coords: dict[str, Any] = {PREDICTOR: terms, FIRM: list(firm_ids)}
+        if self.group is not None:
+            coords[GROUP] = list(self.group_levels_)
+        with pm.Model(coords=coords) as model:
+            X = pm.Data("X", data["X"], dims=(FIRM, PREDICTOR))
+            center = pm.Data("center", data["center"], dims=PREDICTOR)
+            scale = pm.Data("scale", data["scale"], dims=PREDICTOR)
+            y_obs = pm.Data("y_obs", data["y_obs"], dims=FIRM)
+            alpha_std = make_prior_variable("alpha_std", priors["intercept"])
+            if priors["horseshoe"] is not None:
+                beta_std = _horseshoe(priors["horseshoe"], len(terms), len(data["y_obs"]))
+            else:
+                specs = list(priors["slopes"].values())
+                if len({spec["dist"] for spec in specs}) == 1:
+                    beta_std = make_prior_variable("beta_std", specs, dims=PREDICTOR)
+                else:
+                    parts = [
+                        make_prior_variable(f"beta_std__{term}", spec)
+                        for term, spec in priors["slopes"].items()
+                    ]
+                    beta_std = pm.Deterministic("beta_std", pm.math.stack(parts), dims=PREDICTOR)
+            eta = alpha_std + pm.math.dot(X, beta_std)
+            if self.group is not None:
+                group_idx = pm.Data("group_idx", data["group_idx"], dims=FIRM)
+                sigma_group = make_prior_variable("sigma_group", priors["group_sd"])
+                z_group = pm.Normal("z_group", 0.0, 1.0, dims=GROUP)
+                u = pm.Deterministic("u", sigma_group * z_group, dims=GROUP)
+                eta = eta + u[group_idx]
+            beta = pm.Deterministic("beta", beta_std / scale, dims=PREDICTOR)
+            pm.Deterministic("alpha", alpha_std - (center * beta).sum())
+            pm.Bernoulli("y", logit_p=eta, observed=y_obs, dims=FIRM)
+        return model
+
+    def _cache_key(self, n_obs: int) -> tuple:
+        return (
+            json.dumps(self.resolved_priors(), sort_keys=True),
+            tuple(self.terms),
+            self.group is not None,
+            self.group_levels_,
+            n_obs,
+        )
+
+    # ------------------------------------------------------------------ fit
+    def fit(
+        self,
+        frame: pd.DataFrame,
+        draws: int = 1000,
+        tune: int = 1000,
+        chains: int = 4,
+        random_seed: int | None = None,
+        sampler: Literal["nutpie", "pymc"] = "nutpie",
+        *,
+        target_accept: float | None = None,
+        progressbar: bool = False,
+        cores: int | None = None,
+    ) -> xr.DataTree:
+        """Sample the posterior and check it.
+
+        Parameters
+        ----------
+        frame : pandas.DataFrame
+            Data with the outcome, predictors and (if any) group column.
+        draws, tune, chains : int
+            Draws per chain after warm-up, warm-up iterations, chains.
+        random_seed : int, optional
+            Seed; the same seed gives the same draws.
+        sampler : {"nutpie", "pymc"}, default "nutpie"
+            nutpie compiles once per configuration and data shape and re-uses the
+            compiled model on new data; "pymc" uses PyMC's own NUTS.
+        target_accept : float, optional
+            NUTS target acceptance (default 0.9, 0.99 with the horseshoe).
+        progressbar : bool, default False
+            Show the sampler's progress bar.
+        cores : int, optional
+            Chains run in parallel (nutpie; default all cores).
+
+        Returns
+        -------
+        xarray.DataTree
+            Groups ``posterior`` (``alpha``, ``beta`` on the original scale,
+            ``alpha_std``, ``beta_std``, and ``sigma_group``, ``u`` with a group),
+            ``sample_stats``, ``log_likelihood`` and ``posterior_predictive`` (``y``),
+            ``observed_data`` and ``constant_data``; attrs hold the configuration, the
+            provenance and the diagnostics verdict.  Also kept as :attr:`idata_`.
+
+        Warns
+        -----
+        ConvergenceWarning
+            When the fit fails its convergence checks (see :attr:`diagnostics_`).
+        """
+        if sampler not in ("nutpie", "pymc"):
+            raise ValueError(f"sampler must be 'nutpie' or 'pymc', got {sampler!r}")
+        for name, value in (("draws", draws), ("tune", tune), ("chains", chains)):
+            if int(value) != value or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if target_accept is None:
+            target_accept = 0.99 if self.shrinkage == "horseshoe" else 0.9
+        data = self._prepare(frame, fitting=True)
+        self._data = data
+        self._firm_ids = _firm_ids(frame)
+        self._model = None
+        if sampler == "nutpie":
+            tree = self._sample_nutpie(
+                data, draws, tune, chains, random_seed, target_accept, progressbar, cores
+            )
+        else:
+            import pymc as pm
+
+            self._model = self._build(data, self._firm_ids)
+            with warnings.catch_warnings():
+                # PyMC logs, not warns, about short chains; nothing else is silenced here
+                tree = pm.sample(
+                    model=self._model,
+                    draws=draws,
+                    tune=tune,
+                    chains=chains,
+                    random_seed=random_seed,
+                    nuts_sampler="pymc",
+                    target_accept=target_accept,
+                    progressbar=progressbar,
+                    compute_convergence_checks=False,
+                )
+        tree = self._complete_tree(tree, data, random_seed)
+        self.idata_ = tree
+        diagnostics = mcmc_diagnostics(tree, var_names=self._diagnostic_variables(tree))
+        self.diagnostics_ = diagnostics
+        tree.attrs.update(diagnostics.to_attrs())
+        warn_if_failed(diagnostics, context=f"BayesianLogit({self.outcome})")
+        return tree
+
+    def refit(self, frame: pd.DataFrame, **fit_kwargs: Any) -> xr.DataTree:
+        """Fit again on new data of the same shape (re-uses the compiled nutpie model).
+
+        Parameters
+        ----------
+        frame : pandas.DataFrame
+            New data.
+        **fit_kwargs
+            Passed to :meth:`fit`.
+
+        Returns
+        -------
+        xarray.DataTree
+            As :meth:`fit`.
+        """
+        return self.fit(frame, **fit_kwargs)
+
+    def _sample_nutpie(self, data, draws, tune, chains, seed, target_accept, progressbar, cores):
+        import nutpie
+
+        key = self._cache_key(len(data["y_obs"]))
+        compiled = _COMPILED_CACHE.get(key)
+        if compiled is None:
+            model = self._build(data, self._firm_ids)
+            self._model = model
+            compiled = nutpie.compile_pymc_model(model)
+            _COMPILED_CACHE[key] = compiled
+        compiled = compiled.with_data(**data)
+        kwargs: dict[str, Any] = {}
+        if cores is not None:
+            kwargs["cores"] = cores
+        tree = nutpie.sample(
+            compiled,
+            draws=draws,
+            tune=tune,
+            chains=chains,
+            seed=seed,
+            save_warmup=False,
+            progress_bar=progressbar,
+            target_accept=target_accept,
+            **kwargs,
+        )
+        return tree
+
+    def _complete_tree(self, tree: xr.DataTree, data, seed) -> xr.DataTree:
+        """Add firm coords, observed/constant data, log-likelihood, PPC and the config."""
+        firm = {FIRM: list(self._firm_ids)}
+        posterior = tree["posterior"].to_dataset()
+        eta = _linear_predictor(posterior, data)
+        y = data["y_obs"]
+        log_lik = y * _log_sigmoid(eta) + (1 - y) * _log_sigmoid(-eta)
+        rng = np.random.default_rng(None if seed is None else seed + 1)
+        y_rep = (rng.random(eta.shape) < _sigmoid(eta)).astype(np.int64)
+        sample_coords = {"chain": posterior["chain"].values, "draw": posterior["draw"].values}
+        dims = ("chain", "draw", FIRM)
+        groups: dict[str, xr.Dataset] = {
+            "log_likelihood": xr.Dataset({"y": (dims, log_lik)}, coords={**sample_coords, **firm}),
+            "posterior_predictive": xr.Dataset(
+                {"y": (dims, y_rep)}, coords={**sample_coords, **firm}
+            ),
+            "observed_data": xr.Dataset({"y": ((FIRM,), y.astype(np.int64))}, coords=firm),
+        }
+        constant = {
+            "X": ((FIRM, PREDICTOR), data["X"]),
+            "center": ((PREDICTOR,), data["center"]),
+            "scale": ((PREDICTOR,), data["scale"]),
+        }
+        constant_coords: dict[str, Any] = {**firm, PREDICTOR: self.terms}
+        if "group_idx" in data:
+            constant["group_idx"] = ((FIRM,), data["group_idx"])
+        groups["constant_data"] = xr.Dataset(constant, coords=constant_coords)
+        children = {
+            name: tree[name].to_dataset()
+            for name in ("posterior", "sample_stats")
+            if name in tree.children
+        }
+        if "sample_stats" in children:
+            stats = children["sample_stats"]
+            children["sample_stats"] = stats.drop_vars(
+                [name for name in stats.data_vars if stats[name].dtype == object]
+            )
+        children.update(groups)
+        new_tree = xr.DataTree.from_dict(children)
+        for name in ("posterior", "sample_stats"):
+            if name in tree.children:
+                new_tree[name].attrs.update(tree[name].attrs)
+        from bayes_cluster.provenance import provenance
+
+        new_tree.attrs.update(provenance(seed=seed, spec=self.config(), model="BayesianLogit"))
+        new_tree.attrs["bayes_cluster_config"] = json.dumps(self._state(), default=str)
+        return new_tree
+
+    def _diagnostic_variables(self, tree: xr.DataTree) -> list[str]:
+        names = ["alpha", "beta", "alpha_std"]
+        for name in ("sigma_group", "z_group", "tau", "lambda", "c2", "z_beta"):
+            if name in tree["posterior"].data_vars:
+                names.append(name)
+        return names
+
+    # ------------------------------------------------------------------ results
+    def _require_fit(self) -> xr.DataTree:
+        if self.idata_ is None:
+            raise RuntimeError("the model has not been fitted: call fit(frame) first")
+        return self.idata_
+
+    def summary(self, hdi_prob: float | None = None) -> pd.DataFrame:
+        """Coefficient table on the original scale, with odds ratios and diagnostics.
+
+        Parameters
+        ----------
+        hdi_prob : float, optional
+            Interval probability (default :attr:`hdi_prob`, 0.94).
+
+        Returns
+        -------
+        pandas.DataFrame
+            Indexed by term (``Intercept`` and the predictor terms); columns ``mean``,
+            ``sd``, ``hdi_lower``, ``hdi_upper``, ``odds_ratio`` (exp of the posterior
+            mean), ``odds_ratio_lower``, ``odds_ratio_upper`` (exp of the HDI bounds),
+            ``prob_positive`` (P(beta > 0)), ``r_hat``, ``ess_bulk``, ``ess_tail``.
+        """
+        import arviz_stats as azs
+
+        tree = self._require_fit()
+        prob = self.hdi_prob if hdi_prob is None else float(hdi_prob)
+        draws = self.coefficient_draws()
+        lower, upper = zip(*(_hdi(draws[:, j], prob) for j in range(draws.shape[1])), strict=True)
+        diagnostics = azs.summary(
+            tree, var_names=["alpha", "beta"], kind="diagnostics", round_to="none"
+        )
+        diagnostics = pd.DataFrame(diagnostics)
+        diagnostics.index = [INTERCEPT, *self.terms]
+        mean = draws.mean(axis=0)
+        table = pd.DataFrame(
+            {
+                "mean": mean,
+                "sd": draws.std(axis=0, ddof=1),
+                "hdi_lower": lower,
+                "hdi_upper": upper,
+                "odds_ratio": np.exp(mean),
+                "odds_ratio_lower": np.exp(lower),
+                "odds_ratio_upper": np.exp(upper),
+                "prob_positive": (draws > 0).mean(axis=0),
+                "r_hat": diagnostics["r_hat"].to_numpy(dtype=float),
+                "ess_bulk": diagnostics["ess_bulk"].to_numpy(dtype=float),
+                "ess_tail": diagnostics["ess_tail"].to_numpy(dtype=float),
+            },
+            index=pd.Index([INTERCEPT, *self.terms], name="term"),
+        )
+        table.attrs["hdi_prob"] = prob
+        return table
+
+    def coefficient_draws(self) -> np.ndarray:
+        """Draws of (Intercept, slopes) on the original scale, shape (samples, 1 + terms)."""
+        posterior = self._require_fit()["posterior"]
+        alpha = posterior["alpha"].to_numpy().reshape(-1, 1)
+        beta = posterior["beta"].transpose("chain", "draw", PREDICTOR).to_numpy()
+        return np.hstack([alpha, beta.reshape(-1, beta.shape[-1])])
+
+    def fitted_probabilities(self) -> np.ndarray:
+        """Posterior draws of each fitted firm's probability, shape (chain, draw, firm)."""
+        tree = self._require_fit()
+        return _sigmoid(_linear_predictor(tree["posterior"].to_dataset(), self._data))
+
+    def predict(
+        self,
+        new_frame: pd.DataFrame,
+        *,
+        return_draws: bool = False,
+        random_seed: int | None = None,
+    ) -> pd.DataFrame | xr.DataArray:
+        """Posterior predictive probability that each new firm has ``outcome = 1``.
+
+        Parameters
+        ----------
+        new_frame : pandas.DataFrame
+            New firms with the predictor (and group) columns; the outcome column is not
+            needed.  A group level not seen in the fit gets a new varying intercept drawn
+            from ``Normal(0, sigma_group)``.
+        return_draws : bool, default False
+            Return every posterior draw instead of the summary.
+        random_seed : int, optional
+            Seed of the new group effects.
+
+        Returns
+        -------
+        pandas.DataFrame or xarray.DataArray
+            Columns ``probability`` (posterior mean), ``hdi_lower``, ``hdi_upper``,
+            indexed like ``new_frame``; or draws with dims (chain, draw, firm).
+        """
+        tree = self._require_fit()
+        frame = new_frame.copy()
+        if self.outcome not in frame.columns:
+            frame[self.outcome] = 0
+        info = self.design_info_
+        X = (info.transform(frame).to_numpy(dtype=float) - self.center_) / self.scale_
+        posterior = tree["posterior"].to_dataset()
+        data: dict[str, np.ndarray] = {"X": X}
+        rng = np.random.default_rng(random_seed)
+        extra = 0.0
+        if self.group is not None:
+            if self.group not in frame.columns:
+                raise ValueError(f"new data lack the group column {self.group!r}")
+            labels = frame[self.group].astype(str).to_numpy()
+            known = {level: i for i, level in enumerate(self.group_levels_)}
+            data["group_idx"] = np.array([known.get(label, 0) for label in labels])
+            new = np.array([label not in known for label in labels])
+            if new.any():
+                sigma = posterior["sigma_group"].to_numpy()[..., None]
+                u_known = posterior["u"].transpose("chain", "draw", GROUP).to_numpy()
+                u_new = sigma * rng.standard_normal(sigma.shape[:2] + (len(labels),))
+                extra = np.where(new, u_new - u_known[..., data["group_idx"]], 0.0)
+        probability = _sigmoid(_linear_predictor(posterior, data) + extra)
+        draws = xr.DataArray(
+            probability,
+            dims=("chain", "draw", FIRM),
+            coords={FIRM: list(_firm_ids(new_frame))},
+            name="probability",
+        )
+        if return_draws:
+            return draws
+        flat = probability.reshape(-1, probability.shape[-1])
+        bounds = np.array([_hdi(flat[:, i], self.hdi_prob) for i in range(flat.shape[1])])
+        return pd.DataFrame(
+            {
+                "probability": flat.mean(axis=0),
+                "hdi_lower": bounds[:, 0],
+                "hdi_upper": bounds[:, 1],
+            },
+            index=new_frame.index,
+        )
+
+    # ------------------------------------------------------------------ checks
+    def sample_prior_predictive(
+        self, draws: int = 500, random_seed: int | None = None, frame: pd.DataFrame | None = None
+    ) -> xr.DataTree:
+        """Draw from the prior and the prior predictive on the fitted (or given) data.
+
+        Parameters
+        ----------
+        draws : int, default 500
+            Number of prior draws.
+        random_seed : int, optional
+            Seed.
+        frame : pandas.DataFrame, optional
+            Data to use when the model is not fitted yet.
+
+        Returns
+        -------
+        xarray.DataTree
+            Groups ``prior`` and ``prior_predictive`` (``y``); also added to
+            :attr:`idata_` when the model is fitted.
+        """
+        import pymc as pm
+
+        if frame is not None:
+            self.build_model(frame)
+        prior = pm.sample_prior_predictive(draws=draws, model=self.model, random_seed=random_seed)
+        groups = {name: prior[name].to_dataset() for name in ("prior", "prior_predictive")}
+        if self.idata_ is not None:
+            for name, dataset in groups.items():
+                self.idata_[name] = xr.DataTree(dataset)
+        return xr.DataTree.from_dict(groups)
+
+    def loo(self):
+        """PSIS-LOO of the fit (``arviz_stats.loo``, pointwise, with Pareto k).
+
+        Returns
+        -------
+        arviz_stats.ELPDData
+            ELPD estimate, its SE, ``p_loo`` and pointwise Pareto k.
+        """
+        import arviz_stats as azs
+
+        return azs.loo(self._require_fit(), pointwise=True, var_name="y")
+
+    def pareto_k_table(self) -> pd.DataFrame:
+        """Count the Pareto k values by the usual ranges (Vehtari et al. 2024).
+
+        Returns
+        -------
+        pandas.DataFrame
+            Rows ``good``, ``bad``, ``very bad``; columns ``range``, ``count``, ``percent``.
+            The good/bad threshold is ``min(1 - 1 / log10(S), 0.7)`` for S draws.
+        """
+        elpd = self.loo()
+        k = np.asarray(elpd.pareto_k).ravel()
+        n_samples = int(
+            self.idata_["posterior"].sizes["chain"] * self.idata_["posterior"].sizes["draw"]
+        )
+        good = min(1 - 1 / math.log10(n_samples), 0.7)
+        counts = [int((k <= good).sum()), int(((k > good) & (k <= 1)).sum()), int((k > 1).sum())]
+        return pd.DataFrame(
+            {
+                "range": [f"(-inf, {good:.2f}]", f"({good:.2f}, 1]", "(1, inf)"],
+                "count": counts,
+                "percent": [100 * c / k.size for c in counts],
+            },
+            index=pd.Index(["good", "bad", "very bad"], name="pareto_k"),
+        )
+
+    def bayes_r2(self) -> pd.Series:
+        """Bayesian R² (Gelman, Goodrich, Gabry & Vehtari 2019), summarised over draws.
+
+        For each draw, ``var(p) / (var(p) + mean(p (1 - p)))`` over the fitted firms.
+
+        Returns
+        -------
+        pandas.Series
+            ``mean``, ``sd``, ``hdi_lower``, ``hdi_upper``.
+        """
+        r2 = self.bayes_r2_draws()
+        lower, upper = _hdi(r2, self.hdi_prob)
+        return pd.Series(
+            {"mean": r2.mean(), "sd": r2.std(ddof=1), "hdi_lower": lower, "hdi_upper": upper},
+            name="bayes_r2",
+        )
+
+    def bayes_r2_draws(self) -> np.ndarray:
+        """Bayesian R² per posterior draw (flattened over chains)."""
+        p = self.fitted_probabilities().reshape(-1, len(self._data["y_obs"]))
+        fit_variance = p.var(axis=1, ddof=1)
+        residual_variance = (p * (1 - p)).mean(axis=1)
+        return fit_variance / (fit_variance + residual_variance)
+
+    def classification_metrics(self, threshold: float = 0.5) -> pd.DataFrame:
+        """In-sample accuracy and AUC with posterior uncertainty.
+
+        Parameters
+        ----------
+        threshold : float, default 0.5
+            Probability above which a firm is classified as 1.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Rows ``accuracy`` and ``auc``; columns ``mean``, ``sd``, ``hdi_lower``,
+            ``hdi_upper``.  In-sample figures are optimistic; use :meth:`loo` to compare
+            models.
+        """
+        y = self._data["y_obs"].astype(bool)
+        p = self.fitted_probabilities().reshape(-1, y.size)
+        accuracy = ((p > threshold) == y).mean(axis=1)
+        auc = np.array([_auc(y, row) for row in p])
+        rows = {}
+        for name, values in (("accuracy", accuracy), ("auc", auc)):
+            lower, upper = _hdi(values, self.hdi_prob)
+            rows[name] = {
+                "mean": values.mean(),
+                "sd": values.std(ddof=1),
+                "hdi_lower": lower,
+                "hdi_upper": upper,
+            }
+        return pd.DataFrame.from_dict(rows, orient="index")
+
+    def prior_sensitivity(self) -> pd.DataFrame:
+        """Power-scaling prior and likelihood sensitivity (Kallioinen et al. 2024).
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``arviz_stats.psense_summary`` of ``alpha`` and ``beta``: the prior and
+            likelihood sensitivity of each and a diagnosis (prior-data conflict or a
+            weak likelihood when above 0.05).
+        """
+        import arviz_stats as azs
+        import pymc as pm
+
+        tree = self._require_fit()
+        log_prior = pm.stats.compute_log_prior(
+            tree, model=self.model, extend_inferencedata=False, progressbar=False
+        )
+        log_prior_group = (
+            log_prior["log_prior"] if "log_prior" in log_prior.children else log_prior
+        )
+        data = xr.DataTree.from_dict(
+            {
+                "posterior": tree["posterior"].to_dataset(),
+                "log_likelihood": tree["log_likelihood"].to_dataset(),
+                "log_prior": log_prior_group.to_dataset(),
+            }
+        )
+        result = azs.psense_summary(data, var_names=["alpha", "beta"], round_to="none")
+        return pd.DataFrame(result)
+
+    # ------------------------------------------------------------------ persistence
+    def config(self) -> dict[str, Any]:
+        """Return the model configuration (what the constructor was given)."""
+        return {
+            "outcome": self.outcome,
+            "predictors": list(self.predictors),
+            "group": self.group,
+            "priors": self.user_priors,
+            "standardize": self.standardize,
+            "shrinkage": self.shrinkage,
+            "hdi_prob": self.hdi_prob,
+            "reference_levels": {k: str(v) for k, v in self.reference_levels.items()},
+        }
+
+    def _state(self) -> dict[str, Any]:
+        info = self.design_info_
+        return {
+            "config": self.config(),
+            "design": None
+            if info is None
+            else {
+                "predictors": list(info.predictors),
+                "columns": list(info.columns),
+                "levels": {k: [str(v) for v in vals] for k, vals in info.levels.items()},
+                "reference_levels": {k: str(v) for k, v in info.reference_levels.items()},
+                "term_sources": dict(info.term_sources),
+            },
+            "center": None if self.center_ is None else self.center_.tolist(),
+            "scale": None if self.scale_ is None else self.scale_.tolist(),
+            "group_levels": None if self.group_levels_ is None else list(self.group_levels_),
+            "resolved_priors": self.resolved_priors(),
+        }
+
+    def save(self, path: str | Path) -> Path:
+        """Save the fit (DataTree with the configuration in attrs) to NetCDF or Zarr.
+
+        Parameters
+        ----------
+        path : str or pathlib.Path
+            ``*.nc`` for NetCDF (h5netcdf), ``*.zarr`` for a Zarr store.
+
+        Returns
+        -------
+        pathlib.Path
+            The path written.
+        """
+        tree = self._require_fit()
+        path = Path(path)
+        if path.suffix == ".zarr":
+            tree.to_zarr(path, mode="w")
+        elif path.suffix in (".nc", ".nc4", ".netcdf"):
+            tree.to_netcdf(path, engine="h5netcdf")
+        else:
+            raise ValueError(f"save path must end in .nc or .zarr, got {str(path)!r}")
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> BayesianLogit:
+        """Load a fit saved by :meth:`save`.
+
+        Parameters
+        ----------
+        path : str or pathlib.Path
+            A ``.nc`` file or ``.zarr`` store.
+
+        Returns
+        -------
+        BayesianLogit
+            The model with :attr:`idata_`, the design and standardisation restored.
+        """
+        path = Path(path)
+        if not path.exists():
+            raise FileNotFoundError(f"no saved model at {str(path)!r}")
+        engine = "zarr" if path.suffix == ".zarr" else "h5netcdf"
+        tree = xr.open_datatree(path, engine=engine).load()
+        if "bayes_cluster_config" not in tree.attrs:
+            raise ValueError(f"{str(path)!r} was not written by BayesianLogit.save")
+        state = json.loads(tree.attrs["bayes_cluster_config"])
+        config = state["config"]
+        model = cls(
+            config["outcome"],
+            config["predictors"],
+            group=config["group"],
+            priors=config["priors"],
+            standardize=config["standardize"],
+            shrinkage=config["shrinkage"],
+            hdi_prob=config["hdi_prob"],
+            reference_levels=config["reference_levels"] or None,
+        )
+        design = state["design"]
+        model.design_info_ = DesignInfo(
+            predictors=tuple(design["predictors"]),
+            columns=tuple(design["columns"]),
+            levels={k: tuple(v) for k, v in design["levels"].items()},
+            reference_levels=dict(design["reference_levels"]),
+            term_sources=dict(design["term_sources"]),
+        )
+        model.center_ = np.asarray(state["center"], dtype=float)
+        model.scale_ = np.asarray(state["scale"], dtype=float)
+        model.group_levels_ = tuple(state["group_levels"]) if state["group_levels"] else None
+        constant = tree["constant_data"].to_dataset()
+        model.n_obs_ = int(constant.sizes[FIRM])
+        model._firm_ids = constant[FIRM].to_numpy()
+        model._data = {
+            "X": constant["X"].to_numpy(),
+            "center": model.center_,
+            "scale": model.scale_,
+            "y_obs": tree["observed_data"]["y"].to_numpy(),
+        }
+        if "group_idx" in constant:
+            model._data["group_idx"] = constant["group_idx"].to_numpy()
+        model.idata_ = tree
+        model.diagnostics_ = mcmc_diagnostics(tree, var_names=model._diagnostic_variables(tree))
+        return model
+
+
+def compare_models(models_or_trees: Mapping[str, BayesianLogit | xr.DataTree]) -> pd.DataFrame:
+    """Compare fitted models by PSIS-LOO expected log predictive density.
+
+    Parameters
+    ----------
+    models_or_trees : mapping of str to BayesianLogit or xarray.DataTree
+        Named fitted models (or their DataTrees, with a ``log_likelihood`` group ``y``) of
+        the same observations.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``arviz_stats.compare``: rank, ``elpd``, ``p``, ``elpd_diff``, ``weight``, ``se``,
+        ``dse``, ``warning``, indexed by model name, best first.
+    """
+    if len(models_or_trees) < 2:
+        raise ValueError("compare_models needs at least two models")
+    import arviz_stats as azs
+
+    trees = {}
+    for name, item in models_or_trees.items():
+        tree = item._require_fit() if isinstance(item, BayesianLogit) else item
+        if "log_likelihood" not in tree.children:
+            raise ValueError(f"model {name!r} has no log_likelihood group")
+        trees[name] = tree
+    sizes = {name: tree["log_likelihood"].sizes.get(FIRM) for name, tree in trees.items()}
+    if len(set(sizes.values())) != 1:
+        raise ValueError(f"models were fitted to different numbers of firms: {sizes}")
+    return pd.DataFrame(azs.compare(trees, var_name="y"))
+
+
+# ---------------------------------------------------------------------- helpers
+def _plain(value: Any) -> Any:
+    """Deep-copy a mapping (e.g. a TOML table) into plain dicts."""
+    if isinstance(value, Mapping):
+        return {str(key): _plain(item) for key, item in value.items()}
+    return value
+
+
+def _outcome_values(series: pd.Series, name: str) -> np.ndarray:
+    if series.isna().any():
+        raise ValueError(
+            f"outcome {name!r} has missing values (rows {list(series.index[series.isna()][:5])})"
+        )
+    values = pd.to_numeric(series, errors="coerce")
+    bad = values.isna() | ~values.isin([0, 1])
+    if bad.any():
+        raise ValueError(
+            f"outcome {name!r} must be 0/1; rows {list(series.index[bad][:5])} have "
+            f"{list(series[bad][:5])}"
+        )
+    return values.to_numpy(dtype=np.int64)
+
+
+def _firm_ids(frame: pd.DataFrame) -> np.ndarray:
+    if "firm_id" in frame.columns and frame["firm_id"].is_unique:
+        return frame["firm_id"].astype(str).to_numpy()
+    return np.asarray([str(index) for index in frame.index])
+
+
+def _standardisation(X: np.ndarray, terms: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Centre at the mean; scale by the SD, or by the range of a two-valued column."""
+    center = X.mean(axis=0)
+    scale = np.empty(X.shape[1])
+    for j, term in enumerate(terms):
+        values = np.unique(X[:, j])
+        if values.size < 2:
+            raise ValueError(f"predictor {term!r} is constant: it cannot be standardised")
+        scale[j] = values[-1] - values[0] if values.size == 2 else X[:, j].std(ddof=1)
+    return center, scale
+
+
+def _rescale(spec: Mapping[str, Any], scale: float) -> dict[str, Any]:
+    """Express a prior per SD per original unit (location and scale divided by the SD)."""
+    out = dict(spec)
+    for key in ("mu", "sigma"):
+        if key in out:
+            out[key] = out[key] / scale
+    return out
+
+
+def _horseshoe_tau0(hs: Mapping[str, float], n_terms: int, n_obs: float) -> float:
+    p0 = hs["expected_nonzero"]
+    return p0 / (n_terms - p0) * PSEUDO_SIGMA / math.sqrt(n_obs)
+
+
+def _horseshoe(hs: Mapping[str, float], n_terms: int, n_obs: int):
+    import pymc as pm
+
+    tau0 = _horseshoe_tau0(hs, n_terms, n_obs)
+    tau = pm.HalfStudentT("tau", nu=hs["global_df"], sigma=tau0)
+    lam = pm.HalfStudentT("lambda", nu=hs["local_df"], sigma=1.0, dims=PREDICTOR)
+    c2 = pm.InverseGamma(
+        "c2", alpha=hs["slab_df"] / 2, beta=hs["slab_df"] * hs["slab_scale"] ** 2 / 2
+    )
+    z = pm.Normal("z_beta", 0.0, 1.0, dims=PREDICTOR)
+    lam_tilde = pm.math.sqrt(c2 * lam**2 / (c2 + tau**2 * lam**2))
+    return pm.Deterministic("beta_std", z * tau * lam_tilde, dims=PREDICTOR)
+
+
+def _linear_predictor(posterior: xr.Dataset, data: Mapping[str, np.ndarray]) -> np.ndarray:
+    """Eta draws, shape (chain, draw, firm), from the standardised parameters."""
+    alpha = posterior["alpha_std"].transpose("chain", "draw").to_numpy()
+    beta = posterior["beta_std"].transpose("chain", "draw", PREDICTOR).to_numpy()
+    eta = alpha[..., None] + np.einsum("cdp,np->cdn", beta, data["X"])
+    if "group_idx" in data and "u" in posterior:
+        u = posterior["u"].transpose("chain", "draw", GROUP).to_numpy()
+        eta = eta + u[..., data["group_idx"]]
+    return eta
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return np.exp(-np.logaddexp(0.0, -x))
+
+
+def _log_sigmoid(x: np.ndarray) -> np.ndarray:
+    return -np.logaddexp(0.0, -x)
+
+
+def _hdi(samples: np.ndarray, prob: float) -> tuple[float, float]:
+    """Shortest interval holding ``prob`` of the sorted samples (unimodal HDI)."""
+    sorted_samples = np.sort(np.asarray(samples, dtype=float).ravel())
+    n = sorted_samples.size
+    width = max(int(math.floor(prob * n)), 1)
+    if width >= n:
+        return float(sorted_samples[0]), float(sorted_samples[-1])
+    intervals = sorted_samples[width:] - sorted_samples[: n - width]
+    start = int(np.argmin(intervals))
+    return float(sorted_samples[start]), float(sorted_samples[start + width])
+
+
+def _auc(y: np.ndarray, score: np.ndarray) -> float:
+    """Area under the ROC curve (Mann-Whitney, ties count one half)."""
+    from scipy.stats import rankdata
+
+    ranks = rankdata(score)
+    n_pos = int(y.sum())
+    n_neg = y.size - n_pos
+    if n_pos == 0 or n_neg == 0:
+        return math.nan
+    return float((ranks[y].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
