@@ -182,11 +182,11 @@ def from_bayes(
     MethodEstimates
     """
     or_lower = next(
-        (c for c in ("odds_ratio_hdi_lower", "or_hdi_lower", "or_ci_lower") if c in summary),
+        (c for c in ("odds_ratio_lower", "odds_ratio_hdi_lower", "or_ci_lower") if c in summary),
         "or_ci_lower",
     )
     or_upper = next(
-        (c for c in ("odds_ratio_hdi_upper", "or_hdi_upper", "or_ci_upper") if c in summary),
+        (c for c in ("odds_ratio_upper", "odds_ratio_hdi_upper", "or_ci_upper") if c in summary),
         "or_ci_upper",
     )
     table = _frame(
@@ -345,20 +345,18 @@ def plain_language_reading(
     if len(methods) == 1:
         label = f"the {methods[0]} fit"
     if agreed_effect:
-        sentences.append(
-            f"{_words(agreed_effect).capitalize()}: {label} find a clear effect on the outcome."
-        )
+        sentences.append(f"{_words(agreed_effect)}: {label} find a clear effect.")
     if agreed_none:
         sentences.append(
-            f"{_words(agreed_none).capitalize()}: {label} find no clear effect "
+            f"{_words(agreed_none)}: {label} find no clear effect "
             "(which is not evidence of no effect with about 60 firms)."
         )
     for term in disputed:
         yes = [m for m in methods if wide.loc[term, m] == EFFECT]
         no = [m for m in methods if wide.loc[term, m] != EFFECT]
         sentences.append(
-            f"{term}: the methods disagree ({_words(yes)} find an effect, {_words(no)} do not); "
-            "read its interval rather than the verdict."
+            f"{term}: the methods disagree ({_words(yes)} {_verb(yes, 'find')} an effect, "
+            f"{_words(no)} {_verb(no, 'do')} not); read its intervals rather than the verdicts."
         )
     if "published" in wide.columns:
         known = wide[wide["published"] != ""]
@@ -383,6 +381,13 @@ def plain_language_reading(
                 f"predictors; it differs on {details}."
             )
     return sentences
+
+
+def _verb(subjects: Sequence[str], verb: str) -> str:
+    """Third-person agreement: 'mle finds', 'mle and firth find'."""
+    if len(subjects) != 1:
+        return verb
+    return {"do": "does"}.get(verb, verb + "s")
 
 
 def _words(items: Sequence[str]) -> str:

@@ -771,10 +771,16 @@ def _fit_bayes_logit(
     predictors: Sequence[str],
     group: str | None,
     priors: Mapping[str, Any],
+    shrinkage: str | None,
     name: str,
     context: RunContext,
 ) -> Any:
-    """Adapter: build and fit one Bayesian logit; returns the fitted model."""
+    """Adapter: build and fit one Bayesian logit; returns the fitted model.
+
+    Its convergence verdict goes into the report (top, in red, when it failed), so the
+    model's own ConvergenceWarning is not repeated here.
+    """
+    from bayes_cluster.diagnostics import ConvergenceWarning
     from bayes_cluster.logistic import BayesianLogit
 
     sampler = context.sampler
@@ -784,15 +790,21 @@ def _fit_bayes_logit(
         group=group,
         priors=dict(priors) or None,
         standardize=logistic.standardize,
+        shrinkage=shrinkage,
+        hdi_prob=sampler.hdi_prob,
     )
-    model.fit(
-        frame,
-        draws=sampler.draws,
-        tune=sampler.tune,
-        chains=sampler.chains,
-        random_seed=context.seed(name),
-        sampler=sampler.backend,
-    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model.fit(
+            frame,
+            draws=sampler.draws,
+            tune=sampler.tune,
+            chains=sampler.chains,
+            random_seed=context.seed(name),
+            sampler=sampler.backend,
+            target_accept=None if shrinkage else sampler.target_accept,
+            progressbar=context.progressbar,
+        )
     return model
 
 
@@ -804,11 +816,14 @@ def _bayes_summary(model: Any, hdi_prob: float) -> pd.DataFrame:
         return model.summary()
 
 
-def _bayes_models(logistic: LogisticSpec) -> list[tuple[str, tuple[str, ...], str | None, dict]]:
-    models = [("bayes", logistic.terms, logistic.group, logistic.priors)]
+def _bayes_models(logistic: LogisticSpec) -> list[tuple]:
+    """Return (method, terms, group, priors, shrinkage) of the base model and each variant."""
+    models = [("bayes", logistic.terms, logistic.group, logistic.priors, logistic.shrinkage)]
     for variant in logistic.variants:
         terms = tuple(logistic.term(c) for c in variant.predictors)
-        models.append((f"bayes_{variant.name}", terms, variant.group, variant.priors))
+        models.append(
+            (f"bayes_{variant.name}", terms, variant.group, variant.priors, variant.shrinkage)
+        )
     return models
 
 
@@ -826,8 +841,10 @@ def _run_bayes_logit(context: RunContext) -> None:
         )
     )
     fitted = {}
-    for name, terms, group, priors in _bayes_models(logistic):
+    for name, terms, group, priors, shrinkage in _bayes_models(logistic):
         description = f"varying intercepts by {group}" if group else "no grouping"
+        if shrinkage:
+            description += f", {shrinkage} prior on the slopes"
         context.progress(f"logit: Bayesian {name} ({description}; MCMC)")
         model = _fit_bayes_logit(
             frame,
@@ -835,14 +852,15 @@ def _run_bayes_logit(context: RunContext) -> None:
             predictors=terms,
             group=group,
             priors=priors,
+            shrinkage=shrinkage,
             name=name,
             context=context,
         )
         fitted[name] = model
-        context.add_diagnostics(name, model.diagnostics)
+        context.add_diagnostics(name, model.diagnostics_)
         summary = _bayes_summary(model, hdi_prob)
         context.save_table(summary, f"logistic/{name}_summary.csv")
-        context.save_tree(model.idata, f"logistic/{name}_posterior.nc", model=name)
+        context.save_tree(model.idata_, f"logistic/{name}_posterior.nc", model=name)
         context.methods.append(comparison_module.from_bayes(summary, name, hdi_prob))
         prior_table = _prior_table(model)
         section.add(
@@ -856,8 +874,10 @@ def _run_bayes_logit(context: RunContext) -> None:
     context.results["bayes_logit"] = fitted
     if logistic.loo and len(fitted) > 1:
         context.progress("logit: PSIS-LOO comparison of the Bayesian models")
-        table = _loo_compare(fitted)
+        table, notes = _loo_compare(fitted)
         context.save_table(table, "logistic/loo_comparison.csv")
+        for note in notes:
+            section.add(Alert(f"PSIS-LOO: {note}", "warning"))
         section.add(
             TableBlock(
                 table, "Bayesian logits compared by PSIS-LOO (higher ELPD is better)", index=True
@@ -874,7 +894,7 @@ def _run_bayes_logit(context: RunContext) -> None:
         )
     if logistic.prior_sensitivity:
         context.progress("logit: prior sensitivity (power-scaling)")
-        sensitivity = _prior_sensitivity(fitted["bayes"])
+        sensitivity, failure = _prior_sensitivity(fitted["bayes"])
         sensitivity_section = context.report.section("Prior sensitivity")
         if sensitivity is not None:
             context.save_table(sensitivity, "logistic/prior_sensitivity.csv")
@@ -888,8 +908,9 @@ def _run_bayes_logit(context: RunContext) -> None:
                 TableBlock(sensitivity, "Prior and likelihood sensitivity", index=True),
             )
         else:
+            context.verdicts["prior_sensitivity_failed"] = failure
             sensitivity_section.add(
-                Paragraph("Prior sensitivity was not available for this model.")
+                Alert(f"Prior sensitivity could not be computed: {failure}", "error")
             )
 
 
@@ -903,19 +924,41 @@ def _prior_table(model: Any) -> pd.DataFrame | None:
     return None
 
 
-def _loo_compare(models: Mapping[str, Any]) -> pd.DataFrame:
-    """Adapter: ELPD comparison of the Bayesian logits."""
+def _loo_compare(models: Mapping[str, Any]) -> tuple[pd.DataFrame, list[str]]:
+    """Adapter: ELPD comparison of the Bayesian logits, with PSIS warnings as notes."""
     from bayes_cluster.logistic import compare_models
 
-    return compare_models(dict(models))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        table = compare_models(dict(models))
+    return table, _warning_notes(caught)
 
 
-def _prior_sensitivity(model: Any) -> pd.DataFrame | None:
-    """Adapter: power-scaling prior sensitivity of a fitted Bayesian logit."""
+def _warning_notes(caught: Sequence[warnings.WarningMessage]) -> list[str]:
+    """Distinct warning messages, first sentence only, for the report."""
+    notes = []
+    for item in caught:
+        text = str(item.message).split(". ")[0].strip().rstrip(".") + "."
+        if text not in notes:
+            notes.append(text)
+    return notes
+
+
+def _prior_sensitivity(model: Any) -> tuple[pd.DataFrame | None, str | None]:
+    """Adapter: power-scaling prior sensitivity of a fitted Bayesian logit.
+
+    Returns the table, or ``None`` and the reason it could not be computed (shown in the
+    report in red rather than aborting the whole run).
+    """
     function = getattr(model, "prior_sensitivity", None)
     if not callable(function):
-        return None
-    return _as_frame(function())
+        return None, "this model has no prior_sensitivity()"
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            return _as_frame(function()), None
+    except Exception as error:  # noqa: BLE001 - reported in the report, in red
+        return None, f"{type(error).__name__}: {error}"
 
 
 def _bayes_logit_figures(context: RunContext, section: Section, model: Any, name: str) -> None:
@@ -1123,6 +1166,8 @@ def _summary_lines(context: RunContext, folder: Path) -> list[str]:
         lines.append(f"Latent classes, Bayesian: {verdicts['bayes_cluster_verdict']}")
     for sentence in verdicts.get("logit_reading", []):
         lines.append(f"Export logit: {sentence}")
+    if "prior_sensitivity_failed" in verdicts:
+        lines.append(f"Prior sensitivity FAILED: {verdicts['prior_sensitivity_failed']}")
     failed = context.report.failed
     n_fits = len(context.report.diagnostics)
     if n_fits:

@@ -49,19 +49,16 @@ __all__ = [
 
 # --------------------------------------------------------------------------- vocabularies
 
-PRIOR_DISTRIBUTIONS: Mapping[str, tuple[frozenset[str], frozenset[str]]] = MappingProxyType(
-    {
-        **{
-            name: (frozenset(required), frozenset())
-            for name, (required, _) in _PRIOR_FAMILIES.items()
-        },
-        "RegularizedHorseshoe": (
-            frozenset(),
-            frozenset({"expected_nonzero", "slab_scale", "slab_df", "global_scale"}),
-        ),
-    }
+PRIOR_DISTRIBUTIONS: Mapping[str, tuple[str, ...]] = MappingProxyType(
+    {name: tuple(required) for name, (required, _) in _PRIOR_FAMILIES.items()}
 )
-"""Prior families a spec may name, with their (required, optional) parameters."""
+"""Prior families a spec may name, with their parameters (:mod:`bayes_cluster.priors`)."""
+
+HORSESHOE_PARAMETERS = ("expected_nonzero", "slab_scale", "slab_df", "local_df", "global_df")
+"""Hyperparameters of the regularised horseshoe (``[logistic.priors.horseshoe]``)."""
+
+PRIOR_ROLES = ("intercept", "slopes", "group_sd", "horseshoe")
+"""Prior keys of the Bayesian logit besides single predictors."""
 
 TRANSFORMS: Mapping[str, str] = MappingProxyType(
     {
@@ -154,6 +151,7 @@ class LogisticVariant:
     group: str | None
     priors: dict[str, dict[str, Any]]
     predictors: tuple[str, ...]
+    shrinkage: str | None = None
 
 
 @dataclass(frozen=True)
@@ -182,6 +180,8 @@ class LogisticSpec:
         Compare the Bayesian models by PSIS-LOO.
     prior_sensitivity : bool
         Power-scaling prior sensitivity of the base model.
+    shrinkage : {None, "horseshoe"}
+        Regularised horseshoe on the slopes of the base model.
     """
 
     outcome: str
@@ -194,6 +194,7 @@ class LogisticSpec:
     variants: tuple[LogisticVariant, ...] = ()
     loo: bool = True
     prior_sensitivity: bool = True
+    shrinkage: str | None = None
 
     def term(self, column: str) -> str:
         """Name of the model term built from ``column`` (``log(workers)`` if transformed)."""
@@ -612,6 +613,21 @@ def _validate_data(raw: Any, problems: _Problems, folder: Path) -> DataSpec | No
     )
 
 
+def _validate_horseshoe(raw: dict, key: str, problems: _Problems) -> dict[str, float]:
+    values = {}
+    for name, value in raw.items():
+        if name not in HORSESHOE_PARAMETERS:
+            problems.add(
+                f"{key}.{name}",
+                f"unknown horseshoe parameter; known: {', '.join(HORSESHOE_PARAMETERS)}",
+            )
+        elif isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+            problems.add(f"{key}.{name}", f"must be a positive number, got {value!r}")
+        else:
+            values[name] = float(value)
+    return values
+
+
 def _validate_priors(raw: Any, key: str, problems: _Problems) -> dict[str, dict[str, Any]]:
     """Check prior tables with the package's own prior rules (:mod:`bayes_cluster.priors`)."""
     from bayes_cluster.priors import validate_prior
@@ -627,6 +643,9 @@ def _validate_priors(raw: Any, key: str, problems: _Problems) -> dict[str, dict[
                 f'must be a table like {{ dist = "Normal", mu = 0, sigma = 1 }}, got {prior!r}',
             )
             continue
+        if term == "horseshoe":
+            priors[term] = _validate_horseshoe(prior, prior_key, problems)
+            continue
         dist = prior.get("dist")
         if dist is None:
             problems.add(f"{prior_key}.dist", "is required (the prior family)")
@@ -637,23 +656,10 @@ def _validate_priors(raw: Any, key: str, problems: _Problems) -> dict[str, dict[
                 f"unknown prior {dist!r}; known: {', '.join(PRIOR_DISTRIBUTIONS)}",
             )
             continue
-        if dist != "RegularizedHorseshoe":
-            try:
-                priors[term] = validate_prior(prior, term)
-            except ValueError as error:
-                problems.add(prior_key, str(error))
-            continue
-        _, optional = PRIOR_DISTRIBUTIONS[dist]
-        parameters = {k: v for k, v in prior.items() if k != "dist"}
-        for name in sorted(set(parameters) - optional):
-            problems.add(
-                f"{prior_key}.{name}",
-                f"{dist} has no parameter {name!r}; it takes {', '.join(sorted(optional))}",
-            )
-        for name, value in parameters.items():
-            if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-                problems.add(f"{prior_key}.{name}", f"must be a positive number, got {value!r}")
-        priors[term] = {"dist": dist, **{k: float(v) for k, v in parameters.items()}}
+        try:
+            priors[term] = validate_prior(prior, term)
+        except ValueError as error:
+            problems.add(prior_key, str(error))
     return priors
 
 
@@ -680,6 +686,29 @@ def _check_columns(
             )
 
 
+def _shrinkage(table: _Table, problems: _Problems) -> str | None:
+    value = table.get("shrinkage", str, "none")
+    if value not in ("none", "horseshoe"):
+        problems.add(table.sub("shrinkage"), f"must be 'none' or 'horseshoe', got {value!r}")
+        return None
+    return None if value == "none" else value
+
+
+def _check_prior_keys(
+    priors: Mapping[str, Any], predictors: Sequence[str], key: str, problems: _Problems
+) -> None:
+    """Check that a prior key is a role (intercept, slopes, ...) or one predictor's term."""
+    for name in priors:
+        column = name.split("[", 1)[0]
+        if column.endswith(")") and "(" in column:  # a transformed term, e.g. log(workers)
+            column = column[column.index("(") + 1 : -1]
+        if name not in PRIOR_ROLES and column not in predictors:
+            problems.add(
+                f"{key}.{name}]",
+                f"{name!r} is neither a prior role ({', '.join(PRIOR_ROLES)}) nor a predictor",
+            )
+
+
 def _validate_logistic(
     raw: Any, problems: _Problems, data: DataSpec | None
 ) -> LogisticSpec | None:
@@ -698,6 +727,7 @@ def _validate_logistic(
             "variants",
             "loo",
             "prior_sensitivity",
+            "shrinkage",
         ),
     )
     outcome = table.require("outcome", str)
@@ -727,13 +757,17 @@ def _validate_logistic(
         else:
             transforms[column] = name
     priors = _validate_priors(table.raw.get("priors", {}), "[logistic.priors]", problems)
+    _check_prior_keys(priors, predictors, "[logistic.priors", problems)
+    shrinkage = _shrinkage(table, problems)
     variants = []
     variant_tables = table.get("variants", dict, {})
     for name, variant_raw in variant_tables.items():
         key = f"[logistic.variants.{name}]"
         if not name.replace("_", "").isalnum():
             problems.add(key, "variant names may hold letters, digits and underscores only")
-        variant = _Table(variant_raw, key, problems, ("group", "priors", "predictors"))
+        variant = _Table(
+            variant_raw, key, problems, ("group", "priors", "predictors", "shrinkage")
+        )
         variant_group = variant.get("group", str, group)
         if variant_group is not None:
             _check_columns(
@@ -748,12 +782,16 @@ def _validate_logistic(
         variant_priors = _validate_priors(
             variant.raw.get("priors", {}), f"[logistic.variants.{name}.priors]", problems
         )
+        _check_prior_keys(
+            variant_priors, variant_predictors, f"[logistic.variants.{name}.priors", problems
+        )
         variants.append(
             LogisticVariant(
                 name=name,
                 group=variant_group,
                 priors={**priors, **variant_priors},
                 predictors=variant_predictors,
+                shrinkage=_shrinkage(variant, problems) if variant.has("shrinkage") else shrinkage,
             )
         )
     if outcome is None or not predictors:
@@ -769,6 +807,7 @@ def _validate_logistic(
         variants=tuple(variants),
         loo=table.get("loo", bool, True),
         prior_sensitivity=table.get("prior_sensitivity", bool, True),
+        shrinkage=shrinkage,
     )
 
 
