@@ -106,6 +106,14 @@ def test_start_bookkeeping(carcinoma_fits):
     assert 0 < carcinoma_fits[2].n_iter_ <= 1000
 
 
+@pytest.mark.parametrize("init", ["theta", "posterior"])
+def test_both_kinds_of_random_start_reach_polca_optimum(carcinoma, init):
+    em = LatentClassEM(3, n_starts=20, random_state=5, init=init).fit(carcinoma)
+    assert em.log_likelihood_ == pytest.approx(-293.705, abs=1e-3)
+    with pytest.raises(ValueError, match="init must be 'mixed', 'theta' or 'posterior'"):
+        LatentClassEM(3, init="kmeans")
+
+
 def test_same_seed_same_fit(values):
     first = LatentClassEM(2, n_starts=5, random_state=7).fit(values)
     second = LatentClassEM(2, n_starts=5, random_state=7).fit(values)
