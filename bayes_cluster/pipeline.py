@@ -1066,7 +1066,6 @@ def _run_comparison(context: RunContext) -> None:
     figure = forest_plot_methods(
         table,
         title="Export logit: every method's estimate and interval",
-        label="QUICK PREVIEW" if context.quick else None,
     )
     section.add(
         context.save_figure(
