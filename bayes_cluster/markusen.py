@@ -7,6 +7,18 @@ descriptions of each district type on pp. 296-306.
 The signature table below is the *only* place in the package where the expected
 response of each Markusen item under each district type is written down.
 ``H`` = high agreement expected, ``L`` = low agreement, ``M`` = mixed / middle.
+Markusen lists each type's features in words (business structure, intra-district trade,
+contracts, cooperation, labour market, cultural identity, finance, trade associations,
+government role); the levels are our operationalisation of those features as survey
+statements, one level per feature: a feature she names as present is ``H``, one she
+names as absent or weak is ``L``, and ``M`` marks a feature she qualifies ("moderate",
+"less flexible") or that holds only for a variant (e.g. the strong local government of
+the Italianate variant of the Marshallian district).
+
+The module also holds the two ways of reading the typology off a survey:
+:func:`descriptive_scoring` (the thesis's item-by-item shares) and
+:func:`match_markusen_types` (scores a latent class's response profile against each
+type; vectorised over posterior draws).
 """
 
 from __future__ import annotations
