@@ -38,6 +38,12 @@ _EXPORTS: dict[str, str] = {
     "MARKUSEN_ITEMS": "markusen",
     "SIGNATURES": "markusen",
     "descriptive_scoring": "markusen",
+    "DescriptiveScoring": "markusen",
+    "match_markusen_types": "markusen",
+    "best_markusen_type": "markusen",
+    "agreement_balance": "markusen",
+    "signature_matrix": "markusen",
+    "select_n_classes": "latent_class_em",
     "LatentClassEM": "latent_class_em",
     "BayesianLatentClass": "latent_class",
     # export orientation
