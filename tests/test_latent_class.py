@@ -1,0 +1,326 @@
+"""Tests of the Bayesian latent class model (bayes_cluster.latent_class)."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.stats import dirichlet
+
+from bayes_cluster.dims import CATEGORY, CHAIN, DRAW, FIRM, ITEM, LATENT_CLASS, MARKUSEN_TYPE
+from bayes_cluster.latent_class import (
+    DEFAULT_PRIORS,
+    BayesianLatentClass,
+    ClusterVerdict,
+    compare_n_classes,
+    encode_items,
+    marginal_log_likelihood,
+    relabel_draws,
+)
+from bayes_cluster.markusen import MARKUSEN_ITEMS, MARKUSEN_TYPES
+from bayes_cluster.simulate import simulate_tumang
+
+# ---------------------------------------------------------------------------- encoding
+
+
+def test_encode_collapses_likert_and_leaves_missing_out():
+    frame = pd.DataFrame(
+        {"firm_id": ["a", "b", "c"], "q1": [1, 3, 5], "q2": [2.0, np.nan, 4.0]},
+    )
+    encoded = encode_items(frame)
+    assert encoded.items == ("q1", "q2")
+    assert encoded.firms == ("a", "b", "c")
+    assert encoded.category_labels == ("disagree", "neutral", "agree")
+    np.testing.assert_array_equal(encoded.codes, [[1, 1], [2, 0], [3, 3]])
+    assert encoded.one_hot.shape == (3, 2, 3)
+    np.testing.assert_array_equal(encoded.one_hot[1, 1], [0, 0, 0])  # missing: row of zeros
+    np.testing.assert_array_equal(encoded.one_hot[0, 0], [1, 0, 0])
+    np.testing.assert_array_equal(encoded.one_hot[2, 1], [0, 0, 1])
+    assert encoded.n_missing == 1
+    kept = encode_items(frame, collapse="none")
+    assert kept.categories == (1, 2, 3, 4, 5)
+    np.testing.assert_array_equal(kept.codes, [[1, 2], [3, 0], [5, 4]])
+
+
+def test_encode_uses_markusen_items_of_a_survey_frame():
+    frame, _ = simulate_tumang(n=20, seed=3)
+    encoded = encode_items(frame)
+    assert encoded.items == MARKUSEN_ITEMS
+    assert encoded.firms == tuple(frame["firm_id"])
+
+
+def test_encode_rejects_bad_cells_by_name():
+    frame = pd.DataFrame({"firm_id": ["a", "b"], "q1": [1, 7], "q2": [2, 2]})
+    with pytest.raises(
+        ValueError, match=r"item 'q1', firm 'b' \(row 2\): value 7 is not a Likert"
+    ):
+        encode_items(frame)
+    frame = pd.DataFrame({"q1": [1, "x"], "q2": [2, 2]})
+    with pytest.raises(ValueError, match="item 'q1', firm '1' .*'x'"):
+        encode_items(frame, collapse="none")
+    with pytest.raises(ValueError, match=r"item columns \['nope'\] are not in the data"):
+        encode_items(frame, ["nope"])
+    with pytest.raises(ValueError, match="item 'q2' has no observed response"):
+        encode_items(pd.DataFrame({"q1": [1, 2], "q2": [np.nan, np.nan]}))
+
+
+# ---------------------------------------------------------------------------- configuration
+
+
+def test_priors_merge_defaults_with_user_values_and_reject_unknown():
+    model = BayesianLatentClass(3, priors={"class_concentration": 0.05})
+    assert model.priors == {"class_concentration": 0.05, "item_concentration": 1.0}
+    table = model.prior_summary()
+    assert table.loc["pi", "prior"] == "Dirichlet(0.05 * 1_K)"
+    assert not table.loc["pi", "default"]
+    assert table.loc["theta", "default"]
+    assert DEFAULT_PRIORS["class_concentration"] == 1.0  # defaults not mutated
+    with pytest.raises(ValueError, match=r"unknown prior names \['alpha'\]"):
+        BayesianLatentClass(2, priors={"alpha": 1.0})
+    with pytest.raises(ValueError, match="prior item_concentration must be positive"):
+        BayesianLatentClass(2, priors={"item_concentration": 0.0})
+    with pytest.raises(ValueError, match="n_classes must be a positive whole number"):
+        BayesianLatentClass(0)
+    with pytest.raises(RuntimeError, match="not fitted yet"):
+        BayesianLatentClass(2).summary()
+
+
+# ---------------------------------------------------------------------------- likelihood
+
+
+def _hand_marginal_log_likelihood(codes, pi, theta):
+    """Direct sum over classes and product over answered items (loops, no vectorising)."""
+    total = 0.0
+    for row in codes:
+        firm = 0.0
+        for k in range(len(pi)):
+            product = pi[k]
+            for j, code in enumerate(row):
+                if code > 0:
+                    product *= theta[k, j, code - 1]
+            firm += product
+        total += np.log(firm)
+    return total
+
+
+def test_model_logp_equals_hand_computed_value():
+    frame = pd.DataFrame(
+        {"q1": [1, 3, 5, 4], "q2": [2, 5, np.nan, 1], "q3": [3, 3, 4, 1]},
+    )
+    model_spec = BayesianLatentClass(2, priors={"class_concentration": 2.0})
+    encoded = model_spec.encode(frame)
+    model = model_spec.build_model(encoded)
+    pi = np.array([0.3, 0.7])
+    theta = np.array(
+        [
+            [[0.2, 0.3, 0.5], [0.6, 0.1, 0.3], [0.1, 0.8, 0.1]],
+            [[0.5, 0.25, 0.25], [0.2, 0.2, 0.6], [0.3, 0.3, 0.4]],
+        ]
+    )
+    point = {}
+    for rv, value in (("pi", pi), ("theta", theta)):
+        variable = model[rv]
+        transform = model.rvs_to_transforms[variable]
+        point[model.rvs_to_values[variable].name] = transform.forward(value).eval()
+    logp = model.compile_logp(jacobian=False)(point)
+    likelihood = _hand_marginal_log_likelihood(encoded.codes, pi, theta)
+    prior = dirichlet.logpdf(pi, [2.0, 2.0]) + sum(
+        dirichlet.logpdf(theta[k, j], np.ones(3)) for k in range(2) for j in range(3)
+    )
+    np.testing.assert_allclose(logp, likelihood + prior, rtol=1e-10)
+    per_firm = marginal_log_likelihood(encoded.one_hot, pi, theta)
+    np.testing.assert_allclose(per_firm.sum(), likelihood, rtol=1e-12)
+    assert per_firm.shape == (4,)
+
+
+# ---------------------------------------------------------------------------- relabelling
+
+
+def _separated_draws(rng, n_draws=400, n_classes=3, n_items=5, n_categories=3):
+    centres = rng.dirichlet(np.full(n_categories, 0.5), size=(n_classes, n_items))
+    shares = np.array([0.5, 0.3, 0.2])[:n_classes]
+    theta = np.stack(
+        [
+            np.stack([rng.dirichlet(200 * centres[k, j] + 0.1) for j in range(n_items)])
+            for _ in range(n_draws)
+            for k in range(n_classes)
+        ]
+    ).reshape(n_draws, n_classes, n_items, n_categories)
+    pi = rng.dirichlet(300 * shares, size=n_draws)
+    return pi, theta
+
+
+def test_relabelling_puts_permuted_draws_back_in_order():
+    rng = np.random.default_rng(7)
+    pi, theta = _separated_draws(rng)
+    permutations = np.array(list(itertools.permutations(range(3))))
+    applied = permutations[rng.integers(len(permutations), size=len(pi))]
+    rows = np.arange(len(pi))[:, None]
+    scrambled_pi, scrambled_theta = pi[rows, applied], theta[rows, applied]
+    assert (applied != np.arange(3)).any(axis=1).mean() > 0.5
+
+    # against a reference in the true order, every draw goes back exactly
+    found = relabel_draws(scrambled_pi, scrambled_theta, reference=(pi.mean(0), theta.mean(0)))
+    np.testing.assert_array_equal(scrambled_pi[rows, found], pi)
+    np.testing.assert_array_equal(scrambled_theta[rows, found], theta)
+
+    # without a reference (pivot = first draw, then the mean): one consistent labelling,
+    # equal to the truth up to a single global permutation
+    found = relabel_draws(scrambled_pi, scrambled_theta)
+    relabelled = scrambled_pi[rows, found]
+    global_permutation = applied[0][found[0]]
+    np.testing.assert_array_equal(relabelled, pi[:, global_permutation])
+
+
+def test_relabelling_checks_shapes():
+    with pytest.raises(ValueError, match="class_shares must be"):
+        relabel_draws(np.ones((4, 2)), np.ones((4, 3, 2, 2)))
+
+
+# ---------------------------------------------------------------------------- a short fit
+
+
+@pytest.fixture(scope="module")
+def short_fit():
+    frame, truth = simulate_tumang(n=60, seed=11)
+    model = BayesianLatentClass(2)
+    model.fit(frame, draws=150, tune=150, chains=2, random_seed=5)
+    return model, frame, truth
+
+
+def test_fit_result_layout(short_fit):
+    model, frame, _ = short_fit
+    tree = model.idata
+    assert {"posterior", "sample_stats", "log_likelihood", "observed_data", "relabelling"} <= set(
+        tree.children
+    )
+    posterior = model.posterior
+    assert posterior["pi"].dims == (CHAIN, DRAW, LATENT_CLASS)
+    assert posterior["theta"].dims == (CHAIN, DRAW, LATENT_CLASS, ITEM, CATEGORY)
+    assert posterior["class_probability"].dims == (CHAIN, DRAW, FIRM, LATENT_CLASS)
+    assert posterior.sizes[CHAIN] == 2 and posterior.sizes[DRAW] == 150
+    assert list(posterior[ITEM].to_numpy()) == list(MARKUSEN_ITEMS)
+    assert list(posterior[FIRM].to_numpy()) == list(frame["firm_id"])
+    assert tree["log_likelihood"]["responses"].dims == (CHAIN, DRAW, FIRM)
+    np.testing.assert_allclose(posterior["pi"].sum(LATENT_CLASS), 1.0)
+    np.testing.assert_allclose(posterior["theta"].sum(CATEGORY), 1.0)
+    np.testing.assert_allclose(posterior["class_probability"].sum(LATENT_CLASS), 1.0)
+    # classes come out ordered by decreasing share
+    means = posterior["pi"].mean((CHAIN, DRAW)).to_numpy()
+    assert means[0] >= means[1]
+    assert "Hungarian" in tree.attrs["label_switching"]
+    assert "EM" in tree.attrs["label_switching"]
+    assert tree.attrs["n_classes"] == "2" and tree.attrs["collapse"] == "three"
+    assert tree.attrs["seed"] == "5"
+    assert tree.attrs["diagnostics_verdict"] in ("PASSED", "FAILED")
+    # the stored log-likelihood is the marginal likelihood of the stored draws
+    first = posterior.isel({CHAIN: 0, DRAW: 0})
+    expected = marginal_log_likelihood(
+        model.encoded.one_hot, first["pi"].to_numpy(), first["theta"].to_numpy()
+    )
+    np.testing.assert_allclose(
+        tree["log_likelihood"]["responses"].isel({CHAIN: 0, DRAW: 0}), expected
+    )
+
+
+def test_summary_has_the_logit_columns(short_fit):
+    model, _, _ = short_fit
+    table = model.summary()
+    assert list(table.columns) == [
+        "mean",
+        "sd",
+        "hdi_lower",
+        "hdi_upper",
+        "r_hat",
+        "ess_bulk",
+        "ess_tail",
+    ]
+    assert len(table) == 2 + 2 * 12 * 3
+    assert (table["hdi_lower"] <= table["mean"]).all()
+    assert (table["mean"] <= table["hdi_upper"]).all()
+
+
+def test_class_probabilities_and_typing(short_fit):
+    model, _, truth = short_fit
+    probabilities = model.class_probabilities()
+    assert probabilities.shape == (60, 4)
+    np.testing.assert_allclose(probabilities[["class 1", "class 2"]].sum(axis=1), 1.0)
+    typing = model.markusen_typing()
+    np.testing.assert_allclose(typing[list(MARKUSEN_TYPES)].sum(axis=1), 1.0)
+    assert list(typing["most_probable_type"]) == ["Marshallian", "Hub-and-Spoke"]
+    shares = model.type_share_draws()
+    assert shares.dims == (CHAIN, DRAW, MARKUSEN_TYPE)
+    np.testing.assert_allclose(shares.sum(MARKUSEN_TYPE), 1.0)
+    verdict = model.cluster_verdict()
+    assert isinstance(verdict, ClusterVerdict)
+    assert verdict.text.startswith("The cluster is")
+    assert "Marshallian" in verdict.text
+    p_majority = verdict.probability("Marshallian", 0.5)
+    assert p_majority == pytest.approx(verdict.table.loc["Marshallian", "p_share_gt_0.5"])
+    with pytest.raises(KeyError, match="unknown Markusen type"):
+        verdict.probability("Fordist", 0.5)
+
+
+def test_save_and_load_round_trip(short_fit, tmp_path):
+    model, _, _ = short_fit
+    path = model.save(tmp_path / "lca.nc")
+    loaded = BayesianLatentClass.load(path)
+    assert loaded.n_classes == 2 and loaded.collapse == "three"
+    assert loaded.items == MARKUSEN_ITEMS
+    pd.testing.assert_frame_equal(loaded.summary(), model.summary())
+    pd.testing.assert_frame_equal(loaded.markusen_typing(), model.markusen_typing())
+
+
+def test_loo_comparison_table(short_fit):
+    model, _, _ = short_fit
+    table = compare_n_classes({2: model}, em_bic={2: 1234.5})
+    assert list(table.index) == ["K=2"]
+    assert table.loc["K=2", "elpd_diff"] == 0.0
+    assert table.loc["K=2", "bic_em"] == 1234.5
+    assert table.loc["K=2", "elpd_loo"] < 0
+
+
+def test_typing_refuses_non_markusen_items():
+    frame = pd.DataFrame({"q1": [1, 5, 1, 5, 2, 4], "q2": [1, 5, 2, 4, 1, 5]})
+    model = BayesianLatentClass(1)
+    # also exercises PyMC's own NUTS (C backend, cached across runs)
+    model.fit(frame, draws=30, tune=30, chains=1, random_seed=1, sampler="pymc")
+    assert model.idata.attrs["label_switching"] == "none needed (one class)"
+    with pytest.raises(ValueError, match=r"\['q1', 'q2'\] are not in the signature table"):
+        model.markusen_typing()
+
+
+# ---------------------------------------------------------------------------- recovery
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [101, 202, 303])
+def test_recovers_simulated_classes_and_markusen_verdict(seed):
+    frame, truth = simulate_tumang(n=60, seed=seed)
+    model = BayesianLatentClass(2)
+    model.fit(frame, draws=1000, tune=1000, chains=4, random_seed=seed)
+    diagnostics = model.diagnostics
+    assert diagnostics.n_divergences == 0
+    assert diagnostics.table["r_hat"].max() <= 1.01
+    # class shares: the truth's realised shares inside the 94% HDI
+    table = model.summary(["pi"])
+    realised = np.bincount(truth.latent_class, minlength=2) / len(frame)
+    # truth class 0 is Marshallian (larger); relabelled class 1 is the larger one
+    assert (table["hdi_lower"].to_numpy() <= realised).all()
+    assert (realised <= table["hdi_upper"].to_numpy()).all()
+    # profiles: collapsed true probabilities close to the posterior means
+    true_theta = truth.item_probabilities
+    collapsed = np.stack(
+        [true_theta[..., :2].sum(-1), true_theta[..., 2], true_theta[..., 3:].sum(-1)], -1
+    )
+    estimated = model.posterior["theta"].mean((CHAIN, DRAW)).to_numpy()
+    assert np.abs(estimated - collapsed).mean() < 0.08
+    # Markusen verdict matches the truth (Marshallian majority, Hub-and-Spoke minority)
+    typing = model.markusen_typing()
+    assert list(typing["most_probable_type"]) == ["Marshallian", "Hub-and-Spoke"]
+    assert (typing["probability"] > 0.9).all()
+    verdict = model.cluster_verdict()
+    assert verdict.probability("Marshallian", 0.5) > 0.9
+    assert verdict.probability("Hub-and-Spoke", 0.1) > 0.9
