@@ -37,7 +37,6 @@ not comparable with a model of ``export`` alone).
 
 from __future__ import annotations
 
-import itertools
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -60,19 +59,26 @@ from bayes_cluster.dims import (
     PREDICTOR,
     TERM,
 )
+from bayes_cluster.latent_class import DEFAULT_PRIORS as LATENT_CLASS_PRIORS
+from bayes_cluster.latent_class import encode_items, relabel_draws
+from bayes_cluster.logistic import DEFAULT_PRIORS as LOGIT_PRIORS
 from bayes_cluster.markusen import MARKUSEN_ITEMS
+from bayes_cluster.priors import make_prior_variable
 
 __all__ = [
+    "APPROACH_LABELS",
     "CLASS_CONTRAST",
-    "DEFAULT_MIXTURE_PRIORS",
+    "DEFAULT_PRIORS",
     "ClassLogit",
     "JointComparison",
     "JointData",
     "JointLatentClassLogit",
+    "JointSpec",
+    "class_effect_recovery",
     "classification_error_matrix",
     "compare_class_approaches",
     "prepare_joint_data",
-    "relabel_draws",
+    "recovery_summary",
     "run_joint_section",
     "validate_joint_section",
 ]
@@ -80,21 +86,20 @@ __all__ = [
 CLASS_CONTRAST = "class_contrast"
 """Dimension of the class-effect contrasts :math:`\\alpha_k - \\alpha_1`, k = 2..K."""
 
-DEFAULT_MIXTURE_PRIORS: dict[str, dict[str, Any]] = {
-    # symmetric Dirichlet(1): uniform over class shares and over each item's categories
-    "class_shares": {"dist": "Dirichlet", "a": 1.0},
-    "item_probabilities": {"dist": "Dirichlet", "a": 1.0},
-    # spread of class-specific slopes around the common slope (standardised scale)
+DEFAULT_PRIORS: dict[str, Any] = {
+    # the export logit's priors (bayes_cluster.logistic: one source of truth); the
+    # intercept prior applies to every class intercept alpha_k
+    "intercept": dict(LOGIT_PRIORS["intercept"]),
+    "slopes": dict(LOGIT_PRIORS["slopes"]),
+    # the mixture's Dirichlet concentrations (bayes_cluster.latent_class)
+    "class_concentration": float(LATENT_CLASS_PRIORS["class_concentration"]),
+    "item_concentration": float(LATENT_CLASS_PRIORS["item_concentration"]),
+    # spread of class-specific slopes around the common slope (class_slopes=True only)
     "slope_spread": {"dist": "HalfNormal", "sigma": 1.0},
 }
-"""Priors of the mixture part (and of the optional class-specific slopes), as data."""
+"""Default priors of the joint model, as data (standardised predictor scale)."""
 
-# Fallback used only while bayes_cluster.logistic is absent: the rstanarm-style defaults
-# written in models/tumang.toml.  The logit's own defaults win once that module exists.
-_FALLBACK_LOGIT_PRIORS: dict[str, dict[str, Any]] = {
-    "intercept": {"dist": "StudentT", "nu": 3.0, "mu": 0.0, "sigma": 2.5},
-    "slopes": {"dist": "StudentT", "nu": 3.0, "mu": 0.0, "sigma": 2.5},
-}
+_CONCENTRATIONS = ("class_concentration", "item_concentration")
 
 Approach = Literal["no_class", "two_step", "three_step_ml", "joint"]
 
@@ -105,18 +110,6 @@ APPROACH_LABELS: dict[str, str] = {
     "joint": "(c) joint latent class + logit",
 }
 """Row labels of the comparison table, one per approach."""
-
-
-def _logit_default_priors() -> dict[str, dict[str, Any]]:
-    """Default intercept and slope priors of the export logit (one source of truth)."""
-    try:
-        from bayes_cluster import logistic
-    except ImportError:
-        return {k: dict(v) for k, v in _FALLBACK_LOGIT_PRIORS.items()}
-    defaults = getattr(logistic, "DEFAULT_PRIORS", None)
-    if not isinstance(defaults, Mapping) or not {"intercept", "slopes"} <= set(defaults):
-        return {k: dict(v) for k, v in _FALLBACK_LOGIT_PRIORS.items()}
-    return {name: dict(defaults[name]) for name in ("intercept", "slopes")}
 
 
 # ----------------------------------------------------------------------------- data
@@ -133,18 +126,19 @@ class JointData:
     items : tuple of str
         Item columns.
     categories : tuple of str
-        Category labels (after any collapsing), e.g. ``("1", "2", ..., "5")``.
+        Category labels (after any collapsing), e.g. ``disagree, neutral, agree``.
     item_indicators : numpy.ndarray
         One-hot responses, shape (firm, item, category); a missing response is a row of
         zeros (it drops out of the firm's likelihood).
     item_codes : numpy.ndarray
-        Category index 1..C per (firm, item), 0 = missing (the EM coding).
+        Category 1..C per (firm, item), 0 = missing.
     predictors : tuple of str
-        Slope terms.
+        Slope terms (design-matrix columns: a categorical predictor gives dummies).
     design : numpy.ndarray
         Standardised predictor matrix, shape (firm, predictor).
     center, scale : numpy.ndarray
-        Mean and standard deviation (ddof = 1) used to standardise each predictor.
+        Centre and scale of each column (as :class:`bayes_cluster.logistic.BayesianLogit`:
+        mean; SD, or the range of a two-valued column).
     outcome : str
         Outcome column.
     y : numpy.ndarray
@@ -169,17 +163,48 @@ class JointData:
         return int(self.y.shape[0])
 
 
+def _outcome_and_design(
+    frame: pd.DataFrame, predictors: Sequence[str], outcome: str
+) -> tuple[np.ndarray, tuple[str, ...], np.ndarray, np.ndarray, np.ndarray]:
+    """Validate outcome and predictors; return y, terms, standardised X, centre, scale."""
+    from bayes_cluster.design_matrix import design_matrix
+    from bayes_cluster.logistic import _standardisation
+
+    if outcome not in frame.columns:
+        raise ValueError(f"outcome column {outcome!r} is not in the data")
+    series = frame[outcome]
+    missing = series.isna().to_numpy()
+    if missing.any():
+        raise ValueError(
+            f"outcome {outcome!r} has {int(missing.sum())} missing value(s), first at row "
+            f"{frame.index[missing][0]!r}; the joint model needs a complete outcome"
+        )
+    y = pd.to_numeric(series, errors="coerce").to_numpy(dtype=float)
+    bad = ~np.isin(y, (0.0, 1.0))
+    if bad.any():
+        row = frame.index[bad][0]
+        raise ValueError(f"outcome {outcome!r}, row {row!r}: value {series[row]!r} is not 0 or 1")
+    matrix, info = design_matrix(frame, list(predictors))
+    terms = tuple(info.columns)
+    center, scale = _standardisation(matrix.to_numpy(dtype=float), list(terms))
+    design = (matrix.to_numpy(dtype=float) - center) / scale
+    return y.astype(np.int64), terms, design, center, scale
+
+
 def prepare_joint_data(
     frame: pd.DataFrame,
     *,
     items: Sequence[str] = MARKUSEN_ITEMS,
     predictors: Sequence[str] = TUMANG_PREDICTORS,
     outcome: str = "export",
-    levels: Sequence[int] = (1, 2, 3, 4, 5),
-    collapse: Sequence[Sequence[int]] | None = None,
-    id_column: str | None = "firm_id",
+    collapse: Literal["three", "none"] = "three",
 ) -> JointData:
     """Validate a survey frame and turn it into the arrays of the joint model.
+
+    Items are encoded by :func:`bayes_cluster.latent_class.encode_items` and predictors
+    by :func:`bayes_cluster.design_matrix.design_matrix`, standardised as
+    :class:`bayes_cluster.logistic.BayesianLogit` does, so every model of the package sees
+    the same numbers.
 
     Parameters
     ----------
@@ -188,16 +213,12 @@ def prepare_joint_data(
     items : sequence of str
         Categorical indicator columns of the latent classes (the Markusen items).
     predictors : sequence of str
-        Numeric predictors of the outcome (standardised inside the model).
+        Predictors of the outcome (numeric, or categorical -> treatment dummies).
     outcome : str
         0/1 outcome column.
-    levels : sequence of int
-        Allowed item codes (Likert 1..5 by default).
-    collapse : sequence of sequences of int, optional
-        Groups of levels merged into one category, e.g. ``[[1, 2], [3], [4, 5]]``
-        (disagree / neutral / agree); must cover ``levels`` exactly.
-    id_column : str, optional
-        Column with firm labels (row numbers are used when absent).
+    collapse : {"three", "none"}
+        ``"three"`` (default): Likert 1-2 / 3 / 4-5 -> disagree / neutral / agree;
+        ``"none"``: the codes as given.
 
     Returns
     -------
@@ -208,141 +229,73 @@ def prepare_joint_data(
     ------
     ValueError
         Naming the column (and the first offending row) of any problem: a missing column,
-        a missing outcome or predictor value, an outcome that is not 0/1, an item code
-        outside ``levels``, a predictor without variation.
+        a missing outcome or predictor value, an outcome that is not 0/1, a bad item code,
+        a constant predictor.
     """
     if not isinstance(frame, pd.DataFrame):
         raise TypeError(f"frame must be a pandas DataFrame, got {type(frame).__name__}")
-    items, predictors = tuple(items), tuple(predictors)
+    items = tuple(items)
     if len(items) < 2:
         raise ValueError(f"the joint model needs at least two items, got {list(items)}")
-    missing = [c for c in (outcome, *predictors, *items) if c not in frame.columns]
-    if missing:
-        raise ValueError(f"columns not in the data: {missing}")
-    if frame.shape[0] < 2:
-        raise ValueError(f"the data have {frame.shape[0]} rows; the joint model needs >= 2")
-    groups = [list(levels)] if collapse is None else [list(g) for g in collapse]
-    if collapse is None:
-        groups = [[level] for level in levels]
-    flat = [v for g in groups for v in g]
-    if sorted(flat) != sorted(levels) or len(flat) != len(set(flat)):
-        raise ValueError(f"collapse groups {groups} must cover the levels {list(levels)} once")
-    category_of = {level: c for c, g in enumerate(groups) for level in g}
-    categories = tuple("-".join(str(v) for v in g) for g in groups)
-
-    rows = frame.index
-    for column in (outcome, *predictors):
-        bad = frame[column].isna().to_numpy()
-        if bad.any():
-            raise ValueError(
-                f"column {column!r} has {int(bad.sum())} missing value(s), first at row "
-                f"{rows[bad][0]!r}; the joint model needs a complete outcome and predictors"
-            )
-    y_raw = pd.to_numeric(frame[outcome], errors="coerce").to_numpy(dtype=float)
-    bad = ~np.isin(y_raw, (0.0, 1.0))
-    if bad.any():
-        row = rows[bad][0]
-        raise ValueError(
-            f"outcome {outcome!r}, row {row!r}: value {frame[outcome][row]!r} is not 0 or 1"
-        )
-    design = np.empty((frame.shape[0], len(predictors)))
-    for p, column in enumerate(predictors):
-        values = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=float)
-        bad = np.isnan(values)
-        if bad.any():
-            row = rows[bad][0]
-            raise ValueError(
-                f"predictor {column!r}, row {row!r}: value {frame[column][row]!r} is not a number"
-            )
-        design[:, p] = values
-    center = design.mean(axis=0)
-    scale = design.std(axis=0, ddof=1) if frame.shape[0] > 1 else np.ones(len(predictors))
-    constant = [predictors[p] for p in np.flatnonzero(~(scale > 0))]
-    if constant:
-        raise ValueError(f"predictors {constant} do not vary; they cannot be standardised")
-
-    codes = np.zeros((frame.shape[0], len(items)), dtype=np.int64)
-    for j, column in enumerate(items):
-        series = frame[column]
-        values = pd.to_numeric(series, errors="coerce").to_numpy(dtype=float)
-        observed = series.notna().to_numpy()
-        bad = observed & ~np.isin(values, np.asarray(levels, dtype=float))
-        if bad.any():
-            row = rows[bad][0]
-            raise ValueError(
-                f"item {column!r}, row {row!r}: value {series[row]!r} is not one of the "
-                f"levels {list(levels)}"
-            )
-        codes[observed, j] = [category_of[int(v)] + 1 for v in values[observed]]
-    indicators = np.zeros((*codes.shape, len(categories)))
-    firm, item = np.nonzero(codes)
-    indicators[firm, item, codes[firm, item] - 1] = 1.0
-    if id_column is not None and id_column in frame.columns:
-        firm_ids = frame[id_column].astype(str).to_numpy()
-    else:
-        firm_ids = np.asarray([str(r) for r in rows])
+    absent = [c for c in (outcome, *predictors, *items) if c not in frame.columns]
+    if absent:
+        raise ValueError(f"columns not in the data: {absent}")
+    y, terms, design, center, scale = _outcome_and_design(frame, predictors, outcome)
+    encoded = encode_items(frame, items, collapse=collapse)
     return JointData(
-        firm_ids=firm_ids,
-        items=items,
-        categories=categories,
-        item_indicators=indicators,
-        item_codes=codes,
-        predictors=predictors,
-        design=(design - center) / scale,
+        firm_ids=np.asarray(encoded.firms),
+        items=encoded.items,
+        categories=tuple(encoded.category_labels),
+        item_indicators=encoded.one_hot,
+        item_codes=encoded.codes,
+        predictors=terms,
+        design=design,
         center=center,
         scale=scale,
         outcome=outcome,
-        y=y_raw.astype(np.int64),
+        y=y,
     )
 
 
 # -------------------------------------------------------------------------- priors
 
 
-def _merge_priors(
-    defaults: Mapping[str, Mapping[str, Any]], user: Mapping[str, Mapping[str, Any]] | None
-) -> dict[str, dict[str, Any]]:
+def _merge_priors(defaults: Mapping[str, Any], user: Mapping[str, Any] | None) -> dict[str, Any]:
+    """``{**defaults, **user}``, each prior checked (names, families, positive values)."""
+    from bayes_cluster.priors import validate_prior
+
     user = dict(user or {})
     unknown = sorted(set(user) - set(defaults))
     if unknown:
         raise ValueError(f"unknown priors {unknown}; known: {sorted(defaults)}")
-    merged = {name: dict(prior) for name, prior in defaults.items()}
-    for name, prior in user.items():
-        if "dist" not in prior:
-            raise ValueError(f"prior {name!r} needs a 'dist' (the distribution family)")
-        merged[name] = dict(prior)
+    merged: dict[str, Any] = {}
+    for name, default in defaults.items():
+        prior = user.get(name, default)
+        if name in _CONCENTRATIONS:
+            if isinstance(prior, bool) or not isinstance(prior, int | float) or prior <= 0:
+                raise ValueError(f"prior {name} must be a positive number, got {prior!r}")
+            merged[name] = float(prior)
+        else:
+            support = "positive" if name == "slope_spread" else "real"
+            merged[name] = validate_prior(prior, name, support=support)
     return merged
 
 
-def _prior_variable(name: str, prior: Mapping[str, Any], **kwargs: Any):
-    """Create a PyMC random variable from a prior given as data ``{"dist": ..., ...}``."""
-    import pymc as pm
+def _prior_table(priors: Mapping[str, Any]) -> pd.DataFrame:
+    from bayes_cluster.priors import describe_prior
 
-    parameters = {k: v for k, v in prior.items() if k != "dist"}
-    try:
-        distribution = getattr(pm, prior["dist"])
-    except AttributeError:
-        raise ValueError(f"prior of {name!r}: unknown distribution {prior['dist']!r}") from None
-    return distribution(name, **parameters, **kwargs)
-
-
-def _prior_table(
-    priors: Mapping[str, Mapping[str, Any]], roles: Mapping[str, str]
-) -> pd.DataFrame:
     rows = []
     for name, prior in priors.items():
-        parameters = ", ".join(f"{k}={v:g}" for k, v in prior.items() if k != "dist")
-        rows.append(
-            {"parameter": name, "prior": f"{prior['dist']}({parameters})", "role": roles[name]}
-        )
+        text = f"Dirichlet({prior:g} * 1)" if name in _CONCENTRATIONS else describe_prior(prior)
+        rows.append({"parameter": name, "prior": text, "role": _PRIOR_ROLES[name]})
     return pd.DataFrame(rows).set_index("parameter")
 
 
 _PRIOR_ROLES = {
-    "intercept": "alpha_k: class intercepts (log-odds at the predictor means)",
+    "intercept": "alpha_k: intercept of each class (log-odds at the predictor means)",
     "slopes": "beta: slope per standardised predictor",
-    "class_shares": "pi: class shares (symmetric Dirichlet concentration a)",
-    "item_probabilities": "theta_kj: response probabilities per class and item (Dirichlet a)",
+    "class_concentration": "pi: class shares (symmetric Dirichlet)",
+    "item_concentration": "theta_kj: response probabilities per class and item (Dirichlet)",
     "slope_spread": "tau: spread of class-specific slopes (class_slopes=True only)",
 }
 
@@ -350,52 +303,23 @@ _PRIOR_ROLES = {
 # ---------------------------------------------------------------------- relabelling
 
 
-def relabel_draws(item_probabilities: np.ndarray, reference: np.ndarray) -> np.ndarray:
-    """Permutation of the classes of each draw that best matches a reference profile.
-
-    The mixture likelihood does not change when the classes are permuted, so different
-    chains (and, rarely, one chain) may call the same class by different labels.  Each draw
-    is relabelled by the permutation minimising the squared distance between its
-    item-response probabilities and the reference's (all ``K!`` permutations, vectorised;
-    with ``K <= 5`` that is at most 120).
-
-    Parameters
-    ----------
-    item_probabilities : numpy.ndarray
-        Shape (..., class, item, category): one profile per draw.
-    reference : numpy.ndarray
-        Shape (class, item, category), e.g. the EM estimate.
-
-    Returns
-    -------
-    numpy.ndarray
-        Shape (..., class), integer: ``new[..., k] = old[..., permutation[..., k]]``.
-
-    Examples
-    --------
-    >>> ref = np.array([[[0.9, 0.1]], [[0.2, 0.8]]])
-    >>> relabel_draws(ref[::-1][None], ref).tolist()
-    [[1, 0]]
-    """
-    theta = np.asarray(item_probabilities, dtype=float)
-    reference = np.asarray(reference, dtype=float)
-    if theta.shape[-3:] != reference.shape:
-        raise ValueError(
-            f"item_probabilities end in shape {theta.shape[-3:]}, reference is {reference.shape}"
-        )
-    n_classes = reference.shape[0]
-    # distance[..., k, l]: draw class k against reference class l
-    distance = ((theta[..., :, None, :, :] - reference[None, :, :, :]) ** 2).sum(axis=(-1, -2))
-    permutations = np.array(list(itertools.permutations(range(n_classes))))  # (P, K)
-    # cost of putting draw class permutation[p, l] at reference position l
-    cost = distance[..., permutations, np.arange(n_classes)].sum(axis=-1)
-    return permutations[cost.argmin(axis=-1)]
-
-
 def _apply_permutation(values: np.ndarray, permutation: np.ndarray, axis: int) -> np.ndarray:
     """Reorder ``values`` along ``axis`` (the class axis, after chain and draw)."""
     index = permutation.reshape(permutation.shape + (1,) * (values.ndim - axis - 1))
     return np.take_along_axis(values, index, axis=axis)
+
+
+def _chain_draw_permutation(
+    pi: np.ndarray, theta: np.ndarray, reference: tuple[np.ndarray, np.ndarray]
+) -> np.ndarray:
+    """Relabel (chain, draw) draws with :func:`bayes_cluster.latent_class.relabel_draws`."""
+    n_chains, n_draws = pi.shape[:2]
+    permutation = relabel_draws(
+        pi.reshape(n_chains * n_draws, -1),
+        theta.reshape(n_chains * n_draws, *theta.shape[2:]),
+        reference=reference,
+    )
+    return permutation.reshape(n_chains, n_draws, -1)
 
 
 # ------------------------------------------------------------------------- helpers
@@ -457,20 +381,16 @@ def _sample_compiled(
     )
 
 
-def _named_classes(reference: np.ndarray, data: JointData) -> list[str]:
+def _named_classes(item_probabilities: np.ndarray, data: JointData) -> list[str]:
     """Class names: ``"1 (Marshallian)"`` when the items are Markusen items, else ``"1"``."""
-    names = [str(k) for k in _class_coords(reference.shape[0])]
+    names = [str(k) for k in _class_coords(item_probabilities.shape[0])]
     if not set(data.items) <= set(MARKUSEN_ITEMS):
         return names
-    try:
-        from bayes_cluster.markusen import best_markusen_type, match_markusen_types
+    from bayes_cluster.markusen import best_markusen_type, match_markusen_types
 
-        # the typing rule reads 1..5 codes: map collapsed categories to their mean level
-        codes = [float(np.mean([int(v) for v in c.split("-")])) for c in data.categories]
-        scores = match_markusen_types(reference, list(data.items), categories=codes)
-        types = best_markusen_type(scores, as_names=True)
-    except (ImportError, ValueError):
-        return names
+    # categories above the scale midpoint agree, below disagree (1..5 or collapsed 1..3)
+    scores = match_markusen_types(item_probabilities, list(data.items))
+    types = best_markusen_type(scores, as_names=True)
     return [f"{n} ({t})" for n, t in zip(names, types, strict=True)]
 
 
@@ -639,7 +559,8 @@ class JointLatentClassLogit(_FittedModel):
     (a ``pm.Potential``).  Missing item responses drop out of the product over ``j``.
 
     Priors are symmetric in the class labels, so the posterior has ``K!`` equivalent modes.
-    After sampling, every draw is relabelled (:func:`relabel_draws`) to match a reference
+    After sampling, every draw is relabelled
+    (:func:`bayes_cluster.latent_class.relabel_draws`) to match a reference
     item profile — the EM fit (classes in decreasing share, poLCA's order) unless one is
     given — and ``pi``, ``theta``, ``alpha`` and class slopes are permuted together.  The
     class-effect contrasts :math:`\alpha_k - \alpha_1` (``class_effect``) answer *does the
@@ -667,10 +588,9 @@ class JointLatentClassLogit(_FittedModel):
         0/1 outcome column.
     class_slopes : bool
         Let the slopes vary by class, partially pooled (non-centred) around a common slope.
-    levels : sequence of int
-        Item codes (Likert 1..5).
-    collapse : sequence of sequences of int, optional
-        Merge item levels into categories, e.g. ``[[1, 2], [3], [4, 5]]``.
+    collapse : {"three", "none"}
+        ``"three"`` (default): Likert 1-2 / 3 / 4-5 as disagree / neutral / agree (as the
+        latent class model); ``"none"``: the codes as given.
     priors : mapping, optional
         Overrides of :attr:`default_priors`, e.g. ``{"intercept": {"dist": "Normal",
         "sigma": 2.5}}``.
@@ -694,11 +614,9 @@ class JointLatentClassLogit(_FittedModel):
         predictors: Sequence[str] = TUMANG_PREDICTORS,
         outcome: str = "export",
         class_slopes: bool = False,
-        levels: Sequence[int] = (1, 2, 3, 4, 5),
-        collapse: Sequence[Sequence[int]] | None = None,
-        priors: Mapping[str, Mapping[str, Any]] | None = None,
+        collapse: Literal["three", "none"] = "three",
+        priors: Mapping[str, Any] | None = None,
         hdi_prob: float = 0.94,
-        id_column: str | None = "firm_id",
     ) -> None:
         if isinstance(n_classes, bool) or int(n_classes) != n_classes or n_classes < 2:
             raise ValueError(
@@ -716,19 +634,16 @@ class JointLatentClassLogit(_FittedModel):
         self.predictors = tuple(predictors)
         self.outcome = outcome
         self.class_slopes = bool(class_slopes)
-        self.levels = tuple(levels)
-        self.collapse = None if collapse is None else tuple(tuple(g) for g in collapse)
+        if collapse not in ("three", "none"):
+            raise ValueError(f"collapse must be 'three' or 'none', got {collapse!r}")
+        self.collapse = collapse
         self.hdi_prob = float(hdi_prob)
-        self.id_column = id_column
-        self.priors = _merge_priors(self.default_priors, priors)
+        self.priors = _merge_priors(DEFAULT_PRIORS, priors)
         self._compiled: Any = None
         self._compiled_shape: tuple[int, ...] | None = None
         self.class_names_ = [str(k) for k in _class_coords(self.n_classes)]
 
-    @property
-    def default_priors(self) -> dict[str, dict[str, Any]]:
-        """Default priors: the export logit's (one source of truth) and the mixture's."""
-        return {**_logit_default_priors(), **DEFAULT_MIXTURE_PRIORS}
+    default_priors: Mapping[str, Any] = DEFAULT_PRIORS
 
     def prior_summary(self) -> pd.DataFrame:
         """Return the priors in use, one row per parameter (as rstanarm's ``prior_summary``).
@@ -738,7 +653,7 @@ class JointLatentClassLogit(_FittedModel):
         pandas.DataFrame
             Columns ``prior`` and ``role``, indexed by parameter name.
         """
-        return _prior_table(self.priors, _PRIOR_ROLES)
+        return _prior_table(self.priors)
 
     def prepare(self, frame: pd.DataFrame) -> JointData:
         """Validate ``frame`` and return the model's arrays (:func:`prepare_joint_data`)."""
@@ -747,9 +662,7 @@ class JointLatentClassLogit(_FittedModel):
             items=self.items,
             predictors=self.predictors,
             outcome=self.outcome,
-            levels=self.levels,
             collapse=self.collapse,
-            id_column=self.id_column,
         )
 
     def build_model(self, frame: pd.DataFrame | JointData):
@@ -779,8 +692,8 @@ class JointLatentClassLogit(_FittedModel):
             LATENT_CLASS: _class_coords(self.n_classes),
             PREDICTOR: list(data.predictors),
         }
-        shares_a = self.priors["class_shares"]["a"]
-        theta_a = self.priors["item_probabilities"]["a"]
+        shares_a = self.priors["class_concentration"]
+        theta_a = self.priors["item_concentration"]
         with pm.Model(coords=coords) as model:
             indicators = pm.Data(
                 "item_indicators", data.item_indicators, dims=(FIRM, ITEM, CATEGORY)
@@ -793,7 +706,7 @@ class JointLatentClassLogit(_FittedModel):
                 a=np.full((self.n_classes, n_items, n_categories), theta_a),
                 dims=(LATENT_CLASS, ITEM, CATEGORY),
             )
-            alpha = _prior_variable("alpha", self.priors["intercept"], dims=LATENT_CLASS)
+            alpha = make_prior_variable("alpha", self.priors["intercept"], dims=LATENT_CLASS)
             eta = _linear_predictor(self, design, alpha, self.n_classes)  # (firm, class)
             # log p(u_i | z_i = k): matrix product of one-hot responses and log theta
             log_items = pt.dot(
@@ -830,7 +743,7 @@ class JointLatentClassLogit(_FittedModel):
         chains: int = 4,
         random_seed: int | None = None,
         target_accept: float = 0.9,
-        reference: np.ndarray | None = None,
+        reference: tuple[np.ndarray, np.ndarray] | None = None,
         em_starts: int = 50,
         progressbar: bool = False,
     ) -> xr.DataTree:
@@ -849,9 +762,10 @@ class JointLatentClassLogit(_FittedModel):
             Seed of the sampler and of the EM reference fit.
         target_accept : float
             NUTS target acceptance rate.
-        reference : numpy.ndarray, optional
-            Item profile (class, item, category) the classes are aligned to; default the
-            EM fit of the items (classes in decreasing share).
+        reference : tuple of numpy.ndarray, optional
+            ``(class_shares, item_probabilities)`` of shapes (class,) and
+            (class, item, category) the classes are aligned to; default the EM fit of the
+            items (classes in decreasing share).
         em_starts : int
             Random starts of the EM reference fit.
         progressbar : bool
@@ -868,10 +782,7 @@ class JointLatentClassLogit(_FittedModel):
         data = self.prepare(frame)
         if reference is None:
             reference = _em_reference(data, self.n_classes, em_starts, random_seed)
-        reference = np.asarray(reference, dtype=float)
-        expected = (self.n_classes, len(data.items), len(data.categories))
-        if reference.shape != expected:
-            raise ValueError(f"reference must have shape {expected}, got {reference.shape}")
+        reference = _check_reference(reference, self.n_classes, data)
         compiled = self._compile(data)
         start = time.perf_counter()
         raw = _sample_compiled(
@@ -884,7 +795,7 @@ class JointLatentClassLogit(_FittedModel):
             progressbar=progressbar,
         )
         self.fit_seconds_ = time.perf_counter() - start
-        self.class_names_ = _named_classes(reference, data)
+        self.class_names_ = _named_classes(reference[1], data)
         self.data_ = data
         self.idata_ = self._assemble(raw, data, reference, frame, random_seed)
         return self.idata_
@@ -893,7 +804,7 @@ class JointLatentClassLogit(_FittedModel):
         self,
         raw: xr.DataTree,
         data: JointData,
-        reference: np.ndarray,
+        reference: tuple[np.ndarray, np.ndarray],
         frame: pd.DataFrame,
         seed: int | None,
     ) -> xr.DataTree:
@@ -905,7 +816,7 @@ class JointLatentClassLogit(_FittedModel):
         pi = posterior["pi"].transpose(CHAIN, DRAW, LATENT_CLASS).to_numpy()
         theta = posterior["theta"].transpose(CHAIN, DRAW, LATENT_CLASS, ITEM, CATEGORY).to_numpy()
         alpha = posterior["alpha"].transpose(CHAIN, DRAW, LATENT_CLASS).to_numpy()
-        permutation = relabel_draws(theta, reference)
+        permutation = _chain_draw_permutation(pi, theta, reference)
         pi = _apply_permutation(pi, permutation, axis=2)
         theta = _apply_permutation(theta, permutation, axis=2)
         alpha = _apply_permutation(alpha, permutation, axis=2)
@@ -974,7 +885,7 @@ class JointLatentClassLogit(_FittedModel):
             n_classes=self.n_classes,
             class_slopes=self.class_slopes,
             priors=repr(self.priors),
-            relabelled="per draw, to the reference item profile (relabel_draws)",
+            relabelled="per draw, to the reference profile (latent_class.relabel_draws)",
             sampler="nutpie",
             class_names="; ".join(self.class_names_),
         )
@@ -1045,9 +956,9 @@ def _linear_predictor(model: Any, design, alpha, n_classes: int):
     import pymc as pm
     import pytensor.tensor as pt
 
-    beta = _prior_variable("beta", model.priors["slopes"], dims=PREDICTOR)
+    beta = make_prior_variable("beta", model.priors["slopes"], dims=PREDICTOR)
     if getattr(model, "class_slopes", False):
-        tau = _prior_variable("tau", model.priors["slope_spread"], dims=PREDICTOR)
+        tau = make_prior_variable("tau", model.priors["slope_spread"], dims=PREDICTOR)
         offset = pm.Normal("beta_offset", 0.0, 1.0, dims=(LATENT_CLASS, PREDICTOR))
         beta_k = beta[None, :] + tau[None, :] * offset  # non-centred partial pooling
         return alpha[None, :] + pt.dot(design, beta_k.T)
@@ -1056,9 +967,28 @@ def _linear_predictor(model: Any, design, alpha, n_classes: int):
     return alpha[None, :] + pt.dot(design, beta)[:, None]
 
 
-def _em_reference(data: JointData, n_classes: int, n_starts: int, seed: int | None) -> np.ndarray:
-    """EM estimate of the item profile, classes in decreasing share (the relabelling target)."""
-    return _fit_em(data, n_classes, n_starts, seed).item_probabilities_.to_numpy()
+def _em_reference(
+    data: JointData, n_classes: int, n_starts: int, seed: int | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """EM estimate of ``(pi, theta)``, classes in decreasing share (the relabelling target)."""
+    em = _fit_em(data, n_classes, n_starts, seed)
+    return np.asarray(em.class_shares_), em.item_probabilities_.to_numpy()
+
+
+def _check_reference(
+    reference: tuple[np.ndarray, np.ndarray], n_classes: int, data: JointData
+) -> tuple[np.ndarray, np.ndarray]:
+    if not isinstance(reference, tuple | list) or len(reference) != 2:
+        raise ValueError("reference must be a pair (class_shares, item_probabilities)")
+    shares = np.asarray(reference[0], dtype=float)
+    theta = np.asarray(reference[1], dtype=float)
+    expected = (n_classes, len(data.items), len(data.categories))
+    if shares.shape != (n_classes,) or theta.shape != expected:
+        raise ValueError(
+            f"reference must be class shares of shape ({n_classes},) and item probabilities "
+            f"of shape {expected}; got {shares.shape} and {theta.shape}"
+        )
+    return shares, theta
 
 
 def _fit_em(data: JointData, n_classes: int, n_starts: int, seed: int | None):
@@ -1143,9 +1073,9 @@ class ClassLogit(_FittedModel):
     ----------
     n_classes : int
         Number of classes of ``classes`` (ignored when fitted without classes).
-    predictors, outcome, priors, hdi_prob, id_column
+    predictors, outcome, priors, hdi_prob
         As in :class:`JointLatentClassLogit` (priors: ``intercept``, ``slopes``,
-        ``class_shares``).
+        ``class_concentration``).
     """
 
     def __init__(
@@ -1154,9 +1084,8 @@ class ClassLogit(_FittedModel):
         *,
         predictors: Sequence[str] = TUMANG_PREDICTORS,
         outcome: str = "export",
-        priors: Mapping[str, Mapping[str, Any]] | None = None,
+        priors: Mapping[str, Any] | None = None,
         hdi_prob: float = 0.94,
-        id_column: str | None = "firm_id",
     ) -> None:
         if isinstance(n_classes, bool) or int(n_classes) != n_classes or n_classes < 1:
             raise ValueError(f"n_classes must be a whole number >= 1, got {n_classes!r}")
@@ -1164,11 +1093,7 @@ class ClassLogit(_FittedModel):
         self.predictors = tuple(predictors)
         self.outcome = outcome
         self.hdi_prob = float(hdi_prob)
-        self.id_column = id_column
-        defaults = {
-            **_logit_default_priors(),
-            "class_shares": DEFAULT_MIXTURE_PRIORS["class_shares"],
-        }
+        defaults = {k: DEFAULT_PRIORS[k] for k in ("intercept", "slopes", "class_concentration")}
         self.priors = _merge_priors(defaults, priors)
         self._compiled: dict[tuple, Any] = {}
         self.class_names_ = [str(k) for k in _class_coords(self.n_classes)]
@@ -1182,21 +1107,29 @@ class ClassLogit(_FittedModel):
         pandas.DataFrame
             Columns ``prior`` and ``role``.
         """
-        return _prior_table(self.priors, _PRIOR_ROLES)
+        return _prior_table(self.priors)
 
     def _prepare(self, frame: pd.DataFrame) -> JointData:
-        # items are not used: pass the predictors' first two columns as stand-in "items"
-        # would be wrong; validate outcome and predictors only
-        dummy = pd.DataFrame({"_u1": np.ones(len(frame)), "_u2": np.ones(len(frame))})
-        extended = pd.concat([frame.reset_index(drop=True), dummy], axis=1)
-        extended.index = frame.index
-        return prepare_joint_data(
-            extended,
-            items=("_u1", "_u2"),
-            predictors=self.predictors,
+        """Validate outcome and predictors (no items: the class comes from outside)."""
+        if not isinstance(frame, pd.DataFrame):
+            raise TypeError(f"frame must be a pandas DataFrame, got {type(frame).__name__}")
+        y, terms, design, center, scale = _outcome_and_design(frame, self.predictors, self.outcome)
+        if "firm_id" in frame.columns:
+            firm_ids = frame["firm_id"].astype(str).to_numpy()
+        else:
+            firm_ids = np.asarray([str(v) for v in frame.index])
+        return JointData(
+            firm_ids=firm_ids,
+            items=(),
+            categories=(),
+            item_indicators=np.zeros((len(frame), 0, 0)),
+            item_codes=np.zeros((len(frame), 0), dtype=np.int64),
+            predictors=terms,
+            design=design,
+            center=center,
+            scale=scale,
             outcome=self.outcome,
-            levels=(1,),
-            id_column=self.id_column,
+            y=y,
         )
 
     def build_model(
@@ -1232,12 +1165,12 @@ class ClassLogit(_FittedModel):
             design = pm.Data("design", data.design, dims=(FIRM, PREDICTOR))
             y = pm.Data("y", data.y, dims=FIRM)
             if classes is None:
-                alpha = _prior_variable("alpha", self.priors["intercept"])
+                alpha = make_prior_variable("alpha", self.priors["intercept"])
                 eta = _linear_predictor(self, design, alpha, 0)[:, 0]
                 pm.Potential("likelihood", (y * eta - pt.softplus(eta)).sum())
             elif error_matrix is None:
                 index = pm.Data("class_index", self._class_index(classes), dims=FIRM)
-                alpha = _prior_variable("alpha", self.priors["intercept"], dims=LATENT_CLASS)
+                alpha = make_prior_variable("alpha", self.priors["intercept"], dims=LATENT_CLASS)
                 eta = _linear_predictor(self, design, alpha, self.n_classes)
                 eta_assigned = eta[pt.arange(eta.shape[0]), index]
                 pm.Potential("likelihood", (y * eta_assigned - pt.softplus(eta_assigned)).sum())
@@ -1245,9 +1178,9 @@ class ClassLogit(_FittedModel):
                 log_error = pm.Data(
                     "log_error", self._log_error(classes, error_matrix), dims=(FIRM, LATENT_CLASS)
                 )
-                a = self.priors["class_shares"]["a"]
+                a = self.priors["class_concentration"]
                 pi = pm.Dirichlet("pi", a=np.full(self.n_classes, a), dims=LATENT_CLASS)
-                alpha = _prior_variable("alpha", self.priors["intercept"], dims=LATENT_CLASS)
+                alpha = make_prior_variable("alpha", self.priors["intercept"], dims=LATENT_CLASS)
                 eta = _linear_predictor(self, design, alpha, self.n_classes)
                 log_outcome = y[:, None] * eta - pt.softplus(eta)
                 pm.Potential(
@@ -1569,12 +1502,11 @@ def compare_class_approaches(
     items: Sequence[str] = MARKUSEN_ITEMS,
     predictors: Sequence[str] = TUMANG_PREDICTORS,
     outcome: str = "export",
-    levels: Sequence[int] = (1, 2, 3, 4, 5),
-    collapse: Sequence[Sequence[int]] | None = None,
+    collapse: Literal["three", "none"] = "three",
     class_slopes: bool = False,
-    priors: Mapping[str, Mapping[str, Any]] | None = None,
+    priors: Mapping[str, Any] | None = None,
     approaches: Sequence[str] = ("no_class", "two_step", "three_step_ml", "joint"),
-    reference: np.ndarray | None = None,
+    reference: tuple[np.ndarray, np.ndarray] | None = None,
     em_starts: int = 50,
     draws: int = 1000,
     tune: int = 1000,
@@ -1593,13 +1525,14 @@ def compare_class_approaches(
         The survey.
     n_classes : int
         Number of latent classes.
-    items, predictors, outcome, levels, collapse, class_slopes, priors
+    items, predictors, outcome, collapse, class_slopes, priors
         As in :class:`JointLatentClassLogit`.
     approaches : sequence of str
         Which of ``"no_class"``, ``"two_step"``, ``"three_step_ml"``, ``"joint"`` to fit.
-    reference : numpy.ndarray, optional
-        Item profile the classes are aligned to (default: the EM fit, decreasing share).
-        The EM classes of the two-step models are aligned to it too.
+    reference : tuple of numpy.ndarray, optional
+        ``(class_shares, item_probabilities)`` the classes are aligned to (default: the
+        EM fit, classes in decreasing share).  The EM classes of the two-step models are
+        aligned to it too.
     em_starts : int
         Random starts of the step-1 EM fit.
     draws, tune, chains, random_seed, target_accept
@@ -1627,25 +1560,21 @@ def compare_class_approaches(
         predictors=predictors,
         outcome=outcome,
         class_slopes=class_slopes,
-        levels=levels,
         collapse=collapse,
         priors=priors,
         hdi_prob=hdi_prob,
     )
     data = joint.prepare(frame)
     em = _fit_em(data, n_classes, em_starts, random_seed)
-    em_theta = em.item_probabilities_.to_numpy()
-    if reference is None:
-        reference = em_theta
-    reference = np.asarray(reference, dtype=float)
+    em_reference = (np.asarray(em.class_shares_), em.item_probabilities_.to_numpy())
+    reference = em_reference if reference is None else _check_reference(reference, n_classes, data)
     # align the EM classes to the reference (identity when the reference is the EM fit)
-    order = relabel_draws(em_theta[None], reference)[0]
+    order = relabel_draws(em_reference[0][None], em_reference[1][None], reference=reference)[0]
     posterior = em.posterior_[:, order]
     modal = posterior.argmax(axis=1) + 1
-    class_names = _named_classes(reference, data)
-    logit_priors = {k: v for k, v in (priors or {}).items() if k in ("intercept", "slopes")}
-    if "class_shares" in (priors or {}):
-        logit_priors["class_shares"] = dict(priors["class_shares"])  # type: ignore[index]
+    class_names = _named_classes(reference[1], data)
+    shared = ("intercept", "slopes", "class_concentration")
+    logit_priors = {k: v for k, v in (priors or {}).items() if k in shared}
     sampler = {
         "draws": draws,
         "tune": tune,
@@ -1700,6 +1629,154 @@ def compare_class_approaches(
     )
 
 
+# ------------------------------------------------------------------- recovery study
+
+_THREE_GROUPS = ((0, 1), (2,), (3, 4))
+
+
+def _collapse_truth(theta: np.ndarray, collapse: str) -> np.ndarray:
+    """Collapse true 1..5 response probabilities as :func:`encode_items` collapses codes."""
+    if collapse == "none":
+        return theta
+    return np.stack([theta[..., list(g)].sum(axis=-1) for g in _THREE_GROUPS], axis=-1)
+
+
+def class_effect_recovery(
+    seeds: Sequence[int],
+    *,
+    class_effect: float = 1.5,
+    n: int = 60,
+    items: Sequence[str] = MARKUSEN_ITEMS,
+    approaches: Sequence[str] = ("two_step", "three_step_ml", "joint"),
+    collapse: Literal["three", "none"] = "three",
+    draws: int = 500,
+    tune: int = 500,
+    chains: int = 2,
+    hdi_prob: float = 0.94,
+    em_starts: int = 20,
+    models: dict[str, _FittedModel] | None = None,
+) -> pd.DataFrame:
+    """Recover a known class effect over simulated Tumang surveys, approach by approach.
+
+    Each seed draws a survey from :func:`bayes_cluster.simulate.simulate_tumang` in which
+    the Hub-and-Spoke class shifts the log-odds of exporting by ``class_effect`` relative
+    to the Marshallian class, fits the approaches (classes aligned to the true profile, so
+    class 1 is Marshallian) and records the interval of the contrast.  The models are
+    compiled once and re-run on each new data set (nutpie ``with_data``).
+
+    Parameters
+    ----------
+    seeds : sequence of int
+        One simulated survey per seed.
+    class_effect : float
+        True contrast (Hub-and-Spoke minus Marshallian, log-odds); 0 = no effect.
+    n : int
+        Firms per survey.
+    items : sequence of str
+        Markusen items given to the class model (fewer items = more class uncertainty).
+    approaches : sequence of str
+        Approaches with a class effect (``two_step``, ``three_step_ml``, ``joint``).
+    collapse : {"three", "none"}
+        Likert collapsing.
+    draws, tune, chains, hdi_prob, em_starts
+        Sampler and interval settings.
+    models : dict, optional
+        Model objects to reuse (filled on the first call; pass it again to skip compiling).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (seed, approach): ``truth``, ``mean``, ``sd``, ``hdi_lower``,
+        ``hdi_upper``, ``hdi_width``, ``covered``, ``converged``, ``n_divergences``,
+        ``seconds`` (sampling time).
+    """
+    from bayes_cluster.simulate import simulate_tumang
+
+    wrong = [a for a in approaches if a not in ("two_step", "three_step_ml", "joint")]
+    if wrong:
+        raise ValueError(f"approaches without a class effect cannot be scored: {wrong}")
+    models = {} if models is None else models
+    rows = []
+    for seed in seeds:
+        frame, truth = simulate_tumang(
+            n, seed=int(seed), class_effects={"Hub-and-Spoke": float(class_effect)}
+        )
+        item_index = [list(truth.items).index(item) for item in items]
+        reference = (
+            np.asarray(truth.class_shares),
+            _collapse_truth(truth.item_probabilities[:, item_index, :], collapse),
+        )
+        comparison = compare_class_approaches(
+            frame,
+            n_classes=len(truth.class_names),
+            items=items,
+            collapse=collapse,
+            approaches=approaches,
+            reference=reference,
+            em_starts=em_starts,
+            draws=draws,
+            tune=tune,
+            chains=chains,
+            random_seed=int(seed),
+            hdi_prob=hdi_prob,
+            models=models,
+        )
+        models.update(comparison.models)
+        true_contrast = truth.class_effects["Hub-and-Spoke"] - truth.class_effects["Marshallian"]
+        for approach in approaches:
+            row = comparison.class_effect.loc[approach].iloc[0]
+            diagnostics = comparison.diagnostics[approach]
+            rows.append(
+                {
+                    "seed": int(seed),
+                    "approach": approach,
+                    "truth": true_contrast,
+                    "mean": row["mean"],
+                    "sd": row["sd"],
+                    "hdi_lower": row["hdi_lower"],
+                    "hdi_upper": row["hdi_upper"],
+                    "hdi_width": row["hdi_width"],
+                    "covered": bool(row["hdi_lower"] <= true_contrast <= row["hdi_upper"]),
+                    "converged": bool(diagnostics.passed),
+                    "n_divergences": int(diagnostics.n_divergences),
+                    "seconds": comparison.timings[approach][1],
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def recovery_summary(results: pd.DataFrame) -> pd.DataFrame:
+    """Coverage, mean width, bias and RMSE of the contrast per approach.
+
+    Parameters
+    ----------
+    results : pandas.DataFrame
+        Output of :func:`class_effect_recovery`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by approach: ``n``, ``coverage``, ``mean_width``, ``bias``, ``rmse``,
+        ``sd_of_means`` (spread of the estimates over data sets), ``mean_sd`` (average
+        posterior sd: below ``sd_of_means`` means intervals narrower than warranted),
+        ``converged``.
+    """
+    error = results["mean"] - results["truth"]
+    grouped = results.assign(error=error, squared=error**2).groupby("approach", sort=False)
+    return pd.DataFrame(
+        {
+            "n": grouped.size(),
+            "coverage": grouped["covered"].mean(),
+            "mean_width": grouped["hdi_width"].mean(),
+            "bias": grouped["error"].mean(),
+            "rmse": np.sqrt(grouped["squared"].mean()),
+            "sd_of_means": grouped["mean"].std(ddof=1),
+            "mean_sd": grouped["sd"].mean(),
+            "converged": grouped["converged"].mean(),
+        }
+    )
+
+
 # --------------------------------------------------------------------- spec section
 
 
@@ -1717,8 +1794,9 @@ class JointSpec:
         Predictors of the outcome (default: the ``[logistic]`` predictors).
     outcome : str
         0/1 outcome (default: the ``[logistic]`` outcome).
-    collapse : tuple of tuple of int, or None
-        Item-level groups (default: the ``[latent_class]`` collapse).
+    collapse : {"three", "none"}
+        Likert collapsing (default: the ``[latent_class]`` collapse, ``[[1, 2], [3], [4, 5]]``
+        being ``"three"``).
     class_slopes : bool
         Class-specific, partially pooled slopes in the joint model.
     approaches : tuple of str
@@ -1733,7 +1811,7 @@ class JointSpec:
     items: tuple[str, ...] = MARKUSEN_ITEMS
     predictors: tuple[str, ...] = TUMANG_PREDICTORS
     outcome: str = "export"
-    collapse: tuple[tuple[int, ...], ...] | None = None
+    collapse: Literal["three", "none"] = "three"
     class_slopes: bool = False
     approaches: tuple[str, ...] = ("no_class", "two_step", "three_step_ml", "joint")
     em_starts: int = 50
@@ -1823,19 +1901,21 @@ def validate_joint_section(
     if not isinstance(outcome, str):
         problems.add("[joint].outcome", f"must be a column name, got {outcome!r}")
         ok = False
-    collapse = raw.get("collapse", getattr(latent_class, "collapse", None))
-    if collapse is not None:
-        if not isinstance(collapse, list | tuple) or not all(
-            isinstance(g, list | tuple) and g and all(isinstance(v, int) for v in g)
-            for g in collapse
-        ):
-            problems.add(
-                "[joint].collapse",
-                "must be an array of arrays of levels, e.g. [[1, 2], [3], [4, 5]]",
-            )
-            ok = False
-        else:
-            collapse = tuple(tuple(g) for g in collapse)
+    # the latent class section writes groups; the joint model takes "three" or "none"
+    collapse = raw.get("collapse", getattr(latent_class, "collapse", None) or "none")
+    groups = {"three": "three", "none": "none"}
+    if isinstance(collapse, list | tuple):
+        as_groups = [list(g) if isinstance(g, list | tuple) else g for g in collapse]
+        collapse = "three" if as_groups == [[1, 2], [3], [4, 5]] else None
+    else:
+        collapse = groups.get(collapse) if isinstance(collapse, str) else None
+    if collapse is None:
+        problems.add(
+            "[joint].collapse",
+            'must be "three" (= [[1, 2], [3], [4, 5]]) or "none", '
+            f"got {raw.get('collapse', getattr(latent_class, 'collapse', None))!r}",
+        )
+        ok = False
     class_slopes = raw.get("class_slopes", False)
     if not isinstance(class_slopes, bool):
         problems.add("[joint].class_slopes", f"must be true or false, got {class_slopes!r}")
@@ -1859,7 +1939,7 @@ def validate_joint_section(
     logistic_priors = getattr(logistic, "priors", {}) or {}
     priors = {k: dict(v) for k, v in logistic_priors.items() if k in ("intercept", "slopes")}
     user_priors = raw.get("priors", {})
-    known = {**_logit_default_priors(), **DEFAULT_MIXTURE_PRIORS}
+    known = DEFAULT_PRIORS
     if not isinstance(user_priors, Mapping):
         problems.add("[joint].priors", f"must be a table, got {user_priors!r}")
         ok = False
