@@ -41,6 +41,7 @@ import numpy as np
 import pandas as pd
 
 from bayes_cluster import compare as comparison_module
+from bayes_cluster.dims import INTERCEPT
 from bayes_cluster.report import (
     Alert,
     BulletList,
@@ -195,6 +196,29 @@ class RunContext:
         if not entry.passed:
             self.progress(f"  ! diagnostics FAILED for {name}: {'; '.join(entry.problems)}")
         return entry
+
+
+def _run_collecting_warnings(runner: Any, context: RunContext) -> None:
+    """Run one section; show the warnings it raised in the report section it added.
+
+    Convergence warnings are left out: every MCMC fit's diagnostics are reported anyway.
+    """
+    from bayes_cluster.diagnostics import ConvergenceWarning
+
+    before = {id(section) for section in context.report.sections}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        runner.run(context)
+    notes = _warning_notes(caught)
+    if not notes:
+        return
+    added = [s for s in context.report.sections if id(s) not in before]
+    target = added[-1] if added else context.report.section(f"Warnings ({runner.name})")
+    for note in notes:
+        target.add(Alert(f"Warning raised while running this section: {note}", "warning"))
+    for note in notes:
+        context.progress(f"  warning ({runner.name}): {note}")
 
 
 def _close(figure: Any) -> None:
@@ -415,21 +439,35 @@ def _fit_em(items: pd.DataFrame, n_classes: int, n_starts: int, seed: int) -> An
 
 
 def _fit_bayes_latent_class(
-    items: pd.DataFrame, n_classes: int, lc: LatentClassSpec, context: RunContext
+    frame: pd.DataFrame, n_classes: int, lc: LatentClassSpec, context: RunContext
 ) -> Any:
     """Adapter: the Bayesian latent-class mixture (fitted, with diagnostics)."""
     from bayes_cluster.latent_class import BayesianLatentClass
 
     sampler = context.sampler
-    model = BayesianLatentClass(n_classes, **({"priors": lc.priors} if lc.priors else {}))
-    model.fit(
-        items,
-        draws=sampler.draws,
-        tune=sampler.tune,
-        chains=sampler.chains,
-        random_seed=context.seed(f"latent_class_K{n_classes}"),
+    if lc.collapse in (None, THREE_LEVELS):
+        data, collapse = frame, "three" if lc.collapse else "none"
+    else:  # any other grouping: collapse here, hand over the codes as they are
+        data, collapse = _items_frame(frame, lc), "none"
+    model = BayesianLatentClass(
+        n_classes, collapse=collapse, priors=lc.priors or None, items=list(lc.items)
     )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # log(0) of empty classes, in numpy
+        model.fit(
+            data,
+            draws=sampler.draws,
+            tune=sampler.tune,
+            chains=sampler.chains,
+            random_seed=context.seed(f"latent_class_K{n_classes}"),
+            sampler=sampler.backend,
+            progressbar=context.progressbar,
+        )
     return model
+
+
+THREE_LEVELS = ((1, 2), (3,), (4, 5))
+"""Disagree / neutral / agree: the Likert grouping the Bayesian mixture does itself."""
 
 
 def _run_latent_class(context: RunContext) -> None:
@@ -483,6 +521,7 @@ def _run_latent_class(context: RunContext) -> None:
             best.item_probabilities_frame(), "latent_class/em_item_probabilities.csv"
         )
         context.results["em"] = best
+        context.results["em_bic"] = statistics["bic"].astype(float).to_dict()
         context.verdicts["em_n_classes_bic"] = best_k
         section.add(
             Paragraph(
@@ -539,7 +578,7 @@ def _run_latent_class(context: RunContext) -> None:
         )
     # -- Bayesian latent classes
     if lc.bayesian:
-        _run_bayes_latent_class(context, section, items)
+        _run_bayes_latent_class(context, section)
 
 
 def _k_text(values: Sequence[int]) -> str:
@@ -561,51 +600,81 @@ def _em_markusen_typing(em: Any, lc: LatentClassSpec) -> pd.DataFrame:
     return frame
 
 
-def _run_bayes_latent_class(context: RunContext, section: Section, items: pd.DataFrame) -> None:
+def _run_bayes_latent_class(context: RunContext, section: Section) -> None:
     lc = context.spec.latent_class
     models = {}
     for k in lc.n_classes:
         context.progress(f"cluster pattern: Bayesian latent classes K = {k} (MCMC)")
-        model = _fit_bayes_latent_class(items, k, lc, context)
+        model = _fit_bayes_latent_class(context.frame, k, lc, context)
         models[k] = model
         context.add_diagnostics(f"latent classes K={k}", model.diagnostics)
-        context.save_tree(model.idata, f"latent_class/posterior_K{k}.nc")
+        context.save_tree(model.idata, f"latent_class/bayes_posterior_K{k}.nc")
         context.save_table(model.summary(), f"latent_class/bayes_summary_K{k}.csv")
     chosen = _choose_n_classes(context, section, models)
     model = models[chosen]
     context.results["latent_class"] = model
     context.verdicts["bayes_n_classes_loo"] = chosen
-    if context.spec.latent_class.markusen and _is_markusen(lc.items):
+    context.save_table(model.class_probabilities(), "latent_class/bayes_class_probabilities.csv")
+    shares = model.posterior["pi"].mean(("chain", "draw")).to_numpy()
+    if lc.markusen and _is_markusen(lc.items):
         typing = model.markusen_typing()
-        context.save_table(_as_frame(typing), "latent_class/bayes_markusen_typing.csv")
-        verdict = model.cluster_verdict()
-        text, table = _verdict_text(verdict)
-        context.verdicts["bayes_cluster_verdict"] = text
+        context.save_table(typing, "latent_class/bayes_markusen_typing.csv")
+        verdict = model.cluster_verdict(hdi_prob=context.sampler.hdi_prob)
+        context.save_table(verdict.table, "latent_class/bayes_cluster_verdict.csv")
+        context.verdicts["bayes_cluster_verdict"] = verdict.text
         section.add(
-            Paragraph(f"**Bayesian latent classes** (K = {chosen}, chosen by LOO): {text}"),
+            Paragraph(
+                f"**Bayesian latent classes** (K = {chosen}, chosen by PSIS-LOO; every "
+                f"posterior draw's class profiles typed against Markusen's signatures): "
+                f"**{verdict.text}**"
+            ),
+            BulletList(tuple(verdict.statements)),
             TableBlock(
-                _as_frame(typing),
-                "Each class's Markusen type with its posterior probability",
-                index=True,
+                typing, "Each class's share and the posterior probability of its type", index=True
+            ),
+            TableBlock(
+                verdict.table, "Share of firms in classes of each Markusen type", index=True
             ),
         )
-        if table is not None:
-            context.save_table(table, "latent_class/bayes_cluster_verdict.csv")
-            section.add(TableBlock(table, "Cluster-level verdict", index=True))
-    for name, fig_name, caption in (
-        (
-            ("plot_class_profiles", "plot_profiles"),
-            "latent_class_profiles",
-            f"Item-response profiles of the {chosen} latent classes (posterior means and HDIs)",
-        ),
-        (
-            ("plot_markusen_typing", "plot_markusen_verdict"),
-            "markusen_verdict",
-            "Posterior probability of each class's Markusen type",
-        ),
-        (("plot_class_shares",), "latent_class_shares", "Posterior class shares"),
-    ):
-        _add_figure(context, section, "plots.latent_class", name, (model,), fig_name, caption)
+        if chosen > 1:
+            from bayes_cluster.markusen import match_markusen_types
+
+            scores = match_markusen_types(model.posterior["theta"])
+            _add_figure(
+                context,
+                section,
+                "plots.latent_class",
+                ("plot_markusen_match",),
+                (scores,),
+                "markusen_verdict",
+                f"Bayesian latent classes (K = {chosen}): posterior mean match score with each "
+                "Markusen type (best type outlined)",
+                class_shares=shares,
+            )
+        _add_figure(
+            context,
+            section,
+            "plots.latent_class",
+            ("plot_cluster_verdict", "plot_type_shares"),
+            (verdict,),
+            "markusen_type_shares",
+            "Posterior share of firms in classes of each Markusen type",
+        )
+    else:
+        section.add(
+            Paragraph(f"**Bayesian latent classes**: PSIS-LOO prefers **K = {chosen}**."),
+            TableBlock(_as_frame(model.summary()), "Posterior summary", index=True),
+        )
+    _add_figure(
+        context,
+        section,
+        "plots.latent_class",
+        ("plot_item_profiles",),
+        (model.posterior["theta"],),
+        "latent_class_profiles",
+        f"Item-response profiles of the {chosen} Bayesian latent classes (posterior means)",
+        class_shares=shares,
+    )
 
 
 def _as_frame(value: Any) -> pd.DataFrame:
@@ -618,33 +687,23 @@ def _as_frame(value: Any) -> pd.DataFrame:
     return pd.DataFrame(value)
 
 
-def _verdict_text(verdict: Any) -> tuple[str, pd.DataFrame | None]:
-    """Adapter: the Bayesian cluster-level verdict as a sentence (and a table if any)."""
-    if isinstance(verdict, str):
-        return verdict, None
-    for attribute in ("text", "verdict", "sentence"):
-        if isinstance(getattr(verdict, attribute, None), str):
-            table = getattr(verdict, "table", None)
-            return getattr(verdict, attribute), table if isinstance(table, pd.DataFrame) else None
-    if isinstance(verdict, pd.DataFrame):
-        return "see the verdict table", verdict
-    return str(verdict), None
-
-
 def _choose_n_classes(context: RunContext, section: Section, models: Mapping[int, Any]) -> int:
     """Adapter: pick the number of classes by PSIS-LOO (the only K if just one)."""
     if len(models) == 1:
         return next(iter(models))
     from bayes_cluster.latent_class import compare_n_classes
 
-    table = compare_n_classes(models)
+    em = context.results.get("em_bic")
+    table = compare_n_classes(models, em_bic=em)
     context.save_table(table, "latent_class/loo_comparison.csv")
     section.add(
         TableBlock(
-            table, "Number of classes compared by PSIS-LOO (higher ELPD is better)", index=True
+            table,
+            "Number of classes compared by PSIS-LOO (higher ELPD is better; EM BIC beside)",
+            index=True,
         )
     )
-    return int(str(table.index[0]).removeprefix("K=").removeprefix("K"))
+    return int(str(table.index[0]).removeprefix("K="))
 
 
 def _add_figure(
@@ -655,6 +714,7 @@ def _add_figure(
     arguments: tuple,
     file_name: str,
     caption: str,
+    **keywords: Any,
 ) -> None:
     """Adapter: draw a figure with the first plotting function of ``names`` that exists."""
     import importlib
@@ -666,7 +726,7 @@ def _add_figure(
     function = next((getattr(plots, n) for n in names if hasattr(plots, n)), None)
     if function is None:
         return
-    figure = function(*arguments)
+    figure = function(*arguments, **keywords)
     section.add(context.save_figure(figure, file_name, caption))
 
 
@@ -961,6 +1021,22 @@ def _prior_sensitivity(model: Any) -> tuple[pd.DataFrame | None, str | None]:
         return None, f"{type(error).__name__}: {error}"
 
 
+def _prior_posterior_inputs(model: Any) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """Adapter: standardised draws and the priors they were given, by term."""
+    from bayes_cluster.dims import PREDICTOR
+
+    posterior = model.idata_["posterior"]
+    resolved = model.resolved_priors()
+    draws = {INTERCEPT: posterior["alpha_std"].to_numpy().ravel()}
+    priors = {INTERCEPT: resolved["intercept"]}
+    beta = posterior["beta_std"]
+    for term in beta[PREDICTOR].to_numpy():
+        draws[str(term)] = beta.sel({PREDICTOR: term}).to_numpy().ravel()
+        if str(term) in resolved["slopes"]:
+            priors[str(term)] = resolved["slopes"][str(term)]
+    return draws, priors
+
+
 def _bayes_logit_figures(context: RunContext, section: Section, model: Any, name: str) -> None:
     """Adapter: the Bayesian logit's own figures (PPC, calibration, separation, priors)."""
     for functions, file_name, caption in (
@@ -982,6 +1058,21 @@ def _bayes_logit_figures(context: RunContext, section: Section, model: Any, name
         ),
     ):
         _add_figure(context, section, "plots.logistic", functions, (model,), file_name, caption)
+    from bayes_cluster.plots.compare import plot_prior_posterior
+
+    draws, priors = _prior_posterior_inputs(model)
+    scale = "per SD of the predictor" if model.standardize else "original scale"
+    figure = plot_prior_posterior(
+        draws, priors, title=f"{name}: prior against posterior", scale_note=scale
+    )
+    section.add(
+        context.save_figure(
+            figure,
+            f"{name}_prior_posterior",
+            f"{name}: prior (line) against posterior (histogram) of each coefficient, on the "
+            "scale the priors are set on",
+        )
+    )
 
 
 # --------------------------------------------------------------------------- comparison
@@ -1042,7 +1133,7 @@ def _run_comparison(context: RunContext) -> None:
         encoding="utf-8",
     )
     reading = comparison_module.plain_language_reading(
-        table, published_source=published.source if published else None
+        table, published_source=published.name if published else None
     )
     context.verdicts["logit_reading"] = reading
     wide = comparison_module.verdict_table(table)
@@ -1113,25 +1204,59 @@ register_runner(
     applies=lambda s: s.logistic is not None and s.logistic.bayesian,
     before=None,
 )
-register_runner(
-    "joint",
-    lambda context: _run_plugin("joint", context),
-    before=None,
-)
+register_runner("joint", lambda context: _run_joint(context), before=None)
 register_runner(
     "comparison", _run_comparison, applies=lambda s: s.logistic is not None, before=None
 )
 
 
-def _run_plugin(name: str, context: RunContext) -> None:
-    """Run a plug-in section through ``bayes_cluster.<name>.run_<name>_section(context)``."""
-    import importlib
+def _run_joint(context: RunContext) -> None:
+    """Adapter: the joint latent-class + logit section (:mod:`bayes_cluster.joint`)."""
+    from bayes_cluster.diagnostics import ConvergenceWarning
+    from bayes_cluster.joint import run_joint_section
 
-    module = importlib.import_module(f"bayes_cluster.{name}")
-    runner = getattr(module, f"run_{name}_section", None)
-    if runner is None:
-        raise NotImplementedError(f"bayes_cluster.{name} has no run_{name}_section(context)")
-    runner(context)
+    config = context.spec.extra["joint"]
+    context.progress(
+        f"joint latent class + logit: {', '.join(config.approaches)} (K = {config.n_classes})"
+    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        result = run_joint_section(
+            context.frame,
+            config,
+            context.sampler,
+            context.path("joint/joint_comparison.md").parent,
+            progressbar=context.progressbar,
+        )
+    for name, diagnostics in result.diagnostics.items():
+        context.add_diagnostics(f"joint: {name}", diagnostics)
+    for relative in ("joint/joint_coefficients.csv", "joint/joint_class_effect.csv",
+                     "joint/joint_elpd.csv"):  # fmt: skip
+        table = pd.read_csv(context.folder / relative)
+        context.save_table(table, relative, index=False)
+    section = context.report.section("Does the cluster pattern matter? Joint latent class + logit")
+    section.add(
+        Paragraph(
+            "The latent class enters the export logit: fitted jointly (the class marginalised, "
+            "so its uncertainty flows into the coefficients), beside the two-step and "
+            "maximum-likelihood three-step approaches."
+        ),
+        TableBlock(result.class_effect, "Class effect on the export log-odds", index=True),
+        TableBlock(result.elpd, "Export likelihood by approach (PSIS-LOO)", index=True),
+    )
+    for note in _warning_notes(caught):
+        section.add(Alert(note, "warning"))
+    figure_path = context.folder / "joint" / "joint_comparison.png"
+    if figure_path.is_file():
+        figure_path.replace(context.path("figures/joint_comparison.png"))
+        section.add(
+            FigureBlock(
+                "figures/joint_comparison.png",
+                "Class effect by approach" + (" (quick preview)" if context.quick else ""),
+            )
+        )
+    context.results["joint"] = result
 
 
 # --------------------------------------------------------------------------- entry point
@@ -1262,7 +1387,7 @@ def run_spec(
         for runner in SECTION_RUNNERS:
             if runner.applies(spec):
                 section_start = time.perf_counter()
-                runner.run(context)
+                _run_collecting_warnings(runner, context)
                 context.timings[runner.name] = round(time.perf_counter() - section_start, 2)
         block = provenance(seed=sampler.seed, data=spec.data.path, spec=spec.source)
         block.pop("spec", None)

@@ -57,6 +57,9 @@ PRIOR_DISTRIBUTIONS: Mapping[str, tuple[str, ...]] = MappingProxyType(
 HORSESHOE_PARAMETERS = ("expected_nonzero", "slab_scale", "slab_df", "local_df", "global_df")
 """Hyperparameters of the regularised horseshoe (``[logistic.priors.horseshoe]``)."""
 
+LATENT_CLASS_PRIORS = ("class_concentration", "item_concentration")
+"""Dirichlet concentrations of the Bayesian latent-class mixture (``[latent_class.priors]``)."""
+
 PRIOR_ROLES = ("intercept", "slopes", "group_sd", "horseshoe")
 """Prior keys of the Bayesian logit besides single predictors."""
 
@@ -294,11 +297,14 @@ class PublishedSpec:
         Predictor column -> ``"effect"`` or ``"no clear effect"``.
     cluster_pattern : str
         The study's cluster-pattern verdict.
+    name : str
+        Short name used in sentences (``"the thesis"``).
     """
 
     source: str
     conclusions: dict[str, str] = field(default_factory=dict)
     cluster_pattern: str = ""
+    name: str = "the published study"
 
 
 @dataclass(frozen=True)
@@ -901,8 +907,16 @@ def _validate_latent_class(
                                 f"{list(column.levels)}",
                             )
                             break
-    # the mixture's priors are Dirichlet concentrations, passed through to the model
-    priors = dict(table.get("priors", dict, {}))
+    # the mixture's priors are Dirichlet concentrations (bayes_cluster.latent_class)
+    priors = {}
+    for name, value in table.get("priors", dict, {}).items():
+        key = f"[latent_class.priors].{name}"
+        if name not in LATENT_CLASS_PRIORS:
+            problems.add(key, f"unknown prior; known: {', '.join(LATENT_CLASS_PRIORS)}")
+        elif isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+            problems.add(key, f"must be a positive Dirichlet concentration, got {value!r}")
+        else:
+            priors[name] = float(value)
     if not items:
         return None
     return LatentClassSpec(
@@ -986,7 +1000,9 @@ def _validate_report(raw: Any, problems: _Problems) -> ReportSpec:
 def _validate_published(
     raw: Any, problems: _Problems, logistic: LogisticSpec | None
 ) -> PublishedSpec:
-    table = _Table(raw, "[published]", problems, ("source", "conclusions", "cluster_pattern"))
+    table = _Table(
+        raw, "[published]", problems, ("source", "name", "conclusions", "cluster_pattern")
+    )
     source = table.require("source", str) or ""
     conclusions = {}
     for column, verdict in table.get("conclusions", dict, {}).items():
@@ -1003,6 +1019,7 @@ def _validate_published(
         source=source,
         conclusions=conclusions,
         cluster_pattern=table.get("cluster_pattern", str, ""),
+        name=table.get("name", str, "the published study"),
     )
 
 

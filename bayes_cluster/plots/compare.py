@@ -13,7 +13,7 @@ from matplotlib.figure import Figure
 
 from bayes_cluster.dims import INTERCEPT
 
-__all__ = ["METHOD_COLOURS", "forest_plot_methods"]
+__all__ = ["METHOD_COLOURS", "forest_plot_methods", "plot_prior_posterior"]
 
 METHOD_COLOURS: Mapping[str, str] = {
     "mle": "#4c72b0",
@@ -108,4 +108,63 @@ def forest_plot_methods(
     figure.suptitle(title or "All methods side by side")
     if label:
         figure.text(0.99, 0.01, label, ha="right", va="bottom", color="#b00020", weight="bold")
+    return figure
+
+
+def plot_prior_posterior(
+    draws: Mapping[str, np.ndarray],
+    priors: Mapping[str, Mapping],
+    *,
+    title: str | None = None,
+    scale_note: str = "standardised scale",
+) -> Figure:
+    """Prior density against the posterior of each coefficient, one panel per term.
+
+    Shows how far the data moved each coefficient from its prior: a posterior that
+    sits on its prior means the data said little about that term.
+
+    Parameters
+    ----------
+    draws : mapping of str to numpy.ndarray
+        Term -> posterior draws (flattened over chains), on the scale the prior is on.
+    priors : mapping of str to mapping
+        Term -> prior (``{"dist": ..., ...}``, :mod:`bayes_cluster.priors`); terms without
+        a prior (e.g. under the horseshoe) show the posterior only.
+    title : str, optional
+        Figure title.
+    scale_note : str
+        What scale the axis is on (in the x labels).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    from bayes_cluster.priors import prior_log_density
+
+    terms = list(draws)
+    columns = min(4, len(terms))
+    rows = int(np.ceil(len(terms) / columns))
+    figure = Figure(figsize=(3.2 * columns, 2.4 * rows + 0.6), layout="constrained")
+    axes = np.atleast_1d(figure.subplots(rows, columns, squeeze=False)).ravel()
+    for axis, term in zip(axes, terms, strict=False):
+        values = np.asarray(draws[term], dtype=float).ravel()
+        low, high = np.quantile(values, [0.001, 0.999])
+        spread = max(high - low, 1e-6)
+        grid = np.linspace(low - spread, high + spread, 400)
+        axis.hist(
+            values, bins=40, density=True, color=METHOD_COLOURS["bayes"], alpha=0.55,
+            label="posterior",
+        )  # fmt: skip
+        prior = priors.get(term)
+        if prior is not None:
+            wide = np.linspace(min(grid[0], -3.0), max(grid[-1], 3.0), 400)
+            axis.plot(wide, np.exp(prior_log_density(prior, wide)), color="black", label="prior")
+        axis.axvline(0.0, color="grey", linewidth=0.7, linestyle=":")
+        axis.set_title(term, fontsize="medium")
+        axis.set_xlabel(scale_note, fontsize="small")
+        axis.set_yticks([])
+    for axis in axes[len(terms) :]:
+        axis.set_visible(False)
+    axes[0].legend(fontsize="small", frameon=False)
+    figure.suptitle(title or "Prior (line) against posterior (histogram)")
     return figure
