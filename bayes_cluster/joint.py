@@ -76,6 +76,7 @@ __all__ = [
     "JointSpec",
     "class_effect_recovery",
     "classification_error_matrix",
+    "clear_compiled_cache",
     "compare_class_approaches",
     "prepare_joint_data",
     "recovery_summary",
@@ -172,18 +173,23 @@ def _outcome_and_design(
 
     if outcome not in frame.columns:
         raise ValueError(f"outcome column {outcome!r} is not in the data")
+    firms = frame["firm_id"] if "firm_id" in frame.columns else pd.Series(frame.index)
     series = frame[outcome]
     missing = series.isna().to_numpy()
     if missing.any():
+        i = int(np.flatnonzero(missing)[0])
         raise ValueError(
-            f"outcome {outcome!r} has {int(missing.sum())} missing value(s), first at row "
-            f"{frame.index[missing][0]!r}; the joint model needs a complete outcome"
+            f"outcome {outcome!r} has {int(missing.sum())} missing value(s), first at firm "
+            f"{str(firms.iloc[i])!r} (row {i + 1}); the joint model needs a complete outcome"
         )
     y = pd.to_numeric(series, errors="coerce").to_numpy(dtype=float)
     bad = ~np.isin(y, (0.0, 1.0))
     if bad.any():
-        row = frame.index[bad][0]
-        raise ValueError(f"outcome {outcome!r}, row {row!r}: value {series[row]!r} is not 0 or 1")
+        i = int(np.flatnonzero(bad)[0])
+        raise ValueError(
+            f"outcome {outcome!r}, firm {str(firms.iloc[i])!r} (row {i + 1}): value "
+            f"{series.iloc[i]} is not 0 or 1"
+        )
     matrix, info = design_matrix(frame, list(predictors))
     terms = tuple(info.columns)
     center, scale = _standardisation(matrix.to_numpy(dtype=float), list(terms))
@@ -354,6 +360,26 @@ def _hdi_columns(samples: np.ndarray, prob: float) -> tuple[float, float]:
     spans = ordered[width:] - ordered[: n - width]
     start = int(np.argmin(spans))
     return float(ordered[start]), float(ordered[start + width])
+
+
+#: compiled nutpie models, keyed by everything that fixes the graph (form, priors, shapes)
+_NUTPIE_CACHE: dict[tuple, Any] = {}
+
+
+def _compiled_model(key: tuple, build) -> tuple[Any, float]:
+    """Compile ``build()`` with nutpie once per key; return it and the compile seconds."""
+    import nutpie
+
+    if key in _NUTPIE_CACHE:
+        return _NUTPIE_CACHE[key], 0.0
+    start = time.perf_counter()
+    _NUTPIE_CACHE[key] = nutpie.compile_pymc_model(build())
+    return _NUTPIE_CACHE[key], time.perf_counter() - start
+
+
+def clear_compiled_cache() -> None:
+    """Forget the compiled models (the next fit of each form compiles again)."""
+    _NUTPIE_CACHE.clear()
 
 
 def _sample_compiled(
@@ -639,8 +665,6 @@ class JointLatentClassLogit(_FittedModel):
         self.collapse = collapse
         self.hdi_prob = float(hdi_prob)
         self.priors = _merge_priors(DEFAULT_PRIORS, priors)
-        self._compiled: Any = None
-        self._compiled_shape: tuple[int, ...] | None = None
         self.class_names_ = [str(k) for k in _class_coords(self.n_classes)]
 
     default_priors: Mapping[str, Any] = DEFAULT_PRIORS
@@ -721,18 +745,17 @@ class JointLatentClassLogit(_FittedModel):
         return model
 
     def _compile(self, data: JointData):
-        import nutpie
-
-        shape = (*data.item_indicators.shape, data.design.shape[1])
-        if self._compiled is None or self._compiled_shape != shape:
-            start = time.perf_counter()
-            self._compiled = nutpie.compile_pymc_model(self.build_model(data))
-            self._compiled_shape = shape
-            self.compile_seconds_ = time.perf_counter() - start
-            return self._compiled
-        return self._compiled.with_data(
-            item_indicators=data.item_indicators, design=data.design, y=data.y
+        key = (
+            "joint",
+            self.n_classes,
+            self.class_slopes,
+            repr(self.priors),
+            data.item_indicators.shape,
+            data.design.shape,
         )
+        updates = {"item_indicators": data.item_indicators, "design": data.design, "y": data.y}
+        compiled, self.compile_seconds_ = _compiled_model(key, lambda: self.build_model(data))
+        return compiled.with_data(**updates)
 
     def fit(
         self,
@@ -1095,7 +1118,6 @@ class ClassLogit(_FittedModel):
         self.hdi_prob = float(hdi_prob)
         defaults = {k: DEFAULT_PRIORS[k] for k in ("intercept", "slopes", "class_concentration")}
         self.priors = _merge_priors(defaults, priors)
-        self._compiled: dict[tuple, Any] = {}
         self.class_names_ = [str(k) for k in _class_coords(self.n_classes)]
         self.mode_: str = "no_class"
 
@@ -1241,8 +1263,6 @@ class ClassLogit(_FittedModel):
             form), ``sample_stats``, ``log_likelihood/export``, ``posterior_predictive``,
             ``observed_data``.
         """
-        import nutpie
-
         if error_matrix is not None and classes is None:
             raise ValueError("error_matrix needs classes (the step-1 assignments)")
         data = self._prepare(frame)
@@ -1257,21 +1277,16 @@ class ClassLogit(_FittedModel):
             if len(class_names) != self.n_classes:
                 raise ValueError(f"class_names must name {self.n_classes} classes")
             self.class_names_ = list(class_names)
-        key = (self.mode_, data.design.shape)
+        key = ("class_logit", self.mode_, self.n_classes, repr(self.priors), data.design.shape)
         updates: dict[str, np.ndarray] = {"design": data.design, "y": data.y}
         if self.mode_ == "two_step":
             updates["class_index"] = self._class_index(classes)
         elif self.mode_ == "three_step_ml":
             updates["log_error"] = self._log_error(classes, error_matrix)
-        if key not in self._compiled:
-            start = time.perf_counter()
-            self._compiled[key] = nutpie.compile_pymc_model(
-                self.build_model(data, classes, error_matrix)
-            )
-            self.compile_seconds_ = time.perf_counter() - start
-            compiled = self._compiled[key]
-        else:
-            compiled = self._compiled[key].with_data(**updates)
+        compiled, self.compile_seconds_ = _compiled_model(
+            key, lambda: self.build_model(data, classes, error_matrix)
+        )
+        compiled = compiled.with_data(**updates)
         start = time.perf_counter()
         raw = _sample_compiled(
             compiled,

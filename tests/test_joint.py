@@ -1,0 +1,431 @@
+"""Joint latent class + logit model: likelihood, relabelling, comparison, spec section.
+
+Fast tests check the likelihood against an independent scipy computation, the relabelling
+and the derived groups of one tiny seeded fit; the slow tests are the recovery studies
+over seeds asked for by the issue (class effect recovered with honest coverage; two-step
+intervals too narrow; null effect covered) and the end-to-end ``[joint]`` run.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+from scipy import stats
+from scipy.special import expit, logsumexp
+
+from bayes_cluster import logistic
+from bayes_cluster.dims import CATEGORY, FIRM, ITEM, LATENT_CLASS, PREDICTOR
+from bayes_cluster.joint import (
+    CLASS_CONTRAST,
+    DEFAULT_PRIORS,
+    JointLatentClassLogit,
+    JointSpec,
+    _apply_permutation,
+    _chain_draw_permutation,
+    class_effect_recovery,
+    classification_error_matrix,
+    prepare_joint_data,
+    recovery_summary,
+    run_joint_section,
+    validate_joint_section,
+)
+from bayes_cluster.markusen import MARKUSEN_ITEMS
+from bayes_cluster.simulate import simulate_tumang
+
+SAMPLER = {"draws": 150, "tune": 150, "chains": 2}
+
+
+class Problems:
+    """Collects spec problems as bayes_cluster.spec does."""
+
+    def __init__(self) -> None:
+        self.messages: dict[str, str] = {}
+
+    def add(self, key: str, message: str) -> None:
+        self.messages[key] = message
+
+
+@pytest.fixture(scope="module")
+def survey():
+    return simulate_tumang(60, seed=3, class_effects={"Hub-and-Spoke": 1.5})
+
+
+@pytest.fixture(scope="module")
+def fitted(survey):
+    frame, _ = survey
+    model = JointLatentClassLogit(2)
+    model.fit(frame, random_seed=1, em_starts=10, **SAMPLER)
+    return model
+
+
+# ------------------------------------------------------------------ data and priors
+
+
+def test_prepare_encodes_items_and_standardises_predictors(survey):
+    frame, _ = survey
+    data = prepare_joint_data(frame)
+    assert data.item_indicators.shape == (60, 12, 3)
+    # every answered item is one category: rows of the one-hot tensor sum to one
+    np.testing.assert_array_equal(data.item_indicators.sum(axis=-1), 1.0)
+    # Likert 4 and 5 both become "agree" (category 3)
+    first = frame["mk_small_local_firms"].iloc[0]
+    expected = {1: 0, 2: 0, 3: 1, 4: 2, 5: 2}[int(first)]
+    assert data.item_indicators[0, 0].argmax() == expected
+    np.testing.assert_allclose(data.design.mean(axis=0), 0.0, atol=1e-12)
+    # binary training is scaled by its range (as BayesianLogit), the rest by their SD
+    training = data.predictors.index("training")
+    assert data.scale[training] == 1.0
+    workers = data.predictors.index("workers")
+    assert data.scale[workers] == pytest.approx(frame["workers"].std(ddof=1))
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda f: f.drop(columns="promotion"), r"columns not in the data: \['promotion'\]"),
+        (
+            lambda f: f.assign(export=f["export"].replace({1: 2})),
+            r"outcome 'export', firm 'T\d+' \(row \d+\): value 2 is not 0 or 1",
+        ),
+        (
+            lambda f: f.assign(export=f["export"].astype(float).where(f.index != 4)),
+            r"outcome 'export' has 1 missing value\(s\), first at firm 'T005' \(row 5\)",
+        ),
+        (
+            lambda f: f.assign(mk_cooperation=f["mk_cooperation"].where(f.index != 2, 7)),
+            r"item 'mk_cooperation', firm 'T003' \(row 3\): value 7 is not a Likert code",
+        ),
+    ],
+)
+def test_bad_input_is_named(survey, change, message):
+    frame, _ = survey
+    with pytest.raises(ValueError, match=message):
+        prepare_joint_data(change(frame.copy()))
+
+
+def test_constructor_rejects_bad_settings():
+    with pytest.raises(ValueError, match="n_classes must be a whole number >= 2"):
+        JointLatentClassLogit(1)
+    with pytest.raises(ValueError, match=r"unknown priors \['tau'\]"):
+        JointLatentClassLogit(2, priors={"tau": {"dist": "HalfNormal", "sigma": 1}})
+    with pytest.raises(ValueError, match="prior item_concentration must be a positive number"):
+        JointLatentClassLogit(2, priors={"item_concentration": 0})
+
+
+def test_priors_are_the_logit_defaults_and_user_priors_win():
+    # one source of truth: the export logit's defaults
+    assert DEFAULT_PRIORS["intercept"] == logistic.DEFAULT_PRIORS["intercept"]
+    assert DEFAULT_PRIORS["slopes"] == logistic.DEFAULT_PRIORS["slopes"]
+    model = JointLatentClassLogit(2, priors={"slopes": {"dist": "Normal", "mu": 0, "sigma": 2}})
+    assert model.priors["slopes"] == {"dist": "Normal", "mu": 0.0, "sigma": 2.0}
+    assert model.priors["intercept"] == logistic.DEFAULT_PRIORS["intercept"]
+    table = model.prior_summary()
+    assert table.loc["slopes", "prior"] == "Normal(mu=0, sigma=2)"
+    assert table.loc["class_concentration", "prior"] == "Dirichlet(1 * 1)"
+
+
+# ------------------------------------------------------------------------ likelihood
+
+
+def _independent_log_likelihood(data, pi, theta, alpha, beta):
+    """sum_i log sum_k pi_k prod_j theta[k, j, u_ij] Bernoulli(y_i | alpha_k + x_i beta)."""
+    codes = data.item_indicators.argmax(axis=-1)  # (firm, item)
+    total = 0.0
+    for i in range(data.n_firms):
+        terms = []
+        for k in range(len(pi)):
+            log_items = sum(np.log(theta[k, j, codes[i, j]]) for j in range(codes.shape[1]))
+            p = expit(alpha[k] + data.design[i] @ beta)
+            terms.append(np.log(pi[k]) + log_items + stats.bernoulli.logpmf(data.y[i], p))
+        total += logsumexp(terms)
+    return total
+
+
+def test_model_likelihood_matches_independent_computation(survey):
+    import pytensor
+
+    frame, _ = survey
+    model_spec = JointLatentClassLogit(2)
+    data = model_spec.prepare(frame)
+    model = model_spec.build_model(data)
+    assert model.named_vars_to_dims["theta"] == (LATENT_CLASS, ITEM, CATEGORY)
+    assert model.named_vars_to_dims["beta"] == (PREDICTOR,)
+    assert model.named_vars_to_dims["item_indicators"] == (FIRM, ITEM, CATEGORY)
+    rng = np.random.default_rng(0)
+    pi = rng.dirichlet([1, 1])
+    theta = rng.dirichlet(np.ones(3), size=(2, 12))
+    alpha = rng.normal(size=2)
+    beta = rng.normal(scale=0.5, size=7)
+    rvs = [model["pi"], model["theta"], model["alpha"], model["beta"]]
+    likelihood = pytensor.function(
+        rvs, model["likelihood"], on_unused_input="ignore", mode="FAST_COMPILE"
+    )
+    value = likelihood(pi, theta, alpha, beta)
+    assert value == pytest.approx(_independent_log_likelihood(data, pi, theta, alpha, beta))
+    # the likelihood is invariant to relabelling the classes (hence post-hoc relabelling)
+    swapped = likelihood(pi[::-1], theta[::-1], alpha[::-1], beta)
+    assert swapped == pytest.approx(value)
+
+
+def test_classification_error_matrix():
+    posterior = np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4]])
+    modal = np.array([1, 2, 1])
+    d = classification_error_matrix(posterior, modal)
+    # D[k, s] = sum_i p_ik [w_i = s] / sum_i p_ik  (Vermunt 2010)
+    np.testing.assert_allclose(d[0], [1.5 / 1.7, 0.2 / 1.7])
+    np.testing.assert_allclose(d[1], [0.5 / 1.3, 0.8 / 1.3])
+    # certain classes: no classification error
+    np.testing.assert_allclose(classification_error_matrix(np.eye(2), np.array([1, 2])), np.eye(2))
+    with pytest.raises(ValueError, match=r"modal classes must be in 1\.\.2"):
+        classification_error_matrix(posterior, np.array([1, 3, 1]))
+
+
+def test_relabelling_puts_swapped_chains_in_one_labelling():
+    rng = np.random.default_rng(1)
+    reference_theta = np.array([[[0.8, 0.1, 0.1]] * 4, [[0.1, 0.1, 0.8]] * 4])
+    theta = reference_theta + rng.normal(scale=0.01, size=(2, 30, 2, 4, 3))
+    pi = np.tile([0.7, 0.3], (2, 30, 1))
+    alpha = np.tile([-1.0, 1.0], (2, 30, 1))
+    # chain 2 calls the classes the other way round
+    theta[1], pi[1], alpha[1] = theta[1][:, ::-1], pi[1][:, ::-1], alpha[1][:, ::-1]
+    permutation = _chain_draw_permutation(pi, theta, (np.array([0.7, 0.3]), reference_theta))
+    assert (permutation[0] == [0, 1]).all() and (permutation[1] == [1, 0]).all()
+    relabelled = _apply_permutation(alpha, permutation, axis=2)
+    np.testing.assert_array_equal(relabelled[..., 0], -1.0)
+    np.testing.assert_allclose(
+        _apply_permutation(theta, permutation, axis=2).mean((0, 1)), reference_theta, atol=0.01
+    )
+
+
+# ------------------------------------------------------------------ one tiny fit
+
+
+def test_fit_groups_dims_and_relabelled_classes(fitted, survey):
+    _, truth = survey
+    idata = fitted.idata_
+    posterior = idata["posterior"]
+    assert set(idata.children) >= {
+        "posterior",
+        "sample_stats",
+        "log_likelihood",
+        "posterior_predictive",
+        "observed_data",
+        "class_membership",
+    }
+    assert posterior["theta"].dims == ("chain", "draw", LATENT_CLASS, ITEM, CATEGORY)
+    assert posterior["class_effect"].dims == ("chain", "draw", CLASS_CONTRAST)
+    assert posterior[LATENT_CLASS].values.tolist() == [1, 2]
+    assert posterior[ITEM].values.tolist() == list(MARKUSEN_ITEMS)
+    # classes in the EM order (larger first), typed by their Markusen signature
+    assert fitted.class_names_ == ["1 (Marshallian)", "2 (Hub-and-Spoke)"]
+    assert posterior[CLASS_CONTRAST].values.tolist() == ["2 (Hub-and-Spoke) - 1 (Marshallian)"]
+    np.testing.assert_allclose(
+        posterior["class_effect"].values[..., 0],
+        posterior["alpha"].values[..., 1] - posterior["alpha"].values[..., 0],
+    )
+    # twelve well-separated items: the firms' classes are recovered
+    membership = fitted.class_probabilities()
+    np.testing.assert_allclose(membership.sum(axis=1), 1.0)
+    assert (membership.to_numpy().argmax(axis=1) == truth.latent_class).mean() >= 0.95
+    # relabelled draws agree across chains: per-chain means of pi are close
+    chain_means = posterior["pi"].mean("draw").values
+    np.testing.assert_allclose(chain_means[0], chain_means[1], atol=0.05)
+
+
+def test_export_log_likelihood_is_conditional_on_items(fitted):
+    idata = fitted.idata_
+    data = fitted.data_
+    post = idata["posterior"]
+    chain, draw = 1, 17
+    pi = post["pi"].values[chain, draw]
+    theta = post["theta"].values[chain, draw]
+    alpha = post["alpha"].values[chain, draw]
+    beta = post["beta"].values[chain, draw]
+    codes = data.item_indicators.argmax(axis=-1)
+    log_items = np.array(
+        [[np.log(theta[k, np.arange(12), codes[i]]).sum() for k in range(2)] for i in range(60)]
+    )
+    weights = np.exp(log_items + np.log(pi) - logsumexp(log_items + np.log(pi), axis=1)[:, None])
+    p_export = (weights * expit(alpha[None, :] + (data.design @ beta)[:, None])).sum(axis=1)
+    expected = np.where(data.y == 1, np.log(p_export), np.log1p(-p_export))
+    stored = idata["log_likelihood"]["export"].values[chain, draw]
+    np.testing.assert_allclose(stored, expected, rtol=1e-10)
+    # joint = log p(items, y): larger in magnitude, and joint - export = log p(items)
+    joint = idata["log_likelihood"]["joint"].values[chain, draw]
+    np.testing.assert_allclose(joint - stored, logsumexp(log_items + np.log(pi), axis=1))
+
+
+def test_summary_diagnostics_and_loo(fitted):
+    summary = fitted.summary()
+    contrast = summary.loc["class effect: 2 (Hub-and-Spoke) - 1 (Marshallian)"]
+    assert contrast["hdi_lower"] < contrast["mean"] < contrast["hdi_upper"]
+    assert {"Intercept[1 (Marshallian)]", "workers", "supplier_network"} <= set(summary.index)
+    # original-scale slope = standardised slope / scale
+    draws = fitted.idata_["posterior"]["beta"].sel(predictor="workers").values
+    assert summary.loc["workers", "mean"] == pytest.approx(draws.mean() / fitted.data_.scale[0])
+    diagnostics = fitted.diagnostics()
+    assert diagnostics.n_chains == 2 and diagnostics.n_draws == 150
+    assert "r_hat" in diagnostics.table.columns
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a Pareto-k warning is possible on 300 draws
+        elpd = fitted.loo()
+    assert np.isfinite(elpd.elpd) and elpd.elpd < 0
+
+
+def test_posterior_predictive_matches_observed_rate(fitted):
+    idata = fitted.idata_
+    y_rep = idata["posterior_predictive"]["export"]
+    observed = idata["observed_data"]["export"].values
+    assert y_rep.dims == ("chain", "draw", FIRM)
+    assert abs(float(y_rep.mean()) - observed.mean()) < 0.08
+
+
+# ----------------------------------------------------------------------- spec section
+
+
+def test_validate_joint_section_defaults_from_other_sections():
+    class Logistic:
+        outcome = "export"
+        predictors = ("workers", "promotion")
+        priors = {"intercept": {"dist": "Normal", "mu": 0, "sigma": 2}}
+
+    class LatentClass:
+        items = ("mk_cooperation", "mk_local_labour")
+        collapse = ((1, 2), (3,), (4, 5))
+        em_starts = 30
+
+    problems = Problems()
+    spec = validate_joint_section(
+        {"class_slopes": True}, problems, {"logistic": Logistic(), "latent_class": LatentClass()}
+    )
+    assert problems.messages == {}
+    assert spec == JointSpec(
+        n_classes=2,
+        items=("mk_cooperation", "mk_local_labour"),
+        predictors=("workers", "promotion"),
+        outcome="export",
+        collapse="three",
+        class_slopes=True,
+        em_starts=30,
+        priors={"intercept": {"dist": "Normal", "mu": 0, "sigma": 2}},
+    )
+
+
+def test_validate_joint_section_names_every_problem():
+    problems = Problems()
+    spec = validate_joint_section(
+        {
+            "n_classes": 1,
+            "approaches": ["joint", "bch"],
+            "collapse": [[1], [2, 3], [4, 5]],
+            "colour": "red",
+            "priors": {"tau": {"dist": "HalfNormal", "sigma": 1}},
+        },
+        problems,
+        {},
+    )
+    assert spec is None
+    assert problems.messages["[joint].n_classes"] == "must be a whole number 2..5, got 1"
+    assert problems.messages["[joint].approaches"].startswith("unknown approaches ['bch']")
+    assert problems.messages["[joint].collapse"].startswith('must be "three"')
+    assert problems.messages["[joint].colour"].startswith("unknown key")
+    assert problems.messages["[joint].priors.tau"].startswith("unknown prior")
+
+
+def test_run_joint_section_rejects_an_invalid_table(survey, tmp_path):
+    frame, _ = survey
+    with pytest.raises(ValueError, match=r"\[joint\]\.n_classes: must be a whole number"):
+        run_joint_section(frame, {"n_classes": 9}, SAMPLER, tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
+# ---------------------------------------------------------------------------- figures
+
+
+def test_recovery_figure():
+    from bayes_cluster.plots.joint import plot_recovery
+
+    results = pd.DataFrame(
+        {
+            "seed": [1, 2, 1, 2],
+            "approach": ["two_step", "two_step", "joint", "joint"],
+            "truth": 1.5,
+            "mean": [0.8, 1.0, 1.4, 1.6],
+            "hdi_lower": [0.2, 0.3, 0.2, 0.4],
+            "hdi_upper": [1.4, 1.6, 2.8, 2.9],
+        }
+    )
+    figure = plot_recovery(results)
+    assert len(figure.axes) == 2
+    assert "coverage 50%" in figure.axes[0].get_title()
+    assert "coverage 100%" in figure.axes[1].get_title()
+
+
+# ------------------------------------------------------------------- slow: recovery
+
+RECOVERY_SEEDS = range(1, 7)
+WEAK_ITEMS = ("mk_cooperation", "mk_local_labour", "mk_government_role")
+
+
+@pytest.fixture(scope="module")
+def recovery_models():
+    """Model objects shared by the recovery studies (compiled once, re-run per seed)."""
+    return {}
+
+
+@pytest.mark.slow
+def test_joint_recovers_class_effect_and_two_step_is_overconfident(recovery_models):
+    results = class_effect_recovery(
+        RECOVERY_SEEDS, class_effect=1.5, items=WEAK_ITEMS, models=recovery_models
+    )
+    summary = recovery_summary(results)
+    print("\nclass effect 1.5, three weak items\n", summary.to_string())
+    joint, two_step = summary.loc["joint"], summary.loc["two_step"]
+    assert joint["coverage"] >= 5 / 6
+    assert abs(joint["bias"]) < 0.6
+    # the two-step model treats misclassified firms as certain: estimates shrink to 0 and
+    # its intervals are narrower than the joint model's
+    assert two_step["bias"] < joint["bias"]
+    assert two_step["mean_width"] < joint["mean_width"]
+    assert results.query("approach == 'joint'")["converged"].mean() >= 5 / 6
+
+
+@pytest.mark.slow
+def test_null_class_effect_interval_covers_zero(recovery_models):
+    results = class_effect_recovery(
+        RECOVERY_SEEDS,
+        class_effect=0.0,
+        items=MARKUSEN_ITEMS,
+        models=recovery_models,
+        approaches=("joint",),
+    )
+    summary = recovery_summary(results)
+    print("\nclass effect 0, twelve items\n", summary.to_string())
+    assert summary.loc["joint", "coverage"] >= 5 / 6
+
+
+@pytest.mark.slow
+def test_run_joint_section_writes_every_output(survey, tmp_path):
+    frame, _ = survey
+    sampler = {"draws": 200, "tune": 200, "chains": 2, "seed": 5}
+    comparison = run_joint_section(frame, {"em_starts": 10}, sampler, tmp_path)
+    written = sorted(p.name for p in tmp_path.iterdir())
+    assert written == [
+        "joint_class_effect.csv",
+        "joint_coefficients.csv",
+        "joint_comparison.md",
+        "joint_comparison.png",
+        "joint_elpd.csv",
+        "joint_posterior.nc",
+    ]
+    elpd = pd.read_csv(tmp_path / "joint_elpd.csv", index_col=0)
+    assert list(elpd.index) == ["no_class", "two_step", "three_step_ml", "joint"]
+    # with twelve items the classes are nearly certain: two-step and joint agree
+    effect = comparison.class_effect["mean"]
+    assert effect.loc["joint"].iloc[0] == pytest.approx(effect.loc["two_step"].iloc[0], abs=0.5)
+    saved = xr.open_datatree(tmp_path / "joint_posterior.nc", engine="h5netcdf")
+    assert "class_effect" in saved["posterior"].data_vars
