@@ -923,17 +923,16 @@ class BayesianLogit:
         log_prior = pm.stats.compute_log_prior(
             tree, model=self.model, extend_inferencedata=False, progressbar=False
         )
-        log_prior_group = (
-            log_prior["log_prior"] if "log_prior" in log_prior.children else log_prior
-        )
+        if isinstance(log_prior, xr.DataTree):
+            log_prior = log_prior["log_prior"].to_dataset()
         data = xr.DataTree.from_dict(
             {
                 "posterior": tree["posterior"].to_dataset(),
                 "log_likelihood": tree["log_likelihood"].to_dataset(),
-                "log_prior": log_prior_group.to_dataset(),
+                "log_prior": log_prior,
             }
         )
-        result = azs.psense_summary(data, var_names=["alpha", "beta"], round_to="none")
+        result = azs.psense_summary(data, var_names=["alpha", "beta"], round_to=12)
         return pd.DataFrame(result)
 
     # ------------------------------------------------------------------ persistence
@@ -985,7 +984,7 @@ class BayesianLogit:
         tree = self._require_fit()
         path = Path(path)
         if path.suffix == ".zarr":
-            tree.to_zarr(path, mode="w")
+            tree.to_zarr(path, mode="w", consolidated=False)
         elif path.suffix in (".nc", ".nc4", ".netcdf"):
             tree.to_netcdf(path, engine="h5netcdf")
         else:
@@ -1010,7 +1009,8 @@ class BayesianLogit:
         if not path.exists():
             raise FileNotFoundError(f"no saved model at {str(path)!r}")
         engine = "zarr" if path.suffix == ".zarr" else "h5netcdf"
-        tree = xr.open_datatree(path, engine=engine).load()
+        kwargs = {"consolidated": False} if engine == "zarr" else {}
+        tree = xr.open_datatree(path, engine=engine, **kwargs).load()
         if "bayes_cluster_config" not in tree.attrs:
             raise ValueError(f"{str(path)!r} was not written by BayesianLogit.save")
         state = json.loads(tree.attrs["bayes_cluster_config"])
@@ -1080,7 +1080,7 @@ def compare_models(models_or_trees: Mapping[str, BayesianLogit | xr.DataTree]) -
     sizes = {name: tree["log_likelihood"].sizes.get(FIRM) for name, tree in trees.items()}
     if len(set(sizes.values())) != 1:
         raise ValueError(f"models were fitted to different numbers of firms: {sizes}")
-    return pd.DataFrame(azs.compare(trees, var_name="y"))
+    return pd.DataFrame(azs.compare(trees, var_name="y", round_to=None))
 
 
 # ---------------------------------------------------------------------- helpers
