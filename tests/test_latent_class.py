@@ -283,13 +283,34 @@ def test_loo_comparison_table(short_fit):
 
 
 def test_typing_refuses_non_markusen_items():
-    frame = pd.DataFrame({"q1": [1, 5, 1, 5, 2, 4], "q2": [1, 5, 2, 4, 1, 5]})
+    import xarray as xr
+
     model = BayesianLatentClass(1)
-    # also exercises PyMC's own NUTS (C backend, cached across runs)
-    model.fit(frame, draws=30, tune=30, chains=1, random_seed=1, sampler="pymc")
-    assert model.idata.attrs["label_switching"] == "none needed (one class)"
+    theta = np.full((1, 3, 1, 2, 3), 1 / 3)
+    model.idata = xr.DataTree.from_dict(
+        {
+            "posterior": xr.Dataset(
+                {"theta": ((CHAIN, DRAW, LATENT_CLASS, ITEM, CATEGORY), theta)},
+                coords={ITEM: ["q1", "q2"], CATEGORY: [1, 2, 3]},
+            )
+        }
+    )
     with pytest.raises(ValueError, match=r"\['q1', 'q2'\] are not in the signature table"):
         model.markusen_typing()
+
+
+@pytest.mark.slow
+def test_one_class_model_with_pymc_sampler():
+    frame = pd.DataFrame({"q1": [1, 5, 1, 5, 2, 4] * 3, "q2": [1, 5, 2, 4, 1, 5] * 3})
+    model = BayesianLatentClass(1)
+    model.fit(frame, draws=200, tune=200, chains=2, random_seed=1, sampler="pymc")
+    assert model.idata.attrs["label_switching"] == "none needed (one class)"
+    assert model.idata.attrs["sampler"] == "pymc"
+    # one class: theta's posterior is Dirichlet(1 + counts); both items collapse to
+    # (disagree 9, neutral 0, agree 9), so the posterior means are (10, 1, 10) / 21
+    mean = model.posterior["theta"].mean((CHAIN, DRAW)).to_numpy()[0]
+    np.testing.assert_allclose(mean, np.array([[10, 1, 10], [10, 1, 10]]) / 21, atol=0.03)
+    np.testing.assert_allclose(model.posterior["class_probability"], 1.0)
 
 
 # ---------------------------------------------------------------------------- recovery
@@ -324,3 +345,31 @@ def test_recovers_simulated_classes_and_markusen_verdict(seed):
     verdict = model.cluster_verdict()
     assert verdict.probability("Marshallian", 0.5) > 0.9
     assert verdict.probability("Hub-and-Spoke", 0.1) > 0.9
+
+
+# ---------------------------------------------------------------------------- figures
+
+
+def test_bayesian_figures(short_fit):
+    from matplotlib.figure import Figure
+
+    from bayes_cluster.plots.latent_class import (
+        plot_class_profiles,
+        plot_class_shares,
+        plot_markusen_typing,
+        plot_membership,
+    )
+
+    model, _, _ = short_fit
+    profiles = plot_class_profiles(model)
+    assert isinstance(profiles, Figure)
+    assert len(profiles.axes) == 2  # one panel per class
+    assert profiles.axes[0].get_title().startswith("class 1 (share ")
+    shares = plot_class_shares(model.idata)
+    assert len(shares.axes) == 1
+    membership = plot_membership(model, max_firms=20)
+    assert len(membership.axes[0].patches) == 2 * 20  # one bar per firm and class
+    typing = plot_markusen_typing(model)
+    assert len(typing.axes) == 2
+    with pytest.raises(TypeError, match="expected a fitted BayesianLatentClass"):
+        plot_class_profiles(object())

@@ -22,9 +22,13 @@ if TYPE_CHECKING:
 
 __all__ = [
     "RESPONSE_COLOURS",
+    "plot_class_profiles",
+    "plot_class_shares",
     "plot_descriptive_scoring",
     "plot_item_profiles",
     "plot_markusen_match",
+    "plot_markusen_typing",
+    "plot_membership",
 ]
 
 RESPONSE_COLOURS = {"disagree": "#c44e52", "neutral": "#bdbdbd", "agree": "#4c72b0"}
@@ -291,4 +295,285 @@ def plot_item_profiles(
         loc="outside lower center", ncols=n_categories, title="response category", frameon=False
     )
     figure.suptitle(title or "Item-response profiles of the latent classes")
+    return figure
+
+
+# --------------------------------------------------------------------------------------
+# Bayesian latent classes (bayes_cluster.latent_class.BayesianLatentClass)
+# --------------------------------------------------------------------------------------
+
+
+def _bayes_posterior(model) -> xr.Dataset:
+    """Return the relabelled posterior of a fitted BayesianLatentClass (or its DataTree)."""
+    tree = getattr(model, "idata", model)
+    if not isinstance(tree, xr.DataTree) or "posterior" not in tree.children:
+        raise TypeError(
+            "expected a fitted BayesianLatentClass (or its DataTree with a 'posterior' group)"
+        )
+    return tree["posterior"].to_dataset()
+
+
+def _flat_draws(variable: xr.DataArray) -> np.ndarray:
+    """Stack (chain, draw) into the first axis."""
+    others = [d for d in variable.dims if d not in ("chain", "draw")]
+    values = variable.transpose("chain", "draw", *others).to_numpy()
+    return values.reshape(-1, *values.shape[2:])
+
+
+def _hdi(draws: np.ndarray, prob: float) -> np.ndarray:
+    """HDI over the first axis; returns shape (..., 2)."""
+    from arviz_stats.base import array_stats
+
+    return np.asarray(array_stats.hdi(np.moveaxis(draws, 0, -1), prob))
+
+
+def plot_class_profiles(model, *, hdi_prob: float = 0.94, title: str | None = None) -> Figure:
+    """Item-response profile of each Bayesian latent class, with posterior intervals.
+
+    One panel per class; for each item a point (posterior mean) and a line (HDI) per
+    response category, categories side by side (disagree red, neutral grey, agree blue
+    for collapsed Likert items).
+
+    Parameters
+    ----------
+    model : BayesianLatentClass or xarray.DataTree
+        A fitted model (its relabelled posterior is used).
+    hdi_prob : float
+        Mass of the highest-density intervals.
+    title : str, optional
+        Figure title.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    import matplotlib as mpl
+
+    posterior = _bayes_posterior(model)
+    theta = posterior["theta"].transpose("chain", "draw", LATENT_CLASS, ITEM, CATEGORY)
+    draws = _flat_draws(theta)  # (sample, class, item, category)
+    mean = draws.mean(axis=0)
+    interval = _hdi(draws, hdi_prob)  # (class, item, category, 2)
+    pi_mean = _flat_draws(posterior["pi"]).mean(axis=0)
+    n_classes, n_items, n_categories = mean.shape
+    labels_attr = posterior[CATEGORY].attrs.get("labels", "")
+    labels = labels_attr.split(",") if labels_attr else []
+    if len(labels) != n_categories:
+        labels = [str(c) for c in posterior[CATEGORY].to_numpy()]
+    if labels == list(RESPONSE_COLOURS):
+        colours = [RESPONSE_COLOURS[label] for label in labels]
+    else:
+        colours = list(mpl.colormaps["RdBu"](np.linspace(0.1, 0.9, n_categories)))
+    figure = Figure(figsize=(3.2 + 3.0 * n_classes, 1.4 + 0.42 * n_items), layout="constrained")
+    axes = np.atleast_1d(figure.subplots(1, n_classes, sharey=True, squeeze=False)[0])
+    y = np.arange(n_items)
+    offsets = np.linspace(-0.25, 0.25, n_categories) if n_categories > 1 else np.zeros(1)
+    for k, axis in enumerate(axes):
+        for c in range(n_categories):
+            axis.hlines(
+                y + offsets[c],
+                interval[k, :, c, 0],
+                interval[k, :, c, 1],
+                color=colours[c],
+                linewidth=2,
+            )
+            axis.plot(
+                mean[k, :, c],
+                y + offsets[c],
+                "o",
+                color=colours[c],
+                markersize=4,
+                label=labels[c] if k == 0 else None,
+            )
+        class_label = posterior[LATENT_CLASS].to_numpy()[k]
+        axis.set_title(f"class {class_label} (share {pi_mean[k]:.2f})", fontsize="medium")
+        axis.set_xlim(0, 1)
+        axis.set_xlabel("response probability")
+        axis.grid(axis="x", alpha=0.3)
+    axes[0].set_yticks(y, [str(v) for v in posterior[ITEM].to_numpy()], fontsize="small")
+    axes[0].set_ylim(n_items - 0.5, -0.5)
+    figure.legend(
+        loc="outside lower center",
+        ncols=n_categories,
+        title=f"response (posterior mean and {hdi_prob:.0%} HDI)",
+        frameon=False,
+    )
+    figure.suptitle(title or "Item-response profiles of the Bayesian latent classes")
+    return figure
+
+
+def plot_class_shares(model, *, hdi_prob: float = 0.94, title: str | None = None) -> Figure:
+    """Posterior distribution of each latent class's share (histogram with HDI).
+
+    Parameters
+    ----------
+    model : BayesianLatentClass or xarray.DataTree
+        A fitted model.
+    hdi_prob : float
+        Mass of the highest-density interval drawn under each histogram.
+    title : str, optional
+        Figure title.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    import matplotlib as mpl
+
+    posterior = _bayes_posterior(model)
+    draws = _flat_draws(posterior["pi"].transpose("chain", "draw", LATENT_CLASS))
+    n_classes = draws.shape[1]
+    interval = _hdi(draws, hdi_prob)  # (class, 2)
+    colours = mpl.colormaps["tab10"](np.arange(n_classes) % 10)
+    figure = Figure(figsize=(6.4, 3.6), layout="constrained")
+    axis = figure.subplots()
+    bins = np.linspace(0, 1, 61)
+    for k in range(n_classes):
+        label = posterior[LATENT_CLASS].to_numpy()[k]
+        axis.hist(
+            draws[:, k],
+            bins=bins,
+            density=True,
+            alpha=0.55,
+            color=colours[k],
+            label=f"class {label}: mean {draws[:, k].mean():.2f}, "
+            f"{hdi_prob:.0%} HDI {interval[k, 0]:.2f}-{interval[k, 1]:.2f}",
+        )
+        axis.hlines(-0.15 - 0.25 * k, *interval[k], color=colours[k], linewidth=3)
+    axis.set_xlim(0, 1)
+    axis.set_xlabel("class share (pi)")
+    axis.set_ylabel("posterior density")
+    axis.legend(frameon=False, fontsize="small")
+    axis.set_title(title or "Posterior of the latent class shares")
+    return figure
+
+
+def plot_membership(
+    model, *, sort: bool = True, max_firms: int | None = None, title: str | None = None
+) -> Figure:
+    """Each firm's posterior class membership probabilities (stacked bars).
+
+    Parameters
+    ----------
+    model : BayesianLatentClass or xarray.DataTree
+        A fitted model.
+    sort : bool
+        Order firms by their most probable class, then by its probability, so that
+        firms with uncertain membership stand out.
+    max_firms : int, optional
+        Show at most this many firms (the first after sorting).
+    title : str, optional
+        Figure title.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    import matplotlib as mpl
+
+    posterior = _bayes_posterior(model)
+    probability = (
+        posterior["class_probability"].mean(("chain", "draw")).transpose("firm", LATENT_CLASS)
+    )
+    values = probability.to_numpy()
+    firms = [str(f) for f in probability["firm"].to_numpy()]
+    n_firms, n_classes = values.shape
+    order = np.arange(n_firms)
+    if sort:
+        modal = values.argmax(axis=1)
+        order = np.lexsort((-values.max(axis=1), modal))
+    if max_firms is not None:
+        order = order[:max_firms]
+    values = values[order]
+    colours = mpl.colormaps["tab10"](np.arange(n_classes) % 10)
+    figure = Figure(figsize=(max(6.0, 0.14 * len(order) + 2.0), 3.6), layout="constrained")
+    axis = figure.subplots()
+    x = np.arange(len(order))
+    bottom = np.zeros(len(order))
+    for k in range(n_classes):
+        label = posterior[LATENT_CLASS].to_numpy()[k]
+        axis.bar(
+            x, values[:, k], bottom=bottom, width=0.9, color=colours[k], label=f"class {label}"
+        )
+        bottom += values[:, k]
+    axis.set_xticks(x, [firms[i] for i in order], rotation=90, fontsize="x-small")
+    axis.set_xlim(-0.6, len(order) - 0.4)
+    axis.set_ylim(0, 1)
+    axis.set_ylabel("P(class | responses)")
+    figure.legend(loc="outside right upper", frameon=False)
+    axis.set_title(title or "Posterior class membership of each firm")
+    return figure
+
+
+def plot_markusen_typing(model, *, title: str | None = None) -> Figure:
+    """Posterior Markusen typing: P(type) of each class and the posterior of type shares.
+
+    Left: for each latent class, the posterior probability that its profile best matches
+    each Markusen type.  Right: posterior density of the share of firms in classes of
+    each type (the cluster-level verdict).
+
+    Parameters
+    ----------
+    model : BayesianLatentClass
+        A fitted model on Markusen items.
+    title : str, optional
+        Figure title.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    import matplotlib as mpl
+
+    typing = model.markusen_typing()
+    shares = model.type_share_draws()
+    colours = mpl.colormaps["tab10"](np.arange(len(MARKUSEN_TYPES)))
+    figure = Figure(figsize=(11.0, 3.8), layout="constrained")
+    left, right = figure.subplots(1, 2, width_ratios=[1, 1.3])
+    probabilities = typing[list(MARKUSEN_TYPES)].to_numpy()
+    y = np.arange(len(typing))
+    start = np.zeros(len(typing))
+    for t, name in enumerate(MARKUSEN_TYPES):
+        left.barh(y, probabilities[:, t], left=start, color=colours[t], label=name)
+        start += probabilities[:, t]
+    left.set_yticks(
+        y,
+        [
+            f"class {k}\n(share {s:.2f})"
+            for k, s in zip(typing.index, typing["share"], strict=True)
+        ],
+    )
+    left.set_ylim(len(typing) - 0.5, -0.5)
+    left.set_xlim(0, 1)
+    left.set_xlabel("P(class is of type)")
+    left.set_title("Each class's Markusen type", fontsize="medium")
+    flat = (
+        shares.transpose("chain", "draw", MARKUSEN_TYPE)
+        .to_numpy()
+        .reshape(-1, len(MARKUSEN_TYPES))
+    )
+    bins = np.linspace(0, 1, 41)
+    for t, name in enumerate(MARKUSEN_TYPES):
+        if (flat[:, t] > 0).mean() < 0.01:
+            continue
+        p_major = (flat[:, t] > 0.5).mean()
+        right.hist(
+            flat[:, t],
+            bins=bins,
+            density=True,
+            alpha=0.55,
+            color=colours[t],
+            label=f"{name}: P(majority) = {p_major:.2f}",
+        )
+    right.axvline(0.5, color="black", linestyle=":", linewidth=1)
+    right.set_xlim(0, 1)
+    right.set_xlabel("share of firms in classes of the type")
+    right.set_ylabel("posterior density")
+    right.set_title("Cluster-level type shares", fontsize="medium")
+    right.legend(frameon=False, fontsize="small")
+    handles, labels = left.get_legend_handles_labels()
+    figure.legend(
+        handles, labels, loc="outside lower center", ncols=len(MARKUSEN_TYPES), frameon=False
+    )
+    figure.suptitle(title or "Markusen typing of the Bayesian latent classes")
     return figure
