@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["DesignInfo", "design_matrix", "is_categorical"]
+__all__ = ["DesignInfo", "design_info", "design_matrix", "is_categorical"]
 
 
 def is_categorical(series: pd.Series) -> bool:
@@ -79,12 +79,17 @@ class DesignInfo:
             If a predictor is missing, has missing values, or a categorical predictor
             has a level not seen when the design was built.
         """
+        matrix = self.transform_values(frame)
+        return pd.DataFrame(matrix, index=frame.index, columns=list(self.columns))
+
+    def transform_values(self, frame: pd.DataFrame) -> np.ndarray:
+        """Like :meth:`transform`, as a bare ``(n, len(columns))`` float array."""
         _check_columns(frame, self.predictors)
-        pieces: dict[str, np.ndarray] = {}
+        pieces: list[np.ndarray] = []
         for name in self.predictors:
             series = frame[name]
-            _check_missing(series, name)
             if name in self.levels:
+                _check_missing(series, name)
                 levels = self.levels[name]
                 unknown = sorted({str(v) for v in pd.unique(series)} - {str(v) for v in levels})
                 if unknown:
@@ -93,11 +98,10 @@ class DesignInfo:
                         f"fitted (known levels: {[str(v) for v in levels]})"
                     )
                 values = series.astype(str).to_numpy()
-                for level in levels[1:]:
-                    pieces[_dummy_name(name, level)] = (values == str(level)).astype(float)
+                pieces.extend((values == str(level)).astype(float) for level in levels[1:])
             else:
-                pieces[name] = _numeric_values(series, name)
-        return pd.DataFrame(pieces, index=frame.index, columns=list(self.columns))
+                pieces.append(_numeric_values(series, name))
+        return np.column_stack(pieces) if pieces else np.zeros((len(frame), 0))
 
 
 def design_matrix(
@@ -147,6 +151,26 @@ def design_matrix(
     >>> info.reference_levels
     {'g': 'a'}
     """
+    info = design_info(frame, predictors, reference_levels=reference_levels)
+    return info.transform(frame), info
+
+
+def design_info(
+    frame: pd.DataFrame,
+    predictors: Sequence[str],
+    *,
+    reference_levels: Mapping[str, Any] | None = None,
+) -> DesignInfo:
+    """Work out the terms of :func:`design_matrix` without building the matrix.
+
+    Parameters and errors are those of :func:`design_matrix`; numeric columns are
+    validated when the matrix is built (:meth:`DesignInfo.transform`).
+
+    Returns
+    -------
+    DesignInfo
+        Levels, reference levels and column names.
+    """
     predictors = tuple(predictors)
     reference_levels = dict(reference_levels or {})
     _check_columns(frame, predictors)
@@ -165,8 +189,8 @@ def design_matrix(
     sources: dict[str, str] = {}
     for name in predictors:
         series = frame[name]
-        _check_missing(series, name)
         if is_categorical(series):
+            _check_missing(series, name)
             observed = _observed_levels(series)
             if len(observed) < 2:
                 raise ValueError(
@@ -196,18 +220,16 @@ def design_matrix(
                     f"reference_levels given for column {name!r}, which is numeric, "
                     "not categorical"
                 )
-            _numeric_values(series, name)  # validates the dtype
             columns.append(name)
             sources[name] = name
 
-    info = DesignInfo(
+    return DesignInfo(
         predictors=predictors,
         columns=tuple(columns),
         levels=levels,
         reference_levels=references,
         term_sources=sources,
     )
-    return info.transform(frame), info
 
 
 def _dummy_name(column: str, level: Any) -> str:
@@ -235,14 +257,20 @@ def _check_missing(series: pd.Series, name: str) -> None:
 
 
 def _numeric_values(series: pd.Series, name: str) -> np.ndarray:
-    if pd.api.types.is_bool_dtype(series.dtype) or pd.api.types.is_numeric_dtype(series.dtype):
-        values = series.to_numpy(dtype=float)
-    else:
+    """Float values of a numeric/boolean column, validated (no missing or infinite)."""
+    if not (
+        pd.api.types.is_bool_dtype(series.dtype) or pd.api.types.is_numeric_dtype(series.dtype)
+    ):
         raise ValueError(
             f"column {name!r} has dtype {series.dtype}: expected a numeric, boolean or "
             "categorical (object/str/category) column"
         )
+    try:
+        values = series.to_numpy(dtype=float)
+    except (TypeError, ValueError):  # nullable dtypes holding pd.NA
+        values = series.to_numpy(dtype=float, na_value=np.nan)
     if not np.isfinite(values).all():
+        _check_missing(series, name)
         raise ValueError(f"column {name!r} has infinite values")
     return values
 

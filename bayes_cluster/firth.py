@@ -1,0 +1,485 @@
+r"""Numerical core of the logit fits: batched Newton--Raphson, penalised or not.
+
+Everything here works on numpy arrays (design matrix ``X`` with its intercept column,
+outcome ``y`` of 0/1) and solves *batches* of problems at once: the restricted fits of the
+penalised likelihood-ratio tests and the :math:`2p` profile-likelihood confidence limits are
+each one vectorised loop rather than a Python loop over terms, which keeps profile
+intervals for a 60 x 8 design in a few milliseconds.
+
+Firth's (1993) penalised log-likelihood for the logit is
+
+.. math::
+
+    \ell^*(\beta) = \sum_i \left[y_i \eta_i - \log(1 + e^{\eta_i})\right]
+        + \tfrac12 \log\lvert X^\top W X\rvert,
+    \qquad \eta = X\beta,\; W = \operatorname{diag}\{\pi_i(1-\pi_i)\},
+
+with modified score :math:`U^*(\beta) = X^\top\{y - \pi + h \odot (1/2 - \pi)\}`, where
+:math:`h` is the diagonal of the hat matrix :math:`W^{1/2}X(X^\top WX)^{-1}X^\top W^{1/2}`.
+As R's logistf, the iteration is :math:`\beta \leftarrow \beta + I(\beta)^{-1}U^*(\beta)`
+with the Fisher information :math:`I = X^\top WX`, the step capped at ``max_step`` in every
+coordinate and halved while the penalised log-likelihood decreases. With ``firth=False``
+the same code maximises the ordinary likelihood (Newton--Raphson, which for the canonical
+logit link is Fisher scoring).
+
+Profile-likelihood limits follow Venzon & Moolgavkar (1988) as in logistf: for term
+:math:`j` the limit solves :math:`U^*_{-j}(\beta) = 0` and
+:math:`\ell^*(\beta) = \ell^*(\hat\beta) - \chi^2_{1,0.95}/2`, by the iteration
+:math:`\beta \leftarrow \beta + I^{-1}(U^* + \lambda e_j)` with
+:math:`\lambda = \pm\{(2(\ell^* - \ell_0) + U^{*\top} I^{-1} U^*)/(I^{-1})_{jj}\}^{1/2}`.
+Limits where that iteration does not converge are found instead by bracketing the root
+of the profile function, each evaluation a constrained fit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import optimize, special
+from scipy.linalg import lapack
+
+__all__ = ["BatchFit", "fit_batch", "fit_single", "penalized_state", "profile_limits"]
+
+
+@dataclass
+class BatchFit:
+    r"""Result of :func:`fit_batch` for a batch of ``B`` problems.
+
+    Attributes
+    ----------
+    beta : numpy.ndarray
+        ``(B, p)`` estimates (fixed coordinates keep their given values).
+    log_likelihood : numpy.ndarray
+        ``(B,)`` maximised (penalised when ``firth``) log-likelihood.
+    fisher : numpy.ndarray
+        ``(B, p, p)`` Fisher information :math:`X^\top W X` at ``beta``.
+    converged : numpy.ndarray
+        ``(B,)`` booleans.
+    iterations : int
+        Iterations used by the slowest problem.
+    """
+
+    beta: np.ndarray
+    log_likelihood: np.ndarray
+    fisher: np.ndarray
+    converged: np.ndarray
+    iterations: int
+
+
+@dataclass
+class _State:
+    log_likelihood: np.ndarray  # (B,) penalised when firth
+    score: np.ndarray  # (B, p)
+    fisher: np.ndarray  # (B, p, p)
+    cholesky: np.ndarray  # (B, p, p)
+    valid: np.ndarray  # (B,) information positive definite
+
+
+def penalized_state(
+    X: np.ndarray,
+    y: np.ndarray,
+    beta: np.ndarray,
+    firth: bool = True,
+    offset: np.ndarray | float = 0.0,
+) -> _State:
+    r"""Log-likelihood, score and Fisher information of a batch of coefficient vectors.
+
+    Parameters
+    ----------
+    X : numpy.ndarray
+        ``(n, p)`` design matrix, intercept included.
+    y : numpy.ndarray
+        ``(n,)`` outcome, 0/1 as float.
+    beta : numpy.ndarray
+        ``(B, p)`` coefficient vectors.
+    firth : bool, default True
+        Add the Jeffreys penalty :math:`\tfrac12\log|X^\top WX|` and use the modified score.
+    offset : numpy.ndarray or float, default 0.0
+        Fixed part of the linear predictor, ``(n,)``.
+
+    Returns
+    -------
+    _State
+        Penalised log-likelihood ``(B,)``, score ``(B, p)``, Fisher information and its
+        Cholesky factor ``(B, p, p)``; ``valid`` is False where the information is not
+        numerically positive definite (log-likelihood set to ``-inf`` there).
+    """
+    eta = beta @ X.T + offset  # (B, n)
+    prob = special.expit(eta)
+    weight = prob * (1.0 - prob)
+    log_likelihood = (y * eta - np.logaddexp(0.0, eta)).sum(axis=1)
+    weighted_x = X[None, :, :] * np.sqrt(weight)[:, :, None]  # (B, n, p)
+    fisher = np.swapaxes(weighted_x, 1, 2) @ weighted_x
+    p = X.shape[1]
+    # a tiny ridge only inside the factorisation guards the Cholesky of a (numerically)
+    # singular information; where it is used, the state is marked invalid
+    scale = np.maximum(np.abs(np.diagonal(fisher, axis1=1, axis2=2)).max(axis=1), 1e-300)
+    valid = np.ones(beta.shape[0], dtype=bool)
+    try:
+        cholesky = np.linalg.cholesky(fisher)
+    except np.linalg.LinAlgError:
+        cholesky = np.empty_like(fisher)
+        for b in range(beta.shape[0]):
+            try:
+                cholesky[b] = np.linalg.cholesky(fisher[b])
+            except np.linalg.LinAlgError:
+                valid[b] = False
+                cholesky[b] = np.linalg.cholesky(fisher[b] + 1e-10 * scale[b] * np.eye(p))
+    diag = np.diagonal(cholesky, axis1=1, axis2=2)
+    valid &= (diag > 1e-12 * np.sqrt(scale)[:, None]).all(axis=1)
+    residual = y - prob
+    if firth:
+        log_likelihood = log_likelihood + np.log(diag).sum(axis=1)
+        # hat diagonal through the explicit inverse: a batched solve with n right-hand
+        # sides goes through OpenBLAS's threaded triangular solve, slow for small p
+        inverse = np.linalg.inv(cholesky)  # (B, p, p), lower triangular
+        z = inverse @ np.swapaxes(weighted_x, 1, 2)  # (B, p, n)
+        hat = (z * z).sum(axis=1)  # (B, n)
+        residual = residual + hat * (0.5 - prob)
+    score = residual @ X
+    log_likelihood = np.where(valid, log_likelihood, -np.inf)
+    return _State(log_likelihood, score, fisher, cholesky, valid)
+
+
+def _solve_restricted(fisher: np.ndarray, score: np.ndarray, fixed: np.ndarray) -> np.ndarray:
+    """Newton step ``I_ff^{-1} U_f`` on the free coordinates, zero on the fixed ones."""
+    if not fixed.any():
+        return np.linalg.solve(fisher, score[:, :, None])[:, :, 0]
+    free = ~fixed
+    restricted = fisher * (free[:, :, None] & free[:, None, :])
+    restricted = restricted + np.eye(fisher.shape[1])[None] * fixed[:, None, :]
+    return np.linalg.solve(restricted, (score * free)[:, :, None])[:, :, 0]
+
+
+def fit_batch(
+    X: np.ndarray,
+    y: np.ndarray,
+    beta_start: np.ndarray,
+    fixed: np.ndarray | None = None,
+    *,
+    firth: bool = True,
+    max_iter: int = 200,
+    max_step: float = 5.0,
+    max_halvings: int = 30,
+    tol: float = 1e-10,
+    offset: np.ndarray | float = 0.0,
+) -> BatchFit:
+    r"""Maximise the (penalised) logit log-likelihood for a batch of problems.
+
+    Parameters
+    ----------
+    X : numpy.ndarray
+        ``(n, p)`` design matrix, intercept included.
+    y : numpy.ndarray
+        ``(n,)`` outcome, 0/1 as float.
+    beta_start : numpy.ndarray
+        ``(B, p)`` starting values; coordinates marked ``fixed`` stay at these values.
+    fixed : numpy.ndarray, optional
+        ``(B, p)`` booleans: coordinates held fixed (restricted fits). The Jeffreys penalty
+        always uses the full design, as logistf does for its restricted fits.
+    firth : bool, default True
+        Penalised (Firth) or ordinary maximum likelihood.
+    max_iter : int, default 200
+        Newton--Raphson iterations at most.
+    max_step : float, default 5.0
+        Largest change of any coefficient in one iteration (logistf's ``maxstep``).
+    max_halvings : int, default 30
+        Step-halvings at most per iteration while the objective decreases.
+    tol : float, default 1e-10
+        Convergence when the largest step and the largest free score component are
+        both below ``tol``.
+    offset : numpy.ndarray or float, default 0.0
+        Fixed part of the linear predictor, ``(n,)`` (FLIC's intercept refit).
+
+    Returns
+    -------
+    BatchFit
+        Estimates, objective, Fisher information and convergence flags.
+    """
+    beta = np.array(beta_start, dtype=float, copy=True)
+    if fixed is None:
+        fixed = np.zeros_like(beta, dtype=bool)
+    state = penalized_state(X, y, beta, firth, offset)
+    converged = np.zeros(beta.shape[0], dtype=bool)
+    iteration = 0
+    while iteration < max_iter:
+        iteration += 1
+        active = ~converged
+        delta = _solve_restricted(state.fisher[active], state.score[active], fixed[active])
+        largest = np.abs(delta).max(axis=1, initial=0.0)
+        delta *= np.minimum(1.0, max_step / np.maximum(largest, 1e-300))[:, None]
+        old = state.log_likelihood[active]
+        candidate = beta[active] + delta
+        new_state = penalized_state(X, y, candidate, firth, offset)
+        for _ in range(max_halvings):
+            worse = ~(new_state.log_likelihood >= old - 1e-12 * np.maximum(1.0, np.abs(old)))
+            if not worse.any():
+                break
+            delta[worse] *= 0.5
+            candidate[worse] = beta[active][worse] + delta[worse]
+            partial = penalized_state(X, y, candidate[worse], firth, offset)
+            _assign(new_state, partial, worse)
+        beta[active] = candidate
+        _assign(state, new_state, active)
+        free_score = np.abs(state.score[active] * ~fixed[active]).max(axis=1, initial=0.0)
+        step = np.abs(delta).max(axis=1, initial=0.0)
+        done = (step < tol) & (free_score < max(tol, 1e-8))
+        converged[np.flatnonzero(active)[done]] = True
+        if converged.all():
+            break
+    return BatchFit(beta, state.log_likelihood, state.fisher, converged, iteration)
+
+
+def _subset(state: _State, where: np.ndarray) -> _State:
+    return _State(*(getattr(state, name)[where] for name in _STATE_FIELDS))
+
+
+_STATE_FIELDS = ("log_likelihood", "score", "fisher", "cholesky", "valid")
+
+
+def _assign(target: _State, source: _State, where: np.ndarray) -> None:
+    for name in _STATE_FIELDS:
+        getattr(target, name)[where] = getattr(source, name)
+
+
+def profile_limits(
+    X: np.ndarray,
+    y: np.ndarray,
+    beta_hat: np.ndarray,
+    log_likelihood_hat: float,
+    terms: np.ndarray,
+    *,
+    level: float = 0.95,
+    firth: bool = True,
+    max_iter: int = 100,
+    max_step: float = 5.0,
+    max_halvings: int = 5,
+    tol: float = 1e-8,
+    names: list[str] | None = None,
+) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    r"""Profile (penalised) likelihood confidence limits of several terms at once.
+
+    Parameters
+    ----------
+    X, y : numpy.ndarray
+        Design matrix (intercept included) and 0/1 outcome.
+    beta_hat : numpy.ndarray
+        ``(p,)`` maximiser of the (penalised) log-likelihood.
+    log_likelihood_hat : float
+        Its maximum.
+    terms : numpy.ndarray
+        Indices of the terms whose limits are wanted.
+    level : float, default 0.95
+        Confidence level; the limits are where the profile drops by
+        :math:`\chi^2_{1,\text{level}}/2`.
+    firth : bool, default True
+        Profile the penalised (True) or ordinary log-likelihood.
+    max_iter, max_step, max_halvings, tol
+        Venzon--Moolgavkar iteration controls (logistf's ``logistpl.control``).
+    names : list of str, optional
+        Term names (all ``p`` of them), for the notes.
+
+    Returns
+    -------
+    lower, upper : numpy.ndarray
+        Limits per term (``-inf``/``+inf`` where the profile never drops far enough).
+    notes : list of str
+        One line per limit that needed the fallback or could not be found.
+    """
+    terms = np.asarray(terms, dtype=int)
+    k = terms.size
+    p = X.shape[1]
+    target = log_likelihood_hat - 0.5 * float(special.chdtri(1, 1.0 - level))
+    term_of = np.concatenate([terms, terms])
+    side = np.concatenate([-np.ones(k), np.ones(k)])
+    beta = np.tile(beta_hat, (2 * k, 1))
+    rows = np.arange(2 * k)
+    converged = np.zeros(2 * k, dtype=bool)
+    state = penalized_state(X, y, beta, firth)
+    for _ in range(max_iter):
+        active = np.flatnonzero(~converged)
+        current = _subset(state, active)
+        inverse = np.linalg.inv(current.fisher)
+        at = np.arange(active.size)
+        jj = term_of[active]
+        quad = np.einsum("bi,bij,bj->b", current.score, inverse, current.score)
+        radicand = (2.0 * (current.log_likelihood - target) + quad) / inverse[at, jj, jj]
+        lam = side[active] * np.sqrt(np.maximum(radicand, 0.0))
+        direction = current.score.copy()
+        direction[at, jj] += lam
+        delta = np.einsum("bij,bj->bi", inverse, direction)
+        largest = np.abs(delta).max(axis=1)
+        delta *= np.minimum(1.0, max_step / np.maximum(largest, 1e-300))[:, None]
+        off = np.abs(current.log_likelihood - target)
+        done = (off < tol) & (largest < tol) & current.valid
+        converged[active[done]] = True
+        moving = active[~done]
+        if moving.size == 0:
+            break
+        delta = delta[~done]
+        old_off = off[~done]
+        candidate = beta[moving] + delta
+        new = penalized_state(X, y, candidate, firth)
+        # logistf's step-halving: accept a step that lands closer to the target from
+        # above; halve it otherwise (at most max_halvings times)
+        for _ in range(max_halvings):
+            new_off = np.abs(new.log_likelihood - target)
+            worse = ~(((new_off < old_off) & (new.log_likelihood > target)) | (new_off < tol))
+            if not worse.any():
+                break
+            delta[worse] *= 0.5
+            candidate[worse] = beta[moving][worse] + delta[worse]
+            _assign(new, penalized_state(X, y, candidate[worse], firth), worse)
+        beta[moving] = candidate
+        _assign(state, new, moving)
+    limits = beta[rows, term_of]
+    notes: list[str] = []
+    for row in np.flatnonzero(~converged | ~np.isfinite(limits)):
+        limits[row], note = _bracket_limit(
+            X,
+            y,
+            beta_hat,
+            target,
+            int(term_of[row]),
+            float(side[row]),
+            firth=firth,
+            name=names[int(term_of[row])] if names else f"term {int(term_of[row])}",
+        )
+        if note:
+            notes.append(note)
+    # each limit lies on its own side of the estimate
+    lower = limits[:k]
+    upper = limits[k:]
+    if p and (np.any(lower > beta_hat[terms] + 1e-8) or np.any(upper < beta_hat[terms] - 1e-8)):
+        notes.append("a profile limit landed on the wrong side of its estimate")
+    return lower, upper, notes
+
+
+def _bracket_limit(
+    X: np.ndarray,
+    y: np.ndarray,
+    beta_hat: np.ndarray,
+    target: float,
+    term: int,
+    side: float,
+    *,
+    firth: bool,
+    name: str,
+    max_distance: float = 1e3,
+) -> tuple[float, str]:
+    """Find one profile limit by bracketing ``profile(b) - target`` and Brent's method."""
+    fixed = np.zeros((1, beta_hat.size), dtype=bool)
+    fixed[0, term] = True
+    start = beta_hat.copy()
+
+    def excess(value: float) -> float:
+        start[term] = value
+        fit = fit_batch(X, y, start[None, :], fixed, firth=firth)
+        start[:] = np.where(fixed[0], value, fit.beta[0])  # warm start the next call
+        return float(fit.log_likelihood[0] - target)
+
+    centre = float(beta_hat[term])
+    step = 1.0
+    inside = centre
+    while step <= max_distance:
+        outside = centre + side * step
+        if excess(outside) < 0:
+            root = optimize.brentq(excess, min(inside, outside), max(inside, outside), xtol=1e-10)
+            return root, ""
+        inside = outside
+        step *= 2.0
+    return (
+        side * np.inf,
+        f"the profile of {name} stays above the cut-off up to "
+        f"{side * max_distance:+g} from its estimate: its limit is reported as infinite",
+    )
+
+
+def fit_single(
+    X: np.ndarray,
+    y: np.ndarray,
+    beta_start: np.ndarray,
+    free: np.ndarray | None = None,
+    *,
+    firth: bool = True,
+    max_iter: int = 200,
+    max_step: float = 5.0,
+    max_halvings: int = 30,
+    tol: float = 1e-10,
+    offset: np.ndarray | float = 0.0,
+) -> BatchFit:
+    """Fit one problem: :func:`fit_batch` for ``B = 1``, with far less numpy overhead.
+
+    The same iteration as :func:`fit_batch` (identical fixed point), written with direct
+    LAPACK calls (Cholesky ``dpotrf``, triangular solve ``dtrtrs``) because at
+    ``n = 60, p = 8`` the cost of a fit is the number of numpy calls, not arithmetic.
+    ``free`` (``(p,)`` booleans) marks the coordinates that are estimated; the others
+    stay at ``beta_start``. Returns a :class:`BatchFit` with ``B = 1``.
+    """
+    beta = np.array(beta_start, dtype=float, copy=True).reshape(-1)
+    p = beta.size
+    free_index = None if free is None or np.all(free) else np.flatnonzero(free)
+    xt = np.ascontiguousarray(X.T)
+
+    def evaluate(coefficients: np.ndarray):
+        eta = coefficients @ xt + offset
+        prob = special.expit(eta)
+        weight = prob * (1.0 - prob)
+        log_likelihood = float(np.dot(y, eta) - np.logaddexp(0.0, eta).sum())
+        weighted_t = xt * np.sqrt(weight)  # (p, n)
+        fisher = weighted_t @ weighted_t.T
+        chol, info = lapack.dpotrf(fisher, lower=1, clean=1)
+        if info != 0:
+            return -np.inf, None, fisher, chol
+        residual = y - prob
+        if firth:
+            log_likelihood += float(np.log(np.diagonal(chol)).sum())
+            # explicit inverse of the small triangular factor: LAPACK's triangular solve
+            # with many right-hand sides is threaded by OpenBLAS and far slower here
+            chol_inverse, _ = lapack.dtrtri(chol, lower=1)
+            z = chol_inverse @ weighted_t
+            hat = np.einsum("ij,ij->j", z, z)
+            residual = residual + hat * (0.5 - prob)
+        score = xt @ residual
+        return log_likelihood, score, fisher, chol
+
+    log_likelihood, score, fisher, chol = evaluate(beta)
+    if score is None:
+        raise np.linalg.LinAlgError("Fisher information is singular at the start")
+    converged = False
+    iteration = 0
+    while iteration < max_iter:
+        iteration += 1
+        if free_index is None:
+            delta, _ = lapack.dpotrs(chol, score, lower=1)
+        else:
+            delta = np.zeros(p)
+            sub = fisher[np.ix_(free_index, free_index)]
+            delta[free_index] = np.linalg.solve(sub, score[free_index])
+        largest = np.abs(delta).max()
+        if largest > max_step:
+            delta *= max_step / largest
+        for _ in range(max_halvings + 1):
+            candidate = beta + delta
+            new = evaluate(candidate)
+            if new[1] is not None and new[0] >= log_likelihood - 1e-12 * max(
+                1.0, abs(log_likelihood)
+            ):
+                break
+            delta *= 0.5
+        beta = candidate
+        log_likelihood, score, fisher, chol = new
+        if score is None:
+            break
+        free_score = score if free_index is None else score[free_index]
+        if np.abs(delta).max() < tol and np.abs(free_score).max() < max(tol, 1e-8):
+            converged = True
+            break
+    return BatchFit(
+        beta[None, :],
+        np.array([log_likelihood]),
+        fisher[None, :, :],
+        np.array([converged]),
+        iteration,
+    )
