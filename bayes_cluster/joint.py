@@ -1666,7 +1666,7 @@ def class_effect_recovery(
     collapse: Literal["three", "none"] = "three",
     draws: int = 500,
     tune: int = 500,
-    chains: int = 2,
+    chains: int = 4,
     hdi_prob: float = 0.94,
     em_starts: int = 20,
     models: dict[str, _FittedModel] | None = None,
@@ -1702,8 +1702,8 @@ def class_effect_recovery(
     -------
     pandas.DataFrame
         One row per (seed, approach): ``truth``, ``mean``, ``sd``, ``hdi_lower``,
-        ``hdi_upper``, ``hdi_width``, ``covered``, ``converged``, ``n_divergences``,
-        ``seconds`` (sampling time).
+        ``hdi_upper``, ``hdi_width``, ``covered``, ``converged`` (every diagnostic check
+        passed), ``max_r_hat``, ``n_divergences``, ``seconds`` (sampling time).
     """
     from bayes_cluster.simulate import simulate_tumang
 
@@ -1753,6 +1753,7 @@ def class_effect_recovery(
                     "hdi_width": row["hdi_width"],
                     "covered": bool(row["hdi_lower"] <= true_contrast <= row["hdi_upper"]),
                     "converged": bool(diagnostics.passed),
+                    "max_r_hat": float(diagnostics.table["r_hat"].max()),
                     "n_divergences": int(diagnostics.n_divergences),
                     "seconds": comparison.timings[approach][1],
                 }
@@ -1772,9 +1773,8 @@ def recovery_summary(results: pd.DataFrame) -> pd.DataFrame:
     -------
     pandas.DataFrame
         Indexed by approach: ``n``, ``coverage``, ``mean_width``, ``bias``, ``rmse``,
-        ``sd_of_means`` (spread of the estimates over data sets), ``mean_sd`` (average
-        posterior sd: below ``sd_of_means`` means intervals narrower than warranted),
-        ``converged``.
+        ``mean_sd`` (average posterior sd), ``rmse_over_sd`` (above 1: the intervals are
+        narrower than the actual error warrants), ``converged``, ``max_r_hat``.
     """
     error = results["mean"] - results["truth"]
     grouped = results.assign(error=error, squared=error**2).groupby("approach", sort=False)
@@ -1785,9 +1785,10 @@ def recovery_summary(results: pd.DataFrame) -> pd.DataFrame:
             "mean_width": grouped["hdi_width"].mean(),
             "bias": grouped["error"].mean(),
             "rmse": np.sqrt(grouped["squared"].mean()),
-            "sd_of_means": grouped["mean"].std(ddof=1),
             "mean_sd": grouped["sd"].mean(),
+            "rmse_over_sd": np.sqrt(grouped["squared"].mean()) / grouped["sd"].mean(),
             "converged": grouped["converged"].mean(),
+            "max_r_hat": grouped["max_r_hat"].max(),
         }
     )
 

@@ -371,41 +371,35 @@ RECOVERY_SEEDS = range(1, 7)
 WEAK_ITEMS = ("mk_cooperation", "mk_local_labour", "mk_government_role")
 
 
-@pytest.fixture(scope="module")
-def recovery_models():
-    """Model objects shared by the recovery studies (compiled once, re-run per seed)."""
-    return {}
-
-
 @pytest.mark.slow
-def test_joint_recovers_class_effect_and_two_step_is_overconfident(recovery_models):
-    results = class_effect_recovery(
-        RECOVERY_SEEDS, class_effect=1.5, items=WEAK_ITEMS, models=recovery_models
-    )
+def test_joint_recovers_class_effect_and_two_step_is_overconfident():
+    # three weakly separating items make the class uncertain (compiled once, 6 data sets)
+    results = class_effect_recovery(RECOVERY_SEEDS, class_effect=1.5, items=WEAK_ITEMS)
     summary = recovery_summary(results)
     print("\nclass effect 1.5, three weak items\n", summary.to_string())
     joint, two_step = summary.loc["joint"], summary.loc["two_step"]
     assert joint["coverage"] >= 5 / 6
     assert abs(joint["bias"]) < 0.6
-    # the two-step model treats misclassified firms as certain: estimates shrink to 0 and
-    # its intervals are narrower than the joint model's
+    # honest: the joint model's posterior sd is not smaller than its actual error
+    assert joint["rmse_over_sd"] < 1.1
+    # the two-step model treats misclassified firms as certain: its estimates shrink
+    # towards 0 and its intervals are narrower than its actual error warrants
     assert two_step["bias"] < joint["bias"]
+    assert two_step["rmse_over_sd"] > 1.0
     assert two_step["mean_width"] < joint["mean_width"]
-    assert results.query("approach == 'joint'")["converged"].mean() >= 5 / 6
+    # 4 x 500 draws on a weakly identified mixture: no chain stuck in another mode
+    assert joint["max_r_hat"] < 1.05
 
 
 @pytest.mark.slow
-def test_null_class_effect_interval_covers_zero(recovery_models):
+def test_null_class_effect_interval_covers_zero():
     results = class_effect_recovery(
-        RECOVERY_SEEDS,
-        class_effect=0.0,
-        items=MARKUSEN_ITEMS,
-        models=recovery_models,
-        approaches=("joint",),
+        RECOVERY_SEEDS, class_effect=0.0, items=MARKUSEN_ITEMS, approaches=("joint",)
     )
     summary = recovery_summary(results)
     print("\nclass effect 0, twelve items\n", summary.to_string())
     assert summary.loc["joint", "coverage"] >= 5 / 6
+    assert abs(summary.loc["joint", "bias"]) < 0.5
 
 
 @pytest.mark.slow
