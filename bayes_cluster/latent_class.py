@@ -36,6 +36,7 @@ collapsed, binary items, or a user who wants all five levels).
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -84,6 +85,9 @@ THREE_LEVEL_LABELS: tuple[str, ...] = ("disagree", "neutral", "agree")
 """Meaning of codes 1, 2, 3 after collapsing 5-point Likert items (1-2, 3, 4-5)."""
 
 _LIKERT_TO_THREE = {1: 1, 2: 1, 3: 2, 4: 3, 5: 3}
+
+#: up to this many classes the optimal assignment is found by enumerating permutations
+_ENUMERATE_UP_TO = 6
 
 #: compiled nutpie models, keyed by everything that fixes the graph (shapes, priors)
 _NUTPIE_CACHE: dict[tuple, Any] = {}
@@ -297,6 +301,12 @@ def _match_to_reference(profiles: np.ndarray, reference: np.ndarray) -> np.ndarr
     """
     n_draws, n_classes, _ = profiles.shape
     cost = ((reference[None, :, None, :] - profiles[:, None, :, :]) ** 2).sum(-1)  # s, l, k
+    if n_classes <= _ENUMERATE_UP_TO:
+        # the same optimum as the Hungarian algorithm, found for all draws at once by
+        # scoring every permutation (K! <= 720 of them)
+        candidates = np.array(list(itertools.permutations(range(n_classes))))
+        totals = cost[:, np.arange(n_classes), candidates].sum(-1)  # (draw, permutation)
+        return candidates[totals.argmin(axis=1)]
     permutation = np.empty((n_draws, n_classes), dtype=np.int64)
     for s in range(n_draws):
         rows, cols = linear_sum_assignment(cost[s])
@@ -463,7 +473,9 @@ class BayesianLatentClass:
     diagnostics : MCMCDiagnostics or None
         Convergence checks on ``pi`` and ``theta`` (relabelled).
     timings : dict
-        ``compile_s`` and ``sample_s`` of the last fit.
+        ``compile_s``, ``sample_s`` and ``postprocess_s`` (relabelling, class
+        probabilities, diagnostics) of the last fit.  Under ``sampler="pymc"`` compilation
+        happens inside ``pm.sample`` and is counted in ``sample_s``.
 
     Examples
     --------
@@ -635,6 +647,7 @@ class BayesianLatentClass:
             encoded, draws, tune, chains, random_seed, sampler, progressbar
         )
         sample_s = time.perf_counter() - started - compile_s
+        started = time.perf_counter()
         tree = self._postprocess(raw, encoded, reference, random_seed)
         self.encoded = encoded
         tree.attrs.update(
@@ -661,7 +674,11 @@ class BayesianLatentClass:
         self.idata = tree
         self.diagnostics = mcmc_diagnostics(tree, var_names=self._checked_vars())
         tree.attrs.update(self.diagnostics.to_attrs())
-        self.timings = {"compile_s": compile_s, "sample_s": sample_s}
+        self.timings = {
+            "compile_s": compile_s,
+            "sample_s": sample_s,
+            "postprocess_s": time.perf_counter() - started,
+        }
         return tree
 
     def _checked_vars(self) -> list[str]:
