@@ -1080,7 +1080,7 @@ def compare_models(models_or_trees: Mapping[str, BayesianLogit | xr.DataTree]) -
     sizes = {name: tree["log_likelihood"].sizes.get(FIRM) for name, tree in trees.items()}
     if len(set(sizes.values())) != 1:
         raise ValueError(f"models were fitted to different numbers of firms: {sizes}")
-    return pd.DataFrame(azs.compare(trees, var_name="y", round_to=None))
+    return pd.DataFrame(azs.compare(trees, var_name="y", round_to="none"))
 
 
 # ---------------------------------------------------------------------- helpers
