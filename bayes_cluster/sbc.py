@@ -30,7 +30,7 @@ and Computing* 32:32), computed exactly for the discrete ranks by simulation.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,6 +41,7 @@ from scipy import stats
 __all__ = [
     "SBCResult",
     "ecdf_band",
+    "latent_class_quantities",
     "rank_uniformity",
     "sbc_latent_class",
     "sbc_logit",
@@ -262,18 +263,113 @@ def _scalar_names(dataset: Any, names: Sequence[str]) -> list[tuple[str, str, tu
 def _observed_containers(model: Any) -> dict[str, str]:
     """Observed variable name -> name of the ``pm.Data`` container holding its value."""
     from pytensor.compile.sharedvalue import SharedVariable
+    from pytensor.graph.traversal import ancestors
 
     containers = {}
     for rv in model.observed_RVs:
-        value = model.rvs_to_values[rv]
-        if not isinstance(value, SharedVariable):
+        # the value may be the container itself or a cast of it
+        shared = [
+            var for var in ancestors([model.rvs_to_values[rv]]) if isinstance(var, SharedVariable)
+        ]
+        if len(shared) != 1:
             raise ValueError(
                 f"observed variable {rv.name!r} does not hold a pm.Data container, so the "
                 "compiled model cannot be re-run on simulated data; build it with "
-                f"observed=pm.Data(...)"
+                "observed=pm.Data(...)"
             )
-        containers[rv.name] = value.name
+        containers[rv.name] = shared[0].name
+    if not containers:
+        raise ValueError("the model has no observed variables to simulate")
     return containers
+
+
+QuantityFunction = Callable[[Any], dict[str, np.ndarray]]
+"""posterior Dataset (chain, draw, ...) -> {label: array of shape (chain, draw)}."""
+
+
+def _calibrate(
+    compiled: Any,
+    simulations: Sequence[tuple[dict[str, float], dict[str, np.ndarray]]],
+    quantities: QuantityFunction,
+    *,
+    n_rank_draws: int,
+    draws: int,
+    tune: int,
+    chains: int,
+    seed: int,
+    alpha: float,
+    target_accept: float,
+    progress: bool,
+    model_name: str,
+) -> SBCResult:
+    """Fit every simulated data set with the compiled model and rank the true values.
+
+    ``simulations`` holds, per simulation, the true value of every test quantity and the
+    data containers' values; ``quantities`` computes the same test quantities from the
+    posterior draws.
+    """
+    import arviz_stats as azs
+    import nutpie
+    from tqdm.auto import tqdm
+
+    from bayes_cluster.provenance import provenance
+
+    if chains * draws < n_rank_draws:
+        raise ValueError(
+            f"chains * draws = {chains * draws} posterior draws cannot be thinned to "
+            f"n_rank_draws = {n_rank_draws}"
+        )
+    keep = np.linspace(0, chains * draws - 1, n_rank_draws).round().astype(int)
+    rank_rows, simulation_rows = [], []
+    for i, (truth, data) in enumerate(tqdm(simulations, desc="SBC", disable=not progress)):
+        start = time.perf_counter()
+        trace = nutpie.sample(
+            compiled.with_data(**data),
+            draws=draws,
+            tune=tune,
+            chains=chains,
+            seed=seed + 1 + i,
+            progress_bar=False,
+            save_warmup=False,
+            target_accept=target_accept,
+        )
+        seconds = time.perf_counter() - start
+        values = quantities(trace["posterior"].to_dataset())
+        stacked = np.stack([values[label] for label in truth], axis=-1)
+        rank_rows.append(
+            {
+                label: int(np.count_nonzero(values[label].reshape(-1)[keep] < true_value))
+                for label, true_value in truth.items()
+            }
+        )
+        simulation_rows.append(
+            {
+                "divergences": int(trace["sample_stats"]["diverging"].to_numpy().sum()),
+                "r_hat_max": float(np.nanmax(azs.rhat(stacked, chain_axis=0, draw_axis=1))),
+                "ess_bulk_min": float(np.nanmin(azs.ess(stacked, chain_axis=0, draw_axis=1))),
+                "seconds": seconds,
+            }
+        )
+    ranks = pd.DataFrame(rank_rows)
+    ranks.index.name = "simulation"
+    diagnostics = pd.DataFrame(simulation_rows)
+    diagnostics.index.name = "simulation"
+    return SBCResult(
+        ranks=ranks,
+        n_rank_draws=n_rank_draws,
+        simulations=diagnostics,
+        uniformity=rank_uniformity(ranks, n_rank_draws, alpha=alpha, seed=seed),
+        alpha=alpha,
+        model=model_name,
+        attrs=provenance(
+            seed=seed,
+            n_simulations=len(simulations),
+            n_rank_draws=n_rank_draws,
+            draws=draws,
+            tune=tune,
+            chains=chains,
+        ),
+    )
 
 
 def simulation_based_calibration(
@@ -293,12 +389,17 @@ def simulation_based_calibration(
 ) -> SBCResult:
     """Run SBC for a PyMC model whose observed variables hold ``pm.Data`` containers.
 
+    Parameters and data are drawn with ``pm.sample_prior_predictive`` of ``model`` itself,
+    so the priors checked are exactly the model's; the model is compiled once (nutpie)
+    and re-run on each simulated data set with ``with_data``.
+
     Parameters
     ----------
     model : pymc.Model
-        The model as fitted (its priors are the ones checked).
+        The model as fitted.
     parameters : sequence of str
-        Free (or deterministic) variables whose ranks are computed.
+        Free (or deterministic) variables whose ranks are computed; vector variables
+        give one rank per element (``beta_std[workers]``).
     n_simulations : int
         Prior draws, each a simulated data set and one posterior fit.
     n_rank_draws : int
@@ -322,18 +423,9 @@ def simulation_based_calibration(
     SBCResult
         Ranks, per-fit diagnostics and the uniformity verdict.
     """
-    import arviz_stats as azs
     import nutpie
     import pymc as pm
-    from tqdm.auto import tqdm
 
-    from bayes_cluster.provenance import provenance
-
-    if chains * draws < n_rank_draws:
-        raise ValueError(
-            f"chains * draws = {chains * draws} posterior draws cannot be thinned to "
-            f"n_rank_draws = {n_rank_draws}"
-        )
     containers = _observed_containers(model)
     prior = pm.sample_prior_predictive(
         draws=n_simulations,
@@ -344,65 +436,37 @@ def simulation_based_calibration(
     prior_params = prior["prior"].to_dataset()
     prior_data = prior["prior_predictive"].to_dataset()
     scalars = _scalar_names(prior_params, parameters)
-    compiled = nutpie.compile_pymc_model(model)
-    keep = np.linspace(0, chains * draws - 1, n_rank_draws).round().astype(int)
-    rank_rows, simulation_rows = [], []
-    for i in tqdm(range(n_simulations), desc="SBC", disable=not progress):
+
+    def quantities(posterior: Any) -> dict[str, np.ndarray]:
+        return {
+            label: posterior[name].to_numpy()[(slice(None), slice(None), *index)]
+            for label, name, index in scalars
+        }
+
+    simulations = []
+    for i in range(n_simulations):
+        truth = {
+            label: float(prior_params[name].isel(chain=0, draw=i).to_numpy()[index])
+            for label, name, index in scalars
+        }
         data = {
             containers[name]: prior_data[name].isel(chain=0, draw=i).to_numpy()
             for name in containers
         }
-        start = time.perf_counter()
-        trace = nutpie.sample(
-            compiled.with_data(**data),
-            draws=draws,
-            tune=tune,
-            chains=chains,
-            seed=seed + 1 + i,
-            progress_bar=False,
-            save_warmup=False,
-            target_accept=target_accept,
-        )
-        seconds = time.perf_counter() - start
-        posterior = trace["posterior"].to_dataset()
-        ranks, chain_draws = {}, []
-        for label, name, index in scalars:
-            samples = posterior[name].to_numpy()[(slice(None), slice(None), *index)]
-            chain_draws.append(samples)
-            thinned = samples.reshape(-1)[keep]
-            true_value = prior_params[name].isel(chain=0, draw=i).to_numpy()[index]
-            ranks[label] = int(np.count_nonzero(thinned < true_value))
-        stacked = np.stack(chain_draws, axis=-1)
-        diverging = trace["sample_stats"]["diverging"].to_numpy()
-        rank_rows.append(ranks)
-        simulation_rows.append(
-            {
-                "divergences": int(diverging.sum()),
-                "r_hat_max": float(np.nanmax(azs.rhat(stacked, chain_axis=0, draw_axis=1))),
-                "ess_bulk_min": float(np.nanmin(azs.ess(stacked, chain_axis=0, draw_axis=1))),
-                "seconds": seconds,
-            }
-        )
-    rank_frame = pd.DataFrame(rank_rows)
-    rank_frame.index.name = "simulation"
-    simulations = pd.DataFrame(simulation_rows)
-    simulations.index.name = "simulation"
-    uniformity = rank_uniformity(rank_frame, n_rank_draws, alpha=alpha, seed=seed)
-    return SBCResult(
-        ranks=rank_frame,
+        simulations.append((truth, data))
+    return _calibrate(
+        nutpie.compile_pymc_model(model),
+        simulations,
+        quantities,
         n_rank_draws=n_rank_draws,
-        simulations=simulations,
-        uniformity=uniformity,
+        draws=draws,
+        tune=tune,
+        chains=chains,
+        seed=seed,
         alpha=alpha,
-        model=model_name,
-        attrs=provenance(
-            seed=seed,
-            n_simulations=n_simulations,
-            n_rank_draws=n_rank_draws,
-            draws=draws,
-            tune=tune,
-            chains=chains,
-        ),
+        target_accept=target_accept,
+        progress=progress,
+        model_name=model_name,
     )
 
 
@@ -421,18 +485,18 @@ def sbc_logit(
 ) -> SBCResult:
     """SBC of the Bayesian logit (:class:`bayes_cluster.logistic.BayesianLogit`).
 
-    What is drawn: the model is built on a fixed design (the predictors of
-    ``design``, default a simulated 60-firm Tumang survey), the intercept and the
-    slopes on the model's *standardised* scale are drawn from its priors (the package
-    defaults unless ``priors`` overrides them), ``export`` is drawn given them, and the
-    model is refitted; the ranks are those of the standardised-scale intercept and
-    slopes (the parameters the priors are stated on).
+    What is drawn: the model is built on a fixed design (the seven predictors of
+    ``design``, default a simulated 60-firm Tumang survey); the intercept and the slopes
+    on the model's *standardised* scale (``alpha_std``, ``beta_std``: the parameters the
+    priors are stated on) are drawn from its priors (the package defaults unless
+    ``priors`` overrides them); ``export`` is drawn given them; the model is refitted and
+    the ranks are those of ``alpha_std`` and each ``beta_std``.
 
     Parameters
     ----------
     design : pandas.DataFrame, optional
-        Survey whose predictors form the fixed design (its ``export`` column is only
-        used to build the model; it is replaced by simulated outcomes).
+        Survey whose predictors form the fixed design (its ``export`` column is only used
+        to build the model; it is replaced by the simulated outcomes).
     priors : dict, optional
         Prior overrides, as :class:`~bayes_cluster.logistic.BayesianLogit` takes them.
     n_simulations, n_rank_draws, draws, tune, chains, seed, alpha, progress
@@ -443,12 +507,18 @@ def sbc_logit(
     SBCResult
         Ranks, diagnostics and verdict.
     """
-    from bayes_cluster.study import bayesian_logit_sbc_model
+    from bayes_cluster.codebook import TUMANG_PREDICTORS
+    from bayes_cluster.logistic import BayesianLogit
+    from bayes_cluster.simulate import simulate_tumang
 
-    model, parameters = bayesian_logit_sbc_model(design, priors)
+    if design is None:
+        design, _ = simulate_tumang(n=60, seed=seed)
+    logit = BayesianLogit("export", list(TUMANG_PREDICTORS), priors=priors)
+    model = logit.build_model(design)
+    name = "the Bayesian logit (default priors)" if not priors else "the Bayesian logit"
     return simulation_based_calibration(
         model,
-        parameters,
+        ["alpha_std", "beta_std"],
         n_simulations=n_simulations,
         n_rank_draws=n_rank_draws,
         draws=draws,
@@ -456,11 +526,125 @@ def sbc_logit(
         chains=chains,
         seed=seed,
         alpha=alpha,
+        target_accept=0.9,
         progress=progress,
-        model_name="the Bayesian logit (default priors)" if not priors else "the Bayesian logit",
+        model_name=name,
     )
 
 
-def sbc_latent_class(*args: Any, **kwargs: Any) -> SBCResult:  # pragma: no cover - placeholder
-    """SBC of the Bayesian latent class model; see :func:`simulation_based_calibration`."""
-    raise NotImplementedError
+def latent_class_quantities(pi: np.ndarray, theta: np.ndarray) -> np.ndarray:
+    r"""Label-invariant test quantities of a latent class model.
+
+    SBC holds for any function of the parameters; a mixture's labels are not identified,
+    so the ranks are taken of functions that do not depend on them: the class shares
+    sorted in decreasing order, and each item's marginal probability of its last
+    category, :math:`\sum_k \pi_k \theta_{kjC}`.
+
+    Parameters
+    ----------
+    pi : numpy.ndarray
+        Class shares, shape ``(..., K)``.
+    theta : numpy.ndarray
+        Item-response probabilities, shape ``(..., K, J, C)``.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape ``(..., K + J)``: sorted shares, then the marginal probabilities.
+    """
+    shares = -np.sort(-pi, axis=-1)
+    marginal = np.einsum("...k,...kj->...j", pi, theta[..., -1])
+    return np.concatenate([shares, marginal], axis=-1)
+
+
+def sbc_latent_class(
+    *,
+    n_classes: int = 2,
+    n_firms: int = 60,
+    items: Sequence[str] | None = None,
+    n_categories: int = 3,
+    n_simulations: int = 50,
+    n_rank_draws: int = 50,
+    draws: int = 300,
+    tune: int = 500,
+    chains: int = 2,
+    seed: int = 0,
+    alpha: float = 0.05,
+    progress: bool = False,
+) -> SBCResult:
+    r"""SBC of the Bayesian latent class model (:class:`.BayesianLatentClass`).
+
+    What is drawn, with the model's default priors: :math:`\pi \sim
+    \mathrm{Dirichlet}(lpha_\pi)`, :math:`	heta_{kj\cdot} \sim
+    \mathrm{Dirichlet}(lpha_	heta)`, each firm's class :math:`z_i \sim \pi` and its
+    answers :math:`y_{ij} \sim 	heta_{z_i j\cdot}`; the model (class indicator
+    marginalised) is refitted on the one-hot answers. Ranks are of the label-invariant
+    quantities of :func:`latent_class_quantities` (named ``share[1]`` (largest) ..
+    ``share[K]`` and ``agree[<item>]``).
+
+    Parameters
+    ----------
+    n_classes : int
+        :math:`K`.
+    n_firms : int
+        Firms per simulated survey.
+    items : sequence of str, optional
+        Item names (default: the first four Markusen items; fewer items keep the test
+        fast).
+    n_categories : int
+        Answer categories per item (3 = the collapsed disagree / neutral / agree).
+    n_simulations, n_rank_draws, draws, tune, chains, seed, alpha, progress
+        See :func:`simulation_based_calibration`.
+
+    Returns
+    -------
+    SBCResult
+        Ranks, diagnostics and verdict.
+    """
+    import nutpie
+
+    from bayes_cluster.latent_class import BayesianLatentClass
+    from bayes_cluster.markusen import MARKUSEN_ITEMS
+
+    items = list(items) if items is not None else list(MARKUSEN_ITEMS[:4])
+    model_object = BayesianLatentClass(n_classes, collapse="none", items=items)
+    priors = model_object.priors
+    rng = np.random.default_rng(seed)
+    # a first survey with every category present fixes the model's coordinates
+    codes = 1 + (np.arange(n_firms)[:, None] + np.arange(len(items))) % n_categories
+    model = model_object.build_model(pd.DataFrame(codes, columns=items))
+    labels = [f"share[{k + 1}]" for k in range(n_classes)] + [f"agree[{item}]" for item in items]
+    simulations = []
+    for _ in range(n_simulations):
+        pi = rng.dirichlet(np.full(n_classes, priors["class_concentration"]))
+        theta = rng.dirichlet(
+            np.full(n_categories, priors["item_concentration"]), size=(n_classes, len(items))
+        )
+        z = rng.choice(n_classes, size=n_firms, p=pi)
+        cumulative = theta.cumsum(axis=-1)[z]  # (firm, item, category)
+        answers = (rng.random((n_firms, len(items), 1)) > cumulative).sum(axis=-1)
+        answers = np.minimum(answers, n_categories - 1)
+        one_hot = np.eye(n_categories)[answers]
+        truth = dict(zip(labels, latent_class_quantities(pi, theta), strict=True))
+        simulations.append((truth, {"responses": one_hot}))
+
+    def quantities(posterior: Any) -> dict[str, np.ndarray]:
+        pi = posterior["pi"].to_numpy()
+        theta = posterior["theta"].to_numpy()
+        values = latent_class_quantities(pi, theta)
+        return {label: values[..., j] for j, label in enumerate(labels)}
+
+    return _calibrate(
+        nutpie.compile_pymc_model(model),
+        simulations,
+        quantities,
+        n_rank_draws=n_rank_draws,
+        draws=draws,
+        tune=tune,
+        chains=chains,
+        seed=seed,
+        alpha=alpha,
+        target_accept=0.9,
+        progress=progress,
+        model_name=f"the Bayesian latent class model (K = {n_classes}, default priors)",
+    )

@@ -17,7 +17,7 @@ How it is made fast, resumable and distributable:
   replicate's numbers do not depend on scheduling, worker count or resumption.
 * **Compile once**: each worker process compiles the Bayesian model once (nutpie, numba)
   and re-runs it on every new data set with ``with_data``; nothing is recompiled per
-  replicate (:class:`_BayesianFitter`).
+  replicate (:class:`BayesianFitter`).
 * **Executors**: replicates run in-process (``workers=1``), on local processes
   (``workers=N``), or on a Dask distributed cluster (``scheduler="tcp://..."``); the
   same task function runs everywhere.
@@ -606,11 +606,12 @@ def _warning_note(caught: Iterable[warnings.WarningMessage]) -> str:
 
 
 def _fit_mle(frame: pd.DataFrame, spec: StudySpec, seed: int) -> MethodFit:
+    """Maximum likelihood with Wald intervals; separated terms are reported as ±inf."""
     from bayes_cluster.frequentist import mle_logit
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        result = mle_logit(frame, OUTCOME, list(spec.predictors))
+        result = mle_logit(frame, OUTCOME, list(spec.predictors), level=spec.interval_level)
     summary = result.summary
     z = _z(spec.interval_level)
     table = pd.DataFrame(
@@ -621,16 +622,21 @@ def _fit_mle(frame: pd.DataFrame, spec: StudySpec, seed: int) -> MethodFit:
             "upper": summary["estimate"] + z * summary["std_error"],
         }
     )
-    converged = bool(getattr(result, "converged", True))
-    return MethodFit(table, converged=converged, note=_warning_note(caught))
+    notes = [_warning_note(caught), *getattr(result, "warnings", [])]
+    return MethodFit(
+        table,
+        converged=bool(getattr(result, "converged", True)),
+        note="; ".join(n for n in notes if n)[:300],
+    )
 
 
 def _fit_firth(frame: pd.DataFrame, spec: StudySpec, seed: int) -> MethodFit:
+    """Firth's penalised likelihood with profile penalised-likelihood intervals."""
     from bayes_cluster.frequentist import firth_logit
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        result = firth_logit(frame, OUTCOME, list(spec.predictors), **_firth_level(spec))
+        result = firth_logit(frame, OUTCOME, list(spec.predictors), level=spec.interval_level)
     summary = result.summary
     table = pd.DataFrame(
         {
@@ -640,34 +646,19 @@ def _fit_firth(frame: pd.DataFrame, spec: StudySpec, seed: int) -> MethodFit:
             "upper": summary["ci_upper"],
         }
     )
-    converged = bool(getattr(result, "converged", True))
-    return MethodFit(table, converged=converged, note=_warning_note(caught))
-
-
-def _firth_level(spec: StudySpec) -> dict[str, float]:
-    """Keyword for the profile-likelihood interval level, in the name firth_logit takes."""
-    import inspect
-
-    from bayes_cluster.frequentist import firth_logit
-
-    parameters = inspect.signature(firth_logit).parameters
-    if "alpha" in parameters:
-        return {"alpha": 1.0 - spec.interval_level}
-    if "level" in parameters:
-        return {"level": spec.interval_level}
-    if not math.isclose(spec.interval_level, 0.95):
-        raise ValueError("firth_logit gives 95% intervals only; set interval_level = 0.95")
-    return {}
+    notes = [_warning_note(caught), *getattr(result, "warnings", [])]
+    return MethodFit(
+        table,
+        converged=bool(getattr(result, "converged", True)),
+        note="; ".join(n for n in notes if n)[:300],
+    )
 
 
 def _separation(frame: pd.DataFrame, spec: StudySpec) -> bool:
+    """Whether the simulated survey has complete or quasi-complete separation (LP check)."""
     from bayes_cluster.frequentist import detect_separation
 
-    result = detect_separation(frame, OUTCOME, list(spec.predictors))
-    for attribute in ("separation", "separated", "has_separation", "is_separated"):
-        if hasattr(result, attribute):
-            return bool(getattr(result, attribute))
-    return bool(result)
+    return bool(detect_separation(frame, OUTCOME, list(spec.predictors)).separated)
 
 
 _FREQUENTIST_FITS: dict[str, Callable[[pd.DataFrame, StudySpec, int], MethodFit]] = {
@@ -676,15 +667,132 @@ _FREQUENTIST_FITS: dict[str, Callable[[pd.DataFrame, StudySpec, int], MethodFit]
 }
 
 
-_BAYES_FITTERS: dict[tuple, Any] = {}
+class BayesianFitter:
+    """A Bayesian logit compiled once and re-run on every simulated survey.
+
+    The model is :class:`bayes_cluster.logistic.BayesianLogit` (same priors, same
+    standardisation, same PyMC graph). The first :meth:`fit` builds and compiles it with
+    nutpie; every later fit only swaps the data containers (``X``, ``center``, ``scale``,
+    ``y_obs``, ``group_idx``) with ``compiled.with_data`` -- for any sample size, since
+    only the ranks of the containers are fixed at compile time. The estimate is the
+    posterior mean and the interval the central posterior interval at the study's level,
+    both of the original-scale ``alpha``/``beta``.
+
+    Parameters
+    ----------
+    variant : BayesianVariant
+        Priors and grouping of the model.
+    predictors : sequence of str
+        Predictor columns.
+    sampler : SamplerSettings
+        Draws, tune, chains, target acceptance.
+    interval_level : float
+        Probability of the central posterior interval.
+    cores : int
+        Threads for the chains of one fit.
+    """
+
+    def __init__(
+        self,
+        variant: BayesianVariant,
+        predictors: Sequence[str],
+        sampler: SamplerSettings,
+        interval_level: float,
+        cores: int = 1,
+    ) -> None:
+        from bayes_cluster.logistic import BayesianLogit
+
+        self.variant = variant
+        self.sampler = sampler
+        self.interval_level = interval_level
+        self.cores = cores
+        self.logit = BayesianLogit(
+            OUTCOME, list(predictors), group=variant.group, priors=variant.priors or None
+        )
+        self.compiled: Any = None
+        self.compilations = 0
+
+    def _data(self, frame: pd.DataFrame) -> dict[str, np.ndarray]:
+        """Values of the model's data containers for ``frame`` (design, centre, scale)."""
+        model_data = getattr(self.logit, "model_data", None)
+        if model_data is not None:
+            return model_data(frame)
+        return self.logit._prepare(frame, fitting=True)
+
+    def fit(self, frame: pd.DataFrame, seed: int) -> MethodFit:
+        """Sample the posterior on ``frame`` and summarise it (compiling on first use).
+
+        Parameters
+        ----------
+        frame : pandas.DataFrame
+            A simulated survey.
+        seed : int
+            Sampler seed.
+
+        Returns
+        -------
+        MethodFit
+            Posterior mean, posterior SD and central interval per term, with divergences,
+            the largest R-hat and the smallest bulk ESS of the coefficients.
+        """
+        import arviz_stats as azs
+        import nutpie
+
+        if self.compiled is None:
+            model = self.logit.build_model(frame)
+            self.compiled = nutpie.compile_pymc_model(model)
+            self.compilations += 1
+        data = self._data(frame)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            trace = nutpie.sample(
+                self.compiled.with_data(**data),
+                draws=self.sampler.draws,
+                tune=self.sampler.tune,
+                chains=self.sampler.chains,
+                cores=self.cores,
+                seed=seed,
+                save_warmup=False,
+                progress_bar=False,
+                target_accept=self.sampler.target_accept,
+            )
+        posterior = trace["posterior"]
+        alpha = posterior["alpha"].to_numpy()[..., None]
+        beta = posterior["beta"].transpose("chain", "draw", ...).to_numpy()
+        draws = np.concatenate([alpha, beta], axis=-1)  # (chain, draw, term)
+        flat = draws.reshape(-1, draws.shape[-1])
+        tail = (1 - self.interval_level) / 2
+        lower, upper = np.quantile(flat, [tail, 1 - tail], axis=0)
+        terms = [INTERCEPT, *self.logit.terms]
+        table = pd.DataFrame(
+            {
+                "estimate": flat.mean(axis=0),
+                "std_error": flat.std(axis=0, ddof=1),
+                "lower": lower,
+                "upper": upper,
+            },
+            index=terms,
+        )
+        divergences = int(trace["sample_stats"]["diverging"].to_numpy().sum())
+        r_hat_max = float(np.nanmax(azs.rhat(draws, chain_axis=0, draw_axis=1)))
+        ess_bulk_min = float(np.nanmin(azs.ess(draws, chain_axis=0, draw_axis=1)))
+        return MethodFit(
+            table,
+            converged=divergences == 0 and r_hat_max <= 1.01,
+            divergences=divergences,
+            r_hat_max=r_hat_max,
+            ess_bulk_min=ess_bulk_min,
+            note=_warning_note(caught),
+        )
+
+
+_BAYES_FITTERS: dict[tuple, BayesianFitter] = {}
 """Per-process cache of compiled Bayesian models (one compile per worker process)."""
 
 
-def _bayesian_fitter(spec: StudySpec, method: str, cores: int) -> Any:
-    from bayes_cluster.study_bayes import BayesianFitter
-
+def _bayesian_fitter(spec: StudySpec, method: str, cores: int) -> BayesianFitter:
     variant = spec.variants[method]
-    key = (method, repr(variant), repr(spec.sampler), cores)
+    key = (repr(variant), repr(spec.sampler), spec.interval_level, cores)
     if key not in _BAYES_FITTERS:
         _BAYES_FITTERS[key] = BayesianFitter(
             variant, spec.predictors, spec.sampler, spec.interval_level, cores=cores

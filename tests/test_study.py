@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -37,7 +38,7 @@ FREQUENTIST = ["mle", "firth"]
 
 def small_spec(**study) -> dict:
     return {
-        "study": {"sizes": [30, 60], "replicates": 6, "methods": FREQUENTIST, "seed": 7, **study}
+        "study": {"sizes": [30, 60], "replicates": 4, "methods": FREQUENTIST, "seed": 7, **study}
     }
 
 
@@ -222,15 +223,15 @@ def reference_run(tmp_path_factory):
 
 def test_run_writes_every_output(reference_run):
     out = reference_run.out
-    assert reference_run.computed == 12
-    assert len(list((out / "replicates" / "truth").glob("*.parquet"))) == 12
+    assert reference_run.computed == 8
+    assert len(list((out / "replicates" / "truth").glob("*.parquet"))) == 8
     metrics = pd.read_csv(out / "metrics.csv")
     for column in ("method", "n", "term", "bias", "rmse", "coverage", "interval_width"):
         assert column in metrics.columns
     assert {"power", "separation_rate", "failure_rate", "sign_error"} <= set(metrics.columns)
     assert len(metrics) == 2 * 2 * 8  # methods x sizes x terms
     replicates = pd.read_parquet(out / "replicates.parquet")
-    assert len(replicates) == 12 * 2 * 8
+    assert len(replicates) == 8 * 2 * 8
     assert sorted(p.name for p in (out / "figures").iterdir()) == [
         "bias.png",
         "coverage.png",
@@ -249,11 +250,15 @@ def test_rerun_computes_nothing_and_other_spec_is_refused(reference_run):
         run_study(other, reference_run.out, progress=False)
 
 
+@pytest.mark.slow
 def test_local_processes_give_identical_results(reference_run, tmp_path):
     result = run_study(reference_run.spec, tmp_path, workers=2, progress=False)
     pd.testing.assert_frame_equal(result.metrics, reference_run.metrics)
 
 
+@pytest.mark.slow
+# distributed warns when a loaded machine is slow to create its worker scratch folders
+@pytest.mark.filterwarnings("ignore:Creating scratch directories is taking a surprisingly long")
 def test_dask_local_cluster_gives_identical_results(reference_run, tmp_path):
     distributed = pytest.importorskip("distributed")
     with distributed.LocalCluster(
@@ -262,10 +267,11 @@ def test_dask_local_cluster_gives_identical_results(reference_run, tmp_path):
         result = run_study(
             reference_run.spec, tmp_path, scheduler=cluster.scheduler_address, progress=False
         )
-    assert result.computed == 12
+    assert result.computed == 8
     pd.testing.assert_frame_equal(result.metrics, reference_run.metrics)
 
 
+@pytest.mark.slow
 def test_killed_study_resumes_to_identical_metrics(tmp_path):
     spec_file = tmp_path / "kill.toml"
     spec_file.write_text(
@@ -369,3 +375,40 @@ def test_small_sample_behaviour_of_mle_and_firth(tmp_path):
     # the bias of MLE is away from zero (estimates inflated)
     for term in effects:
         assert metrics.loc[("mle", 30, term), "median_bias"] > 0
+
+
+@pytest.mark.slow
+def test_bayesian_method_compiles_once_and_reports_diagnostics(tmp_path):
+    """The Bayesian logit runs in a study: compiled once for all sizes, same model as fit()."""
+    from bayes_cluster.diagnostics import ConvergenceWarning
+    from bayes_cluster.logistic import BayesianLogit
+    from bayes_cluster.study import _BAYES_FITTERS
+
+    _BAYES_FITTERS.clear()
+    spec = parse_study_spec(
+        {
+            "study": {"sizes": [30, 60], "replicates": 3, "methods": ["mle", "bayes"], "seed": 2},
+            "sampler": {"draws": 300, "tune": 300, "chains": 2},
+        }
+    )
+    result = run_study(spec, tmp_path, progress=False, figures=False)
+    (fitter,) = _BAYES_FITTERS.values()
+    assert fitter.compilations == 1
+    bayes = result.replicates[result.replicates["method"] == "bayes"]
+    assert len(bayes) == 6 * 8 and not bayes["failed"].any()
+    assert (bayes["divergences"] >= 0).all() and (bayes["r_hat_max"] < 1.1).all()
+    assert (bayes["lower"] < bayes["estimate"]).all() and (
+        bayes["estimate"] < bayes["upper"]
+    ).all()
+    # the study's compiled path is the same model as BayesianLogit.fit (same seed, same draws)
+    task = ReplicateTask("truth", 60, 1)
+    frame = simulate_replicate(spec, task)
+    _, fit_seed = replicate_seeds(spec.seed, "truth", 60, 1)
+    logit = BayesianLogit("export", list(TUMANG_PREDICTORS))
+    with warnings.catch_warnings():
+        # short chains may fail the ESS check; only the draws are compared here
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        logit.fit(frame, draws=300, tune=300, chains=2, random_seed=fit_seed)
+    reference = logit.coefficient_draws().mean(axis=0)
+    rows = bayes[(bayes["n"] == 60) & (bayes["replicate"] == 1)]
+    np.testing.assert_allclose(rows["estimate"].to_numpy(), reference, rtol=1e-6)
