@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import math
-import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -388,6 +387,26 @@ class BayesianLogit:
             data["group_idx"] = np.array([index[label] for label in labels], dtype=np.int64)
         return data
 
+    def model_data(self, frame: pd.DataFrame) -> dict[str, np.ndarray]:
+        """Values of the model's data containers for ``frame`` (for ``with_data`` re-use).
+
+        Recomputes the design, centre and scale from ``frame`` as :meth:`fit` does, so
+        ``nutpie.compile_pymc_model(model.build_model(first)).with_data(
+        **model.model_data(frame))`` samples the same posterior as ``model.fit(frame)``.
+
+        Parameters
+        ----------
+        frame : pandas.DataFrame
+            Data of the same shape (rows, terms, group levels) as the compiled model's.
+
+        Returns
+        -------
+        dict of str to numpy.ndarray
+            ``X`` (standardised), ``center``, ``scale``, ``y_obs`` and, with a group,
+            ``group_idx``.
+        """
+        return self._prepare(frame, fitting=True)
+
     def build_model(self, frame: pd.DataFrame):
         """Build the PyMC model on ``frame`` (sets the design, centre and scale).
 
@@ -530,19 +549,17 @@ class BayesianLogit:
             import pymc as pm
 
             self._model = self._build(data, self._firm_ids)
-            with warnings.catch_warnings():
-                # PyMC logs, not warns, about short chains; nothing else is silenced here
-                tree = pm.sample(
-                    model=self._model,
-                    draws=draws,
-                    tune=tune,
-                    chains=chains,
-                    random_seed=random_seed,
-                    nuts_sampler="pymc",
-                    target_accept=target_accept,
-                    progressbar=progressbar,
-                    compute_convergence_checks=False,
-                )
+            tree = pm.sample(
+                model=self._model,
+                draws=draws,
+                tune=tune,
+                chains=chains,
+                random_seed=random_seed,
+                nuts_sampler="pymc",
+                target_accept=target_accept,
+                progressbar=progressbar,
+                compute_convergence_checks=False,
+            )
         tree = self._complete_tree(tree, data, random_seed)
         self.idata_ = tree
         diagnostics = mcmc_diagnostics(tree, var_names=self._diagnostic_variables(tree))
