@@ -36,7 +36,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import optimize, special
+from scipy import special
 from scipy.linalg import lapack
 
 __all__ = ["BatchFit", "fit_batch", "fit_single", "penalized_state", "profile_limits"]
@@ -74,6 +74,7 @@ class _State:
     fisher: np.ndarray  # (B, p, p)
     cholesky: np.ndarray  # (B, p, p)
     valid: np.ndarray  # (B,) information positive definite
+    curvature: np.ndarray  # (B, p, p) minus the Hessian of the (penalised) log-likelihood
 
 
 def penalized_state(
@@ -129,27 +130,96 @@ def penalized_state(
     diag = np.diagonal(cholesky, axis1=1, axis2=2)
     valid &= (diag > 1e-12 * np.sqrt(scale)[:, None]).all(axis=1)
     residual = y - prob
+    curvature = fisher
     if firth:
         log_likelihood = log_likelihood + np.log(diag).sum(axis=1)
-        # hat diagonal through the explicit inverse: a batched solve with n right-hand
-        # sides goes through OpenBLAS's threaded triangular solve, slow for small p
+        # leverages through the explicit inverse of the Cholesky factor: a batched solve
+        # with n right-hand sides goes through OpenBLAS's threaded triangular solve,
+        # slow for small p
         inverse = np.linalg.inv(cholesky)  # (B, p, p), lower triangular
-        z = inverse @ np.swapaxes(weighted_x, 1, 2)  # (B, p, n)
-        hat = (z * z).sum(axis=1)  # (B, n)
+        z = inverse @ X.T  # (B, p, n): Q = X I^{-1} X^T = z^T z
+        leverage = (z * z).sum(axis=1)  # (B, n): q_i = x_i^T I^{-1} x_i
+        hat = weight * leverage
         residual = residual + hat * (0.5 - prob)
+        curvature = _penalized_curvature(X, prob, weight, fisher, z, leverage)
     score = residual @ X
     log_likelihood = np.where(valid, log_likelihood, -np.inf)
-    return _State(log_likelihood, score, fisher, cholesky, valid)
+    return _State(log_likelihood, score, fisher, cholesky, valid, curvature)
 
 
-def _solve_restricted(fisher: np.ndarray, score: np.ndarray, fixed: np.ndarray) -> np.ndarray:
-    """Newton step ``I_ff^{-1} U_f`` on the free coordinates, zero on the fixed ones."""
+def _penalized_curvature(
+    X: np.ndarray,
+    prob: np.ndarray,
+    weight: np.ndarray,
+    fisher: np.ndarray,
+    z: np.ndarray,
+    leverage: np.ndarray,
+) -> np.ndarray:
+    r"""Minus the Hessian of Firth's penalised log-likelihood, batched.
+
+    With :math:`Q = X I^{-1} X^\top`, :math:`q = \operatorname{diag} Q`,
+    :math:`w' = w(1-2\pi)` and :math:`w'' = w(1 - 6\pi + 6\pi^2)` (derivatives of
+    :math:`w = \pi(1-\pi)` in :math:`\eta`):
+
+    .. math::
+
+        -\nabla^2\ell^* = X^\top W X - \tfrac12 X^\top \operatorname{diag}(w'' q) X
+            + \tfrac12 X^\top \operatorname{diag}(w') (Q \circ Q)
+              \operatorname{diag}(w') X.
+
+    Newton steps with it converge quadratically where the Fisher-information steps of
+    logistf crawl (fitted probabilities near 0 or 1, where the penalty dominates).
+    """
+    first = weight * (1.0 - 2.0 * prob)
+    second = weight * (1.0 - 6.0 * prob + 6.0 * prob * prob)
+    q_matrix = np.swapaxes(z, 1, 2) @ z  # (B, n, n)
+    scaled = X[None, :, :] * first[:, :, None]  # (B, n, p)
+    cross = np.swapaxes(scaled, 1, 2) @ ((q_matrix * q_matrix) @ scaled)
+    diagonal = np.swapaxes(X[None, :, :] * (second * leverage)[:, :, None], 1, 2) @ X
+    curvature = fisher - 0.5 * diagonal + 0.5 * cross
+    return 0.5 * (curvature + np.swapaxes(curvature, 1, 2))
+
+
+def _restrict(matrix: np.ndarray, fixed: np.ndarray) -> np.ndarray:
+    """Identity on the fixed coordinates' rows/columns, so that their step is zero."""
     if not fixed.any():
-        return np.linalg.solve(fisher, score[:, :, None])[:, :, 0]
+        return matrix
     free = ~fixed
-    restricted = fisher * (free[:, :, None] & free[:, None, :])
-    restricted = restricted + np.eye(fisher.shape[1])[None] * fixed[:, None, :]
-    return np.linalg.solve(restricted, (score * free)[:, :, None])[:, :, 0]
+    restricted = matrix * (free[:, :, None] & free[:, None, :])
+    return restricted + np.eye(matrix.shape[1])[None] * fixed[:, None, :]
+
+
+def _step_matrix(state: _State, fixed: np.ndarray) -> np.ndarray:
+    """Matrix of the Newton step: minus the Hessian where positive definite, else Fisher."""
+    curvature = _restrict(state.curvature, fixed)
+    if state.curvature is state.fisher:
+        return curvature
+    fisher = _restrict(state.fisher, fixed)
+    scale = np.abs(np.diagonal(fisher, axis1=1, axis2=2)).max(axis=1)
+    definite = np.linalg.eigvalsh(curvature)[:, 0] > 1e-8 * scale
+    return np.where(definite[:, None, None], curvature, fisher)
+
+
+def _solve_restricted(state: _State, fixed: np.ndarray) -> np.ndarray:
+    """Newton step on the free coordinates, zero on the fixed ones."""
+    matrix = _step_matrix(state, fixed)
+    return _solve(matrix, state.score * ~fixed)
+
+
+def _solve(matrix: np.ndarray, vector: np.ndarray) -> np.ndarray:
+    """Batched ``matrix^{-1} vector``; least squares for the (rare) singular ones."""
+    try:
+        return np.linalg.solve(matrix, vector[:, :, None])[:, :, 0]
+    except np.linalg.LinAlgError:
+        return np.einsum("bij,bj->bi", _inverse(matrix), vector)
+
+
+def _inverse(matrix: np.ndarray) -> np.ndarray:
+    """Batched inverse; pseudo-inverse for the (rare) singular ones."""
+    try:
+        return np.linalg.inv(matrix)
+    except np.linalg.LinAlgError:
+        return np.linalg.pinv(matrix, hermitian=True)
 
 
 def fit_batch(
@@ -206,7 +276,7 @@ def fit_batch(
     while iteration < max_iter:
         iteration += 1
         active = ~converged
-        delta = _solve_restricted(state.fisher[active], state.score[active], fixed[active])
+        delta = _solve_restricted(_subset(state, active), fixed[active])
         largest = np.abs(delta).max(axis=1, initial=0.0)
         delta *= np.minimum(1.0, max_step / np.maximum(largest, 1e-300))[:, None]
         old = state.log_likelihood[active]
@@ -235,7 +305,7 @@ def _subset(state: _State, where: np.ndarray) -> _State:
     return _State(*(getattr(state, name)[where] for name in _STATE_FIELDS))
 
 
-_STATE_FIELDS = ("log_likelihood", "score", "fisher", "cholesky", "valid")
+_STATE_FIELDS = ("log_likelihood", "score", "fisher", "cholesky", "valid", "curvature")
 
 
 def _assign(target: _State, source: _State, where: np.ndarray) -> None:
@@ -300,7 +370,9 @@ def profile_limits(
     for _ in range(max_iter):
         active = np.flatnonzero(~converged)
         current = _subset(state, active)
-        inverse = np.linalg.inv(current.fisher)
+        # Venzon & Moolgavkar's iteration with the exact Hessian where it is negative
+        # definite (quadratic convergence), logistf's Fisher information elsewhere
+        inverse = _inverse(_step_matrix(current, np.zeros_like(current.score, dtype=bool)))
         at = np.arange(active.size)
         jj = term_of[active]
         quad = np.einsum("bi,bij,bj->b", current.score, inverse, current.score)
@@ -334,8 +406,17 @@ def profile_limits(
         beta[moving] = candidate
         _assign(state, new, moving)
     limits = beta[rows, term_of]
+    # check: the profile at each limit, re-maximised from the estimate, must sit on the
+    # cut-off; a limit that landed on another branch of a non-concave penalised
+    # likelihood fails this and is found again by bracketing
+    fixed = np.zeros_like(beta, dtype=bool)
+    fixed[rows, term_of] = True
+    starts = np.tile(beta_hat, (2 * k, 1))
+    starts[rows, term_of] = np.where(np.isfinite(limits), limits, beta_hat[term_of])
+    check = fit_batch(X, y, starts, fixed, firth=firth, tol=1e-6)
+    off_branch = check.log_likelihood > target + 1e-6 * max(1.0, abs(target))
     notes: list[str] = []
-    for row in np.flatnonzero(~converged | ~np.isfinite(limits)):
+    for row in np.flatnonzero(~converged | ~np.isfinite(limits) | off_branch):
         limits[row], note = _bracket_limit(
             X,
             y,
@@ -367,33 +448,61 @@ def _bracket_limit(
     firth: bool,
     name: str,
     max_distance: float = 1e3,
+    xtol: float = 1e-9,
 ) -> tuple[float, str]:
-    """Find one profile limit by bracketing ``profile(b) - target`` and Brent's method."""
-    fixed = np.zeros((1, beta_hat.size), dtype=bool)
-    fixed[0, term] = True
-    start = beta_hat.copy()
+    """Find one profile limit by bracketing ``profile(b) - target``, then regula falsi.
 
-    def excess(value: float) -> float:
-        start[term] = value
-        fit = fit_batch(X, y, start[None, :], fixed, firth=firth)
-        start[:] = np.where(fixed[0], value, fit.beta[0])  # warm start the next call
-        return float(fit.log_likelihood[0] - target)
+    The penalised likelihood need not be concave far from the estimate, so each profile
+    value is the best of restricted fits started from the estimate and from the
+    solutions at both ends of the current bracket (a continuation along the profile);
+    the bracket keeps the values it was built from, so it never loses its sign change.
+    """
+    fixed = np.zeros((3, beta_hat.size), dtype=bool)
+    fixed[:, term] = True
 
-    centre = float(beta_hat[term])
+    def profile(value: float, *warm: np.ndarray) -> tuple[float, np.ndarray]:
+        starts = np.vstack([beta_hat, *warm])
+        starts[:, term] = value
+        fit = fit_batch(X, y, starts, fixed[: len(starts)], firth=firth)
+        best = int(np.argmax(fit.log_likelihood))
+        return float(fit.log_likelihood[best] - target), fit.beta[best]
+
+    # the estimate itself is above the cut-off by construction (the maximum)
+    inside, inside_value, inside_beta = float(beta_hat[term]), float("nan"), beta_hat.copy()
     step = 1.0
-    inside = centre
     while step <= max_distance:
-        outside = centre + side * step
-        if excess(outside) < 0:
-            root = optimize.brentq(excess, min(inside, outside), max(inside, outside), xtol=1e-10)
-            return root, ""
-        inside = outside
+        outside = float(beta_hat[term]) + side * step
+        outside_value, outside_beta = profile(outside, inside_beta)
+        if outside_value < 0:
+            break
+        inside, inside_value, inside_beta = outside, outside_value, outside_beta
         step *= 2.0
-    return (
-        side * np.inf,
-        f"the profile of {name} stays above the cut-off up to "
-        f"{side * max_distance:+g} from its estimate: its limit is reported as infinite",
-    )
+    else:
+        return (
+            side * np.inf,
+            f"the profile of {name} stays above the cut-off up to "
+            f"{side * max_distance:+g} from its estimate: its limit is reported as infinite",
+        )
+    if np.isnan(inside_value):
+        inside_value, inside_beta = profile(inside)
+    # Illinois regula falsi on [inside (> 0), outside (< 0)]
+    keep_side = 0
+    for _ in range(200):
+        middle = outside - outside_value * (outside - inside) / (outside_value - inside_value)
+        if not (min(inside, outside) < middle < max(inside, outside)):
+            middle = 0.5 * (inside + outside)
+        value, beta = profile(middle, inside_beta, outside_beta)
+        if value >= 0:
+            inside, inside_value, inside_beta = middle, value, beta
+            outside_value *= 0.5 if keep_side == 1 else 1.0
+            keep_side = 1
+        else:
+            outside, outside_value, outside_beta = middle, value, beta
+            inside_value *= 0.5 if keep_side == -1 else 1.0
+            keep_side = -1
+        if abs(outside - inside) < xtol * max(1.0, abs(middle)) or abs(value) < 1e-12:
+            return middle, ""
+    return 0.5 * (inside + outside), f"the profile limit of {name} converged slowly"
 
 
 def fit_single(
@@ -412,7 +521,7 @@ def fit_single(
     """Fit one problem: :func:`fit_batch` for ``B = 1``, with far less numpy overhead.
 
     The same iteration as :func:`fit_batch` (identical fixed point), written with direct
-    LAPACK calls (Cholesky ``dpotrf``, triangular solve ``dtrtrs``) because at
+    LAPACK calls (Cholesky ``dpotrf``/``dpotrs``, triangular inverse ``dtrtri``) because at
     ``n = 60, p = 8`` the cost of a fit is the number of numpy calls, not arithmetic.
     ``free`` (``(p,)`` booleans) marks the coordinates that are estimated; the others
     stay at ``beta_start``. Returns a :class:`BatchFit` with ``B = 1``.
@@ -431,32 +540,47 @@ def fit_single(
         fisher = weighted_t @ weighted_t.T
         chol, info = lapack.dpotrf(fisher, lower=1, clean=1)
         if info != 0:
-            return -np.inf, None, fisher, chol
+            return -np.inf, None, fisher, fisher
         residual = y - prob
+        curvature = fisher
         if firth:
             log_likelihood += float(np.log(np.diagonal(chol)).sum())
             # explicit inverse of the small triangular factor: LAPACK's triangular solve
             # with many right-hand sides is threaded by OpenBLAS and far slower here
             chol_inverse, _ = lapack.dtrtri(chol, lower=1)
-            z = chol_inverse @ weighted_t
-            hat = np.einsum("ij,ij->j", z, z)
-            residual = residual + hat * (0.5 - prob)
+            z = chol_inverse @ xt  # (p, n)
+            leverage = np.einsum("ij,ij->j", z, z)
+            residual = residual + weight * leverage * (0.5 - prob)
+            curvature = _penalized_curvature(
+                X, prob[None], weight[None], fisher[None], z[None], leverage[None]
+            )[0]
         score = xt @ residual
-        return log_likelihood, score, fisher, chol
+        return log_likelihood, score, fisher, curvature
 
-    log_likelihood, score, fisher, chol = evaluate(beta)
+    def newton_step(score: np.ndarray, fisher: np.ndarray, curvature: np.ndarray):
+        if free_index is not None:
+            score = score[free_index]
+            fisher = fisher[np.ix_(free_index, free_index)]
+            curvature = curvature[np.ix_(free_index, free_index)]
+        # minus the Hessian where positive definite (quadratic convergence), else Fisher
+        chol, info = lapack.dpotrf(curvature, lower=1, clean=1)
+        if info != 0 or np.diagonal(chol).min() ** 2 < 1e-8 * np.abs(np.diagonal(fisher)).max():
+            chol, _ = lapack.dpotrf(fisher, lower=1, clean=1)
+        step, _ = lapack.dpotrs(chol, score, lower=1)
+        if free_index is None:
+            return step
+        delta = np.zeros(p)
+        delta[free_index] = step
+        return delta
+
+    log_likelihood, score, fisher, curvature = evaluate(beta)
     if score is None:
         raise np.linalg.LinAlgError("Fisher information is singular at the start")
     converged = False
     iteration = 0
     while iteration < max_iter:
         iteration += 1
-        if free_index is None:
-            delta, _ = lapack.dpotrs(chol, score, lower=1)
-        else:
-            delta = np.zeros(p)
-            sub = fisher[np.ix_(free_index, free_index)]
-            delta[free_index] = np.linalg.solve(sub, score[free_index])
+        delta = newton_step(score, fisher, curvature)
         largest = np.abs(delta).max()
         if largest > max_step:
             delta *= max_step / largest
@@ -469,7 +593,7 @@ def fit_single(
                 break
             delta *= 0.5
         beta = candidate
-        log_likelihood, score, fisher, chol = new
+        log_likelihood, score, fisher, curvature = new
         if score is None:
             break
         free_score = score if free_index is None else score[free_index]

@@ -117,24 +117,30 @@ def hosmer_lemeshow(
     else:
         group = np.clip(np.searchsorted(cuts, probabilities, side="left"), 1, cuts.size - 1)
         group = group - 1
-    frame = pd.DataFrame({"group": group, "y": y, "p": probabilities})
-    table = frame.groupby("group").agg(
-        n=("y", "size"),
-        observed_1=("y", "sum"),
-        expected_1=("p", "sum"),
+    group = np.unique(group, return_inverse=True)[1]  # drop empty groups
+    count = np.bincount(group).astype(float)
+    observed_1 = np.bincount(group, weights=y)
+    expected_1 = np.bincount(group, weights=probabilities)
+    table = pd.DataFrame(
+        {
+            "n": count.astype(int),
+            "observed_0": np.rint(count - observed_1).astype(int),
+            "expected_0": count - expected_1,
+            "observed_1": np.rint(observed_1).astype(int),
+            "expected_1": expected_1,
+        },
+        index=pd.RangeIndex(1, count.size + 1, name="group"),
     )
-    table["observed_0"] = table["n"] - table["observed_1"]
-    table["expected_0"] = table["n"] - table["expected_1"]
-    table = table[["n", "observed_0", "expected_0", "observed_1", "expected_1"]]
-    table.index = pd.RangeIndex(1, len(table) + 1, name="group")
     with np.errstate(divide="ignore", invalid="ignore"):
-        terms = (table["observed_1"] - table["expected_1"]) ** 2 / table["expected_1"] + (
-            table["observed_0"] - table["expected_0"]
-        ) ** 2 / table["expected_0"]
-    df = len(table) - 2
+        # a group of risks all exactly 0 or 1 (separated rows) has E = O = 0 on one side:
+        # 0/0, contributing nothing
+        terms = (observed_1 - expected_1) ** 2 / expected_1 + (
+            (count - observed_1) - (count - expected_1)
+        ) ** 2 / (count - expected_1)
+    df = count.size - 2
     if df < 1:
         return float("nan"), max(df, 0), float("nan"), table
-    chi2 = float(np.nansum(terms.to_numpy()))
+    chi2 = float(np.nansum(terms))
     return chi2, df, float(stats.chi2.sf(chi2, df)), table
 
 
@@ -452,7 +458,7 @@ def mle_logit(
     else:
         identified = False
     if identified:
-        fit = fit_batch(reduced_design, y[keep], np.zeros((1, basis.shape[1])), firth=False)
+        fit = fit_single(reduced_design, y[keep], np.zeros(basis.shape[1]), firth=False)
         converged, iterations = bool(fit.converged[0]), fit.iterations
         gamma = fit.beta[0]
         cov_gamma = np.linalg.inv(fit.fisher[0])
@@ -554,10 +560,17 @@ def mle_logit(
     )
 
 
+_EMPTY_JOINT_WALD = pd.DataFrame(
+    {"wald": pd.Series(dtype=float), "df": pd.Series(dtype=int), "p_value": pd.Series(dtype=float)}
+).rename_axis("predictor")
+
+
 def _joint_wald(
     info: DesignInfo, summary: pd.DataFrame, cov: np.ndarray, terms: list[str]
 ) -> pd.DataFrame:
-    rows = {}
+    rows: dict[str, tuple[float, int, float]] = {}
+    if not any(len(levels) > 2 for levels in info.levels.values()):
+        return _EMPTY_JOINT_WALD.copy()
     for predictor, levels in info.levels.items():
         if len(levels) <= 2:
             continue
