@@ -1964,13 +1964,14 @@ def validate_joint_section(
             if name not in known:
                 problems.add(f"[joint].priors.{name}", f"unknown prior; known: {sorted(known)}")
                 ok = False
-            elif not isinstance(prior, Mapping) or "dist" not in prior:
-                problems.add(
-                    f"[joint].priors.{name}", 'must be a table like { dist = "Normal", sigma = 1 }'
-                )
-                ok = False
             else:
-                priors[name] = dict(prior)
+                try:
+                    checked = _merge_priors({name: known[name]}, {name: prior})[name]
+                except (ValueError, TypeError, KeyError) as error:
+                    problems.add(f"[joint].priors.{name}", str(error))
+                    ok = False
+                else:
+                    priors[name] = checked
     if not ok:
         return None
     return JointSpec(

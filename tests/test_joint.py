@@ -147,6 +147,7 @@ def _independent_log_likelihood(data, pi, theta, alpha, beta):
 
 def test_model_likelihood_matches_independent_computation(survey):
     import pytensor
+    from pytensor.compile.mode import Mode
 
     frame, _ = survey
     model_spec = JointLatentClassLogit(2)
@@ -162,7 +163,10 @@ def test_model_likelihood_matches_independent_computation(survey):
     beta = rng.normal(scale=0.5, size=7)
     rvs = [model["pi"], model["theta"], model["alpha"], model["beta"]]
     likelihood = pytensor.function(
-        rvs, model["likelihood"], on_unused_input="ignore", mode="FAST_COMPILE"
+        rvs,
+        model["likelihood"],
+        on_unused_input="ignore",
+        mode=Mode(linker="py", optimizer="fast_compile"),
     )
     value = likelihood(pi, theta, alpha, beta)
     assert value == pytest.approx(_independent_log_likelihood(data, pi, theta, alpha, beta))
@@ -323,7 +327,7 @@ def test_validate_joint_section_names_every_problem():
             "approaches": ["joint", "bch"],
             "collapse": [[1], [2, 3], [4, 5]],
             "colour": "red",
-            "priors": {"tau": {"dist": "HalfNormal", "sigma": 1}},
+            "priors": {"tau": {"dist": "HalfNormal", "sigma": 1}, "item_concentration": -1},
         },
         problems,
         {},
@@ -334,6 +338,9 @@ def test_validate_joint_section_names_every_problem():
     assert problems.messages["[joint].collapse"].startswith('must be "three"')
     assert problems.messages["[joint].colour"].startswith("unknown key")
     assert problems.messages["[joint].priors.tau"].startswith("unknown prior")
+    assert problems.messages["[joint].priors.item_concentration"] == (
+        "prior item_concentration must be a positive number, got -1"
+    )
 
 
 def test_run_joint_section_rejects_an_invalid_table(survey, tmp_path):
