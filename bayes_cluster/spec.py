@@ -84,8 +84,13 @@ REPORT_FORMATS = ("html", "md")
 COLUMN_KINDS = ("id", "binary", "count", "number", "likert", "category")
 CONCLUSIONS = ("effect", "no clear effect")
 
-QUICK_SAMPLER = MappingProxyType({"draws": 150, "tune": 150, "chains": 2})
-"""Sampler settings of ``--quick`` unless the spec gives ``[sampler.quick]``."""
+QUICK_SAMPLER = MappingProxyType({"draws": 150, "tune": 150, "chains": 2, "backend": "pymc"})
+"""Sampler settings of ``--quick`` unless the spec gives ``[sampler.quick]``.
+
+The preview uses PyMC's own NUTS: its compiled C code is cached across processes
+(``~/.pytensor``), while nutpie compiles every model anew in each process (10-30 s a
+model), which would dominate a run of a few hundred draws.
+"""
 
 
 class SpecError(ValueError):
@@ -258,7 +263,7 @@ class SamplerSpec:
     backend: str = "nutpie"
     target_accept: float = 0.9
     hdi_prob: float = 0.94
-    quick: dict[str, int] = field(default_factory=lambda: dict(QUICK_SAMPLER))
+    quick: dict[str, Any] = field(default_factory=lambda: dict(QUICK_SAMPLER))
 
     def for_run(self, quick: bool) -> SamplerSpec:
         """Return the settings of a run (``--quick`` swaps in the quick draws)."""
@@ -955,13 +960,21 @@ def _validate_sampler(raw: Any, problems: _Problems) -> SamplerSpec:
     quick = dict(QUICK_SAMPLER)
     if table.has("quick"):
         quick_table = _Table(
-            table.raw["quick"], "[sampler.quick]", problems, ("draws", "tune", "chains")
+            table.raw["quick"], "[sampler.quick]", problems, ("draws", "tune", "chains", "backend")
         )
         quick |= {
             name: quick_table.positive_int(name, quick[name])
             for name in ("draws", "tune", "chains")
             if quick_table.has(name)
         }
+        quick_backend = quick_table.get("backend", str, quick["backend"])
+        if quick_backend not in SAMPLER_BACKENDS:
+            problems.add(
+                "[sampler.quick].backend",
+                f"unknown backend {quick_backend!r}; choose from {', '.join(SAMPLER_BACKENDS)}",
+            )
+        else:
+            quick["backend"] = quick_backend
     return SamplerSpec(
         draws=table.positive_int("draws", 1000, minimum=10),
         tune=table.positive_int("tune", 1000, minimum=0),

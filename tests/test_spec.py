@@ -52,7 +52,7 @@ def test_bundled_tumang_spec_is_the_full_study():
     assert spec.frequentist.methods == ("mle", "firth")
     assert (spec.sampler.chains, spec.sampler.draws, spec.sampler.backend) == (4, 1000, "nutpie")
     quick = spec.sampler.for_run(quick=True)
-    assert (quick.draws, quick.tune, quick.chains) == (150, 150, 2)
+    assert (quick.draws, quick.tune, quick.chains, quick.backend) == (150, 150, 2, "pymc")
     assert quick.seed == spec.sampler.seed
     # the thesis's published conclusions, kept as data in the spec
     assert "Diponegoro" in spec.published.source and "2012" in spec.published.source
