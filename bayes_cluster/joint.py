@@ -466,6 +466,26 @@ class _FittedModel:
 
         return azs.loo(self._check_fitted(), var_name="export")
 
+    def fitted_probabilities(self) -> np.ndarray:
+        r"""Posterior draws of each firm's probability of ``outcome = 1``.
+
+        For the joint model this is :math:`p(y_i = 1 \mid \mathbf{u}_i, \mathbf{x}_i)`, the
+        class mixed over :math:`p(k \\mid \\mathbf{u}_i)`; for :class:`ClassLogit` the
+        probability given what it conditions on.  Read off the stored export
+        log-likelihood (``p`` for a firm with ``y = 1``, ``1 - p`` for ``y = 0``).
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape (chain, draw, firm).
+        """
+        idata = self._check_fitted()
+        outcome = self.data_.outcome if self.data_ is not None else "export"
+        log_likelihood = idata["log_likelihood"][outcome].transpose(CHAIN, DRAW, FIRM)
+        likelihood = np.exp(log_likelihood.to_numpy())
+        y = idata["observed_data"][outcome].to_numpy()
+        return np.where(y == 1, likelihood, 1.0 - likelihood)
+
     def coefficient_draws(self) -> xr.DataArray:
         """Posterior draws of the coefficients on the original predictor scale.
 
@@ -2011,8 +2031,10 @@ def run_joint_section(
 
     Files written to ``out_dir`` (each to a temporary name first, then moved into place):
     ``joint_coefficients.csv``, ``joint_class_effect.csv``, ``joint_elpd.csv``,
-    ``joint_comparison.md``, ``joint_posterior.nc`` (the joint model's DataTree) and
-    ``joint_comparison.png`` (:func:`bayes_cluster.plots.joint.plot_class_effect_comparison`).
+    ``joint_comparison.md``, ``joint_posterior.nc`` (the joint model's DataTree),
+    ``joint_comparison.png`` (:func:`bayes_cluster.plots.joint.plot_class_effect_comparison`)
+    and ``joint_calibration.png`` (posterior predictive check of the joint model,
+    :func:`bayes_cluster.plots.joint.plot_export_calibration`).
 
     Parameters
     ----------
@@ -2063,11 +2085,16 @@ def run_joint_section(
     )
     import matplotlib.pyplot as plt
 
-    from bayes_cluster.plots.joint import plot_class_effect_comparison
+    from bayes_cluster.plots.joint import plot_class_effect_comparison, plot_export_calibration
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     figure = plot_class_effect_comparison(comparison)
+    calibration = (
+        plot_export_calibration(comparison.models["joint"])
+        if "joint" in comparison.models
+        else None
+    )
     writers = {
         "joint_coefficients.csv": lambda p: comparison.coefficients.to_csv(p),
         "joint_class_effect.csv": lambda p: comparison.class_effect.to_csv(p),
@@ -2075,9 +2102,10 @@ def run_joint_section(
         "joint_comparison.md": lambda p: p.write_text(comparison.to_markdown(), encoding="utf-8"),
         "joint_comparison.png": lambda p: figure.savefig(p, dpi=150, format="png"),
     }
-    if "joint" in comparison.models:
+    if calibration is not None:
         idata = comparison.models["joint"].idata_
         writers["joint_posterior.nc"] = lambda p: idata.to_netcdf(p, engine="h5netcdf")
+        writers["joint_calibration.png"] = lambda p: calibration.savefig(p, dpi=150, format="png")
     temporary = {name: out_dir / f".{name}.tmp" for name in writers}
     try:
         for name, write in writers.items():
@@ -2086,6 +2114,8 @@ def run_joint_section(
             path.replace(out_dir / name)
     finally:
         plt.close(figure)
+        if calibration is not None:
+            plt.close(calibration)
         for path in temporary.values():
             path.unlink(missing_ok=True)
     return comparison

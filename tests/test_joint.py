@@ -258,6 +258,7 @@ def test_export_log_likelihood_is_conditional_on_items(fitted):
     expected = np.where(data.y == 1, np.log(p_export), np.log1p(-p_export))
     stored = idata["log_likelihood"]["export"].values[chain, draw]
     np.testing.assert_allclose(stored, expected, rtol=1e-10)
+    np.testing.assert_allclose(fitted.fitted_probabilities()[chain, draw], p_export, rtol=1e-10)
     # joint = log p(items, y): larger in magnitude, and joint - export = log p(items)
     joint = idata["log_likelihood"]["joint"].values[chain, draw]
     np.testing.assert_allclose(joint - stored, logsumexp(log_items + np.log(pi), axis=1))
@@ -286,6 +287,67 @@ def test_posterior_predictive_matches_observed_rate(fitted):
     observed = idata["observed_data"]["export"].values
     assert y_rep.dims == ("chain", "draw", FIRM)
     assert abs(float(y_rep.mean()) - observed.mean()) < 0.08
+
+
+def test_class_slopes_are_relabelled_with_their_class(survey):
+    """Assemble a hand-made trace whose second chain calls the classes the other way round."""
+    frame, truth = survey
+    model = JointLatentClassLogit(2, class_slopes=True)
+    data = model.prepare(frame)
+    # the true profiles on the collapsed scale (Likert 1-2 / 3 / 4-5)
+    t = truth.item_probabilities
+    reference_theta = np.stack([t[..., :2].sum(-1), t[..., 2], t[..., 3:].sum(-1)], axis=-1)
+    rng = np.random.default_rng(2)
+    n_draws, n_predictors = 20, len(data.predictors)
+    theta = np.broadcast_to(reference_theta, (2, n_draws, *reference_theta.shape)).copy()
+    pi = np.tile([0.7, 0.3], (2, n_draws, 1))
+    alpha = np.tile([-1.0, 1.0], (2, n_draws, 1))
+    beta = rng.normal(size=(2, n_draws, n_predictors))
+    tau = np.abs(rng.normal(size=(2, n_draws, n_predictors)))
+    offset = rng.normal(size=(2, n_draws, 2, n_predictors))
+    truth_slopes = beta[:, :, None, :] + tau[:, :, None, :] * offset  # before the swap
+    for values in (theta, pi, alpha, offset):
+        values[1] = values[1][:, ::-1].copy()
+    raw = xr.DataTree.from_dict(
+        {
+            "posterior": xr.Dataset(
+                {
+                    "pi": (("chain", "draw", LATENT_CLASS), pi),
+                    "theta": (("chain", "draw", LATENT_CLASS, ITEM, CATEGORY), theta),
+                    "alpha": (("chain", "draw", LATENT_CLASS), alpha),
+                    "beta": (("chain", "draw", PREDICTOR), beta),
+                    "tau": (("chain", "draw", PREDICTOR), tau),
+                    "beta_offset": (("chain", "draw", LATENT_CLASS, PREDICTOR), offset),
+                }
+            ),
+            "sample_stats": xr.Dataset(
+                {"diverging": (("chain", "draw"), np.zeros((2, n_draws), bool))}
+            ),
+        }
+    )
+    reference = (np.array([0.7, 0.3]), reference_theta)
+    idata = model._assemble(raw, data, reference, frame, seed=0)
+    posterior = idata["posterior"]
+    assert posterior["beta"].dims == ("chain", "draw", LATENT_CLASS, PREDICTOR)
+    np.testing.assert_allclose(posterior["alpha"].values[..., 0], -1.0)
+    np.testing.assert_allclose(posterior["beta"].values, truth_slopes)
+    np.testing.assert_allclose(posterior["class_effect"].values[..., 0], 2.0)
+    # the export log-likelihood uses each class's own slopes
+    eta = alpha[0, 3][None, :] + data.design @ truth_slopes[0, 3].T  # (firm, class)
+    codes = data.item_indicators.argmax(axis=-1)
+    log_items = np.log(reference_theta[:, np.arange(12), codes]).sum(-1).T  # (firm, class)
+    weights = np.exp(log_items + np.log(pi[0, 3]))
+    weights /= weights.sum(axis=1, keepdims=True)
+    p_export = (weights * expit(eta)).sum(axis=1)
+    expected = np.where(data.y == 1, np.log(p_export), np.log1p(-p_export))
+    np.testing.assert_allclose(idata["log_likelihood"]["export"].values[0, 3], expected)
+
+
+def test_calibration_figure(fitted):
+    from bayes_cluster.plots.joint import plot_export_calibration
+
+    figure = plot_export_calibration(fitted, n_replicates=50)
+    assert figure.axes[0].get_title() == "Calibration of the joint model: export"
 
 
 # ----------------------------------------------------------------------- spec section
@@ -416,6 +478,7 @@ def test_run_joint_section_writes_every_output(survey, tmp_path):
     comparison = run_joint_section(frame, {"em_starts": 10}, sampler, tmp_path)
     written = sorted(p.name for p in tmp_path.iterdir())
     assert written == [
+        "joint_calibration.png",
         "joint_class_effect.csv",
         "joint_coefficients.csv",
         "joint_comparison.md",

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 
     from bayes_cluster.joint import JointComparison
 
-__all__ = ["plot_class_effect_comparison", "plot_recovery"]
+__all__ = ["plot_class_effect_comparison", "plot_export_calibration", "plot_recovery"]
 
 _COLOURS = {
     "no_class": "#7f7f7f",
@@ -156,3 +156,68 @@ def plot_recovery(results: pd.DataFrame, *, truth_column: str = "truth") -> Figu
         ax.set_xlabel("simulated data set")
     axes[0][0].set_ylabel("class effect (log-odds)")
     return fig
+
+
+def plot_export_calibration(
+    model, *, n_replicates: int = 200, band_prob: float = 0.94, random_seed: int | None = 0
+) -> Figure:
+    r"""Posterior predictive check: PAV calibration of the export probabilities.
+
+    The black line is the pool-adjacent-violators fit of the observed outcome against the
+    posterior mean of :math:`p(y_i = 1 \mid \text{items}_i, \mathbf{x}_i)` (the probability
+    the joint model's LOO scores); the band is the same curve for outcomes replicated from
+    the model, so a well-calibrated model's line stays inside it (Dimitriadis, Gneiting &
+    Jordan 2021).
+
+    Parameters
+    ----------
+    model : JointLatentClassLogit or ClassLogit
+        A fitted model (anything with ``fitted_probabilities()`` and ``idata_``).
+    n_replicates : int
+        Posterior predictive replicates of the band.
+    band_prob : float
+        Probability of the pointwise band.
+    random_seed : int, optional
+        Seed of the replicates.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The calibration plot.
+    """
+    import matplotlib.pyplot as plt
+
+    from bayes_cluster.plots.logistic import pav_calibration
+
+    draws = model.fitted_probabilities()
+    p = draws.reshape(-1, draws.shape[-1])
+    p_mean = p.mean(axis=0)
+    outcome = model.data_.outcome
+    y = model.idata_["observed_data"][outcome].to_numpy()
+    rng = np.random.default_rng(random_seed)
+    rows = rng.choice(p.shape[0], size=min(n_replicates, p.shape[0]), replace=False)
+    replicated = np.array([pav_calibration(p_mean, rng.random(p_mean.size) < p[r]) for r in rows])
+    tail = (1 - band_prob) / 2
+    lower, upper = np.quantile(replicated, [tail, 1 - tail], axis=0)
+    x = np.sort(p_mean)
+    figure, axis = plt.subplots(figsize=(5, 5), layout="constrained")
+    axis.fill_between(
+        x,
+        lower,
+        upper,
+        step="post",
+        color="C0",
+        alpha=0.3,
+        label=f"{band_prob:.0%} band of replicated outcomes",
+    )
+    axis.step(x, pav_calibration(p_mean, y), where="post", color="black", label="observed (PAV)")
+    axis.plot([0, 1], [0, 1], color="grey", ls="--", lw=1, label="perfect calibration")
+    axis.set(
+        xlim=(0, 1),
+        ylim=(0, 1),
+        xlabel="predicted probability, given items and predictors",
+        ylabel="conditional event probability",
+        title=f"Calibration of the joint model: {outcome}",
+    )
+    axis.legend(loc="upper left", fontsize="small")
+    return figure
