@@ -179,7 +179,10 @@ def test_quick_outputs_are_labelled_as_a_preview(quick_run):
     assert tree.attrs["seed"] == "2028"
     assert tree["posterior"]["beta"].dims == ("chain", "draw", "predictor")
     assert tree["posterior"].sizes["chain"] == 2 and tree["posterior"].sizes["draw"] == 150
-    assert printed.splitlines()[1] == "  QUICK PREVIEW (--quick): few draws; not for reporting."
+    assert (
+        printed.strip().splitlines()[1]
+        == "  QUICK PREVIEW (--quick): few draws; not for reporting."
+    )
 
 
 def test_quick_report_is_self_contained_with_every_figure(quick_run):
