@@ -764,6 +764,101 @@ class JointLatentClassLogit(_FittedModel):
             )
         return model
 
+    def sample_prior_predictive(
+        self, frame: pd.DataFrame, draws: int = 500, random_seed: int | None = None
+    ) -> xr.DataTree:
+        r"""Draw parameters from the priors and surveys from the model, given the predictors.
+
+        The full generative process of the joint model, with NumPy (no compiling): for each
+        prior draw, every firm gets a class :math:`z_i \sim \mathrm{Categorical}(\pi)`,
+        answers :math:`u_{ij} \sim \mathrm{Categorical}(\theta_{z_i j})` and an outcome
+        :math:`y_i \sim \mathrm{Bernoulli}(\operatorname{logit}^{-1}\eta_{i z_i})` at its
+        observed predictors.  Use it to check that the priors allow plausible export
+        shares before fitting.
+
+        Parameters
+        ----------
+        frame : pandas.DataFrame
+            The survey (its predictors are used; items and outcome only for validation).
+        draws : int
+            Number of prior draws.
+        random_seed : int, optional
+            Seed.
+
+        Returns
+        -------
+        xarray.DataTree
+            Groups ``prior`` (``pi``, ``theta``, ``alpha``, ``beta``) and
+            ``prior_predictive`` (the outcome and ``items``, category codes 1..C), with a
+            single chain.
+        """
+        from scipy.special import expit
+
+        from bayes_cluster.priors import sample_prior
+
+        data = self.prepare(frame)
+        rng = np.random.default_rng(random_seed)
+        n, n_items, n_categories = data.item_indicators.shape
+        k = self.n_classes
+        pi = rng.dirichlet(np.full(k, self.priors["class_concentration"]), size=draws)
+        theta = rng.dirichlet(
+            np.full(n_categories, self.priors["item_concentration"]), size=(draws, k, n_items)
+        )
+        alpha = sample_prior(self.priors["intercept"], (draws, k), rng)
+        beta = sample_prior(self.priors["slopes"], (draws, len(data.predictors)), rng)
+        if self.class_slopes:
+            tau = sample_prior(self.priors["slope_spread"], (draws, len(data.predictors)), rng)
+            slopes = beta[:, None, :] + tau[:, None, :] * rng.normal(
+                size=(draws, k, len(data.predictors))
+            )
+        else:
+            slopes = np.broadcast_to(beta[:, None, :], (draws, k, len(data.predictors)))
+        classes = (rng.random((draws, n, 1)) > pi.cumsum(axis=1)[:, None, :]).sum(axis=-1)
+        classes = np.minimum(classes, k - 1)  # (draw, firm)
+        draw_index = np.arange(draws)[:, None]
+        firm_theta = theta[draw_index, classes]  # (draw, firm, item, category)
+        uniform = rng.random((draws, n, n_items, 1))
+        items = 1 + np.minimum(
+            (uniform > firm_theta.cumsum(axis=-1)).sum(axis=-1), n_categories - 1
+        )
+        eta = alpha[draw_index, classes] + np.einsum(
+            "np,dnp->dn", data.design, slopes[draw_index, classes]
+        )
+        outcome = (rng.random((draws, n)) < expit(eta)).astype(np.int64)
+        coords = {
+            CHAIN: [0],
+            DRAW: np.arange(draws),
+            LATENT_CLASS: _class_coords(k),
+            ITEM: list(data.items),
+            CATEGORY: list(data.categories),
+            PREDICTOR: list(data.predictors),
+            FIRM: list(data.firm_ids),
+        }
+        prior = xr.Dataset(
+            {
+                "pi": ((CHAIN, DRAW, LATENT_CLASS), pi[None]),
+                "theta": ((CHAIN, DRAW, LATENT_CLASS, ITEM, CATEGORY), theta[None]),
+                "alpha": ((CHAIN, DRAW, LATENT_CLASS), alpha[None]),
+                "beta": ((CHAIN, DRAW, PREDICTOR), beta[None]),
+            }
+        )
+        predictive = xr.Dataset(
+            {
+                data.outcome: ((CHAIN, DRAW, FIRM), outcome[None]),
+                "items": ((CHAIN, DRAW, FIRM, ITEM), items[None]),
+            }
+        )
+        tree = xr.DataTree.from_dict(
+            {
+                "prior": prior.assign_coords({d: coords[d] for d in prior.dims}),
+                "prior_predictive": predictive.assign_coords(
+                    {d: coords[d] for d in predictive.dims}
+                ),
+            }
+        )
+        tree.attrs.update({"model": "JointLatentClassLogit", "seed": str(random_seed)})
+        return tree
+
     def _compile(self, data: JointData):
         key = (
             "joint",

@@ -128,6 +128,24 @@ def test_priors_are_the_logit_defaults_and_user_priors_win():
     assert table.loc["class_concentration", "prior"] == "Dirichlet(1 * 1)"
 
 
+def test_prior_predictive_is_symmetric_and_shaped(survey):
+    frame, _ = survey
+    model = JointLatentClassLogit(2)
+    prior = model.sample_prior_predictive(frame, draws=2000, random_seed=4)
+    exports = prior["prior_predictive"]["export"]
+    items = prior["prior_predictive"]["items"]
+    assert exports.dims == ("chain", "draw", FIRM) and exports.shape == (1, 2000, 60)
+    assert items.dims == ("chain", "draw", FIRM, ITEM)
+    # mean-zero intercept and slope priors: P(export) = 1/2 a priori (MC error ~0.005)
+    assert float(exports.mean()) == pytest.approx(0.5, abs=0.02)
+    # symmetric Dirichlet(1) answers: each of the 3 categories 1/3 a priori
+    shares = np.bincount(items.values.ravel(), minlength=4)[1:] / items.size
+    np.testing.assert_allclose(shares, 1 / 3, atol=0.02)
+    # the prior lets a survey have almost no exporters or almost all
+    share_per_survey = exports.mean(FIRM).values.ravel()
+    assert share_per_survey.min() < 0.1 and share_per_survey.max() > 0.9
+
+
 # ------------------------------------------------------------------------ likelihood
 
 
