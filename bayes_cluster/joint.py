@@ -578,10 +578,6 @@ class _FittedModel:
             )
         return pd.DataFrame(rows).set_index(TERM)
 
-    # subclasses provide the model
-    def _model_description(self) -> str:  # pragma: no cover - overridden
-        raise NotImplementedError
-
 
 class JointLatentClassLogit(_FittedModel):
     r"""Latent class mixture over the items and logit for the outcome, sharing each firm's class.
