@@ -832,6 +832,30 @@ class BayesianLogit:
                 self.idata_[name] = xr.DataTree(dataset)
         return xr.DataTree.from_dict(groups)
 
+    def sample_posterior_predictive(self, random_seed: int | None = None) -> xr.DataTree:
+        """Replicate the outcome of every fitted firm from each posterior draw.
+
+        :meth:`fit` already stores one replicate per draw; this redraws it with a seed.
+
+        Parameters
+        ----------
+        random_seed : int, optional
+            Seed.
+
+        Returns
+        -------
+        xarray.DataTree
+            The ``posterior_predictive`` group (``y``, dims chain, draw, firm), also
+            replaced in :attr:`idata_`.
+        """
+        tree = self._require_fit()
+        p = self.fitted_probabilities()
+        rng = np.random.default_rng(random_seed)
+        replicated = tree["posterior_predictive"].to_dataset().copy()
+        replicated["y"] = (replicated["y"].dims, (rng.random(p.shape) < p).astype(np.int64))
+        tree["posterior_predictive"] = xr.DataTree(replicated)
+        return tree["posterior_predictive"]
+
     def loo(self):
         """PSIS-LOO of the fit (``arviz_stats.loo``, pointwise, with Pareto k).
 

@@ -539,3 +539,17 @@ def test_parameter_recovery_across_seeds():
     # prior can only lower coverage of the large effects a little
     assert covered / n_intervals >= 0.84, covered
     assert null_covers_zero / n_null >= 0.85, null_covers_zero
+
+
+def test_posterior_and_prior_predictive(fitted):
+    group = fitted.sample_posterior_predictive(random_seed=3)
+    y_rep = group["y"].to_numpy()
+    assert set(np.unique(y_rep)) <= {0, 1}
+    # replicated event rate per firm tracks the fitted probability
+    p = fitted.fitted_probabilities().mean(axis=(0, 1))
+    np.testing.assert_allclose(y_rep.mean(axis=(0, 1)), p, atol=0.1)
+    prior = fitted.sample_prior_predictive(draws=200, random_seed=1)
+    assert prior["prior_predictive"]["y"].shape == (1, 200, 60)
+    assert "prior_predictive" in fitted.idata_.children
+    # the t7(0, 1) prior: draws of beta_std have scale about 1.18 (SD of t7)
+    assert prior["prior"]["beta_std"].std() == pytest.approx(np.sqrt(7 / 5), rel=0.15)
