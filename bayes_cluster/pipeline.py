@@ -877,14 +877,32 @@ def _bayes_summary(model: Any, hdi_prob: float) -> pd.DataFrame:
 
 
 def _bayes_models(logistic: LogisticSpec) -> list[tuple]:
-    """Return (method, terms, group, priors, shrinkage) of the base model and each variant."""
+    """Return (method, terms, group, priors, shrinkage) of the base model and each variant.
+
+    Variants inherit the base priors; a prior that a model has no parameter for (``group_sd``
+    without a group, ``horseshoe`` without the horseshoe) is left out of that model.
+    """
     models = [("bayes", logistic.terms, logistic.group, logistic.priors, logistic.shrinkage)]
     for variant in logistic.variants:
         terms = tuple(logistic.term(c) for c in variant.predictors)
         models.append(
             (f"bayes_{variant.name}", terms, variant.group, variant.priors, variant.shrinkage)
         )
-    return models
+    return [
+        (
+            name,
+            terms,
+            group,
+            {
+                key: prior
+                for key, prior in priors.items()
+                if not (key == "group_sd" and group is None)
+                and not (key == "horseshoe" and shrinkage is None)
+            },
+            shrinkage,
+        )
+        for name, terms, group, priors, shrinkage in models
+    ]
 
 
 def _run_bayes_logit(context: RunContext) -> None:
