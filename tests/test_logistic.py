@@ -553,3 +553,19 @@ def test_posterior_and_prior_predictive(fitted):
     assert "prior_predictive" in fitted.idata_.children
     # the t7(0, 1) prior: draws of beta_std have scale about 1.18 (SD of t7)
     assert prior["prior"]["beta_std"].std() == pytest.approx(np.sqrt(7 / 5), rel=0.15)
+
+
+@pytest.mark.slow
+def test_horseshoe_fit_converges_and_shrinks_nulls():
+    frame, truth = simulate_tumang(60, seed=1)
+    model = BayesianLogit("export", PREDICTORS, shrinkage="horseshoe")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        model.fit(frame, random_seed=1)
+    assert model.diagnostics_.passed and model.diagnostics_.n_divergences == 0
+    table = model.summary()
+    for term, value in truth.coefficients.items():
+        if value == 0:
+            assert table.loc[term, "hdi_lower"] < 0 < table.loc[term, "hdi_upper"]
+    # the global scale is pulled well below the slab scale (sparsity)
+    assert float(model.idata_["posterior"]["tau"].median()) < 0.5
