@@ -106,6 +106,17 @@ def penalized_state(
         Cholesky factor ``(B, p, p)``; ``valid`` is False where the information is not
         numerically positive definite (log-likelihood set to ``-inf`` there).
     """
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        return _penalized_state(X, y, beta, firth, offset)
+
+
+def _penalized_state(
+    X: np.ndarray,
+    y: np.ndarray,
+    beta: np.ndarray,
+    firth: bool,
+    offset: np.ndarray | float,
+) -> _State:
     eta = beta @ X.T + offset  # (B, n)
     prob = special.expit(eta)
     weight = prob * (1.0 - prob)
@@ -143,7 +154,13 @@ def penalized_state(
         residual = residual + hat * (0.5 - prob)
         curvature = _penalized_curvature(X, prob, weight, fisher, z, leverage)
     score = residual @ X
+    # far out (fitted probabilities 0 or 1 to machine precision) the quantities overflow:
+    # such states are invalid, and the step-halving steps back from them
+    valid &= np.isfinite(log_likelihood) & np.isfinite(score).all(axis=1)
+    valid &= np.isfinite(curvature).all(axis=(1, 2))
     log_likelihood = np.where(valid, log_likelihood, -np.inf)
+    score = np.where(valid[:, None], score, 0.0)
+    curvature = np.where(valid[:, None, None], curvature, fisher)
     return _State(log_likelihood, score, fisher, cholesky, valid, curvature)
 
 
@@ -573,7 +590,19 @@ def fit_single(
         delta[free_index] = step
         return delta
 
-    log_likelihood, score, fisher, curvature = evaluate(beta)
+    def evaluate_quietly(coefficients: np.ndarray):
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            result = evaluate(coefficients)
+        log_likelihood, score, fisher, curvature = result
+        if score is not None and not (
+            np.isfinite(log_likelihood)
+            and np.isfinite(score).all()
+            and np.isfinite(curvature).all()
+        ):
+            return -np.inf, None, fisher, fisher
+        return result
+
+    log_likelihood, score, fisher, curvature = evaluate_quietly(beta)
     if score is None:
         raise np.linalg.LinAlgError("Fisher information is singular at the start")
     converged = False
@@ -586,7 +615,7 @@ def fit_single(
             delta *= max_step / largest
         for _ in range(max_halvings + 1):
             candidate = beta + delta
-            new = evaluate(candidate)
+            new = evaluate_quietly(candidate)
             if new[1] is not None and new[0] >= log_likelihood - 1e-12 * max(
                 1.0, abs(log_likelihood)
             ):

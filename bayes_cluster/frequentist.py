@@ -230,6 +230,10 @@ def _wald_p(statistic: np.ndarray, df: int = 1) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- MLE
+NEAR_CERTAIN = 1e-6
+"""Fitted probabilities this close to 0 or 1 (without separation) trigger a warning."""
+
+
 @dataclass
 class MLELogitResult:
     r"""Maximum-likelihood logit, with the tables SPSS prints.
@@ -483,6 +487,8 @@ def mle_logit(
     std_error = np.sqrt(np.diag(cov))
     wald = (beta / std_error) ** 2
     z = stats.norm.isf((1.0 - level) / 2.0)
+    with np.errstate(over="ignore"):  # exp(B) of a huge estimate is reported as inf
+        odds = np.exp(beta), np.exp(beta - z * std_error), np.exp(beta + z * std_error)
     summary = pd.DataFrame(
         {
             "estimate": beta,
@@ -490,9 +496,9 @@ def mle_logit(
             "wald": wald,
             "df": np.ones(p, dtype=int),
             "p_value": _wald_p(wald),
-            "odds_ratio": np.exp(beta),
-            "or_ci_lower": np.exp(beta - z * std_error),
-            "or_ci_upper": np.exp(beta + z * std_error),
+            "odds_ratio": odds[0],
+            "or_ci_lower": odds[1],
+            "or_ci_upper": odds[2],
             "separation": separation.summary["mle"].to_numpy(),
         },
         index=pd.Index(terms, name=TERM),
@@ -537,6 +543,13 @@ def mle_logit(
     )
     if hl_df < 1:
         messages.append("Hosmer-Lemeshow test not computed: fewer than 3 distinct risk groups")
+    extreme = keep & ((probability < NEAR_CERTAIN) | (probability > 1.0 - NEAR_CERTAIN))
+    if extreme.any():
+        messages.append(
+            f"near separation: {int(extreme.sum())} observation(s) have fitted probabilities "
+            f"within {NEAR_CERTAIN:g} of 0 or 1 although the estimates are finite; "
+            "estimates and standard errors are unstable (consider firth_logit)"
+        )
     joint = _joint_wald(info, summary, cov, terms)
     params = pd.Series(beta, index=summary.index, name="estimate")
     return MLELogitResult(
@@ -839,6 +852,8 @@ def firth_logit(
         p_value[0] = stats.chi2.sf(chi2[0], 1)
         method[0] = "flic (wald)"
 
+    with np.errstate(over="ignore"):  # an interval reaching +inf has odds ratio inf
+        odds = np.exp(estimate), np.exp(lower), np.exp(upper)
     summary = pd.DataFrame(
         {
             "estimate": estimate,
@@ -847,9 +862,9 @@ def firth_logit(
             "ci_upper": upper,
             "chi2": chi2,
             "p_value": p_value,
-            "odds_ratio": np.exp(estimate),
-            "or_ci_lower": np.exp(lower),
-            "or_ci_upper": np.exp(upper),
+            "odds_ratio": odds[0],
+            "or_ci_lower": odds[1],
+            "or_ci_upper": odds[2],
             "method": method,
         },
         index=pd.Index(terms, name=TERM),

@@ -275,6 +275,24 @@ def test_complete_separation_is_reported_not_fitted():
     assert np.isfinite(firth.summary[["estimate", "ci_lower", "ci_upper"]].to_numpy()).all()
 
 
+def test_near_separation_is_warned_about():
+    # y = 0 at x = 1e-6 and y = 1 at x = 0: the data overlap by a hair, so the MLE is
+    # finite (slope ~ ln(1/1e-6) = 14, SE ~ 1400) but most fitted risks are 0 or 1
+    frame = pd.DataFrame(
+        {"x": [-5, -4, -3, -1, 1e-6, 0, 1, 3, 4, 5.0], "y": [0, 0, 0, 0, 0, 1, 1, 1, 1, 1]}
+    )
+    result = mle_logit(frame, "y", ["x"])
+    assert result.separation.kind == "none"
+    assert result.converged
+    assert 10 < result.summary.loc["x", "estimate"] < 20
+    assert result.summary.loc["x", "std_error"] > 100
+    assert result.warnings == [
+        "near separation: 8 observation(s) have fitted probabilities within 1e-06 of 0 or 1 "
+        "although the estimates are finite; estimates and standard errors are unstable "
+        "(consider firth_logit)"
+    ]
+
+
 def test_overlapping_data_are_not_separated():
     frame = pd.DataFrame({"y": [0, 1, 0, 1, 1, 0], "x": [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]})
     separation = detect_separation(frame, "y", ["x"])
