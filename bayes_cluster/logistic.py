@@ -202,7 +202,15 @@ class BayesianLogit:
         allowed = {*_PRIOR_KEYS, "horseshoe", *self.predictors}
         if terms is not None:
             allowed |= set(terms)
-        unknown = sorted(set(self.user_priors) - allowed)
+        # before the data are seen, a dummy term ``column[level]`` of a predictor is allowed
+        unknown = sorted(
+            key
+            for key in set(self.user_priors) - allowed
+            if terms is not None
+            or not any(
+                key.startswith(f"{name}[") and key.endswith("]") for name in self.predictors
+            )
+        )
         if unknown:
             raise ValueError(
                 f"unknown prior key(s) {unknown}: use 'intercept', 'slopes', 'group_sd', "

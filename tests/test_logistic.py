@@ -158,6 +158,15 @@ def test_predictor_name_prior_applies_to_all_its_dummies():
     resolved = model.resolved_priors()["slopes"]
     assert resolved["line[b]"] == resolved["line[c]"] == {**spec, "mu": 0.0}
     assert resolved["x"] == DEFAULT_PRIORS["slopes"]
+    # a dummy term's own prior wins over its predictor's
+    narrow = {"dist": "Normal", "mu": 0, "sigma": 0.1}
+    model = BayesianLogit("y", ["x", "line"], priors={"line": spec, "line[c]": narrow})
+    model.build_model(frame)
+    assert model.resolved_priors()["slopes"]["line[c]"]["sigma"] == 0.1
+    assert model.resolved_priors()["slopes"]["line[b]"]["sigma"] == 0.5
+    with pytest.raises(ValueError, match=r"unknown prior key\(s\) \['line\[d\]'\]"):
+        bad = BayesianLogit("y", ["x", "line"], priors={"line[d]": narrow})
+        bad.build_model(frame)
 
 
 def test_prior_summary_reports_adjusted_scale(tumang):
