@@ -26,6 +26,7 @@ results (or nothing) and never a half-written report.  Same spec and seed, same 
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import sys
 import tempfile
@@ -191,7 +192,10 @@ class RunContext:
 
     def add_diagnostics(self, name: str, diagnostics: Any) -> DiagnosticsEntry:
         """Record an MCMC fit's diagnostics for the report (adapter for MCMCDiagnostics)."""
-        entry = _diagnostics_entry(name, diagnostics)
+        slug = re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
+        relative = f"diagnostics/{slug}.csv"
+        self.save_table(diagnostics.to_frame(), relative)
+        entry = _diagnostics_entry(name, diagnostics, relative)
         self.report.diagnostics.append(entry)
         if not entry.passed:
             self.progress(f"  ! diagnostics FAILED for {name}: {'; '.join(entry.problems)}")
@@ -227,28 +231,32 @@ def _close(figure: Any) -> None:
     plt.close(figure)
 
 
-def _diagnostics_entry(name: str, diagnostics: Any) -> DiagnosticsEntry:
+DIAGNOSTICS_ROWS = 8
+"""Parameters per fit shown in the report (worst R-hat first); the rest are in the CSV."""
+
+
+def _diagnostics_entry(name: str, diagnostics: Any, relative: str) -> DiagnosticsEntry:
     """Turn :class:`bayes_cluster.diagnostics.MCMCDiagnostics` into a report entry."""
-    table = diagnostics.to_frame() if hasattr(diagnostics, "to_frame") else None
-    if table is not None:
-        sampler = pd.DataFrame(
-            {
-                "r_hat": [np.nan],
-                "ess_bulk": [np.nan],
-                "ess_tail": [np.nan],
-            },
-            index=[
-                f"sampler: {diagnostics.n_chains} chains x {diagnostics.n_draws} draws, "
-                f"{diagnostics.n_divergences} divergences"
-            ],
-        )
-        table = pd.concat([table[[c for c in table.columns if c in sampler]], sampler])
+    table = diagnostics.to_frame()
+    worst = table.sort_values("r_hat", ascending=False).head(DIAGNOSTICS_ROWS)
+    worst = worst[[c for c in ("r_hat", "ess_bulk", "ess_tail") if c in worst.columns]]
+    worst.index.name = "parameter (worst R-hat first)"
+    bfmi = ", ".join(f"{value:.2f}" for value in np.asarray(diagnostics.bfmi).ravel())
+    summary = (
+        f"{diagnostics.n_chains} chains x {diagnostics.n_draws} draws "
+        f"({diagnostics.sampler}); divergences: {diagnostics.n_divergences}; "
+        f"max tree depth hits: {diagnostics.treedepth_hits}; E-BFMI per chain: "
+        f"{bfmi or 'n/a'}; max R-hat {table['r_hat'].max():.3f}; min bulk / tail ESS "
+        f"{table['ess_bulk'].min():.0f} / {table['ess_tail'].min():.0f}. All {len(table)} "
+        f"parameters: `{relative}`."
+    )
     return DiagnosticsEntry(
         name=name,
         passed=bool(diagnostics.passed),
         problems=tuple(diagnostics.problems),
         advice=tuple(diagnostics.advice),
-        details=table,
+        details=worst,
+        summary=summary,
     )
 
 

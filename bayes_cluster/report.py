@@ -117,7 +117,9 @@ class DiagnosticsEntry:
     advice : tuple of str
         What to do about it.
     details : pandas.DataFrame or None
-        The numbers (R-hat, ESS, divergences, E-BFMI).
+        The numbers (R-hat, ESS) of the parameters worth a look.
+    summary : str
+        One sentence of sampler statistics (chains, draws, divergences, E-BFMI).
     """
 
     name: str
@@ -125,6 +127,7 @@ class DiagnosticsEntry:
     problems: tuple[str, ...] = ()
     advice: tuple[str, ...] = ()
     details: pd.DataFrame | None = None
+    summary: str = ""
 
 
 @dataclass
@@ -239,6 +242,8 @@ class Report:
                         "error",
                     )
                 )
+            if entry.summary:
+                section.add(Paragraph(f"**{entry.name}**: {entry.summary}"))
             if entry.details is not None and len(entry.details):
                 section.add(TableBlock(entry.details, f"{entry.name}: diagnostics", index=True))
         return section
