@@ -50,6 +50,13 @@ _EXPORTS: dict[str, str] = {
     "mle_logit": "frequentist",
     "firth_logit": "frequentist",
     "detect_separation": "frequentist",
+    "hosmer_lemeshow": "frequentist",
+    "classification_table": "frequentist",
+    "MLELogitResult": "frequentist",
+    "FirthLogitResult": "frequentist",
+    "SeparationResult": "separation",
+    "design_matrix": "design_matrix",
+    "DesignInfo": "design_matrix",
     "BayesianLogit": "logistic",
     "compare_models": "logistic",
     # diagnostics
