@@ -373,3 +373,27 @@ def test_bayesian_figures(short_fit):
     assert len(typing.axes) == 2
     with pytest.raises(TypeError, match="expected a fitted BayesianLatentClass"):
         plot_class_profiles(object())
+
+
+@pytest.mark.slow
+def test_number_of_classes_by_loo_bic_and_overfitted_mixture():
+    from bayes_cluster.latent_class import overfitted_mixture, select_n_classes_bayes
+
+    frame, truth = simulate_tumang(n=60, seed=101)
+    table, models = select_n_classes_bayes(
+        frame, k_max=3, draws=500, tune=500, chains=4, random_seed=3, em_starts=20
+    )
+    assert set(table.index) == {"K=1", "K=2", "K=3"}
+    assert set(models) == {1, 2, 3}
+    assert table["elpd_loo"].is_monotonic_decreasing  # best first
+    # two true classes: one class is clearly worse by LOO, and EM's BIC picks K = 2
+    assert table.loc["K=1", "elpd_diff"] < -4 * table.loc["K=1", "se_diff"]
+    assert table.loc["K=2", "elpd_diff"] > -2 * max(table.loc["K=2", "se_diff"], 1.0)
+    assert table["bic_em"].idxmin() == "K=2"
+    # the sparse overfitted mixture empties the third class
+    model, occupied = overfitted_mixture(
+        frame, k_max=3, draws=500, tune=500, chains=4, random_seed=4
+    )
+    assert occupied.idxmax() == 2
+    assert occupied.loc[2] > 0.5
+    assert "Rousseau" in model.idata.attrs["overfitted_mixture"]
