@@ -617,7 +617,9 @@ def _run_bayes_latent_class(context: RunContext, section: Section) -> None:
         models[k] = model
         context.add_diagnostics(f"latent classes K={k}", model.diagnostics)
         context.save_tree(model.idata, f"latent_class/bayes_posterior_K{k}.nc")
-        context.save_table(model.summary(), f"latent_class/bayes_summary_K{k}.csv")
+        # with one class pi is the constant 1: nothing to summarise (and no R-hat)
+        summary = model.summary(var_names=("pi", "theta") if k > 1 else ("theta",))
+        context.save_table(summary, f"latent_class/bayes_summary_K{k}.csv")
     chosen = _choose_n_classes(context, section, models)
     model = models[chosen]
     context.results["latent_class"] = model
@@ -987,7 +989,7 @@ def _run_bayes_logit(context: RunContext) -> None:
             sensitivity_section.add(
                 Paragraph(
                     "Power-scaling sensitivity of the base Bayesian logit (Kallioinen et al. "
-                    "2023): how much each coefficient's posterior moves when the prior or "
+                    "2024): how much each coefficient's posterior moves when the prior or "
                     "the likelihood is strengthened or weakened. Values above 0.05 flag a "
                     "coefficient whose posterior leans on its prior."
                 ),

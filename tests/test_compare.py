@@ -203,6 +203,6 @@ def test_forest_plot_shows_every_method_on_both_scales():
     assert right.get_xscale() == "log"
     labels = [t.get_text() for t in left.get_yticklabels()]
     assert labels == ["GPA\n(published: effect)", "TUCE", "PSI"]  # intercept left out
-    legend = [t.get_text() for t in left.get_legend().get_texts()]
+    legend = [t.get_text() for t in figure.legends[0].get_texts()]
     assert legend == ["mle (Wald 95%)", "firth (profile penalised 95%)"]
     assert len(left.containers) == len(right.containers) == 2

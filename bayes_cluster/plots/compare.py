@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from bayes_cluster.dims import INTERCEPT
 
@@ -63,7 +64,7 @@ def forest_plot_methods(
     terms = list(dict.fromkeys(table["term"]))
     methods = list(dict.fromkeys(table["method"]))
     colours = _colours(methods)
-    height = 1.2 + 0.42 * len(terms) * max(1.0, len(methods) / 3)
+    height = 1.6 + 0.42 * len(terms) * max(1.0, len(methods) / 3)
     figure = Figure(figsize=(11, height), layout="constrained")
     left, right = figure.subplots(1, 2, sharey=True)
     step = 0.8 / max(len(methods), 1)
@@ -100,9 +101,14 @@ def forest_plot_methods(
     left.axvline(0.0, color="black", linewidth=0.8, linestyle="--")
     right.axvline(1.0, color="black", linewidth=0.8, linestyle="--")
     right.set_xscale("log")
+    right.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    right.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+    right.xaxis.set_minor_formatter(NullFormatter())
     left.set_xlabel("coefficient (log-odds, original scale)")
     right.set_xlabel("odds ratio (log axis)")
-    left.legend(loc="best", fontsize="small", frameon=False)
+    figure.legend(
+        loc="outside lower center", ncols=min(len(methods), 4), fontsize="small", frameon=False
+    )
     for axis in (left, right):
         axis.grid(axis="x", alpha=0.3)
     figure.suptitle(title or "All methods side by side")
