@@ -59,9 +59,14 @@ _EXPORTS: dict[str, str] = {
     "DesignInfo": "design_matrix",
     "BayesianLogit": "logistic",
     "compare_models": "logistic",
+    "DEFAULT_PRIORS": "logistic",
+    "DEFAULT_HORSESHOE": "logistic",
+    "clear_compiled_cache": "logistic",
     # diagnostics
     "mcmc_diagnostics": "diagnostics",
     "MCMCDiagnostics": "diagnostics",
+    "ConvergenceWarning": "diagnostics",
+    "warn_if_failed": "diagnostics",
 }
 
 __all__ = sorted([*_EXPORTS, "__version__"])
