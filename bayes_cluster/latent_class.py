@@ -738,14 +738,14 @@ class BayesianLatentClass:
         )
         return tree, compile_s
 
-    def _reference(self, encoded: EncodedItems, pi, theta, logp, seed):
+    def _reference(self, encoded: EncodedItems, pi, theta, logp, seed, choice):
         if self.n_classes == 1:
             return None, "none needed (one class)"
         flat_pi = pi.reshape(-1, self.n_classes)
         flat_theta = theta.reshape(-1, *theta.shape[2:])
         best_draw = int(np.argmax(logp.reshape(-1))) if logp is not None else 0
         fallback = (flat_pi[best_draw], flat_theta[best_draw]), "the highest-density draw"
-        if self.n_classes > 1 and self._reference_choice == "em":
+        if choice == "em":
             from bayes_cluster.latent_class_em import LatentClassEM
 
             codes = pd.DataFrame(np.where(encoded.codes == 0, np.nan, encoded.codes))
@@ -777,8 +777,7 @@ class BayesianLatentClass:
             if stats is not None and name in stats:
                 logp = stats[name].to_numpy()
                 break
-        self._reference_choice = reference
-        pivot, pivot_text = self._reference(encoded, pi, theta, logp, seed)
+        pivot, pivot_text = self._reference(encoded, pi, theta, logp, seed, reference)
         flat_pi = pi.reshape(-1, k)
         flat_theta = theta.reshape(-1, *theta.shape[2:])
         if k > 1:
@@ -922,6 +921,45 @@ class BayesianLatentClass:
         frame["modal_class"] = probability.argmax(LATENT_CLASS).to_numpy() + 1
         frame["modal_probability"] = probability.max(LATENT_CLASS).to_numpy()
         frame.index.name = FIRM
+        return frame
+
+    def predict(self, data: pd.DataFrame) -> pd.DataFrame:
+        r"""Class probabilities of new firms under the posterior (no refitting).
+
+        For each posterior draw, :math:`P(z = k \mid \mathbf{y}) \propto \pi_k
+        \prod_{j,c} \theta_{kjc}^{y_{jc}}`, averaged over draws.  Items are encoded
+        exactly as in the fit (same columns, same collapsing); missing answers drop out.
+
+        Parameters
+        ----------
+        data : pandas.DataFrame
+            Survey or item frame holding the fitted items.
+
+        Returns
+        -------
+        pandas.DataFrame
+            As :meth:`class_probabilities`, indexed by the new firms.
+        """
+        posterior = self.posterior
+        items = [str(v) for v in posterior[ITEM].to_numpy()]
+        n_categories = posterior.sizes[CATEGORY]
+        encoded = encode_items(
+            data,
+            items,
+            collapse=self.collapse,
+            n_categories=None if self.collapse == "three" else n_categories,
+        )
+        pi = posterior["pi"].transpose(CHAIN, DRAW, LATENT_CLASS).to_numpy()
+        theta = posterior["theta"].transpose(CHAIN, DRAW, LATENT_CLASS, ITEM, CATEGORY)
+        joint = _joint_log_density(encoded.one_hot, pi, theta.to_numpy())
+        probability = np.exp(joint - logsumexp(joint, axis=-1, keepdims=True)).mean((0, 1))
+        frame = pd.DataFrame(
+            probability,
+            index=pd.Index(encoded.firms, name=FIRM),
+            columns=[f"class {k}" for k in posterior[LATENT_CLASS].to_numpy()],
+        )
+        frame["modal_class"] = probability.argmax(axis=1) + 1
+        frame["modal_probability"] = probability.max(axis=1)
         return frame
 
     def occupied_classes(self, random_seed: int | None = 0) -> pd.Series:

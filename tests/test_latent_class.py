@@ -397,3 +397,13 @@ def test_number_of_classes_by_loo_bic_and_overfitted_mixture():
     assert occupied.idxmax() == 2
     assert occupied.loc[2] > 0.5
     assert "Rousseau" in model.idata.attrs["overfitted_mixture"]
+
+
+def test_predict_on_the_fitted_firms_reproduces_their_class_probabilities(short_fit):
+    model, frame, _ = short_fit
+    pd.testing.assert_frame_equal(model.predict(frame), model.class_probabilities())
+    new, _ = simulate_tumang(n=5, seed=99)
+    new.loc[0, "mk_cooperation"] = np.nan  # a missing answer drops out
+    predicted = model.predict(new)
+    assert predicted.shape == (5, 4)
+    np.testing.assert_allclose(predicted[["class 1", "class 2"]].sum(axis=1), 1.0)
