@@ -584,6 +584,9 @@ class MethodFit:
         MCMC diagnostics (Bayesian methods only).
     note : str
         Warnings raised by the fit.
+    separated : bool or None
+        The fit's own separation check (maximum likelihood runs one), re-used so that a
+        replicate is checked once.
     """
 
     table: pd.DataFrame
@@ -592,6 +595,7 @@ class MethodFit:
     r_hat_max: float | None = None
     ess_bulk_min: float | None = None
     note: str = ""
+    separated: bool | None = None
 
 
 def _z(level: float) -> float:
@@ -627,6 +631,7 @@ def _fit_mle(frame: pd.DataFrame, spec: StudySpec, seed: int) -> MethodFit:
         table,
         converged=bool(getattr(result, "converged", True)),
         note="; ".join(n for n in notes if n)[:300],
+        separated=bool(result.separation.separated),
     )
 
 
@@ -825,11 +830,7 @@ def run_replicate(spec: StudySpec, task: ReplicateTask, cores: int = 1) -> pd.Da
     _, fit_seed = replicate_seeds(spec.seed, task.effects, task.n, task.replicate)
     truth = spec.effect_set(task.effects).truth()
     terms = list(truth)
-    try:
-        separation = _separation(frame, spec)
-    except Exception:  # noqa: BLE001 - recorded as unknown rather than stopping the study
-        separation = None
-    rows = []
+    fits = {}
     for method in spec.methods:
         start = time.perf_counter()
         try:
@@ -847,7 +848,15 @@ def run_replicate(spec: StudySpec, task: ReplicateTask, cores: int = 1) -> pd.Da
             )
             failed = True
             error = f"{type(exc).__name__}: {exc}"
-        seconds = time.perf_counter() - start
+        fits[method] = (fit, table, failed, error, time.perf_counter() - start)
+    separation = next((f.separated for f, *_ in fits.values() if f.separated is not None), None)
+    if separation is None:
+        try:
+            separation = _separation(frame, spec)
+        except Exception:  # noqa: BLE001 - recorded as unknown rather than stopping the study
+            separation = None
+    rows = []
+    for method, (fit, table, failed, error, seconds) in fits.items():
         for term in terms:
             rows.append(
                 {
@@ -975,9 +984,11 @@ def collect_replicates(spec: StudySpec, out: str | Path) -> pd.DataFrame:
 def study_metrics(replicates: pd.DataFrame) -> pd.DataFrame:
     """Compute the performance measures per effect set x method x n x term.
 
-    Estimates of failed fits (an error or a non-finite estimate) are left out of every
-    measure except ``failure_rate``; fits on separated data sets are kept (that is what a
-    user would see), and how often separation happened is ``separation_rate``.
+    A fit *fails* when it raises or reports a non-finite estimate: for maximum likelihood
+    that is every separated data set (some estimate is infinite: the MLE does not exist),
+    so MLE's measures are conditional on its existence and its ``failure_rate`` matches
+    ``separation_rate``. Failed fits are left out of every measure except
+    ``failure_rate``; Firth and Bayesian fits on separated data sets are kept.
 
     Parameters
     ----------
@@ -1047,7 +1058,16 @@ def study_metrics(replicates: pd.DataFrame) -> pd.DataFrame:
     metrics = pd.DataFrame.from_records(records)
     if metrics.empty:
         return metrics
-    return metrics.sort_values(["effects", "method", "n"], kind="stable").reset_index(drop=True)
+    # effect sets and methods in the order of the study (first appearance), then n
+    order = {
+        column: {value: i for i, value in enumerate(dict.fromkeys(replicates[column]))}
+        for column in ("effects", "method")
+    }
+    return metrics.sort_values(
+        ["effects", "method", "n"],
+        key=lambda column: column.map(order[column.name]) if column.name in order else column,
+        kind="stable",
+    ).reset_index(drop=True)
 
 
 def _mean(values: np.ndarray) -> float:

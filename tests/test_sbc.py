@@ -8,6 +8,7 @@ import pytest
 from matplotlib.figure import Figure
 from scipy import stats
 
+from bayes_cluster.codebook import TUMANG_PREDICTORS
 from bayes_cluster.sbc import (
     SBCResult,
     _ecdf_counts,
@@ -87,3 +88,52 @@ def test_sbc_figures():
             "alpha",
             "beta[workers]",
         ]
+
+
+@pytest.mark.slow
+def test_sbc_of_the_bayesian_logit_with_default_priors_is_uniform():
+    """Talts et al. (2018): 100 prior draws, ranks among 100 thinned posterior draws."""
+    from bayes_cluster.logistic import DEFAULT_PRIORS
+    from bayes_cluster.sbc import sbc_logit
+
+    result = sbc_logit(n_simulations=100, n_rank_draws=100, draws=500, tune=500, chains=2, seed=3)
+    print(result.verdict())
+    print(result.uniformity)
+    assert DEFAULT_PRIORS["slopes"]["dist"] == "StudentT"  # the priors checked are the defaults
+    assert list(result.ranks.columns) == [
+        "alpha_std",
+        *(f"beta_std[{p}]" for p in TUMANG_PREDICTORS),
+    ]
+    assert result.ranks.to_numpy().min() >= 0 and result.ranks.to_numpy().max() <= 100
+    assert (result.simulations["r_hat_max"] < 1.05).mean() > 0.95
+    assert result.passed, result.verdict()
+
+
+@pytest.mark.slow
+def test_sbc_of_the_latent_class_model_is_uniform():
+    from bayes_cluster.sbc import sbc_latent_class
+
+    result = sbc_latent_class(
+        n_classes=2, n_simulations=40, n_rank_draws=40, draws=300, tune=400, chains=2, seed=1
+    )
+    print(result.verdict())
+    print(result.uniformity)
+    assert list(result.ranks.columns[:2]) == ["share[1]", "share[2]"]
+    # the largest share's rank and the smallest's mirror each other when K = 2
+    np.testing.assert_array_equal(result.ranks["share[1]"] + result.ranks["share[2]"], 40)
+    assert result.passed, result.verdict()
+
+
+def test_latent_class_quantities_ignore_labels():
+    from bayes_cluster.sbc import latent_class_quantities
+
+    rng = np.random.default_rng(0)
+    pi = rng.dirichlet(np.ones(3))
+    theta = rng.dirichlet(np.ones(4), size=(3, 5))
+    permutation = [2, 0, 1]
+    values = latent_class_quantities(pi, theta)
+    np.testing.assert_allclose(
+        values, latent_class_quantities(pi[permutation], theta[permutation])
+    )
+    assert values[0] == pi.max() and values[2] == pi.min()
+    np.testing.assert_allclose(values[3:], (pi[:, None] * theta[:, :, -1]).sum(axis=0))

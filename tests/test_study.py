@@ -356,7 +356,7 @@ def test_metric_figure_has_a_panel_per_term(reference_run):
 def test_small_sample_behaviour_of_mle_and_firth(tmp_path):
     """MLE is biased away from 0 and separation is common at n = 30; Firth reduces bias."""
     spec = parse_study_spec(
-        {"study": {"sizes": [30, 60, 240], "replicates": 100, "methods": FREQUENTIST, "seed": 1}}
+        {"study": {"sizes": [30, 60, 120], "replicates": 100, "methods": FREQUENTIST, "seed": 1}}
     )
     result = run_study(spec, tmp_path, workers=2, progress=False, figures=False)
     metrics = result.metrics.set_index(["method", "n", "term"])
@@ -366,12 +366,11 @@ def test_small_sample_behaviour_of_mle_and_firth(tmp_path):
     def mean_abs_bias(method, n):
         return metrics.loc[[(method, n, term) for term in effects], "bias"].abs().mean()
 
-    assert mean_abs_bias("mle", 30) > 3 * mean_abs_bias("mle", 240)
+    assert mean_abs_bias("mle", 30) > 3 * mean_abs_bias("mle", 120)
     assert mean_abs_bias("firth", 30) < mean_abs_bias("mle", 30)
     assert mean_abs_bias("firth", 60) < mean_abs_bias("mle", 60)
     separation = metrics.xs(("mle", "Intercept"), level=("method", "term"))["separation_rate"]
-    assert separation[30] > separation[240]
-    assert separation[240] == 0.0
+    assert separation[30] > separation[120]
     # the bias of MLE is away from zero (estimates inflated)
     for term in effects:
         assert metrics.loc[("mle", 30, term), "median_bias"] > 0
