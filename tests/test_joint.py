@@ -433,6 +433,38 @@ def test_run_joint_section_rejects_an_invalid_table(survey, tmp_path):
 # ---------------------------------------------------------------------------- figures
 
 
+def test_comparison_figure_draws_each_approach_interval():
+    from types import SimpleNamespace
+
+    from bayes_cluster.plots.joint import plot_class_effect_comparison
+
+    rows = [
+        ("no_class", "workers", 0.1, 0.0, 0.2),
+        ("two_step", "workers", 0.1, 0.0, 0.2),
+        ("two_step", "class effect: 2 - 1", 1.0, 0.5, 1.5),
+        ("joint", "workers", 0.1, -0.1, 0.3),
+        ("joint", "class effect: 2 - 1", 1.1, 0.2, 2.0),
+    ]
+    table = pd.DataFrame(
+        rows, columns=["approach", "term", "mean", "hdi_lower", "hdi_upper"]
+    ).set_index(["approach", "term"])
+    figure = plot_class_effect_comparison(
+        SimpleNamespace(coefficients=table), truth={"class effect: 2 - 1": 1.5}
+    )
+    left, right = figure.axes[:2]
+
+    # two contrast intervals (no_class has none) + the truth cross; three slope intervals
+    def intervals(axis):  # horizontal segments (the vertical line at 0 has equal x)
+        return sorted(
+            tuple(float(x) for x in line.get_xdata())
+            for line in axis.lines
+            if len(line.get_xdata()) == 2 and line.get_xdata()[0] != line.get_xdata()[1]
+        )
+
+    assert intervals(left) == [(0.2, 2.0), (0.5, 1.5)]
+    assert intervals(right) == [(-0.1, 0.3), (0.0, 0.2), (0.0, 0.2)]
+
+
 def test_recovery_figure():
     from bayes_cluster.plots.joint import plot_recovery
 

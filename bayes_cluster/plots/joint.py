@@ -83,7 +83,9 @@ def plot_class_effect_comparison(
         layout="constrained",
     )
     if contrast_terms:
-        _forest(left, table, contrast_terms, approaches)
+        with_contrast = [a for a in approaches if (a, contrast_terms[0]) in table.index]
+        _forest(left, table, contrast_terms, with_contrast)
+        left.set_ylim(len(contrast_terms) - 0.5, -0.5)
         left.set_yticks(
             range(len(contrast_terms)),
             [t.removeprefix("class effect: ").replace(" - ", "\n− ") for t in contrast_terms],
