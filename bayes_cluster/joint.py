@@ -494,30 +494,41 @@ class _FittedModel:
         xarray.DataArray
             Dims (chain, draw, term): one ``Intercept`` per class when there are classes
             (``Intercept[<class>]``, log-odds at predictors = 0), then the slopes (per unit
-            of each predictor; the common slope when slopes vary by class).
+            of each predictor).  With class-specific slopes, the common slope ``workers``
+            is followed by each class's ``workers[<class>]``, and each class's intercept
+            uses its own slopes.
         """
         idata = self._check_fitted()
         data = self.data_
         assert data is not None
         posterior = idata["posterior"]
         beta = posterior["beta"].transpose(CHAIN, DRAW, ..., PREDICTOR).to_numpy()
-        if beta.ndim == 4:  # class-specific slopes: report the common slope
-            beta = posterior["beta_common"].transpose(CHAIN, DRAW, PREDICTOR).to_numpy()
         alpha = posterior["alpha"].transpose(CHAIN, DRAW, ...).to_numpy()
         if alpha.ndim == 2:
             alpha = alpha[..., None]
-        slopes = beta / data.scale
-        shift = (slopes * data.center).sum(axis=-1, keepdims=True)
-        intercepts = alpha - shift
-        if intercepts.shape[-1] == 1:
-            intercept_names = [INTERCEPT]
+        class_slopes = beta.ndim == 4
+        if class_slopes:  # (chain, draw, class, predictor)
+            per_class = beta / data.scale
+            common = posterior["beta_common"].transpose(CHAIN, DRAW, PREDICTOR).to_numpy()
+            slopes = common / data.scale
+            intercepts = alpha - (per_class * data.center).sum(axis=-1)
         else:
-            intercept_names = [f"{INTERCEPT}[{name}]" for name in self.class_names_]
-        values = np.concatenate([intercepts, slopes], axis=-1)
+            slopes = beta / data.scale
+            intercepts = alpha - (slopes * data.center).sum(axis=-1, keepdims=True)
+        if intercepts.shape[-1] == 1:
+            names = [INTERCEPT]
+        else:
+            names = [f"{INTERCEPT}[{name}]" for name in self.class_names_]
+        names += list(data.predictors)
+        pieces = [intercepts, slopes]
+        if class_slopes:
+            for k, name in enumerate(self.class_names_):
+                pieces.append(per_class[:, :, k, :])
+                names += [f"{term}[{name}]" for term in data.predictors]
         return xr.DataArray(
-            values,
+            np.concatenate(pieces, axis=-1),
             dims=(CHAIN, DRAW, TERM),
-            coords={TERM: [*intercept_names, *data.predictors]},
+            coords={TERM: names},
             name="coefficient",
         )
 

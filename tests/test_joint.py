@@ -522,6 +522,26 @@ def test_null_class_effect_interval_covers_zero():
 
 
 @pytest.mark.slow
+def test_class_specific_slopes_fit():
+    frame, truth = simulate_tumang(60, seed=4, class_effects={"Hub-and-Spoke": 1.5})
+    model = JointLatentClassLogit(2, class_slopes=True)
+    model.fit(frame, draws=400, tune=400, chains=2, random_seed=3, em_starts=10)
+    diagnostics = model.diagnostics()
+    assert diagnostics.n_divergences == 0
+    assert diagnostics.table["r_hat"].max() < 1.05
+    summary = model.summary()
+    contrast = summary.loc["class effect: 2 (Hub-and-Spoke) - 1 (Marshallian)"]
+    assert contrast["hdi_lower"] < 1.5 < contrast["hdi_upper"]
+    assert {"workers[1 (Marshallian)]", "workers[2 (Hub-and-Spoke)]"} <= set(summary.index)
+    # each class intercept on the original scale uses that class's own slopes
+    post = model.idata_["posterior"]
+    data = model.data_
+    per_class = post["beta"].values / data.scale  # (chain, draw, class, predictor)
+    expected = post["alpha"].values[..., 1] - (per_class[..., 1, :] * data.center).sum(-1)
+    assert summary.loc["Intercept[2 (Hub-and-Spoke)]", "mean"] == pytest.approx(expected.mean())
+
+
+@pytest.mark.slow
 def test_run_joint_section_writes_every_output(survey, tmp_path):
     frame, _ = survey
     sampler = {"draws": 200, "tune": 200, "chains": 2, "seed": 5}
