@@ -46,6 +46,13 @@ _EXPORTS: dict[str, str] = {
     "select_n_classes": "latent_class_em",
     "LatentClassEM": "latent_class_em",
     "BayesianLatentClass": "latent_class",
+    "ClusterVerdict": "latent_class",
+    "compare_n_classes": "latent_class",
+    "select_n_classes_bayes": "latent_class",
+    "overfitted_mixture": "latent_class",
+    "relabel_draws": "latent_class",
+    "encode_items": "latent_class",
+    "marginal_log_likelihood": "latent_class",
     # export orientation
     "mle_logit": "frequentist",
     "firth_logit": "frequentist",
