@@ -645,8 +645,8 @@ class JointLatentClassLogit(_FittedModel):
         ``"three"`` (default): Likert 1-2 / 3 / 4-5 as disagree / neutral / agree (as the
         latent class model); ``"none"``: the codes as given.
     priors : mapping, optional
-        Overrides of :attr:`default_priors`, e.g. ``{"intercept": {"dist": "Normal",
-        "sigma": 2.5}}``.
+        Overrides of :data:`DEFAULT_PRIORS`, e.g. ``{"intercept": {"dist": "Normal",
+        "mu": 0, "sigma": 2.5}, "item_concentration": 0.5}``.
     hdi_prob : float
         Probability of the reported highest-density intervals.
 
@@ -655,6 +655,8 @@ class JointLatentClassLogit(_FittedModel):
     >>> from bayes_cluster.simulate import simulate_tumang
     >>> frame, truth = simulate_tumang(60, seed=1, class_effects={"Hub-and-Spoke": 1.5})
     >>> model = JointLatentClassLogit(n_classes=2)
+    >>> model.prior_summary().loc["slopes", "prior"]
+    'StudentT(nu=7, mu=0, sigma=1)'
     >>> idata = model.fit(frame, draws=500, tune=500, chains=2, random_seed=1)  # doctest: +SKIP
     >>> model.summary().loc["class effect: 2 (Hub-and-Spoke) - 1 (Marshallian)"]  # doctest: +SKIP
     """
