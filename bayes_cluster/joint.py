@@ -438,6 +438,44 @@ class _FittedModel:
             raise RuntimeError(f"{type(self).__name__} is not fitted yet: call fit() first")
         return self.idata_
 
+    def save(self, path: str | Path) -> Path:
+        """Write the fitted DataTree to NetCDF (h5netcdf), model settings in its attrs.
+
+        The file is written under a temporary name and moved into place, so a failure
+        never leaves a half-written file.  Read it back with
+        ``xarray.open_datatree(path, engine="h5netcdf")``.
+
+        Parameters
+        ----------
+        path : str or pathlib.Path
+            Destination ``.nc`` file.
+
+        Returns
+        -------
+        pathlib.Path
+            The written path.
+        """
+        idata = self._check_fitted()
+        path = Path(path)
+        settings = {
+            "model_class": type(self).__name__,
+            "n_classes": str(getattr(self, "n_classes", "")),
+            "class_slopes": str(getattr(self, "class_slopes", False)),
+            "collapse": str(getattr(self, "collapse", "")),
+            "predictors": ", ".join(self.predictors),
+            "outcome": self.outcome,
+            "priors": repr(self.priors),
+        }
+        tree = idata.copy()
+        tree.attrs.update(settings)
+        temporary = path.with_name(f".{path.name}.tmp")
+        try:
+            tree.to_netcdf(temporary, engine="h5netcdf")
+            temporary.replace(path)
+        finally:
+            temporary.unlink(missing_ok=True)
+        return path
+
     def diagnostics(self):
         """Convergence checks of the fit (:func:`bayes_cluster.diagnostics.mcmc_diagnostics`).
 

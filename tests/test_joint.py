@@ -299,6 +299,19 @@ def test_summary_diagnostics_and_loo(fitted):
     assert np.isfinite(elpd.elpd) and elpd.elpd < 0
 
 
+def test_save_round_trip(fitted, tmp_path):
+    path = fitted.save(tmp_path / "joint.nc")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["joint.nc"]
+    saved = xr.open_datatree(path, engine="h5netcdf")
+    assert saved.attrs["model_class"] == "JointLatentClassLogit"
+    assert saved.attrs["collapse"] == "three"
+    np.testing.assert_array_equal(
+        saved["posterior"]["class_effect"].values,
+        fitted.idata_["posterior"]["class_effect"].values,
+    )
+    assert "data_hash" in saved.attrs  # provenance travels with the posterior
+
+
 def test_posterior_predictive_matches_observed_rate(fitted):
     idata = fitted.idata_
     y_rep = idata["posterior_predictive"]["export"]
