@@ -50,7 +50,7 @@ def test_bundled_tumang_spec_is_the_full_study():
     assert spec.latent_class.n_classes == (1, 2, 3)
     assert spec.latent_class.collapse == ((1, 2), (3,), (4, 5))
     assert spec.frequentist.methods == ("mle", "firth")
-    assert (spec.sampler.chains, spec.sampler.draws, spec.sampler.backend) == (4, 1000, "nutpie")
+    assert (spec.sampler.chains, spec.sampler.draws, spec.sampler.backend) == (4, 1000, "pymc")
     quick = spec.sampler.for_run(quick=True)
     assert (quick.draws, quick.tune, quick.chains, quick.backend) == (150, 150, 2, "pymc")
     assert quick.seed == spec.sampler.seed
