@@ -51,7 +51,7 @@ def per_fit_time(n_fits: int, cores: int) -> tuple[float, float, float]:
     return compile_and_first, float(np.mean(times)), float(np.median(times))
 
 
-def study_wall_time(replicates: int, workers: int) -> tuple[float, int]:
+def study_wall_time(replicates: int, workers: int, keep: str | None = None) -> tuple[float, int]:
     from bayes_cluster.study import parse_study_spec, run_study
 
     spec = parse_study_spec(
@@ -64,9 +64,9 @@ def study_wall_time(replicates: int, workers: int) -> tuple[float, int]:
             }
         }
     )
-    with tempfile.TemporaryDirectory() as out:
+    with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
-        result = run_study(spec, out, workers=workers, progress=False, figures=False)
+        result = run_study(spec, keep or tmp, workers=workers, progress=False, figures=False)
         wall = time.perf_counter() - start
     failed = int(result.replicates.groupby(["replicate", "method"])["failed"].any().sum())
     return wall, failed
@@ -78,6 +78,7 @@ def main() -> None:
     parser.add_argument("--speedup-replicates", type=int, default=60)
     parser.add_argument("--fits", type=int, default=30)
     parser.add_argument("--quick", action="store_true", help="10 fits, 20 replicates")
+    parser.add_argument("--out", default=None, help="keep the 2-worker study's outputs here")
     args = parser.parse_args()
     if args.quick:
         args.fits, args.replicates, args.speedup_replicates = 10, 20, 20
@@ -91,7 +92,7 @@ def main() -> None:
             f"{mean:.3f} s, median {median:.3f} s over {args.fits} fits "
             f"(goal <= 0.365 s; rstanarm stan_glm 0.73 s)"
         )
-    wall, failed = study_wall_time(args.replicates, workers=2)
+    wall, failed = study_wall_time(args.replicates, workers=2, keep=args.out)
     print(
         f"[2] study {args.replicates} replicates x (mle, firth, bayes), n=60, 2 workers: "
         f"wall {wall:.1f} s = {wall / 60:.2f} min (goal < 3 min); {failed} failed fits; "
