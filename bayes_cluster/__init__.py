@@ -69,6 +69,14 @@ _EXPORTS: dict[str, str] = {
     "DEFAULT_PRIORS": "logistic",
     "DEFAULT_HORSESHOE": "logistic",
     "clear_compiled_cache": "logistic",
+    # joint model
+    "JointLatentClassLogit": "joint",
+    "ClassLogit": "joint",
+    "compare_class_approaches": "joint",
+    "JointComparison": "joint",
+    "run_joint_section": "joint",
+    "class_effect_recovery": "joint",
+    "recovery_summary": "joint",
     # diagnostics
     "mcmc_diagnostics": "diagnostics",
     "MCMCDiagnostics": "diagnostics",

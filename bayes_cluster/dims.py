@@ -30,10 +30,23 @@ TERM = "term"
 GROUP = "group"
 """A level of the grouping factor of varying intercepts."""
 
+CLASS_CONTRAST = "class_contrast"
+"""A class-effect contrast of the joint model, alpha_k - alpha_1 for k = 2..K."""
+
 CHAIN = "chain"
 DRAW = "draw"
 
 INTERCEPT = "Intercept"
 """Name of the intercept term in every coefficient table (SPSS/R/statsmodels habit)."""
 
-ALL_DIMS = (FIRM, ITEM, CATEGORY, LATENT_CLASS, MARKUSEN_TYPE, PREDICTOR, TERM, GROUP)
+ALL_DIMS = (
+    FIRM,
+    ITEM,
+    CATEGORY,
+    LATENT_CLASS,
+    MARKUSEN_TYPE,
+    PREDICTOR,
+    TERM,
+    GROUP,
+    CLASS_CONTRAST,
+)

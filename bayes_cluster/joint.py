@@ -51,6 +51,7 @@ from bayes_cluster.codebook import TUMANG_PREDICTORS
 from bayes_cluster.dims import (
     CATEGORY,
     CHAIN,
+    CLASS_CONTRAST,
     DRAW,
     FIRM,
     INTERCEPT,
@@ -83,9 +84,6 @@ __all__ = [
     "run_joint_section",
     "validate_joint_section",
 ]
-
-CLASS_CONTRAST = "class_contrast"
-"""Dimension of the class-effect contrasts :math:`\\alpha_k - \\alpha_1`, k = 2..K."""
 
 DEFAULT_PRIORS: dict[str, Any] = {
     # the export logit's priors (bayes_cluster.logistic: one source of truth); the
