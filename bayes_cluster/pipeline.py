@@ -25,7 +25,9 @@ results (or nothing) and never a half-written report.  Same spec and seed, same 
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import re
 import shutil
 import sys
@@ -518,7 +520,9 @@ def _run_latent_class(context: RunContext) -> None:
         starts = max(5, lc.em_starts // 5) if context.quick else lc.em_starts
         context.progress(f"cluster pattern: EM latent classes K = {_k_text(lc.n_classes)}")
         fits = {k: _fit_em(items, k, starts, context.seed(f"em_K{k}")) for k in lc.n_classes}
-        statistics = pd.DataFrame({k: fit.fit_statistics() for k, fit in fits.items()}).T
+        statistics = pd.DataFrame(
+            {k: fit.fit_statistics().drop("n_classes", errors="ignore") for k, fit in fits.items()}
+        ).T
         statistics.index.name = "n_classes"
         statistics = statistics.infer_objects()
         best_k = int(statistics["bic"].astype(float).idxmin())
@@ -963,6 +967,7 @@ def _run_bayes_logit(context: RunContext) -> None:
     if logistic.loo and len(fitted) > 1:
         context.progress("logit: PSIS-LOO comparison of the Bayesian models")
         table, notes = _loo_compare(fitted)
+        table.index.name = "model"
         context.save_table(table, "logistic/loo_comparison.csv")
         for note in notes:
             section.add(Alert(f"PSIS-LOO: {note}", "warning"))
@@ -1407,7 +1412,9 @@ def run_spec(
         started=started,
     )
     context.results["data_notes"] = notes
+    quiet = _quiet_library_logs() if not progressbar else contextlib.nullcontext()
     try:
+        quiet.__enter__()
         context.progress(
             f"run {spec.source}{' (QUICK PREVIEW)' if quick else ''}: "
             f"{len(frame)} firms -> {folder}"
@@ -1452,6 +1459,8 @@ def run_spec(
     except BaseException:
         shutil.rmtree(temporary, ignore_errors=True)
         raise
+    finally:
+        quiet.__exit__(None, None, None)
     context.progress("done")
     return RunResult(
         folder=folder,
@@ -1461,6 +1470,23 @@ def run_spec(
         diagnostics_passed=not report.failed,
         seconds=seconds,
     )
+
+
+@contextlib.contextmanager
+def _quiet_library_logs():
+    """Hold back PyMC's and ArviZ's own log lines: the run prints its own progress.
+
+    What they would say is in the report (diagnostics, Pareto k, sensitivity diagnosis).
+    """
+    loggers = [logging.getLogger(name) for name in ("pymc", "arviz_stats", "arviz_stats.psense")]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
 
 
 def _move_into_place(temporary: Path, folder: Path) -> None:
