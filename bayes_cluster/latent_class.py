@@ -385,6 +385,107 @@ def relabel_draws(
 
 
 # --------------------------------------------------------------------------------------
+# Predictive replication helpers
+# --------------------------------------------------------------------------------------
+
+#: draws replicated at once (bounds the memory of the (draw, firm, item, category) array)
+_REPLICATE_BLOCK = 512
+
+
+def _categorical(rng: np.random.Generator, probabilities: np.ndarray) -> np.ndarray:
+    """Draw 0-based categories from probabilities over the last axis (inverse CDF)."""
+    cumulative = np.cumsum(probabilities, axis=-1)
+    uniform = rng.random(probabilities.shape[:-1])[..., None] * cumulative[..., -1:]
+    return (uniform >= cumulative).sum(axis=-1).clip(max=probabilities.shape[-1] - 1)
+
+
+def _replicate_responses(
+    rng: np.random.Generator, pi: np.ndarray, theta: np.ndarray, answered: np.ndarray
+) -> np.ndarray:
+    """Replicate a survey of new firms per draw: codes 1..C, 0 where ``answered`` is False.
+
+    ``pi`` (draw, class), ``theta`` (draw, class, item, category), ``answered`` (firm, item);
+    returns (draw, firm, item).
+    """
+    n_draws = len(pi)
+    n_firms, n_items = answered.shape
+    out = np.zeros((n_draws, n_firms, n_items), dtype=np.int64)
+    items = np.arange(n_items)
+    for start in range(0, n_draws, _REPLICATE_BLOCK):
+        block = slice(start, start + _REPLICATE_BLOCK)
+        classes = _categorical(
+            rng, np.broadcast_to(pi[block, None, :], (len(pi[block]), n_firms, pi.shape[1]))
+        )
+        rows = np.arange(len(classes))[:, None, None]
+        probabilities = theta[block][rows, classes[..., None], items]  # (s, firm, item, cat)
+        out[block] = _categorical(rng, probabilities) + 1
+    out[:, ~answered] = 0
+    return out
+
+
+def _predictive_coords(
+    encoded: EncodedItems, chains: np.ndarray, draws: np.ndarray, n_classes: int
+) -> dict[str, Any]:
+    return {
+        CHAIN: chains,
+        DRAW: draws,
+        LATENT_CLASS: np.arange(1, n_classes + 1),
+        ITEM: list(encoded.items),
+        CATEGORY: list(encoded.categories),
+        FIRM: list(encoded.firms),
+    }
+
+
+def _responses_dataset(
+    responses: np.ndarray, coords: Mapping[str, Any], labels: Sequence[str]
+) -> xr.Dataset:
+    dataset = xr.Dataset(
+        {"responses": ((CHAIN, DRAW, FIRM, ITEM), responses)},
+        coords={d: coords[d] for d in (CHAIN, DRAW, FIRM, ITEM)},
+    )
+    dataset["responses"].attrs["coding"] = "category code 1..C; 0 = missing. Labels: " + ",".join(
+        labels
+    )
+    return dataset
+
+
+def _observed_dataset(encoded: EncodedItems, coords: Mapping[str, Any]) -> xr.Dataset:
+    observed = xr.Dataset(
+        {"responses": ((FIRM, ITEM), encoded.codes)},
+        coords={FIRM: coords[FIRM], ITEM: coords[ITEM]},
+    )
+    observed["responses"].attrs["coding"] = "category code 1..C; 0 = missing. Labels: " + ",".join(
+        encoded.category_labels
+    )
+    return observed
+
+
+def _mid_p(replicated: np.ndarray, observed: np.ndarray) -> np.ndarray:
+    """Mid-p posterior predictive p-value over axis 0: P(T_rep > T) + P(T_rep = T) / 2."""
+    scale = np.maximum(np.abs(observed), 1.0)
+    tie = np.isclose(replicated, observed, rtol=0, atol=1e-12 * scale)
+    greater = (replicated > observed) & ~tie
+    return greater.mean(axis=0) + 0.5 * tie.mean(axis=0)
+
+
+def _pearson(tables: np.ndarray, expected: np.ndarray) -> np.ndarray:
+    """Pearson X^2 over the last two axes; cells expected to hold nothing add nothing."""
+    positive = expected > 0
+    safe = np.where(positive, expected, 1.0)
+    return np.where(positive, (tables - expected) ** 2 / safe, 0.0).sum(axis=(-2, -1))
+
+
+def _cramers_v(tables: np.ndarray, n_categories: int) -> np.ndarray:
+    """Cramér's V of C x C tables (last two axes) against their own margins."""
+    n = tables.sum(axis=(-2, -1))
+    safe_n = np.where(n > 0, n, 1.0)
+    expected = tables.sum(axis=-1)[..., :, None] * tables.sum(axis=-2)[..., None, :]
+    expected = expected / safe_n[..., None, None]
+    chi2 = _pearson(tables, expected)
+    return np.sqrt(chi2 / (safe_n * (n_categories - 1)))
+
+
+# --------------------------------------------------------------------------------------
 # Cluster verdict
 # --------------------------------------------------------------------------------------
 
@@ -1150,6 +1251,330 @@ class BayesianLatentClass:
             text += ", with a substantial minority of " + " and ".join(parts)
         text += "."
         return ClusterVerdict(text=text, table=table, statements=statements, share_draws=draws)
+
+    # ---------------------------------------------------------------- predictive checks
+    def sample_prior_predictive(
+        self,
+        frame_or_items: pd.DataFrame | EncodedItems,
+        draws: int = 500,
+        random_seed: int | None = None,
+    ) -> xr.DataTree:
+        r"""Draw parameters from the Dirichlet priors and replicate the survey from them.
+
+        Per draw :math:`s`, :math:`\pi^{(s)} \sim \mathrm{Dirichlet}(\alpha_\pi
+        \mathbf{1}_K)` (:math:`\pi = 1` when :math:`K = 1`), :math:`\theta^{(s)}_{kj\cdot}
+        \sim \mathrm{Dirichlet}(\alpha_\theta \mathbf{1}_C)`, then every firm gets a class
+        :math:`z_i \sim \mathrm{Categorical}(\pi^{(s)})` and answers
+        :math:`y_{ij} \sim \mathrm{Categorical}(\theta^{(s)}_{z_i j\cdot})`.  A response
+        missing in the data is missing (code 0) in every replicate.  Plain numpy with a
+        seeded generator: nothing is compiled and the model need not be fitted.
+
+        Parameters
+        ----------
+        frame_or_items : pandas.DataFrame or EncodedItems
+            Survey or item frame (encoded as in :meth:`fit`) or already encoded items;
+            it fixes the firms, items, categories and the missing-response pattern.
+        draws : int
+            Number of prior draws (one chain).
+        random_seed : int, optional
+            Seed; the same seed gives the same draws.
+
+        Returns
+        -------
+        xarray.DataTree
+            Groups ``prior`` (``pi`` (chain, draw, latent_class), ``theta`` (chain, draw,
+            latent_class, item, category)), ``prior_predictive`` (``responses`` (chain,
+            draw, firm, item): category code 1..C, 0 = missing) and ``observed_data``.
+        """
+        if int(draws) != draws or draws < 1:
+            raise ValueError(f"draws must be a positive whole number, got {draws!r}")
+        encoded = (
+            frame_or_items
+            if isinstance(frame_or_items, EncodedItems)
+            else self.encode(frame_or_items)
+        )
+        n_cat = len(encoded.categories)
+        n_items = len(encoded.items)
+        k = self.n_classes
+        rng = np.random.default_rng(random_seed)
+        if k == 1:
+            pi = np.ones((draws, 1))
+        else:
+            pi = rng.dirichlet(np.full(k, self.priors["class_concentration"]), size=draws)
+        theta = rng.dirichlet(
+            np.full(n_cat, self.priors["item_concentration"]), size=(draws, k, n_items)
+        )
+        responses = _replicate_responses(rng, pi, theta, encoded.codes != 0)
+        coords = _predictive_coords(encoded, np.arange(1), np.arange(draws), k)
+        prior = xr.Dataset(
+            {
+                "pi": ((CHAIN, DRAW, LATENT_CLASS), pi[None]),
+                "theta": ((CHAIN, DRAW, LATENT_CLASS, ITEM, CATEGORY), theta[None]),
+            },
+            coords={d: coords[d] for d in (CHAIN, DRAW, LATENT_CLASS, ITEM, CATEGORY)},
+        )
+        predictive = _responses_dataset(responses[None], coords, encoded.category_labels)
+        predictive.attrs["replication"] = (
+            "parameters from the priors; z_rep ~ Categorical(pi) per firm, "
+            "y_rep ~ Categorical(theta[z_rep, item]); missing responses kept missing"
+        )
+        tree = xr.DataTree.from_dict(
+            {
+                "prior": prior,
+                "prior_predictive": predictive,
+                "observed_data": _observed_dataset(encoded, coords),
+            }
+        )
+        tree.attrs.update(
+            {
+                "model": "BayesianLatentClass",
+                "n_classes": str(k),
+                "class_concentration": f"{self.priors['class_concentration']:g}",
+                "item_concentration": f"{self.priors['item_concentration']:g}",
+                "random_seed": str(random_seed),
+            }
+        )
+        return tree
+
+    def sample_posterior_predictive(
+        self, random_seed: int | None = None, n_draws: int | None = None
+    ) -> xr.DataTree:
+        r"""Replicate the survey from the relabelled posterior draws.
+
+        The classic latent-class check replicates *new firms* from
+        :math:`(\pi, \theta)`: per posterior draw :math:`s` and firm :math:`i`,
+        :math:`z^{\mathrm{rep}}_i \sim \mathrm{Categorical}(\pi^{(s)})` and
+        :math:`y^{\mathrm{rep}}_{ij} \sim \mathrm{Categorical}(\theta^{(s)}_{z^{
+        \mathrm{rep}}_i j\cdot})`.  The class is drawn from the shares, *not* from the
+        firm's own posterior class probabilities: re-using those would replicate each
+        firm from the class its own answers chose and hide a misfit of the class
+        structure (too few classes, local dependence), which is what the check is for.
+        A response missing in the data is missing (code 0) in every replicate, so
+        observed and replicated tables count the same cells.
+
+        Vectorised numpy with a seeded generator; nothing is recompiled.  The result is
+        also stored on :attr:`idata` as the ``posterior_predictive`` group (replacing an
+        earlier one).
+
+        Parameters
+        ----------
+        random_seed : int, optional
+            Seed; the same seed gives the same replicates.
+        n_draws : int, optional
+            Use this many draws per chain, evenly spaced (default: every draw).
+
+        Returns
+        -------
+        xarray.DataTree
+            Groups ``posterior_predictive`` (``responses`` (chain, draw, firm, item):
+            category code 1..C, 0 = missing) and ``observed_data``.
+        """
+        tree = self._require_fit()
+        posterior = self.posterior
+        total = posterior.sizes[DRAW]
+        if n_draws is not None:
+            if int(n_draws) != n_draws or not 1 <= n_draws <= total:
+                raise ValueError(
+                    f"n_draws must be a whole number from 1 to {total} (draws per chain), "
+                    f"got {n_draws!r}"
+                )
+            keep = np.unique(np.linspace(0, total - 1, int(n_draws)).round().astype(int))
+            posterior = posterior.isel({DRAW: keep})
+        pi = posterior["pi"].transpose(CHAIN, DRAW, LATENT_CLASS).to_numpy()
+        theta = posterior["theta"].transpose(CHAIN, DRAW, LATENT_CLASS, ITEM, CATEGORY)
+        theta = theta.to_numpy()
+        n_chains, n_kept = pi.shape[:2]
+        encoded = self._encoded_from_tree()
+        rng = np.random.default_rng(random_seed)
+        responses = _replicate_responses(
+            rng,
+            pi.reshape(n_chains * n_kept, -1),
+            theta.reshape(n_chains * n_kept, *theta.shape[2:]),
+            encoded.codes != 0,
+        ).reshape(n_chains, n_kept, *encoded.codes.shape)
+        coords = _predictive_coords(
+            encoded, posterior[CHAIN].to_numpy(), posterior[DRAW].to_numpy(), self.n_classes
+        )
+        predictive = _responses_dataset(responses, coords, encoded.category_labels)
+        predictive.attrs["replication"] = (
+            "new firms from the relabelled posterior: z_rep ~ Categorical(pi) per firm, "
+            "y_rep ~ Categorical(theta[z_rep, item]); missing responses kept missing"
+        )
+        predictive.attrs["random_seed"] = str(random_seed)
+        tree["posterior_predictive"] = predictive
+        return xr.DataTree.from_dict(
+            {
+                "posterior_predictive": predictive,
+                "observed_data": tree["observed_data"].to_dataset(),
+            }
+        )
+
+    def _encoded_from_tree(self) -> EncodedItems:
+        """Rebuild the encoded observed items from ``observed_data`` (works after load)."""
+        tree = self._require_fit()
+        observed = tree["observed_data"]["responses"].transpose(FIRM, ITEM)
+        categories = tuple(int(c) for c in tree["posterior"][CATEGORY].to_numpy())
+        codes = observed.to_numpy().astype(np.int64)
+        one_hot = np.zeros((*codes.shape, len(categories)))
+        firm_index, item_index = np.nonzero(codes)
+        one_hot[firm_index, item_index, codes[firm_index, item_index] - 1] = 1.0
+        labels = tree["posterior"][CATEGORY].attrs.get("labels")
+        return EncodedItems(
+            codes=codes,
+            one_hot=one_hot,
+            items=tuple(str(v) for v in observed[ITEM].to_numpy()),
+            firms=tuple(str(v) for v in observed[FIRM].to_numpy()),
+            categories=categories,
+            category_labels=tuple(labels.split(","))
+            if labels
+            else tuple(str(c) for c in categories),
+            collapse=self.collapse,
+        )
+
+    def posterior_predictive_check(
+        self, *, random_seed: int | None = None, interval_prob: float = 0.94
+    ) -> dict[str, pd.DataFrame]:
+        r"""Posterior predictive checks of the item margins and of the pairwise associations.
+
+        Uses the ``posterior_predictive`` group of :attr:`idata`, drawn with
+        :meth:`sample_posterior_predictive` (``random_seed``) if it is absent.
+
+        ``item_shares``: per item and category, the observed share of the firms answering
+        the item that chose the category against its replicated distribution.  A latent
+        class model reproduces the margins almost by construction, so extreme p-values
+        here point to a sampling or coding problem rather than to the wrong number of
+        classes.
+
+        ``pairs``: per item pair, the association the classes must explain (local
+        independence given the class).  Two statistics, both on the firms answering both
+        items:
+
+        * Cramér's V of the pair's :math:`C \times C` table,
+          :math:`V = \sqrt{X^2 / (n (C - 1))}` with :math:`X^2` Pearson's statistic
+          against the table's own margins (a category nobody chose adds nothing), observed
+          against replicated;
+        * the bivariate residual (BVR; Vermunt & Magidson 2005, *Latent GOLD 4.0 User's
+          Guide*): Pearson's :math:`X^2` of the pair's table against the table the model
+          expects, :math:`E_{ab} = n \sum_k \pi_k \theta_{kja} \theta_{klb}`, divided by
+          :math:`(C - 1)^2`.  It depends on the parameters, so its p-value is the realised
+          discrepancy check of Gelman, Meng & Stern (1996, *Statistica Sinica* 6):
+          :math:`P(\mathrm{BVR}(y^{\mathrm{rep}}, \pi, \theta) \ge
+          \mathrm{BVR}(y, \pi, \theta))` over draws.
+
+        Every p-value :math:`p` is the mid-p :math:`P(T^{\mathrm{rep}} > T) + \tfrac12
+        P(T^{\mathrm{rep}} = T)` (shares are discrete); ``p_two_sided`` is
+        :math:`2 \min(p, 1 - p)`.  Values near 0 mean the data show more than the model
+        replicates (for the pairs: association the classes do not explain, e.g. too few
+        classes); near 1 (one-sided), less.
+
+        Parameters
+        ----------
+        random_seed : int, optional
+            Seed of the replicates if they must be drawn.
+        interval_prob : float
+            Mass of the equal-tailed intervals of the replicated statistics.
+
+        Returns
+        -------
+        dict of str to pandas.DataFrame
+            ``item_shares``: indexed by (item, category), columns ``label``,
+            ``n_observed``, ``observed_share``, ``replicated_mean``, ``replicated_lower``,
+            ``replicated_upper``, ``p_value``, ``p_two_sided``.
+            ``pairs``: indexed by (item_1, item_2), columns ``n_pair``,
+            ``cramers_v_observed``, ``cramers_v_replicated``, ``cramers_v_lower``,
+            ``cramers_v_upper``, ``p_cramers_v``, ``bvr_observed``, ``bvr_replicated``,
+            ``p_bvr``.
+        """
+        if not 0 < interval_prob < 1:
+            raise ValueError(f"interval_prob must be in (0, 1), got {interval_prob}")
+        tree = self._require_fit()
+        if "posterior_predictive" not in tree.children:
+            self.sample_posterior_predictive(random_seed=random_seed)
+        replicated = tree["posterior_predictive"]["responses"]
+        posterior = self.posterior.sel(
+            {CHAIN: replicated[CHAIN].to_numpy(), DRAW: replicated[DRAW].to_numpy()}
+        )
+        replicated = replicated.transpose(CHAIN, DRAW, FIRM, ITEM).to_numpy()
+        encoded = self._encoded_from_tree()
+        n_cat = len(encoded.categories)
+        n_items = len(encoded.items)
+        rep = replicated.reshape(-1, *replicated.shape[2:])  # (draw, firm, item)
+        n_sims = len(rep)
+        pi = posterior["pi"].transpose(CHAIN, DRAW, LATENT_CLASS).to_numpy().reshape(n_sims, -1)
+        theta = posterior["theta"].transpose(CHAIN, DRAW, LATENT_CLASS, ITEM, CATEGORY)
+        theta = theta.to_numpy().reshape(n_sims, *theta.shape[2:])
+        tail = (1 - interval_prob) / 2
+
+        # item margins
+        observed_one_hot = encoded.one_hot  # (firm, item, category)
+        n_answering = observed_one_hot.sum(axis=(0, 2))  # (item,)
+        observed_share = observed_one_hot.sum(axis=0) / n_answering[:, None]
+        categories = np.arange(1, n_cat + 1)
+        rep_counts = (rep[..., None] == categories).sum(axis=1)  # (draw, item, category)
+        rep_share = rep_counts / n_answering[None, :, None]
+        p_value = _mid_p(rep_share, observed_share[None])
+        index = pd.MultiIndex.from_product(
+            [list(encoded.items), list(encoded.categories)], names=[ITEM, CATEGORY]
+        )
+        item_shares = pd.DataFrame(
+            {
+                "label": np.tile(np.asarray(encoded.category_labels, dtype=object), n_items),
+                "n_observed": np.repeat(n_answering.astype(int), n_cat),
+                "observed_share": observed_share.reshape(-1),
+                "replicated_mean": rep_share.mean(axis=0).reshape(-1),
+                "replicated_lower": np.quantile(rep_share, tail, axis=0).reshape(-1),
+                "replicated_upper": np.quantile(rep_share, 1 - tail, axis=0).reshape(-1),
+                "p_value": p_value.reshape(-1),
+                "p_two_sided": (2 * np.minimum(p_value, 1 - p_value)).reshape(-1),
+            },
+            index=index,
+        )
+
+        # pairwise tables: (..., item, item, category, category)
+        first, second = np.triu_indices(n_items, k=1)
+        observed_tables = np.einsum("nja,nlb->jlab", observed_one_hot, observed_one_hot)[
+            first, second
+        ]  # (pair, a, b)
+        n_pair = observed_tables.sum(axis=(-2, -1))
+        expected = np.einsum("sk,skja,sklb->sjlab", pi, theta, theta)[:, first, second]
+        expected = expected * n_pair[None, :, None, None]
+        cramers_observed = _cramers_v(observed_tables, n_cat)
+        bvr_observed = _pearson(observed_tables[None], expected) / (n_cat - 1) ** 2
+        cramers_rep = np.empty((n_sims, len(first)))
+        bvr_rep = np.empty((n_sims, len(first)))
+        for start in range(0, n_sims, 256):
+            block = slice(start, start + 256)
+            one_hot = (rep[block][..., None] == categories).astype(float)  # (s, n, j, c)
+            flat = one_hot.reshape(*one_hot.shape[:2], n_items * n_cat)
+            tables = np.einsum("snd,sne->sde", flat, flat).reshape(
+                -1, n_items, n_cat, n_items, n_cat
+            )
+            tables = tables.transpose(0, 1, 3, 2, 4)[:, first, second]
+            cramers_rep[block] = _cramers_v(tables, n_cat)
+            bvr_rep[block] = _pearson(tables, expected[block]) / (n_cat - 1) ** 2
+        p_cramers = _mid_p(cramers_rep, cramers_observed[None])
+        p_bvr = _mid_p(bvr_rep, bvr_observed)
+        pairs = pd.DataFrame(
+            {
+                "n_pair": n_pair.astype(int),
+                "cramers_v_observed": cramers_observed,
+                "cramers_v_replicated": cramers_rep.mean(axis=0),
+                "cramers_v_lower": np.quantile(cramers_rep, tail, axis=0),
+                "cramers_v_upper": np.quantile(cramers_rep, 1 - tail, axis=0),
+                "p_cramers_v": p_cramers,
+                "bvr_observed": bvr_observed.mean(axis=0),
+                "bvr_replicated": bvr_rep.mean(axis=0),
+                "p_bvr": p_bvr,
+            },
+            index=pd.MultiIndex.from_arrays(
+                [
+                    [encoded.items[j] for j in first],
+                    [encoded.items[j] for j in second],
+                ],
+                names=["item_1", "item_2"],
+            ),
+        )
+        return {"item_shares": item_shares, "pairs": pairs}
 
     # ---------------------------------------------------------------- persistence
     def save(self, path: str | Path) -> Path:

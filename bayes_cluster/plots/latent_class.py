@@ -25,6 +25,7 @@ __all__ = [
     "plot_class_profiles",
     "plot_class_shares",
     "plot_descriptive_scoring",
+    "plot_item_ppc",
     "plot_item_profiles",
     "plot_markusen_match",
     "plot_markusen_typing",
@@ -576,4 +577,88 @@ def plot_markusen_typing(model, *, title: str | None = None) -> Figure:
         handles, labels, loc="outside lower center", ncols=len(MARKUSEN_TYPES), frameon=False
     )
     figure.suptitle(title or "Markusen typing of the Bayesian latent classes")
+    return figure
+
+
+def plot_item_ppc(
+    model, *, interval_prob: float = 0.94, random_seed: int | None = None, title: str | None = None
+) -> Figure:
+    """Posterior predictive check of the item margins: observed shares over replicated ones.
+
+    One panel per response category; for each item a line (equal-tailed interval of the
+    share choosing the category in the replicated surveys) and a dot (the observed share).
+    Dots with a two-sided posterior predictive p-value below 0.05 are drawn hollow and
+    black.  Uses :meth:`BayesianLatentClass.posterior_predictive_check` (which draws the
+    replicates with ``random_seed`` if the model holds none).
+
+    Parameters
+    ----------
+    model : BayesianLatentClass
+        A fitted model.
+    interval_prob : float
+        Mass of the replicated intervals.
+    random_seed : int, optional
+        Seed of the replicates if they must be drawn.
+    title : str, optional
+        Figure title.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    import matplotlib as mpl
+
+    if not hasattr(model, "posterior_predictive_check"):
+        raise TypeError(f"expected a fitted BayesianLatentClass, got {type(model).__name__}")
+    table = model.posterior_predictive_check(random_seed=random_seed, interval_prob=interval_prob)[
+        "item_shares"
+    ]
+    items = list(dict.fromkeys(table.index.get_level_values(ITEM)))
+    categories = list(dict.fromkeys(table.index.get_level_values(CATEGORY)))
+    labels = [str(table.xs(c, level=CATEGORY)["label"].iloc[0]) for c in categories]
+    n_items, n_categories = len(items), len(categories)
+    if labels == list(RESPONSE_COLOURS):
+        colours = [RESPONSE_COLOURS[label] for label in labels]
+    else:
+        colours = list(mpl.colormaps["RdBu"](np.linspace(0.1, 0.9, n_categories)))
+    figure = Figure(figsize=(2.2 + 2.8 * n_categories, 1.4 + 0.38 * n_items), layout="constrained")
+    axes = figure.subplots(1, n_categories, sharey=True, squeeze=False)[0]
+    y = np.arange(n_items)
+    for c, (axis, category) in enumerate(zip(axes, categories, strict=True)):
+        rows = table.xs(category, level=CATEGORY).loc[items]
+        axis.hlines(
+            y,
+            rows["replicated_lower"],
+            rows["replicated_upper"],
+            color=colours[c],
+            linewidth=4,
+            alpha=0.6,
+            label=f"replicated ({interval_prob:.0%} interval)" if c == 0 else None,
+        )
+        extreme = (rows["p_two_sided"] < 0.05).to_numpy()
+        axis.plot(
+            rows["observed_share"].to_numpy()[~extreme],
+            y[~extreme],
+            "o",
+            color="black",
+            markersize=4,
+            label="observed" if c == 0 else None,
+        )
+        axis.plot(
+            rows["observed_share"].to_numpy()[extreme],
+            y[extreme],
+            "o",
+            markerfacecolor="none",
+            markeredgecolor="black",
+            markersize=7,
+            label="observed, two-sided p < 0.05" if c == 0 else None,
+        )
+        axis.set_title(labels[c], fontsize="medium")
+        axis.set_xlim(0, 1)
+        axis.set_xlabel("share of firms answering the item")
+        axis.grid(axis="x", alpha=0.3)
+    axes[0].set_yticks(y, items, fontsize="small")
+    axes[0].set_ylim(n_items - 0.5, -0.5)
+    figure.legend(loc="outside lower center", ncols=3, frameon=False)
+    figure.suptitle(title or "Posterior predictive check of the item response shares")
     return figure
