@@ -570,8 +570,9 @@ class BayesianLatentClass:
     idata : xarray.DataTree or None
         The fit: ``posterior`` (relabelled ``pi``, ``theta``, ``class_probability``),
         ``sample_stats``, ``log_likelihood`` (per firm), ``observed_data``,
-        ``relabelling`` (the permutation applied to each draw); configuration,
-        provenance and diagnostics in ``attrs``.
+        ``relabelling`` (the permutation applied to each draw) and, once
+        :meth:`sample_posterior_predictive` has run, ``posterior_predictive``;
+        configuration, provenance and diagnostics in ``attrs``.
     diagnostics : MCMCDiagnostics or None
         Convergence checks on ``pi`` and ``theta`` (relabelled).
     timings : dict
