@@ -342,13 +342,14 @@ def plain_language_reading(
     agreed_none = [t for t in wide.index if (wide.loc[t, methods] == NO_CLEAR_EFFECT).all()]
     disputed = [t for t in wide.index if t not in agreed_effect and t not in agreed_none]
     label = "both methods" if len(methods) == 2 else f"all {len(methods)} methods"
+    verb = "find"
     if len(methods) == 1:
-        label = f"the {methods[0]} fit"
+        label, verb = f"the {methods[0]} fit", "finds"
     if agreed_effect:
-        sentences.append(f"{_words(agreed_effect)}: {label} find a clear effect.")
+        sentences.append(f"{_words(agreed_effect)}: {label} {verb} a clear effect.")
     if agreed_none:
         sentences.append(
-            f"{_words(agreed_none)}: {label} find no clear effect "
+            f"{_words(agreed_none)}: {label} {verb} no clear effect "
             "(which is not evidence of no effect with about 60 firms)."
         )
     for term in disputed:

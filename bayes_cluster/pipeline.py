@@ -1263,7 +1263,7 @@ def _run_joint(context: RunContext) -> None:
             progressbar=context.progressbar,
         )
     for name, diagnostics in result.diagnostics.items():
-        context.add_diagnostics(f"joint: {name}", diagnostics)
+        context.add_diagnostics(f"[joint] {name}", diagnostics)
     for relative in ("joint/joint_coefficients.csv", "joint/joint_class_effect.csv",
                      "joint/joint_elpd.csv"):  # fmt: skip
         table = pd.read_csv(context.folder / relative)
@@ -1280,16 +1280,28 @@ def _run_joint(context: RunContext) -> None:
     )
     for note in _warning_notes(caught):
         section.add(Alert(note, "warning"))
-    figure_path = context.folder / "joint" / "joint_comparison.png"
-    if figure_path.is_file():
-        figure_path.replace(context.path("figures/joint_comparison.png"))
+    captions = {
+        "joint_comparison": "Class effect on exporting, by approach",
+        "joint_calibration": "Joint model: calibration of the export probabilities",
+    }
+    for path in sorted((context.folder / "joint").glob("*.png")):
+        path.replace(context.path(f"figures/{path.name}"))
+        caption = captions.get(path.stem, path.stem.replace("_", " "))
         section.add(
             FigureBlock(
-                "figures/joint_comparison.png",
-                "Class effect by approach" + (" (quick preview)" if context.quick else ""),
+                f"figures/{path.name}", caption + (" (quick preview)" if context.quick else "")
             )
         )
     context.results["joint"] = result
+    effect = result.class_effect.reset_index()
+    if "approach" in effect.columns and (effect["approach"] == "joint").any():
+        row = effect[effect["approach"] == "joint"].iloc[0]
+        excludes = row["hdi_lower"] > 0 or row["hdi_upper"] < 0
+        context.verdicts["joint_class_effect"] = (
+            f"{row['term']}: {row['mean']:.2f} log-odds "
+            f"(HDI {row['hdi_lower']:.2f} to {row['hdi_upper']:.2f}; "
+            f"{'effect' if excludes else 'no clear effect'})"
+        )
 
 
 # --------------------------------------------------------------------------- entry point
@@ -1321,6 +1333,10 @@ def _summary_lines(context: RunContext, folder: Path) -> list[str]:
         lines.append(f"Latent classes, EM: BIC prefers K = {verdicts['em_n_classes_bic']}{detail}")
     if "bayes_cluster_verdict" in verdicts:
         lines.append(f"Latent classes, Bayesian: {verdicts['bayes_cluster_verdict']}")
+    if "joint_class_effect" in verdicts:
+        lines.append(
+            f"Joint model, does the cluster pattern matter? {verdicts['joint_class_effect']}"
+        )
     for sentence in verdicts.get("logit_reading", []):
         lines.append(f"Export logit: {sentence}")
     if "prior_sensitivity_failed" in verdicts:
