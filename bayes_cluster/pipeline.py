@@ -386,6 +386,9 @@ def _run_data(context: RunContext) -> None:
     columns = summary["columns"]
     context.save_table(columns, "data_summary.csv")
     section = context.report.section("Data")
+    description = spec.raw.get("description", "").strip()
+    if description:
+        section.add(Paragraph(" ".join(description.split())))
     section.add(
         Paragraph(
             f"Survey file `{spec.data.path.name}`: **{summary['n']} firms**, "
