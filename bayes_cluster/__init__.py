@@ -77,6 +77,13 @@ _EXPORTS: dict[str, str] = {
     "run_joint_section": "joint",
     "class_effect_recovery": "joint",
     "recovery_summary": "joint",
+    # the study in one command
+    "load_spec": "spec",
+    "Spec": "spec",
+    "SpecError": "spec",
+    "run_spec": "pipeline",
+    "RunResult": "pipeline",
+    "comparison_table": "compare",
     # diagnostics
     "mcmc_diagnostics": "diagnostics",
     "MCMCDiagnostics": "diagnostics",
