@@ -1199,7 +1199,8 @@ def run_study(
     progress : bool
         Show a progress bar over replicates.
     figures : bool
-        Save the coverage and RMSE figures in ``out/figures``.
+        Save the coverage, RMSE, bias and power figures of every effect set in
+        ``out/figures`` (``coverage_truth.png``, ...).
 
     Returns
     -------
@@ -1250,7 +1251,7 @@ def run_study(
     tmp.replace(out / "metrics.csv")
     written: dict[str, Path] = {}
     if figures and not metrics.empty:
-        written = _save_figures(metrics, out / "figures")
+        written = _save_figures(metrics, out / "figures", spec.interval_level)
     return StudyResult(
         spec=spec,
         out=out,
@@ -1262,17 +1263,20 @@ def run_study(
     )
 
 
-def _save_figures(metrics: pd.DataFrame, folder: Path) -> dict[str, Path]:
+def _save_figures(metrics: pd.DataFrame, folder: Path, level: float) -> dict[str, Path]:
+    """Save each measure against n, per effect set, as ``<measure>_<effects>.png``."""
     import matplotlib.pyplot as plt
 
     from bayes_cluster.plots.study import plot_study_metric
 
     folder.mkdir(parents=True, exist_ok=True)
     written = {}
-    for measure in ("coverage", "rmse", "bias", "power"):
-        figure = plot_study_metric(metrics, measure)
-        path = folder / f"{measure}.png"
-        figure.savefig(path, dpi=120, bbox_inches="tight")
-        plt.close(figure)
-        written[measure] = path
+    for effects in dict.fromkeys(metrics["effects"]):
+        for measure in ("coverage", "rmse", "bias", "power"):
+            figure = plot_study_metric(metrics, measure, effects=effects, nominal=level)
+            name = f"{measure}_{effects}"
+            path = folder / f"{name}.png"
+            figure.savefig(path, dpi=120, bbox_inches="tight")
+            plt.close(figure)
+            written[name] = path
     return written

@@ -233,10 +233,10 @@ def test_run_writes_every_output(reference_run):
     replicates = pd.read_parquet(out / "replicates.parquet")
     assert len(replicates) == 8 * 2 * 8
     assert sorted(p.name for p in (out / "figures").iterdir()) == [
-        "bias.png",
-        "coverage.png",
-        "power.png",
-        "rmse.png",
+        "bias_truth.png",
+        "coverage_truth.png",
+        "power_truth.png",
+        "rmse_truth.png",
     ]
     assert (out / "study.json").exists()
 
