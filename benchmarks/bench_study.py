@@ -81,6 +81,24 @@ def study_wall_time(
     return wall, replicates_frame
 
 
+def run_sbc(n_simulations: int, out: str | None) -> None:
+    """Larger SBC of the Bayesian logit with the default priors (L = 100 thinned draws)."""
+    from bayes_cluster.plots.study import plot_sbc_ecdf, plot_sbc_ranks
+    from bayes_cluster.sbc import sbc_logit
+
+    start = time.perf_counter()
+    result = sbc_logit(
+        n_simulations=n_simulations, n_rank_draws=100, draws=500, tune=500, chains=2, seed=7
+    )
+    print(f"[SBC] {time.perf_counter() - start:.1f} s: {result.verdict()}")
+    print(result.uniformity.round(3).to_string())
+    print(result.simulations.describe().round(3).to_string())
+    if out:
+        Path(out).mkdir(parents=True, exist_ok=True)
+        plot_sbc_ranks(result).savefig(Path(out) / "sbc_logit_ranks.png", dpi=120)
+        plot_sbc_ecdf(result).savefig(Path(out) / "sbc_logit_ecdf.png", dpi=120)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--replicates", type=int, default=200)
@@ -89,11 +107,21 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="10 fits, 20 replicates")
     parser.add_argument("--out", default=None, help="keep the 2-worker study's outputs here")
     parser.add_argument("--skip-single", action="store_true", help="skip the per-fit timing [1]")
+    parser.add_argument(
+        "--sbc",
+        type=int,
+        default=0,
+        metavar="N",
+        help="only run SBC of the Bayesian logit with N simulations (figures to --out)",
+    )
     args = parser.parse_args()
     if args.quick:
         args.fits, args.replicates, args.speedup_replicates = 10, 20, 20
 
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()}")
+    if args.sbc:
+        run_sbc(args.sbc, args.out)
+        return
     for cores in (1, 2) if not args.skip_single else ():
         first, mean, median = per_fit_time(args.fits, cores)
         print(

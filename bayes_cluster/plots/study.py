@@ -98,7 +98,7 @@ def plot_study_metric(
         ax.set_visible(False)
     axes[0].set_ylabel(_LABELS.get(measure, measure))
     handles, labels = axes[0].get_legend_handles_labels()
-    figure.legend(handles, labels, loc="outside upper center", ncols=len(methods), frameon=False)
+    figure.legend(handles, labels, loc="outside lower center", ncols=len(methods), frameon=False)
     figure.suptitle(f"{_LABELS.get(measure, measure)} by sample size ({effects})", fontsize=10)
     return figure
 
