@@ -916,8 +916,12 @@ def _write_atomic(frame: pd.DataFrame, path: Path) -> None:
     """Write a parquet file under a temporary name, then rename it into place."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    frame.to_parquet(tmp, index=False)
-    tmp.replace(path)
+    try:
+        frame.to_parquet(tmp, index=False)
+        tmp.replace(path)
+    except BaseException:  # Ctrl-C mid-write included: leave no partial file behind
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def _write_text_atomic(text: str, path: Path) -> None:
@@ -1223,6 +1227,9 @@ def run_study(
     _check_out_folder(spec, out)
     start = time.perf_counter()
     all_tasks = spec.tasks()
+    # temporary files of a killed run (SIGKILL mid-write) are never taken for replicates
+    for stale in out.glob("replicates/*/.*.tmp"):
+        stale.unlink(missing_ok=True)
     tasks = pending_tasks(spec, out)
     cores = max(1, min(spec.sampler.chains, os.cpu_count() or 1))
     if scheduler is not None:

@@ -318,6 +318,35 @@ def test_killed_study_resumes_to_identical_metrics(tmp_path):
     pd.testing.assert_frame_equal(resumed, whole)
 
 
+@pytest.mark.slow
+def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tmp_path):
+    spec_file = tmp_path / "interrupt.toml"
+    spec_file.write_text(
+        '[study]\nsizes = [60]\nreplicates = 200\nmethods = ["mle", "firth"]\nseed = 3\n',
+        encoding="utf-8",
+    )
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "bayes_cluster.cli", "study", str(spec_file)]
+    process = subprocess.Popen(
+        [*command, "--out", str(out), "--no-progress"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 120
+    while len(list(out.glob("replicates/*/*.parquet"))) < 3:
+        assert process.poll() is None and time.monotonic() < deadline
+        time.sleep(0.02)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    saved = len(list(out.glob("replicates/*/*.parquet")))
+    assert process.returncode == 130
+    assert f"interrupted: {saved} of 200 replicates saved in {out}" in stderr
+    assert "run the same command again to resume" in stderr
+    assert "Traceback" not in stderr
+    assert not list(out.glob("replicates/*/.*.tmp"))
+
+
 def _csv(result) -> pd.DataFrame:
     path = result.out / "metrics.csv"
     return pd.read_csv(path)
