@@ -45,7 +45,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bayes_cluster.codebook import TUMANG_PREDICTORS
+from bayes_cluster.codebook import PRODUCT_LINES, TUMANG_PREDICTORS
 from bayes_cluster.dims import INTERCEPT
 from bayes_cluster.simulate import TUMANG_COEFFICIENTS, TUMANG_INTERCEPT, simulate_tumang
 from bayes_cluster.spec import SpecError, _Problems, _Table, _validate_priors
@@ -553,7 +553,7 @@ def simulate_replicate(spec: StudySpec, task: ReplicateTask) -> pd.DataFrame:
     """
     effect_set = spec.effect_set(task.effects)
     data_seed, _ = replicate_seeds(spec.seed, task.effects, task.n, task.replicate)
-    group_effects = None if spec.group_effects else dict.fromkeys(_product_lines(), 0.0)
+    group_effects = None if spec.group_effects else dict.fromkeys(PRODUCT_LINES, 0.0)
     frame, _ = simulate_tumang(
         n=task.n,
         seed=data_seed,
@@ -562,12 +562,6 @@ def simulate_replicate(spec: StudySpec, task: ReplicateTask) -> pd.DataFrame:
         group_effects=group_effects,
     )
     return frame
-
-
-def _product_lines() -> tuple[str, ...]:
-    from bayes_cluster.codebook import PRODUCT_LINES
-
-    return PRODUCT_LINES
 
 
 @dataclass
