@@ -186,9 +186,7 @@ def _add_study_parser(subparsers: argparse._SubParsersAction) -> None:
         metavar="ADDRESS",
         help="Dask distributed scheduler (tcp://HOST:8786): run the replicates on its workers",
     )
-    parser.add_argument(
-        "--no-progress", action="store_true", help="do not show the progress bar"
-    )
+    parser.add_argument("--no-progress", action="store_true", help="do not show the progress bar")
     parser.set_defaults(handler=_cmd_study)
 
 
