@@ -84,6 +84,18 @@ _EXPORTS: dict[str, str] = {
     "run_spec": "pipeline",
     "RunResult": "pipeline",
     "comparison_table": "compare",
+    # simulation studies
+    "run_study": "study",
+    "load_study_spec": "study",
+    "parse_study_spec": "study",
+    "study_metrics": "study",
+    "StudySpec": "study",
+    "StudyResult": "study",
+    "sbc_logit": "sbc",
+    "sbc_latent_class": "sbc",
+    "simulation_based_calibration": "sbc",
+    "rank_uniformity": "sbc",
+    "SBCResult": "sbc",
     # diagnostics
     "mcmc_diagnostics": "diagnostics",
     "MCMCDiagnostics": "diagnostics",
