@@ -63,6 +63,7 @@ from bayes_cluster.dims import (
 from bayes_cluster.latent_class import DEFAULT_PRIORS as LATENT_CLASS_PRIORS
 from bayes_cluster.latent_class import encode_items, relabel_draws
 from bayes_cluster.logistic import DEFAULT_PRIORS as LOGIT_PRIORS
+from bayes_cluster.logistic import standardisation
 from bayes_cluster.markusen import MARKUSEN_ITEMS
 from bayes_cluster.priors import make_prior_variable
 
@@ -167,7 +168,6 @@ def _outcome_and_design(
 ) -> tuple[np.ndarray, tuple[str, ...], np.ndarray, np.ndarray, np.ndarray]:
     """Validate outcome and predictors; return y, terms, standardised X, centre, scale."""
     from bayes_cluster.design_matrix import design_matrix
-    from bayes_cluster.logistic import _standardisation
 
     if outcome not in frame.columns:
         raise ValueError(f"outcome column {outcome!r} is not in the data")
@@ -190,7 +190,7 @@ def _outcome_and_design(
         )
     matrix, info = design_matrix(frame, list(predictors))
     terms = tuple(info.columns)
-    center, scale = _standardisation(matrix.to_numpy(dtype=float), list(terms))
+    center, scale = standardisation(matrix.to_numpy(dtype=float), list(terms))
     design = (matrix.to_numpy(dtype=float) - center) / scale
     return y.astype(np.int64), terms, design, center, scale
 

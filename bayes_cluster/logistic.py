@@ -366,7 +366,7 @@ class BayesianLogit:
             self.design_info_ = info
             self._check_prior_keys(info.columns)
             if self.standardize:
-                center, scale = _standardisation(X, list(info.columns))
+                center, scale = standardisation(X, list(info.columns))
             else:
                 center, scale = np.zeros(X.shape[1]), np.ones(X.shape[1])
             self.center_, self.scale_ = center, scale
@@ -1161,8 +1161,29 @@ def _firm_ids(frame: pd.DataFrame) -> np.ndarray:
     return np.asarray([str(index) for index in frame.index])
 
 
-def _standardisation(X: np.ndarray, terms: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Centre at the mean; scale by the SD, or by the range of a two-valued column."""
+def standardisation(X: np.ndarray, terms: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Return the centre and scale used to standardise a design matrix.
+
+    Each column is centred at its mean and scaled by its SD, or by its range when the
+    column takes only two values (a 0/1 dummy then keeps a one-unit step).
+
+    Parameters
+    ----------
+    X : numpy.ndarray
+        Design matrix, firms x terms, without an intercept column.
+    terms : list of str
+        Term names of the columns of `X`, used in error messages.
+
+    Returns
+    -------
+    center, scale : numpy.ndarray
+        One value per column; the standardised matrix is ``(X - center) / scale``.
+
+    Raises
+    ------
+    ValueError
+        If a column is constant.
+    """
     center = X.mean(axis=0)
     scale = np.empty(X.shape[1])
     for j, term in enumerate(terms):
