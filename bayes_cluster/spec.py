@@ -37,14 +37,17 @@ __all__ = [
     "LatentClassSpec",
     "LogisticSpec",
     "LogisticVariant",
+    "Problems",
     "PublishedSpec",
     "ReportSpec",
     "SamplerSpec",
     "Spec",
     "SpecError",
+    "Table",
     "load_spec",
     "parse_spec",
     "register_section",
+    "validate_priors",
 ]
 
 # --------------------------------------------------------------------------- vocabularies
@@ -359,13 +362,18 @@ class Spec:
 # --------------------------------------------------------------------------- validation helpers
 
 
-class _Problems:
-    """Collects problems while a spec is validated."""
+class Problems:
+    """Collects problems while a spec is validated.
+
+    Validators report every problem they find instead of stopping at the first; the
+    caller raises one :class:`SpecError` listing ``items`` when any were added.
+    """
 
     def __init__(self) -> None:
         self.items: list[str] = []
 
     def add(self, key: str, message: str) -> None:
+        """Record `message` about the spec key `key` (e.g. ``"[sampler].draws"``)."""
         self.items.append(f"{key}: {message}")
 
 
@@ -380,10 +388,25 @@ def _type_name(value: Any) -> str:
     }.get(type(value), type(value).__name__)
 
 
-class _Table:
-    """Typed, key-checked access to one TOML table."""
+class Table:
+    """Typed, key-checked access to one TOML table.
 
-    def __init__(self, raw: Any, key: str, problems: _Problems, allowed: Sequence[str]):
+    Unknown keys and values of the wrong type are reported to `problems` (with the full
+    key, e.g. ``"[study].replicates"``); the accessors then return their default.
+
+    Parameters
+    ----------
+    raw : Any
+        The parsed TOML value; anything but a table is reported and read as empty.
+    key : str
+        How the table is named in messages.
+    problems : Problems
+        Where problems are recorded.
+    allowed : sequence of str
+        The keys the table may hold.
+    """
+
+    def __init__(self, raw: Any, key: str, problems: Problems, allowed: Sequence[str]):
         self.key = key
         self.problems = problems
         if not isinstance(raw, dict):
@@ -398,12 +421,15 @@ class _Table:
                 )
 
     def sub(self, name: str) -> str:
+        """Return the full key of `name` in this table, for messages."""
         return f"{self.key}.{name}"
 
     def has(self, name: str) -> bool:
+        """Return whether the table holds `name`."""
         return name in self.raw
 
     def get(self, name: str, kind: type | tuple[type, ...], default: Any = None) -> Any:
+        """Return `name` if it is of `kind` (an integer counts as a float), else `default`."""
         if name not in self.raw:
             return default
         value = self.raw[name]
@@ -420,12 +446,14 @@ class _Table:
         return value
 
     def require(self, name: str, kind: type | tuple[type, ...]) -> Any:
+        """Like :meth:`get`, but a missing `name` is reported as required."""
         if name not in self.raw:
             self.problems.add(self.sub(name), "is required")
             return None
         return self.get(name, kind)
 
     def positive_int(self, name: str, default: int, minimum: int = 1) -> int:
+        """Return the integer `name`, reported and defaulted when below `minimum`."""
         value = self.get(name, int, default)
         if value is not None and value < minimum:
             self.problems.add(self.sub(name), f"must be >= {minimum}, got {value}")
@@ -433,6 +461,7 @@ class _Table:
         return value
 
     def string_list(self, name: str, default: Sequence[str] = ()) -> tuple[str, ...]:
+        """Return the array of distinct strings `name`, or `default` when absent or bad."""
         value = self.get(name, list, None)
         if value is None:
             return tuple(default)
@@ -448,6 +477,7 @@ class _Table:
     def choice_list(
         self, name: str, choices: Sequence[str], default: Sequence[str]
     ) -> tuple[str, ...]:
+        """Like :meth:`string_list`, keeping only values among `choices` (others reported)."""
         values = self.string_list(name, default)
         unknown = [v for v in values if v not in choices]
         if unknown:
@@ -462,7 +492,7 @@ class _Table:
 
 # --------------------------------------------------------------------------- sections
 
-SectionValidator = Callable[[Any, "_Problems", dict[str, Any]], Any]
+SectionValidator = Callable[[Any, Problems, dict[str, Any]], Any]
 """``validator(raw_table, problems, context) -> value``; see :func:`register_section`."""
 
 _PLUGIN_SECTIONS: dict[str, SectionValidator] = {}
@@ -485,7 +515,7 @@ def register_section(name: str, validator: SectionValidator) -> None:
     _PLUGIN_SECTIONS[name] = validator
 
 
-def _validate_joint(raw: Any, problems: _Problems, context: dict[str, Any]) -> Any:
+def _validate_joint(raw: Any, problems: Problems, context: dict[str, Any]) -> Any:
     """Hand ``[joint]`` to the joint model's own validator (bayes_cluster.joint)."""
     try:
         from bayes_cluster import joint
@@ -516,8 +546,8 @@ _TOP_LEVEL = (
 _COLUMN_KEYS = ("kind", "levels", "minimum", "required", "label", "meaning", "role")
 
 
-def _validate_columns(raw: Any, problems: _Problems) -> tuple[Column, ...]:
-    table = _Table(
+def _validate_columns(raw: Any, problems: Problems) -> tuple[Column, ...]:
+    table = Table(
         raw, "[data.columns]", problems, allowed=list(raw) if isinstance(raw, dict) else []
     )
     columns = []
@@ -525,7 +555,7 @@ def _validate_columns(raw: Any, problems: _Problems) -> tuple[Column, ...]:
         key = f"[data.columns.{name}]"
         if isinstance(entry, str):
             entry = {"kind": entry}
-        column = _Table(entry, key, problems, _COLUMN_KEYS)
+        column = Table(entry, key, problems, _COLUMN_KEYS)
         kind = column.require("kind", str)
         if kind is not None and kind not in COLUMN_KINDS:
             problems.add(
@@ -561,11 +591,11 @@ def _validate_columns(raw: Any, problems: _Problems) -> tuple[Column, ...]:
     return tuple(columns)
 
 
-def _validate_data(raw: Any, problems: _Problems, folder: Path) -> DataSpec | None:
+def _validate_data(raw: Any, problems: Problems, folder: Path) -> DataSpec | None:
     if raw is None:
         problems.add("[data]", "is required (which survey file to read)")
         return None
-    table = _Table(
+    table = Table(
         raw,
         "[data]",
         problems,
@@ -624,7 +654,7 @@ def _validate_data(raw: Any, problems: _Problems, folder: Path) -> DataSpec | No
     )
 
 
-def _validate_horseshoe(raw: dict, key: str, problems: _Problems) -> dict[str, float]:
+def _validate_horseshoe(raw: dict, key: str, problems: Problems) -> dict[str, float]:
     values = {}
     for name, value in raw.items():
         if name not in HORSESHOE_PARAMETERS:
@@ -639,11 +669,26 @@ def _validate_horseshoe(raw: dict, key: str, problems: _Problems) -> dict[str, f
     return values
 
 
-def _validate_priors(raw: Any, key: str, problems: _Problems) -> dict[str, dict[str, Any]]:
-    """Check prior tables with the package's own prior rules (:mod:`bayes_cluster.priors`)."""
+def validate_priors(raw: Any, key: str, problems: Problems) -> dict[str, dict[str, Any]]:
+    """Check prior tables with the package's own prior rules (:mod:`bayes_cluster.priors`).
+
+    Parameters
+    ----------
+    raw : Any
+        The parsed ``priors`` table: term name -> prior table (or ``horseshoe`` settings).
+    key : str
+        How the table is named in messages, e.g. ``"[logistic.priors]"``.
+    problems : Problems
+        Where problems are recorded.
+
+    Returns
+    -------
+    dict
+        The valid priors, by term; invalid ones are reported and left out.
+    """
     from bayes_cluster.priors import validate_prior
 
-    table = _Table(raw, key, problems, allowed=list(raw) if isinstance(raw, dict) else [])
+    table = Table(raw, key, problems, allowed=list(raw) if isinstance(raw, dict) else [])
     priors: dict[str, dict[str, Any]] = {}
     for term, prior in table.raw.items():
         # "[logistic.priors]" -> "[logistic.priors.slopes]", as the TOML table is written
@@ -678,7 +723,7 @@ def _check_columns(
     names: Sequence[str],
     key: str,
     data: DataSpec | None,
-    problems: _Problems,
+    problems: Problems,
     kinds: Sequence[str] | None = None,
 ) -> None:
     if data is None:
@@ -697,7 +742,7 @@ def _check_columns(
             )
 
 
-def _shrinkage(table: _Table, problems: _Problems) -> str | None:
+def _shrinkage(table: Table, problems: Problems) -> str | None:
     value = table.get("shrinkage", str, "none")
     if value not in ("none", "horseshoe"):
         problems.add(table.sub("shrinkage"), f"must be 'none' or 'horseshoe', got {value!r}")
@@ -706,7 +751,7 @@ def _shrinkage(table: _Table, problems: _Problems) -> str | None:
 
 
 def _check_prior_keys(
-    priors: Mapping[str, Any], predictors: Sequence[str], key: str, problems: _Problems
+    priors: Mapping[str, Any], predictors: Sequence[str], key: str, problems: Problems
 ) -> None:
     """Check that a prior key is a role (intercept, slopes, ...) or one predictor's term."""
     for name in priors:
@@ -720,10 +765,8 @@ def _check_prior_keys(
             )
 
 
-def _validate_logistic(
-    raw: Any, problems: _Problems, data: DataSpec | None
-) -> LogisticSpec | None:
-    table = _Table(
+def _validate_logistic(raw: Any, problems: Problems, data: DataSpec | None) -> LogisticSpec | None:
+    table = Table(
         raw,
         "[logistic]",
         problems,
@@ -767,7 +810,7 @@ def _validate_logistic(
             problems.add(key, f"unknown transform {name!r}; known: {', '.join(TRANSFORMS)}")
         else:
             transforms[column] = name
-    priors = _validate_priors(table.raw.get("priors", {}), "[logistic.priors]", problems)
+    priors = validate_priors(table.raw.get("priors", {}), "[logistic.priors]", problems)
     _check_prior_keys(priors, predictors, "[logistic.priors", problems)
     shrinkage = _shrinkage(table, problems)
     variants = []
@@ -776,9 +819,7 @@ def _validate_logistic(
         key = f"[logistic.variants.{name}]"
         if not name.replace("_", "").isalnum():
             problems.add(key, "variant names may hold letters, digits and underscores only")
-        variant = _Table(
-            variant_raw, key, problems, ("group", "priors", "predictors", "shrinkage")
-        )
+        variant = Table(variant_raw, key, problems, ("group", "priors", "predictors", "shrinkage"))
         variant_group = variant.get("group", str, group)
         if variant_group is not None:
             _check_columns(
@@ -790,7 +831,7 @@ def _validate_logistic(
             )
         variant_predictors = variant.string_list("predictors", predictors)
         _check_columns(variant_predictors, f"{key}.predictors", data, problems, kinds=numeric)
-        variant_priors = _validate_priors(
+        variant_priors = validate_priors(
             variant.raw.get("priors", {}), f"[logistic.variants.{name}.priors]", problems
         )
         _check_prior_keys(
@@ -823,9 +864,9 @@ def _validate_logistic(
 
 
 def _validate_latent_class(
-    raw: Any, problems: _Problems, data: DataSpec | None
+    raw: Any, problems: Problems, data: DataSpec | None
 ) -> LatentClassSpec | None:
-    table = _Table(
+    table = Table(
         raw,
         "[latent_class]",
         problems,
@@ -937,8 +978,8 @@ def _validate_latent_class(
     )
 
 
-def _validate_sampler(raw: Any, problems: _Problems) -> SamplerSpec:
-    table = _Table(
+def _validate_sampler(raw: Any, problems: Problems) -> SamplerSpec:
+    table = Table(
         raw,
         "[sampler]",
         problems,
@@ -959,7 +1000,7 @@ def _validate_sampler(raw: Any, problems: _Problems) -> SamplerSpec:
         problems.add("[sampler].hdi_prob", f"must be in [0.5, 1), got {hdi_prob}")
     quick = dict(QUICK_SAMPLER)
     if table.has("quick"):
-        quick_table = _Table(
+        quick_table = Table(
             table.raw["quick"], "[sampler.quick]", problems, ("draws", "tune", "chains", "backend")
         )
         quick |= {
@@ -987,8 +1028,8 @@ def _validate_sampler(raw: Any, problems: _Problems) -> SamplerSpec:
     )
 
 
-def _validate_frequentist(raw: Any, problems: _Problems, logistic: Any) -> FrequentistSpec:
-    table = _Table(raw, "[frequentist]", problems, ("methods", "alpha", "separation"))
+def _validate_frequentist(raw: Any, problems: Problems, logistic: Any) -> FrequentistSpec:
+    table = Table(raw, "[frequentist]", problems, ("methods", "alpha", "separation"))
     if "logistic" not in logistic:
         problems.add("[frequentist]", "needs a [logistic] section (outcome and predictors)")
     alpha = table.get("alpha", float, 0.05)
@@ -1001,8 +1042,8 @@ def _validate_frequentist(raw: Any, problems: _Problems, logistic: Any) -> Frequ
     )
 
 
-def _validate_report(raw: Any, problems: _Problems) -> ReportSpec:
-    table = _Table(raw, "[report]", problems, ("formats", "title", "figure_dpi"))
+def _validate_report(raw: Any, problems: Problems) -> ReportSpec:
+    table = Table(raw, "[report]", problems, ("formats", "title", "figure_dpi"))
     return ReportSpec(
         formats=table.choice_list("formats", REPORT_FORMATS, REPORT_FORMATS),
         title=table.get("title", str, ""),
@@ -1011,9 +1052,9 @@ def _validate_report(raw: Any, problems: _Problems) -> ReportSpec:
 
 
 def _validate_published(
-    raw: Any, problems: _Problems, logistic: LogisticSpec | None
+    raw: Any, problems: Problems, logistic: LogisticSpec | None
 ) -> PublishedSpec:
-    table = _Table(
+    table = Table(
         raw, "[published]", problems, ("source", "name", "conclusions", "cluster_pattern")
     )
     source = table.require("source", str) or ""
@@ -1067,7 +1108,7 @@ def parse_spec(
     source = str(path) if path is not None else "<spec>"
     folder = path.resolve().parent if path is not None else Path.cwd()
     raw = dict(raw)
-    problems = _Problems()
+    problems = Problems()
     for key in raw:
         if key not in _TOP_LEVEL and key not in _PLUGIN_SECTIONS:
             problems.add(
