@@ -48,7 +48,7 @@ import pandas as pd
 from bayes_cluster.codebook import PRODUCT_LINES, TUMANG_PREDICTORS
 from bayes_cluster.dims import INTERCEPT
 from bayes_cluster.simulate import TUMANG_COEFFICIENTS, TUMANG_INTERCEPT, simulate_tumang
-from bayes_cluster.spec import SpecError, _Problems, _Table, _validate_priors
+from bayes_cluster.spec import Problems, SpecError, Table, validate_priors
 
 __all__ = [
     "FREQUENTIST_STUDY_METHODS",
@@ -282,7 +282,7 @@ def _scaled_effect_set(name: str, base: EffectSet, scale: float) -> EffectSet:
     )
 
 
-def _parse_coefficients(raw: Any, key: str, problems: _Problems) -> dict[str, float]:
+def _parse_coefficients(raw: Any, key: str, problems: Problems) -> dict[str, float]:
     coefficients = {}
     if not isinstance(raw, dict):
         problems.add(key, f"must be a table predictor = slope, got {raw!r}")
@@ -300,7 +300,7 @@ def _parse_coefficients(raw: Any, key: str, problems: _Problems) -> dict[str, fl
     return coefficients
 
 
-def _parse_truth(raw: Any, problems: _Problems) -> EffectSet:
+def _parse_truth(raw: Any, problems: Problems) -> EffectSet:
     tumang = EffectSet("truth", TUMANG_INTERCEPT, dict(TUMANG_COEFFICIENTS))
     if raw is None or raw == "tumang":
         return tumang
@@ -323,7 +323,7 @@ def _parse_truth(raw: Any, problems: _Problems) -> EffectSet:
     return EffectSet("truth", float(intercept), {**TUMANG_COEFFICIENTS, **coefficients})
 
 
-def _parse_effect_sets(raw: Any, base: EffectSet, problems: _Problems) -> list[EffectSet]:
+def _parse_effect_sets(raw: Any, base: EffectSet, problems: Problems) -> list[EffectSet]:
     sets = [base]
     if raw is None:
         return sets
@@ -335,7 +335,7 @@ def _parse_effect_sets(raw: Any, base: EffectSet, problems: _Problems) -> list[E
         if name == base.name:
             problems.add(key, f"{name!r} is the name of the spec's own truth; pick another")
             continue
-        table = _Table(table_raw, key, problems, ("scale", "intercept", "coefficients"))
+        table = Table(table_raw, key, problems, ("scale", "intercept", "coefficients"))
         if table.has("scale") == table.has("coefficients"):
             problems.add(key, "give either scale (times the truth's slopes) or coefficients")
             continue
@@ -356,7 +356,7 @@ def _parse_effect_sets(raw: Any, base: EffectSet, problems: _Problems) -> list[E
     return sets
 
 
-def _parse_variants(raw: Any, problems: _Problems) -> dict[str, BayesianVariant]:
+def _parse_variants(raw: Any, problems: Problems) -> dict[str, BayesianVariant]:
     variants = {BAYES: BayesianVariant(BAYES)}
     if raw is None:
         return variants
@@ -368,9 +368,9 @@ def _parse_variants(raw: Any, problems: _Problems) -> dict[str, BayesianVariant]
         if name in FREQUENTIST_STUDY_METHODS:
             problems.add(key, f"{name!r} is a frequentist method; name the variant otherwise")
             continue
-        table = _Table(table_raw, key, problems, ("priors", "group"))
+        table = Table(table_raw, key, problems, ("priors", "group"))
         priors = (
-            _validate_priors(table.raw["priors"], f"{key}.priors", problems)
+            validate_priors(table.raw["priors"], f"{key}.priors", problems)
             if table.has("priors")
             else {}
         )
@@ -405,11 +405,11 @@ def parse_study_spec(raw: Mapping[str, Any], source: str = "<spec>") -> StudySpe
     bayes_cluster.spec.SpecError
         Listing every problem with its key.
     """
-    problems = _Problems()
-    top = _Table(raw, "spec", problems, ("study", "sampler", "effects", "variants"))
+    problems = Problems()
+    top = Table(raw, "spec", problems, ("study", "sampler", "effects", "variants"))
     if "study" not in top.raw:
         problems.add("[study]", "is required")
-    study = _Table(top.raw.get("study", {}), "[study]", problems, _STUDY_KEYS)
+    study = Table(top.raw.get("study", {}), "[study]", problems, _STUDY_KEYS)
     sizes_raw = study.require("sizes", list) or []
     sizes = []
     for value in sizes_raw:
@@ -435,7 +435,7 @@ def parse_study_spec(raw: Mapping[str, Any], source: str = "<spec>") -> StudySpe
     methods = study.choice_list("methods", known, ("mle", "firth", BAYES))
     if not methods:
         problems.add("[study].methods", "must name at least one method")
-    sampler_table = _Table(
+    sampler_table = Table(
         top.raw.get("sampler", {}),
         "[sampler]",
         problems,
@@ -713,10 +713,7 @@ class BayesianFitter:
 
     def _data(self, frame: pd.DataFrame) -> dict[str, np.ndarray]:
         """Values of the model's data containers for ``frame`` (design, centre, scale)."""
-        model_data = getattr(self.logit, "model_data", None)
-        if model_data is not None:
-            return model_data(frame)
-        return self.logit._prepare(frame, fitting=True)
+        return self.logit.model_data(frame)
 
     def fit(self, frame: pd.DataFrame, seed: int) -> MethodFit:
         """Sample the posterior on ``frame`` and summarise it (compiling on first use).
