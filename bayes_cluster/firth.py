@@ -186,12 +186,29 @@ def _penalized_curvature(
 
     Newton steps with it converge quadratically where the Fisher-information steps of
     logistf crawl (fitted probabilities near 0 or 1, where the penalty dominates).
+
+    No :math:`n \times n` matrix is formed: with :math:`Q = Z^\top Z` (``z`` is
+    :math:`Z`, ``(p, n)`` per problem), :math:`(Q \circ Q)_{ik} = (z_i^\top z_k)^2 =
+    (z_i \otimes z_i)^\top (z_k \otimes z_k)`, so with the row-wise Kronecker products
+    :math:`K = [z_i \otimes z_i]_i` (``(p^2, n)``) and :math:`S = \operatorname{diag}(w') X`,
+
+    .. math::
+
+        S^\top (Q \circ Q) S = (K S)^\top (K S),
+
+    only the :math:`p(p+1)/2` distinct rows of :math:`K` being needed (the others
+    repeat, weighted twice): :math:`O(n p^3)` per problem instead of :math:`O(n^2 p)`.
     """
     first = weight * (1.0 - 2.0 * prob)
     second = weight * (1.0 - 6.0 * prob + 6.0 * prob * prob)
-    q_matrix = np.swapaxes(z, 1, 2) @ z  # (B, n, n)
+    p = X.shape[1]
+    upper_row, upper_col = np.triu_indices(p)
+    # distinct rows of K, the off-diagonal ones scaled by sqrt(2) for their twin
+    kron = z[:, upper_row, :] * z[:, upper_col, :]  # (B, p(p+1)/2, n)
+    kron[:, upper_row != upper_col, :] *= np.sqrt(2.0)
     scaled = X[None, :, :] * first[:, :, None]  # (B, n, p)
-    cross = np.swapaxes(scaled, 1, 2) @ ((q_matrix * q_matrix) @ scaled)
+    projected = kron @ scaled  # (B, p(p+1)/2, p)
+    cross = np.swapaxes(projected, 1, 2) @ projected
     diagonal = np.swapaxes(X[None, :, :] * (second * leverage)[:, :, None], 1, 2) @ X
     curvature = fisher - 0.5 * diagonal + 0.5 * cross
     return 0.5 * (curvature + np.swapaxes(curvature, 1, 2))

@@ -499,3 +499,44 @@ def test_public_api_is_importable_from_the_package():
     assert bayes_cluster.mle_logit is mle_logit
     assert bayes_cluster.firth_logit is firth_logit
     assert bayes_cluster.detect_separation is detect_separation
+
+
+def test_penalized_curvature_equals_the_direct_n_by_n_formula_and_the_score_jacobian():
+    # independent check of firth._penalized_curvature (built without any n x n matrix):
+    # the same Hessian from the explicit n x n matrix Q = X I^{-1} X^T, and minus the
+    # Jacobian of the modified score U*(beta) = X^T {y - pi + h (1/2 - pi)} by central
+    # differences
+    from bayes_cluster.firth import penalized_state
+
+    rng = np.random.default_rng(20261127)
+    n, p = 37, 5
+    X = np.column_stack([np.ones(n), rng.normal(size=(n, p - 1))])
+    y = (rng.random(n) < 0.4).astype(float)
+    betas = rng.normal(scale=0.7, size=(3, p))
+    curvature = penalized_state(X, y, betas).curvature
+    for beta, ours in zip(betas, curvature, strict=True):
+        pi = 1.0 / (1.0 + np.exp(-X @ beta))
+        w = pi * (1.0 - pi)
+        info = X.T @ (w[:, None] * X)
+        q_matrix = X @ np.linalg.inv(info) @ X.T  # n x n on purpose
+        w1 = w * (1.0 - 2.0 * pi)
+        w2 = w * (1.0 - 6.0 * pi + 6.0 * pi**2)
+        direct = (
+            info
+            - 0.5 * X.T @ np.diag(w2 * np.diag(q_matrix)) @ X
+            + 0.5 * X.T @ np.diag(w1) @ (q_matrix**2) @ np.diag(w1) @ X
+        )
+        assert_allclose(ours, direct, rtol=0, atol=1e-10 * np.abs(direct).max())
+
+        def score(b):
+            prob = 1.0 / (1.0 + np.exp(-X @ b))
+            weight = prob * (1.0 - prob)
+            fisher = X.T @ (weight[:, None] * X)
+            hat = weight * np.einsum("ij,jk,ik->i", X, np.linalg.inv(fisher), X)
+            return X.T @ (y - prob + hat * (0.5 - prob))
+
+        step = 1e-6
+        jacobian = np.column_stack(
+            [(score(beta + step * e) - score(beta - step * e)) / (2 * step) for e in np.eye(p)]
+        )
+        assert_allclose(ours, -jacobian, rtol=0, atol=1e-6 * np.abs(direct).max())
