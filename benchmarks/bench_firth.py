@@ -7,6 +7,11 @@ Prints, for the bundled synthetic Tumang data (``data/tumang_synthetic.csv``):
 * profile penalised-likelihood intervals of all 8 terms (the Venzon--Moolgavkar batch
   alone, and the whole ``firth_logit`` default with penalised LR tests) -- target
   < 100 ms;
+* how the Firth fit scales with the sample size: the fit plus profile intervals of all
+  terms, on arrays and through ``firth_logit()``, for simulated Tumang surveys
+  (``simulate_tumang(n, seed=1)``) of n = 60 and n = 240 firms -- the penalised
+  curvature costs O(n p^3) per Newton step, so n = 240 should cost a small multiple of
+  n = 60, not the ~25x of an O(n^2) step;
 * ``mle_logit`` (with separation check, Hosmer--Lemeshow, classification table) and
   ``detect_separation`` for reference;
 * when ``Rscript`` with the brglm2 package is on the PATH, the same Firth fit by
@@ -33,6 +38,7 @@ from bayes_cluster.codebook import TUMANG_PREDICTORS
 from bayes_cluster.firth import fit_single, profile_limits
 from bayes_cluster.frequentist import detect_separation, firth_logit, mle_logit
 from bayes_cluster.separation import model_matrix
+from bayes_cluster.simulate import simulate_tumang
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "tumang_synthetic.csv"
 
@@ -81,6 +87,29 @@ def r_brglm2_timings(frame: pd.DataFrame) -> dict[str, str] | None:
     return dict(line.split(" ", 1) for line in done.stdout.strip().splitlines())
 
 
+def scaling_figures(sizes: tuple[int, ...] = (60, 240), seed: int = 1) -> dict[str, float]:
+    """Fit + profile CIs of all terms at several sample sizes (simulated surveys), in ms."""
+    predictors = list(TUMANG_PREDICTORS)
+    figures: dict[str, float] = {}
+    for n in sizes:
+        frame, _ = simulate_tumang(n, seed=seed)
+        X, y, _, _, _ = model_matrix(frame, "export", predictors)
+        start = np.zeros(X.shape[1])
+        terms = np.arange(X.shape[1])
+
+        def fit_and_profile(X=X, y=y, start=start, terms=terms) -> None:
+            fit = fit_single(X, y, start)
+            profile_limits(X, y, fit.beta[0], float(fit.log_likelihood[0]), terms)
+
+        figures[f"n = {n:>4}: fit + profile CIs of all terms (arrays)"] = median_ms(
+            fit_and_profile, repeat=3
+        )
+        figures[f"n = {n:>4}: firth_logit() default [+ profile CIs + LR tests]"] = median_ms(
+            lambda frame=frame: firth_logit(frame, "export", predictors), repeat=3
+        )
+    return figures
+
+
 def main() -> None:
     frame = pd.read_csv(DATA)
     predictors = list(TUMANG_PREDICTORS)
@@ -113,6 +142,12 @@ def main() -> None:
     for label, value in figures.items():
         print(f"{label:<{width}}  {value:8.2f} ms")
     print(f"Firth estimates: {np.array2string(beta, precision=6)}")
+
+    print("scaling with n (simulate_tumang(n, seed=1)):")
+    scaling = scaling_figures()
+    width = max(map(len, scaling))
+    for label, value in scaling.items():
+        print(f"{label:<{width}}  {value:8.2f} ms")
 
     timings = r_brglm2_timings(frame)
     if timings is None:
