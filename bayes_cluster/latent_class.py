@@ -37,6 +37,7 @@ collapsed, binary items, or a user who wants all five levels).
 from __future__ import annotations
 
 import itertools
+import os
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -713,6 +714,7 @@ class BayesianLatentClass:
         sampler: Sampler = "nutpie",
         reference: Literal["em", "draw"] = "em",
         progressbar: bool = False,
+        cores: int | None = None,
     ) -> xr.DataTree:
         """Sample the posterior, relabel the draws and compute the derived quantities.
 
@@ -728,13 +730,15 @@ class BayesianLatentClass:
             ``"nutpie"`` (default): compiled once per data shape and number of classes
             and re-used with new data or priors in the same process; the faster choice
             here (compile about 16 s, 4 x 2000 iterations about 2 s on an idle 2-core
-            machine).  ``"pymc"``: PyMC's NUTS, chains run one after another (C backend,
-            cached across processes).
+            machine).  ``"pymc"``: PyMC's NUTS (C backend, cached across processes).
         reference : {"em", "draw"}
             Start of the relabelling pivot: the maximum-likelihood EM solution (default)
             or the draw with the highest log density.
         progressbar : bool
             Show the sampler's progress bar.
+        cores : int, optional
+            Chains run in parallel on this many processes (pymc) or threads (nutpie);
+            default ``min(chains, os.cpu_count())``.
 
         Returns
         -------
@@ -752,8 +756,10 @@ class BayesianLatentClass:
                 raise ValueError(f"{name} must be a positive whole number, got {value!r}")
         encoded = self.encode(data)
         started = time.perf_counter()
+        if cores is None:
+            cores = min(chains, os.cpu_count() or 1)
         raw, compile_s = self._sample(
-            encoded, draws, tune, chains, random_seed, sampler, progressbar
+            encoded, draws, tune, chains, random_seed, sampler, progressbar, cores
         )
         sample_s = time.perf_counter() - started - compile_s
         started = time.perf_counter()
@@ -793,7 +799,7 @@ class BayesianLatentClass:
     def _checked_vars(self) -> list[str]:
         return ["pi", "theta"] if self.n_classes > 1 else ["theta"]
 
-    def _sample(self, encoded, draws, tune, chains, seed, sampler, progressbar):
+    def _sample(self, encoded, draws, tune, chains, seed, sampler, progressbar, cores):
         import pymc as pm
 
         if sampler == "pymc":
@@ -802,7 +808,7 @@ class BayesianLatentClass:
                 draws=draws,
                 tune=tune,
                 chains=chains,
-                cores=1,
+                cores=cores,
                 random_seed=seed,
                 nuts_sampler="pymc",
                 progressbar=progressbar,
@@ -835,6 +841,7 @@ class BayesianLatentClass:
             tune=tune,
             chains=chains,
             seed=seed,
+            cores=cores,
             progress_bar=progressbar,
             save_warmup=False,
         )
