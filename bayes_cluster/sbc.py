@@ -575,9 +575,9 @@ def sbc_latent_class(
     r"""SBC of the Bayesian latent class model (:class:`.BayesianLatentClass`).
 
     What is drawn, with the model's default priors: :math:`\pi \sim
-    \mathrm{Dirichlet}(lpha_\pi)`, :math:`	heta_{kj\cdot} \sim
-    \mathrm{Dirichlet}(lpha_	heta)`, each firm's class :math:`z_i \sim \pi` and its
-    answers :math:`y_{ij} \sim 	heta_{z_i j\cdot}`; the model (class indicator
+    \mathrm{Dirichlet}(\alpha_\pi)`, :math:`\theta_{kj\cdot} \sim
+    \mathrm{Dirichlet}(\alpha_\theta)`, each firm's class :math:`z_i \sim \pi` and its
+    answers :math:`y_{ij} \sim \theta_{z_i j\cdot}`; the model (class indicator
     marginalised) is refitted on the one-hot answers. Ranks are of the label-invariant
     quantities of :func:`latent_class_quantities` (named ``share[1]`` (largest) ..
     ``share[K]`` and ``agree[<item>]``).
