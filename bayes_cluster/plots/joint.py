@@ -189,37 +189,20 @@ def plot_export_calibration(
     """
     import matplotlib.pyplot as plt
 
-    from bayes_cluster.plots.logistic import pav_calibration
+    from bayes_cluster.plots.logistic import draw_pav_calibration
 
-    draws = model.fitted_probabilities()
-    p = draws.reshape(-1, draws.shape[-1])
-    p_mean = p.mean(axis=0)
     outcome = model.data_.outcome
-    y = model.idata_["observed_data"][outcome].to_numpy()
-    rng = np.random.default_rng(random_seed)
-    rows = rng.choice(p.shape[0], size=min(n_replicates, p.shape[0]), replace=False)
-    replicated = np.array([pav_calibration(p_mean, rng.random(p_mean.size) < p[r]) for r in rows])
-    tail = (1 - band_prob) / 2
-    lower, upper = np.quantile(replicated, [tail, 1 - tail], axis=0)
-    x = np.sort(p_mean)
     figure, axis = plt.subplots(figsize=(5, 5), layout="constrained")
-    axis.fill_between(
-        x,
-        lower,
-        upper,
-        step="post",
-        color="C0",
-        alpha=0.3,
-        label=f"{band_prob:.0%} band of replicated outcomes",
+    draw_pav_calibration(
+        axis,
+        model.fitted_probabilities(),
+        model.idata_["observed_data"][outcome].to_numpy(),
+        n_replicates=n_replicates,
+        band_prob=band_prob,
+        random_seed=random_seed,
     )
-    axis.step(x, pav_calibration(p_mean, y), where="post", color="black", label="observed (PAV)")
-    axis.plot([0, 1], [0, 1], color="grey", ls="--", lw=1, label="perfect calibration")
     axis.set(
-        xlim=(0, 1),
-        ylim=(0, 1),
         xlabel="predicted probability, given items and predictors",
-        ylabel="conditional event probability",
         title=f"Calibration of the joint model: {outcome}",
     )
-    axis.legend(loc="upper left", fontsize="small")
     return figure

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from bayes_cluster.logistic import BayesianLogit
 
 __all__ = [
+    "draw_pav_calibration",
     "pav_calibration",
     "plot_calibration",
     "plot_coefficients",
@@ -56,6 +57,63 @@ def pav_calibration(probability: np.ndarray, outcome: np.ndarray) -> np.ndarray:
     return isotonic_regression(np.asarray(outcome, dtype=float)[order]).x
 
 
+def draw_pav_calibration(
+    axis: Any,
+    probability_draws: np.ndarray,
+    outcome: np.ndarray,
+    *,
+    n_replicates: int = 200,
+    band_prob: float = 0.94,
+    random_seed: int | None = 0,
+) -> None:
+    """Draw a PAV calibration curve with its posterior predictive band on ``axis``.
+
+    The black line is :func:`pav_calibration` of the observed outcomes against the
+    posterior mean probabilities; the band is the same curve for outcomes replicated from
+    ``n_replicates`` posterior draws.  The caller sets the x label and the title.
+
+    Parameters
+    ----------
+    axis : matplotlib.axes.Axes
+        Where to draw.
+    probability_draws : numpy.ndarray
+        Posterior draws of the event probabilities, shape ``(..., firm)``.
+    outcome : numpy.ndarray
+        Observed 0/1 outcomes, one per firm.
+    n_replicates : int, default 200
+        Posterior predictive replicates of the band.
+    band_prob : float, default 0.94
+        Probability of the pointwise band.
+    random_seed : int, optional
+        Seed of the replicates.
+    """
+    p = probability_draws.reshape(-1, probability_draws.shape[-1])
+    p_mean = p.mean(axis=0)
+    rng = np.random.default_rng(random_seed)
+    rows = rng.choice(p.shape[0], size=min(n_replicates, p.shape[0]), replace=False)
+    replicated = np.array([pav_calibration(p_mean, rng.random(p_mean.size) < p[r]) for r in rows])
+    tail = (1 - band_prob) / 2
+    lower, upper = np.quantile(replicated, [tail, 1 - tail], axis=0)
+    x = np.sort(p_mean)
+    axis.fill_between(
+        x,
+        lower,
+        upper,
+        step="post",
+        color="C0",
+        alpha=0.3,
+        label=f"{band_prob:.0%} band of replicated outcomes",
+    )
+    axis.step(
+        x, pav_calibration(p_mean, outcome), where="post", color="black", label="observed (PAV)"
+    )
+    axis.plot(
+        [0, 1], [0, 1], color="grey", linestyle="--", linewidth=1, label="perfect calibration"
+    )
+    axis.set(xlim=(0, 1), ylim=(0, 1), ylabel="conditional event probability")
+    axis.legend(loc="upper left", fontsize="small")
+
+
 def plot_calibration(
     model: BayesianLogit,
     *,
@@ -85,38 +143,18 @@ def plot_calibration(
     matplotlib.figure.Figure
         The figure.
     """
-    probability_draws = model.fitted_probabilities()
-    p = probability_draws.reshape(-1, probability_draws.shape[-1])
-    p_mean = p.mean(axis=0)
-    y = model.idata_["observed_data"]["y"].to_numpy()
-    rng = np.random.default_rng(random_seed)
-    rows = rng.choice(p.shape[0], size=min(n_replicates, p.shape[0]), replace=False)
-    replicated = np.array([pav_calibration(p_mean, rng.random(p_mean.size) < p[r]) for r in rows])
-    tail = (1 - band_prob) / 2
-    lower, upper = np.quantile(replicated, [tail, 1 - tail], axis=0)
-    x = np.sort(p_mean)
     figure, axis = plt.subplots(figsize=(5, 5))
-    axis.fill_between(
-        x,
-        lower,
-        upper,
-        step="post",
-        color="C0",
-        alpha=0.3,
-        label=f"{band_prob:.0%} band of replicated outcomes",
-    )
-    axis.step(x, pav_calibration(p_mean, y), where="post", color="black", label="observed (PAV)")
-    axis.plot(
-        [0, 1], [0, 1], color="grey", linestyle="--", linewidth=1, label="perfect calibration"
+    draw_pav_calibration(
+        axis,
+        model.fitted_probabilities(),
+        model.idata_["observed_data"]["y"].to_numpy(),
+        n_replicates=n_replicates,
+        band_prob=band_prob,
+        random_seed=random_seed,
     )
     axis.set(
-        xlim=(0, 1),
-        ylim=(0, 1),
-        xlabel="predicted probability (posterior mean)",
-        ylabel="conditional event probability",
-        title=f"Calibration: {model.outcome}",
+        xlabel="predicted probability (posterior mean)", title=f"Calibration: {model.outcome}"
     )
-    axis.legend(loc="upper left", fontsize="small")
     figure.tight_layout()
     return figure
 
