@@ -33,6 +33,7 @@ of the profile function, each evaluation a constrained fit.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -201,17 +202,23 @@ def _penalized_curvature(
     """
     first = weight * (1.0 - 2.0 * prob)
     second = weight * (1.0 - 6.0 * prob + 6.0 * prob * prob)
-    p = X.shape[1]
-    upper_row, upper_col = np.triu_indices(p)
-    # distinct rows of K, the off-diagonal ones scaled by sqrt(2) for their twin
+    upper_row, upper_col, twin = _kronecker_rows(X.shape[1])
+    # distinct rows of K S, the off-diagonal ones scaled by sqrt(2) for their twin
     kron = z[:, upper_row, :] * z[:, upper_col, :]  # (B, p(p+1)/2, n)
-    kron[:, upper_row != upper_col, :] *= np.sqrt(2.0)
     scaled = X[None, :, :] * first[:, :, None]  # (B, n, p)
-    projected = kron @ scaled  # (B, p(p+1)/2, p)
+    projected = (kron @ scaled) * twin  # (B, p(p+1)/2, p)
     cross = np.swapaxes(projected, 1, 2) @ projected
     diagonal = np.swapaxes(X[None, :, :] * (second * leverage)[:, :, None], 1, 2) @ X
     curvature = fisher - 0.5 * diagonal + 0.5 * cross
     return 0.5 * (curvature + np.swapaxes(curvature, 1, 2))
+
+
+@functools.cache
+def _kronecker_rows(p: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Index pairs ``k <= l`` of the distinct rows of ``z (x) z`` and their weights sqrt(1|2)."""
+    upper_row, upper_col = np.triu_indices(p)
+    twin = np.where(upper_row == upper_col, 1.0, np.sqrt(2.0))[:, None]
+    return upper_row, upper_col, twin
 
 
 def _restrict(matrix: np.ndarray, fixed: np.ndarray) -> np.ndarray:
