@@ -1124,6 +1124,22 @@ def _term_columns(terms: Sequence[str], logistic: LogisticSpec) -> dict[str, str
     return mapping
 
 
+# the columns of comparison.csv shown in the report and in comparison.tex (no SEs, no OR CIs)
+_SHOWN_COMPARISON_COLUMNS: tuple[str, ...] = (
+    "method",
+    "term",
+    "estimate",
+    "ci_lower",
+    "ci_upper",
+    "interval",
+    "p_value",
+    "prob_positive",
+    "odds_ratio",
+    "conclusion",
+    "published",
+)
+
+
 def _run_comparison(context: RunContext) -> None:
     spec = context.spec
     if not context.methods:
@@ -1151,19 +1167,7 @@ def _run_comparison(context: RunContext) -> None:
     context.path("comparison.tex").write_text(
         comparison_module.to_latex(
             table,
-            columns=[
-                "method",
-                "term",
-                "estimate",
-                "ci_lower",
-                "ci_upper",
-                "interval",
-                "p_value",
-                "prob_positive",
-                "odds_ratio",
-                "conclusion",
-                "published",
-            ],
+            columns=list(_SHOWN_COMPARISON_COLUMNS),
             caption=f"{note}Logit coefficients by method. Conclusion rule: {rules}.{source}",
         ),
         encoding="utf-8",
@@ -1201,21 +1205,7 @@ def _run_comparison(context: RunContext) -> None:
             "Coefficients (left) and odds ratios (right) of every method, with their intervals",
         )
     )
-    shown = table[
-        [
-            "method",
-            "term",
-            "estimate",
-            "ci_lower",
-            "ci_upper",
-            "interval",
-            "p_value",
-            "prob_positive",
-            "odds_ratio",
-            "conclusion",
-            "published",
-        ]
-    ]
+    shown = table[list(_SHOWN_COMPARISON_COLUMNS)]
     section.add(TableBlock(shown, "The comparison table (comparison.csv)"))
     # the comparison goes first among the results, right after the data
     position = 1 if context.report.sections and context.report.sections[0].title == "Data" else 0
