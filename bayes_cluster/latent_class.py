@@ -37,7 +37,6 @@ collapsed, binary items, or a user who wants all five levels).
 from __future__ import annotations
 
 import itertools
-import os
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -737,8 +736,10 @@ class BayesianLatentClass:
         progressbar : bool
             Show the sampler's progress bar.
         cores : int, optional
-            Chains run in parallel on this many processes (pymc) or threads (nutpie);
-            default ``min(chains, os.cpu_count())``.
+            Chains run in parallel on this many processes (pymc) or threads (nutpie).
+            Default: nutpie's own choice; pymc runs the chains one after another (its
+            worker processes are forked from a process that by then runs threads, which
+            Python warns may deadlock, and on 2 cores they were measured no faster).
 
         Returns
         -------
@@ -756,8 +757,6 @@ class BayesianLatentClass:
                 raise ValueError(f"{name} must be a positive whole number, got {value!r}")
         encoded = self.encode(data)
         started = time.perf_counter()
-        if cores is None:
-            cores = min(chains, os.cpu_count() or 1)
         raw, compile_s = self._sample(
             encoded, draws, tune, chains, random_seed, sampler, progressbar, cores
         )
@@ -808,7 +807,9 @@ class BayesianLatentClass:
                 draws=draws,
                 tune=tune,
                 chains=chains,
-                cores=cores,
+                # sequential by default: forking workers from the pipeline's (threaded)
+                # process draws a fork() deadlock warning, and it was no faster on 2 cores
+                cores=1 if cores is None else cores,
                 random_seed=seed,
                 nuts_sampler="pymc",
                 progressbar=progressbar,
@@ -835,15 +836,16 @@ class BayesianLatentClass:
             )
         compiled = compiled.with_data(**updates)
         compile_s = time.perf_counter() - started
+        extra = {} if cores is None else {"cores": cores}
         tree = nutpie.sample(
             compiled,
             draws=draws,
             tune=tune,
             chains=chains,
             seed=seed,
-            cores=cores,
             progress_bar=progressbar,
             save_warmup=False,
+            **extra,
         )
         return tree, compile_s
 
