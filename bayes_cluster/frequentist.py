@@ -6,9 +6,10 @@ Stata or R:
 * :func:`mle_logit` -- the maximum-likelihood logit with SPSS's tables ("Variables in the
   Equation", omnibus test, model summary, Hosmer--Lemeshow test with its contingency
   table, classification table), which reports separation instead of huge numbers;
-* :func:`firth_logit` -- Firth's (1993) penalised logit as R's logistf computes it
-  (profile penalised-likelihood intervals and penalised likelihood-ratio tests), with
-  the optional FLIC intercept correction (Puhr et al. 2017);
+* :func:`firth_logit` -- Firth's (1993) penalised logit with logistf's profile
+  penalised-likelihood intervals and penalised likelihood-ratio tests, standard errors
+  either from the inverse Fisher information (brglm2's, the default) or from logistf's
+  augmented information, and the optional FLIC intercept correction (Puhr et al. 2017);
 * :func:`detect_separation` -- Konis's (2007) linear-programming check (defined in
   :mod:`bayes_cluster.separation`).
 
@@ -227,6 +228,27 @@ def _null_log_likelihood(y: np.ndarray) -> float:
 
 def _wald_p(statistic: np.ndarray, df: int = 1) -> np.ndarray:
     return stats.chi2.sf(statistic, df)
+
+
+FIRTH_STANDARD_ERRORS: dict[str, str] = {
+    "fisher": "inverse Fisher information (as brglm2)",
+    "augmented": "inverse augmented information [X' diag(w(1+h)) X]^-1 (as logistf >= 1.24)",
+}
+"""Standard-error conventions of :func:`firth_logit`, with the label each table carries."""
+
+
+def _augmented_information(X: np.ndarray, beta: np.ndarray) -> np.ndarray:
+    r"""Augmented information :math:`X^\top\operatorname{diag}\{w_i(1+h_i)\}X` (logistf >= 1.24).
+
+    :math:`h_i` are the diagonal elements of the hat matrix
+    :math:`W^{1/2}X(X^\top WX)^{-1}X^\top W^{1/2}` at ``beta``: the information of the
+    data augmented with the pseudo-observations that Firth's modified score implies.
+    """
+    probability = special.expit(X @ beta)
+    weight = probability * (1.0 - probability)
+    fisher = (X * weight[:, None]).T @ X
+    hat = weight * np.einsum("ij,ji->i", X, linalg.solve(fisher, X.T, assume_a="pos"))
+    return (X * (weight * (1.0 + hat))[:, None]).T @ X
 
 
 # --------------------------------------------------------------------------- MLE
@@ -603,13 +625,14 @@ def _joint_wald(
 # --------------------------------------------------------------------------- Firth
 @dataclass
 class FirthLogitResult:
-    r"""Firth's penalised-likelihood logit, as R's logistf reports it.
+    r"""Firth's penalised-likelihood logit: logistf's intervals and tests.
 
     Attributes
     ----------
     summary : pandas.DataFrame
         Indexed by term (``Intercept`` first): ``estimate``, ``std_error`` (from the
-        inverse Fisher information at the estimate), ``ci_lower``, ``ci_upper`` (profile
+        inverse Fisher or the augmented information at the estimate, see ``se``; its
+        label is ``summary.attrs["std_error"]``), ``ci_lower``, ``ci_upper`` (profile
         penalised likelihood, or Wald with ``ci="wald"``), ``chi2`` and ``p_value``
         (penalised likelihood-ratio test of the term being 0, or Wald), ``odds_ratio``,
         ``or_ci_lower``, ``or_ci_upper`` and ``method`` (how the interval and test of
@@ -626,7 +649,10 @@ class FirthLogitResult:
     params_, bse_ : pandas.Series
         Estimates (FLIC intercept when ``flic``) and standard errors.
     cov_ : pandas.DataFrame
-        Inverse Fisher information at the penalised estimate.
+        Inverse Fisher (``se="fisher"``) or augmented (``se="augmented"``) information
+        at the penalised estimate (before any FLIC correction).
+    se : {"fisher", "augmented"}
+        Which standard errors ``summary`` shows (:data:`FIRTH_STANDARD_ERRORS`).
     flic : bool
         Whether the intercept was re-estimated by FLIC.
     warnings : list of str
@@ -644,6 +670,7 @@ class FirthLogitResult:
     cov_: pd.DataFrame
     level: float = 0.95
     ci_method: str = "profile"
+    se: str = "fisher"
     flic: bool = False
     converged: bool = True
     iterations: int = 0
@@ -671,14 +698,15 @@ class FirthLogitResult:
         return pd.Series(probability, index=frame.index, name=f"P({self.outcome}=1)")
 
     def to_markdown(self) -> str:
-        """Render the logistf-like report as Markdown."""
+        """Render the report as Markdown (the header names the standard errors shown)."""
         stats_ = self.fit_statistics
         title = "Firth's penalised logit" + (" with FLIC intercept" if self.flic else "")
         lines = [
             f"## {title}: {self.outcome}",
             "",
             f"n = {int(stats_['n_obs'])}, events = {int(stats_['n_events'])}; "
-            f"{self.ci_method} {100 * self.level:g}% intervals",
+            f"{self.ci_method} {100 * self.level:g}% intervals; "
+            f"standard errors: {FIRTH_STANDARD_ERRORS[self.se]}",
             "",
         ]
         lines += [f"> **Warning:** {message}" for message in self.warnings]
@@ -708,16 +736,28 @@ def firth_logit(
     reference_levels: Mapping[str, Any] | None = None,
     ci: str = "profile",
     level: float = 0.95,
+    se: str = "fisher",
     flic: bool = False,
     max_iter: int = 200,
     tol: float = 1e-10,
 ) -> FirthLogitResult:
-    r"""Firth's penalised-likelihood logit, as R's logistf (defaults ``pl = TRUE``).
+    r"""Firth's penalised-likelihood logit, with logistf's intervals and tests (``pl = TRUE``).
 
     Maximises :math:`\ell^*(\beta) = \ell(\beta) + \tfrac12\log|X^\top WX|` (Firth
-    1993; Heinze & Schemper 2002) by Newton--Raphson with the Fisher information, steps
-    capped at 5 per coefficient and halved while :math:`\ell^*` decreases (logistf's
-    algorithm, with a tighter tolerance). Estimates are finite even under separation.
+    1993; Heinze & Schemper 2002) by Newton--Raphson with the exact Hessian of
+    :math:`\ell^*` (the Fisher information where that Hessian is not negative definite),
+    steps capped at 5 per coefficient and halved while :math:`\ell^*` decreases
+    (logistf's safeguards; logistf itself steps with the Fisher information, which has
+    the same fixed point). Estimates are finite even under separation.
+
+    Standard errors follow one of two conventions (``se``), and the result says which
+    (``summary.attrs["std_error"]`` and the Markdown header): ``"fisher"`` (default),
+    the inverse Fisher information :math:`(X^\top WX)^{-1}` at :math:`\hat\beta`, as
+    brglm2 prints; ``"augmented"``, the inverse augmented information
+    :math:`[X^\top\operatorname{diag}\{w_i(1+h_i)\}X]^{-1}` (:math:`h_i` the hat
+    values), as logistf >= 1.24 prints -- smaller. Estimates, profile intervals and
+    penalised likelihood-ratio tests do not depend on it; Wald intervals and tests
+    (``ci="wald"``) use the chosen standard errors.
 
     With ``ci="profile"`` (default) each term gets the profile penalised-likelihood
     interval :math:`\{b: 2[\ell^*(\hat\beta) - \max_{\beta_j = b}\ell^*(\beta)] \le
@@ -729,9 +769,12 @@ def firth_logit(
     With ``flic=True`` the intercept is re-estimated by maximum likelihood with the
     other coefficients fixed (the linear predictor without intercept as offset), so the
     predicted probabilities average to the observed event rate (FLIC, Puhr et al.
-    2017); the intercept's standard error, interval and test are then the Wald ones of
-    that one-parameter fit (ignoring the uncertainty of the slopes, as logistf's
-    ``flic``), and the slopes' rows are unchanged.
+    2017). Its standard error is :math:`\sqrt{[(X^\top WX)^{-1}]_{11}}` with
+    :math:`W` at the FLIC fit, the full design's information, so the uncertainty of
+    the slopes counts (logistf's ``flic``; the intercept-only refit's
+    :math:`1/\sqrt{\sum_i w_i}` would treat the slopes as known); its interval and test
+    are the Wald ones with that standard error (logistf takes the interval from it but
+    prints the p-value of the intercept-only refit), and the slopes' rows are unchanged.
 
     Parameters
     ----------
@@ -747,6 +790,9 @@ def firth_logit(
         How intervals and p-values are computed.
     level : float, default 0.95
         Confidence level.
+    se : {"fisher", "augmented"}, default "fisher"
+        Standard errors from the inverse Fisher information (brglm2) or from the
+        inverse augmented information (logistf >= 1.24).
     flic : bool, default False
         Re-estimate the intercept for unbiased average predicted probability.
     max_iter : int, default 200
@@ -763,7 +809,7 @@ def firth_logit(
     ------
     ValueError
         If a column is missing or has missing values, the outcome is not binary, the
-        design is rank-deficient, or ``ci`` is unknown.
+        design is rank-deficient, or ``ci`` or ``se`` is unknown.
 
     Examples
     --------
@@ -775,6 +821,8 @@ def firth_logit(
     """
     if ci not in ("profile", "wald"):
         raise ValueError(f"ci must be 'profile' or 'wald', not {ci!r}")
+    if se not in FIRTH_STANDARD_ERRORS:
+        raise ValueError(f"se must be 'fisher' or 'augmented', not {se!r}")
     X, y, terms, _, info = model_matrix(
         frame, outcome, predictors, reference_levels=reference_levels
     )
@@ -790,7 +838,10 @@ def firth_logit(
             f"Newton-Raphson did not converge in {fit.iterations} iterations: estimates "
             "are unreliable"
         )
-    cov = np.linalg.inv(fit.fisher[0])
+    if se == "fisher":
+        cov = np.linalg.inv(fit.fisher[0])
+    else:
+        cov = np.linalg.inv(_augmented_information(X, beta))
     std_error = np.sqrt(np.diag(cov))
 
     # restricted fits keep the penalty of the full design, as logistf: the null model
@@ -843,7 +894,11 @@ def firth_logit(
             offset=offset,
         )
         estimate[0] = intercept_fit.beta[0, 0]
-        intercept_se = float(np.sqrt(1.0 / intercept_fit.fisher[0, 0, 0]))
+        # the full design's information at the FLIC fit (Puhr et al. 2017; logistf):
+        # 1 / fisher of the intercept-only refit would treat the slopes as known
+        flic_probability = special.expit(estimate[0] + offset)
+        flic_information = (X * (flic_probability * (1.0 - flic_probability))[:, None]).T @ X
+        intercept_se = float(np.sqrt(np.linalg.inv(flic_information)[0, 0]))
         std_error = std_error.copy()
         std_error[0] = intercept_se
         lower[0], upper[0] = estimate[0] - z * intercept_se, estimate[0] + z * intercept_se
@@ -869,6 +924,7 @@ def firth_logit(
         },
         index=pd.Index(terms, name=TERM),
     )
+    summary.attrs["std_error"] = FIRTH_STANDARD_ERRORS[se]
     slopes = p - 1
     lr = max(2.0 * (penalized_ll - null_ll), 0.0)
     if slopes:
@@ -903,6 +959,7 @@ def firth_logit(
         cov_=pd.DataFrame(cov, index=summary.index, columns=summary.index),
         level=level,
         ci_method=ci,
+        se=se,
         flic=flic,
         converged=converged,
         iterations=fit.iterations,

