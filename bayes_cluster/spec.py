@@ -242,6 +242,9 @@ class LatentClassSpec:
         Type each class against Markusen's signatures (Markusen items only).
     priors : dict
         Prior tables of the Bayesian mixture.
+    markusen_items : dict
+        Item column -> Markusen item name (``[latent_class.markusen_items]``), for surveys
+        whose Markusen items are not named as in :data:`bayes_cluster.markusen.MARKUSEN_ITEMS`.
     """
 
     items: tuple[str, ...]
@@ -253,6 +256,12 @@ class LatentClassSpec:
     bayesian: bool = True
     markusen: bool = True
     priors: dict[str, dict[str, Any]] = field(default_factory=dict)
+    markusen_items: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def markusen_names(self) -> tuple[str, ...]:
+        """Each item's Markusen name: its ``markusen_items`` entry, else its column name."""
+        return tuple(self.markusen_items.get(item, item) for item in self.items)
 
 
 @dataclass(frozen=True)
@@ -881,6 +890,7 @@ def _validate_latent_class(
             "bayesian",
             "markusen",
             "priors",
+            "markusen_items",
         ),
     )
     if table.has("items") and table.has("item_prefix"):
@@ -963,6 +973,9 @@ def _validate_latent_class(
             problems.add(key, f"must be a positive Dirichlet concentration, got {value!r}")
         else:
             priors[name] = float(value)
+    markusen_items = _validate_markusen_items(
+        table.get("markusen_items", dict, {}), items, data, problems
+    )
     if not items:
         return None
     return LatentClassSpec(
@@ -975,7 +988,51 @@ def _validate_latent_class(
         bayesian=table.get("bayesian", bool, True),
         markusen=table.get("markusen", bool, True),
         priors=priors,
+        markusen_items=markusen_items,
     )
+
+
+def _validate_markusen_items(
+    raw: dict[str, Any], items: Sequence[str], data: DataSpec | None, problems: Problems
+) -> dict[str, str]:
+    """Check ``[latent_class.markusen_items]`` (item column -> Markusen item name)."""
+    from bayes_cluster.markusen import MARKUSEN_ITEMS
+
+    mapping: dict[str, str] = {}
+    for column, name in raw.items():
+        key = f"[latent_class.markusen_items].{column}"
+        if not isinstance(name, str):
+            problems.add(key, f"must be a Markusen item name (a string), got {name!r}")
+        elif name not in MARKUSEN_ITEMS:
+            problems.add(
+                key, f"unknown Markusen item {name!r}; known: {', '.join(MARKUSEN_ITEMS)}"
+            )
+        elif data is not None and column not in data.columns:
+            problems.add(
+                key,
+                f"column {column!r} is not in the data's codebook "
+                f"(columns: {', '.join(data.columns)})",
+            )
+        elif items and column not in items:
+            problems.add(
+                key,
+                f"column {column!r} is not one of the [latent_class] items ({', '.join(items)})",
+            )
+        else:
+            mapping[column] = name
+    # every item must end with its own name: no two columns typed as the same Markusen item
+    named: dict[str, list[str]] = {}
+    for item in items:
+        named.setdefault(mapping.get(item, item), []).append(item)
+    for name, columns in named.items():
+        mapped = [c for c in columns if c in mapping]
+        if len(columns) > 1 and mapped:  # (an item listed twice is reported with items)
+            problems.add(
+                f"[latent_class.markusen_items].{mapped[0]}",
+                f"Markusen item {name!r} would be given to {len(columns)} columns "
+                f"({', '.join(columns)}); each Markusen item may name one column only",
+            )
+    return mapping
 
 
 def _validate_sampler(raw: Any, problems: Problems) -> SamplerSpec:
