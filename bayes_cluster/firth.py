@@ -16,17 +16,25 @@ Firth's (1993) penalised log-likelihood for the logit is
 
 with modified score :math:`U^*(\beta) = X^\top\{y - \pi + h \odot (1/2 - \pi)\}`, where
 :math:`h` is the diagonal of the hat matrix :math:`W^{1/2}X(X^\top WX)^{-1}X^\top W^{1/2}`.
-As R's logistf, the iteration is :math:`\beta \leftarrow \beta + I(\beta)^{-1}U^*(\beta)`
-with the Fisher information :math:`I = X^\top WX`, the step capped at ``max_step`` in every
-coordinate and halved while the penalised log-likelihood decreases. With ``firth=False``
-the same code maximises the ordinary likelihood (Newton--Raphson, which for the canonical
-logit link is Fisher scoring).
+The iteration is Newton--Raphson with the exact Hessian of :math:`\ell^*`:
+:math:`\beta \leftarrow \beta + J(\beta)^{-1}U^*(\beta)`, where
+:math:`J = -\nabla^2\ell^*` (see :func:`_penalized_curvature`); where :math:`J` is not
+numerically positive definite (far from the optimum) the step uses the Fisher information
+:math:`I = X^\top WX` instead. R's logistf steps with :math:`I` throughout (Fisher scoring
+on the modified score): the fixed point is the same, but the exact Hessian converges
+quadratically where Fisher steps crawl (fitted probabilities near 0 or 1). As in logistf,
+the step is capped at ``max_step`` in every coordinate and halved while the penalised
+log-likelihood decreases. With ``firth=False`` the same code maximises the ordinary
+likelihood (for the canonical logit link the Hessian is :math:`-I`, so Newton--Raphson and
+Fisher scoring coincide).
 
 Profile-likelihood limits follow Venzon & Moolgavkar (1988) as in logistf: for term
 :math:`j` the limit solves :math:`U^*_{-j}(\beta) = 0` and
 :math:`\ell^*(\beta) = \ell^*(\hat\beta) - \chi^2_{1,0.95}/2`, by the iteration
-:math:`\beta \leftarrow \beta + I^{-1}(U^* + \lambda e_j)` with
-:math:`\lambda = \pm\{(2(\ell^* - \ell_0) + U^{*\top} I^{-1} U^*)/(I^{-1})_{jj}\}^{1/2}`.
+:math:`\beta \leftarrow \beta + J^{-1}(U^* + \lambda e_j)` with
+:math:`\lambda = \pm\{(2(\ell^* - \ell_0) + U^{*\top} J^{-1} U^*)/(J^{-1})_{jj}\}^{1/2}`,
+:math:`J` again the exact minus Hessian where positive definite, else :math:`I` (logistf
+uses :math:`I`).
 Limits where that iteration does not converge are found instead by bracketing the root
 of the profile function, each evaluation a constrained fit.
 """
