@@ -8,10 +8,20 @@ It collects *every* problem before failing, and raises one
 file's line number; the header is line 1), the column, the offending value and what was
 expected.  Loading only reads: it never modifies or writes a file.
 
-Text files are decoded as UTF-8 (with or without a byte-order mark), falling back to
-Windows-1252; the delimiter is sniffed from the header line (``,``, ``;``, tab or ``|``).
-In files that are not comma-delimited, a decimal comma (``12,5``) is read as ``12.5``, as
-in Indonesian Excel exports.
+Text files are decoded as UTF-8 (with or without a byte-order mark) or UTF-16 (with a
+byte-order mark), falling back to Windows-1252; the delimiter is sniffed from the header
+line (``,``, ``;``, tab or ``|``).
+
+Numbers are read as written, never guessed (:func:`parse_number`).  The decimal mark and
+thousands separator are either declared (``decimal=``/``thousands=``; ``[data] decimal``
+and ``thousands`` in a spec) or told from the file itself: a cell such as ``12,5`` or
+``1.234.567`` shows decimal commas (then ``.`` groups thousands: ``1.000`` is 1000), a
+cell such as ``12.5`` or ``1,234,567`` shows decimal points (then ``,`` groups thousands).
+A comma-delimited file with no such cell uses decimal points.  In any other file whose
+convention cannot be told, a value such as ``1.000`` is refused as ambiguous, naming the
+file, row, column and value; so is a file that writes decimals both ways.  Python-only
+spellings (``1_000``), non-ASCII digits, ``inf``/``nan`` and numbers beyond
+:data:`MAX_MAGNITUDE` are refused by name.
 """
 
 from __future__ import annotations
@@ -21,6 +31,7 @@ import difflib
 import io
 import math
 import re
+import unicodedata
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -32,12 +43,16 @@ import pandas as pd
 from bayes_cluster.codebook import TUMANG_CODEBOOK, Column
 
 __all__ = [
+    "DECIMAL_MARKS",
+    "MAX_MAGNITUDE",
     "MISSING_TOKENS",
+    "THOUSANDS_SEPARATORS",
     "SurveyProblem",
     "SurveyValidationError",
     "SurveyWarning",
     "describe_survey",
     "load_survey",
+    "parse_number",
     "tumang_data_path",
 ]
 
@@ -47,7 +62,19 @@ MISSING_TOKENS: frozenset[str] = frozenset({"", "na", "n/a", "nan", "null", "non
 _DELIMITERS = (",", ";", "\t", "|")
 _EXCEL_SUFFIXES = (".xlsx", ".xlsm")
 _ONE_ROW_PER_FIRM = "at least one row per firm below the header"
-_DECIMAL_COMMA = re.compile(r"^[+-]?\d*,\d+$")
+
+DECIMAL_MARKS: tuple[str, ...] = (".", ",")
+"""Decimal marks a file may use (declared or told from the file)."""
+
+THOUSANDS_SEPARATORS: tuple[str, ...] = ("", ".", ",", " ", "'")
+"""Thousands separators that may be declared (``""``: none)."""
+
+MAX_MAGNITUDE: float = 1e12
+"""Largest absolute value read from a survey: larger values overflow the models' arithmetic
+(standardisation squares them) and are no firm's count or age."""
+
+_NUMBER = re.compile(r"([+-]?)([0-9][0-9.,' ]*|[.,][0-9]+)(?:[eE]([+-]?[0-9]+))?")
+_NON_FINITE = {"inf": "infinity", "infinity": "infinity", "nan": "NaN"}
 _BINARY_SIGNATURES: tuple[tuple[bytes, str], ...] = (
     (b"\x89PNG", "a PNG image"),
     (b"\xff\xd8\xff", "a JPEG image"),
@@ -130,7 +157,8 @@ class _Table:
     header: list[str]
     rows: list[list[Any]]
     line_numbers: list[int]
-    decimal_comma: bool
+    delimiter: str | None
+    """The text file's delimiter; None for a workbook or a frame."""
 
 
 def tumang_data_path() -> Path:
@@ -178,6 +206,8 @@ def load_survey(
     outcome_labels: Mapping[str, int] | None = None,
     missing: Literal["error", "drop"] = "error",
     sheet_name: str | int = 0,
+    decimal: str | None = None,
+    thousands: str | None = None,
 ) -> pd.DataFrame:
     """Read a survey and validate it against a codebook.
 
@@ -211,6 +241,12 @@ def load_survey(
         line numbers in a :class:`SurveyWarning` and in ``frame.attrs["dropped_rows"]``.
     sheet_name : str or int
         Worksheet of an ``.xlsx`` file.
+    decimal : {".", ","}, optional
+        The file's decimal mark. Default: told from the file (see the module docstring);
+        values that could be read two ways are then refused.
+    thousands : {"", ".", ",", " ", "'"}, optional
+        The file's thousands separator (``""``: none); needs ``decimal``. Default: none
+        when ``decimal`` is given, else the mark that is not the decimal one.
 
     Returns
     -------
@@ -234,6 +270,7 @@ def load_survey(
     """
     if missing not in ("error", "drop"):
         raise ValueError(f"missing must be 'error' or 'drop', got {missing!r}")
+    _check_number_format(decimal, thousands)
     codebook = tuple(codebook)
     by_name = {column.name: column for column in codebook}
     outcome = outcome if outcome is not None else _role(codebook, "outcome")
@@ -258,13 +295,19 @@ def load_survey(
 
     position = {name: i for i, name in enumerate(table.header)}
     present = [c for c in codebook if c.name in position]
+    number_format = _number_format(table, present, position, decimal, thousands)
     missing_cells: dict[int, list[SurveyProblem]] = {}
     values: dict[str, list[Any]] = {c.name: [] for c in present}
     for r, (cells, line) in enumerate(zip(table.rows, table.line_numbers, strict=True)):
         for column in present:
-            text = _cell_text(cells[position[column.name]])
+            cell = cells[position[column.name]]
             value, problem = _parse_cell(
-                text, column, table, line, labels if column.name == outcome else None
+                cell,
+                column,
+                table,
+                line,
+                labels if column.name == outcome else None,
+                number_format,
             )
             if problem is not None and problem.issue == "missing value":
                 missing_cells.setdefault(r, []).append(problem)
@@ -413,6 +456,12 @@ def _file_problem(name: str, issue: str, expected: str) -> SurveyProblem:
 
 def _decode(raw: bytes) -> str | None:
     """Decode text bytes (UTF-8, else Windows-1252); None for binary data."""
+    for bom, codec in ((b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be")):
+        if raw.startswith(bom):
+            try:
+                return raw[len(bom) :].decode(codec)
+            except UnicodeDecodeError:
+                return None
     if b"\x00" in raw[:8192]:
         return None
     try:
@@ -464,7 +513,7 @@ def _text_table(name: str, text: str) -> tuple[_Table | None, list[SurveyProblem
     assert header is not None  # the file is not blank
     if not rows and not problems:
         problems.append(_file_problem(name, "no data rows (header only)", _ONE_ROW_PER_FIRM))
-    table = _Table(name, header, rows, line_numbers, decimal_comma=delimiter != ",")
+    table = _Table(name, header, rows, line_numbers, delimiter=delimiter)
     return table, problems
 
 
@@ -480,6 +529,9 @@ def _excel_table(
         sheet = pd.read_excel(
             io.BytesIO(raw), sheet_name=sheet_name, header=None, dtype=object, engine="openpyxl"
         )
+    except ImportError:
+        issue = "reading .xlsx workbooks needs the optional package openpyxl"
+        return None, [_file_problem(name, issue, "openpyxl installed: pip install openpyxl")]
     except Exception as error:  # openpyxl raises many types for corrupt files
         issue = f"could not be read as a workbook ({type(error).__name__}: {error})"
         return None, [_file_problem(name, issue, expected)]
@@ -496,7 +548,7 @@ def _excel_table(
     problems = []
     if not rows:
         problems.append(_file_problem(name, "no data rows (header only)", _ONE_ROW_PER_FIRM))
-    return _Table(name, header, rows, line_numbers, decimal_comma=True), problems
+    return _Table(name, header, rows, line_numbers, delimiter=None), problems
 
 
 def _frame_table(frame: pd.DataFrame) -> tuple[_Table | None, list[SurveyProblem]]:
@@ -508,7 +560,7 @@ def _frame_table(frame: pd.DataFrame) -> tuple[_Table | None, list[SurveyProblem
     problems = []
     if not rows:
         problems.append(_file_problem(name, "no data rows", "at least one row per firm"))
-    return _Table(name, header, rows, list(range(2, len(rows) + 2)), False), problems
+    return _Table(name, header, rows, list(range(2, len(rows) + 2)), delimiter=","), problems
 
 
 def _cell_text(cell: Any) -> str:
@@ -525,6 +577,245 @@ def _cell_text(cell: Any) -> str:
     except (TypeError, ValueError):
         pass
     return str(cell).strip()
+
+
+# --------------------------------------------------------------------------- numbers
+
+
+def parse_number(text: str, *, decimal: str = ".", thousands: str = "") -> float:
+    """Read one number exactly as written under a declared convention.
+
+    Parameters
+    ----------
+    text : str
+        The cell text, e.g. ``"1.234,5"``; surrounding blanks are ignored.
+    decimal : {".", ","}
+        The decimal mark.
+    thousands : {"", ".", ",", " ", "'"}
+        The thousands separator (``""``: none). Groups must be of three digits.
+
+    Returns
+    -------
+    float
+        The value.
+
+    Raises
+    ------
+    ValueError
+        Naming the reason: non-ASCII digits, Python's ``_`` digit grouping,
+        ``inf``/``nan``, a number beyond :data:`MAX_MAGNITUDE` (or one that overflows),
+        a mark that is neither the decimal mark nor the thousands separator, a malformed
+        digit group, or text that is not a number at all (the message then starts with
+        ``"not a number"``).
+
+    Examples
+    --------
+    >>> parse_number("1.000", decimal=",", thousands=".")
+    1000.0
+    >>> parse_number("1,5", decimal=",")
+    1.5
+    >>> parse_number("1_000")
+    Traceback (most recent call last):
+    ...
+    ValueError: Python digit grouping '1_000' is not a number format; write 1000
+    """
+    _check_number_format(decimal, thousands)
+    written = text.strip()
+    if not written.isascii():
+        if any(unicodedata.category(ch) == "Nd" for ch in written if not ch.isascii()):
+            digits = "".join(
+                str(unicodedata.digit(ch)) if unicodedata.category(ch) == "Nd" else ch
+                for ch in written
+            )
+            return _raise(f"non-ASCII digits (they would read as {digits}); write digits 0-9")
+        odd = next(ch for ch in written if not ch.isascii())
+        return _raise(f"not a number (non-ASCII character {odd!r}, U+{ord(odd):04X})")
+    if "_" in written and any(ch.isdigit() for ch in written):
+        plain = written.replace("_", "")
+        return _raise(f"Python digit grouping {written!r} is not a number format; write {plain}")
+    bare = written.lower().lstrip("+-")
+    if bare in _NON_FINITE:
+        return _raise(f"not a finite number ({written!r} is {_NON_FINITE[bare]})")
+    match = _NUMBER.fullmatch(written)
+    if match is None:
+        return _raise("not a number")
+    sign, mantissa, exponent = match.groups()
+    whole, fraction = mantissa, ""
+    if decimal in mantissa:
+        whole, _, fraction = mantissa.rpartition(decimal)
+        if not fraction.isdigit() and fraction:
+            return _raise(f"not a number (text after the decimal mark {decimal!r})")
+    digits = whole
+    if thousands and thousands in whole:
+        groups = whole.split(thousands)
+        if not (
+            all(g.isdigit() for g in groups)
+            and 1 <= len(groups[0]) <= 3
+            and all(len(g) == 3 for g in groups[1:])
+        ):
+            return _raise(
+                f"malformed digit grouping: thousands separator {thousands!r} must separate "
+                "groups of three digits"
+            )
+        digits = "".join(groups)
+    if digits and not digits.isdigit():
+        mark = next(ch for ch in digits if not ch.isdigit())
+        if mark == decimal:
+            return _raise(f"not a number (two decimal marks {decimal!r})")
+        if mark in ".,' ":
+            grouping = (
+                f"the thousands separator ({thousands!r})"
+                if thousands
+                else "a declared thousands separator"
+            )
+            return _raise(
+                f"{mark!r} is neither the decimal mark ({decimal!r}) nor {grouping}; "
+                "declare the file's number format"
+            )
+        return _raise("not a number")
+    if not digits and not fraction:
+        return _raise("not a number")
+    value = float(
+        f"{sign}{digits or '0'}.{fraction or '0'}" + (f"e{exponent}" if exponent else "")
+    )
+    return _check_magnitude(value, written)
+
+
+def _raise(message: str) -> float:
+    raise ValueError(message)
+
+
+def _check_magnitude(value: float, written: str) -> float:
+    if math.isnan(value):
+        return _raise(f"not a finite number ({written!r} is 'not a number')")
+    if math.isinf(value):
+        return _raise(f"too large: {written} overflows to infinity")
+    if abs(value) > MAX_MAGNITUDE:
+        return _raise(f"too large: magnitude above {MAX_MAGNITUDE:g}")
+    return value
+
+
+def _check_number_format(decimal: str | None, thousands: str | None) -> None:
+    if decimal is not None and decimal not in DECIMAL_MARKS:
+        raise ValueError(f"decimal must be '.' or ',', got {decimal!r}")
+    if thousands is None:
+        return
+    if thousands not in THOUSANDS_SEPARATORS:
+        shown = ", ".join(map(repr, THOUSANDS_SEPARATORS))
+        raise ValueError(f"thousands must be one of {shown}, got {thousands!r}")
+    if decimal is None:
+        raise ValueError("thousands needs decimal: declare the decimal mark too")
+    if thousands == decimal:
+        raise ValueError(f"thousands and decimal must differ, both are {decimal!r}")
+
+
+def _is_typed_number(cell: Any) -> bool:
+    """Whether a cell is a number already (a workbook's or a frame's), not text."""
+    import numpy as np
+
+    return isinstance(cell, int | float | np.integer | np.floating) and not isinstance(
+        cell, bool | np.bool_
+    )
+
+
+def _decimal_evidence(text: str) -> str | None:
+    """Return the decimal mark a written number shows: ``"."``, ``","`` or None."""
+    body = re.sub(r"[eE][+-]?\d+$", "", text.strip().lstrip("+-"))
+    marks = [ch for ch in body if ch in ".,"]
+    if not marks or not body.replace(".", "").replace(",", "").isdigit():
+        return None
+    if len(set(marks)) == 2:
+        return marks[-1]  # 1.234,5 or 1,234.5: the last mark is the decimal one
+    mark = marks[0]
+    other = "," if mark == "." else "."
+    if len(marks) > 1:
+        return other  # 1.234.567: the mark groups thousands
+    whole, fraction = body.split(mark)
+    if len(fraction) == 3 and 1 <= len(whole) <= 3 and not whole.startswith("0"):
+        return None  # 1.000: a thousands group or three decimals
+    return mark
+
+
+@dataclass(frozen=True)
+class _NumberFormat:
+    """The number convention of one file; ``decimal`` None when it cannot be told."""
+
+    decimal: str | None
+    thousands: str
+    why: str
+
+    def parse(self, text: str) -> float:
+        if self.decimal is not None:
+            return parse_number(text, decimal=self.decimal, thousands=self.thousands)
+        marks = [ch for ch in text if ch in ".,"]
+        if marks and _decimal_evidence(text) is None:
+            mark = marks[0]
+            other = "," if mark == "." else "."
+            try:
+                as_group = parse_number(text, decimal=other, thousands=mark)
+                as_decimal = parse_number(text, decimal=mark)
+            except ValueError:
+                pass
+            else:
+                if as_group != as_decimal:
+                    raise ValueError(
+                        f"ambiguous number: {as_group:g} if {mark!r} groups thousands, "
+                        f"{as_decimal:g} if it is the decimal mark, and {self.why}; declare "
+                        "it ([data] decimal and thousands in the spec, --decimal and "
+                        "--thousands for validate)"
+                    )
+        # no mark, or marks that cannot be told apart: the digits decide
+        return parse_number(text, decimal=self.decimal or ".", thousands="")
+
+
+def _number_format(
+    table: _Table,
+    present: Sequence[Column],
+    position: Mapping[str, int],
+    decimal: str | None,
+    thousands: str | None,
+) -> _NumberFormat:
+    """Return the declared convention, or the one the numeric text cells show."""
+    if decimal is not None:
+        return _NumberFormat(decimal, thousands or "", "declared")
+    numeric = [c for c in present if c.kind in ("binary", "count", "number", "likert")]
+    seen: dict[str, tuple[int, str, str]] = {}
+    for cells, line in zip(table.rows, table.line_numbers, strict=True):
+        for column in numeric:
+            cell = cells[position[column.name]]
+            if _is_typed_number(cell):
+                continue
+            text = _cell_text(cell)
+            mark = _decimal_evidence(text) if text.isascii() else None
+            if mark is not None and mark not in seen:
+                seen[mark] = (line, column.name, text)
+    if len(seen) == 2:
+        (r1, c1, v1), (r2, c2, v2) = seen[","], seen["."]
+        why = (
+            f"the file writes decimals both ways (row {r1}, column {c1!r}: {v1!r}; "
+            f"row {r2}, column {c2!r}: {v2!r})"
+        )
+        return _MixedFormat(None, "", why)
+    if len(seen) == 1:
+        (mark,) = seen
+        return _NumberFormat(mark, "," if mark == "." else ".", "told from the file")
+    if table.delimiter == ",":
+        return _NumberFormat(".", ",", "a comma-delimited file uses decimal points")
+    kind = {";": "semicolon", "\t": "tab", "|": "'|'"}.get(table.delimiter or "", "")
+    where = f"{kind}-delimited file" if kind else "workbook"
+    return _NumberFormat(None, "", f"no cell of this {where} shows the decimal mark")
+
+
+class _MixedFormat(_NumberFormat):
+    """A file that writes decimals both ways: every number with a mark is refused."""
+
+    def parse(self, text: str) -> float:
+        if any(mark in text for mark in ".,"):
+            raise ValueError(
+                f"decimal mark cannot be told: {self.why}; declare it ([data] decimal in "
+                "the spec, --decimal for validate)"
+            )
+        return parse_number(text)
 
 
 # --------------------------------------------------------------------------- checking
@@ -574,13 +865,15 @@ def _check_header(table: _Table, codebook: Sequence[Column]) -> list[SurveyProbl
 
 
 def _parse_cell(
-    text: str,
+    cell: Any,
     column: Column,
     table: _Table,
     line: int,
     labels: Mapping[str, int] | None,
+    number_format: _NumberFormat,
 ) -> tuple[Any, SurveyProblem | None]:
     """Convert one cell; return (value, problem or None)."""
+    text = _cell_text(cell)
     expected = column.expected()
     if labels:
         expected += " (or one of " + ", ".join(repr(k) for k in labels) + ")"
@@ -598,17 +891,15 @@ def _parse_cell(
         return text, None
     if labels and text.lower() in labels:
         return labels[text.lower()], None
-    number_text = text
-    if table.decimal_comma and _DECIMAL_COMMA.match(text):
-        number_text = text.replace(",", ".")
     try:
-        number = float(number_text)
-    except ValueError:
-        if column.kind == "binary":
+        if _is_typed_number(cell):  # a workbook's or a frame's own number: no text to read
+            number = _check_magnitude(float(cell), text)
+        else:
+            number = number_format.parse(text)
+    except ValueError as error:
+        if column.kind == "binary" and str(error).startswith("not a number"):
             return None, problem("not 0/1")
-        return None, problem("not a number")
-    if not math.isfinite(number):
-        return None, problem("not a finite number")
+        return None, problem(str(error))
     if column.kind == "number":
         if column.minimum is not None and number < column.minimum:
             return None, problem("out of range")
