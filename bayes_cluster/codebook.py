@@ -14,6 +14,12 @@ from bayes_cluster.markusen import SIGNATURES
 
 ColumnKind = Literal["id", "binary", "count", "number", "likert", "category"]
 
+DECIMAL_MARKS: tuple[str, ...] = (".", ",")
+"""Decimal marks a survey file may use (declared, or told from the file)."""
+
+THOUSANDS_SEPARATORS: tuple[str, ...] = ("", ".", ",", " ", "'")
+"""Thousands separators a survey file may declare (``""``: none)."""
+
 
 @dataclass(frozen=True)
 class Column:

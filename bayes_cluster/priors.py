@@ -49,6 +49,10 @@ DISTRIBUTIONS: dict[str, tuple[tuple[str, ...], str]] = {
 
 _POSITIVE_PARAMETERS = ("sigma", "nu", "lam")
 
+MAX_PARAMETER = 1e6
+"""Largest size of a prior parameter: on the logit and log scales, beyond it the samplers'
+arithmetic overflows (and no survey calls for it)."""
+
 
 def validate_prior(
     spec: Mapping[str, Any], where: str, *, support: str | None = None
@@ -120,6 +124,11 @@ def validate_prior(
             raise ValueError(
                 f"prior for {where!r}: parameter {name!r} must be "
                 f"{'positive and ' if name in _POSITIVE_PARAMETERS else ''}finite, got {value}"
+            )
+        if abs(value) > MAX_PARAMETER:
+            raise ValueError(
+                f"prior for {where!r}: parameter {name!r} must be at most {MAX_PARAMETER:g} "
+                f"in size (the model's arithmetic overflows beyond), got {value:g}"
             )
         clean[name] = value
     return clean

@@ -23,7 +23,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from bayes_cluster.codebook import TUMANG_CODEBOOK, Column
+from bayes_cluster.codebook import DECIMAL_MARKS, THOUSANDS_SEPARATORS, TUMANG_CODEBOOK, Column
 from bayes_cluster.priors import DISTRIBUTIONS as _PRIOR_FAMILIES
 
 __all__ = [
@@ -31,6 +31,7 @@ __all__ = [
     "PRIOR_DISTRIBUTIONS",
     "REPORT_FORMATS",
     "SAMPLER_BACKENDS",
+    "SAMPLER_BOUNDS",
     "TRANSFORMS",
     "DataSpec",
     "FrequentistSpec",
@@ -46,6 +47,7 @@ __all__ = [
     "Table",
     "load_spec",
     "parse_spec",
+    "read_spec_text",
     "register_section",
     "validate_priors",
 ]
@@ -86,6 +88,17 @@ REPORT_FORMATS = ("html", "md")
 
 COLUMN_KINDS = ("id", "binary", "count", "number", "likert", "category")
 CONCLUSIONS = ("effect", "no clear effect")
+
+SAMPLER_BOUNDS: Mapping[str, tuple[int, int, str]] = MappingProxyType(
+    {
+        "draws": (100, 100_000, "R-hat, ESS and PSIS-LOO need at least 100 draws a chain"),
+        "tune": (100, 100_000, "NUTS adapts its step size and mass matrix while tuning"),
+        "chains": (2, 64, "R-hat compares at least two chains"),
+        "seed": (0, 2**32 - 1, "a seed is a 32-bit unsigned integer"),
+    }
+)
+"""Smallest and largest value, and the reason, of each integer ``[sampler]`` setting (the
+same for ``[sampler.quick]``)."""
 
 QUICK_SAMPLER = MappingProxyType({"draws": 150, "tune": 150, "chains": 2, "backend": "pymc"})
 """Sampler settings of ``--quick`` unless the spec gives ``[sampler.quick]``.
@@ -129,6 +142,11 @@ class DataSpec:
     missing : str
         What to do with missing values: ``"error"`` (default) or ``"drop"`` (listwise,
         reported).
+    decimal : str or None
+        The file's decimal mark (``"."`` or ``","``); None: told from the file
+        (:func:`bayes_cluster.survey.load_survey`).
+    thousands : str or None
+        The file's thousands separator (``""``: none); None unless declared.
     """
 
     path: Path
@@ -137,6 +155,8 @@ class DataSpec:
     outcome_labels: dict[str, int] = field(default_factory=dict)
     value_labels: dict[str, dict[str, str]] = field(default_factory=dict)
     missing: str = "error"
+    decimal: str | None = None
+    thousands: str | None = None
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -364,8 +384,25 @@ class Spec:
     def text(self) -> str:
         """The spec file's text (or the TOML-like repr of the mapping)."""
         if self.path is not None and self.path.is_file():
-            return self.path.read_text(encoding="utf-8")
+            return read_spec_text(self.path)
         return repr(self.raw)
+
+    def check_feasibility(self, frame: Any) -> None:
+        """Refuse, before any fitting, settings that the validated survey cannot support.
+
+        Parameters
+        ----------
+        frame : pandas.DataFrame
+            The survey as :func:`bayes_cluster.survey.load_survey` returned it.
+
+        Raises
+        ------
+        bayes_cluster.feasibility.InfeasibleSpecError
+            Listing every reason (see :func:`bayes_cluster.feasibility.check_feasibility`).
+        """
+        from bayes_cluster.feasibility import ensure_feasible
+
+        ensure_feasible(self, frame)
 
 
 # --------------------------------------------------------------------------- validation helpers
@@ -461,11 +498,25 @@ class Table:
             return None
         return self.get(name, kind)
 
-    def positive_int(self, name: str, default: int, minimum: int = 1) -> int:
-        """Return the integer `name`, reported and defaulted when below `minimum`."""
+    def positive_int(
+        self,
+        name: str,
+        default: int,
+        minimum: int = 1,
+        maximum: int | None = None,
+        why: str = "",
+    ) -> int:
+        """Return the integer `name`, reported and defaulted outside [`minimum`, `maximum`].
+
+        `why`, if given, is appended to the message (e.g. ``"R-hat compares chains"``).
+        """
         value = self.get(name, int, default)
+        reason = f" ({why})" if why else ""
         if value is not None and value < minimum:
-            self.problems.add(self.sub(name), f"must be >= {minimum}, got {value}")
+            self.problems.add(self.sub(name), f"must be >= {minimum}, got {value}{reason}")
+            return default
+        if value is not None and maximum is not None and value > maximum:
+            self.problems.add(self.sub(name), f"must be <= {maximum}, got {value}{reason}")
             return default
         return value
 
@@ -608,7 +659,17 @@ def _validate_data(raw: Any, problems: Problems, folder: Path) -> DataSpec | Non
         raw,
         "[data]",
         problems,
-        ("path", "id", "codebook", "columns", "outcome_labels", "value_labels", "missing"),
+        (
+            "path",
+            "id",
+            "codebook",
+            "columns",
+            "outcome_labels",
+            "value_labels",
+            "missing",
+            "decimal",
+            "thousands",
+        ),
     )
     path_text = table.require("path", str)
     path = None
@@ -651,6 +712,22 @@ def _validate_data(raw: Any, problems: Problems, folder: Path) -> DataSpec | Non
     missing = table.get("missing", str, "error")
     if missing not in ("error", "drop"):
         problems.add("[data].missing", f"must be 'error' or 'drop', got {missing!r}")
+    decimal = table.get("decimal", str, None)
+    if decimal is not None and decimal not in DECIMAL_MARKS:
+        problems.add("[data].decimal", f"must be '.' or ',', got {decimal!r}")
+        decimal = None
+    thousands = table.get("thousands", str, None)
+    if thousands is not None:
+        if thousands not in THOUSANDS_SEPARATORS:
+            shown = ", ".join(map(repr, THOUSANDS_SEPARATORS))
+            problems.add("[data].thousands", f"must be one of {shown}, got {thousands!r}")
+            thousands = None
+        elif not table.has("decimal"):
+            problems.add("[data].thousands", "needs [data].decimal (declare the decimal mark too)")
+            thousands = None
+        elif thousands == decimal:
+            problems.add("[data].thousands", f"must differ from [data].decimal ({decimal!r})")
+            thousands = None
     if path is None:
         return None
     return DataSpec(
@@ -660,6 +737,8 @@ def _validate_data(raw: Any, problems: Problems, folder: Path) -> DataSpec | Non
         outcome_labels=outcome_labels,
         value_labels=value_labels,
         missing=missing,
+        decimal=decimal,
+        thousands=thousands,
     )
 
 
@@ -721,8 +800,10 @@ def validate_priors(raw: Any, key: str, problems: Problems) -> dict[str, dict[st
                 f"unknown prior {dist!r}; known: {', '.join(PRIOR_DISTRIBUTIONS)}",
             )
             continue
+        # a standard deviation needs a positive prior; every coefficient a real one
+        support = "positive" if term == "group_sd" else "real"
         try:
-            priors[term] = validate_prior(prior, term)
+            priors[term] = validate_prior(prior, term, support=support)
         except ValueError as error:
             problems.add(prior_key, str(error))
     return priors
@@ -984,7 +1065,7 @@ def _validate_latent_class(
         collapse=collapse,
         descriptive=table.get("descriptive", bool, True),
         em=table.get("em", bool, True),
-        em_starts=table.positive_int("em_starts", 50),
+        em_starts=table.positive_int("em_starts", 50, maximum=10_000),
         bayesian=table.get("bayesian", bool, True),
         markusen=table.get("markusen", bool, True),
         priors=priors,
@@ -1061,7 +1142,7 @@ def _validate_sampler(raw: Any, problems: Problems) -> SamplerSpec:
             table.raw["quick"], "[sampler.quick]", problems, ("draws", "tune", "chains", "backend")
         )
         quick |= {
-            name: quick_table.positive_int(name, quick[name])
+            name: quick_table.positive_int(name, quick[name], *SAMPLER_BOUNDS[name])
             for name in ("draws", "tune", "chains")
             if quick_table.has(name)
         }
@@ -1074,10 +1155,10 @@ def _validate_sampler(raw: Any, problems: Problems) -> SamplerSpec:
         else:
             quick["backend"] = quick_backend
     return SamplerSpec(
-        draws=table.positive_int("draws", 1000, minimum=10),
-        tune=table.positive_int("tune", 1000, minimum=0),
-        chains=table.positive_int("chains", 4),
-        seed=table.positive_int("seed", 2028, minimum=0),
+        draws=table.positive_int("draws", 1000, *SAMPLER_BOUNDS["draws"]),
+        tune=table.positive_int("tune", 1000, *SAMPLER_BOUNDS["tune"]),
+        chains=table.positive_int("chains", 4, *SAMPLER_BOUNDS["chains"]),
+        seed=table.positive_int("seed", 2028, *SAMPLER_BOUNDS["seed"]),
         backend=backend,
         target_accept=target_accept,
         hdi_prob=hdi_prob,
@@ -1104,7 +1185,7 @@ def _validate_report(raw: Any, problems: Problems) -> ReportSpec:
     return ReportSpec(
         formats=table.choice_list("formats", REPORT_FORMATS, REPORT_FORMATS),
         title=table.get("title", str, ""),
-        figure_dpi=table.positive_int("figure_dpi", 110, minimum=50),
+        figure_dpi=table.positive_int("figure_dpi", 110, minimum=50, maximum=1200),
     )
 
 
@@ -1249,7 +1330,55 @@ def load_spec(path: str | Path) -> Spec:
     if not path.is_file():
         raise SpecError(str(path), ["no such spec file"])
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        raw = tomllib.loads(read_spec_text(path))
     except tomllib.TOMLDecodeError as error:
         raise SpecError(str(path), [f"not valid TOML: {error}"]) from None
     return parse_spec(raw, path=path)
+
+
+def read_spec_text(path: str | Path) -> str:
+    """Read a spec file's text: UTF-8 (with or without a byte-order mark) or UTF-16 with one.
+
+    TOML files are UTF-8; a UTF-16 file with a byte-order mark (as some Windows editors
+    save) is read too.  Anything else is refused, naming the line and the byte.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        The spec file.
+
+    Returns
+    -------
+    str
+        The text.
+
+    Raises
+    ------
+    SpecError
+        When the file cannot be read or is not UTF-8/UTF-16 text.
+    """
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise SpecError(str(path), [f"could not be read ({error.strerror})"]) from None
+    for bom, codec in ((b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be")):
+        if data.startswith(bom):
+            try:
+                return data[len(bom) :].decode(codec)
+            except UnicodeDecodeError:
+                raise SpecError(
+                    str(path), ["starts with a UTF-16 byte-order mark but is not UTF-16 text"]
+                ) from None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = data[: error.start].count(b"\n") + 1
+        byte = data[error.start : error.start + 1].hex().upper()
+        raise SpecError(
+            str(path),
+            [
+                f"not UTF-8 text (byte 0x{byte} on line {line}; perhaps Latin-1 or "
+                "Windows-1252): save the spec as UTF-8"
+            ],
+        ) from None

@@ -40,7 +40,7 @@ from typing import Any, Literal
 
 import pandas as pd
 
-from bayes_cluster.codebook import TUMANG_CODEBOOK, Column
+from bayes_cluster.codebook import DECIMAL_MARKS, THOUSANDS_SEPARATORS, TUMANG_CODEBOOK, Column
 
 __all__ = [
     "DECIMAL_MARKS",
@@ -62,12 +62,6 @@ MISSING_TOKENS: frozenset[str] = frozenset({"", "na", "n/a", "nan", "null", "non
 _DELIMITERS = (",", ";", "\t", "|")
 _EXCEL_SUFFIXES = (".xlsx", ".xlsm")
 _ONE_ROW_PER_FIRM = "at least one row per firm below the header"
-
-DECIMAL_MARKS: tuple[str, ...] = (".", ",")
-"""Decimal marks a file may use (declared or told from the file)."""
-
-THOUSANDS_SEPARATORS: tuple[str, ...] = ("", ".", ",", " ", "'")
-"""Thousands separators that may be declared (``""``: none)."""
 
 MAX_MAGNITUDE: float = 1e12
 """Largest absolute value read from a survey: larger values overflow the models' arithmetic
