@@ -355,6 +355,8 @@ def _load_data(spec: Spec) -> tuple[pd.DataFrame, list[str]]:
             predictors=list(logistic.predictors) if logistic else None,
             outcome_labels=spec.data.outcome_labels or None,
             missing=spec.data.missing,
+            decimal=spec.data.decimal,
+            thousands=spec.data.thousands,
         )
     notes = [str(w.message) for w in caught if issubclass(w.category, SurveyWarning)]
     return frame, notes
@@ -1402,6 +1404,7 @@ def run_spec(
     started = time.perf_counter()
     folder = Path(out) if out is not None else default_output_folder(spec)
     frame, notes = _load_data(spec)
+    spec.check_feasibility(frame)  # refuse what the survey cannot support, before fitting
     if spec.logistic is not None:
         frame = _apply_transforms(frame, spec.logistic, spec.source)
     sampler = spec.sampler.for_run(quick)
