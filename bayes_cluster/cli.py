@@ -27,20 +27,40 @@ class UsageError(Exception):
 
 # --------------------------------------------------------------------------- validate
 
+_THOUSANDS_CHOICES = {"none": "", ".": ".", ",": ",", "space": " ", "'": "'"}
+
 
 def _add_validate_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "validate",
-        help="check a survey file against the codebook and summarise it",
+        help="check a survey file (against the codebook or a spec) and summarise it",
         description=(
             "Read a survey file (.csv/.tsv/.txt with any common delimiter, or .xlsx), check "
-            "every cell against the Tumang codebook, and print a summary (firms, exporters "
-            "vs domestic, per-column ranges). On invalid input, print every problem (file, "
-            "row, column, value, what was expected) and exit with status 1. The file is "
-            "never modified."
+            "every cell against the Tumang codebook (or, with --spec, against the spec's "
+            "declared columns, levels, missing rule and number format, and check that the "
+            "survey can support the spec's analyses), and print a summary (firms, "
+            "exporters vs domestic, per-column ranges). On invalid input, print every "
+            "problem (file, row, column, value, what was expected) and exit with status 1. "
+            "The file is never modified."
         ),
     )
-    parser.add_argument("file", type=Path, help="survey file to check")
+    parser.add_argument(
+        "file",
+        type=Path,
+        nargs="?",
+        default=None,
+        help="survey file to check (default with --spec: the survey the spec names)",
+    )
+    parser.add_argument(
+        "--spec",
+        type=Path,
+        default=None,
+        metavar="SPEC",
+        help=(
+            "model spec (TOML): validate with its [data] settings and check that the survey "
+            "supports its analyses"
+        ),
+    )
     parser.add_argument(
         "--outcome-labels",
         nargs="+",
@@ -54,11 +74,26 @@ def _add_validate_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--missing",
         choices=("error", "drop"),
-        default="error",
+        default=None,
         help=(
-            "missing cells: 'error' reports each one (default); 'drop' drops the rows "
-            "with missing cells and lists them"
+            "missing cells: 'error' reports each one (default, or the spec's rule); 'drop' "
+            "drops the rows with missing cells and lists them"
         ),
+    )
+    parser.add_argument(
+        "--decimal",
+        choices=(".", ","),
+        default=None,
+        help=(
+            "the file's decimal mark (default: the spec's [data] decimal, else told from "
+            "the file; values that could be read two ways are refused)"
+        ),
+    )
+    parser.add_argument(
+        "--thousands",
+        choices=tuple(_THOUSANDS_CHOICES),
+        default=None,
+        help="the file's thousands separator (needs --decimal): none, '.', ',', space or \"'\"",
     )
     parser.set_defaults(handler=_cmd_validate)
 
@@ -79,6 +114,8 @@ def _parse_outcome_labels(items: Sequence[str] | None) -> dict[str, int] | None:
 def _cmd_validate(args: argparse.Namespace) -> int:
     import warnings
 
+    from bayes_cluster.codebook import TUMANG_CODEBOOK
+    from bayes_cluster.spec import SpecError, load_spec
     from bayes_cluster.survey import (
         SurveyValidationError,
         SurveyWarning,
@@ -87,17 +124,52 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     )
 
     labels = _parse_outcome_labels(args.outcome_labels)
+    if args.file is None and args.spec is None:
+        raise UsageError("give a survey FILE, or --spec SPEC to check the survey it names")
+    spec = None
+    if args.spec is not None:
+        try:
+            spec = load_spec(args.spec)
+        except SpecError as error:
+            print(f"INVALID: {error}", file=sys.stderr)
+            return 1
+    data = spec.data if spec is not None else None
+    logistic = spec.logistic if spec is not None else None
+    decimal = args.decimal if args.decimal is not None else (data.decimal if data else None)
+    thousands = _THOUSANDS_CHOICES.get(args.thousands) if args.thousands is not None else None
+    if thousands is None and args.decimal is None and data is not None:
+        thousands = data.thousands
+    if thousands is not None and decimal is None:
+        raise UsageError("--thousands needs --decimal (declare the decimal mark too)")
+    if thousands is not None and thousands == decimal:
+        raise UsageError(f"--thousands and --decimal must differ, both are {decimal!r}")
+    path = args.file if args.file is not None else data.path
+    codebook = data.codebook if data is not None else TUMANG_CODEBOOK
+    outcome = logistic.outcome if logistic is not None else None
+    options = {
+        "codebook": codebook,
+        "outcome": outcome,
+        "id_column": data.id_column if data is not None else None,
+        "predictors": list(logistic.predictors) if logistic is not None else None,
+        "outcome_labels": labels or (data.outcome_labels if data is not None else None) or None,
+        "missing": args.missing or (data.missing if data is not None else "error"),
+        "decimal": decimal,
+        "thousands": thousands,
+    }
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", SurveyWarning)
-            frame = load_survey(args.file, outcome_labels=labels, missing=args.missing)
+            frame = load_survey(path, **options)
+        if spec is not None:
+            spec.check_feasibility(frame)
     except SurveyValidationError as error:
         print(f"INVALID: {error}", file=sys.stderr)
         return 1
     for warning in caught:
         print(f"note: {warning.message}")
-    summary = describe_survey(frame)
-    print(f"{args.file}: valid survey")
+    summary = describe_survey(frame, codebook=codebook, outcome=outcome)
+    checked = f" against {args.spec}" if spec is not None else ""
+    print(f"{path}: valid survey{checked}")
     print(f"firms: {summary['n']}")
     if summary["outcome"] is not None:
         print(
@@ -106,7 +178,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
         )
     print("columns:")
     columns = summary["columns"]
-    width = max(len(name) for name in columns.index)
+    width = max((len(name) for name in columns.index), default=0)
     for name, row in columns.iterrows():
         if row["type"] in ("id", "category"):
             detail = f"{row['levels']} distinct values"
