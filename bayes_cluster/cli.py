@@ -7,8 +7,10 @@ To add a command, write the pair and append the adder to :data:`_COMMANDS`. Heav
 modules (PyMC, ArviZ) are imported inside the command functions, so that
 ``bayes-cluster --help`` starts fast.
 
-Exit codes: 0 success, 1 invalid input (every problem is printed, no traceback),
-2 usage error (argparse).
+Exit codes: 0 success, 1 invalid input (every problem is printed, no traceback; this
+includes an output path that must not be written, refused before any work starts),
+2 usage error (argparse, an option value out of range), 130 interrupted by Ctrl-C (one
+line says what was kept and how to resume).
 """
 
 from __future__ import annotations
@@ -20,9 +22,18 @@ from pathlib import Path
 
 from bayes_cluster import __version__
 
+EXIT_INTERRUPTED = 130
+"""Exit status after Ctrl-C (128 + SIGINT, as a shell reports a process it stopped)."""
+
 
 class UsageError(Exception):
     """A command found a malformed option value (exit status 2, like argparse)."""
+
+
+def _refuse(message: str) -> int:
+    """Print ``error: <message>`` on stderr; exit status 1 (invalid input, nothing done)."""
+    print(f"error: {message}", file=sys.stderr)
+    return 1
 
 
 # --------------------------------------------------------------------------- validate
@@ -202,26 +213,56 @@ def _add_simulate_parser(subparsers: argparse._SubParsersAction) -> None:
             "'bayes-cluster simulate --n 60 --seed 2028 --out data/tumang_synthetic.csv'."
         ),
     )
-    parser.add_argument("--n", type=int, default=60, help="number of firms (default 60)")
+    parser.add_argument(
+        "--n",
+        type=int,
+        default=60,
+        help=f"number of firms, {MIN_FIRMS} to {MAX_FIRMS:,} (default 60)",
+    )
     # the default is resolved in _cmd_simulate so that --help does not import pandas
     parser.add_argument(
-        "--seed", type=int, default=None, help="random seed (default 2028, as the bundled data)"
+        "--seed",
+        type=int,
+        default=None,
+        help="random seed (default 2028, as the bundled data); a non-negative integer",
     )
-    parser.add_argument("--out", type=Path, required=True, help="CSV file to write")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        required=True,
+        help=(
+            "CSV file to write, in an existing folder. An existing file is never "
+            "overwritten unless --force is given; a folder is refused"
+        ),
+    )
+    parser.add_argument(
+        "--force", action="store_true", help="replace --out if it is an existing file"
+    )
     parser.set_defaults(handler=_cmd_simulate)
 
 
+MIN_FIRMS = 2
+MAX_FIRMS = 100_000
+"""Range of ``simulate --n`` (a survey of more firms is not a small-cluster survey)."""
+
+
 def _cmd_simulate(args: argparse.Namespace) -> int:
+    from bayes_cluster.safety import OutputFolderError, check_output_file
+
+    if args.n < MIN_FIRMS:
+        return _refuse(f"--n must be at least {MIN_FIRMS}, got {args.n}")
+    if args.n > MAX_FIRMS:
+        return _refuse(f"--n must be at most {MAX_FIRMS:,}, got {args.n}")
+    if args.seed is not None and args.seed < 0:
+        return _refuse(f"--seed must be a non-negative integer, got {args.seed}")
+    try:
+        check_output_file(args.out, option="--out", force=args.force)
+    except OutputFolderError as error:
+        return _refuse(str(error))
+
     from bayes_cluster.simulate import DEFAULT_SEED, simulate_tumang, write_tumang_csv
 
     seed = DEFAULT_SEED if args.seed is None else args.seed
-
-    if args.n < 2:
-        print(f"error: --n must be at least 2, got {args.n}", file=sys.stderr)
-        return 1
-    if not args.out.parent.is_dir():
-        print(f"error: directory {args.out.parent} does not exist", file=sys.stderr)
-        return 1
     frame, _ = simulate_tumang(n=args.n, seed=seed)
     write_tumang_csv(args.out, n=args.n, seed=seed)
     exporters = int(frame["export"].sum())
@@ -248,9 +289,22 @@ def _add_study_parser(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     parser.add_argument("spec", type=Path, help="study spec (TOML), e.g. models/simulation.toml")
-    parser.add_argument("--out", type=Path, required=True, help="output folder")
     parser.add_argument(
-        "--workers", type=int, default=1, help="local worker processes (default 1)"
+        "--out",
+        type=Path,
+        required=True,
+        help=(
+            "output folder: a new or empty folder, or one an earlier run of this study "
+            "wrote (its study.json names bayes_cluster), to resume. Anything else (a file, "
+            "a folder holding other files, the current folder or a parent of it) is "
+            "refused before any work starts; nothing is ever deleted"
+        ),
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help=f"local worker processes, 1 to {MAX_WORKERS} (default 1)",
     )
     parser.add_argument(
         "--scheduler",
@@ -262,12 +316,26 @@ def _add_study_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=_cmd_study)
 
 
+MAX_WORKERS = 256
+"""Most local worker processes ``study --workers`` starts (each compiles its own models)."""
+
+
 def _cmd_study(args: argparse.Namespace) -> int:
+    from bayes_cluster.safety import Interrupted, OutputFolderError, check_output_folder
+    from bayes_cluster.study import owns_study_folder
+
+    if not 1 <= args.workers <= MAX_WORKERS:
+        raise UsageError(f"--workers must be between 1 and {MAX_WORKERS}, got {args.workers}")
+    try:
+        check_output_folder(
+            args.out, option="--out", marker="study.json", owns=owns_study_folder, action="add to"
+        )
+    except OutputFolderError as error:
+        return _refuse(str(error))
+
     from bayes_cluster.spec import SpecError
     from bayes_cluster.study import load_study_spec, pending_tasks, run_study
 
-    if args.workers < 1:
-        raise UsageError(f"--workers must be at least 1, got {args.workers}")
     try:
         spec = load_study_spec(args.spec)
     except SpecError as error:
@@ -284,18 +352,19 @@ def _cmd_study(args: argparse.Namespace) -> int:
             workers=args.workers,
             scheduler=args.scheduler,
             progress=not args.no_progress,
+            stream=sys.stderr,
         )
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        left = len(pending_tasks(spec, args.out))
+    except (Interrupted, KeyboardInterrupt):
+        left = len(pending_tasks(spec, args.out)) if args.out.is_dir() else total
         print(
             f"\ninterrupted: {total - left} of {total} replicates saved in {args.out}; "
             "run the same command again to resume",
             file=sys.stderr,
         )
-        return 130
+        return EXIT_INTERRUPTED
     print(
         f"{result.computed} replicates computed in {result.seconds:.1f} s "
         f"({total} in the study); wrote {args.out / 'metrics.csv'}, "
@@ -325,7 +394,12 @@ def _add_run_parser(subparsers: argparse._SubParsersAction) -> None:
         "--out",
         type=Path,
         default=None,
-        help="output folder (default results/<spec stem>/)",
+        help=(
+            "output folder (default results/<spec stem>/). It may be new, empty, or the "
+            "folder of an earlier run (its run.json names bayes_cluster), which is replaced "
+            "when the new run has succeeded. Anything else (a file, a folder holding other "
+            "files, the current folder or a parent of it) is refused before any work starts"
+        ),
     )
     parser.add_argument(
         "--quick",
@@ -339,21 +413,57 @@ def _add_run_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
+    from bayes_cluster.safety import (
+        Interrupted,
+        OutputFolderError,
+        check_output_folder,
+        interrupt_requested,
+        is_package_marker,
+    )
     from bayes_cluster.spec import SpecError, load_spec
     from bayes_cluster.survey import SurveyValidationError
 
+    if args.out is not None:  # before reading anything: an output path we must not touch
+        try:
+            check_output_folder(args.out, option="--out", marker="run.json")
+        except OutputFolderError as error:
+            return _refuse(str(error))
     try:
         spec = load_spec(args.spec)
     except SpecError as error:
         print(f"INVALID: {error}", file=sys.stderr)
         return 1
-    from bayes_cluster.pipeline import PipelineError, run_spec
+    from bayes_cluster.pipeline import PipelineError, default_output_folder, run_spec
 
+    out = args.out if args.out is not None else default_output_folder(spec)
+    had_results = is_package_marker(out / "run.json")
     try:
-        result = run_spec(spec, out=args.out, quick=args.quick, progressbar=args.progressbar)
+        result = run_spec(spec, out=out, quick=args.quick, progressbar=args.progressbar)
+    except OutputFolderError as error:
+        return _refuse(str(error))
     except (SurveyValidationError, PipelineError) as error:
         print(f"INVALID: {error}", file=sys.stderr)
         return 1
+    except (Interrupted, KeyboardInterrupt):
+        kept = (
+            f"the previous results in {out} are unchanged"
+            if had_results
+            else f"{out} was not created"
+            if not out.exists()
+            else f"{out} is unchanged"
+        )
+        print(
+            f"\ninterrupted: nothing of this run was kept ({kept}); "
+            "run the same command again to start it over",
+            file=sys.stderr,
+        )
+        return EXIT_INTERRUPTED
+    if interrupt_requested():  # Ctrl-C while the finished results were moved into place
+        print(
+            f"\ninterrupted as the run finished: its results are complete in {out}",
+            file=sys.stderr,
+        )
+        return EXIT_INTERRUPTED
     print()
     print(f"bayes-cluster run {args.spec}: finished in {result.seconds:.1f} s")
     for line in result.summary:
@@ -407,23 +517,35 @@ def main(argv: Sequence[str] | None = None) -> int:
     Returns
     -------
     int
-        Exit status: 0 success, 1 invalid input, 2 usage error.
+        Exit status: 0 success, 1 invalid input, 2 usage error (or a refused output
+        path), 130 interrupted by Ctrl-C.
 
     Examples
     --------
     >>> main(["simulate", "--help"])  # doctest: +SKIP
     """
-    parser = build_parser()
+    from bayes_cluster.safety import Interrupted, interrupts_stop_the_work, reset_interrupt
+
     try:
+        parser = build_parser()
         args = parser.parse_args(argv)
     except SystemExit as exit_:  # --help, --version and usage errors
         return int(exit_.code or 0)
+    except KeyboardInterrupt:
+        print("\ninterrupted before the command started: nothing done", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    reset_interrupt()
     try:
-        return int(args.handler(args))
+        # Ctrl-C raises Interrupted, which PyMC and nutpie do not swallow (bayes_cluster.safety)
+        with interrupts_stop_the_work():
+            return int(args.handler(args))
     except UsageError as error:
         parser.print_usage(sys.stderr)
         print(f"bayes-cluster {args.command}: error: {error}", file=sys.stderr)
         return 2
+    except (Interrupted, KeyboardInterrupt):  # a command that has nothing to keep
+        print(f"\ninterrupted: bayes-cluster {args.command} stopped", file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":  # pragma: no cover

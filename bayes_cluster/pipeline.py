@@ -28,10 +28,10 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 import re
 import shutil
 import sys
-import tempfile
 import time
 import warnings
 import zlib
@@ -56,6 +56,7 @@ from bayes_cluster.report import (
     TableBlock,
     write_report,
 )
+from bayes_cluster.safety import PACKAGE, deferred_interrupts
 from bayes_cluster.spec import LatentClassSpec, LogisticSpec, SamplerSpec, Spec, load_spec
 
 __all__ = [
@@ -1398,11 +1399,14 @@ def run_spec(
         A run that cannot proceed (nothing written).
     """
     from bayes_cluster.provenance import provenance
+    from bayes_cluster.safety import check_output_folder, raise_if_interrupted
 
     if not isinstance(spec, Spec):
         spec = load_spec(spec)
     started = time.perf_counter()
     folder = Path(out) if out is not None else default_output_folder(spec)
+    # before any work: a folder this package did not write is never replaced
+    target = check_output_folder(folder, option="--out", marker="run.json")
     frame, notes = _load_data(spec)
     spec.check_feasibility(frame)  # refuse what the survey cannot support, before fitting
     if spec.logistic is not None:
@@ -1410,8 +1414,8 @@ def run_spec(
     sampler = spec.sampler.for_run(quick)
     title = spec.report.title + (" [QUICK PREVIEW]" if quick else "")
     report = Report(title=title, quick=quick, spec_text=spec.text)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    temporary = Path(tempfile.mkdtemp(prefix=f".{folder.name}.partial-", dir=folder.parent))
+    raise_if_interrupted()
+    temporary = _make_temporary_folder(target)
     context = RunContext(
         spec=spec,
         quick=quick,
@@ -1435,6 +1439,8 @@ def run_spec(
             if runner.applies(spec):
                 section_start = time.perf_counter()
                 _run_collecting_warnings(runner, context)
+                # a sampler may have swallowed Ctrl-C and returned a truncated fit
+                raise_if_interrupted()
                 context.timings[runner.name] = round(time.perf_counter() - section_start, 2)
         block = provenance(seed=sampler.seed, data=spec.data.path, spec=spec.source)
         block.pop("spec", None)
@@ -1452,6 +1458,7 @@ def run_spec(
         write_report(report, temporary, spec.report.formats)
         seconds = time.perf_counter() - started
         record = {
+            "package": PACKAGE,  # the ownership marker: only such a folder is ever replaced
             "spec": spec.source,
             "run": context.run_mode,
             "seed": sampler.seed,
@@ -1467,9 +1474,11 @@ def run_spec(
             "provenance": block,
         }
         (temporary / "run.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
-        _move_into_place(temporary, folder)
+        raise_if_interrupted()
+        _move_into_place(temporary, target)
     except BaseException:
-        shutil.rmtree(temporary, ignore_errors=True)
+        with deferred_interrupts():  # a second Ctrl-C does not leave half a folder behind
+            shutil.rmtree(temporary, ignore_errors=True)
         raise
     finally:
         quiet.__exit__(None, None, None)
@@ -1489,24 +1498,66 @@ def _quiet_library_logs():
     """Hold back PyMC's and ArviZ's own log lines: the run prints its own progress.
 
     What they would say is in the report (diagnostics, Pareto k, sensitivity diagnosis).
+    Setting the loggers' level is not enough when PyMC is imported later, inside the run:
+    ``import pymc`` sets its logger to INFO and adds a stderr handler when it finds none.
+    So each logger also gets a handler of its own for errors only, which makes PyMC keep
+    its hands off, and records below ERROR are dropped whatever level PyMC sets.
     """
-    loggers = [logging.getLogger(name) for name in ("pymc", "arviz_stats", "arviz_stats.psense")]
-    levels = [logger.level for logger in loggers]
+    names = ("pymc", "arviz_stats", "arviz_stats.psense", "nutpie")
+    loggers = [logging.getLogger(name) for name in names]
+    saved = [(logger.level, logger.propagate) for logger in loggers]
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setLevel(logging.ERROR)
     for logger in loggers:
         logger.setLevel(logging.ERROR)
+        if not logger.handlers:
+            logger.addHandler(handler)
+            logger.propagate = False
     try:
         yield
     finally:
-        for logger, level in zip(loggers, levels, strict=True):
+        for logger, (level, propagate) in zip(loggers, saved, strict=True):
             logger.setLevel(level)
+            logger.propagate = propagate
+            if handler in logger.handlers:
+                logger.removeHandler(handler)
+
+
+def _make_temporary_folder(target: Path) -> Path:
+    """Create the hidden work folder beside ``target`` with the user's umask.
+
+    (``tempfile.mkdtemp`` makes it mode 0700, and the renamed folder would keep that.)
+    """
+    target.parent.mkdir(parents=True, exist_ok=True)
+    for attempt in range(100):
+        temporary = target.with_name(f".{target.name}.partial-{os.getpid()}-{attempt}")
+        try:
+            temporary.mkdir()
+        except FileExistsError:
+            continue
+        return temporary
+    raise PipelineError(f"cannot create a work folder beside {target}: too many leftovers")
 
 
 def _move_into_place(temporary: Path, folder: Path) -> None:
-    """Replace ``folder`` with ``temporary`` (two renames on the same file system)."""
-    previous = None
-    if folder.exists():
-        previous = folder.with_name(f".{folder.name}.previous-{time.time_ns()}")
-        folder.rename(previous)
-    temporary.rename(folder)
-    if previous is not None:
-        shutil.rmtree(previous, ignore_errors=True)
+    """Replace ``folder`` with ``temporary`` (two renames on the same file system).
+
+    ``folder`` is replaced only if it is still one this package wrote (its ``run.json``
+    names the package) or an empty folder; it was checked before the run, and is checked
+    again here in case something was put in it meanwhile. Ctrl-C is held back until the
+    renames are done, so the user finds either the old or the new results, never neither.
+    """
+    from bayes_cluster.safety import OutputFolderError, check_output_folder
+
+    try:
+        check_output_folder(folder, option="--out", marker="run.json")
+    except OutputFolderError as error:
+        raise PipelineError(f"{error} (it changed during the run; nothing replaced)") from None
+    with deferred_interrupts():
+        previous = None
+        if folder.exists():
+            previous = folder.with_name(f".{folder.name}.previous-{os.getpid()}-{time.time_ns()}")
+            folder.rename(previous)
+        temporary.rename(folder)
+        if previous is not None:
+            shutil.rmtree(previous, ignore_errors=True)

@@ -25,6 +25,12 @@ How it is made fast, resumable and distributable:
   + rename) to ``replicates/<effects>/n0060_r00042.parquet`` as soon as it completes. A
   rerun skips every replicate already on disk, so an interrupted study resumes where it
   stopped and gives the same metrics as an uninterrupted one.
+* **Ctrl-C stops**: inside the CLI, Ctrl-C raises :class:`bayes_cluster.safety.Interrupted`
+  (samplers do not swallow it); each fit is followed by a check of the interrupt flag, so a
+  fit cut short is never saved as a (failed) replicate. Local worker processes are
+  stopped at once; only finished replicates are on disk.
+* **The output folder** is ``study.json``'s (naming this package): a folder holding other
+  files is refused before any work starts (:func:`owns_study_folder`).
 """
 
 from __future__ import annotations
@@ -40,13 +46,21 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import numpy as np
 import pandas as pd
 
 from bayes_cluster.codebook import PRODUCT_LINES, TUMANG_PREDICTORS
 from bayes_cluster.dims import INTERCEPT
+from bayes_cluster.safety import (
+    PACKAGE,
+    check_output_folder,
+    deferred_interrupts,
+    install_worker_interrupt_handler,
+    is_package_marker,
+    raise_if_interrupted,
+)
 from bayes_cluster.simulate import TUMANG_COEFFICIENTS, TUMANG_INTERCEPT, simulate_tumang
 from bayes_cluster.spec import Problems, SpecError, Table, validate_priors
 
@@ -59,6 +73,7 @@ __all__ = [
     "StudySpec",
     "collect_replicates",
     "load_study_spec",
+    "owns_study_folder",
     "parse_study_spec",
     "replicate_seeds",
     "run_replicate",
@@ -839,6 +854,8 @@ def run_replicate(spec: StudySpec, task: ReplicateTask, cores: int = 1) -> pd.Da
             )
             failed = True
             error = f"{type(exc).__name__}: {exc}"
+        # Ctrl-C during the fit: whatever the library returned or raised is not a result
+        raise_if_interrupted()
         fits[method] = (fit, table, failed, error, time.perf_counter() - start)
     separation = next((f.separated for f, *_ in fits.values() if f.separated is not None), None)
     if separation is None:
@@ -917,8 +934,37 @@ def _write_atomic(frame: pd.DataFrame, path: Path) -> None:
 
 def _write_text_atomic(text: str, path: Path) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def owns_study_folder(folder: Path) -> bool:
+    """Whether ``folder`` was written by a study of this package (its ``study.json``).
+
+    ``study.json`` names the package (:data:`bayes_cluster.safety.PACKAGE`); one written
+    before that key existed is recognised by its ``fingerprint`` and ``provenance``.
+
+    Parameters
+    ----------
+    folder : pathlib.Path
+        Candidate output folder.
+
+    Returns
+    -------
+    bool
+    """
+    manifest = Path(folder) / "study.json"
+    if is_package_marker(manifest):
+        return True
+    try:
+        stored = json.loads(manifest.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return False
+    return isinstance(stored, dict) and {"fingerprint", "provenance"} <= set(stored)
 
 
 def _check_out_folder(spec: StudySpec, out: Path) -> None:
@@ -938,6 +984,7 @@ def _check_out_folder(spec: StudySpec, out: Path) -> None:
     from bayes_cluster.provenance import provenance
 
     block = {
+        "package": PACKAGE,  # the ownership marker (owns_study_folder)
         "name": spec.name,
         "source": spec.source,
         "fingerprint": fingerprint,
@@ -1125,11 +1172,26 @@ def _run_local_processes(
 
     # spawn: nutpie/numba hold threads, and fork() after threads is unsafe
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+    # a terminal's Ctrl-C reaches the workers too: there it raises Interrupted, never a
+    # truncated fit returned as a replicate
+    with ProcessPoolExecutor(
+        max_workers=workers, mp_context=context, initializer=install_worker_interrupt_handler
+    ) as pool:
         futures = {pool.submit(run_replicate, spec, task, 1): task for task in tasks}
         try:
             for future in as_completed(futures):
                 yield futures[future], future.result()
+        except BaseException:
+            # Ctrl-C (or a failure): stop the running replicates now instead of waiting
+            # for them; their results would not be saved anyway. The workers write nothing.
+            with deferred_interrupts():
+                for future in futures:
+                    future.cancel()
+                # ProcessPoolExecutor.terminate_workers() only exists from Python 3.14
+                for process in list(pool._processes.values()):
+                    process.terminate()
+                pool.shutdown(wait=True, cancel_futures=True)
+            raise
         finally:
             for future in futures:
                 future.cancel()
@@ -1177,6 +1239,7 @@ def run_study(
     scheduler: Any = None,
     progress: bool = True,
     figures: bool = True,
+    stream: TextIO | None = None,
 ) -> StudyResult:
     """Run (or resume) a simulation study and write its outputs.
 
@@ -1196,6 +1259,8 @@ def run_study(
     figures : bool
         Save the coverage, RMSE, bias and power figures of every effect set in
         ``out/figures`` (``coverage_truth.png``, ...).
+    stream : file-like, optional
+        Where to print one line when the computing starts (``study: computing ...``).
 
     Returns
     -------
@@ -1206,30 +1271,45 @@ def run_study(
     ------
     ValueError
         If ``out`` holds replicates of a study with another fingerprint.
-    KeyboardInterrupt
-        Re-raised after an interruption; every finished replicate is on disk and a rerun
-        resumes.
+    bayes_cluster.safety.OutputFolderError
+        If ``out`` is a file, or a folder holding files no study of this package wrote.
+    bayes_cluster.safety.Interrupted
+        Ctrl-C (inside :func:`bayes_cluster.safety.interrupts_stop_the_work`, as the CLI
+        runs it); every finished replicate is on disk, no interrupted one, and a rerun
+        resumes. A plain :class:`KeyboardInterrupt` is re-raised the same way.
     """
     from tqdm.auto import tqdm
 
     if workers < 1:
         raise ValueError(f"workers must be at least 1, got {workers}")
     out = Path(out)
+    check_output_folder(out, option="out", marker="study.json", owns=owns_study_folder)
     _check_out_folder(spec, out)
     start = time.perf_counter()
     all_tasks = spec.tasks()
     # temporary files of a killed run (SIGKILL mid-write) are never taken for replicates
-    for stale in out.glob("replicates/*/.*.tmp"):
+    for stale in [
+        *out.glob("replicates/*/.*.tmp"),
+        *out.glob(".*.tmp"),
+        *out.glob("figures/.*.tmp"),
+    ]:
         stale.unlink(missing_ok=True)
     tasks = pending_tasks(spec, out)
     cores = max(1, min(spec.sampler.chains, os.cpu_count() or 1))
     if scheduler is not None:
-        stream = _run_dask(spec, tasks, scheduler)
+        results = _run_dask(spec, tasks, scheduler)
     elif workers > 1 and len(tasks) > 1:
-        stream = _run_local_processes(spec, tasks, workers)
+        results = _run_local_processes(spec, tasks, workers)
     else:
-        stream = _run_in_process(spec, tasks, cores)
+        results = _run_in_process(spec, tasks, cores)
     computed = 0
+    if stream is not None:  # the readiness line (tests wait for it before pressing Ctrl-C)
+        print(
+            f"study: computing {len(tasks)} of {len(all_tasks)} replicates in {out} "
+            "(Ctrl-C stops; rerunning resumes)",
+            file=stream,
+            flush=True,
+        )
     with tqdm(
         total=len(all_tasks),
         initial=len(all_tasks) - len(tasks),
@@ -1237,19 +1317,20 @@ def run_study(
         unit="replicate",
         disable=not progress,
     ) as bar:
-        for task, rows in stream:
+        for task, rows in results:
+            raise_if_interrupted()  # rows that arrive after Ctrl-C are not saved
             _write_atomic(rows, out / task.relative_path())
             computed += 1
             bar.update(1)
+    raise_if_interrupted()
     replicates = collect_replicates(spec, out)
     metrics = study_metrics(replicates)
     _write_atomic(replicates, out / "replicates.parquet")
-    tmp = out / ".metrics.csv.tmp"
-    metrics.to_csv(tmp, index=False, lineterminator="\n")
-    tmp.replace(out / "metrics.csv")
+    _write_text_atomic(metrics.to_csv(index=False, lineterminator="\n"), out / "metrics.csv")
     written: dict[str, Path] = {}
     if figures and not metrics.empty:
         written = _save_figures(metrics, out / "figures", spec.interval_level)
+    raise_if_interrupted()  # an interrupt a library swallowed never ends in exit status 0
     return StudyResult(
         spec=spec,
         out=out,
@@ -1274,7 +1355,14 @@ def _save_figures(metrics: pd.DataFrame, folder: Path, level: float) -> dict[str
             figure = plot_study_metric(metrics, measure, effects=effects, nominal=level)
             name = f"{measure}_{effects}"
             path = folder / f"{name}.png"
-            figure.savefig(path, dpi=120, bbox_inches="tight")
-            plt.close(figure)
+            tmp = folder / f".{name}.png.{os.getpid()}.tmp"
+            try:  # a figure cut short by Ctrl-C is not left behind as a broken PNG
+                figure.savefig(tmp, dpi=120, bbox_inches="tight", format="png")
+                tmp.replace(path)
+            except BaseException:
+                tmp.unlink(missing_ok=True)
+                raise
+            finally:
+                plt.close(figure)
             written[name] = path
     return written
