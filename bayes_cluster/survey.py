@@ -722,8 +722,10 @@ def _decimal_evidence(text: str) -> str | None:
         return marks[-1]  # 1.234,5 or 1,234.5: the last mark is the decimal one
     mark = marks[0]
     other = "," if mark == "." else "."
-    if len(marks) > 1:
-        return other  # 1.234.567: the mark groups thousands
+    if len(marks) > 1:  # 1.234.567: the mark groups thousands (if the groups are well formed)
+        groups = body.split(mark)
+        grouped = 1 <= len(groups[0]) <= 3 and all(len(g) == 3 for g in groups[1:])
+        return other if grouped else None
     whole, fraction = body.split(mark)
     if len(fraction) == 3 and 1 <= len(whole) <= 3 and not whole.startswith("0"):
         return None  # 1.000: a thousands group or three decimals
