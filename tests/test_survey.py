@@ -16,6 +16,7 @@ from bayes_cluster.survey import (
     SurveyWarning,
     describe_survey,
     load_survey,
+    parse_number,
     tumang_data_path,
 )
 
@@ -472,3 +473,202 @@ def test_every_problem_is_collected_in_file_order(tmp_path, bundled_lines):
     message = str(error)
     assert message.startswith("survey failed validation with 7 problems:\n  - ")
     assert message.count("\n  - ") == 7
+
+
+# --------------------------------------------------------------------------- numbers
+
+
+@pytest.mark.parametrize(
+    ("text", "decimal", "thousands", "value"),
+    [
+        ("1.000", ",", ".", 1000.0),
+        ("1,5", ",", "", 1.5),
+        ("1,5", ",", ".", 1.5),
+        ("1.234.567,25", ",", ".", 1234567.25),
+        ("-0,75", ",", ".", -0.75),
+        ("1,234,567.5", ".", ",", 1234567.5),
+        ("1.000", ".", "", 1.0),
+        ("1.000", ".", ",", 1.0),
+        ("1 000", ",", " ", 1000.0),
+        ("1'000.5", ".", "'", 1000.5),
+        ("12", ".", "", 12.0),
+        (" 7 ", ".", "", 7.0),
+        ("+3.5e2", ".", "", 350.0),
+        ("2,5E-1", ",", ".", 0.25),
+        (".5", ".", "", 0.5),
+        ("1e-400", ".", "", 0.0),
+        ("1e12", ".", "", 1e12),
+    ],
+)
+def test_parse_number_reads_the_declared_convention(text, decimal, thousands, value):
+    assert parse_number(text, decimal=decimal, thousands=thousands) == value
+
+
+@pytest.mark.parametrize(
+    ("text", "decimal", "thousands", "message"),
+    [
+        ("1_000", ".", "", "Python digit grouping '1_000' is not a number format; write 1000"),
+        (
+            "1_000.5",
+            ".",
+            "",
+            "Python digit grouping '1_000.5' is not a number format; write 1000.5",
+        ),
+        ("١٢", ".", "", "non-ASCII digits (they would read as 12); write digits 0-9"),
+        ("１２", ",", ".", "non-ASCII digits (they would read as 12); write digits 0-9"),
+        ("1e400", ".", "", "too large: 1e400 overflows to infinity"),
+        ("1,5e400", ",", "", "too large: 1,5e400 overflows to infinity"),
+        ("1e13", ".", "", "too large: magnitude above 1e+12"),
+        ("inf", ".", "", "not a finite number ('inf' is infinity)"),
+        ("-Infinity", ",", ".", "not a finite number ('-Infinity' is infinity)"),
+        ("nan", ".", "", "not a finite number ('nan' is NaN)"),
+        ("NaN", ",", "", "not a finite number ('NaN' is NaN)"),
+        (
+            "1.000",
+            ",",
+            "",
+            "'.' is neither the decimal mark (',') nor a declared thousands separator; "
+            "declare the file's number format",
+        ),
+        (
+            "1,5",
+            ".",
+            "",
+            "',' is neither the decimal mark ('.') nor a declared thousands separator; "
+            "declare the file's number format",
+        ),
+        (
+            "1.00",
+            ",",
+            ".",
+            "malformed digit grouping: thousands separator '.' must separate groups of "
+            "three digits",
+        ),
+        ("1.2.3", ".", "", "not a number (two decimal marks '.')"),
+        ("1,2,3", ",", "", "not a number (two decimal marks ',')"),
+        ("0x1F", ".", "", "not a number"),
+        ("", ".", "", "not a number"),
+        ("--1", ".", "", "not a number"),
+        ("12 ½", ".", "", "not a number (non-ASCII character '½', U+00BD)"),
+    ],
+)
+def test_parse_number_refuses_by_name(text, decimal, thousands, message):
+    with pytest.raises(ValueError) as caught:
+        parse_number(text, decimal=decimal, thousands=thousands)
+    assert str(caught.value) == message
+
+
+@pytest.mark.parametrize(
+    ("decimal", "thousands", "message"),
+    [
+        (";", "", "decimal must be '.' or ',', got ';'"),
+        (",", ",", "thousands and decimal must differ, both are ','"),
+        (".", "_", "thousands must be one of '', '.', ',', ' ', \"'\", got '_'"),
+    ],
+)
+def test_parse_number_refuses_an_unknown_convention(decimal, thousands, message):
+    with pytest.raises(ValueError) as caught:
+        parse_number("1", decimal=decimal, thousands=thousands)
+    assert str(caught.value) == message
+
+
+def test_decimal_comma_file_reads_dots_as_thousands(tmp_path, bundled_lines):
+    lines = [line.replace(",", ";") for line in bundled_lines]
+    lines = _set(lines, 2, "firm_age", "12,5", sep=";")
+    lines = _set(lines, 3, "workers", "1.000", sep=";")
+    lines = _set(lines, 4, "firm_age", "1.234,5", sep=";")
+    frame = load_survey(_write(tmp_path, lines))
+    assert frame["workers"].tolist()[:3] == [15, 1000, 15]
+    assert frame["firm_age"].tolist()[:3] == [12.5, 18.0, 1234.5]
+
+
+def test_ambiguous_thousands_in_an_undeclared_file_is_refused(tmp_path, bundled_lines):
+    lines = [line.replace(",", ";") for line in bundled_lines]
+    path = _write(tmp_path, _set(lines, 3, "workers", "1.000", sep=";"))
+    assert _single(path) == _one(
+        f"{path}, row 3, column 'workers': ambiguous number: 1000 if '.' groups thousands, "
+        "1 if it is the decimal mark, and no cell of this semicolon-delimited file shows the "
+        "decimal mark; declare it ([data] decimal and thousands in the spec, --decimal and "
+        "--thousands for validate): got '1.000'; expected a whole number >= 1"
+    )
+    assert load_survey(path, decimal=",", thousands=".")["workers"].iloc[1] == 1000
+    assert load_survey(path, decimal=".")["workers"].iloc[1] == 1
+    with pytest.raises(SurveyValidationError, match="nor a declared thousands separator"):
+        load_survey(path, decimal=",")
+
+
+def test_comma_delimited_file_uses_decimal_points(tmp_path, bundled_lines):
+    path = _write(tmp_path, _set(bundled_lines, 3, "firm_age", "1.000"))
+    assert load_survey(path)["firm_age"].iloc[1] == 1.0
+    quoted = _write(tmp_path, _set(bundled_lines, 3, "workers", '"1,000"'), name="q.csv")
+    assert load_survey(quoted)["workers"].iloc[1] == 1000
+
+
+def test_mixed_decimal_marks_are_refused_at_each_cell(tmp_path, bundled_lines):
+    lines = [line.replace(",", ";") for line in bundled_lines]
+    lines = _set(lines, 2, "firm_age", "12,5", sep=";")
+    path = _write(tmp_path, _set(lines, 5, "firm_age", "2.5", sep=";"))
+    error = _fail(path)
+    assert [(p.row, p.column, p.value) for p in error.problems] == [
+        (2, "firm_age", "12,5"),
+        (5, "firm_age", "2.5"),
+    ]
+    why = (
+        "decimal mark cannot be told: the file writes decimals both ways (row 2, column "
+        "'firm_age': '12,5'; row 5, column 'firm_age': '2.5'); declare it ([data] decimal in "
+        "the spec, --decimal for validate)"
+    )
+    assert {p.issue for p in error.problems} == {why}
+    declared = _fail(path, decimal=",")  # declared: only the other convention's cell is wrong
+    assert [(p.row, p.value) for p in declared.problems] == [(5, "2.5")]
+
+
+@pytest.mark.parametrize(
+    ("written", "issue"),
+    [
+        ("1_000", "Python digit grouping '1_000' is not a number format; write 1000"),
+        ("١٢", "non-ASCII digits (they would read as 12); write digits 0-9"),
+        ("1e400", "too large: 1e400 overflows to infinity"),
+        ("inf", "not a finite number ('inf' is infinity)"),
+    ],
+)
+def test_python_spellings_in_a_file_are_refused_by_name(tmp_path, bundled_lines, written, issue):
+    path = _write(tmp_path, _set(bundled_lines, 4, "workers", written))
+    assert _single(path) == _one(
+        f"{path}, row 4, column 'workers': {issue}: got {written!r}; expected a whole number >= 1"
+    )
+
+
+def test_nan_cell_is_a_missing_value_not_a_number(tmp_path, bundled_lines):
+    path = _write(tmp_path, _set(bundled_lines, 4, "workers", "nan"))
+    assert _single(path) == _one(
+        f"{path}, row 4, column 'workers': missing value: got 'nan'; expected a whole number >= 1"
+    )
+
+
+def test_frame_numbers_are_taken_as_they_are_and_bounded():
+    frame = load_survey(tumang_data_path())
+    big = frame.astype({"workers": float})
+    big.loc[2, "firm_age"] = 1e300
+    big.loc[3, "workers"] = np.inf
+    error = _fail(big)
+    assert [(p.row, p.column, p.issue) for p in error.problems] == [
+        (4, "firm_age", "too large: magnitude above 1e+12"),
+        (5, "workers", "too large: inf overflows to infinity"),
+    ]
+
+
+def test_utf16_file_with_a_byte_order_mark(tmp_path, bundled_lines):
+    path = tmp_path / "utf16.csv"
+    path.write_bytes("\n".join(bundled_lines).encode("utf-16"))
+    assert load_survey(path)["firm_id"].tolist()[:2] == ["T001", "T002"]
+
+
+def test_xlsx_without_openpyxl_says_which_package(tmp_path, monkeypatch):
+    path = tmp_path / "survey.xlsx"
+    load_survey(tumang_data_path()).to_excel(path, index=False)
+    monkeypatch.setitem(__import__("sys").modules, "openpyxl", None)
+    assert _single(path) == _one(
+        f"{path}: reading .xlsx workbooks needs the optional package openpyxl; expected "
+        "openpyxl installed: pip install openpyxl"
+    )
