@@ -228,7 +228,7 @@ def _add_simulate_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--out",
-        type=Path,
+        type=str,  # not Path: Path("new/") drops the slash that says "a folder"
         required=True,
         help=(
             "CSV file to write, in an existing folder. An existing file is never "
@@ -259,16 +259,17 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
         check_output_file(args.out, option="--out", force=args.force)
     except OutputFolderError as error:
         return _refuse(str(error))
+    out = Path(args.out)
 
     from bayes_cluster.simulate import DEFAULT_SEED, simulate_tumang, write_tumang_csv
 
     seed = DEFAULT_SEED if args.seed is None else args.seed
     frame, _ = simulate_tumang(n=args.n, seed=seed)
-    write_tumang_csv(args.out, n=args.n, seed=seed)
+    write_tumang_csv(out, n=args.n, seed=seed)
     exporters = int(frame["export"].sum())
     print(
         f"wrote {len(frame)} synthetic firms ({exporters} exporters, "
-        f"{len(frame) - exporters} domestic; seed {seed}) to {args.out}"
+        f"{len(frame) - exporters} domestic; seed {seed}) to {out}"
     )
     return 0
 

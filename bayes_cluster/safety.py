@@ -349,12 +349,10 @@ def check_output_file(path: str | Path, *, option: str, force: bool = False) -> 
         if not os.access(absolute, os.W_OK):
             raise OutputFolderError(f"{option} {shown}: is not writable")
     existing = _nearest_existing(absolute.parent)
-    if existing != absolute.parent:
-        if existing.is_dir():
-            raise OutputFolderError(f"directory {given.parent} does not exist")
+    if not existing.is_dir():
         raise OutputFolderError(f"{option} {shown}: {existing} is a file, not a folder")
-    if not absolute.parent.is_dir():
-        raise OutputFolderError(f"{option} {shown}: {absolute.parent} is not a folder")
+    if existing != absolute.parent:
+        raise OutputFolderError(f"directory {given.parent} does not exist")
     if not os.access(absolute.parent, os.W_OK | os.X_OK):
         raise OutputFolderError(
             f"{option} {shown}: the folder {absolute.parent} is not writable; "
