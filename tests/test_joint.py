@@ -347,7 +347,11 @@ def test_summary_diagnostics_and_loo(fitted):
     assert diagnostics.n_chains == 2 and diagnostics.n_draws == 150
     assert "r_hat" in diagnostics.table.columns
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # a Pareto-k warning is possible on 300 draws
+        # only ArviZ's Pareto-k warning (threshold 0.60 on 300 draws, which one firm can pass
+        # in so short a run); any other warning stays an error
+        warnings.filterwarnings(
+            "ignore", message="Estimated shape parameter of Pareto", category=UserWarning
+        )
         elpd = fitted.loo()
     assert np.isfinite(elpd.elpd) and elpd.elpd < 0
 
