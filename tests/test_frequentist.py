@@ -97,7 +97,8 @@ def test_spector_mle_wald_and_odds_ratio_columns(spector_data):
 
 
 def test_spector_firth_matches_brglm2(spector_data):
-    # R brglm2 `glm(..., method = "brglmFit", type = "AS_mean")` (shared/reference/README.md)
+    # R brglm2 0.9 `glm(..., method = "brglmFit", type = "AS_mean")` (shared/reference/
+    # README.md), reproduced by tests/r/brglm2_firth.R (output beside it)
     result = firth_logit(spector_data, "GRADE", SPECTOR_PREDICTORS, ci="wald")
     assert_allclose(
         result.summary["estimate"],
@@ -129,7 +130,8 @@ def test_sex2_firth_matches_logistf(sex2_firth):
 
 
 def test_sex2_firth_standard_errors_match_brglm2(sex2_firth):
-    # R brglm2 0.9 (Debian r-cran-brglm2), type = "AS_mean", epsilon = 1e-12, run by us:
+    # R brglm2 0.9 (Debian r-cran-brglm2), type = "AS_mean", epsilon = 1e-12, run by us
+    # (tests/r/brglm2_firth.R, output beside it):
     # the inverse Fisher information at the penalised estimate
     assert_allclose(
         sex2_firth.summary["std_error"],
@@ -482,7 +484,7 @@ def test_wald_option_gives_wald_intervals(spector_data):
     result = firth_logit(spector_data, "GRADE", SPECTOR_PREDICTORS, ci="wald")
     summary = result.summary
     # independent of our estimate and SE: brglm2's (AS_mean) estimates and SEs, and
-    # R's confint.default(), which prints estimate -/+ qnorm(0.975) * SE
+    # R's confint.default(), which prints estimate -/+ qnorm(0.975) * SE (tests/r/brglm2_firth.R)
     estimate = np.array([-10.433270676, 2.284464715, 0.070567825, 2.006681801])
     std_error = np.array([4.15900105, 1.12356486, 0.13062789, 0.95342286])
     z = 1.959963984540054  # qnorm(0.975)

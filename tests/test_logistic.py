@@ -458,8 +458,9 @@ def test_quasi_complete_separation_sex2(reference_dir):
     assert -1.0 < dia["hdi_lower"] and dia["hdi_upper"] < 6.0
 
 
-# rstanarm 2.21.3 (R 4.x), run by us on this machine with 4 chains x 8000 draws
-# (iter = 10000, warmup = 2000, seed = 1); MCSE of every mean below 0.03:
+# rstanarm 2.21.3 (R 4.2.2; Debian 12 packages), run by us with 4 chains x 8000 draws
+# (iter = 10000, warmup = 2000, seed = 1); MCSE of every mean below 0.03. Script and its
+# output (with sessionInfo()): tests/r/rstanarm_logit.R, reproduced to every digit below:
 #   sp <- statsmodels' spector data (32 students)
 #   stan_glm(GRADE ~ GPA + TUCE + PSI, data = sp, family = binomial(),
 #            prior = normal(0, 2.5), prior_intercept = normal(0, 2.5))   # autoscale FALSE
