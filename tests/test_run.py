@@ -247,6 +247,8 @@ def test_a_failing_section_leaves_the_previous_results_untouched(tmp_path, monke
     out = tmp_path / "results"
     out.mkdir()
     (out / "report.html").write_text("previous report")
+    # a folder of an earlier run (only such a folder may be replaced; see test_output_safety)
+    (out / "run.json").write_text('{"package": "bayes_cluster"}')
 
     def fail(context):
         (context.folder / "half-written.csv").write_text("x")
@@ -257,7 +259,7 @@ def test_a_failing_section_leaves_the_previous_results_untouched(tmp_path, monke
     with pytest.raises(RuntimeError, match="sampler crashed"):
         pipeline.run_spec(spec, out=out, stream=None)
     assert [p.name for p in tmp_path.iterdir() if p.name != "spec.toml"] == ["results"]
-    assert [p.name for p in out.iterdir()] == ["report.html"]
+    assert sorted(p.name for p in out.iterdir()) == ["report.html", "run.json"]
     assert (out / "report.html").read_text() == "previous report"
 
 

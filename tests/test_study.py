@@ -320,31 +320,62 @@ def test_killed_study_resumes_to_identical_metrics(tmp_path):
 
 @pytest.mark.slow
 def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tmp_path):
+    """Deterministic under load: Ctrl-C is pressed once the study's own progress line says
+    replicates are being saved (not after a sleep or a file count), and 80 replicates
+    cannot all finish in the moment between. An interrupted study never exits 0."""
+    import re
+    import threading
+
     spec_file = tmp_path / "interrupt.toml"
     spec_file.write_text(
-        '[study]\nsizes = [60]\nreplicates = 200\nmethods = ["mle", "firth"]\nseed = 3\n',
+        '[study]\nsizes = [60, 120]\nreplicates = 40\nmethods = ["mle", "firth"]\nseed = 3\n',
         encoding="utf-8",
     )
+    spec = load_study_spec(spec_file)
     out = tmp_path / "out"
     command = [sys.executable, "-m", "bayes_cluster.cli", "study", str(spec_file)]
     process = subprocess.Popen(
-        [*command, "--out", str(out), "--no-progress"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
+        [*command, "--out", str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
-    deadline = time.monotonic() + 120
-    while len(list(out.glob("replicates/*/*.parquet"))) < 3:
-        assert process.poll() is None and time.monotonic() < deadline
-        time.sleep(0.02)
+    stderr = []
+    reader = threading.Thread(
+        target=lambda: stderr.extend(iter(lambda: process.stderr.read1(4096), b"")),
+        daemon=True,
+    )
+    reader.start()
+    deadline = time.monotonic() + 600
+    # the progress bar (on stderr) counts saved replicates: "... | 2/80 [..."
+    while not re.search(rb"\| *([2-9]|\d\d)/80 \[", b"".join(stderr)):
+        assert process.poll() is None, b"".join(stderr).decode()
+        assert time.monotonic() < deadline, "the study did not start"
+        time.sleep(0.05)
     process.send_signal(signal.SIGINT)
-    _, stderr = process.communicate(timeout=60)
+    process.wait(timeout=60)
+    reader.join(timeout=10)
+    text = b"".join(stderr).decode()
     saved = len(list(out.glob("replicates/*/*.parquet")))
-    assert process.returncode == 130
-    assert f"interrupted: {saved} of 200 replicates saved in {out}" in stderr
-    assert "run the same command again to resume" in stderr
-    assert "Traceback" not in stderr
-    assert not list(out.glob("replicates/*/.*.tmp"))
+    assert process.returncode == 130, text
+    assert 2 <= saved < 80
+    assert text.strip().splitlines()[-1] == (
+        f"interrupted: {saved} of 80 replicates saved in {out}; "
+        "run the same command again to resume"
+    )
+    assert "Traceback" not in text
+    assert not list(out.glob("**/.*.tmp"))
+    assert not (out / "metrics.csv").exists()
+    for path in out.glob("replicates/*/*.parquet"):  # complete, none recorded as failed
+        rows = pd.read_parquet(path)
+        assert len(rows) == 16 and not rows["failed"].any()
+
+    resumed = subprocess.run(
+        [*command, "--out", str(out), "--no-progress"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert f"resuming: {saved} of 80 replicates" in resumed.stdout
+    uninterrupted = run_study(spec, tmp_path / "whole", progress=False, figures=False)
+    pd.testing.assert_frame_equal(pd.read_csv(out / "metrics.csv"), _csv(uninterrupted))
 
 
 def _csv(result) -> pd.DataFrame:
