@@ -65,10 +65,18 @@ class TableBlock:
 
 @dataclass(frozen=True)
 class FigureBlock:
-    """A figure saved as PNG, by path relative to the report folder."""
+    """A figure saved as PNG, by path relative to the report folder.
+
+    Every figure needs a caption that says what it shows (and what to look for); an
+    empty one is refused.
+    """
 
     path: str
-    caption: str = ""
+    caption: str
+
+    def __post_init__(self) -> None:
+        if not self.caption.strip():
+            raise ValueError(f"figure {self.path!r} needs a caption")
 
 
 @dataclass(frozen=True)
@@ -296,7 +304,7 @@ def _markdown_block(block: Block) -> list[str]:
             head = [f"*{caption}*", ""] if caption else []
             return [*head, to_markdown(frame, digits=digits, index=index)]
         case FigureBlock(path=path, caption=caption):
-            return [f"![{caption}]({path})", "", f"*{caption}*" if caption else "", ""]
+            return [f"![{caption}]({path})", "", f"*{caption}*", ""]
         case Alert(text=text, level=level):
             return [f"> {_ALERT_PREFIX[level]}{text}", ""]
         case Preformatted(text=text):
@@ -435,8 +443,24 @@ def write_report(
     -------
     dict
         Format -> written path.
+
+    Raises
+    ------
+    FileNotFoundError
+        If a figure of the report is not in ``folder`` (nothing is written).
     """
     folder = Path(folder)
+    missing = [
+        block.path
+        for section in report.sections
+        for block in section.blocks
+        if isinstance(block, FigureBlock) and not (folder / block.path).is_file()
+    ]
+    if missing:
+        raise FileNotFoundError(
+            f"the report refers to figures that were not written in {folder}: "
+            + ", ".join(missing)
+        )
     written = {}
     if "md" in formats:
         path = folder / "report.md"

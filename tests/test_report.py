@@ -6,6 +6,7 @@ import base64
 import re
 
 import pandas as pd
+import pytest
 from matplotlib.figure import Figure
 
 from bayes_cluster.report import (
@@ -112,3 +113,23 @@ def test_alert_block_inside_a_section(tmp_path):
     report.section("S").add(Alert("careful", "warning"))
     assert '<div class="alert warning">careful</div>' in render_html(report, tmp_path)
     assert "> **NOTE** careful" in render_markdown(report)
+
+
+def test_a_figure_without_a_caption_is_refused():
+    with pytest.raises(ValueError, match=r"^figure 'figures/line.png' needs a caption$"):
+        FigureBlock("figures/line.png", "  ")
+
+
+def test_a_report_refers_only_to_figures_that_were_written(tmp_path):
+    report = make_report(tmp_path)
+    report.section("More").add(
+        FigureBlock("figures/never_drawn.png", "A figure nobody drew"),
+        FigureBlock("figures/line.png", "The line again"),
+    )
+    with pytest.raises(FileNotFoundError) as caught:
+        write_report(report, tmp_path)
+    assert str(caught.value) == (
+        f"the report refers to figures that were not written in {tmp_path}: "
+        "figures/never_drawn.png"
+    )
+    assert not (tmp_path / "report.md").exists() and not (tmp_path / "report.html").exists()

@@ -14,7 +14,12 @@ from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from bayes_cluster.dims import INTERCEPT
 
-__all__ = ["METHOD_COLOURS", "forest_plot_methods", "plot_prior_posterior"]
+__all__ = [
+    "METHOD_COLOURS",
+    "forest_plot_methods",
+    "plot_elpd_comparison",
+    "plot_prior_posterior",
+]
 
 METHOD_COLOURS: Mapping[str, str] = {
     "mle": "#4c72b0",
@@ -173,4 +178,81 @@ def plot_prior_posterior(
         axis.set_visible(False)
     axes[0].legend(fontsize="small", frameon=False)
     figure.suptitle(title or "Prior (line) against posterior (histogram)")
+    return figure
+
+
+def plot_elpd_comparison(
+    table: pd.DataFrame,
+    *,
+    elpd: str = "elpd",
+    se: str = "se",
+    elpd_diff: str = "elpd_diff",
+    diff_se: str = "dse",
+    title: str | None = None,
+) -> Figure:
+    """PSIS-LOO comparison of fitted models: each model's ELPD and its gap to the best.
+
+    One row per model, best first.  Filled dots: the model's expected log predictive
+    density with +-1 standard error; hollow diamonds: the best model's ELPD plus the
+    model's difference to it, with +-1 standard error *of the difference* (the one that
+    says whether the gap is real; a gap within about 2 of its SEs is not).
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        Indexed by model, best first, as :func:`bayes_cluster.logistic.compare_models`
+        (``arviz_stats.compare``) returns it.
+    elpd, se, elpd_diff, diff_se : str
+        Column names of the ELPD, its SE, the difference to the best and the SE of that
+        difference (the defaults are ``arviz_stats.compare``'s; the latent-class table of
+        :func:`bayes_cluster.latent_class.compare_n_classes` uses ``elpd_loo`` and
+        ``se_diff``).
+    title : str, optional
+        Figure title.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> table = pd.DataFrame(
+    ...     {"elpd": [-30.0, -33.5], "se": [4.0, 4.2], "elpd_diff": [0.0, 3.5], "dse": [0, 1.1]},
+    ...     index=["hierarchical", "flat"],
+    ... )
+    >>> figure = plot_elpd_comparison(table)
+    >>> [label.get_text() for label in figure.axes[0].get_yticklabels()]
+    ['hierarchical', 'flat']
+    """
+    names = [str(name) for name in table.index]
+    values = table[elpd].to_numpy(dtype=float)
+    errors = table[se].to_numpy(dtype=float)
+    best = int(np.argmax(values))
+    # arviz_stats.compare gives elpd_diff as best - model (>= 0); compare_n_classes as
+    # model - best (<= 0): either way the model sits |diff| below the best
+    gaps = np.abs(table[elpd_diff].to_numpy(dtype=float))
+    gap_errors = table[diff_se].to_numpy(dtype=float)
+    rows = np.arange(len(names))
+    figure = Figure(figsize=(6.4, 1.2 + 0.55 * len(names)), layout="constrained")
+    axis = figure.subplots()
+    axis.errorbar(values, rows, xerr=errors, fmt="o", color="black", capsize=3, label="ELPD +- SE")
+    others = rows != best
+    axis.errorbar(
+        values[best] - gaps[others],
+        rows[others] + 0.2,
+        xerr=gap_errors[others],
+        fmt="D",
+        markerfacecolor="none",
+        color="#c44e52",
+        capsize=3,
+        label="difference to the best +- its SE",
+    )
+    axis.axvline(values[best], color="grey", linestyle="--", linewidth=1)
+    axis.set_yticks(rows, names)
+    axis.set_ylim(len(names) - 0.5, -0.5)
+    axis.set_xlabel("expected log predictive density (PSIS-LOO; higher is better)")
+    axis.legend(fontsize="small", frameon=False, loc="best")
+    axis.grid(axis="x", alpha=0.3)
+    axis.set_title(title or "Models compared by PSIS-LOO")
     return figure

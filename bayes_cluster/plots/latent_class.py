@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
+import pandas as pd
 import xarray as xr
 from matplotlib.figure import Figure
 
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "RESPONSE_COLOURS",
+    "plot_bivariate_residuals",
     "plot_class_profiles",
     "plot_class_shares",
     "plot_descriptive_scoring",
@@ -661,4 +663,91 @@ def plot_item_ppc(
     axes[0].set_ylim(n_items - 0.5, -0.5)
     figure.legend(loc="outside lower center", ncols=3, frameon=False)
     figure.suptitle(title or "Posterior predictive check of the item response shares")
+    return figure
+
+
+def plot_bivariate_residuals(
+    pairs: pd.DataFrame, *, alpha: float = 0.05, title: str | None = None
+) -> Figure:
+    """Posterior predictive check of the item pairs: bivariate residuals as a heat map.
+
+    Below the diagonal, each item pair's observed bivariate residual (BVR: the pair's
+    association that the classes leave unexplained; about 1 or less when local
+    independence holds); above it, the pair's posterior predictive p-value of the BVR.
+    Pairs with ``p < alpha`` are outlined in both triangles.
+
+    Parameters
+    ----------
+    pairs : pandas.DataFrame
+        The ``pairs`` table of
+        :meth:`bayes_cluster.latent_class.BayesianLatentClass.posterior_predictive_check`,
+        indexed by (``item_1``, ``item_2``), with columns ``bvr_observed`` and ``p_bvr``.
+    alpha : float
+        p-value under which a pair is outlined.
+    title : str, optional
+        Figure title.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> pairs = pd.DataFrame(
+    ...     {"bvr_observed": [0.4, 5.0, 0.8], "p_bvr": [0.6, 0.01, 0.4]},
+    ...     index=pd.MultiIndex.from_tuples(
+    ...         [("a", "b"), ("a", "c"), ("b", "c")], names=["item_1", "item_2"]
+    ...     ),
+    ... )
+    >>> figure = plot_bivariate_residuals(pairs)
+    >>> len(figure.axes[0].patches)  # the one pair with p < 0.05, outlined twice
+    2
+    """
+    first = pairs.index.get_level_values(0).astype(str)
+    second = pairs.index.get_level_values(1).astype(str)
+    items = list(dict.fromkeys([*first, *second]))
+    position = {item: j for j, item in enumerate(items)}
+    n_items = len(items)
+    residuals = np.full((n_items, n_items), np.nan)
+    p_values = np.full((n_items, n_items), np.nan)
+    for a, b, bvr, p in zip(first, second, pairs["bvr_observed"], pairs["p_bvr"], strict=True):
+        i, j = sorted((position[a], position[b]))
+        residuals[j, i] = bvr  # lower triangle
+        p_values[i, j] = p  # upper triangle
+    figure = Figure(figsize=(2.5 + 0.6 * n_items, 1.8 + 0.55 * n_items), layout="constrained")
+    axis = figure.subplots()
+    top = max(3.0, float(np.nanmax(residuals, initial=0.0)))
+    image = axis.imshow(residuals, cmap="Reds", vmin=0.0, vmax=top)
+    for i in range(n_items):
+        for j in range(n_items):
+            if i > j:
+                value, flagged = residuals[i, j], p_values[j, i] < alpha
+                text = f"{value:.1f}"
+            elif i < j:
+                value, flagged = p_values[i, j], p_values[i, j] < alpha
+                text = f"{value:.2f}"
+            else:
+                continue
+            axis.text(
+                j,
+                i,
+                text,
+                ha="center",
+                va="center",
+                fontsize="x-small",
+                weight="bold" if flagged else "normal",
+                color="white" if i > j and value > 0.6 * top else "black",
+            )
+            if flagged:
+                axis.add_patch(_outline(j, i))
+    axis.set_xticks(range(n_items), items, rotation=90, fontsize="small")
+    axis.set_yticks(range(n_items), items, fontsize="small")
+    figure.colorbar(image, ax=axis, label="bivariate residual (below the diagonal)")
+    axis.set_title(
+        title
+        or f"Item pairs: bivariate residual (below) and its p-value (above; p < {alpha:g} "
+        "outlined)",
+        fontsize="medium",
+    )
     return figure
