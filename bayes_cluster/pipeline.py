@@ -38,7 +38,7 @@ import zlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import numpy as np
 import pandas as pd
@@ -58,6 +58,14 @@ from bayes_cluster.report import (
 )
 from bayes_cluster.safety import PACKAGE, deferred_interrupts
 from bayes_cluster.spec import LatentClassSpec, LogisticSpec, SamplerSpec, Spec, load_spec
+
+if TYPE_CHECKING:
+    from bayes_cluster.frequentist import FirthLogitResult, MLELogitResult
+    from bayes_cluster.latent_class import BayesianLatentClass
+    from bayes_cluster.latent_class_em import LatentClassEM
+    from bayes_cluster.logistic import BayesianLogit
+    from bayes_cluster.markusen import DescriptiveScoring
+    from bayes_cluster.separation import SeparationResult
 
 __all__ = [
     "SECTION_RUNNERS",
@@ -426,28 +434,59 @@ def _run_data(context: RunContext) -> None:
 # --------------------------------------------------------------------------- latent classes
 
 
-def _items_frame(frame: pd.DataFrame, lc: LatentClassSpec) -> pd.DataFrame:
-    items = frame[list(lc.items)]
+def _item_responses(frame: pd.DataFrame, lc: LatentClassSpec) -> pd.DataFrame:
+    """Return the item columns under their Markusen names (``markusen_items``).
+
+    Only the items (and ``firm_id``, which the Bayesian model labels firms with) are kept,
+    so a mapped name can never collide with another column of the survey.
+    """
+    firm = ["firm_id"] if "firm_id" in frame.columns else []
+    return frame[[*firm, *lc.items]].rename(columns=dict(lc.markusen_items))
+
+
+def _items_frame(responses: pd.DataFrame, lc: LatentClassSpec) -> pd.DataFrame:
+    """Return the item columns of :func:`_item_responses`, the spec's level groups applied."""
+    items = responses[list(lc.markusen_names)]
     if lc.collapse is None:
         return items
     mapping = {level: code for code, group in enumerate(lc.collapse, start=1) for level in group}
     return items.apply(lambda column: column.map(mapping)).astype("Int64").astype(float)
 
 
-def _is_markusen(items: Sequence[str]) -> bool:
+def _untyped_items(lc: LatentClassSpec) -> list[str]:
+    """Item columns that are not Markusen items (after ``markusen_items``)."""
     from bayes_cluster.markusen import MARKUSEN_ITEMS
 
-    return all(item in MARKUSEN_ITEMS for item in items)
+    return [
+        column
+        for column, name in zip(lc.items, lc.markusen_names, strict=True)
+        if name not in MARKUSEN_ITEMS
+    ]
 
 
-def _descriptive_scoring(frame: pd.DataFrame, items: Sequence[str]) -> Any:
+def _missing_verdict_message(lc: LatentClassSpec, untyped: Sequence[str]) -> str:
+    """Why there is no cluster-pattern verdict, and the spec lines that would give one."""
+    shown = ", ".join(f"`{column}`" for column in untyped[:6])
+    more = f" and {len(untyped) - 6} more" if len(untyped) > 6 else ""
+    example = "; ".join(f'{column} = "mk_..."' for column in untyped[:2])
+    return (
+        f"No cluster-pattern verdict: {len(untyped)} of the {len(lc.items)} items "
+        f"({shown}{more}) are not Markusen items, so the descriptive scoring and the Markusen "
+        "typing of the latent classes were left out (the latent classes are fitted all the "
+        "same). To type them, map every item column to the Markusen item it measures in the "
+        f"spec: `[latent_class.markusen_items]` with `{example}` (item names: "
+        "bayes_cluster.markusen.MARKUSEN_ITEMS; see docs/spec.md)."
+    )
+
+
+def _descriptive_scoring(responses: pd.DataFrame, items: Sequence[str]) -> DescriptiveScoring:
     """Adapter: the thesis's descriptive Markusen scoring."""
     from bayes_cluster.markusen import descriptive_scoring
 
-    return descriptive_scoring(frame, items)
+    return descriptive_scoring(responses, items)
 
 
-def _fit_em(items: pd.DataFrame, n_classes: int, n_starts: int, seed: int) -> Any:
+def _fit_em(items: pd.DataFrame, n_classes: int, n_starts: int, seed: int) -> LatentClassEM:
     """Adapter: maximum-likelihood latent classes by EM."""
     from bayes_cluster.latent_class_em import LatentClassEM
 
@@ -455,18 +494,18 @@ def _fit_em(items: pd.DataFrame, n_classes: int, n_starts: int, seed: int) -> An
 
 
 def _fit_bayes_latent_class(
-    frame: pd.DataFrame, n_classes: int, lc: LatentClassSpec, context: RunContext
-) -> Any:
+    responses: pd.DataFrame, n_classes: int, lc: LatentClassSpec, context: RunContext
+) -> BayesianLatentClass:
     """Adapter: the Bayesian latent-class mixture (fitted, with diagnostics)."""
     from bayes_cluster.latent_class import BayesianLatentClass
 
     sampler = context.sampler
     if lc.collapse in (None, THREE_LEVELS):
-        data, collapse = frame, "three" if lc.collapse else "none"
+        data, collapse = responses, "three" if lc.collapse else "none"
     else:  # any other grouping: collapse here, hand over the codes as they are
-        data, collapse = _items_frame(frame, lc), "none"
+        data, collapse = _items_frame(responses, lc), "none"
     model = BayesianLatentClass(
-        n_classes, collapse=collapse, priors=lc.priors or None, items=list(lc.items)
+        n_classes, collapse=collapse, priors=lc.priors or None, items=list(lc.markusen_names)
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # log(0) of empty classes, in numpy
@@ -487,21 +526,43 @@ THREE_LEVELS = ((1, 2), (3,), (4, 5))
 
 
 def _run_latent_class(context: RunContext) -> None:
+    from bayes_cluster.plots.latent_class import (
+        plot_descriptive_scoring,
+        plot_item_profiles,
+        plot_markusen_match,
+    )
+
     spec, frame = context.spec, context.frame
     lc = spec.latent_class
     assert lc is not None
     section = context.report.section("Cluster pattern (Markusen typology)")
-    markusen = _is_markusen(lc.items)
-    items = _items_frame(frame, lc)
+    responses = _item_responses(frame, lc)
+    names = list(lc.markusen_names)
+    untyped = _untyped_items(lc)
+    typed = not untyped
+    if lc.markusen_items:
+        section.add(
+            Paragraph(
+                "Item columns typed as Markusen items (`[latent_class.markusen_items]`): "
+                + ", ".join(f"`{c}` -> `{n}`" for c, n in lc.markusen_items.items())
+                + "; tables and figures use the Markusen names."
+            )
+        )
+    if untyped and (lc.descriptive or lc.markusen):
+        message = _missing_verdict_message(lc, untyped)
+        context.verdicts["cluster_verdict_missing"] = message
+        context.progress(f"  ! {message}")
+        section.add(Alert(message, "warning"))
+    items = _items_frame(responses, lc)
     if lc.collapse is not None:
         groups = ", ".join("/".join(map(str, g)) for g in lc.collapse)
         section.add(
             Paragraph(f"Item levels collapsed into {len(lc.collapse)} categories: {groups}.")
         )
     # -- descriptive scoring (the thesis's method)
-    if lc.descriptive and markusen:
+    if lc.descriptive and typed:
         context.progress("cluster pattern: descriptive Markusen scoring")
-        scoring = _descriptive_scoring(frame, lc.items)
+        scoring = _descriptive_scoring(responses, names)
         context.save_table(scoring.item_table, "latent_class/descriptive_items.csv", index=False)
         context.save_table(scoring.type_scores, "latent_class/descriptive_types.csv", index=False)
         context.verdicts["descriptive_verdict"] = scoring.verdict
@@ -511,15 +572,13 @@ def _run_latent_class(context: RunContext) -> None:
                 f"Markusen's signatures, as the thesis did): **{scoring.verdict}**."
             ),
             TableBlock(scoring.type_scores, "Items matched per Markusen type", digits=2),
-        )
-        _add_figure(
-            context,
-            section,
-            "plots.latent_class",
-            ("plot_descriptive_scoring", "plot_markusen_descriptive"),
-            (scoring,),
-            "markusen_descriptive",
-            "Descriptive Markusen scoring: share agreeing per item against each signature",
+            context.save_figure(
+                plot_descriptive_scoring(scoring),
+                "markusen_descriptive",
+                "Descriptive Markusen scoring: share of firms disagreeing, neutral and agreeing "
+                "on each item (left), the level each type expects, green where the observed "
+                "level matches (middle), and the share of items each type matches (right)",
+            ),
         )
     # -- EM
     if lc.em:
@@ -565,8 +624,8 @@ def _run_latent_class(context: RunContext) -> None:
                 index=True,
             ),
         )
-        if markusen and best_k > 1:
-            typing = _em_markusen_typing(best, lc)
+        if lc.markusen and typed and best_k > 1:
+            typing = _em_markusen_typing(best)
             context.save_table(typing, "latent_class/em_markusen_typing.csv")
             context.verdicts["em_class_types"] = dict(
                 zip(typing.index.astype(str), typing["best_type"], strict=True)
@@ -574,36 +633,33 @@ def _run_latent_class(context: RunContext) -> None:
             section.add(
                 TableBlock(
                     typing, f"EM classes (K = {best_k}) typed by Markusen match score", index=True
-                )
+                ),
+                context.save_figure(
+                    plot_markusen_match(best),
+                    "em_markusen_match",
+                    f"EM classes (K = {best_k}): match score with each Markusen type (1 = the "
+                    "class agrees and disagrees exactly as the type's signature; best type "
+                    "outlined)",
+                ),
             )
-            _add_figure(
-                context,
-                section,
-                "plots.latent_class",
-                ("plot_markusen_match",),
-                (best,),
-                "em_markusen_match",
-                f"EM classes (K = {best_k}): match score with each Markusen type",
+        section.add(
+            context.save_figure(
+                plot_item_profiles(best),
+                "em_item_profiles",
+                f"EM item-response profiles (K = {best_k}): each class's probability of each "
+                "response category on every item",
             )
-        _add_figure(
-            context,
-            section,
-            "plots.latent_class",
-            ("plot_item_profiles",),
-            (best,),
-            "em_item_profiles",
-            f"EM item-response profiles (K = {best_k})",
         )
     # -- Bayesian latent classes
     if lc.bayesian:
-        _run_bayes_latent_class(context, section)
+        _run_bayes_latent_class(context, section, responses, typed=typed)
 
 
 def _k_text(values: Sequence[int]) -> str:
     return f"{values[0]}..{values[-1]}" if len(values) > 1 else str(values[0])
 
 
-def _em_markusen_typing(em: Any, lc: LatentClassSpec) -> pd.DataFrame:
+def _em_markusen_typing(em: LatentClassEM) -> pd.DataFrame:
     from bayes_cluster.markusen import MARKUSEN_TYPES, match_markusen_types
 
     scores = match_markusen_types(em.item_probabilities_)
@@ -618,12 +674,27 @@ def _em_markusen_typing(em: Any, lc: LatentClassSpec) -> pd.DataFrame:
     return frame
 
 
-def _run_bayes_latent_class(context: RunContext, section: Section) -> None:
+PPC_ROWS = 8
+"""Item pairs shown in the report's bivariate-residual table (lowest p first)."""
+
+
+def _run_bayes_latent_class(
+    context: RunContext, section: Section, responses: pd.DataFrame, *, typed: bool
+) -> None:
+    from bayes_cluster.plots.latent_class import (
+        plot_class_profiles,
+        plot_class_shares,
+        plot_markusen_match,
+        plot_markusen_typing,
+        plot_membership,
+    )
+
     lc = context.spec.latent_class
+    hdi_prob = context.sampler.hdi_prob
     models = {}
     for k in lc.n_classes:
         context.progress(f"cluster pattern: Bayesian latent classes K = {k} (MCMC)")
-        model = _fit_bayes_latent_class(context.frame, k, lc, context)
+        model = _fit_bayes_latent_class(responses, k, lc, context)
         models[k] = model
         context.add_diagnostics(f"latent classes K={k}", model.diagnostics)
         context.save_tree(model.idata, f"latent_class/bayes_posterior_K{k}.nc")
@@ -636,10 +707,10 @@ def _run_bayes_latent_class(context: RunContext, section: Section) -> None:
     context.verdicts["bayes_n_classes_loo"] = chosen
     context.save_table(model.class_probabilities(), "latent_class/bayes_class_probabilities.csv")
     shares = model.posterior["pi"].mean(("chain", "draw")).to_numpy()
-    if lc.markusen and _is_markusen(lc.items):
+    if lc.markusen and typed:
         typing = model.markusen_typing()
         context.save_table(typing, "latent_class/bayes_markusen_typing.csv")
-        verdict = model.cluster_verdict(hdi_prob=context.sampler.hdi_prob)
+        verdict = model.cluster_verdict(hdi_prob=hdi_prob)
         context.save_table(verdict.table, "latent_class/bayes_cluster_verdict.csv")
         context.verdicts["bayes_cluster_verdict"] = verdict.text
         section.add(
@@ -660,58 +731,113 @@ def _run_bayes_latent_class(context: RunContext, section: Section) -> None:
             from bayes_cluster.markusen import match_markusen_types
 
             scores = match_markusen_types(model.posterior["theta"])
-            _add_figure(
-                context,
-                section,
-                "plots.latent_class",
-                ("plot_markusen_match",),
-                (scores,),
-                "markusen_verdict",
-                f"Bayesian latent classes (K = {chosen}): posterior mean match score with each "
-                "Markusen type (best type outlined)",
-                class_shares=shares,
+            section.add(
+                context.save_figure(
+                    plot_markusen_match(scores, class_shares=shares),
+                    "markusen_verdict",
+                    f"Bayesian latent classes (K = {chosen}): posterior mean match score with "
+                    "each Markusen type (best type outlined)",
+                )
             )
-        _add_figure(
-            context,
-            section,
-            "plots.latent_class",
-            ("plot_cluster_verdict", "plot_type_shares"),
-            (verdict,),
-            "markusen_type_shares",
-            "Posterior share of firms in classes of each Markusen type",
+        section.add(
+            context.save_figure(
+                plot_markusen_typing(model),
+                "markusen_type_shares",
+                "Markusen typing of the Bayesian latent classes: the posterior probability of "
+                "each class's type (left) and the posterior of the share of firms in classes "
+                "of each type (right; a type is the majority when its share passes the dotted "
+                "line at 0.5)",
+            )
         )
     else:
         section.add(
             Paragraph(f"**Bayesian latent classes**: PSIS-LOO prefers **K = {chosen}**."),
-            TableBlock(_as_frame(model.summary()), "Posterior summary", index=True),
+            TableBlock(model.summary(), "Posterior summary", index=True),
         )
-    _add_figure(
-        context,
-        section,
-        "plots.latent_class",
-        ("plot_item_profiles",),
-        (model.posterior["theta"],),
-        "latent_class_profiles",
-        f"Item-response profiles of the {chosen} Bayesian latent classes (posterior means)",
-        class_shares=shares,
+    section.add(
+        context.save_figure(
+            plot_class_profiles(model, hdi_prob=hdi_prob),
+            "latent_class_profiles",
+            f"Item-response profiles of the {chosen} Bayesian latent classes: posterior mean "
+            f"(dot) and {hdi_prob:.0%} HDI (line) of each response probability",
+        )
+    )
+    if chosen > 1:
+        section.add(
+            context.save_figure(
+                plot_class_shares(model, hdi_prob=hdi_prob),
+                "latent_class_shares",
+                f"Posterior of the class shares (K = {chosen}), with {hdi_prob:.0%} HDIs: a "
+                "class whose share reaches down to zero may not be needed",
+            ),
+            context.save_figure(
+                plot_membership(model),
+                "latent_class_membership",
+                "Each firm's posterior class membership probabilities, firms sorted by their "
+                "most probable class: mixed bars are firms the classes do not place clearly",
+            ),
+        )
+    _latent_class_ppc(context, section, model)
+
+
+def _latent_class_ppc(context: RunContext, section: Section, model: BayesianLatentClass) -> None:
+    """Add the chosen mixture's posterior predictive check: item shares and item pairs."""
+    from bayes_cluster.plots.latent_class import plot_bivariate_residuals, plot_item_ppc
+
+    context.progress("cluster pattern: posterior predictive check of the latent classes")
+    interval = context.sampler.hdi_prob
+    seed = context.seed("latent_class_ppc")
+    check = model.posterior_predictive_check(random_seed=seed, interval_prob=interval)
+    item_shares, pairs = check["item_shares"], check["pairs"]
+    context.save_table(item_shares, "latent_class/bayes_ppc_item_shares.csv")
+    context.save_table(pairs, "latent_class/bayes_ppc_pairs.csv")
+    n_extreme = int((item_shares["p_two_sided"] < 0.05).sum())
+    n_pairs = int((pairs["p_bvr"] < 0.05).sum())
+    worst = pairs.sort_values("p_bvr").head(PPC_ROWS)
+    section.add(
+        Paragraph(
+            f"**Posterior predictive check** of the chosen model (K = {model.n_classes}), on "
+            "surveys replicated from it: "
+            f"{n_extreme} of {len(item_shares)} item response shares fall outside what it "
+            f"replicates (two-sided p < 0.05), and {n_pairs} of {len(pairs)} item pairs show "
+            "more association than the classes explain (bivariate residual p < 0.05). "
+            "All values: `latent_class/bayes_ppc_item_shares.csv`, "
+            "`latent_class/bayes_ppc_pairs.csv`."
+        ),
+        context.save_figure(
+            plot_item_ppc(model, interval_prob=interval, random_seed=seed),
+            "latent_class_ppc",
+            f"Posterior predictive check of the item response shares (K = {model.n_classes}): "
+            f"dots are the observed shares, bars the {interval:.0%} interval of the share in "
+            "replicated surveys. Look for dots outside their bars (hollow: two-sided p < "
+            "0.05); a latent class model reproduces the margins almost by construction, so a "
+            "miss points to a coding or sampling problem rather than to the number of classes",
+        ),
+        TableBlock(
+            worst[["bvr_observed", "bvr_replicated", "p_bvr", "cramers_v_observed"]],
+            f"Item pairs least well explained by the classes (lowest bivariate-residual "
+            f"p-value first; {PPC_ROWS} of {len(pairs)})",
+            index=True,
+        ),
+        context.save_figure(
+            plot_bivariate_residuals(pairs),
+            "latent_class_bivariate_residuals",
+            "Bivariate residuals of every item pair (below the diagonal) and their posterior "
+            "predictive p-values (above). Look for outlined pairs (p < 0.05): association "
+            "the classes leave unexplained, a sign that more classes are needed or that the "
+            "two items share a cause beyond the class",
+        ),
     )
 
 
-def _as_frame(value: Any) -> pd.DataFrame:
-    if isinstance(value, pd.DataFrame):
-        return value
-    if isinstance(value, pd.Series):
-        return value.to_frame()
-    if hasattr(value, "to_dataframe"):
-        return value.to_dataframe()
-    return pd.DataFrame(value)
-
-
-def _choose_n_classes(context: RunContext, section: Section, models: Mapping[int, Any]) -> int:
+def _choose_n_classes(
+    context: RunContext, section: Section, models: Mapping[int, BayesianLatentClass]
+) -> int:
     """Adapter: pick the number of classes by PSIS-LOO (the only K if just one)."""
     if len(models) == 1:
         return next(iter(models))
     from bayes_cluster.latent_class import compare_n_classes
+    from bayes_cluster.plots.compare import plot_elpd_comparison
 
     em = context.results.get("em_bic")
     table = compare_n_classes(models, em_bic=em)
@@ -721,77 +847,47 @@ def _choose_n_classes(context: RunContext, section: Section, models: Mapping[int
             table,
             "Number of classes compared by PSIS-LOO (higher ELPD is better; EM BIC beside)",
             index=True,
-        )
+        ),
+        context.save_figure(
+            plot_elpd_comparison(
+                table,
+                elpd="elpd_loo",
+                diff_se="se_diff",
+                title="Bayesian latent classes by number of classes",
+            ),
+            "latent_class_loo",
+            "PSIS-LOO of each number of classes: ELPD with its SE (dots) and the gap to the "
+            "best with the SE of the gap (diamonds); a gap within about two of its SEs does not "
+            "separate the models",
+        ),
     )
     return int(str(table.index[0]).removeprefix("K="))
-
-
-def _add_figure(
-    context: RunContext,
-    section: Section,
-    module: str,
-    names: Sequence[str],
-    arguments: tuple,
-    file_name: str,
-    caption: str,
-    **keywords: Any,
-) -> None:
-    """Adapter: draw a figure with the first plotting function of ``names`` that exists."""
-    import importlib
-
-    try:
-        plots = importlib.import_module(f"bayes_cluster.{module}")
-    except ImportError:
-        return
-    function = next((getattr(plots, n) for n in names if hasattr(plots, n)), None)
-    if function is None:
-        return
-    figure = function(*arguments, **keywords)
-    section.add(context.save_figure(figure, file_name, caption))
 
 
 # --------------------------------------------------------------------------- frequentist
 
 
-def _fit_mle(frame: pd.DataFrame, outcome: str, predictors: Sequence[str]) -> Any:
+def _fit_mle(frame: pd.DataFrame, outcome: str, predictors: Sequence[str]) -> MLELogitResult:
     """Adapter: maximum-likelihood logit (SPSS/Stata tables)."""
     from bayes_cluster.frequentist import mle_logit
 
     return mle_logit(frame, outcome, list(predictors))
 
 
-def _fit_firth(frame: pd.DataFrame, outcome: str, predictors: Sequence[str]) -> Any:
+def _fit_firth(frame: pd.DataFrame, outcome: str, predictors: Sequence[str]) -> FirthLogitResult:
     """Adapter: Firth's penalised logit (as R's logistf)."""
     from bayes_cluster.frequentist import firth_logit
 
     return firth_logit(frame, outcome, list(predictors))
 
 
-def _detect_separation(frame: pd.DataFrame, outcome: str, predictors: Sequence[str]) -> Any:
+def _detect_separation(
+    frame: pd.DataFrame, outcome: str, predictors: Sequence[str]
+) -> SeparationResult:
     """Adapter: complete / quasi-complete separation check (linear programming)."""
     from bayes_cluster.frequentist import detect_separation
 
     return detect_separation(frame, outcome, list(predictors))
-
-
-def _separation_text(result: Any) -> tuple[bool, str]:
-    separated = bool(getattr(result, "separated", getattr(result, "separation", False)))
-    message = getattr(result, "message", None) or getattr(result, "description", None)
-    if not isinstance(message, str):
-        message = (
-            "complete or quasi-complete separation detected"
-            if separated
-            else "no separation: maximum-likelihood estimates exist"
-        )
-    return separated, message
-
-
-def _fit_statistics_frame(statistics: Any) -> pd.DataFrame:
-    if isinstance(statistics, pd.Series):
-        return statistics.to_frame("value")
-    if isinstance(statistics, Mapping):
-        return pd.Series(dict(statistics), dtype=object).to_frame("value")
-    return _as_frame(statistics)
 
 
 def _run_frequentist(context: RunContext) -> None:
@@ -801,16 +897,19 @@ def _run_frequentist(context: RunContext) -> None:
     section = context.report.section("Export orientation: frequentist logits")
     if frequentist.separation:
         context.progress("logit: separation check")
-        separated, message = _separation_text(
-            _detect_separation(frame, logistic.outcome, predictors)
+        separation = _detect_separation(frame, logistic.outcome, predictors)
+        context.verdicts["separation"] = separation.message
+        section.add(
+            Alert(
+                f"Separation check: {separation.message}",
+                "error" if separation.separated else "ok",
+            )
         )
-        context.verdicts["separation"] = message
-        section.add(Alert(f"Separation check: {message}", "error" if separated else "ok"))
     if "mle" in frequentist.methods:
         context.progress("logit: maximum likelihood")
         result = _fit_mle(frame, logistic.outcome, predictors)
         context.save_table(result.summary, "logistic/mle_summary.csv")
-        statistics = _fit_statistics_frame(result.fit_statistics)
+        statistics = result.fit_statistics.to_frame("value")
         context.save_table(statistics, "logistic/mle_fit_statistics.csv")
         context.methods.append(comparison_module.from_mle(result.summary, level=0.95))
         context.results["mle"] = result
@@ -822,10 +921,11 @@ def _run_frequentist(context: RunContext) -> None:
             TableBlock(result.summary, "Maximum-likelihood coefficients", index=True),
             TableBlock(statistics, "Model fit", index=True),
         )
-        classification = getattr(result, "classification_table", None)
-        if isinstance(classification, pd.DataFrame):
-            context.save_table(classification, "logistic/mle_classification.csv")
-            section.add(TableBlock(classification, "Classification table (cut 0.5)", index=True))
+        classification = result.classification_table
+        context.save_table(classification, "logistic/mle_classification.csv")
+        section.add(
+            TableBlock(classification, f"Classification table (cut {result.cut:g})", index=True)
+        )
     if "firth" in frequentist.methods:
         context.progress("logit: Firth penalised likelihood")
         result = _fit_firth(frame, logistic.outcome, predictors)
@@ -888,14 +988,6 @@ def _fit_bayes_logit(
     return model
 
 
-def _bayes_summary(model: Any, hdi_prob: float) -> pd.DataFrame:
-    """Adapter: the Bayesian logit's coefficient summary."""
-    try:
-        return model.summary(hdi_prob=hdi_prob)
-    except TypeError:
-        return model.summary()
-
-
 def _bayes_models(logistic: LogisticSpec) -> list[tuple]:
     """Return (method, terms, group, priors, shrinkage) of the base model and each variant.
 
@@ -927,6 +1019,8 @@ def _bayes_models(logistic: LogisticSpec) -> list[tuple]:
 
 def _run_bayes_logit(context: RunContext) -> None:
     spec, frame = context.spec, context.frame
+    from bayes_cluster.plots.compare import plot_elpd_comparison
+
     logistic = spec.logistic
     hdi_prob = context.sampler.hdi_prob
     section = context.report.section("Export orientation: Bayesian logits")
@@ -956,18 +1050,17 @@ def _run_bayes_logit(context: RunContext) -> None:
         )
         fitted[name] = model
         context.add_diagnostics(name, model.diagnostics_)
-        summary = _bayes_summary(model, hdi_prob)
+        summary = model.summary(hdi_prob=hdi_prob)
         context.save_table(summary, f"logistic/{name}_summary.csv")
         context.save_tree(model.idata_, f"logistic/{name}_posterior.nc", model=name)
         context.methods.append(comparison_module.from_bayes(summary, name, hdi_prob))
-        prior_table = _prior_table(model)
+        prior_table = model.prior_summary()
+        context.save_table(prior_table, f"logistic/{name}_priors.csv")
         section.add(
             Paragraph(f"**{name}** ({description})."),
             TableBlock(summary, f"{name}: posterior summary", index=True),
+            TableBlock(prior_table, f"{name}: priors used", index=True),
         )
-        if prior_table is not None:
-            context.save_table(prior_table, f"logistic/{name}_priors.csv")
-            section.add(TableBlock(prior_table, f"{name}: priors used", index=True))
         _bayes_logit_figures(context, section, model, name)
     context.results["bayes_logit"] = fitted
     if logistic.loo and len(fitted) > 1:
@@ -980,16 +1073,14 @@ def _run_bayes_logit(context: RunContext) -> None:
         section.add(
             TableBlock(
                 table, "Bayesian logits compared by PSIS-LOO (higher ELPD is better)", index=True
-            )
-        )
-        _add_figure(
-            context,
-            section,
-            "plots.logistic",
-            ("plot_loo_comparison", "plot_compare"),
-            (table,),
-            "loo_comparison",
-            "ELPD of each Bayesian logit",
+            ),
+            context.save_figure(
+                plot_elpd_comparison(table, title="Bayesian logits compared by PSIS-LOO"),
+                "loo_comparison",
+                "PSIS-LOO of each Bayesian logit: ELPD with its SE (dots) and the gap to the "
+                "best model with the SE of the gap (diamonds); a gap within about two of its "
+                "SEs does not separate the models",
+            ),
         )
     if logistic.prior_sensitivity:
         context.progress("logit: prior sensitivity (power-scaling)")
@@ -1013,16 +1104,6 @@ def _run_bayes_logit(context: RunContext) -> None:
             )
 
 
-def _prior_table(model: Any) -> pd.DataFrame | None:
-    for attribute in ("prior_summary", "prior_table"):
-        function = getattr(model, attribute, None)
-        if callable(function):
-            value = function()
-            if isinstance(value, pd.DataFrame):
-                return value
-    return None
-
-
 def _loo_compare(models: Mapping[str, Any]) -> tuple[pd.DataFrame, list[str]]:
     """Adapter: ELPD comparison of the Bayesian logits, with PSIS warnings as notes."""
     from bayes_cluster.logistic import compare_models
@@ -1043,19 +1124,16 @@ def _warning_notes(caught: Sequence[warnings.WarningMessage]) -> list[str]:
     return notes
 
 
-def _prior_sensitivity(model: Any) -> tuple[pd.DataFrame | None, str | None]:
+def _prior_sensitivity(model: BayesianLogit) -> tuple[pd.DataFrame | None, str | None]:
     """Adapter: power-scaling prior sensitivity of a fitted Bayesian logit.
 
     Returns the table, or ``None`` and the reason it could not be computed (shown in the
-    report in red rather than aborting the whole run).
+    report in red, and in the run summary, rather than aborting the whole run).
     """
-    function = getattr(model, "prior_sensitivity", None)
-    if not callable(function):
-        return None, "this model has no prior_sensitivity()"
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
-            return _as_frame(function()), None
+            return model.prior_sensitivity(), None
     except Exception as error:  # noqa: BLE001 - reported in the report, in red
         return None, f"{type(error).__name__}: {error}"
 
@@ -1076,41 +1154,56 @@ def _prior_posterior_inputs(model: Any) -> tuple[dict[str, np.ndarray], dict[str
     return draws, priors
 
 
-def _bayes_logit_figures(context: RunContext, section: Section, model: Any, name: str) -> None:
-    """Adapter: the Bayesian logit's own figures (PPC, calibration, separation, priors)."""
-    for functions, file_name, caption in (
-        (
-            ("plot_calibration", "plot_ppc_pava"),
-            f"{name}_calibration",
-            f"{name}: PAV calibration of the posterior predictive probabilities",
-        ),
-        (
-            ("plot_separation",),
-            f"{name}_separation",
-            f"{name}: separation plot (firms ordered by predicted probability; exporters dark)",
-        ),
-        (("plot_loo_pit",), f"{name}_loo_pit", f"{name}: LOO-PIT"),
-        (
-            ("plot_prior_posterior", "plot_prior_vs_posterior"),
-            f"{name}_prior_posterior",
-            f"{name}: prior against posterior of each coefficient",
-        ),
-    ):
-        _add_figure(context, section, "plots.logistic", functions, (model,), file_name, caption)
+def _bayes_logit_figures(
+    context: RunContext, section: Section, model: BayesianLogit, name: str
+) -> None:
+    """Add the Bayesian logit's figures: calibration, separation, LOO-PIT, odds ratios, priors."""
     from bayes_cluster.plots.compare import plot_prior_posterior
+    from bayes_cluster.plots.logistic import (
+        plot_calibration,
+        plot_coefficients,
+        plot_loo_pit,
+        plot_separation,
+    )
 
+    hdi_prob = context.sampler.hdi_prob
     draws, priors = _prior_posterior_inputs(model)
     scale = "per SD of the predictor" if model.standardize else "original scale"
-    figure = plot_prior_posterior(
-        draws, priors, title=f"{name}: prior against posterior", scale_note=scale
-    )
     section.add(
         context.save_figure(
-            figure,
+            plot_calibration(model, band_prob=hdi_prob),
+            f"{name}_calibration",
+            f"{name}: PAV calibration of the fitted export probabilities; the band is the "
+            f"same curve for outcomes replicated from the model ({hdi_prob:.0%}), so a "
+            "well-calibrated model's line stays inside it",
+        ),
+        context.save_figure(
+            plot_separation(model),
+            f"{name}_separation",
+            f"{name}: separation plot (firms ordered by predicted probability; exporters "
+            "dark): a model that separates exporters well puts the dark stripes to the right",
+        ),
+        context.save_figure(
+            plot_loo_pit(model, band_prob=hdi_prob),
+            f"{name}_loo_pit",
+            f"{name}: LOO-PIT, the ECDF of the leave-one-out probability integral transform "
+            f"minus the uniform one; a line leaving the {hdi_prob:.0%} band points to a "
+            "miscalibrated model",
+        ),
+        context.save_figure(
+            plot_coefficients(model, hdi_prob=hdi_prob),
+            f"{name}_odds_ratios",
+            f"{name}: odds ratio per unit of each predictor (posterior mean and {hdi_prob:.0%} "
+            "HDI, log scale); an interval across 1 is no clear effect",
+        ),
+        context.save_figure(
+            plot_prior_posterior(
+                draws, priors, title=f"{name}: prior against posterior", scale_note=scale
+            ),
             f"{name}_prior_posterior",
             f"{name}: prior (line) against posterior (histogram) of each coefficient, on the "
             "scale the priors are set on",
-        )
+        ),
     )
 
 
@@ -1276,18 +1369,14 @@ def _run_joint(context: RunContext) -> None:
     )
     for note in _warning_notes(caught):
         section.add(Alert(note, "warning"))
-    captions = {
-        "joint_comparison": "Class effect on exporting, by approach",
-        "joint_calibration": "Joint model: calibration of the export probabilities",
-    }
-    for path in sorted((context.folder / "joint").glob("*.png")):
-        path.replace(context.path(f"figures/{path.name}"))
-        caption = captions.get(path.stem, path.stem.replace("_", " "))
-        section.add(
-            FigureBlock(
-                f"figures/{path.name}", caption + (" (quick preview)" if context.quick else "")
-            )
-        )
+    # the figures run_joint_section drew (bayes_cluster.joint), moved beside the others
+    figures = {"joint_comparison": "Class effect on exporting, by approach"}
+    if "joint" in result.models:
+        figures["joint_calibration"] = "Joint model: calibration of the export probabilities"
+    for stem, caption in figures.items():
+        relative = f"figures/{stem}.png"
+        (context.folder / "joint" / f"{stem}.png").replace(context.path(relative))
+        section.add(FigureBlock(relative, caption + (" (quick preview)" if context.quick else "")))
     context.results["joint"] = result
     effect = result.class_effect.reset_index()
     if "approach" in effect.columns and (effect["approach"] == "joint").any():
@@ -1323,6 +1412,8 @@ def _summary_lines(context: RunContext, folder: Path) -> list[str]:
         lines.append(
             f"Cluster pattern, descriptive scoring: {verdicts['descriptive_verdict']}{reference}"
         )
+    if "cluster_verdict_missing" in verdicts:
+        lines.append(f"Cluster pattern: {verdicts['cluster_verdict_missing']}")
     if "em_n_classes_bic" in verdicts:
         types = verdicts.get("em_class_types")
         detail = f" ({', '.join(types.values())})" if types else ""
