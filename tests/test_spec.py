@@ -277,3 +277,131 @@ def test_cli_run_rejects_a_malformed_spec_and_writes_nothing(tmp_path, capsys, r
     assert error.startswith("INVALID: invalid spec")
     assert f"{path}: {key}" in error
     assert set(tmp_path.rglob("*")) == before  # nothing written, not even a temporary folder
+
+
+# --------------------------------------------------------------------------- issue 11
+
+
+def test_number_format_is_declared_in_the_data_section(tmp_path):
+    spec = load_spec(
+        write(tmp_path, MINIMAL.replace("[data]\n", '[data]\ndecimal = ","\nthousands = "."\n'))
+    )
+    assert (spec.data.decimal, spec.data.thousands) == (",", ".")
+    plain = load_spec(write(tmp_path, MINIMAL, name="plain.toml"))
+    assert (plain.data.decimal, plain.data.thousands) == (None, None)
+
+
+@pytest.mark.parametrize(
+    ("lines", "problem"),
+    [
+        ('decimal = ";"', "[data].decimal: must be '.' or ',', got ';'"),
+        (
+            'thousands = "."',
+            "[data].thousands: needs [data].decimal (declare the decimal mark too)",
+        ),
+        (
+            'decimal = "."\nthousands = "."',
+            "[data].thousands: must differ from [data].decimal ('.')",
+        ),
+        (
+            'decimal = ","\nthousands = "_"',
+            "[data].thousands: must be one of '', '.', ',', ' ', \"'\", got '_'",
+        ),
+    ],
+)
+def test_bad_number_format_names_the_key(tmp_path, lines, problem):
+    _, problems, _ = problems_of(tmp_path, MINIMAL.replace("[data]\n", f"[data]\n{lines}\n"))
+    assert problems == [problem]
+
+
+@pytest.mark.parametrize(
+    ("setting", "problem"),
+    [
+        (
+            "draws = 99",
+            "[sampler].draws: must be >= 100, got 99 (R-hat, ESS and PSIS-LOO need at least 100 "
+            "draws a chain)",
+        ),
+        (
+            "tune = 0",
+            "[sampler].tune: must be >= 100, got 0 (NUTS adapts its step size and mass matrix "
+            "while tuning)",
+        ),
+        (
+            "chains = 1",
+            "[sampler].chains: must be >= 2, got 1 (R-hat compares at least two chains)",
+        ),
+        (
+            "chains = 65",
+            "[sampler].chains: must be <= 64, got 65 (R-hat compares at least two chains)",
+        ),
+        (
+            "seed = 4294967296",
+            "[sampler].seed: must be <= 4294967295, got 4294967296 (a seed is a 32-bit unsigned "
+            "integer)",
+        ),
+    ],
+)
+def test_sampler_bounds_state_the_limit_and_the_reason(tmp_path, setting, problem):
+    _, problems, _ = problems_of(tmp_path, MINIMAL + f"\n[sampler]\n{setting}\n")
+    assert problems == [problem]
+
+
+def test_smallest_sampler_settings_are_valid(tmp_path):
+    text = MINIMAL + "\n[sampler]\ndraws = 100\ntune = 100\nchains = 2\nseed = 0\n"
+    text += "[sampler.quick]\ndraws = 100\ntune = 100\nchains = 2\n"
+    sampler = load_spec(write(tmp_path, text)).sampler
+    assert (sampler.draws, sampler.tune, sampler.chains, sampler.seed) == (100, 100, 2, 0)
+    assert sampler.for_run(quick=True).draws == 100
+
+
+@pytest.mark.parametrize(
+    ("table", "prior", "problem"),
+    [
+        (
+            "logistic.priors.group_sd",
+            'dist = "Normal"\nmu = 0\nsigma = 1',
+            "[logistic.priors.group_sd]: prior for 'group_sd': Normal has real support but a "
+            "positive distribution is needed (e.g. HalfNormal or Exponential)",
+        ),
+        (
+            "logistic.priors.slopes",
+            'dist = "HalfCauchy"\nsigma = 1',
+            "[logistic.priors.slopes]: prior for 'slopes': HalfCauchy has positive support but "
+            "a real distribution is needed (e.g. Normal or StudentT)",
+        ),
+        (
+            "logistic.priors.intercept",
+            'dist = "Normal"\nmu = 0\nsigma = 1e7',
+            "[logistic.priors.intercept]: prior for 'intercept': parameter 'sigma' must be at "
+            "most 1e+06 in size (the model's arithmetic overflows beyond), got 1e+07",
+        ),
+    ],
+)
+def test_prior_family_must_serve_the_parameter(tmp_path, table, prior, problem):
+    _, problems, _ = problems_of(tmp_path, MINIMAL + f"\n[{table}]\n{prior}\n")
+    assert problems == [problem]
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "utf-16", "utf-16-be"])
+def test_spec_read_in_unicode_encodings(tmp_path, encoding):
+    path = tmp_path / "spec.toml"
+    text = 'title = "Klaster logam Tumang — Société"\n' + textwrap.dedent(MINIMAL)
+    data = text.encode(encoding)
+    if encoding == "utf-16-be":
+        data = b"\xfe\xff" + data
+    path.write_bytes(data)
+    spec = load_spec(path)
+    assert spec.report.title == "Klaster logam Tumang — Société"
+    assert spec.text == text
+
+
+def test_latin1_spec_is_refused_naming_line_and_byte(tmp_path):
+    path = tmp_path / "spec.toml"
+    path.write_bytes(('title = "ok"\n# Soci\u00e9t\u00e9\n' + MINIMAL).encode("latin-1"))
+    with pytest.raises(SpecError) as caught:
+        load_spec(path)
+    assert caught.value.problems == [
+        "not UTF-8 text (byte 0xE9 on line 2; perhaps Latin-1 or Windows-1252): save the spec "
+        "as UTF-8"
+    ]
