@@ -62,6 +62,10 @@ PRIOR_DISTRIBUTIONS: Mapping[str, tuple[str, ...]] = MappingProxyType(
 HORSESHOE_PARAMETERS = ("expected_nonzero", "slab_scale", "slab_df", "local_df", "global_df")
 """Hyperparameters of the regularised horseshoe (``[logistic.priors.horseshoe]``)."""
 
+MAX_CLASSES = 20
+"""Largest number of latent classes a spec may ask for (a survey of a cluster's firms
+identifies far fewer; :mod:`bayes_cluster.feasibility` checks the survey at hand)."""
+
 LATENT_CLASS_PRIORS = ("class_concentration", "item_concentration")
 """Dirichlet concentrations of the Bayesian latent-class mixture (``[latent_class.priors]``)."""
 
@@ -997,8 +1001,9 @@ def _validate_latent_class(
         problems.add("[latent_class].items", "a latent class model needs at least two items")
     n_classes: tuple[int, ...] = (1, 2, 3)
     value = table.get("n_classes", (list, int), None)
+    bounds = (1, 1)
     if isinstance(value, int):
-        n_classes = (value,)
+        bounds = (value, value)
     elif isinstance(value, list):
         if (
             len(value) != 2
@@ -1009,9 +1014,16 @@ def _validate_latent_class(
                 "[latent_class].n_classes", f"must be [min, max] with min <= max, got {value!r}"
             )
         else:
-            n_classes = tuple(range(value[0], value[1] + 1))
-    if n_classes and n_classes[0] < 1:
+            bounds = (value[0], value[1])
+    if bounds[0] < 1:
         problems.add("[latent_class].n_classes", "the smallest number of classes is 1")
+    elif bounds[1] > MAX_CLASSES:
+        problems.add(
+            "[latent_class].n_classes",
+            f"the largest number of classes is {MAX_CLASSES}, got {bounds[1]}",
+        )
+    elif value is not None and not isinstance(value, bool):
+        n_classes = tuple(range(bounds[0], bounds[1] + 1))
     collapse = None
     if table.has("collapse"):
         groups = table.get("collapse", list, None)

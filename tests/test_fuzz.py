@@ -432,10 +432,11 @@ FEASIBILITY = [
         "2 items' table has 8 degrees of freedom",
     ),
     (
-        None,
-        '[latent_class]\nitem_prefix = "mk_"\nn_classes = [1, 100]\n',
+        list(range(2, 14)),
+        '[latent_class]\nitem_prefix = "mk_"\nn_classes = [1, 15]\n',
         '"workers"',
-        "[latent_class].n_classes: 100 classes but the 60 firms show only",
+        "[latent_class].n_classes: 15 classes but the 12 firms show only 12 distinct answer "
+        "patterns on the 12 items: got '15'; expected at most 12 classes",
     ),
     (
         None,
@@ -607,6 +608,11 @@ SPEC_KEYS = [
         "the smallest number of classes is 1",
     ),
     (
+        '[latent_class]\nitem_prefix = "mk_"\nn_classes = [1, 1000000000000]',
+        "[latent_class].n_classes",
+        "the largest number of classes is 20, got 1000000000000",
+    ),
+    (
         '[latent_class]\nitem_prefix = "mk_"\nem_starts = 1000000000',
         "[latent_class].em_starts",
         "must be <= 10000, got 1000000000",
@@ -768,7 +774,7 @@ def test_corpus_size():
         "feasibility": 14,
         "sampler": 18,
         "priors": 18,
-        "spec": 22,
+        "spec": 23,
         "cli": 17,
         "subprocess": 3,
     }
