@@ -396,3 +396,56 @@ def test_bayesian_typing_uses_the_mapped_names(tmp_path):
         expected = [(types[..., k - 1] == t).mean() for t in range(len(MARKUSEN_TYPES))]
         np.testing.assert_allclose(typing.loc[k, list(MARKUSEN_TYPES)], expected)
     assert any(line.startswith("  Latent classes, Bayesian: ") for line in printed.splitlines())
+
+
+# --------------------------------------------------------------------------- new figures
+
+
+@pytest.mark.parametrize(
+    ("columns", "sign"),
+    [({}, 1.0), ({"elpd": "elpd_loo", "diff_se": "se_diff"}, -1.0)],
+    ids=["arviz_stats.compare", "compare_n_classes"],
+)
+def test_elpd_comparison_places_each_model_by_its_gap_to_the_best(columns, sign):
+    from bayes_cluster.plots.compare import plot_elpd_comparison
+
+    # arviz_stats.compare writes elpd_diff as best - model; compare_n_classes as model - best
+    table = pd.DataFrame(
+        {
+            columns.get("elpd", "elpd"): [-30.0, -33.5, -41.0],
+            "se": [4.0, 4.2, 5.0],
+            "elpd_diff": [0.0, 3.0 * sign, 10.0 * sign],
+            columns.get("diff_se", "dse"): [0.0, 1.1, 2.5],
+        },
+        index=["hierarchical", "flat", "null"],
+    )
+    figure = plot_elpd_comparison(table, **columns)
+    axis = figure.axes[0]
+    models, gaps = axis.containers
+    np.testing.assert_allclose(models.lines[0].get_xdata(), [-30.0, -33.5, -41.0])
+    # the gaps hang from the best model's ELPD, one per other model, with their own SEs
+    np.testing.assert_allclose(gaps.lines[0].get_xdata(), [-33.0, -40.0])
+    segments = gaps.lines[2][0].get_segments()
+    np.testing.assert_allclose([s[1][0] - s[0][0] for s in segments], [2.2, 5.0])
+    assert [t.get_text() for t in axis.get_yticklabels()] == ["hierarchical", "flat", "null"]
+
+
+def test_bivariate_residuals_put_residuals_below_and_p_values_above():
+    from bayes_cluster.plots.latent_class import plot_bivariate_residuals
+
+    pairs = pd.DataFrame(
+        {"bvr_observed": [0.4, 5.25, 0.8], "p_bvr": [0.6, 0.01, 0.4]},
+        index=pd.MultiIndex.from_tuples(
+            [("a", "b"), ("a", "c"), ("b", "c")], names=["item_1", "item_2"]
+        ),
+    )
+    axis = plot_bivariate_residuals(pairs).axes[0]
+    cells = {(t.get_position()[1], t.get_position()[0]): t.get_text() for t in axis.texts}
+    # (row, column): residuals below the diagonal, p-values above
+    assert cells == {
+        (1, 0): "0.4", (2, 0): "5.2", (2, 1): "0.8",
+        (0, 1): "0.60", (0, 2): "0.01", (1, 2): "0.40",
+    }  # fmt: skip
+    # the one pair with p < 0.05 is outlined in both triangles
+    corners = sorted(patch.get_xy() for patch in axis.patches)
+    assert corners == [(-0.5 + 0, -0.5 + 2), (-0.5 + 2, -0.5 + 0)]
