@@ -672,9 +672,10 @@ def plot_bivariate_residuals(
     """Posterior predictive check of the item pairs: bivariate residuals as a heat map.
 
     Below the diagonal, each item pair's observed bivariate residual (BVR: the pair's
-    association that the classes leave unexplained; about 1 or less when local
-    independence holds); above it, the pair's posterior predictive p-value of the BVR.
-    Pairs with ``p < alpha`` are outlined in both triangles.
+    association that the classes leave unexplained); above it, the pair's posterior
+    predictive p-value of the BVR, which compares it with the BVRs of surveys replicated
+    from the model (the BVR's own size depends on the number of categories and firms, so
+    read the p-value).  Pairs with ``p < alpha`` are outlined in both triangles.
 
     Parameters
     ----------
