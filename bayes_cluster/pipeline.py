@@ -707,6 +707,7 @@ def _run_bayes_latent_class(
     context.verdicts["bayes_n_classes_loo"] = chosen
     context.save_table(model.class_probabilities(), "latent_class/bayes_class_probabilities.csv")
     shares = model.posterior["pi"].mean(("chain", "draw")).to_numpy()
+    how = "chosen by PSIS-LOO" if len(models) > 1 else "the only number of classes fitted"
     if lc.markusen and typed:
         typing = model.markusen_typing()
         context.save_table(typing, "latent_class/bayes_markusen_typing.csv")
@@ -715,7 +716,7 @@ def _run_bayes_latent_class(
         context.verdicts["bayes_cluster_verdict"] = verdict.text
         section.add(
             Paragraph(
-                f"**Bayesian latent classes** (K = {chosen}, chosen by PSIS-LOO; every "
+                f"**Bayesian latent classes** (K = {chosen}, {how}; every "
                 f"posterior draw's class profiles typed against Markusen's signatures): "
                 f"**{verdict.text}**"
             ),
@@ -751,7 +752,7 @@ def _run_bayes_latent_class(
         )
     else:
         section.add(
-            Paragraph(f"**Bayesian latent classes**: PSIS-LOO prefers **K = {chosen}**."),
+            Paragraph(f"**Bayesian latent classes**: **K = {chosen}** ({how})."),
             TableBlock(model.summary(), "Posterior summary", index=True),
         )
     section.add(
