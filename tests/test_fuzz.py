@@ -686,6 +686,57 @@ def test_spec_in_another_encoding_is_read_or_refused(tmp_path, capsys, how, comm
 CASES["spec"] += len(ENCODINGS)
 
 
+TOML_VALUES = st.one_of(
+    st.booleans(),
+    st.integers(min_value=-(2**63), max_value=2**63 - 1),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=8),
+    st.lists(st.integers(min_value=-(2**63), max_value=2**63 - 1), max_size=3),
+    st.dictionaries(st.sampled_from(["dist", "mu", "sigma", "nu"]), st.integers(-5, 5)),
+)
+SPEC_SLOTS = [
+    ("sampler", "draws"),
+    ("sampler", "tune"),
+    ("sampler", "chains"),
+    ("sampler", "seed"),
+    ("sampler", "target_accept"),
+    ("sampler", "hdi_prob"),
+    ("sampler", "quick"),
+    ("data", "decimal"),
+    ("data", "thousands"),
+    ("data", "missing"),
+    ("logistic", "priors"),
+    ("logistic", "predictors"),
+    ("latent_class", "n_classes"),
+    ("latent_class", "em_starts"),
+    ("latent_class", "collapse"),
+    ("report", "figure_dpi"),
+    ("frequentist", "alpha"),
+]
+
+
+@settings(max_examples=60, deadline=None)
+@given(slot=st.sampled_from(SPEC_SLOTS), value=TOML_VALUES)
+def test_any_spec_value_is_accepted_or_refused_by_key(slot, value):
+    from bayes_cluster.spec import SpecError, parse_spec
+
+    section, key = slot
+    raw = {
+        "data": {"path": str(DATA)},
+        "logistic": {"outcome": "export", "predictors": ["workers", "promotion"]},
+        "latent_class": {"item_prefix": "mk_", "n_classes": [1, 2]},
+    }
+    raw.setdefault(section, {})[key] = value
+    try:
+        parse_spec(raw, path=ROOT / "models" / "fuzz.toml")
+    except SpecError as error:
+        shown = [f"[{section}].{key}", f"[{section}.{key}", f"[{section}]"]
+        assert any(name in str(error) for name in shown), str(error)
+
+
+CASES["spec"] += 60
+
+
 # --------------------------------------------------------------------------- command lines
 
 COMMAND_LINES = [
@@ -774,7 +825,7 @@ def test_corpus_size():
         "feasibility": 14,
         "sampler": 18,
         "priors": 18,
-        "spec": 23,
+        "spec": 83,
         "cli": 17,
         "subprocess": 3,
     }
