@@ -679,6 +679,13 @@ def _raise(message: str) -> float:
     raise ValueError(message)
 
 
+def _as_float(cell: Any) -> float:
+    try:
+        return float(cell)
+    except OverflowError:  # a Python integer beyond any float
+        return math.inf
+
+
 def _check_magnitude(value: float, written: str) -> float:
     if math.isnan(value):
         return _raise(f"not a finite number ({written!r} is 'not a number')")
@@ -889,7 +896,7 @@ def _parse_cell(
         return labels[text.lower()], None
     try:
         if _is_typed_number(cell):  # a workbook's or a frame's own number: no text to read
-            number = _check_magnitude(float(cell), text)
+            number = _check_magnitude(_as_float(cell), text)
         else:
             number = number_format.parse(text)
     except ValueError as error:

@@ -672,3 +672,14 @@ def test_xlsx_without_openpyxl_says_which_package(tmp_path, monkeypatch):
         f"{path}: reading .xlsx workbooks needs the optional package openpyxl; expected "
         "openpyxl installed: pip install openpyxl"
     )
+
+
+def test_frame_integer_beyond_any_float_is_refused():
+    frame = load_survey(tumang_data_path()).astype({"workers": object})
+    frame.loc[0, "workers"] = 10**400
+    (problem,) = _fail(frame).problems
+    assert (problem.row, problem.column, problem.issue) == (
+        2,
+        "workers",
+        f"too large: {10**400} overflows to infinity",
+    )
