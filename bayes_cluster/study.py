@@ -1317,11 +1317,16 @@ def run_study(
         unit="replicate",
         disable=not progress,
     ) as bar:
-        for task, rows in results:
-            raise_if_interrupted()  # rows that arrive after Ctrl-C are not saved
-            _write_atomic(rows, out / task.relative_path())
-            computed += 1
-            bar.update(1)
+        try:
+            for task, rows in results:
+                raise_if_interrupted()  # rows that arrive after Ctrl-C are not saved
+                _write_atomic(rows, out / task.relative_path())
+                computed += 1
+                bar.update(1)
+        finally:
+            # stop the workers now (Ctrl-C while a replicate was being written), not when
+            # the generator is garbage-collected or the interpreter waits for them at exit
+            results.close()
     raise_if_interrupted()
     replicates = collect_replicates(spec, out)
     metrics = study_metrics(replicates)

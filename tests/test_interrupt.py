@@ -212,8 +212,12 @@ class Command:
         os.killpg(self.process.pid, signal.SIGINT)
         self.process.wait(timeout=120)
         seconds = time.monotonic() - pressed
-        self._reader.join(timeout=10)
+        self.close()
         return seconds
+
+    def close(self) -> None:
+        self._reader.join(timeout=10)
+        self.process.stderr.close()
 
     @property
     def out(self) -> str:
@@ -314,7 +318,7 @@ def test_ctrl_c_to_the_parent_alone_stops_the_workers(tmp_path):
     command.process.send_signal(signal.SIGINT)
     command.process.wait(timeout=120)
     assert time.monotonic() - pressed < 30
-    command._reader.join(timeout=10)
+    command.close()
     assert command.process.returncode == 130, command.err
     saved = len(list(out.glob("replicates/*/*.parquet")))
     assert f"interrupted: {saved} of 400 replicates saved in {out}" in command.err

@@ -352,6 +352,7 @@ def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tmp_path):
     process.send_signal(signal.SIGINT)
     process.wait(timeout=60)
     reader.join(timeout=10)
+    process.stderr.close()
     text = b"".join(stderr).decode()
     saved = len(list(out.glob("replicates/*/*.parquet")))
     assert process.returncode == 130, text
