@@ -15,8 +15,11 @@ classes are matched to a reference solution with the Hungarian algorithm
 and the reference's class profiles :math:`(\pi_k, \theta_{k\cdot\cdot})`.  The reference
 starts at the EM fit (``reference="em"``, default) or at the highest-density draw
 (``reference="draw"``) and is then iterated to the posterior mean of the relabelled draws
-until no draw changes labels (Stephens 2000, *JRSS B* 62(4), the "relabel to a pivot and
-update the pivot" scheme).  Classes are finally ordered by decreasing posterior mean share.
+until no draw changes labels: a squared-distance pivot variant of relabelling (the
+loss is the squared distance of the class parameters to the pivot, a k-means-type scheme;
+Stephens 2000, *JRSS B* 62(4), whose relabelling algorithm this follows in structure,
+uses a Kullback--Leibler loss on the firms' classification probabilities instead).
+Classes are finally ordered by decreasing posterior mean share.
 R-hat, ESS and every summary are computed on the relabelled draws; the method is recorded
 in the result's ``label_switching`` attribute.  No ordering constraint is imposed on
 :math:`\pi`: with close class shares it does not identify the classes and it distorts the
@@ -31,7 +34,13 @@ two per firm, and many (class, item, category) cells would be empty so that the 
 of :math:`\theta` would be mostly prior; with 3 categories it has 74.  The Markusen
 signatures themselves only distinguish high / mixed / low agreement, so nothing the
 typology uses is lost.  ``collapse="none"`` keeps the codes as given (items already
-collapsed, binary items, or a user who wants all five levels).
+collapsed, binary items, or a user who wants all five levels).  Each item then has its own
+categories: the declared ``levels`` of the item, else its levels in the built-in codebook
+(the Likert 1..5 of the Markusen items), else 1 up to the largest code it was answered
+with.  The Dirichlet prior of an item's response probabilities covers exactly its own
+categories (a yes/no item is not given the three phantom categories of a 5-point scale),
+and the fit's ``item_categories`` attribute and :meth:`BayesianLatentClass.summary` say
+which categories each item has.
 """
 
 from __future__ import annotations
@@ -114,11 +123,14 @@ class EncodedItems:
     firms : tuple of str
         Firm labels (``firm_id`` column, or the frame's index).
     categories : tuple of int
-        Category codes 1..C.
+        Category codes 1..C (C the largest category of any item).
     category_labels : tuple of str
         Meaning of each category.
     collapse : str
         The collapse rule applied.
+    item_categories : tuple of tuple of int
+        The categories each item has (a subset of ``categories``); empty means every
+        item has all of them.
     """
 
     codes: np.ndarray = field(repr=False)
@@ -128,11 +140,57 @@ class EncodedItems:
     categories: tuple[int, ...]
     category_labels: tuple[str, ...]
     collapse: str
+    item_categories: tuple[tuple[int, ...], ...] = ()
 
     @property
     def n_missing(self) -> int:
         """Number of missing responses (left out of the likelihood)."""
         return int((self.codes == 0).sum())
+
+    @property
+    def category_mask(self) -> np.ndarray:
+        """Boolean (item, category): whether the item has the category."""
+        if not self.item_categories:
+            return np.ones((len(self.items), len(self.categories)), dtype=bool)
+        return np.array(
+            [[c in own for c in self.categories] for own in self.item_categories], dtype=bool
+        )
+
+    def item_categories_text(self) -> str:
+        """Return the categories of each item as ``"item: 1, 2, 3; ..."`` (attrs, reports)."""
+        categories = self.item_categories or (self.categories,) * len(self.items)
+        return "; ".join(
+            f"{item}: {', '.join(map(str, own))}"
+            for item, own in zip(self.items, categories, strict=True)
+        )
+
+
+def _parse_item_categories(text: str) -> dict[str, tuple[int, ...]]:
+    """Inverse of :meth:`EncodedItems.item_categories_text`."""
+    parsed = {}
+    for part in text.split("; "):
+        item, _, codes = part.rpartition(": ")
+        parsed[item] = tuple(int(c) for c in codes.split(", "))
+    return parsed
+
+
+def _em_categories(encoded: EncodedItems) -> dict[str, int]:
+    """Return the number of categories of each item for :class:`LatentClassEM` (1..K_j)."""
+    mask = encoded.category_mask
+    return {
+        item: int(np.flatnonzero(row).max()) + 1
+        for item, row in zip(encoded.items, mask, strict=True)
+    }
+
+
+def _codebook_levels(item: str) -> tuple[int, ...] | None:
+    """Levels of ``item`` in the built-in codebook (Likert items only), else None."""
+    from bayes_cluster.codebook import TUMANG_CODEBOOK
+
+    for column in TUMANG_CODEBOOK:
+        if column.name == item and column.kind == "likert" and column.levels:
+            return tuple(int(v) for v in column.levels)
+    return None
 
 
 def encode_items(
@@ -141,6 +199,7 @@ def encode_items(
     *,
     collapse: Collapse = "three",
     n_categories: int | None = None,
+    levels: Mapping[str, Sequence[int]] | None = None,
 ) -> EncodedItems:
     """Validate item responses and one-hot encode them (missing = all-zero row).
 
@@ -156,7 +215,13 @@ def encode_items(
         ``"three"`` (default): 5-point Likert codes 1-2 -> 1 (disagree), 3 -> 2 (neutral),
         4-5 -> 3 (agree).  ``"none"``: keep the codes 1..C as given.
     n_categories : int, optional
-        Number of categories C under ``collapse="none"`` (default: the largest code seen).
+        Under ``collapse="none"``: every item without declared ``levels`` has the
+        categories 1..``n_categories``.
+    levels : mapping of str to sequence of int, optional
+        Under ``collapse="none"``: the categories (whole numbers >= 1) of each item named.
+        An item neither declared here nor given ``n_categories`` takes its levels from the
+        built-in codebook (the Markusen items: Likert 1..5), else 1 up to the largest
+        code it was answered with (at least 2).
 
     Returns
     -------
@@ -172,6 +237,15 @@ def encode_items(
         raise TypeError(f"data must be a pandas DataFrame, got {type(data).__name__}")
     if collapse not in ("three", "none"):
         raise ValueError(f"collapse must be 'three' or 'none', got {collapse!r}")
+    declared: dict[str, tuple[int, ...]] = {}
+    for item, values in (levels or {}).items():
+        values = list(values)
+        if not values or any(
+            isinstance(v, bool) or not isinstance(v, int | np.integer | float) or v < 1 or v % 1
+            for v in values
+        ):
+            raise ValueError(f"levels of {item!r} must be whole numbers >= 1, got {values!r}")
+        declared[str(item)] = tuple(sorted({int(v) for v in values}))
     if items is None:
         items = [c for c in MARKUSEN_ITEMS if c in data.columns]
         if not items:
@@ -189,20 +263,30 @@ def encode_items(
     else:
         firms = tuple(str(v) for v in data.index)
     raw = np.zeros((len(data), len(items)), dtype=np.int64)
+    item_categories: list[tuple[int, ...]] = []
     for j, item in enumerate(items):
         series = data[item]
         values = pd.to_numeric(series, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
         bad = (np.isnan(values) & series.notna().to_numpy()) | (
             ~np.isnan(values) & ((values < 1) | (values != np.round(values)))
         )
+        own: tuple[int, ...] | None = None
         if collapse == "three":
             bad |= ~np.isnan(values) & (values > 5)
+        elif item in declared:
+            own = declared[item]
+        elif n_categories is None:
+            own = _codebook_levels(item)
+        if own is not None:
+            bad |= ~np.isnan(values) & ~np.isin(values, own)
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
             expected = (
                 "a Likert code 1..5 or missing"
                 if collapse == "three"
                 else "a whole number 1..C or missing"
+                if own is None
+                else f"one of the item's categories {', '.join(map(str, own))} or missing"
             )
             value = series.iloc[i]
             value = value.item() if isinstance(value, np.generic) else value
@@ -214,14 +298,22 @@ def encode_items(
         if not observed.any():
             raise ValueError(f"item {item!r} has no observed response")
         raw[observed, j] = values[observed].astype(np.int64)
+        if collapse == "none" and own is None and n_categories is not None:
+            if raw[:, j].max() > n_categories:
+                raise ValueError(
+                    f"a response code {raw[:, j].max()} exceeds n_categories={n_categories}"
+                )
+            own = tuple(range(1, int(n_categories) + 1))
+        if own is None:  # nothing declared: 1 up to the largest code answered
+            own = tuple(range(1, max(int(raw[:, j].max()), 2) + 1))
+        item_categories.append(own)
     if collapse == "three":
         codes = np.vectorize(lambda v: _LIKERT_TO_THREE.get(int(v), 0))(raw)
         n_cat = 3
         labels = THREE_LEVEL_LABELS
+        item_categories = [(1, 2, 3)] * len(items)
     else:
-        n_cat = int(raw.max()) if n_categories is None else int(n_categories)
-        if raw.max() > n_cat:
-            raise ValueError(f"a response code {raw.max()} exceeds n_categories={n_cat}")
+        n_cat = max(max(own) for own in item_categories)
         if n_cat < 2:
             raise ValueError("items need at least two categories")
         codes = raw
@@ -237,7 +329,52 @@ def encode_items(
         categories=tuple(range(1, n_cat + 1)),
         category_labels=tuple(labels),
         collapse=collapse,
+        item_categories=tuple(item_categories),
     )
+
+
+def _category_groups(mask: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Items that share the same categories: (item indices, category indices) per group."""
+    groups: dict[tuple[int, ...], list[int]] = {}
+    for j, row in enumerate(mask):
+        groups.setdefault(tuple(np.flatnonzero(row)), []).append(j)
+    return [(np.array(items), np.array(cats)) for cats, items in groups.items()]
+
+
+def _ragged_theta(mask: np.ndarray, n_classes: int, item_concentration):
+    r"""``theta`` when items have different categories: one Dirichlet per item group.
+
+    Items sharing the same categories get :math:`\theta_{kj\cdot} \sim
+    \mathrm{Dirichlet}(\alpha_\theta \mathbf 1_{C_j})` over exactly those categories
+    (``theta_levels_1_2`` etc.); ``theta`` (class, item, category) is the deterministic
+    assembly with 0 for the categories an item does not have.  Returns ``theta`` and the
+    flattened :math:`\log\theta` (class, item x category) with 0 in those cells (they meet
+    only zeros of the one-hot responses).
+    """
+    import pymc as pm
+    import pytensor.tensor as pt
+
+    n_items, n_cat = mask.shape
+    flat_theta = pt.zeros((n_classes, n_items * n_cat))
+    flat_log_theta = pt.zeros((n_classes, n_items * n_cat))
+    for items, cats in _category_groups(mask):
+        name = "theta_levels_" + "_".join(str(c + 1) for c in cats)
+        concentration = pt.broadcast_to(
+            item_concentration[cats], (n_classes, items.size, cats.size)
+        )
+        group = pm.Dirichlet(name, a=concentration)
+        # scatter the group's (item, category) cells into the full flattened layout
+        scatter = np.zeros((items.size * cats.size, n_items * n_cat))
+        rows = np.arange(items.size * cats.size)
+        scatter[rows, (items[:, None] * n_cat + cats[None, :]).reshape(-1)] = 1.0
+        flat_theta = flat_theta + pt.dot(group.reshape((n_classes, -1)), scatter)
+        flat_log_theta = flat_log_theta + pt.dot(pt.log(group).reshape((n_classes, -1)), scatter)
+    theta = pm.Deterministic(
+        "theta",
+        flat_theta.reshape((n_classes, n_items, n_cat)),
+        dims=(LATENT_CLASS, ITEM, CATEGORY),
+    )
+    return theta, flat_log_theta
 
 
 # --------------------------------------------------------------------------------------
@@ -327,7 +464,8 @@ def relabel_draws(
     Each draw's classes are matched to a reference ``(pi, theta)`` by the Hungarian
     algorithm on the squared distance of the class profiles; the reference is then
     replaced by the mean of the relabelled draws and the matching repeated until no label
-    changes (Stephens 2000).
+    changes: a squared-distance pivot variant of relabelling (not Stephens' (2000)
+    Kullback--Leibler loss on classification probabilities).
 
     Parameters
     ----------
@@ -564,6 +702,9 @@ class BayesianLatentClass:
     items : sequence of str, optional
         Item columns (default: the Markusen items present, else every column but
         ``firm_id``).
+    levels : mapping of str to sequence of int, optional
+        Under ``collapse="none"``, the categories of items (see :func:`encode_items`;
+        default: the codebook's levels, else 1 up to the largest code answered).
 
     Attributes
     ----------
@@ -598,6 +739,7 @@ class BayesianLatentClass:
         collapse: Collapse = "three",
         priors: Mapping[str, float] | None = None,
         items: Sequence[str] | None = None,
+        levels: Mapping[str, Sequence[int]] | None = None,
     ) -> None:
         if int(n_classes) != n_classes or n_classes < 1:
             raise ValueError(f"n_classes must be a positive whole number, got {n_classes!r}")
@@ -616,6 +758,7 @@ class BayesianLatentClass:
         self.collapse = collapse
         self.priors = merged
         self.items = None if items is None else tuple(items)
+        self.levels = None if levels is None else {str(k): tuple(v) for k, v in levels.items()}
         self.idata: xr.DataTree | None = None
         self.diagnostics = None
         self.encoded: EncodedItems | None = None
@@ -649,7 +792,7 @@ class BayesianLatentClass:
 
     def encode(self, data: pd.DataFrame) -> EncodedItems:
         """Validate and one-hot encode the items of ``data`` (see :func:`encode_items`)."""
-        return encode_items(data, self.items, collapse=self.collapse)
+        return encode_items(data, self.items, collapse=self.collapse, levels=self.levels)
 
     def build_model(self, data: pd.DataFrame | EncodedItems):
         """Build the PyMC model for ``data``.
@@ -690,12 +833,16 @@ class BayesianLatentClass:
                     "class_concentration", np.full(k, self.priors["class_concentration"])
                 )
                 pi = pm.Dirichlet("pi", a=class_concentration, dims=LATENT_CLASS)
-            theta = pm.Dirichlet(
-                "theta",
-                a=pt.broadcast_to(item_concentration, (k, n_items, n_cat)),
-                dims=(LATENT_CLASS, ITEM, CATEGORY),
-            )
-            flat_log_theta = pt.log(theta).reshape((k, n_items * n_cat))
+            mask = encoded.category_mask
+            if mask.all():
+                theta = pm.Dirichlet(
+                    "theta",
+                    a=pt.broadcast_to(item_concentration, (k, n_items, n_cat)),
+                    dims=(LATENT_CLASS, ITEM, CATEGORY),
+                )
+                flat_log_theta = pt.log(theta).reshape((k, n_items * n_cat))
+            else:
+                theta, flat_log_theta = _ragged_theta(mask, k, item_concentration)
             flat_responses = responses.reshape((responses.shape[0], n_items * n_cat))
             per_class = pt.dot(flat_responses, flat_log_theta.T) + pt.log(pi)
             pm.Potential("marginal_log_likelihood", pt.logsumexp(per_class, axis=1).sum())
@@ -773,6 +920,7 @@ class BayesianLatentClass:
                 collapse=self.collapse,
                 items=",".join(encoded.items),
                 category_labels=",".join(encoded.category_labels),
+                item_categories=encoded.item_categories_text(),
                 class_concentration=self.priors["class_concentration"],
                 item_concentration=self.priors["item_concentration"],
                 sampler=sampler,
@@ -859,12 +1007,14 @@ class BayesianLatentClass:
         if choice == "em":
             from bayes_cluster.latent_class_em import LatentClassEM
 
-            codes = pd.DataFrame(np.where(encoded.codes == 0, np.nan, encoded.codes))
+            codes = pd.DataFrame(
+                np.where(encoded.codes == 0, np.nan, encoded.codes), columns=list(encoded.items)
+            )
             em = LatentClassEM(
                 self.n_classes,
                 n_starts=20,
                 random_state=seed,
-                n_categories=len(encoded.categories),
+                n_categories=_em_categories(encoded),
             ).fit(codes)
             return (
                 np.asarray(em.class_shares_),
@@ -901,7 +1051,8 @@ class BayesianLatentClass:
             switched = float((permutation != np.arange(k)).any(axis=1).mean())
             method = (
                 "Hungarian relabelling of every draw to a pivot started at "
-                f"{pivot_text} and iterated to the posterior mean (Stephens 2000); "
+                f"{pivot_text} and iterated to the posterior mean (squared-distance "
+                "pivot relabelling); "
                 "classes ordered by decreasing posterior mean share"
             )
         else:
@@ -999,23 +1150,47 @@ class BayesianLatentClass:
         -------
         pandas.DataFrame
             One row per scalar parameter; columns ``mean``, ``sd``, ``hdi_lower``,
-            ``hdi_upper``, ``r_hat``, ``ess_bulk``, ``ess_tail``.
+            ``hdi_upper``, ``r_hat``, ``ess_bulk``, ``ess_tail``.  ``theta`` has rows only
+            for the categories each item has; ``attrs["item_categories"]`` maps each item
+            to its categories.
         """
         import arviz_stats as azs
 
         tree = self._require_fit()
-        table = azs.summary(
-            tree,
-            var_names=list(var_names),
-            kind="all",
-            ci_prob=hdi_prob,
-            ci_kind="hdi",
-            round_to="none",
-        )
+        with np.errstate(invalid="ignore", divide="ignore"):  # constant 0 of absent cells
+            table = azs.summary(
+                tree,
+                var_names=list(var_names),
+                kind="all",
+                ci_prob=hdi_prob,
+                ci_kind="hdi",
+                round_to="none",
+            )
         lower = [c for c in table.columns if str(c).endswith("_lb")]
         upper = [c for c in table.columns if str(c).endswith("_ub")]
         table = table.rename(columns={lower[0]: "hdi_lower", upper[0]: "hdi_upper"})
-        return table[["mean", "sd", "hdi_lower", "hdi_upper", "r_hat", "ess_bulk", "ess_tail"]]
+        table = table[["mean", "sd", "hdi_lower", "hdi_upper", "r_hat", "ess_bulk", "ess_tail"]]
+        item_categories = self._item_categories()
+        categories = [int(c) for c in tree["posterior"][CATEGORY].to_numpy()]
+        absent = {
+            f"theta[{k}, {item}, {c}]"
+            for k in tree["posterior"][LATENT_CLASS].to_numpy()
+            for item, own in item_categories.items()
+            for c in categories
+            if c not in own
+        }
+        table = table.loc[[label for label in table.index if label not in absent]]
+        table.attrs["item_categories"] = item_categories
+        return table
+
+    def _item_categories(self) -> dict[str, tuple[int, ...]]:
+        """Return the categories of each fitted item (all of them for fits saved without)."""
+        tree = self._require_fit()
+        text = tree.attrs.get("item_categories")
+        if text:
+            return _parse_item_categories(text)
+        categories = tuple(int(c) for c in tree["posterior"][CATEGORY].to_numpy())
+        return {str(item): categories for item in tree["posterior"][ITEM].to_numpy()}
 
     def class_probabilities(self) -> pd.DataFrame:
         r"""Each firm's posterior class probabilities and its most probable class.
@@ -1053,12 +1228,11 @@ class BayesianLatentClass:
         """
         posterior = self.posterior
         items = [str(v) for v in posterior[ITEM].to_numpy()]
-        n_categories = posterior.sizes[CATEGORY]
         encoded = encode_items(
             data,
             items,
             collapse=self.collapse,
-            n_categories=None if self.collapse == "three" else n_categories,
+            levels=None if self.collapse == "three" else self._item_categories(),
         )
         pi = posterior["pi"].transpose(CHAIN, DRAW, LATENT_CLASS).to_numpy()
         theta = posterior["theta"].transpose(CHAIN, DRAW, LATENT_CLASS, ITEM, CATEGORY)
@@ -1311,9 +1485,15 @@ class BayesianLatentClass:
             pi = np.ones((draws, 1))
         else:
             pi = rng.dirichlet(np.full(k, self.priors["class_concentration"]), size=draws)
-        theta = rng.dirichlet(
-            np.full(n_cat, self.priors["item_concentration"]), size=(draws, k, n_items)
-        )
+        mask = encoded.category_mask
+        if mask.all():
+            theta = rng.dirichlet(
+                np.full(n_cat, self.priors["item_concentration"]), size=(draws, k, n_items)
+            )
+        else:  # Dirichlet over each item's own categories, as normalised gamma draws
+            gamma = rng.gamma(self.priors["item_concentration"], size=(draws, k, n_items, n_cat))
+            gamma = gamma * mask
+            theta = gamma / gamma.sum(axis=-1, keepdims=True)
         responses = _replicate_responses(rng, pi, theta, encoded.codes != 0)
         coords = _predictive_coords(encoded, np.arange(1), np.arange(draws), k)
         prior = xr.Dataset(
@@ -1439,6 +1619,7 @@ class BayesianLatentClass:
             if labels
             else tuple(str(c) for c in categories),
             collapse=self.collapse,
+            item_categories=tuple(self._item_categories().values()),
         )
 
     def posterior_predictive_check(
@@ -1757,9 +1938,11 @@ def select_n_classes_bayes(
         )
         models[k] = model
         encoded = model.encoded
-        codes = pd.DataFrame(np.where(encoded.codes == 0, np.nan, encoded.codes))
+        codes = pd.DataFrame(
+            np.where(encoded.codes == 0, np.nan, encoded.codes), columns=list(encoded.items)
+        )
         em = LatentClassEM(
-            k, n_starts=em_starts, random_state=int(seed), n_categories=len(encoded.categories)
+            k, n_starts=em_starts, random_state=int(seed), n_categories=_em_categories(encoded)
         ).fit(codes)
         em_bic[k] = float(em.bic_)
     return compare_n_classes(models, em_bic=em_bic), models
