@@ -746,6 +746,13 @@ def _validate_data(raw: Any, problems: Problems, folder: Path) -> DataSpec | Non
     )
 
 
+def _positive_finite(value: Any) -> bool:
+    """Whether `value` is a number in (0, 1e6] (not a boolean, nan or infinity)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    return math.isfinite(value) and 0 < value <= 1e6
+
+
 def _validate_horseshoe(raw: dict, key: str, problems: Problems) -> dict[str, float]:
     values = {}
     for name, value in raw.items():
@@ -754,8 +761,10 @@ def _validate_horseshoe(raw: dict, key: str, problems: Problems) -> dict[str, fl
                 f"{key}.{name}",
                 f"unknown horseshoe parameter; known: {', '.join(HORSESHOE_PARAMETERS)}",
             )
-        elif isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-            problems.add(f"{key}.{name}", f"must be a positive number, got {value!r}")
+        elif not _positive_finite(value):
+            problems.add(
+                f"{key}.{name}", f"must be a positive number of at most 1e6, got {value!r}"
+            )
         else:
             values[name] = float(value)
     return values
@@ -1062,8 +1071,10 @@ def _validate_latent_class(
         key = f"[latent_class.priors].{name}"
         if name not in LATENT_CLASS_PRIORS:
             problems.add(key, f"unknown prior; known: {', '.join(LATENT_CLASS_PRIORS)}")
-        elif isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-            problems.add(key, f"must be a positive Dirichlet concentration, got {value!r}")
+        elif not _positive_finite(value):
+            problems.add(
+                key, f"must be a positive Dirichlet concentration of at most 1e6, got {value!r}"
+            )
         else:
             priors[name] = float(value)
     markusen_items = _validate_markusen_items(

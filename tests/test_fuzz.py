@@ -584,12 +584,22 @@ PRIORS = [
     (
         '[latent_class]\nitem_prefix = "mk_"\n[latent_class.priors]\nclass_concentration = -1',
         "[latent_class.priors].class_concentration",
-        "must be a positive Dirichlet concentration, got -1",
+        "must be a positive Dirichlet concentration of at most 1e6, got -1",
     ),
     (
         "[logistic.priors.horseshoe]\nslab_scale = -2",
         "[logistic.priors.horseshoe].slab_scale",
-        "must be a positive number, got -2",
+        "must be a positive number of at most 1e6, got -2",
+    ),
+    (
+        "[logistic.priors.horseshoe]\nslab_scale = inf",
+        "[logistic.priors.horseshoe].slab_scale",
+        "must be a positive number of at most 1e6, got inf",
+    ),
+    (
+        '[latent_class]\nitem_prefix = "mk_"\n[latent_class.priors]\nitem_concentration = nan',
+        "[latent_class.priors].item_concentration",
+        "must be a positive Dirichlet concentration of at most 1e6, got nan",
     ),
 ]
 
@@ -824,7 +834,7 @@ def test_corpus_size():
         "survey": 19,
         "feasibility": 14,
         "sampler": 18,
-        "priors": 18,
+        "priors": 20,
         "spec": 83,
         "cli": 17,
         "subprocess": 3,
