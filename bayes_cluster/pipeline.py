@@ -935,8 +935,9 @@ def _run_frequentist(context: RunContext) -> None:
         context.results["firth"] = result
         section.add(
             Paragraph(
-                "**Firth's penalised logit** (as R's logistf: profile penalised likelihood "
-                "intervals, penalised likelihood-ratio tests); finite even under separation."
+                "**Firth's penalised logit** (profile penalised likelihood intervals and "
+                "penalised likelihood-ratio tests as R's logistf; standard errors: "
+                f"{result.summary.attrs['std_error']}); finite even under separation."
             ),
             TableBlock(result.summary, "Firth coefficients", index=True),
         )
