@@ -507,11 +507,13 @@ def load_study_spec(path: str | Path) -> StudySpec:
     >>> spec.sizes
     (30, 60, 120, 240)
     """
+    from bayes_cluster.spec import read_spec_text  # UTF-8/UTF-16 read, others refused
+
     path = Path(path)
+    if not path.exists():
+        raise SpecError(str(path), ["file not found"])
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise SpecError(str(path), ["file not found"]) from None
+        raw = tomllib.loads(read_spec_text(path))
     except tomllib.TOMLDecodeError as error:
         raise SpecError(str(path), [f"not valid TOML: {error}"]) from None
     return parse_study_spec(raw, source=str(path))

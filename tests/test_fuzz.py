@@ -747,6 +747,25 @@ def test_any_spec_value_is_accepted_or_refused_by_key(slot, value):
 CASES["spec"] += 60
 
 
+@pytest.mark.parametrize(
+    ("encoding", "says"),
+    [
+        ("latin-1", "{spec}: not UTF-8 text (byte 0xE9 on line 1"),
+        ("utf-16", "{spec}: [study].sizes: is required"),  # read, then validated
+    ],
+)
+def test_study_spec_in_another_encoding(tmp_path, capsys, encoding, says):
+    spec = tmp_path / "study.toml"
+    spec.write_bytes('title = "Société"\n[study]\nreplicates = 2\n'.encode(encoding))
+    out = tmp_path / "out"
+    text = cli(["study", str(spec), "--out", str(out)], tmp_path, capsys, 1)
+    assert says.format(spec=spec) in text
+    assert not out.exists()
+
+
+CASES["spec"] += 2
+
+
 # --------------------------------------------------------------------------- command lines
 
 COMMAND_LINES = [
@@ -835,7 +854,7 @@ def test_corpus_size():
         "feasibility": 14,
         "sampler": 18,
         "priors": 20,
-        "spec": 83,
+        "spec": 85,
         "cli": 17,
         "subprocess": 3,
     }
