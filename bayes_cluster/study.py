@@ -1284,6 +1284,14 @@ def run_study(
 
     if workers < 1:
         raise ValueError(f"workers must be at least 1, got {workers}")
+    if isinstance(scheduler, str):  # before anything is written: the extra may be missing
+        try:
+            import distributed  # noqa: F401
+        except ImportError:
+            raise ValueError(
+                "a Dask scheduler was given but dask.distributed is not installed; "
+                "install the extra: pip install 'bayes-cluster[dask]'"
+            ) from None
     out = Path(out)
     check_output_folder(out, option="out", marker="study.json", owns=owns_study_folder)
     _check_out_folder(spec, out)

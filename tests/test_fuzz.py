@@ -814,6 +814,21 @@ def test_validate_with_spec_uses_the_declared_number_format(tmp_path, capsys):
 CASES["cli"] = len(COMMAND_LINES) + 1
 
 
+def test_scheduler_without_dask_names_the_extra(tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "distributed", None)  # as if the extra were not installed
+    out = tmp_path / "out"
+    args = ["study", str(ROOT / "models" / "simulation.toml"), "--out", str(out)]
+    text = cli([*args, "--scheduler", "tcp://127.0.0.1:1", "--no-progress"], tmp_path, capsys, 1)
+    assert (
+        "error: a Dask scheduler was given but dask.distributed is not installed; install the "
+        "extra: pip install 'bayes-cluster[dask]'"
+    ) in text
+    assert not out.exists()
+
+
+CASES["survey"] += 1  # optional extras: openpyxl above, dask here
+
+
 # --------------------------------------------------------------------------- subprocess
 
 
@@ -850,7 +865,7 @@ def test_corpus_size():
     assert sum(CASES.values()) >= 100, CASES
     assert CASES == {
         "numbers": 79,
-        "survey": 19,
+        "survey": 20,
         "feasibility": 14,
         "sampler": 18,
         "priors": 20,
