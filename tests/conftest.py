@@ -17,7 +17,14 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 def in_ci() -> bool:
-    """Whether the tests run under CI (``CI=true``, as CI services and ``.ci/run`` set it)."""
+    """Whether the tests run under CI.
+
+    Returns
+    -------
+    bool
+        True when ``CI`` is ``true`` or ``1`` (any case), as CI services and ``.ci/run``
+        set it.
+    """
     return os.environ.get("CI", "").strip().lower() in {"true", "1"}
 
 
