@@ -106,6 +106,7 @@ JOINT_TABLES = {
     "data_summary.csv",
     "diagnostics/joint_joint.csv",
     "diagnostics/joint_no_class.csv",
+    "diagnostics/joint_three_step_ml.csv",
     "diagnostics/joint_two_step.csv",
     "joint/joint_class_effect.csv",
     "joint/joint_coefficients.csv",
