@@ -1508,6 +1508,8 @@ def run_spec(
     title = spec.report.title + (" [QUICK PREVIEW]" if quick else "")
     report = Report(title=title, quick=quick, spec_text=spec.text)
     raise_if_interrupted()
+    # folders created for the output; removed again (if still empty) when the run fails
+    created = [parent for parent in target.parents if not parent.exists()]
     temporary = _make_temporary_folder(target)
     context = RunContext(
         spec=spec,
@@ -1572,6 +1574,9 @@ def run_spec(
     except BaseException:
         with deferred_interrupts():  # a second Ctrl-C does not leave half a folder behind
             shutil.rmtree(temporary, ignore_errors=True)
+            for parent in created:  # deepest first
+                with contextlib.suppress(OSError):
+                    parent.rmdir()
         raise
     finally:
         quiet.__exit__(None, None, None)
