@@ -80,7 +80,6 @@ def test_run_interrupted_while_writing_keeps_the_previous_results(tmp_path, monk
 
 def test_run_interrupt_swallowed_by_a_library_is_still_honoured(tmp_path, monkeypatch, capsys):
     """A sampler that catches the interrupt and returns a truncated fit, as PyMC does."""
-    out = tmp_path / "results"
     recorded = []
 
     def swallowing_section(context):
@@ -94,11 +93,15 @@ def test_run_interrupt_swallowed_by_a_library_is_still_honoured(tmp_path, monkey
 
     monkeypatch.setattr(pipeline, "SECTION_RUNNERS", [])
     pipeline.register_runner("sampler", swallowing_section, applies=lambda spec: True)
+    out = tmp_path / "new" / "deeper" / "results"
     assert main(["run", str(LOGIT_SPEC), "--out", str(out)]) == 130
     err = capsys.readouterr().err
-    assert f"interrupted: nothing of this run was kept ({out} was not created)" in err
+    assert err.strip().splitlines()[-1] == (
+        f"interrupted: nothing of this run was kept ({out} was not created); "
+        "run the same command again to start it over"
+    )
     assert recorded == ["truncated fit"]  # the section went on, but nothing of it was kept
-    assert list(tmp_path.iterdir()) == []
+    assert list(tmp_path.iterdir()) == []  # nor the folders made for it
 
 
 def test_second_ctrl_c_during_clean_up_does_not_cut_it_short():
@@ -162,6 +165,30 @@ def test_study_never_records_an_interrupted_fit_and_resumes_identically(
     pd.testing.assert_frame_equal(
         pd.read_csv(out / "metrics.csv"), pd.read_csv(whole.out / "metrics.csv")
     )
+
+
+def test_study_interrupted_while_writing_its_metrics(tmp_path, monkeypatch, capsys):
+    spec_file = tmp_path / "study.toml"
+    spec_file.write_text(SMALL_STUDY)
+    out = tmp_path / "out"
+    real_figures = study._save_figures
+
+    def figures_then_ctrl_c(*args, **kwargs):
+        written = real_figures(*args, **kwargs)
+        press_ctrl_c()
+        return written
+
+    monkeypatch.setattr(study, "_save_figures", figures_then_ctrl_c)
+    argv = ["study", str(spec_file), "--out", str(out), "--no-progress"]
+    assert main(argv) == 130
+    err = capsys.readouterr().err
+    assert err.strip().splitlines()[-1] == (
+        f"interrupted: 6 of 6 replicates saved in {out}; run the same command again to resume"
+    )
+    assert hidden_entries(out) == []
+    monkeypatch.setattr(study, "_save_figures", real_figures)
+    assert main(argv) == 0
+    assert "0 replicates computed" in capsys.readouterr().out
 
 
 # --------------------------------------------------------------------------- subprocesses
@@ -263,6 +290,9 @@ def test_ctrl_c_stops_a_run_at_every_phase(phase, tmp_path):
         "unchanged); run the same command again to start it over"
     )
     assert "finished" not in command.out and "fits passed" not in command.out
+    if "--progressbar" not in options:  # PyMC's own log lines stay out of the progress
+        assert "Initializing NUTS" not in command.err
+        assert "Sequential sampling" not in command.err
     assert contents(out) == kept
     assert sorted(p.name for p in tmp_path.iterdir()) == ["results", "stdout.txt"]
 
@@ -271,6 +301,26 @@ def study_spec(tmp_path: Path, text: str) -> Path:
     path = tmp_path / "study.toml"
     path.write_text(text)
     return path
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_a_study_while_it_compiles(tmp_path):
+    spec_file = study_spec(
+        tmp_path,
+        '[study]\nsizes = [30]\nreplicates = 3\nmethods = ["bayes"]\nseed = 2\n'
+        "[sampler]\ndraws = 100\ntune = 100\nchains = 2\n",
+    )
+    out = tmp_path / "out"
+    command = Command("study", str(spec_file), "--out", str(out), cwd=tmp_path)
+    command.wait_for(r"study: computing 3 of 3 replicates")  # next: import, build, compile
+    seconds = command.ctrl_c()
+    assert command.process.returncode == 130, command.err
+    assert seconds < 30, f"took {seconds:.1f} s to stop"
+    assert "Traceback" not in command.err
+    assert command.last_line() == (
+        f"interrupted: 0 of 3 replicates saved in {out}; run the same command again to resume"
+    )
+    assert sorted(p.name for p in out.iterdir()) == ["study.json"]
 
 
 @pytest.mark.slow
