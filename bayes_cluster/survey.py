@@ -67,6 +67,9 @@ MAX_MAGNITUDE: float = 1e12
 """Largest absolute value read from a survey: larger values overflow the models' arithmetic
 (standardisation squares them) and are no firm's count or age."""
 
+MAX_FILE_BYTES: int = 200 * 10**6
+"""Largest survey file read (a cluster survey of firms is far smaller)."""
+
 _NUMBER = re.compile(r"([+-]?)([0-9][0-9.,' ]*|[.,][0-9]+)(?:[eE]([+-]?[0-9]+))?")
 _NON_FINITE = {"inf": "infinity", "infinity": "infinity", "nan": "NaN"}
 _BINARY_SIGNATURES: tuple[tuple[bytes, str], ...] = (
@@ -421,6 +424,19 @@ def _read_table(
         return None, [_file_problem(name, "file not found", f"an existing file: {text_expected}")]
     if path.is_dir():
         return None, [_file_problem(name, "is a directory, not a file", text_expected)]
+    if not path.is_file():  # a device or a pipe: reading it might never end
+        return None, [
+            _file_problem(name, "not a regular file (a device or a pipe)", text_expected)
+        ]
+    if path.stat().st_size > MAX_FILE_BYTES:
+        size = f"{path.stat().st_size / 1e6:.0f} MB"
+        return None, [
+            _file_problem(
+                name,
+                f"too large for a firm survey ({size})",
+                f"at most {MAX_FILE_BYTES // 10**6} MB",
+            )
+        ]
     try:
         raw = path.read_bytes()
     except OSError as error:

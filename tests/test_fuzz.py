@@ -391,7 +391,19 @@ def test_xlsx_without_openpyxl_names_the_package(tmp_path, capsys, monkeypatch):
     assert "pip install openpyxl" in text
 
 
-CASES["survey"] = len(SURVEYS) + 1
+def test_device_and_oversized_files_are_not_read(tmp_path, capsys, monkeypatch):
+    from bayes_cluster import survey
+
+    text = cli(["validate", "/dev/zero"], tmp_path, capsys, 1)
+    assert "/dev/zero: not a regular file (a device or a pipe)" in text
+    monkeypatch.setattr(survey, "MAX_FILE_BYTES", 2 * 10**6)
+    path = tmp_path / "huge.csv"
+    path.write_bytes(b"x" * (3 * 10**6))
+    text = cli(["validate", str(path)], tmp_path, capsys, 1)
+    assert f"{path}: too large for a firm survey (3 MB); expected at most 2 MB" in text
+
+
+CASES["survey"] = len(SURVEYS) + 3
 
 
 # --------------------------------------------------------------------------- feasibility
@@ -865,7 +877,7 @@ def test_corpus_size():
     assert sum(CASES.values()) >= 100, CASES
     assert CASES == {
         "numbers": 79,
-        "survey": 20,
+        "survey": 22,
         "feasibility": 14,
         "sampler": 18,
         "priors": 20,
