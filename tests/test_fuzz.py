@@ -823,7 +823,23 @@ def test_validate_with_spec_uses_the_declared_number_format(tmp_path, capsys):
     assert "range 1 to 1000" in workers
 
 
-CASES["cli"] = len(COMMAND_LINES) + 1
+def test_run_reads_the_declared_number_format(tmp_path, capsys):
+    import pandas as pd
+
+    survey = write_survey(tmp_path, survey_lines({(4, "workers"): "1.000"}), sep=";")
+    spec = write_spec(
+        tmp_path,
+        spec_text(survey, '[frequentist]\nmethods = ["mle"]\n[report]\nformats = ["md"]\n')
+        .replace("[data]\n", '[data]\ndecimal = ","\nthousands = "."\n')
+        .replace("[logistic]\n", "[logistic]\nbayesian = false\n"),
+    )
+    out = tmp_path / "out"
+    assert main(["run", str(spec), "--out", str(out)]) == 0, capsys.readouterr().err
+    summary = pd.read_csv(out / "data_summary.csv").set_index("column")
+    assert summary.loc["workers", "max"] == 1000
+
+
+CASES["cli"] = len(COMMAND_LINES) + 2
 
 
 def test_scheduler_without_dask_names_the_extra(tmp_path, capsys, monkeypatch):
@@ -882,6 +898,6 @@ def test_corpus_size():
         "sampler": 18,
         "priors": 20,
         "spec": 85,
-        "cli": 17,
+        "cli": 18,
         "subprocess": 3,
     }
