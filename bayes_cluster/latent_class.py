@@ -613,8 +613,12 @@ def _pearson(tables: np.ndarray, expected: np.ndarray) -> np.ndarray:
     return np.where(positive, (tables - expected) ** 2 / safe, 0.0).sum(axis=(-2, -1))
 
 
-def _cramers_v(tables: np.ndarray, n_categories: int) -> np.ndarray:
-    """Cramér's V of C x C tables (last two axes) against their own margins."""
+def _cramers_v(tables: np.ndarray, n_categories: int | np.ndarray) -> np.ndarray:
+    r"""Cramér's V of tables (last two axes) against their own margins.
+
+    ``n_categories`` is :math:`\min(C_j, C_l)` of the two items (a number, or one per
+    table broadcasting against the leading axes).
+    """
     n = tables.sum(axis=(-2, -1))
     safe_n = np.where(n > 0, n, 1.0)
     expected = tables.sum(axis=-1)[..., :, None] * tables.sum(axis=-2)[..., None, :]
@@ -1640,14 +1644,14 @@ class BayesianLatentClass:
         independence given the class).  Two statistics, both on the firms answering both
         items:
 
-        * Cramér's V of the pair's :math:`C \times C` table,
-          :math:`V = \sqrt{X^2 / (n (C - 1))}` with :math:`X^2` Pearson's statistic
+        * Cramér's V of the pair's :math:`C_j \times C_l` table,
+          :math:`V = \sqrt{X^2 / (n (\min(C_j, C_l) - 1))}` with :math:`X^2` Pearson's statistic
           against the table's own margins (a category nobody chose adds nothing), observed
           against replicated;
         * the bivariate residual (BVR; Vermunt & Magidson 2005, *Latent GOLD 4.0 User's
           Guide*): Pearson's :math:`X^2` of the pair's table against the table the model
           expects, :math:`E_{ab} = n \sum_k \pi_k \theta_{kja} \theta_{klb}`, divided by
-          :math:`(C - 1)^2`.  It depends on the parameters, so its p-value is the realised
+          :math:`(C_j - 1)(C_l - 1)`.  It depends on the parameters, so its p-value is the realised
           discrepancy check of Gelman, Meng & Stern (1996, *Statistica Sinica* 6):
           :math:`P(\mathrm{BVR}(y^{\mathrm{rep}}, \pi, \theta) \ge
           \mathrm{BVR}(y, \pi, \theta))` over draws.
@@ -1720,17 +1724,24 @@ class BayesianLatentClass:
             },
             index=index,
         )
+        # only the categories each item has (collapse="none" may give items fewer)
+        mask = encoded.category_mask
+        item_shares = item_shares[mask.reshape(-1)]
+        own_count = mask.sum(axis=1)  # C_j
 
         # pairwise tables: (..., item, item, category, category)
         first, second = np.triu_indices(n_items, k=1)
+        # Cramér's V divides by min(C_j, C_l) - 1, the BVR by the table's df
+        pair_categories = np.minimum(own_count[first], own_count[second])
+        pair_df = (own_count[first] - 1) * (own_count[second] - 1)
         observed_tables = np.einsum("nja,nlb->jlab", observed_one_hot, observed_one_hot)[
             first, second
         ]  # (pair, a, b)
         n_pair = observed_tables.sum(axis=(-2, -1))
         expected = np.einsum("sk,skja,sklb->sjlab", pi, theta, theta)[:, first, second]
         expected = expected * n_pair[None, :, None, None]
-        cramers_observed = _cramers_v(observed_tables, n_cat)
-        bvr_observed = _pearson(observed_tables[None], expected) / (n_cat - 1) ** 2
+        cramers_observed = _cramers_v(observed_tables, pair_categories)
+        bvr_observed = _pearson(observed_tables[None], expected) / pair_df
         cramers_rep = np.empty((n_sims, len(first)))
         bvr_rep = np.empty((n_sims, len(first)))
         for start in range(0, n_sims, 256):
@@ -1741,8 +1752,8 @@ class BayesianLatentClass:
                 -1, n_items, n_cat, n_items, n_cat
             )
             tables = tables.transpose(0, 1, 3, 2, 4)[:, first, second]
-            cramers_rep[block] = _cramers_v(tables, n_cat)
-            bvr_rep[block] = _pearson(tables, expected[block]) / (n_cat - 1) ** 2
+            cramers_rep[block] = _cramers_v(tables, pair_categories)
+            bvr_rep[block] = _pearson(tables, expected[block]) / pair_df
         p_cramers = _mid_p(cramers_rep, cramers_observed[None])
         p_bvr = _mid_p(bvr_rep, bvr_observed)
         pairs = pd.DataFrame(

@@ -526,3 +526,15 @@ def test_collapse_none_fit_and_summary_name_each_items_categories():
     np.testing.assert_allclose(probability["class 1"], 1.0)
     with pytest.raises(ValueError, match="value 3 is not one of the item.s categories 1, 2"):
         model.predict(pd.DataFrame({"scale": [5, 1], "yes_no": [3, 1]}))
+    # predictive checks: no rows for absent categories; Cramér's V of the 5 x 2 table
+    # divides by min(5, 2) - 1 = 1, as scipy's association()
+    from scipy.stats.contingency import association, crosstab
+
+    checks = model.posterior_predictive_check(random_seed=1)
+    assert len(checks["item_shares"]) == 7
+    assert ("yes_no", 3) not in checks["item_shares"].index
+    frame = _mixed_scale_frame()
+    table = crosstab(frame["scale"], frame["yes_no"]).count
+    assert checks["pairs"]["cramers_v_observed"].iloc[0] == pytest.approx(
+        association(table, method="cramer")
+    )
