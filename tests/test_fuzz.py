@@ -823,7 +823,7 @@ def test_validate_with_spec_uses_the_declared_number_format(tmp_path, capsys):
     assert "range 1 to 1000" in workers
 
 
-def test_run_reads_the_declared_number_format(tmp_path, capsys):
+def test_run_reads_the_declared_number_format(tmp_path):
     import pandas as pd
 
     survey = write_survey(tmp_path, survey_lines({(4, "workers"): "1.000"}), sep=";")
@@ -834,7 +834,16 @@ def test_run_reads_the_declared_number_format(tmp_path, capsys):
         .replace("[logistic]\n", "[logistic]\nbayesian = false\n"),
     )
     out = tmp_path / "out"
-    assert main(["run", str(spec), "--out", str(out)]) == 0, capsys.readouterr().err
+    # a real process: run_spec's progress stream defaults to the sys.stderr of the moment
+    # bayes_cluster.pipeline was first imported, which under pytest may be a closed capture
+    done = subprocess.run(
+        [sys.executable, "-m", "bayes_cluster.cli", "run", str(spec), "--out", str(out)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
     summary = pd.read_csv(out / "data_summary.csv").set_index("column")
     assert summary.loc["workers", "max"] == 1000
 
