@@ -875,11 +875,13 @@ def _fit_mle(frame: pd.DataFrame, outcome: str, predictors: Sequence[str]) -> ML
     return mle_logit(frame, outcome, list(predictors))
 
 
-def _fit_firth(frame: pd.DataFrame, outcome: str, predictors: Sequence[str]) -> FirthLogitResult:
-    """Adapter: Firth's penalised logit (as R's logistf)."""
+def _fit_firth(
+    frame: pd.DataFrame, outcome: str, predictors: Sequence[str], se: str = "fisher"
+) -> FirthLogitResult:
+    """Adapter: Firth's penalised logit (logistf's intervals and tests; ``se`` convention)."""
     from bayes_cluster.frequentist import firth_logit
 
-    return firth_logit(frame, outcome, list(predictors))
+    return firth_logit(frame, outcome, list(predictors), se=se)
 
 
 def _detect_separation(
@@ -929,7 +931,7 @@ def _run_frequentist(context: RunContext) -> None:
         )
     if "firth" in frequentist.methods:
         context.progress("logit: Firth penalised likelihood")
-        result = _fit_firth(frame, logistic.outcome, predictors)
+        result = _fit_firth(frame, logistic.outcome, predictors, se=frequentist.firth_se)
         context.save_table(result.summary, "logistic/firth_summary.csv")
         context.methods.append(comparison_module.from_firth(result.summary, level=0.95))
         context.results["firth"] = result

@@ -315,6 +315,7 @@ class FrequentistSpec:
     methods: tuple[str, ...] = FREQUENTIST_METHODS
     alpha: float = 0.05
     separation: bool = True
+    firth_se: str = "fisher"  # "fisher" (brglm2) or "augmented" (logistf >= 1.24)
 
 
 @dataclass(frozen=True)
@@ -1190,16 +1191,22 @@ def _validate_sampler(raw: Any, problems: Problems) -> SamplerSpec:
 
 
 def _validate_frequentist(raw: Any, problems: Problems, logistic: Any) -> FrequentistSpec:
-    table = Table(raw, "[frequentist]", problems, ("methods", "alpha", "separation"))
+    table = Table(raw, "[frequentist]", problems, ("methods", "alpha", "separation", "firth_se"))
     if "logistic" not in logistic:
         problems.add("[frequentist]", "needs a [logistic] section (outcome and predictors)")
     alpha = table.get("alpha", float, 0.05)
     if not 0 < alpha < 0.5:
         problems.add("[frequentist].alpha", f"must be in (0, 0.5), got {alpha}")
+    firth_se = table.get("firth_se", str, "fisher")
+    if firth_se not in ("fisher", "augmented"):
+        problems.add(
+            "[frequentist].firth_se", f'must be "fisher" or "augmented", got {firth_se!r}'
+        )
     return FrequentistSpec(
         methods=table.choice_list("methods", FREQUENTIST_METHODS, FREQUENTIST_METHODS),
         alpha=alpha,
         separation=table.get("separation", bool, True),
+        firth_se=firth_se,
     )
 
 

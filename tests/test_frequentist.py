@@ -609,3 +609,52 @@ def test_sex2_null_penalized_log_likelihood_and_lr_statistic_match_logistf(sex2_
     assert stats_["null_penalized_log_likelihood"] == pytest.approx(-157.0847, abs=5e-5)
     assert stats_["lr_chi2"] == pytest.approx(49.09064, abs=5e-6)
     assert stats_["lr_p_value"] == pytest.approx(7.15089e-09, rel=1e-5)
+
+
+def test_spec_firth_se_reaches_the_run_and_its_report(sex2, tmp_path):
+    # [frequentist] firth_se = "augmented": the run's Firth table holds logistf's
+    # augmented-information SEs (shared/reference/README.md) and the report says so
+    import contextlib
+    import io
+    import textwrap
+
+    from bayes_cluster.cli import main
+    from bayes_cluster.spec import SpecError, parse_spec
+
+    data = sex2.assign(woman=[f"w{i}" for i in range(len(sex2))])
+    data.to_csv(tmp_path / "sex2.csv", index=False)
+    columns = "\n".join(f'{name} = "binary"' for name in ["case", *SEX2_PREDICTORS])
+    spec = textwrap.dedent(
+        f"""
+        [data]
+        path = "sex2.csv"
+        id = "woman"
+        [data.columns]
+        woman = "id"
+        {{columns}}
+        [logistic]
+        outcome = "case"
+        predictors = {SEX2_PREDICTORS!r}
+        bayesian = false
+        [frequentist]
+        methods = ["firth"]
+        firth_se = "augmented"
+        [report]
+        formats = ["md"]
+        """
+    ).replace("{columns}", columns)
+    (tmp_path / "sex2.toml").write_text(spec.replace("'", '"'), encoding="utf-8")
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        code = main(["run", str(tmp_path / "sex2.toml"), "--out", str(tmp_path / "out")])
+    assert code == 0
+    table = pd.read_csv(tmp_path / "out" / "logistic" / "firth_summary.csv", index_col=0)
+    assert_allclose(
+        table["std_error"],
+        [0.4763429, 0.4149021, 0.4344026, 0.5384872, 0.5320395, 0.408962, 1.5052197],
+        rtol=2e-6,
+    )
+    report = (tmp_path / "out" / "report.md").read_text(encoding="utf-8")
+    assert "standard errors: inverse augmented information" in report
+    raw = {"logistic": {"outcome": "y", "predictors": ["x"]}, "frequentist": {"firth_se": "x"}}
+    with pytest.raises(SpecError, match=r'\[frequentist\]\.firth_se: must be "fisher" or'):
+        parse_spec(raw)
