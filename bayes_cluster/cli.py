@@ -232,11 +232,9 @@ def _add_simulate_parser(subparsers: argparse._SubParsersAction) -> None:
         required=True,
         help=(
             "CSV file to write, in an existing folder. An existing file is never "
-            "overwritten unless --force is given; a folder is refused"
+            "overwritten (this command did not write it: remove it yourself or name a new "
+            "file); a folder is refused"
         ),
-    )
-    parser.add_argument(
-        "--force", action="store_true", help="replace --out if it is an existing file"
     )
     parser.set_defaults(handler=_cmd_simulate)
 
@@ -256,7 +254,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     if args.seed is not None and args.seed < 0:
         return _refuse(f"--seed must be a non-negative integer, got {args.seed}")
     try:
-        check_output_file(args.out, option="--out", force=args.force)
+        check_output_file(args.out, option="--out")
     except OutputFolderError as error:
         return _refuse(str(error))
     out = Path(args.out)

@@ -303,7 +303,7 @@ def check_output_folder(
     )
 
 
-def check_output_file(path: str | Path, *, option: str, force: bool = False) -> Path:
+def check_output_file(path: str | Path, *, option: str) -> Path:
     """Refuse an output file a command must not write, before any work starts.
 
     Parameters
@@ -312,8 +312,6 @@ def check_output_file(path: str | Path, *, option: str, force: bool = False) -> 
         The file the user named.
     option : str
         The option it came from, for the message.
-    force : bool
-        Replace an existing regular file (``--force``).
 
     Returns
     -------
@@ -341,13 +339,12 @@ def check_output_file(path: str | Path, *, option: str, force: bool = False) -> 
             raise OutputFolderError(
                 f"{option} {shown}: exists and is not a regular file; it is left untouched"
             )
-        if not force:
-            raise OutputFolderError(
-                f"{option} {shown}: exists; it is left untouched. Name a new file, or add "
-                "--force to replace it"
-            )
-        if not os.access(absolute, os.W_OK):
-            raise OutputFolderError(f"{option} {shown}: is not writable")
+        # A survey file carries no mark of who wrote it, so an existing file is never
+        # replaced: the user removes it or names a new file.
+        raise OutputFolderError(
+            f"{option} {shown}: exists; it is left untouched. Name a new file, or remove "
+            "this one yourself first"
+        )
     existing = _nearest_existing(absolute.parent)
     if not existing.is_dir():
         raise OutputFolderError(f"{option} {shown}: {existing} is a file, not a folder")

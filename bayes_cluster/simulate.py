@@ -300,6 +300,10 @@ def write_tumang_csv(path: str | Path, n: int = 60, seed: int = DEFAULT_SEED) ->
     path = Path(path)
     frame, _ = simulate_tumang(n=n, seed=seed)
     tmp = path.with_name(f".{path.name}.tmp")
-    frame.to_csv(tmp, index=False, lineterminator="\n", encoding="utf-8")
-    tmp.replace(path)
+    try:
+        frame.to_csv(tmp, index=False, lineterminator="\n", encoding="utf-8")
+        tmp.replace(path)
+    except BaseException:  # Ctrl-C or a full disk: leave no hidden half-written file
+        tmp.unlink(missing_ok=True)
+        raise
     return path

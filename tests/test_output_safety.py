@@ -218,13 +218,13 @@ CASES: dict[str, Case] = {
         2,
         lambda b: "argument --workers: invalid int value: 'two'",
     ),
-    # --- simulate: an existing file is never overwritten without --force
+    # --- simulate: an existing file is never overwritten
     "simulate-existing-file": Case(
         lambda b: simulate(str(b / "survey.csv")),
         1,
         lambda b: (
             f"--out {b / 'survey.csv'}: exists; it is left untouched. Name a new file, "
-            "or add --force to replace it"
+            "or remove this one yourself first"
         ),
     ),
     "simulate-existing-user-file": Case(
@@ -237,10 +237,10 @@ CASES: dict[str, Case] = {
         1,
         lambda b: f"--out {b / 'thesis'}: is a folder; name a file",
     ),
-    "simulate-folder-force": Case(
-        lambda b: simulate(str(b / "thesis"), "--force"),
-        1,
-        lambda b: f"--out {b / 'thesis'}: is a folder; name a file",
+    "simulate-force-is-no-option": Case(
+        lambda b: simulate(str(b / "survey.csv"), "--force"),
+        2,
+        lambda b: "unrecognized arguments: --force",
     ),
     "simulate-trailing-slash": Case(
         lambda b: simulate(f"{b / 'new'}/"), 1, lambda b: f"--out {b / 'new'}/: names a folder"
@@ -257,7 +257,7 @@ CASES: dict[str, Case] = {
         lambda b: f"directory {b / 'nowhere'} does not exist",
     ),
     "simulate-symlink": Case(
-        lambda b: simulate(str(b / "link_to_run"), "--force"),
+        lambda b: simulate(str(b / "link_to_run")),
         1,
         lambda b: f"--out {b / 'link_to_run'}: is a folder",
     ),
@@ -441,14 +441,15 @@ def test_check_output_folder_messages_name_the_option(tmp_path):
     assert not (tmp_path / "new").exists()
 
 
-def test_simulate_force_replaces_an_existing_file(tmp_path, capsys):
+def test_simulate_writes_a_new_file_and_never_an_existing_one(tmp_path, capsys):
     target = tmp_path / "survey.csv"
-    target.write_text("old\n")
-    assert main(["simulate", "--n", "30", "--out", str(target), "--force"]) == 0
+    assert main(["simulate", "--n", "30", "--out", str(target)]) == 0
     assert target.read_text().startswith("firm_id,")
+    written = target.read_bytes()
+    assert main(["simulate", "--n", "40", "--out", str(target)]) == 1
+    assert target.read_bytes() == written
     assert names(tmp_path) == {"survey.csv"}
-    assert main(["simulate", "--n", "30", "--out", str(tmp_path / "new.csv")]) == 0
-    assert capsys.readouterr().err == ""
+    assert "exists; it is left untouched" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("command", ["run", "study", "simulate"])
@@ -456,7 +457,7 @@ def test_help_says_what_out_may_replace(command, capsys):
     assert main([command, "--help"]) == 0
     text = " ".join(capsys.readouterr().out.split())
     if command == "simulate":
-        assert "An existing file is never overwritten unless --force is given" in text
+        assert "An existing file is never overwritten" in text
     else:
         assert "a folder holding other files, the current folder or a parent of it" in text
         assert "refused before any work starts" in text
