@@ -8,7 +8,6 @@ appended below them.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -16,10 +15,9 @@ import xarray as xr
 from matplotlib.figure import Figure
 
 from bayes_cluster.dims import CATEGORY, ITEM, LATENT_CLASS, MARKUSEN_TYPE
+from bayes_cluster.latent_class import BayesianLatentClass
+from bayes_cluster.latent_class_em import LatentClassEM
 from bayes_cluster.markusen import MARKUSEN_TYPES, DescriptiveScoring, match_markusen_types
-
-if TYPE_CHECKING:
-    from bayes_cluster.latent_class_em import LatentClassEM
 
 __all__ = [
     "RESPONSE_COLOURS",
@@ -170,7 +168,7 @@ def plot_markusen_match(
     -------
     matplotlib.figure.Figure
     """
-    if hasattr(source, "item_probabilities_"):
+    if isinstance(source, LatentClassEM):
         scores = match_markusen_types(source.item_probabilities_).to_numpy()
         if class_shares is None:
             class_shares = source.class_shares_
@@ -254,7 +252,7 @@ def plot_item_profiles(
     """
     import matplotlib as mpl
 
-    if hasattr(source, "item_probabilities_"):
+    if isinstance(source, LatentClassEM):
         theta = source.item_probabilities_
         if class_shares is None:
             class_shares = source.class_shares_
@@ -308,7 +306,7 @@ def plot_item_profiles(
 
 def _bayes_posterior(model) -> xr.Dataset:
     """Return the relabelled posterior of a fitted BayesianLatentClass (or its DataTree)."""
-    tree = getattr(model, "idata", model)
+    tree = model.idata if isinstance(model, BayesianLatentClass) else model
     if not isinstance(tree, xr.DataTree) or "posterior" not in tree.children:
         raise TypeError(
             "expected a fitted BayesianLatentClass (or its DataTree with a 'posterior' group)"
@@ -610,7 +608,7 @@ def plot_item_ppc(
     """
     import matplotlib as mpl
 
-    if not hasattr(model, "posterior_predictive_check"):
+    if not isinstance(model, BayesianLatentClass):
         raise TypeError(f"expected a fitted BayesianLatentClass, got {type(model).__name__}")
     table = model.posterior_predictive_check(random_seed=random_seed, interval_prob=interval_prob)[
         "item_shares"
