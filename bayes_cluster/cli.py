@@ -320,7 +320,7 @@ MAX_WORKERS = 256
 
 
 def _cmd_study(args: argparse.Namespace) -> int:
-    from bayes_cluster.safety import Interrupted, OutputFolderError, check_output_folder
+    from bayes_cluster.safety import OutputFolderError, check_output_folder
     from bayes_cluster.study import owns_study_folder
 
     if not 1 <= args.workers <= MAX_WORKERS:
@@ -353,10 +353,12 @@ def _cmd_study(args: argparse.Namespace) -> int:
             progress=not args.no_progress,
             stream=sys.stderr,
         )
-    except ValueError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    except (Interrupted, KeyboardInterrupt):
+    except BaseException as error:
+        if not _was_interrupted(error):
+            if isinstance(error, ValueError):
+                print(f"error: {error}", file=sys.stderr)
+                return 1
+            raise
         left = len(pending_tasks(spec, args.out)) if args.out.is_dir() else total
         print(
             f"\ninterrupted: {total - left} of {total} replicates saved in {args.out}; "
@@ -413,7 +415,6 @@ def _add_run_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from bayes_cluster.safety import (
-        Interrupted,
         OutputFolderError,
         check_output_folder,
         interrupt_requested,
@@ -438,12 +439,14 @@ def _cmd_run(args: argparse.Namespace) -> int:
     had_results = is_package_marker(out / "run.json")
     try:
         result = run_spec(spec, out=out, quick=args.quick, progressbar=args.progressbar)
-    except OutputFolderError as error:
-        return _refuse(str(error))
-    except (SurveyValidationError, PipelineError) as error:
-        print(f"INVALID: {error}", file=sys.stderr)
-        return 1
-    except (Interrupted, KeyboardInterrupt):
+    except BaseException as error:
+        if not _was_interrupted(error):
+            if isinstance(error, OutputFolderError):
+                return _refuse(str(error))
+            if isinstance(error, SurveyValidationError | PipelineError):
+                print(f"INVALID: {error}", file=sys.stderr)
+                return 1
+            raise
         kept = (
             f"the previous results in {out} are unchanged"
             if had_results
@@ -523,7 +526,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     --------
     >>> main(["simulate", "--help"])  # doctest: +SKIP
     """
-    from bayes_cluster.safety import Interrupted, interrupts_stop_the_work, reset_interrupt
+    from bayes_cluster.safety import interrupts_stop_the_work, reset_interrupt
 
     try:
         parser = build_parser()
@@ -542,9 +545,32 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_usage(sys.stderr)
         print(f"bayes-cluster {args.command}: error: {error}", file=sys.stderr)
         return 2
-    except (Interrupted, KeyboardInterrupt):  # a command that has nothing to keep
+    except BaseException as error:  # a command that has nothing to keep
+        if not _was_interrupted(error):
+            raise
         print(f"\ninterrupted: bayes-cluster {args.command} stopped", file=sys.stderr)
         return EXIT_INTERRUPTED
+
+
+def _was_interrupted(error: BaseException) -> bool:
+    """Whether ``error`` is, or was caused by, Ctrl-C.
+
+    Ctrl-C inside compiled code (a numba-jitted log density) reaches Python as a
+    ``SystemError`` whose cause is :class:`~bayes_cluster.safety.Interrupted`; the flag
+    set by the signal handler tells it apart from a real error.
+    """
+    from bayes_cluster.safety import Interrupted, interrupt_requested
+
+    if interrupt_requested():
+        return True
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        if isinstance(current, Interrupted | KeyboardInterrupt):
+            return True
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return False
 
 
 if __name__ == "__main__":  # pragma: no cover

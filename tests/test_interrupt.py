@@ -104,6 +104,44 @@ def test_run_interrupt_swallowed_by_a_library_is_still_honoured(tmp_path, monkey
     assert list(tmp_path.iterdir()) == []  # nor the folders made for it
 
 
+def test_run_interrupt_inside_compiled_code_exits_130(tmp_path, monkeypatch, capsys):
+    """Ctrl-C inside a numba-jitted log density reaches Python as a SystemError.
+
+    Seen by hand: Ctrl-C while PyMC sampled the hierarchical logit (nutpie/numba log
+    density) ended in a SystemError traceback and exit 1. The interrupt is the error's
+    cause; the command must say it was interrupted and exit 130.
+    """
+
+    def section_in_compiled_code(context):
+        press_ctrl_c()
+        try:
+            time.sleep(0)  # the handler raises Interrupted here, as in numba's callback
+        except Interrupted as error:
+            raise SystemError("CPUDispatcher returned a result with an exception set") from error
+
+    monkeypatch.setattr(pipeline, "SECTION_RUNNERS", [])
+    pipeline.register_runner("compiled", section_in_compiled_code, applies=lambda spec: True)
+    out = tmp_path / "results"
+    assert main(["run", str(LOGIT_SPEC), "--out", str(out)]) == 130
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "SystemError" not in err
+    assert err.strip().splitlines()[-1] == (
+        f"interrupted: nothing of this run was kept ({out} was not created); "
+        "run the same command again to start it over"
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_real_error_is_not_mistaken_for_an_interrupt(tmp_path, monkeypatch):
+    def broken_section(context):
+        raise SystemError("a real bug")
+
+    monkeypatch.setattr(pipeline, "SECTION_RUNNERS", [])
+    pipeline.register_runner("broken", broken_section, applies=lambda spec: True)
+    with pytest.raises(SystemError, match="a real bug"):
+        main(["run", str(LOGIT_SPEC), "--out", str(tmp_path / "results")])
+
+
 def test_second_ctrl_c_during_clean_up_does_not_cut_it_short():
     safety.reset_interrupt()
     with safety.interrupts_stop_the_work():
