@@ -1357,6 +1357,8 @@ def load_spec(path: str | Path) -> Spec:
     ('workers', 'firm_age', 'buyer_network', 'promotion', 'training', 'technology', ...)
     """
     path = Path(path)
+    if path.is_dir():
+        raise SpecError(str(path), ["is a folder, not a spec file (a .toml file)"])
     if not path.is_file():
         raise SpecError(str(path), ["no such spec file"])
     try:

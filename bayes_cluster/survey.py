@@ -424,6 +424,15 @@ def _read_table(
         return None, [_file_problem(name, "file not found", f"an existing file: {text_expected}")]
     if path.is_dir():
         return None, [_file_problem(name, "is a directory, not a file", text_expected)]
+    if path.suffix.lower() == ".toml":  # validate models/x.toml: a spec, not a survey
+        return None, [
+            _file_problem(
+                name,
+                "is a spec file, not a survey (check the survey a spec names with "
+                "'bayes-cluster validate --spec SPEC')",
+                text_expected,
+            )
+        ]
     if not path.is_file():  # a device or a pipe: reading it might never end
         return None, [
             _file_problem(name, "not a regular file (a device or a pipe)", text_expected)

@@ -35,6 +35,7 @@ from bayes_cluster.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "data" / "tumang_synthetic.csv"
+REPO_SPEC = ROOT / "models" / "tumang.toml"
 LINES = DATA.read_text(encoding="utf-8").splitlines()
 HEADER = LINES[0].split(",")
 CASES: dict[str, int] = {}
@@ -678,7 +679,7 @@ ENCODINGS = [
     ("png", "run", 1, "{spec}: not UTF-8 text (byte 0x89 on line 1"),
     ("empty", "run", 1, "{spec}: [data]: is required"),
     ("not-toml", "run", 1, "{spec}: not valid TOML"),
-    ("directory", "run", 1, "{spec}: no such spec file"),
+    ("directory", "run", 1, "{spec}: is a folder, not a spec file (a .toml file)"),
 ]
 
 
@@ -796,14 +797,15 @@ COMMAND_LINES = [
     (["run", "{tmp}/absent.toml"], 1, "{tmp}/absent.toml: no such spec file"),
     (["frobnicate"], 2, "invalid choice: 'frobnicate'"),
     (["simulate", "--n", "many", "--out", "{tmp}/x.csv"], 2, "invalid int value: 'many'"),
-    (["validate", "--spec", "{tmp}"], 1, "{tmp}: no such spec file"),
+    (["validate", "--spec", "{tmp}"], 1, "{tmp}: is a folder, not a spec file"),
+    (["validate", "{spec}"], 1, "{spec}: is a spec file, not a survey (check the survey a spec"),
     (["study", "{tmp}/absent.toml", "--out", "{tmp}/o", "--workers", "0"], 2, "--workers"),
 ]
 
 
 @pytest.mark.parametrize(("args", "code", "says"), COMMAND_LINES)
 def test_command_line_out_of_range(tmp_path, capsys, args, code, says):
-    fill = {"data": str(DATA), "tmp": str(tmp_path)}
+    fill = {"data": str(DATA), "tmp": str(tmp_path), "spec": str(REPO_SPEC)}
     text = cli([a.format(**fill) for a in args], tmp_path, capsys, code)
     assert says.format(**fill) in text
 
@@ -907,6 +909,6 @@ def test_corpus_size():
         "sampler": 18,
         "priors": 20,
         "spec": 85,
-        "cli": 18,
+        "cli": 19,
         "subprocess": 3,
     }
