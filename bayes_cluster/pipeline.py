@@ -1569,6 +1569,11 @@ def run_spec(
             "diagnostics_passed": not report.failed,
             "timings_seconds": context.timings,
             "provenance": block,
+            # what this run wrote: a later run replaces the folder only if it holds no more
+            "files": sorted(
+                [p.relative_to(temporary).as_posix() for p in temporary.rglob("*") if p.is_file()]
+                + ["run.json"]
+            ),
         }
         (temporary / "run.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
         raise_if_interrupted()

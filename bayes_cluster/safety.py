@@ -42,6 +42,7 @@ __all__ = [
     "check_output_file",
     "check_output_folder",
     "deferred_interrupts",
+    "files_not_written",
     "install_worker_interrupt_handler",
     "interrupt_requested",
     "interrupts_stop_the_work",
@@ -184,6 +185,34 @@ def is_package_marker(path: Path) -> bool:
     return isinstance(content, dict) and content.get("package") == PACKAGE
 
 
+def files_not_written(folder: Path, marker: str) -> list[str]:
+    """Files in ``folder`` that its marker's ``files`` list does not name.
+
+    A run lists every file it wrote in ``run.json``; a user's notes saved into a results
+    folder afterwards make the folder theirs too, so it is no longer replaced.
+
+    Parameters
+    ----------
+    folder : pathlib.Path
+        A folder whose ``marker`` is a package marker.
+    marker : str
+        Name of the marker file (``"run.json"``).
+
+    Returns
+    -------
+    list of str
+        Relative paths (POSIX), sorted; empty where the marker lists no files.
+    """
+    try:
+        listed = json.loads((folder / marker).read_text(encoding="utf-8")).get("files")
+    except (OSError, UnicodeDecodeError, ValueError, AttributeError):
+        return []
+    if not isinstance(listed, list):
+        return []
+    present = {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()}
+    return sorted(present - {str(name) for name in listed})
+
+
 def _protected_folders() -> list[tuple[Path, str]]:
     """Folders no command may ever replace, with why."""
     protected = [(Path("/").resolve(), "the root of the file system")]
@@ -288,6 +317,16 @@ def check_output_folder(
             "name a folder you can write to"
         )
     owned = owns(resolved) if owns is not None else is_package_marker(resolved / marker)
+    if owned and action == "replace":
+        added = files_not_written(resolved, marker)
+        if added:
+            shown_files = ", ".join(added[:3]) + (
+                f" and {len(added) - 3} more" if added[3:] else ""
+            )
+            raise OutputFolderError(
+                f"{option} {shown}: holds files the earlier run did not write ({shown_files}); "
+                "it is left untouched. Move them elsewhere, or name a new folder"
+            )
     if owned:
         return resolved
     try:

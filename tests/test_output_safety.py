@@ -396,7 +396,21 @@ def test_run_replaces_only_its_own_folder_with_the_users_umask(tmp_path, monkeyp
         assert stat.S_IMODE(out.stat().st_mode) == 0o750  # not mkdtemp's 0700
         record = json.loads((out / "run.json").read_text())
         assert record["package"] == PACKAGE
+        assert record["files"] == ["report.html", "report.md", "run.json"]
+        # a file the user saved into the results folder makes it theirs too: refused
+        (out / "notes.txt").write_text("my reading of the report")
+        before = snapshot(out)
+        assert main(["run", str(LOGIT_SPEC), "--out", "results/logit"]) == 1
+        assert snapshot(out) == before
+        assert (
+            "--out results/logit: holds files the earlier run did not write (notes.txt); it "
+            "is left untouched. Move them elsewhere, or name a new folder"
+        ) in " ".join(capsys.readouterr().err.split())
+        (out / "notes.txt").unlink()
+        # a file an earlier version of the run wrote (listed in run.json) is not the user's
         (out / "stale.txt").write_text("from the first run")
+        record["files"].append("stale.txt")
+        (out / "run.json").write_text(json.dumps(record))
         # its own folder is replaced as a whole ...
         assert main(["run", str(LOGIT_SPEC), "--out", "results/logit"]) == 0
         assert sorted(names(out)) == ["report.html", "report.md", "run.json"]
