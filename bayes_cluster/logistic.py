@@ -681,13 +681,22 @@ class BayesianLogit:
             raise RuntimeError("the model has not been fitted: call fit(frame) first")
         return self.idata_
 
-    def summary(self, hdi_prob: float | None = None) -> pd.DataFrame:
+    def summary(self, hdi_prob: float | None = None, *, groups: bool = True) -> pd.DataFrame:
         """Coefficient table on the original scale, with odds ratios and diagnostics.
+
+        With a ``group`` (and ``groups=True``) the hierarchy follows the coefficients, as
+        rstanarm prints it: ``sigma[<group>]``, the between-group SD of the intercepts
+        (log-odds), ``Sigma[<group>:(Intercept),(Intercept)]``, its square (rstanarm's
+        ``Sigma`` is the variance), and one ``b[(Intercept) <group>:<level>]`` per group,
+        the group's intercept deviation. Same columns; ``odds_ratio`` and
+        ``prob_positive`` are empty (NaN) for the two variance rows.
 
         Parameters
         ----------
         hdi_prob : float, optional
             Interval probability (default :attr:`hdi_prob`, 0.94).
+        groups : bool, default True
+            Whether to add the hierarchy rows (a model without a group has none).
 
         Returns
         -------
@@ -725,8 +734,52 @@ class BayesianLogit:
             },
             index=pd.Index([INTERCEPT, *self.terms], name="term"),
         )
+        if groups and self.group is not None:
+            table = pd.concat([table, self._group_rows(tree, prob)])
         table.attrs["hdi_prob"] = prob
         return table
+
+    def _group_rows(self, tree: xr.DataTree, prob: float) -> pd.DataFrame:
+        """Rows ``sigma[g]``, ``Sigma[g:(Intercept),(Intercept)]`` and ``b[(Intercept) g:l]``."""
+        import arviz_stats as azs
+
+        posterior = tree["posterior"]
+        sigma = posterior["sigma_group"].to_numpy().ravel()
+        u = posterior["u"].transpose("chain", "draw", GROUP).to_numpy()
+        u = u.reshape(-1, u.shape[-1])
+        diagnostics = pd.DataFrame(
+            azs.summary(tree, var_names=["sigma_group", "u"], kind="diagnostics", round_to="none")
+        )
+        sigma_diag = diagnostics.iloc[0]
+        u_diag = diagnostics.iloc[1:]
+        names = [
+            f"sigma[{self.group}]",
+            f"Sigma[{self.group}:(Intercept),(Intercept)]",
+            *(f"b[(Intercept) {self.group}:{level}]" for level in self.group_levels_),
+        ]
+        columns = [sigma, sigma**2, *(u[:, j] for j in range(u.shape[1]))]
+        rows = []
+        for k, draws in enumerate(columns):
+            lower, upper = _hdi(draws, prob)
+            coefficient = k >= 2
+            diag = u_diag.iloc[k - 2] if coefficient else sigma_diag
+            mean = float(draws.mean())
+            rows.append(
+                {
+                    "mean": mean,
+                    "sd": float(draws.std(ddof=1)),
+                    "hdi_lower": lower,
+                    "hdi_upper": upper,
+                    "odds_ratio": np.exp(mean) if coefficient else np.nan,
+                    "odds_ratio_lower": np.exp(lower) if coefficient else np.nan,
+                    "odds_ratio_upper": np.exp(upper) if coefficient else np.nan,
+                    "prob_positive": float((draws > 0).mean()) if coefficient else np.nan,
+                    "r_hat": float(diag["r_hat"]),
+                    "ess_bulk": float(diag["ess_bulk"]),
+                    "ess_tail": float(diag["ess_tail"]),
+                }
+            )
+        return pd.DataFrame(rows, index=pd.Index(names, name="term"))
 
     def coefficient_draws(self) -> np.ndarray:
         """Draws of (Intercept, slopes) on the original scale, shape (samples, 1 + terms)."""

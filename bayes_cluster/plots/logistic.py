@@ -292,7 +292,7 @@ def plot_coefficients(model: BayesianLogit, *, hdi_prob: float | None = None) ->
     matplotlib.figure.Figure
         The figure, one row per slope, log scale.
     """
-    table = model.summary(hdi_prob).drop(index="Intercept")
+    table = model.summary(hdi_prob, groups=False).drop(index="Intercept")
     figure, axis = plt.subplots(figsize=(6, 0.45 * len(table) + 1.2))
     rows = np.arange(len(table))[::-1]
     axis.hlines(

@@ -1,0 +1,76 @@
+"""Issue 14 (part A): a report honest about every uncertainty.
+
+The hierarchy in the Bayesian logit's summary (rstanarm's ``Sigma[...]`` / ``b[...]``), one
+interval level for every method of the comparison, the verdict under each plausible number
+of latent classes and averaged over them, and the prior-sensitivity reading.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from bayes_cluster.diagnostics import ConvergenceWarning
+from bayes_cluster.dims import GROUP, INTERCEPT
+from bayes_cluster.logistic import BayesianLogit
+from bayes_cluster.simulate import simulate_tumang
+
+TINY = {"draws": 50, "tune": 50, "chains": 2, "sampler": "pymc"}
+
+
+@pytest.fixture(scope="module")
+def tumang() -> pd.DataFrame:
+    frame, _ = simulate_tumang(60, seed=3)
+    return frame
+
+
+@pytest.fixture(scope="module")
+def hierarchical(tumang) -> BayesianLogit:
+    model = BayesianLogit("export", ["workers", "firm_age"], group="product_line")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model.fit(tumang, random_seed=1, **TINY)
+    return model
+
+
+# ---------------------------------------------------------------- hierarchy rows
+def test_summary_has_group_sd_and_group_effects(hierarchical, tumang):
+    table = hierarchical.summary(hdi_prob=0.9)
+    levels = sorted(tumang["product_line"].unique())
+    assert len(levels) == 4
+    expected = [
+        INTERCEPT,
+        "workers",
+        "firm_age",
+        "sigma[product_line]",
+        "Sigma[product_line:(Intercept),(Intercept)]",
+        *(f"b[(Intercept) product_line:{level}]" for level in levels),
+    ]
+    assert list(table.index) == expected
+    posterior = hierarchical.idata_["posterior"]
+    sigma = posterior["sigma_group"].to_numpy().ravel()
+    u = posterior["u"]
+    assert u.sizes[GROUP] == len(levels)
+    assert list(u[GROUP].to_numpy()) == levels
+    assert table.loc["sigma[product_line]", "mean"] == pytest.approx(sigma.mean())
+    assert table.loc["sigma[product_line]", "sd"] == pytest.approx(sigma.std(ddof=1))
+    # rstanarm's Sigma is the variance of the group intercepts
+    assert table.loc["Sigma[product_line:(Intercept),(Intercept)]", "mean"] == pytest.approx(
+        (sigma**2).mean()
+    )
+    for level in levels:
+        draws = u.sel({GROUP: level}).to_numpy().ravel()
+        row = table.loc[f"b[(Intercept) product_line:{level}]"]
+        assert row["mean"] == pytest.approx(draws.mean())
+        assert row["prob_positive"] == pytest.approx((draws > 0).mean())
+        assert row["odds_ratio"] == pytest.approx(np.exp(draws.mean()))
+        # a 90% interval holds 90% of the draws (up to one draw)
+        inside = ((draws >= row["hdi_lower"]) & (draws <= row["hdi_upper"])).mean()
+        assert abs(inside - 0.9) <= 1.5 / draws.size
+    assert np.isnan(table.loc["sigma[product_line]", "odds_ratio"])
+    assert table[["r_hat", "ess_bulk", "ess_tail"]].notna().all().all()
+    # without the hierarchy: the coefficients only; a model without a group has none
+    assert list(hierarchical.summary(groups=False).index) == expected[:3]
