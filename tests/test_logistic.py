@@ -294,7 +294,7 @@ def test_summary_columns_and_values(fitted):
     table = fitted.summary()
     assert list(table.columns) == SUMMARY_COLUMNS
     assert list(table.index)[: 1 + len(PREDICTORS)] == [INTERCEPT, *PREDICTORS]
-    table = table.iloc[: 1 + len(PREDICTORS)]  # the hierarchy rows follow (test_report_uncertainty)
+    table = table.iloc[: 1 + len(PREDICTORS)]  # the hierarchy rows follow
     draws = fitted.coefficient_draws()
     np.testing.assert_allclose(table["mean"], draws.mean(axis=0))
     np.testing.assert_allclose(table["prob_positive"], (draws > 0).mean(axis=0))

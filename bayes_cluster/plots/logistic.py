@@ -114,6 +114,7 @@ def draw_pav_calibration(
     axis.legend(loc="upper left", fontsize="small")
 
 
+@styled
 def plot_calibration(
     model: BayesianLogit,
     *,
@@ -159,6 +160,7 @@ def plot_calibration(
     return figure
 
 
+@styled
 def plot_separation(model: BayesianLogit) -> Figure:
     """Separation plot (Greenhill, Ward & Sacks 2011) of the fitted probabilities.
 
@@ -232,6 +234,7 @@ def randomised_loo_pit(model: BayesianLogit, random_seed: int | None = 0) -> np.
     return np.where(y == 1, (1 - p_loo) + v * p_loo, v * (1 - p_loo))
 
 
+@styled
 def plot_loo_pit(
     model: BayesianLogit, *, band_prob: float = 0.94, random_seed: int | None = 0
 ) -> Figure:
@@ -277,6 +280,7 @@ def plot_loo_pit(
     return figure
 
 
+@styled
 def plot_coefficients(model: BayesianLogit, *, hdi_prob: float | None = None) -> Figure:
     """Odds ratios (posterior mean of the log-odds, exponentiated) with their HDIs.
 
@@ -353,6 +357,7 @@ def prior_predictive_probabilities(
     return expit(eta)
 
 
+@styled
 def plot_prior_predictive(
     candidates: Mapping[str, tuple[Mapping[str, Any], Mapping[str, Any]]] | None = None,
     *,
