@@ -1057,7 +1057,8 @@ def _run_bayes_logit(context: RunContext) -> None:
         summary = model.summary(hdi_prob=hdi_prob)
         context.save_table(summary, f"logistic/{name}_summary.csv")
         context.save_tree(model.idata_, f"logistic/{name}_posterior.nc", model=name)
-        context.methods.append(comparison_module.from_bayes(summary, name, hdi_prob))
+        coefficients = summary.loc[[INTERCEPT, *model.terms]]
+        context.methods.append(comparison_module.from_bayes(coefficients, name, hdi_prob))
         prior_table = model.prior_summary()
         context.save_table(prior_table, f"logistic/{name}_priors.csv")
         section.add(
