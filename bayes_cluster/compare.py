@@ -86,16 +86,20 @@ class MethodEstimates:
     table : pandas.DataFrame
         Indexed by term; columns from ``estimate`` to ``or_ci_upper`` (missing ones NaN).
     interval : str
-        What the interval is, e.g. ``"Wald 95%"``, ``"profile penalised 95%"``,
-        ``"HDI 94%"``.
+        What the interval is, level first: ``"95% Wald CI"``,
+        ``"95% profile penalised-likelihood CI"``, ``"95% HDI"``.
     bayesian : bool
         Whether the conclusion comes from the interval (Bayesian) or the p-value.
+    level : float or None
+        The interval's level (coverage or posterior probability); :func:`comparison_table`
+        refuses methods of different levels.
     """
 
     method: str
     table: pd.DataFrame
     interval: str
     bayesian: bool = False
+    level: float | None = None
 
 
 def _frame(summary: pd.DataFrame, columns: Mapping[str, str]) -> pd.DataFrame:
@@ -139,7 +143,7 @@ def from_mle(summary: pd.DataFrame, level: float = 0.95) -> MethodEstimates:
         table["ci_lower"] = table["estimate"] - z * table["std_error"]
         table["ci_upper"] = table["estimate"] + z * table["std_error"]
     _fill_odds_ratios(table)
-    return MethodEstimates("mle", table, f"Wald {level:.0%}")
+    return MethodEstimates("mle", table, f"{_percent(level)} Wald CI", level=level)
 
 
 def from_firth(summary: pd.DataFrame, level: float = 0.95) -> MethodEstimates:
@@ -159,11 +163,13 @@ def from_firth(summary: pd.DataFrame, level: float = 0.95) -> MethodEstimates:
     """
     table = _frame(summary, {})
     _fill_odds_ratios(table)
-    return MethodEstimates("firth", table, f"profile penalised {level:.0%}")
+    return MethodEstimates(
+        "firth", table, f"{_percent(level)} profile penalised-likelihood CI", level=level
+    )
 
 
 def from_bayes(
-    summary: pd.DataFrame, method: str = "bayes", hdi_prob: float = 0.94
+    summary: pd.DataFrame, method: str = "bayes", hdi_prob: float = 0.95
 ) -> MethodEstimates:
     """Adapt a Bayesian logit summary (:meth:`bayes_cluster.logistic.BayesianLogit.summary`).
 
@@ -201,7 +207,14 @@ def from_bayes(
         },
     )
     _fill_odds_ratios(table)
-    return MethodEstimates(method, table, f"HDI {hdi_prob:.0%}", bayesian=True)
+    return MethodEstimates(
+        method, table, f"{_percent(hdi_prob)} HDI", bayesian=True, level=float(hdi_prob)
+    )
+
+
+def _percent(level: float) -> str:
+    """``0.95`` -> ``"95%"``, ``0.975`` -> ``"97.5%"``."""
+    return f"{100 * level:.4g}%"
 
 
 def _fill_odds_ratios(table: pd.DataFrame) -> None:
@@ -258,7 +271,13 @@ def comparison_table(
     pandas.DataFrame
         Columns :data:`COMPARISON_COLUMNS`; one row per method and term. ``published``
         is empty where no conclusion was published (e.g. the intercept). ``attrs`` holds
-        the conclusion rules.
+        the conclusion rules and the common interval ``level``.
+
+    Raises
+    ------
+    ValueError
+        When the methods' intervals are of different levels (a 95% interval beside a 94%
+        one is not a comparison).
 
     Examples
     --------
@@ -271,6 +290,14 @@ def comparison_table(
     """
     published = dict(published or {})
     term_columns = dict(term_columns or {})
+    methods = list(methods)
+    levels = {round(m.level, 10) for m in methods if m.level is not None}
+    if len(levels) > 1:
+        named = "; ".join(f"{m.method}: {m.interval}" for m in methods)
+        raise ValueError(
+            f"intervals of different levels cannot be compared ({named}); "
+            "adapt every method at one level"
+        )
     rows = []
     for estimates in methods:
         for term, row in estimates.table.iterrows():
@@ -286,9 +313,12 @@ def comparison_table(
                 }
             )
     table = pd.DataFrame(rows, columns=list(COMPARISON_COLUMNS))
+    table.attrs["level"] = levels.pop() if levels else None
+    level = table.attrs["level"]
+    hdi = f"{_percent(level)} " if level is not None else ""
     table.attrs["rules"] = (
         f"frequentist: effect when p < {alpha:g}; "
-        "Bayesian: effect when the highest-density interval excludes 0"
+        f"Bayesian: effect when the {hdi}highest-density interval excludes 0"
     )
     return table
 

@@ -325,6 +325,8 @@ class ReportSpec:
     formats: tuple[str, ...] = REPORT_FORMATS
     title: str = ""
     figure_dpi: int = 110
+    comparison_level: float = 0.95
+    """One interval level for every method in the comparison table, forest plot and verdicts."""
 
 
 @dataclass(frozen=True)
@@ -1211,11 +1213,17 @@ def _validate_frequentist(raw: Any, problems: Problems, logistic: Any) -> Freque
 
 
 def _validate_report(raw: Any, problems: Problems) -> ReportSpec:
-    table = Table(raw, "[report]", problems, ("formats", "title", "figure_dpi"))
+    table = Table(
+        raw, "[report]", problems, ("formats", "title", "figure_dpi", "comparison_level")
+    )
+    level = table.get("comparison_level", float, 0.95)
+    if isinstance(level, float) and not 0.5 <= level < 1:
+        problems.add("[report].comparison_level", f"must be in [0.5, 1), got {level}")
     return ReportSpec(
         formats=table.choice_list("formats", REPORT_FORMATS, REPORT_FORMATS),
         title=table.get("title", str, ""),
         figure_dpi=table.positive_int("figure_dpi", 110, minimum=50, maximum=1200),
+        comparison_level=level if isinstance(level, float) else 0.95,
     )
 
 

@@ -73,7 +73,7 @@ def bayes_summary() -> pd.DataFrame:
 
 def test_mle_wald_interval_matches_an_independent_fit():
     estimates = from_mle(SPECTOR_MLE)
-    assert estimates.interval == "Wald 95%"
+    assert estimates.interval == "95% Wald CI"
     for term, (lower, upper) in SPECTOR_WALD.items():
         assert estimates.table.loc[term, "ci_lower"] == pytest.approx(lower, abs=1e-5)
         assert estimates.table.loc[term, "ci_upper"] == pytest.approx(upper, abs=1e-5)
@@ -97,7 +97,7 @@ def test_mle_interval_is_the_log_of_the_printed_odds_ratio_interval():
 
 def test_firth_keeps_profile_intervals_and_penalised_tests():
     estimates = from_firth(SEX2_FIRTH)
-    assert estimates.interval == "profile penalised 95%"
+    assert estimates.interval == "95% profile penalised-likelihood CI"
     table = comparison_table([estimates])
     assert table.set_index("term")["conclusion"].to_dict() == {
         "Intercept": "no clear effect",
@@ -132,7 +132,7 @@ def test_sex2_reference_table_is_logistfs_and_matches_a_fit(reference_dir):
 
 def test_bayes_conclusion_follows_the_hdi_not_prob_positive():
     estimates = from_bayes(bayes_summary(), "bayes_hierarchical", hdi_prob=0.94)
-    assert estimates.interval == "HDI 94%"
+    assert estimates.interval == "94% HDI"
     table = comparison_table([estimates]).set_index("term")
     assert table["method"].unique().tolist() == ["bayes_hierarchical"]
     assert table["conclusion"].tolist() == ["effect", "effect", "no clear effect"]
@@ -204,7 +204,7 @@ def test_latex_writer_escapes_and_separates_methods():
     lines = latex.splitlines()
     assert lines[:4] == [r"\begin{table}[ht]", r"\centering", r"\small", r"\begin{tabular}{llrl}"]
     assert r"method & term & estimate & interval \\" in lines
-    assert r"mle & GPA & 2.826 & Wald 95\% \\" in lines
+    assert r"mle & GPA & 2.826 & 95\% Wald CI \\" in lines
     # a rule between the methods, after the header rule
     assert lines.count(r"\midrule") == 2
     assert r"\caption{95\% \& more}" in lines
@@ -222,5 +222,5 @@ def test_forest_plot_shows_every_method_on_both_scales():
     labels = [t.get_text() for t in left.get_yticklabels()]
     assert labels == ["GPA\n(published: effect)", "TUCE", "PSI"]  # intercept left out
     legend = [t.get_text() for t in figure.legends[0].get_texts()]
-    assert legend == ["mle (Wald 95%)", "firth (profile penalised 95%)"]
+    assert legend == ["mle (95% Wald CI)", "firth (95% profile penalised-likelihood CI)"]
     assert len(left.containers) == len(right.containers) == 2

@@ -74,3 +74,48 @@ def test_summary_has_group_sd_and_group_effects(hierarchical, tumang):
     assert table[["r_hat", "ess_bulk", "ess_tail"]].notna().all().all()
     # without the hierarchy: the coefficients only; a model without a group has none
     assert list(hierarchical.summary(groups=False).index) == expected[:3]
+
+
+# ---------------------------------------------------------------- one interval level
+@pytest.mark.parametrize("level", [0.95, 0.90])
+def test_mle_interval_at_the_configured_level_matches_statsmodels(tumang, level):
+    import statsmodels.api as sm
+
+    from bayes_cluster.compare import comparison_table, from_mle
+    from bayes_cluster.frequentist import mle_logit
+
+    predictors = ["workers", "firm_age", "training"]
+    fit = mle_logit(tumang, "export", predictors, level=level)
+    table = comparison_table([from_mle(fit.summary, level=level)], alpha=1 - level)
+    rows = table.set_index("term")
+    exog = sm.add_constant(tumang[predictors].astype(float))
+    reference = sm.Logit(tumang["export"].astype(float), exog).fit(disp=0)
+    limits = reference.conf_int(alpha=1 - level)
+    limits.index = [INTERCEPT, *predictors]
+    np.testing.assert_allclose(rows["ci_lower"], limits[0].loc[rows.index], rtol=1e-5)
+    np.testing.assert_allclose(rows["ci_upper"], limits[1].loc[rows.index], rtol=1e-5)
+    assert set(table["interval"]) == {f"{level:.0%} Wald CI"}
+    assert table.attrs["level"] == level
+    # the verdict follows p < 1 - level, i.e. the interval at that level excludes 0
+    excludes = (rows["ci_lower"] > 0) | (rows["ci_upper"] < 0)
+    assert ((rows["conclusion"] == "effect") == excludes).all()
+
+
+def test_comparison_refuses_intervals_of_different_levels():
+    from bayes_cluster.compare import comparison_table, from_bayes, from_mle
+
+    frequentist = pd.DataFrame(
+        {"estimate": [0.5], "std_error": [0.2], "p_value": [0.01]}, index=["x"]
+    )
+    bayesian = pd.DataFrame(
+        {"mean": [0.5], "sd": [0.2], "hdi_lower": [0.1], "hdi_upper": [0.9]}, index=["x"]
+    )
+    with pytest.raises(ValueError) as caught:
+        comparison_table([from_mle(frequentist), from_bayes(bayesian, hdi_prob=0.94)])
+    assert str(caught.value) == (
+        "intervals of different levels cannot be compared (mle: 95% Wald CI; "
+        "bayes: 94% HDI); adapt every method at one level"
+    )
+    table = comparison_table([from_mle(frequentist), from_bayes(bayesian, hdi_prob=0.95)])
+    assert table["interval"].tolist() == ["95% Wald CI", "95% HDI"]
+    assert "the 95% highest-density interval" in table.attrs["rules"]

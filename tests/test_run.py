@@ -157,7 +157,11 @@ def test_quick_comparison_table_is_complete_finite_and_sensible(quick_run):
     assert frequentist["prob_positive"].isna().all()
     assert bayesian["prob_positive"].between(0, 1).all()
     assert bayesian["p_value"].isna().all()
-    assert set(table["interval"]) == {"Wald 95%", "profile penalised 95%", "HDI 94%"}
+    assert set(table["interval"]) == {
+        "95% Wald CI",
+        "95% profile penalised-likelihood CI",
+        "95% HDI",
+    }
     mle = table[table["method"] == "mle"].set_index("term")
     np.testing.assert_allclose(mle["odds_ratio"], np.exp(mle["estimate"]), rtol=1e-9)
     # MLE and the weakly informative Bayesian fit agree within one MLE standard error
