@@ -25,6 +25,7 @@ Works on the ``xarray.DataTree`` of both ``pm.sample`` (``diverging``, ``tree_de
 from __future__ import annotations
 
 import math
+import re
 import warnings
 from dataclasses import dataclass, field
 
@@ -145,6 +146,63 @@ class MCMCDiagnostics:
             lines += ["Advice:", *[f"  - {item}" for item in self.advice]]
         lines.append(self.table.to_string(float_format=lambda value: f"{value:.3g}"))
         return "\n".join(lines)
+
+    def compact_problems(self) -> list[str]:
+        """Summarise the problems in a few lines: counts and the worst value per check.
+
+        The per-parameter problems (R-hat, bulk ESS, tail ESS) become one sentence each,
+        e.g. ``"R-hat > 1.01 for 42 of 120 parameters (worst 1.057, theta[2, x, 2])"``;
+        the sampler-level problems (one chain, divergences, tree depth, E-BFMI) are kept
+        as they are.  The full numbers stay in :meth:`to_frame`.
+
+        Returns
+        -------
+        list of str
+            Empty when every check passed.
+
+        Examples
+        --------
+        >>> import numpy as np, pandas as pd
+        >>> table = pd.DataFrame(
+        ...     {"r_hat": [1.0, 1.05], "ess_bulk": [500.0, 30.0], "ess_tail": [500.0, 450.0]},
+        ...     index=["a", "b"],
+        ... )
+        >>> diagnostics = MCMCDiagnostics(False, table, 0, 1000, 4, 0, np.array([]))
+        >>> diagnostics.compact_problems()
+        ['R-hat > 1.01 for 1 of 2 parameters (worst 1.050, b)', 'bulk ESS < 400 for 1 of 2 parameters (worst 30, b)']
+        """  # noqa: E501
+        lines: list[str] = []
+        n_parameters = len(self.table)
+        rhat = self.table["r_hat"]
+        failing = rhat[np.isfinite(rhat) & (rhat > self.rhat_max)]
+        if len(failing):
+            worst = failing.idxmax()
+            lines.append(
+                f"R-hat > {self.rhat_max:g} for {len(failing)} of {n_parameters} parameters "
+                f"(worst {failing[worst]:.3f}, {worst})"
+            )
+        for column, label in (("ess_bulk", "bulk ESS"), ("ess_tail", "tail ESS")):
+            values = self.table[column]
+            low = values[np.isfinite(values) & (values < self.ess_min)]
+            if len(low):
+                worst = low.idxmin()
+                lines.append(
+                    f"{label} < {self.ess_min:g} for {len(low)} of {n_parameters} parameters "
+                    f"(worst {low[worst]:.0f}, {worst})"
+                )
+        per_parameter = re.compile(r"^(R-hat|bulk ESS|tail ESS) \S+ for .+ \([<>] [^)]*\)$")
+        lines.extend(p for p in self.problems if not per_parameter.match(p))
+        return lines
+
+    def compact_summary(self) -> str:
+        """Return :meth:`compact_problems` as one sentence (``"passed"`` when none).
+
+        Returns
+        -------
+        str
+        """
+        problems = self.compact_problems()
+        return "; ".join(problems) if problems else "passed"
 
     def to_attrs(self) -> dict[str, str]:
         """Return string attributes for a DataTree's ``attrs`` (NetCDF-safe)."""

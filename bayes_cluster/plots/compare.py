@@ -13,6 +13,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from bayes_cluster.dims import INTERCEPT
+from bayes_cluster.plots.style import OKABE_ITO, styled
 
 __all__ = [
     "METHOD_COLOURS",
@@ -22,13 +23,19 @@ __all__ = [
 ]
 
 METHOD_COLOURS: Mapping[str, str] = {
-    "mle": "#4c72b0",
-    "firth": "#55a868",
-    "bayes": "#c44e52",
+    "mle": OKABE_ITO["blue"],
+    "firth": OKABE_ITO["bluish_green"],
+    "bayes": OKABE_ITO["vermillion"],
 }
 """Fixed colour of each method; Bayesian variants get further colours in order."""
 
-_EXTRA_COLOURS = ("#8172b2", "#ccb974", "#64b5cd", "#8c8c8c", "#dd8452")
+_EXTRA_COLOURS = (
+    OKABE_ITO["orange"],
+    OKABE_ITO["reddish_purple"],
+    OKABE_ITO["sky_blue"],
+    OKABE_ITO["black"],
+    OKABE_ITO["yellow"],
+)
 
 
 def _colours(methods: Sequence[str]) -> dict[str, str]:
@@ -36,6 +43,7 @@ def _colours(methods: Sequence[str]) -> dict[str, str]:
     return {m: METHOD_COLOURS.get(m) or next(extra) for m in methods}
 
 
+@styled
 def forest_plot_methods(
     comparison: pd.DataFrame,
     *,
@@ -122,6 +130,7 @@ def forest_plot_methods(
     return figure
 
 
+@styled
 def plot_prior_posterior(
     draws: Mapping[str, np.ndarray],
     priors: Mapping[str, Mapping],
@@ -181,6 +190,7 @@ def plot_prior_posterior(
     return figure
 
 
+@styled
 def plot_elpd_comparison(
     table: pd.DataFrame,
     *,
@@ -244,7 +254,7 @@ def plot_elpd_comparison(
         xerr=gap_errors[others],
         fmt="D",
         markerfacecolor="none",
-        color="#c44e52",
+        color=METHOD_COLOURS["bayes"],
         capsize=3,
         label="difference to the best +- its SE",
     )

@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from bayes_cluster.plots.style import OKABE_ITO, styled
+
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
@@ -16,10 +18,10 @@ if TYPE_CHECKING:
 __all__ = ["plot_class_effect_comparison", "plot_export_calibration", "plot_recovery"]
 
 _COLOURS = {
-    "no_class": "#7f7f7f",
-    "two_step": "#d62728",
-    "three_step_ml": "#ff7f0e",
-    "joint": "#1f77b4",
+    "no_class": OKABE_ITO["black"],
+    "two_step": OKABE_ITO["vermillion"],
+    "three_step_ml": OKABE_ITO["orange"],
+    "joint": OKABE_ITO["blue"],
 }
 
 
@@ -45,6 +47,7 @@ def _forest(ax, table: pd.DataFrame, terms: list[str], approaches: list[str]) ->
     ax.invert_yaxis()
 
 
+@styled
 def plot_class_effect_comparison(
     comparison: JointComparison, *, truth: Mapping[str, float] | None = None
 ) -> Figure:
@@ -110,6 +113,7 @@ def plot_class_effect_comparison(
     return fig
 
 
+@styled
 def plot_recovery(results: pd.DataFrame, *, truth_column: str = "truth") -> Figure:
     """Intervals of the class-effect contrast over simulated data sets, by approach.
 
@@ -146,7 +150,7 @@ def plot_recovery(results: pd.DataFrame, *, truth_column: str = "truth") -> Figu
             rows[truth_column] <= rows["hdi_upper"]
         )
         for i, row in rows.iterrows():
-            colour = "#1f77b4" if covered[i] else "#d62728"
+            colour = OKABE_ITO["blue"] if covered[i] else OKABE_ITO["vermillion"]
             ax.plot([i, i], [row["hdi_lower"], row["hdi_upper"]], color=colour, lw=2)
             ax.plot(i, row["mean"], "o", color=colour, ms=4)
         ax.plot(range(len(rows)), rows[truth_column], "k_", ms=12, mew=2)
@@ -160,6 +164,7 @@ def plot_recovery(results: pd.DataFrame, *, truth_column: str = "truth") -> Figu
     return fig
 
 
+@styled
 def plot_export_calibration(
     model, *, n_replicates: int = 200, band_prob: float = 0.94, random_seed: int | None = 0
 ) -> Figure:

@@ -18,6 +18,7 @@ from bayes_cluster.dims import CATEGORY, ITEM, LATENT_CLASS, MARKUSEN_TYPE
 from bayes_cluster.latent_class import BayesianLatentClass
 from bayes_cluster.latent_class_em import LatentClassEM
 from bayes_cluster.markusen import MARKUSEN_TYPES, DescriptiveScoring, match_markusen_types
+from bayes_cluster.plots.style import NEUTRAL, OKABE_ITO, palette, styled
 
 __all__ = [
     "RESPONSE_COLOURS",
@@ -32,7 +33,11 @@ __all__ = [
     "plot_membership",
 ]
 
-RESPONSE_COLOURS = {"disagree": "#c44e52", "neutral": "#bdbdbd", "agree": "#4c72b0"}
+RESPONSE_COLOURS = {
+    "disagree": OKABE_ITO["vermillion"],
+    "neutral": NEUTRAL,
+    "agree": OKABE_ITO["blue"],
+}
 """Colours of the collapsed Likert responses (1-2, 3, 4-5) in every figure."""
 
 _LEVEL_WORDS = {"H": "high", "M": "mixed", "L": "low"}
@@ -43,6 +48,7 @@ _LEVEL_WORDS = {"H": "high", "M": "mixed", "L": "low"}
 # --------------------------------------------------------------------------------------
 
 
+@styled
 def plot_descriptive_scoring(result: DescriptiveScoring, *, title: str | None = None) -> Figure:
     """Draw the thesis's descriptive scoring as one figure.
 
@@ -95,7 +101,9 @@ def plot_descriptive_scoring(result: DescriptiveScoring, *, title: str | None = 
         expected = table[f"expected_{district_type}"].to_numpy()
         matched = table[f"match_{district_type}"].to_numpy(dtype=bool)
         for i in range(n_items):
-            matches.add_patch(_cell(t, i, "#55a868" if matched[i] else "white", edge="#9e9e9e"))
+            matches.add_patch(
+                _cell(t, i, OKABE_ITO["bluish_green"] if matched[i] else "white", edge="#9e9e9e")
+            )
             matches.text(
                 t,
                 i,
@@ -113,7 +121,8 @@ def plot_descriptive_scoring(result: DescriptiveScoring, *, title: str | None = 
 
     type_scores = result.type_scores
     colours = [
-        "#55a868" if name in result.verdict_types else "#9e9e9e" for name in type_scores["type"]
+        OKABE_ITO["bluish_green"] if name in result.verdict_types else NEUTRAL
+        for name in type_scores["type"]
     ]
     positions = np.arange(len(type_scores))
     scores.bar(positions, type_scores["score"], color=colours)
@@ -135,6 +144,7 @@ def _cell(x: float, y: float, colour: str, edge: str = "white"):
     return Rectangle((x - 0.5, y - 0.5), 1.0, 1.0, facecolor=colour, edgecolor=edge)
 
 
+@styled
 def plot_markusen_match(
     source: LatentClassEM | np.ndarray | xr.DataArray,
     *,
@@ -224,6 +234,7 @@ def _outline(x: float, y: float):
     return Rectangle((x - 0.5, y - 0.5), 1.0, 1.0, fill=False, edgecolor="black", linewidth=2.0)
 
 
+@styled
 def plot_item_profiles(
     source: LatentClassEM | xr.DataArray,
     *,
@@ -328,6 +339,7 @@ def _hdi(draws: np.ndarray, prob: float) -> np.ndarray:
     return np.asarray(array_stats.hdi(np.moveaxis(draws, 0, -1), prob))
 
 
+@styled
 def plot_class_profiles(model, *, hdi_prob: float = 0.94, title: str | None = None) -> Figure:
     """Item-response profile of each Bayesian latent class, with posterior intervals.
 
@@ -403,6 +415,7 @@ def plot_class_profiles(model, *, hdi_prob: float = 0.94, title: str | None = No
     return figure
 
 
+@styled
 def plot_class_shares(model, *, hdi_prob: float = 0.94, title: str | None = None) -> Figure:
     """Posterior distribution of each latent class's share (histogram with HDI).
 
@@ -419,13 +432,11 @@ def plot_class_shares(model, *, hdi_prob: float = 0.94, title: str | None = None
     -------
     matplotlib.figure.Figure
     """
-    import matplotlib as mpl
-
     posterior = _bayes_posterior(model)
     draws = _flat_draws(posterior["pi"].transpose("chain", "draw", LATENT_CLASS))
     n_classes = draws.shape[1]
     interval = _hdi(draws, hdi_prob)  # (class, 2)
-    colours = mpl.colormaps["tab10"](np.arange(n_classes) % 10)
+    colours = palette(n_classes)
     figure = Figure(figsize=(6.4, 3.6), layout="constrained")
     axis = figure.subplots()
     bins = np.linspace(0, 1, 61)
@@ -449,6 +460,7 @@ def plot_class_shares(model, *, hdi_prob: float = 0.94, title: str | None = None
     return figure
 
 
+@styled
 def plot_membership(
     model, *, sort: bool = True, max_firms: int | None = None, title: str | None = None
 ) -> Figure:
@@ -470,8 +482,6 @@ def plot_membership(
     -------
     matplotlib.figure.Figure
     """
-    import matplotlib as mpl
-
     posterior = _bayes_posterior(model)
     probability = (
         posterior["class_probability"].mean(("chain", "draw")).transpose("firm", LATENT_CLASS)
@@ -486,7 +496,7 @@ def plot_membership(
     if max_firms is not None:
         order = order[:max_firms]
     values = values[order]
-    colours = mpl.colormaps["tab10"](np.arange(n_classes) % 10)
+    colours = palette(n_classes)
     figure = Figure(figsize=(max(6.0, 0.14 * len(order) + 2.0), 3.6), layout="constrained")
     axis = figure.subplots()
     x = np.arange(len(order))
@@ -506,6 +516,7 @@ def plot_membership(
     return figure
 
 
+@styled
 def plot_markusen_typing(model, *, title: str | None = None) -> Figure:
     """Posterior Markusen typing: P(type) of each class and the posterior of type shares.
 
@@ -524,11 +535,9 @@ def plot_markusen_typing(model, *, title: str | None = None) -> Figure:
     -------
     matplotlib.figure.Figure
     """
-    import matplotlib as mpl
-
     typing = model.markusen_typing()
     shares = model.type_share_draws()
-    colours = mpl.colormaps["tab10"](np.arange(len(MARKUSEN_TYPES)))
+    colours = palette(len(MARKUSEN_TYPES))
     figure = Figure(figsize=(11.0, 3.8), layout="constrained")
     left, right = figure.subplots(1, 2, width_ratios=[1, 1.3])
     probabilities = typing[list(MARKUSEN_TYPES)].to_numpy()
@@ -580,6 +589,7 @@ def plot_markusen_typing(model, *, title: str | None = None) -> Figure:
     return figure
 
 
+@styled
 def plot_item_ppc(
     model, *, interval_prob: float = 0.94, random_seed: int | None = None, title: str | None = None
 ) -> Figure:
@@ -664,6 +674,7 @@ def plot_item_ppc(
     return figure
 
 
+@styled
 def plot_bivariate_residuals(
     pairs: pd.DataFrame, *, alpha: float = 0.05, title: str | None = None
 ) -> Figure:

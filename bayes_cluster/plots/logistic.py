@@ -20,6 +20,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
+from bayes_cluster.plots.style import OKABE_ITO, styled
+
 if TYPE_CHECKING:
     from bayes_cluster.logistic import BayesianLogit
 
@@ -185,7 +187,7 @@ def plot_separation(model: BayesianLogit) -> Figure:
     order = np.argsort(p_mean, kind="stable")
     n = p_mean.size
     figure, axis = plt.subplots(figsize=(8, 1.8))
-    colors = np.where(y[order] == 1, "#8c1d18", "#f2d7c9")
+    colors = np.where(y[order] == 1, OKABE_ITO["vermillion"], "#F6D5C0")
     axis.bar(np.arange(n), np.ones(n), width=1.0, color=colors, edgecolor="none")
     axis.plot(np.arange(n), p_mean[order], color="black", linewidth=1.2)
     expected = n - p_mean.sum()

@@ -12,6 +12,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from bayes_cluster.plots.compare import _colours
+from bayes_cluster.plots.style import OKABE_ITO, styled
 
 __all__ = ["plot_sbc_ecdf", "plot_sbc_ranks", "plot_study_metric"]
 
@@ -27,6 +28,7 @@ _LABELS = {
 }
 
 
+@styled
 def plot_study_metric(
     metrics: pd.DataFrame,
     measure: str = "coverage",
@@ -103,6 +105,7 @@ def plot_study_metric(
     return figure
 
 
+@styled
 def plot_sbc_ranks(result, *, bins: int | None = None, ncols: int = 4) -> Figure:
     """Rank histograms of a simulation-based calibration, with a 99% uniform band.
 
@@ -136,7 +139,7 @@ def plot_sbc_ranks(result, *, bins: int | None = None, ncols: int = 4) -> Figure
     axes = figure.subplots(nrows, min(ncols, len(columns)), squeeze=False).ravel()
     for ax, name in zip(axes, columns, strict=False):
         ax.fill_between(edges[:-1], lower, upper, step="post", color="0.85", label="99% band")
-        ax.hist(ranks[name], bins=edges, color="#4c72b0", edgecolor="white")
+        ax.hist(ranks[name], bins=edges, color=OKABE_ITO["blue"], edgecolor="white")
         passed = bool(result.uniformity.loc[name, "passed"])
         ax.set_title(f"{name}{'' if passed else '  (not uniform)'}", fontsize=9)
         ax.set_xlabel("rank")
@@ -146,6 +149,7 @@ def plot_sbc_ranks(result, *, bins: int | None = None, ncols: int = 4) -> Figure
     return figure
 
 
+@styled
 def plot_sbc_ecdf(result, *, level: float = 0.95, ncols: int = 4) -> Figure:
     """ECDF-difference plots of SBC ranks with simultaneous bands (Säilynoja et al. 2022).
 
@@ -176,7 +180,7 @@ def plot_sbc_ecdf(result, *, level: float = 0.95, ncols: int = 4) -> Figure:
     for ax, name in zip(axes, columns, strict=False):
         ecdf = _ecdf_counts(ranks[name].to_numpy(int), L) / n
         ax.fill_between(z, lower - z, upper - z, step="post", color="0.85")
-        ax.step(z, ecdf - z, where="post", color="#c44e52")
+        ax.step(z, ecdf - z, where="post", color=OKABE_ITO["vermillion"])
         ax.axhline(0, color="0.4", linewidth=0.8)
         ax.set_title(name, fontsize=9)
         ax.set_xlabel("fractional rank")

@@ -1,0 +1,197 @@
+"""One look for every figure: colour-blind-safe palette, fonts, sizes and file formats.
+
+Every plotting function of :mod:`bayes_cluster.plots` is decorated with :func:`styled`,
+which draws it under :data:`RC_PARAMS` (a ``matplotlib.rc_context``: the user's own
+``rcParams`` are left alone).  Colours come from the Okabe-Ito palette (Okabe & Ito 2008,
+"Color Universal Design"), distinguishable with the common forms of colour blindness;
+change them here and every figure follows.
+
+:func:`save_formats` writes a figure as PNG (300 dpi), PDF and SVG, with no time stamp
+or software version inside, so that a rerun gives identical files.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import matplotlib as mpl
+from cycler import cycler
+
+__all__ = [
+    "FIGURE_FORMATS",
+    "OKABE_ITO",
+    "PALETTE",
+    "PUBLICATION_DPI",
+    "RC_PARAMS",
+    "palette",
+    "save_formats",
+    "stamp_label",
+    "styled",
+]
+
+OKABE_ITO: Mapping[str, str] = {
+    "black": "#000000",
+    "orange": "#E69F00",
+    "sky_blue": "#56B4E9",
+    "bluish_green": "#009E73",
+    "yellow": "#F0E442",
+    "blue": "#0072B2",
+    "vermillion": "#D55E00",
+    "reddish_purple": "#CC79A7",
+}
+"""The eight Okabe-Ito colours by name."""
+
+PALETTE: tuple[str, ...] = (
+    OKABE_ITO["blue"],
+    OKABE_ITO["vermillion"],
+    OKABE_ITO["bluish_green"],
+    OKABE_ITO["orange"],
+    OKABE_ITO["reddish_purple"],
+    OKABE_ITO["sky_blue"],
+    OKABE_ITO["yellow"],
+    OKABE_ITO["black"],
+)
+"""Order in which categorical series (methods, classes, types) take colours."""
+
+NEUTRAL = "#BBBBBB"
+"""Grey for 'neutral' / not-matched cells."""
+
+ALERT = "#B00020"
+"""Colour of the quick-preview label."""
+
+PUBLICATION_DPI = 300
+"""Resolution of the PNG files."""
+
+FIGURE_FORMATS: tuple[str, ...] = ("png", "pdf", "svg")
+"""Every figure is written in these formats, side by side."""
+
+RC_PARAMS: dict[str, Any] = {
+    "font.family": "sans-serif",
+    "font.sans-serif": ["DejaVu Sans"],  # bundled with matplotlib: same glyphs everywhere
+    "font.size": 9.0,
+    "axes.titlesize": 10.0,
+    "axes.labelsize": 9.0,
+    "xtick.labelsize": 8.0,
+    "ytick.labelsize": 8.0,
+    "legend.fontsize": 8.0,
+    "figure.titlesize": 11.0,
+    "axes.prop_cycle": cycler(color=list(PALETTE)),
+    "image.cmap": "cividis",
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "savefig.dpi": PUBLICATION_DPI,
+    "pdf.fonttype": 42,  # TrueType in the PDF: text stays text (editable, searchable)
+    "svg.fonttype": "none",  # text as text in the SVG, in the font named above
+    "svg.hashsalt": "bayes_cluster",  # stable element ids: reruns give identical SVGs
+}
+"""The ``rcParams`` every figure is drawn with."""
+
+
+def palette(n: int) -> list[str]:
+    """Return ``n`` colours from :data:`PALETTE`, repeating it when ``n`` is larger.
+
+    Parameters
+    ----------
+    n : int
+        Number of colours.
+
+    Returns
+    -------
+    list of str
+
+    Examples
+    --------
+    >>> palette(2)
+    ['#0072B2', '#D55E00']
+    """
+    return [PALETTE[i % len(PALETTE)] for i in range(n)]
+
+
+def styled[**P, R](function: Callable[P, R]) -> Callable[P, R]:
+    """Decorate a plotting function so it draws under :data:`RC_PARAMS`.
+
+    Parameters
+    ----------
+    function : callable
+        A function returning a matplotlib Figure.
+
+    Returns
+    -------
+    callable
+        The same function, run inside ``matplotlib.rc_context(RC_PARAMS)``.
+    """
+
+    @functools.wraps(function)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        with mpl.rc_context(RC_PARAMS):
+            return function(*args, **kwargs)
+
+    return wrapper
+
+
+def stamp_label(figure: Any, text: str) -> None:
+    """Write a red label at the top right of ``figure``, above the axes.
+
+    The top margin is enlarged just enough for it, so it never covers a title, tick
+    labels or axis labels.
+
+    Parameters
+    ----------
+    figure : matplotlib.figure.Figure
+    text : str
+    """
+    from matplotlib.layout_engine import ConstrainedLayoutEngine
+
+    with mpl.rc_context(RC_PARAMS):
+        band = 0.25 / figure.get_size_inches()[1]  # one line of 8-point text, as a fraction
+        engine = figure.get_layout_engine()
+        # reserve a band at the top: the layout keeps titles and axes below it
+        if isinstance(engine, ConstrainedLayoutEngine):
+            engine.set(rect=(0.0, 0.0, 1.0, 1.0 - band))
+        else:
+            figure.tight_layout(rect=(0.0, 0.0, 1.0, 1.0 - band))
+        figure.text(
+            0.995,
+            0.995,
+            text,
+            ha="right",
+            va="top",
+            color=ALERT,
+            weight="bold",
+            fontsize=8.0,
+        )
+
+
+def save_formats(figure: Any, png_path: str | Path, *, dpi: int = PUBLICATION_DPI) -> list[Path]:
+    """Write ``figure`` as PNG, PDF and SVG beside each other (same stem).
+
+    Parameters
+    ----------
+    figure : matplotlib.figure.Figure
+    png_path : str or pathlib.Path
+        Path of the PNG; the PDF and SVG get the same name with their suffix.
+    dpi : int
+        Resolution of the PNG (the vector files do not depend on it).
+
+    Returns
+    -------
+    list of pathlib.Path
+        The written files, in :data:`FIGURE_FORMATS` order.
+    """
+    png_path = Path(png_path)
+    # no version or time stamp inside the files: reruns give identical files
+    metadata = {
+        "png": {"Software": None},
+        "pdf": {"Creator": None, "Producer": None, "CreationDate": None},
+        "svg": {"Creator": None, "Date": None},
+    }
+    written = []
+    with mpl.rc_context(RC_PARAMS):
+        for kind in FIGURE_FORMATS:
+            path = png_path.with_suffix(f".{kind}")
+            figure.savefig(path, dpi=dpi, format=kind, metadata=metadata[kind])
+            written.append(path)
+    return written
