@@ -166,23 +166,20 @@ class RunContext:
         return target
 
     def save_figure(self, figure: Any, name: str, caption: str) -> FigureBlock:
-        """Save a matplotlib figure as ``figures/<name>.png``; labelled under ``--quick``."""
+        """Save a figure as ``figures/<name>.png`` (300 dpi or more), ``.pdf`` and ``.svg``.
+
+        Under ``--quick`` a preview label goes top right, above the axes (it never
+        covers tick labels).  The PNG is what the report shows; PDF and SVG are for papers.
+        """
+        from bayes_cluster.plots.style import PUBLICATION_DPI, save_formats, stamp_label
+
         if self.quick:
-            figure.text(
-                0.005,
-                0.005,
-                QUICK_LABEL,
-                ha="left",
-                va="bottom",
-                color="#b00020",
-                weight="bold",
-                fontsize="small",
-            )
+            stamp_label(figure, QUICK_LABEL)
         relative = f"figures/{name}.png"
-        figure.savefig(
+        save_formats(
+            figure,
             self.path(relative),
-            dpi=self.spec.report.figure_dpi,
-            metadata={"Software": None},  # no version/time stamp: reruns give identical files
+            dpi=max(self.spec.report.figure_dpi, PUBLICATION_DPI),
         )
         _close(figure)
         return FigureBlock(relative, caption + (" (quick preview)" if self.quick else ""))
@@ -209,7 +206,10 @@ class RunContext:
         entry = _diagnostics_entry(name, diagnostics, relative)
         self.report.diagnostics.append(entry)
         if not entry.passed:
-            self.progress(f"  ! diagnostics FAILED for {name}: {'; '.join(entry.problems)}")
+            self.progress(
+                f"  ! diagnostics FAILED for {name}: {'; '.join(entry.problems)} "
+                f"(every parameter: {relative})"
+            )
         return entry
 
 
@@ -264,7 +264,8 @@ def _diagnostics_entry(name: str, diagnostics: Any, relative: str) -> Diagnostic
     return DiagnosticsEntry(
         name=name,
         passed=bool(diagnostics.passed),
-        problems=tuple(diagnostics.problems),
+        # counts and the worst value per check, not one line per parameter (the CSV has all)
+        problems=tuple(diagnostics.compact_problems()),
         advice=tuple(diagnostics.advice),
         details=worst,
         summary=summary,
