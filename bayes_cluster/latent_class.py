@@ -68,10 +68,12 @@ __all__ = [
     "ClusterVerdict",
     "compare_n_classes",
     "encode_items",
+    "loo_weights",
     "marginal_log_likelihood",
     "overfitted_mixture",
     "relabel_draws",
     "select_n_classes_bayes",
+    "verdict_over_n_classes",
 ]
 
 Collapse = Literal["three", "none"]
@@ -2023,3 +2025,162 @@ def overfitted_mixture(
         "(Rousseau & Mengersen 2011); read the number of occupied classes"
     )
     return model, model.occupied_classes(fit_kwargs.get("random_seed"))
+
+
+def loo_weights(
+    models: Mapping[int, BayesianLatentClass], *, method: str = "stacking"
+) -> pd.Series:
+    r"""Model weights of each number of classes from PSIS-LOO (Yao et al. 2018).
+
+    ``stacking`` maximises the leave-one-out log score of the weighted mixture of the
+    models' predictive distributions,
+    :math:`\max_w \sum_i \log \sum_k w_k \exp(\mathrm{elpd}_{ik})` over the simplex;
+    ``pseudo-bma`` is :math:`w_k \propto \exp(\mathrm{elpd}_k)` (Akaike-type weights on the
+    LOO scale). Both are what :func:`arviz_stats.compare` reports as ``weight``.
+
+    Parameters
+    ----------
+    models : mapping of int to BayesianLatentClass
+        Fitted models by number of classes.
+    method : {"stacking", "pseudo-bma"}
+        How the weights are computed.
+
+    Returns
+    -------
+    pandas.Series
+        Indexed by the number of classes (ascending), non-negative, summing to 1.
+    """
+    from scipy.optimize import minimize
+    from scipy.special import logsumexp, softmax
+
+    if not models:
+        raise ValueError("no fitted models to weigh")
+    ks = sorted(models)
+    pointwise = np.column_stack(
+        [np.asarray(models[k].loo().elpd_i, dtype=float).reshape(-1) for k in ks]
+    )
+    if method == "pseudo-bma":
+        weights = softmax(pointwise.sum(axis=0))
+    elif method == "stacking":
+        if len(ks) == 1:
+            weights = np.ones(1)
+        else:
+
+            def loss(z: np.ndarray) -> float:
+                log_w = np.append(z, 0.0) - logsumexp(np.append(z, 0.0))
+                return -float(logsumexp(pointwise + log_w, axis=1).sum())
+
+            result = minimize(
+                loss,
+                np.zeros(len(ks) - 1),
+                method="Nelder-Mead",
+                options={"xatol": 1e-8, "fatol": 1e-10, "maxiter": 20000},
+            )
+            weights = softmax(np.append(result.x, 0.0))
+    else:
+        raise ValueError(f"method must be 'stacking' or 'pseudo-bma', got {method!r}")
+    return pd.Series(weights, index=pd.Index(ks, name="n_classes"), name="weight")
+
+
+def verdict_over_n_classes(
+    models: Mapping[int, BayesianLatentClass],
+    weights: Mapping[int, float],
+    *,
+    comparison: pd.DataFrame | None = None,
+    majority: float = 0.5,
+    hdi_prob: float = 0.94,
+) -> tuple[pd.DataFrame, list[str]]:
+    """Return the cluster verdict under each number of classes and averaged over them.
+
+    The averaged probability of an event (e.g. "Marshallian firms are the majority") is
+    the weighted sum of its probability under each K (the model-averaged posterior is the
+    weighted mixture of the per-K posteriors).
+
+    Parameters
+    ----------
+    models : mapping of int to BayesianLatentClass
+        Fitted models by number of classes (their items typed against Markusen).
+    weights : mapping of int to float
+        Weight of each K (e.g. :func:`loo_weights`), summing to 1.
+    comparison : pandas.DataFrame, optional
+        :func:`compare_n_classes` output (``elpd_diff``, ``se_diff``, indexed ``K=k``):
+        a K is *plausible* when its ELPD is within two SEs of the best.
+    majority : float
+        Majority threshold of the verdict.
+    hdi_prob : float
+        HDI mass of the per-K verdicts.
+
+    Returns
+    -------
+    (pandas.DataFrame, list of str)
+        One row per K and a last row ``averaged``: ``weight``, ``elpd_diff``, ``se_diff``,
+        ``plausible``, ``verdict`` (text) and ``p_majority_<type>`` per Markusen type; and
+        sentences saying whether the choice of K changes the verdict.
+    """
+    total = float(sum(weights[k] for k in models))
+    if not np.isclose(total, 1.0, atol=1e-6):
+        raise ValueError(f"the weights must sum to 1, got {total:.6g}")
+    rows = {}
+    for k in sorted(models):
+        verdict = models[k].cluster_verdict(majority=majority, hdi_prob=hdi_prob)
+        label = f"K={k}"
+        row: dict[str, object] = {"weight": float(weights[k])}
+        if comparison is not None:
+            diff = float(comparison.loc[label, "elpd_diff"])
+            se = float(comparison.loc[label, "se_diff"])
+            row.update(elpd_diff=diff, se_diff=se, plausible=bool(diff == 0 or -diff <= 2 * se))
+        row["verdict"] = verdict.text
+        for name in MARKUSEN_TYPES:
+            row[f"p_majority_{name}"] = verdict.probability(name, majority)
+        rows[label] = row
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    p_columns = [f"p_majority_{name}" for name in MARKUSEN_TYPES]
+    averaged = {c: float((table["weight"] * table[c]).sum()) for c in p_columns}
+    leader = max(averaged, key=averaged.get).removeprefix("p_majority_")
+    p_lead = averaged[f"p_majority_{leader}"]
+    averaged_row: dict[str, object] = {"weight": float(table["weight"].sum())}
+    if comparison is not None:
+        averaged_row.update(elpd_diff=np.nan, se_diff=np.nan, plausible=True)
+    averaged_row["verdict"] = (
+        f"Averaged over K: P({leader} firms are the majority) = {p_lead:.2f}."
+    )
+    table.loc["averaged"] = pd.Series({**averaged_row, **averaged})
+    table.index.name = "n_classes"
+    considered = table.index[:-1]
+    if comparison is not None:
+        considered = [k for k in considered if table.loc[k, "plausible"]]
+    spread = {
+        name: (
+            float(table.loc[considered, f"p_majority_{name}"].min()),
+            float(table.loc[considered, f"p_majority_{name}"].max()),
+        )
+        for name in MARKUSEN_TYPES
+    }
+    matters = [name for name, (lo, hi) in spread.items() if hi - lo > 0.2]
+    which = ", ".join(considered)
+    sentences = []
+    if len(considered) > 1 and matters:
+        details = "; ".join(
+            f"P({name} majority) from {spread[name][0]:.2f} to {spread[name][1]:.2f}"
+            for name in matters
+        )
+        sentences.append(
+            f"The choice of K matters: the plausible numbers of classes ({which}) give "
+            f"different verdicts ({details}). Read the averaged verdict, not one K's."
+        )
+    elif len(considered) > 1:
+        sentences.append(
+            f"The choice of K does not change the verdict: the plausible numbers of classes "
+            f"({which}) give majority probabilities within 0.2 of each other."
+        )
+    else:
+        sentences.append(
+            f"Only {which} is plausible by PSIS-LOO (the others are more than "
+            "two SEs worse): the verdict does not hinge on a tie in K."
+        )
+    sentences.append(
+        "Averaged over K with weights "
+        + ", ".join(f"{k}: {table.loc[k, 'weight']:.2f}" for k in table.index[:-1])
+        + f": P({leader} firms are the majority) = {p_lead:.2f}."
+    )
+    return table, sentences

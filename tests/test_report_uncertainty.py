@@ -119,3 +119,80 @@ def test_comparison_refuses_intervals_of_different_levels():
     table = comparison_table([from_mle(frequentist), from_bayes(bayesian, hdi_prob=0.95)])
     assert table["interval"].tolist() == ["95% Wald CI", "95% HDI"]
     assert "the 95% highest-density interval" in table.attrs["rules"]
+
+
+# ---------------------------------------------------------------- uncertainty about K
+class _LooStub:
+    """Stands in for a fitted model where only its pointwise PSIS-LOO matters."""
+
+    def __init__(self, elpd_i: np.ndarray):
+        self.elpd_i = elpd_i
+
+    def loo(self) -> _LooStub:
+        return self
+
+
+def test_stacking_weights_maximise_the_log_score_and_pseudo_bma_follows_elpd():
+    from bayes_cluster.latent_class import loo_weights
+
+    rng = np.random.default_rng(4)
+    log_p = np.log(rng.uniform(0.05, 0.95, size=(60, 2)))
+    log_p[:20, 0] -= 2.0  # model 1 predicts the first 20 firms badly, model 2 the rest a bit
+    log_p[20:, 1] -= 0.3
+    models = {2: _LooStub(log_p[:, 0]), 3: _LooStub(log_p[:, 1])}
+    weights = loo_weights(models)
+    assert list(weights.index) == [2, 3]
+    assert weights.sum() == pytest.approx(1.0, abs=1e-12)
+    # independent: the stacking objective on a fine grid of w in [0, 1]
+    grid = np.linspace(0, 1, 100001)
+    score = np.log(np.exp(log_p) @ np.vstack([grid, 1 - grid])).sum(axis=0)
+    assert weights[2] == pytest.approx(grid[np.argmax(score)], abs=1e-4)
+    assert 0.05 < weights[2] < 0.95  # a real mixture, not a corner
+    pseudo = loo_weights(models, method="pseudo-bma")
+    elpd = log_p.sum(axis=0)
+    assert pseudo[2] == pytest.approx(1 / (1 + np.exp(elpd[1] - elpd[0])), rel=1e-9)
+    assert pseudo.sum() == pytest.approx(1.0, abs=1e-12)
+    with pytest.raises(ValueError, match="method must be 'stacking' or 'pseudo-bma', got 'x'"):
+        loo_weights(models, method="x")
+
+
+@pytest.fixture(scope="module")
+def class_models():
+    from bayes_cluster.latent_class import BayesianLatentClass
+
+    frame, _ = simulate_tumang(n=60, seed=11)
+    models = {}
+    for k in (1, 2):
+        model = BayesianLatentClass(k)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            model.fit(frame, draws=50, tune=50, chains=2, random_seed=5, sampler="pymc")
+        models[k] = model
+    return models
+
+
+def test_averaged_verdict_is_the_weighted_sum_of_the_per_k_verdicts(class_models):
+    from bayes_cluster.latent_class import compare_n_classes, loo_weights, verdict_over_n_classes
+    from bayes_cluster.markusen import MARKUSEN_TYPES
+
+    weights = {1: 0.3, 2: 0.7}
+    table, sentences = verdict_over_n_classes(class_models, weights)
+    assert list(table.index) == ["K=1", "K=2", "averaged"]
+    assert table.loc["averaged", "weight"] == pytest.approx(1.0)
+    for name in MARKUSEN_TYPES:
+        per_k = {k: class_models[k].cluster_verdict().probability(name, 0.5) for k in (1, 2)}
+        assert table.loc[f"K={1}", f"p_majority_{name}"] == per_k[1]
+        assert table.loc["averaged", f"p_majority_{name}"] == pytest.approx(
+            0.3 * per_k[1] + 0.7 * per_k[2]
+        )
+    assert sentences[-1].startswith("Averaged over K with weights K=1: 0.30, K=2: 0.70: P(")
+    # with the LOO comparison: weights from it, plausibility within two SEs of the best
+    comparison = compare_n_classes(class_models)
+    stacking = loo_weights(class_models)
+    table, sentences = verdict_over_n_classes(class_models, stacking, comparison=comparison)
+    assert table["weight"].iloc[:-1].sum() == pytest.approx(1.0)
+    for label in ("K=1", "K=2"):
+        diff, se = comparison.loc[label, ["elpd_diff", "se_diff"]]
+        assert table.loc[label, "plausible"] == bool(diff == 0 or -diff <= 2 * se)
+    with pytest.raises(ValueError, match=r"the weights must sum to 1, got 0\.9"):
+        verdict_over_n_classes(class_models, {1: 0.2, 2: 0.7})
