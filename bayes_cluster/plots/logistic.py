@@ -7,6 +7,8 @@ Every function returns a :class:`matplotlib.figure.Figure` and never fits anythi
 * :func:`plot_separation` — the separation plot of Greenhill, Ward & Sacks (2011).
 * :func:`plot_loo_pit` — ECDF difference of the randomised LOO-PIT values.
 * :func:`plot_coefficients` — odds ratios with their HDIs.
+* :func:`plot_shrinkage` — each group's export share, raw against partially pooled.
+* :func:`plot_prior_sensitivity` — each coefficient under the default and a wider prior.
 * :func:`plot_prior_predictive` — what a slope prior implies for the fitted probabilities
   when seven predictors act together (the figure of ``docs/priors.md``).
 """
@@ -23,6 +25,8 @@ from matplotlib.figure import Figure
 from bayes_cluster.plots.style import OKABE_ITO, styled
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from bayes_cluster.logistic import BayesianLogit
 
 __all__ = [
@@ -32,7 +36,9 @@ __all__ = [
     "plot_coefficients",
     "plot_loo_pit",
     "plot_prior_predictive",
+    "plot_prior_sensitivity",
     "plot_separation",
+    "plot_shrinkage",
     "randomised_loo_pit",
 ]
 
@@ -428,3 +434,103 @@ def default_prior_candidates() -> dict[str, tuple[dict[str, Any], dict[str, Any]
             {"dist": "Normal", "mu": 0, "sigma": 10},
         ),
     }
+
+
+@styled
+def plot_shrinkage(table: pd.DataFrame, *, title: str = "") -> Figure:
+    """Each group's export share: observed (raw) against partially pooled (the model).
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        :meth:`bayes_cluster.logistic.BayesianLogit.group_shrinkage`.
+    title : str, optional
+        Figure title.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One row per group: a hollow dot at the observed share, a filled dot and HDI at the
+        partially pooled share, an arrow from raw to pooled, the overall share dashed.
+    """
+    figure, axis = plt.subplots(figsize=(6.5, 0.55 * len(table) + 1.6))
+    rows = np.arange(len(table))[::-1]
+    raw = table["observed_share"].to_numpy(dtype=float)
+    pooled = table["pooled_mean"].to_numpy(dtype=float)
+    axis.hlines(
+        rows,
+        table["pooled_hdi_lower"],
+        table["pooled_hdi_upper"],
+        color=OKABE_ITO["blue"],
+        linewidth=2,
+    )
+    for y, start, end in zip(rows, raw, pooled, strict=True):
+        axis.annotate(
+            "",
+            xy=(end, y),
+            xytext=(start, y),
+            arrowprops={"arrowstyle": "->", "color": "grey", "linewidth": 1},
+        )
+    axis.plot(raw, rows, "o", markerfacecolor="white", color=OKABE_ITO["vermillion"], label="raw")
+    axis.plot(pooled, rows, "o", color=OKABE_ITO["blue"], label="partially pooled")
+    overall = table.attrs.get("overall_share", np.nan)
+    axis.axvline(overall, color="grey", linestyle="--", linewidth=1, label="all firms")
+    counts = zip(table.index, table["n_firms"], strict=True)
+    labels = [f"{level}\n(n = {n})" for level, n in counts]
+    axis.set_yticks(rows, labels)
+    prob = table.attrs.get("hdi_prob", 0.94)
+    axis.set(
+        xlim=(-0.02, 1.02),
+        xlabel=f"share of exporters (partially pooled: posterior mean, {prob:.0%} HDI)",
+        title=title or "Group shares: raw and partially pooled",
+    )
+    axis.legend(loc="best", fontsize="small", frameon=False)
+    figure.tight_layout()
+    return figure
+
+
+@styled
+def plot_prior_sensitivity(table: pd.DataFrame, *, factor: float, level: float) -> Figure:
+    """Each coefficient's posterior under the default prior and under a wider one.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        :func:`bayes_cluster.logistic.prior_sensitivity_reading`'s table.
+    factor : float
+        How much wider the second prior is.
+    level : float
+        HDI mass of the intervals (named on the axis).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Two intervals per coefficient; a term the power-scaling check flags is marked
+        with an asterisk.
+    """
+    figure, axis = plt.subplots(figsize=(7, 0.6 * len(table) + 1.6))
+    rows = np.arange(len(table))[::-1].astype(float)
+    for offset, suffix, colour, label in (
+        (0.15, "default", OKABE_ITO["blue"], "default prior"),
+        (-0.15, "wide", OKABE_ITO["orange"], f"prior {factor:g}x wider"),
+    ):
+        y = rows + offset
+        axis.hlines(
+            y,
+            table[f"hdi_lower_{suffix}"],
+            table[f"hdi_upper_{suffix}"],
+            color=colour,
+            linewidth=2,
+        )
+        axis.plot(table[f"mean_{suffix}"], y, "o", color=colour, label=label)
+    flagged = table["prior_sensitivity"] > 0.05
+    labels = [f"{term} *" if flag else term for term, flag in flagged.items()]
+    axis.set_yticks(rows, labels)
+    axis.axvline(0.0, color="grey", linestyle="--", linewidth=1)
+    axis.set(
+        xlabel=f"coefficient (log-odds, original scale; {level:.0%} HDI)",
+        title="Prior sensitivity (* flagged by power-scaling)",
+    )
+    axis.legend(loc="best", fontsize="small", frameon=False)
+    figure.tight_layout()
+    return figure
