@@ -53,6 +53,7 @@ TUMANG_TABLES = {
     "latent_class/em_item_probabilities.csv",
     "latent_class/em_markusen_typing.csv",
     "latent_class/loo_comparison.csv",
+    "latent_class/verdict_by_n_classes.csv",
     "logistic/bayes_hierarchical_priors.csv",
     "logistic/bayes_hierarchical_summary.csv",
     "logistic/bayes_priors.csv",
@@ -63,6 +64,10 @@ TUMANG_TABLES = {
     "logistic/mle_fit_statistics.csv",
     "logistic/mle_summary.csv",
     "logistic/prior_sensitivity.csv",
+    # issue 14: the hierarchy pooled, the base logit under a wider prior
+    "logistic/bayes_hierarchical_group_shrinkage.csv",
+    "logistic/prior_sensitivity_wide.csv",
+    "diagnostics/bayes_wide_prior.csv",
 }
 TUMANG_FIGURES = {
     "figures/forest_methods.png",
@@ -86,6 +91,9 @@ TUMANG_FIGURES = {
         for figure in ("calibration", "separation", "loo_pit", "odds_ratios", "prior_posterior")
     ),
     "figures/loo_comparison.png",
+    # issue 14: shrinkage of the product lines, the headline coefficients under a wider prior
+    "figures/bayes_hierarchical_shrinkage.png",
+    "figures/prior_sensitivity.png",
 }
 TUMANG_OTHER = {
     "comparison.md",
