@@ -729,6 +729,8 @@ def _run_bayes_latent_class(
                 verdict.table, "Share of firms in classes of each Markusen type", index=True
             ),
         )
+        if len(models) > 1:
+            _verdict_over_n_classes(context, section, models, chosen)
         if chosen > 1:
             from bayes_cluster.markusen import match_markusen_types
 
@@ -780,6 +782,42 @@ def _run_bayes_latent_class(
             ),
         )
     _latent_class_ppc(context, section, model)
+
+
+def _verdict_over_n_classes(
+    context: RunContext,
+    section: Section,
+    models: Mapping[int, BayesianLatentClass],
+    chosen: int,
+) -> None:
+    """Add the verdict under each number of classes and averaged over them (stacking)."""
+    from bayes_cluster.latent_class import loo_weights, verdict_over_n_classes
+
+    comparison = context.results["latent_class_loo"]
+    weights = loo_weights(models, method="stacking")
+    table, sentences = verdict_over_n_classes(
+        models, weights, comparison=comparison, hdi_prob=context.sampler.hdi_prob
+    )
+    context.save_table(table, "latent_class/verdict_by_n_classes.csv")
+    context.verdicts["bayes_cluster_verdict_by_k"] = sentences
+    section.add(
+        Paragraph(
+            f"**Uncertainty about the number of classes.** The verdict above is that of "
+            f"K = {chosen}, the best by PSIS-LOO; a K whose ELPD is within two SEs of the "
+            "best is as plausible. Below, the verdict under each K and averaged over K "
+            "with stacking weights (Yao et al. 2018; the weight of each K in the mixture "
+            "of their leave-one-out predictions that predicts best): an averaged "
+            "probability is the weighted sum of the per-K probabilities."
+        ),
+        BulletList(tuple(sentences)),
+        TableBlock(
+            table,
+            "Cluster verdict by number of classes and averaged over K (stacking weights "
+            "from PSIS-LOO; p_majority_<type>: P(firms in classes of that type are the "
+            "majority))",
+            index=True,
+        ),
+    )
 
 
 def _latent_class_ppc(context: RunContext, section: Section, model: BayesianLatentClass) -> None:
@@ -843,6 +881,7 @@ def _choose_n_classes(
 
     em = context.results.get("em_bic")
     table = compare_n_classes(models, em_bic=em)
+    context.results["latent_class_loo"] = table
     context.save_table(table, "latent_class/loo_comparison.csv")
     section.add(
         TableBlock(
@@ -1064,7 +1103,18 @@ def _run_bayes_logit(context: RunContext) -> None:
         context.save_table(prior_table, f"logistic/{name}_priors.csv")
         section.add(
             Paragraph(f"**{name}** ({description})."),
-            TableBlock(summary, f"{name}: posterior summary", index=True),
+            TableBlock(
+                summary,
+                f"{name}: posterior summary"
+                + (
+                    f" (then the hierarchy, as rstanarm prints it: sigma[{group}] is the "
+                    f"between-{group} SD of the intercepts, Sigma[...] its square, b[...] "
+                    "each group's intercept deviation, log-odds)"
+                    if group
+                    else ""
+                ),
+                index=True,
+            ),
             TableBlock(prior_table, f"{name}: priors used", index=True),
         )
         _bayes_logit_figures(context, section, model, name)
@@ -1103,6 +1153,7 @@ def _run_bayes_logit(context: RunContext) -> None:
                 ),
                 TableBlock(sensitivity, "Prior and likelihood sensitivity", index=True),
             )
+            _wider_prior(context, sensitivity_section, fitted["bayes"], sensitivity)
         else:
             context.verdicts["prior_sensitivity_failed"] = failure
             sensitivity_section.add(
@@ -1142,6 +1193,74 @@ def _prior_sensitivity(model: BayesianLogit) -> tuple[pd.DataFrame | None, str |
             return model.prior_sensitivity(), None
     except Exception as error:  # noqa: BLE001 - reported in the report, in red
         return None, f"{type(error).__name__}: {error}"
+
+
+WIDE_PRIOR_FACTOR = 4.0
+"""How much wider the prior of the sensitivity refit is (t7(0, 1) slopes become t7(0, 4))."""
+
+
+def _wider_prior(
+    context: RunContext, section: Section, base: BayesianLogit, sensitivity: pd.DataFrame
+) -> None:
+    """Refit the base logit under priors WIDE_PRIOR_FACTOR times wider; read the flags."""
+    from bayes_cluster.logistic import prior_sensitivity_reading, widened_priors
+    from bayes_cluster.plots.logistic import plot_prior_sensitivity
+
+    logistic = context.spec.logistic
+    if base.shrinkage is not None:
+        section.add(
+            Paragraph(
+                "No refit under a wider prior: the horseshoe has no single prior scale to "
+                "widen; read the power-scaling values above."
+            )
+        )
+        return
+    factor = WIDE_PRIOR_FACTOR
+    context.progress(f"logit: base model under priors {factor:g} times wider (MCMC)")
+    wide = _fit_bayes_logit(
+        context.frame,
+        logistic,
+        predictors=base.terms,
+        group=base.group,
+        priors=widened_priors(base, factor),
+        shrinkage=None,
+        name="bayes_wide_prior",
+        context=context,
+    )
+    context.add_diagnostics("bayes_wide_prior", wide.diagnostics_)
+    level = context.spec.report.comparison_level
+    table, sentences = prior_sensitivity_reading(
+        sensitivity,
+        base.summary(hdi_prob=level, groups=False),
+        wide.summary(hdi_prob=level, groups=False),
+        factor=factor,
+    )
+    context.save_table(table, "logistic/prior_sensitivity_wide.csv")
+    context.verdicts["prior_sensitivity_reading"] = sentences
+    section.add(
+        Paragraph(
+            "**What the flags mean.** A flagged coefficient is one whose posterior the prior "
+            "still shapes; the check does not say the prior is wrong. The answer a referee "
+            f"asks for is the result under another prior: below, the base model refitted "
+            f"with the intercept and slope priors {factor:g} times wider (same family and "
+            f"centre), beside the default, both as {level:.0%} HDIs."
+        ),
+        BulletList(tuple(sentences)),
+        TableBlock(
+            table,
+            f"Prior sensitivity: default prior against a prior {factor:g} times wider "
+            f"({level:.0%} HDIs; conclusion: effect when the HDI excludes 0)",
+            index=True,
+        ),
+        context.save_figure(
+            plot_prior_sensitivity(table, factor=factor, level=level),
+            "prior_sensitivity",
+            f"Each coefficient under the default prior and under a prior {factor:g} times "
+            f"wider (posterior mean and {level:.0%} HDI); * marks the coefficients the "
+            "power-scaling check flags. Look for intervals that cross zero under one prior "
+            "only: those conclusions depend on the prior",
+        ),
+    )
 
 
 def _prior_posterior_inputs(model: Any) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
@@ -1211,6 +1330,27 @@ def _bayes_logit_figures(
             "scale the priors are set on",
         ),
     )
+    if model.group is not None:
+        from bayes_cluster.plots.logistic import plot_shrinkage
+
+        shrinkage = model.group_shrinkage(hdi_prob=hdi_prob)
+        context.save_table(shrinkage, f"logistic/{name}_group_shrinkage.csv")
+        section.add(
+            TableBlock(
+                shrinkage,
+                f"{name}: share of exporters by {model.group}, raw against partially pooled "
+                f"(posterior mean and {hdi_prob:.0%} HDI; b_mean: the group's intercept "
+                "deviation, log-odds)",
+                index=True,
+            ),
+            context.save_figure(
+                plot_shrinkage(shrinkage, title=f"{name}: shrinkage by {model.group}"),
+                f"{name}_shrinkage",
+                f"{name}: each {model.group}'s share of exporters, raw (hollow) and partially "
+                f"pooled (filled, {hdi_prob:.0%} HDI); the arrows show how far the model "
+                "pulls a group towards the others: small groups move most",
+            ),
+        )
 
 
 # --------------------------------------------------------------------------- comparison
