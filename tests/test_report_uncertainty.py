@@ -196,3 +196,79 @@ def test_averaged_verdict_is_the_weighted_sum_of_the_per_k_verdicts(class_models
         assert table.loc[label, "plausible"] == bool(diff == 0 or -diff <= 2 * se)
     with pytest.raises(ValueError, match=r"the weights must sum to 1, got 0\.9"):
         verdict_over_n_classes(class_models, {1: 0.2, 2: 0.7})
+
+
+def test_group_shrinkage_raw_shares_and_pooled_draws(hierarchical, tumang):
+    table = hierarchical.group_shrinkage(hdi_prob=0.9)
+    observed = tumang.groupby("product_line")["export"].agg(["size", "mean"])
+    assert list(table.index) == list(observed.index)
+    assert table["n_firms"].tolist() == observed["size"].tolist()
+    np.testing.assert_allclose(table["observed_share"], observed["mean"])
+    assert table.attrs["overall_share"] == pytest.approx(tumang["export"].mean())
+    # the pooled share: per draw, the mean fitted probability of the group's firms
+    p = hierarchical.fitted_probabilities().reshape(-1, len(tumang))
+    members = (tumang["product_line"] == "casting").to_numpy()
+    assert table.loc["casting", "pooled_mean"] == pytest.approx(p[:, members].mean())
+    assert (table["pooled_hdi_lower"] <= table["pooled_mean"]).all()
+    assert (table["pooled_mean"] <= table["pooled_hdi_upper"]).all()
+    summary = hierarchical.summary()
+    for level in table.index:
+        assert table.loc[level, "b_mean"] == pytest.approx(
+            summary.loc[f"b[(Intercept) product_line:{level}]", "mean"]
+        )
+
+
+# ---------------------------------------------------------------- prior sensitivity in words
+def test_widened_priors_scale_only_the_widths(hierarchical):
+    from bayes_cluster.logistic import widened_priors
+
+    wide = widened_priors(hierarchical, 4.0)
+    assert wide == {
+        "intercept": {"dist": "Normal", "mu": 0.0, "sigma": 6.0},
+        "workers": {"dist": "StudentT", "nu": 7.0, "mu": 0.0, "sigma": 4.0},
+        "firm_age": {"dist": "StudentT", "nu": 7.0, "mu": 0.0, "sigma": 4.0},
+        "group_sd": {"dist": "HalfNormal", "sigma": 1.0},
+    }
+    refit = BayesianLogit("export", ["workers", "firm_age"], group="product_line", priors=wide)
+    assert refit.resolved_priors()["slopes"]["workers"]["sigma"] == 4.0
+
+
+def _coefficients(means, lowers, uppers):
+    return pd.DataFrame(
+        {"mean": means, "sd": [0.5, 0.1, 0.2], "hdi_lower": lowers, "hdi_upper": uppers},
+        index=pd.Index([INTERCEPT, "workers", "promotion"], name="term"),
+    )
+
+
+def test_prior_sensitivity_reading_names_flags_and_changed_conclusions():
+    from bayes_cluster.logistic import prior_sensitivity_reading
+
+    sensitivity = pd.DataFrame(
+        {
+            "prior": [0.01, 0.20, 0.08],
+            "likelihood": [0.09, 0.12, 0.02],
+            "diagnosis": [
+                "\u2713",
+                "potential prior-data conflict",
+                "potential strong prior / weak likelihood",
+            ],
+        },
+        index=["alpha", "beta[workers]", "beta[promotion]"],
+    )
+    default = _coefficients([-1.0, 0.15, 0.3], [-2.0, 0.02, -0.05], [0.0, 0.28, 0.65])
+    wide = _coefficients([-1.1, 0.25, 0.45], [-2.1, 0.05, 0.1], [0.1, 0.45, 0.9])
+    table, sentences = prior_sensitivity_reading(sensitivity, default, wide, factor=4)
+    assert table.loc["workers", "shift_in_sd"] == pytest.approx(1.0)
+    assert table.loc["promotion", "shift_in_sd"] == pytest.approx(0.75)
+    assert table["conclusion_default"].tolist() == ["no clear effect", "effect", "no clear effect"]
+    assert table["conclusion_wide"].tolist() == ["no clear effect", "effect", "effect"]
+    assert sentences[0].startswith(
+        "The power-scaling check flags 2 of 3 coefficients (workers, promotion)"
+    )
+    assert sentences[1].startswith("Prior-data conflict (workers): both the prior")
+    assert sentences[2].startswith("Weak likelihood (promotion): the prior moves")
+    assert sentences[3] == (
+        "Under priors 4 times wider, the largest change of a posterior mean is +1.00 "
+        "posterior SDs (workers)."
+    )
+    assert sentences[4].startswith("The conclusion changes under the wider prior for promotion")
