@@ -208,9 +208,11 @@ def methods_text(
             )
         k_text = ", ".join(map(str, lc.n_classes))
         if lc.em:
+            # as the run: a quick preview uses a fifth of the starts (at least 5)
+            starts = max(5, lc.em_starts // 5) if quick else lc.em_starts
             sentences.append(
                 f"Maximum-likelihood latent class models with K = {k_text} classes were fitted "
-                f"by the EM algorithm from {lc.em_starts} random starts, as in poLCA "
+                f"by the EM algorithm from {starts} random starts, as in poLCA "
                 "(Linzer & Lewis 2011), and compared by BIC."
             )
             text.cite("linzer")
@@ -287,11 +289,14 @@ def methods_text(
                 text.cite("kallioinen")
         text.paragraphs.append(" ".join(sentences))
     if bayesian:
-        backend = {"nutpie": "nutpie", "pymc": "PyMC's own"}.get(sampler.backend, sampler.backend)
-        version = versions.get(f"version_{sampler.backend}", "")
+        if sampler.backend == "nutpie":
+            version = versions.get("version_nutpie", "")
+            backend = f"nutpie{f' {version}' if version else ''} implementation"
+        else:
+            backend = "PyMC's implementation"
         text.paragraphs.append(
             f"Posteriors were sampled with the No-U-Turn Sampler (Hoffman & Gelman 2014; "
-            f"{backend} implementation{f' {version}' if version else ''}) in PyMC "
+            f"{backend}) in PyMC "
             f"{versions.get('version_pymc', '')} (Abril-Pla et al. 2023): {sampler.chains} "
             f"chains of {sampler.tune} warm-up and {sampler.draws} retained draws, target "
             f"acceptance {sampler.target_accept:g}, seed {sampler.seed}. Convergence was "
@@ -306,5 +311,5 @@ def methods_text(
         if name.startswith("version_")
     )
     if software:
-        text.paragraphs.append(f"Software: {software} (bayes_cluster).")
+        text.paragraphs.append(f"Software: {software}.")
     return text

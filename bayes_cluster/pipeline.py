@@ -182,7 +182,11 @@ class RunContext:
             dpi=max(self.spec.report.figure_dpi, PUBLICATION_DPI),
         )
         _close(figure)
-        return FigureBlock(relative, caption + (" (quick preview)" if self.quick else ""))
+        return FigureBlock(
+            relative,
+            caption + (" (quick preview)" if self.quick else ""),
+            vector=(f"figures/{name}.pdf", f"figures/{name}.svg"),
+        )
 
     def save_tree(self, tree: Any, relative: str, **attrs: str) -> Path:
         """Write a posterior DataTree as NetCDF with provenance and run mode in its attrs."""
@@ -1634,6 +1638,106 @@ def _summary_lines(context: RunContext, folder: Path) -> list[str]:
     return lines
 
 
+JOURNAL_TABLES: Mapping[str, str] = {
+    "coefficients": "tables/export_coefficients.tex",
+    "cluster_verdict": "tables/cluster_verdict.tex",
+    "model_comparison": "tables/model_comparison.tex",
+}
+"""The booktabs tables for a paper, one per question (written where the run has the data)."""
+
+
+def _read_run_table(context: RunContext, relative: str, **options: Any) -> pd.DataFrame | None:
+    """Read back a table this run wrote (``None`` when the run did not write it)."""
+    path = context.folder / relative
+    if not path.is_file():
+        return None
+    return pd.read_csv(path, **options).drop(columns="run", errors="ignore")
+
+
+def _logit_priors_text(spec: Spec) -> str:
+    from bayes_cluster.logistic import DEFAULT_PRIORS
+    from bayes_cluster.methods_text import describe_prior
+
+    logistic = spec.logistic
+    if logistic is None or not logistic.bayesian:
+        return ""
+    priors = {**DEFAULT_PRIORS, **logistic.priors}
+    scale = " (standardised predictors)" if logistic.standardize else ""
+    text = (
+        f"Bayesian logits: intercept {describe_prior(priors['intercept'])}, slopes "
+        f"{describe_prior(priors['slopes'])}{scale}"
+    )
+    for variant in logistic.variants:
+        if variant.group is not None:
+            group = {**DEFAULT_PRIORS, **variant.priors}["group_sd"]
+            text += f"; between-{variant.group} SD {describe_prior(group)}"
+    return text
+
+
+def _journal_outputs(context: RunContext, versions: Mapping[str, str]) -> None:
+    """Write the booktabs tables and ``methods.md``; add the Methods section to the report."""
+    from bayes_cluster import latex
+    from bayes_cluster.methods_text import methods_text
+
+    spec, quick = context.spec, context.quick
+    n_firms = len(context.frame)
+    tables: dict[str, latex.LatexTable] = {}
+    comparison = context.results.get("comparison")
+    if comparison is not None:
+        tables["coefficients"] = latex.coefficients_table(
+            comparison, n_firms=n_firms, priors=_logit_priors_text(spec), quick=quick
+        )
+    verdict = _read_run_table(context, "latent_class/bayes_cluster_verdict.csv")
+    descriptive = _read_run_table(context, "latent_class/descriptive_types.csv")
+    if verdict is not None or descriptive is not None:
+        lc_priors = ""
+        if verdict is not None:
+            from bayes_cluster.latent_class import DEFAULT_PRIORS as LC_PRIORS
+
+            assert spec.latent_class is not None
+            concentration = {**LC_PRIORS, **spec.latent_class.priors}
+            lc_priors = (
+                f"Dirichlet({concentration['class_concentration']:g}) on the class shares, "
+                f"Dirichlet({concentration['item_concentration']:g}) on each item's response "
+                "probabilities"
+            )
+        tables["cluster_verdict"] = latex.cluster_verdict_table(
+            verdict,
+            descriptive=descriptive,
+            n_firms=n_firms,
+            n_classes=context.verdicts.get("bayes_n_classes_loo"),
+            hdi_prob=context.sampler.hdi_prob,
+            priors=lc_priors,
+            quick=quick,
+        )
+    logit_loo = _read_run_table(context, "logistic/loo_comparison.csv", index_col=0)
+    class_loo = _read_run_table(context, "latent_class/loo_comparison.csv", index_col=0)
+    if logit_loo is not None or class_loo is not None:
+        tables["model_comparison"] = latex.model_comparison_table(
+            logit_loo, class_loo, n_firms=n_firms, quick=quick
+        )
+    for key, table in tables.items():
+        context.path(JOURNAL_TABLES[key]).write_text(table.source, encoding="utf-8")
+    text = methods_text(
+        spec, sampler=context.sampler, n_firms=n_firms, versions=versions, quick=quick
+    )
+    context.path("methods.md").write_text(text.to_markdown(), encoding="utf-8")
+    section = context.report.section("Methods (for the paper)")
+    section.add(
+        Paragraph(
+            "Generated from the spec (`methods.md`); paste it into the paper and edit. The "
+            "LaTeX tables (booktabs) are "
+            + ", ".join(f"`{JOURNAL_TABLES[key]}`" for key in tables)
+            + "; every figure is also in `figures/` as PDF and SVG."
+            if tables
+            else "Generated from the spec (`methods.md`); paste it into the paper and edit."
+        ),
+        *(Paragraph(paragraph) for paragraph in text.paragraphs),
+        Paragraph("**References**"),
+        BulletList(tuple(text.references)),
+    )
+
+
 def _json_safe(value: Any) -> Any:
     if isinstance(value, Mapping):
         return {str(k): _json_safe(v) for k, v in value.items()}
@@ -1738,6 +1842,7 @@ def run_spec(
             "backend": sampler.backend,
             **block,
         }
+        _journal_outputs(context, block)
         lines = _summary_lines(context, folder)
         report.summary = [line for line in lines if not line.startswith("Report:")]
         context.progress("writing the report")

@@ -68,11 +68,13 @@ class FigureBlock:
     """A figure saved as PNG, by path relative to the report folder.
 
     Every figure needs a caption that says what it shows (and what to look for); an
-    empty one is refused.
+    empty one is refused.  ``vector`` lists the same figure's PDF/SVG files (relative
+    paths), linked under the figure for papers.
     """
 
     path: str
     caption: str
+    vector: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.caption.strip():
@@ -303,8 +305,10 @@ def _markdown_block(block: Block) -> list[str]:
         case TableBlock(frame=frame, caption=caption, digits=digits, index=index):
             head = [f"*{caption}*", ""] if caption else []
             return [*head, to_markdown(frame, digits=digits, index=index)]
-        case FigureBlock(path=path, caption=caption):
-            return [f"![{caption}]({path})", "", f"*{caption}*", ""]
+        case FigureBlock(path=path, caption=caption, vector=vector):
+            links = [f"[{Path(v).suffix.lstrip('.').upper()}]({v})" for v in vector]
+            also = [f"Vector versions: {', '.join(links)}", ""] if links else []
+            return [f"![{caption}]({path})", "", f"*{caption}*", "", *also]
         case Alert(text=text, level=level):
             return [f"> {_ALERT_PREFIX[level]}{text}", ""]
         case Preformatted(text=text):
@@ -374,12 +378,17 @@ def _html_block(block: Block, folder: Path) -> str:
             return "<ul>" + "".join(f"<li>{_inline(i)}</li>" for i in items) + "</ul>"
         case TableBlock():
             return _html_table(block)
-        case FigureBlock(path=path, caption=caption):
+        case FigureBlock(path=path, caption=caption, vector=vector):
             payload = base64.b64encode((folder / path).read_bytes()).decode("ascii")
+            links = " ".join(
+                f'<a href="{html.escape(v)}">{Path(v).suffix.lstrip(".").upper()}</a>'
+                for v in vector
+            )
+            also = f' <span class="vector">(vector: {links})</span>' if links else ""
             return (
                 f'<figure><img alt="{html.escape(caption)}" '
                 f'src="data:image/png;base64,{payload}">'
-                f"<figcaption>{_inline(caption)}</figcaption></figure>"
+                f"<figcaption>{_inline(caption)}{also}</figcaption></figure>"
             )
         case Alert(text=text, level=level):
             return f'<div class="alert {level}">{_inline(text)}</div>'
@@ -451,10 +460,12 @@ def write_report(
     """
     folder = Path(folder)
     missing = [
-        block.path
+        path
         for section in report.sections
         for block in section.blocks
-        if isinstance(block, FigureBlock) and not (folder / block.path).is_file()
+        if isinstance(block, FigureBlock)
+        for path in (block.path, *block.vector)
+        if not (folder / path).is_file()
     ]
     if missing:
         raise FileNotFoundError(

@@ -98,6 +98,11 @@ TUMANG_FIGURES = {
 TUMANG_OTHER = {
     "comparison.md",
     "comparison.tex",
+    # journal output: one booktabs table per question and the Methods text
+    "tables/export_coefficients.tex",
+    "tables/cluster_verdict.tex",
+    "tables/model_comparison.tex",
+    "methods.md",
     "report.html",
     "report.md",
     "run.json",
@@ -122,7 +127,14 @@ JOINT_TABLES = {
 }
 JOINT_FIGURES = {"figures/joint_comparison.png", "figures/joint_calibration.png"}
 JOINT_OTHER = {"report.html", "report.md", "run.json", "joint/joint_comparison.md",
-               "joint/joint_posterior.nc"}  # fmt: skip
+               "joint/joint_posterior.nc", "methods.md"}  # fmt: skip
+
+
+def vector_versions(figures: set[str]) -> set[str]:
+    """The PDF and SVG written beside every PNG figure."""
+    return {
+        str(Path(figure).with_suffix(suffix)) for figure in figures for suffix in (".pdf", ".svg")
+    }
 
 
 def run_cli(*args: str) -> tuple[int, str]:
@@ -177,7 +189,9 @@ def test_tumang_run_produces_every_table_and_figure(tumang_run):
     # the figures of a typed multi-class model: on these data EM and LOO both pick K > 1
     assert verdicts["em_n_classes_bic"] > 1
     assert verdicts["bayes_n_classes_loo"] > 1
-    assert files_under(out) == TUMANG_TABLES | TUMANG_FIGURES | TUMANG_OTHER
+    assert files_under(out) == (
+        TUMANG_TABLES | TUMANG_FIGURES | vector_versions(TUMANG_FIGURES) | TUMANG_OTHER
+    )
 
 
 def test_tumang_report_shows_every_figure_with_a_caption(tumang_run):
@@ -222,7 +236,9 @@ def test_tumang_joint_run_produces_every_table_and_figure(tmp_path):
     code, printed = run_cli(str(ROOT / "models" / "tumang_joint.toml"), "--out", str(out),
                             "--quick")  # fmt: skip
     assert code == 0, printed
-    assert files_under(out) == JOINT_TABLES | JOINT_FIGURES | JOINT_OTHER
+    assert files_under(out) == (
+        JOINT_TABLES | JOINT_FIGURES | vector_versions(JOINT_FIGURES) | JOINT_OTHER
+    )
     assert_figures_in_report(out, JOINT_FIGURES)
 
 

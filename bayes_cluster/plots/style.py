@@ -148,7 +148,20 @@ def stamp_label(figure: Any, text: str) -> None:
     with mpl.rc_context(RC_PARAMS):
         band = 0.25 / figure.get_size_inches()[1]  # one line of 8-point text, as a fraction
         engine = figure.get_layout_engine()
-        # reserve a band at the top: the layout keeps titles and axes below it
+        # the figure title moves down into the band's lower edge ...
+        title = figure.get_suptitle()
+        for child in figure.texts:  # the suptitle is one of the figure's texts
+            if title and child.get_text() == title:
+                # an explicit y tells the layout engine to keep it there
+                figure.suptitle(
+                    title,
+                    y=1.0 - band,
+                    va="top",
+                    fontsize=child.get_fontsize(),
+                    fontweight=child.get_fontweight(),
+                )
+                break
+        # ... and the layout keeps the axes below it
         if isinstance(engine, ConstrainedLayoutEngine):
             engine.set(rect=(0.0, 0.0, 1.0, 1.0 - band))
         else:

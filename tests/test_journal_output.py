@@ -1,0 +1,386 @@
+"""Journal-ready output: booktabs tables, vector figures, compact diagnostics, Methods text.
+
+The LaTeX tables are checked for what a journal needs (caption, label, notes, integer
+counts, two-decimal probabilities) and compiled with ``pdflatex`` where it is installed.
+A tiny seeded run checks that every figure is written as PNG, PDF and SVG and shown in
+``report.html`` with its caption, and that the journal files are written.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import html
+import io
+import re
+import shutil
+import subprocess
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from bayes_cluster import latex
+from bayes_cluster.cli import main
+from bayes_cluster.diagnostics import MCMCDiagnostics
+from bayes_cluster.methods_text import REFERENCES, describe_prior, methods_text
+from bayes_cluster.plots.compare import METHOD_COLOURS
+from bayes_cluster.plots.latent_class import RESPONSE_COLOURS
+from bayes_cluster.plots.style import OKABE_ITO, save_formats, stamp_label
+from bayes_cluster.spec import load_spec
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "data" / "tumang_synthetic.csv"
+
+# ---------------------------------------------------------------- inputs (as a run writes them)
+
+COMPARISON = pd.DataFrame(
+    {
+        "method": ["mle", "mle", "bayes", "bayes"],
+        "term": ["Intercept", "log_workers", "Intercept", "log_workers"],
+        "estimate": [-6.4151, 0.2128, -5.5312, 0.1614],
+        "ci_lower": [-11.25, 0.0258, -9.34, 0.04],
+        "ci_upper": [-1.58, 0.3998, -1.72, 0.29],
+        "interval": ["Wald 95%", "Wald 95%", "HDI 94%", "HDI 94%"],
+        "p_value": [0.0093, 0.0257, np.nan, np.nan],
+        "prob_positive": [np.nan, np.nan, 0.0, 0.99667],
+        "conclusion": ["effect"] * 4,
+    }
+)
+VERDICT = pd.DataFrame(
+    {
+        "markusen_type": ["Marshallian", "Hub-and-Spoke", "Satellite", "State-anchored"],
+        "mean_share": [0.6895, 0.3043, 0.0012, 0.0050],
+        "hdi_lower": [0.589, 0.2157, 0.0, 0.0],
+        "hdi_upper": [0.7812, 0.419, 0.0, 0.0283],
+        "p_present": [1.0, 1.0, 0.05333, 0.20667],
+        "p_share_gt_0.2": [1.0, 0.98, 0.0, 0.0],
+        "p_share_gt_0.5": [1.0, 0.0, 0.0, 0.0],
+    }
+)
+DESCRIPTIVE = pd.DataFrame(
+    {
+        "type": ["Marshallian", "Hub-and-Spoke", "Satellite", "State-anchored"],
+        "n_matched": [11, 4, 0, 1],
+        "n_items": [12, 12, 12, 12],
+        "score": [0.9167, 0.3333, 0.0, 0.0833],
+    }
+)
+LOGIT_LOO = pd.DataFrame(
+    {
+        "elpd": [-38.96, -39.546],
+        "se": [3.695, 3.667],
+        "elpd_diff": [0.0, -0.5863],
+        "dse": [0.0, 0.6483],
+        "p": [7.1946, 8.1863],
+        "diag_elpd": ["3 k̂ > 0.60", ""],
+    },
+    index=pd.Index(["bayes", "bayes_hierarchical"], name="model"),
+)
+CLASS_LOO = pd.DataFrame(
+    {
+        "elpd_loo": [-582.03, -648.47],
+        "se": [18.12, 20.55],
+        "elpd_diff": [0.0, -66.45],
+        "se_diff": [0.0, 14.13],
+        "p_loo": [46.61, 23.14],
+        "n_high_pareto_k": [2.0, 0.0],
+        "bic_em": [1331.99, 1347.2],
+    },
+    index=pd.Index(["K=3", "K=1"], name="n_classes"),
+)
+
+
+def all_tables(quick: bool = False) -> list[latex.LatexTable]:
+    return [
+        latex.coefficients_table(
+            COMPARISON, n_firms=60, priors="slopes Student-t(7, 0, 1)", quick=quick
+        ),  # fmt: skip
+        latex.cluster_verdict_table(VERDICT, descriptive=DESCRIPTIVE, n_firms=60, n_classes=3),
+        latex.model_comparison_table(LOGIT_LOO, CLASS_LOO, n_firms=60),
+    ]
+
+
+# ---------------------------------------------------------------- table contents
+
+
+def test_coefficients_table_has_caption_label_notes_and_two_decimals():
+    source = latex.coefficients_table(COMPARISON, n_firms=60, priors="slopes N(0, 1)").source
+    assert r"\caption{Export orientation: logit coefficients by method}" in source
+    assert r"\label{tab:export-coefficients}" in source
+    assert source.count(r"\toprule") == source.count(r"\bottomrule") == 1
+    # readable headers, escaped term names, minus signs, intervals in brackets
+    assert r"\begin{tabular}[b]{@{}c@{}}ML \\ logit\end{tabular}" in source
+    assert r"log\_workers & 0.21 & 0.16 \\" in source
+    assert r"Intercept & $-$6.42 & $-$5.53 \\" in source
+    assert r" & [0.03, 0.40] & [0.04, 0.29] \\" in source
+    # P(beta > 0) of the Bayesian fit with two decimals (0.99667 -> 0.997 -> 1.00)
+    assert r"\quad \textit{P}($\beta > 0$) &  & (1.00) \\" in source
+    assert "Wald 95\\%" in source and "HDI 94\\%" in source
+    assert "n = 60 firms" in source and "Priors: slopes N(0, 1)." in source
+
+
+def test_cluster_verdict_table_counts_are_integers_and_probabilities_two_decimals():
+    table = latex.cluster_verdict_table(VERDICT, descriptive=DESCRIPTIVE, n_firms=60, n_classes=3)
+    assert table.label == "tab:cluster-verdict"
+    source = table.source
+    assert r"\caption{Cluster pattern: evidence for each Markusen (1996) type}" in source
+    assert r"Marshallian & 11 & 0.69 & [0.59, 0.78] & 1.00 & 1.00 & 1.00 \\" in source
+    assert r"Satellite & 0 & 0.00 & [0.00, 0.00] & 0.05 & 0.00 & 0.00 \\" in source
+    assert r"State-anchored & 1 & 0.01 & [0.00, 0.03] & 0.21 & 0.00 & 0.00 \\" in source
+    assert "(of 12)" in source and "K = 3 latent classes" in source
+    # no count is written as a float
+    assert not re.search(r"& 11\.0", source)
+
+
+def test_model_comparison_table_panels_and_formats():
+    source = latex.model_comparison_table(LOGIT_LOO, CLASS_LOO, n_firms=60).source
+    assert r"\multicolumn{8}{l}{\textit{A. Export logit variants}} \\" in source
+    assert r"\multicolumn{8}{l}{\textit{B. Number of latent classes}} \\" in source
+    assert (
+        r"Bayesian hierarchical logit & $-$39.55 & 3.67 & $-$0.59 & 0.65 & 8.19 & 0 &  \\"
+        in source
+    )
+    assert r"Bayesian logit & $-$38.96 & 3.69 & 0.00 & 0.00 & 7.19 & 3 &  \\" in source
+    assert r"3 classes & $-$582.03 & 18.12 & 0.00 & 0.00 & 46.61 & 2 & 1332.0 \\" in source
+    assert r"1 class & $-$648.47" in source
+    with pytest.raises(ValueError, match="needs at least one comparison"):
+        latex.model_comparison_table(n_firms=60)
+
+
+def test_quick_tables_say_preview_in_the_caption():
+    source = all_tables(quick=True)[0].source
+    assert r"\caption{QUICK PREVIEW, not for reporting. Export orientation" in source
+
+
+def test_formatters():
+    assert latex.format_count(11.0) == "11"
+    assert latex.format_probability(0.98333) == "0.98"
+    assert latex.format_number(-0.004) == "0.00"  # no negative zero
+    assert latex.format_number(float("nan")) == ""
+    assert latex.latex_escape("a_b & 5% #1") == r"a\_b \& 5\% \#1"
+
+
+@pytest.mark.skipif(
+    shutil.which("pdflatex") is None,
+    # .ci/run installs no TeX, so under CI this is a plain skip (not skip_or_fail)
+    reason="pdflatex is not installed (Debian: texlive-latex-base, and "
+    "texlive-latex-recommended for booktabs)",
+)
+def test_tables_compile_with_booktabs(tmp_path):
+    document = tmp_path / "tables.tex"
+    document.write_text(latex.minimal_document(all_tables(quick=True)), encoding="utf-8")
+    result = subprocess.run(
+        ["pdflatex", "-interaction=nonstopmode", "-halt-on-error", document.name],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert (tmp_path / "tables.pdf").read_bytes().startswith(b"%PDF")
+    log = (tmp_path / "tables.log").read_text(encoding="latin-1")
+    assert "Overfull \\hbox" not in log  # every table fits the text width
+    assert "Label(s) may have changed" not in log or "multiply defined" not in log
+
+
+# ---------------------------------------------------------------- diagnostics in brief
+
+
+def test_compact_problems_count_and_name_the_worst():
+    rng = np.random.default_rng(3)
+    names = [f"theta[{i}]" for i in range(120)]
+    r_hat = np.full(120, 1.001)
+    r_hat[:42] = 1.02
+    r_hat[7] = 1.057
+    ess_bulk = np.full(120, 900.0)
+    ess_bulk[[3, 50, 99]] = [120.0, 28.0, 300.0]
+    table = pd.DataFrame(
+        {"r_hat": r_hat, "ess_bulk": ess_bulk, "ess_tail": rng.uniform(500, 900, 120)},
+        index=names,
+    )
+    diagnostics = MCMCDiagnostics(
+        passed=False,
+        table=table,
+        n_divergences=5,
+        n_draws=1000,
+        n_chains=4,
+        treedepth_hits=0,
+        bfmi=np.array([0.9]),
+        problems=[
+            *(
+                f"R-hat {v:.3f} for {n} (> 1.01)"
+                for n, v in zip(names, r_hat, strict=True)
+                if v > 1.01
+            ),
+            "5 divergent transitions after warm-up (0.1% of draws): the posterior may be "
+            "biased where the sampler could not go",
+        ],
+    )
+    assert diagnostics.compact_problems() == [
+        "R-hat > 1.01 for 42 of 120 parameters (worst 1.057, theta[7])",
+        "bulk ESS < 400 for 3 of 120 parameters (worst 28, theta[50])",
+        "5 divergent transitions after warm-up (0.1% of draws): the posterior may be "
+        "biased where the sampler could not go",
+    ]
+    assert diagnostics.compact_summary().startswith("R-hat > 1.01 for 42 of 120")
+
+
+# ---------------------------------------------------------------- figures
+
+
+def test_palette_is_okabe_ito():
+    palette = set(OKABE_ITO.values())
+    assert set(METHOD_COLOURS.values()) <= palette
+    assert {RESPONSE_COLOURS["agree"], RESPONSE_COLOURS["disagree"]} <= palette
+
+
+@pytest.mark.parametrize("layout", ["constrained", "tight"])
+def test_quick_label_sits_above_every_axes_and_tick_label(tmp_path, layout):
+    # the plot functions use either layout="constrained" or figure.tight_layout()
+    figure = Figure(figsize=(6, 3), layout="constrained" if layout == "constrained" else None)
+    axis = figure.add_subplot()
+    axis.plot([0, 1], [0, 1])
+    axis.set_title("a title")
+    axis.set_xlabel("x label")
+    suptitle = figure.suptitle("A figure title")
+    if layout == "tight":
+        figure.tight_layout()
+    stamp_label(figure, "QUICK PREVIEW (--quick): not for reporting")
+    written = save_formats(figure, tmp_path / "figure.png", dpi=300)
+    assert [p.name for p in written] == ["figure.png", "figure.pdf", "figure.svg"]
+    canvas = FigureCanvasAgg(figure)
+    canvas.draw()
+    renderer = canvas.get_renderer()
+    label = [t for t in figure.texts if t.get_text().startswith("QUICK")][0]
+    label_box = label.get_window_extent(renderer)
+    for box in (axis.get_tightbbox(renderer), suptitle.get_window_extent(renderer)):
+        assert not label_box.overlaps(box)
+    # PNG at 300 dpi: 6 x 3 inches -> 1800 x 900 pixels
+    from PIL import Image
+
+    with Image.open(written[0]) as image:
+        assert image.size == (1800, 900)
+        assert round(image.info["dpi"][0]) == 300
+    assert written[1].read_bytes().startswith(b"%PDF")
+    svg = written[2].read_text(encoding="utf-8")
+    assert "<svg" in svg and "QUICK PREVIEW" in svg and "<dc:date>" not in svg
+
+
+# ---------------------------------------------------------------- Methods text
+
+
+def test_methods_text_from_the_tumang_spec():
+    spec = load_spec(ROOT / "models" / "tumang.toml")
+    versions = {"version_pymc": "6.4.0", "version_arviz": "1.3.0"}
+    text = methods_text(spec, sampler=spec.sampler, n_firms=60, versions=versions)
+    body = " ".join(text.paragraphs)
+    assert "Student-t(7, 0, 1) on each standardised slope" in body
+    assert "normal(0, 1.5) on the intercept" in body
+    assert "between-group SD half-normal(1)" in body
+    assert "4 chains of 1000 warm-up and 1000 retained draws" in body
+    assert "PyMC 6.4.0 (Abril-Pla et al. 2023)" in body
+    assert "K = 1, 2, 3" in body and "50 random starts" in body
+    assert "PyMC's implementation) in PyMC 6.4.0" in body
+    for key in ("markusen", "firth", "heinze", "gelman2008", "vehtari2017", "vehtari2021",
+                "hoffman", "pymc", "linzer", "kallioinen"):  # fmt: skip
+        assert REFERENCES[key] in text.references, key
+    assert REFERENCES["puhr"] not in text.references  # the run does not use FLIC
+    quick = methods_text(spec, sampler=spec.sampler.for_run(True), n_firms=60,
+                         versions=versions, quick=True)  # fmt: skip
+    assert quick.paragraphs[0].startswith("**QUICK PREVIEW (--quick)**")
+    assert "2 chains of 150 warm-up" in " ".join(quick.paragraphs)
+    assert "from 10 random starts" in " ".join(quick.paragraphs)  # max(5, 50 // 5)
+    assert describe_prior({"dist": "HalfNormal", "sigma": 2.5}) == "half-normal(2.5)"
+
+
+# ---------------------------------------------------------------- a tiny run end to end
+
+TINY_SPEC = """
+title = "tiny journal-output run"
+[data]
+path = "{data}"
+id = "firm_id"
+codebook = "tumang"
+[latent_class]
+item_prefix = "mk_"
+n_classes = [2, 2]
+collapse = [[1, 2], [3], [4, 5]]
+descriptive = true
+em = false
+bayesian = false
+markusen = true
+[logistic]
+outcome = "export"
+predictors = ["workers", "buyer_network"]
+loo = false
+prior_sensitivity = false
+[frequentist]
+methods = ["mle"]
+[sampler]
+draws = 100
+tune = 100
+chains = 2
+seed = 11
+backend = "pymc"
+[sampler.quick]
+draws = 100
+tune = 100
+chains = 2
+backend = "pymc"
+"""
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("journal")
+    spec = folder / "tiny.toml"
+    spec.write_text(textwrap.dedent(TINY_SPEC.format(data=DATA.as_posix())), encoding="utf-8")
+    out = folder / "out"
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+        code = main(["run", str(spec), "--out", str(out), "--quick"])
+    assert code == 0, stdout.getvalue() + stderr.getvalue()
+    return out, stderr.getvalue()
+
+
+def test_every_figure_is_png_pdf_svg_and_captioned_in_report_html(tiny_run):
+    out, _ = tiny_run
+    pngs = sorted(p.relative_to(out).as_posix() for p in (out / "figures").glob("*.png"))
+    assert "figures/forest_methods.png" in pngs and "figures/markusen_descriptive.png" in pngs
+    for png in pngs:
+        for suffix in (".pdf", ".svg"):
+            assert (out / png).with_suffix(suffix).is_file(), png
+    page = (out / "report.html").read_text(encoding="utf-8")
+    shown = re.findall(
+        r'<figure><img alt="([^"]*)" src="data:image/png;base64,[^"]+">'
+        r"<figcaption>(.*?)</figcaption></figure>",
+        page,
+    )
+    assert len(shown) == len(pngs)
+    for alt, caption in shown:
+        assert len(html.unescape(alt)) > 20 and alt.endswith("(quick preview)")
+        assert re.search(r'href="figures/[a-z_]+\.pdf">PDF</a> <a href="figures/[a-z_]+\.svg"',
+                         caption)  # fmt: skip
+
+
+def test_tiny_run_writes_journal_tables_and_methods(tiny_run):
+    out, _ = tiny_run
+    coefficients = (out / "tables" / "export_coefficients.tex").read_text(encoding="utf-8")
+    assert r"\caption{QUICK PREVIEW, not for reporting. Export orientation" in coefficients
+    assert "n = 60 firms" in coefficients and "Student-t(7, 0, 1)" in coefficients
+    verdict = (out / "tables" / "cluster_verdict.tex").read_text(encoding="utf-8")
+    scoring = pd.read_csv(out / "latent_class" / "descriptive_types.csv")
+    for row in scoring.itertuples():
+        assert f"{row.type} & {int(row.n_matched)} \\\\" in verdict
+    assert not (out / "tables" / "model_comparison.tex").exists()  # no LOO in this run
+    methods = (out / "methods.md").read_text(encoding="utf-8")
+    assert methods.startswith("# Methods\n\n**QUICK PREVIEW (--quick)**")
+    assert REFERENCES["markusen"] in methods
+    report = (out / "report.md").read_text(encoding="utf-8")
+    assert "## Methods (for the paper)" in report
+    assert "`tables/export_coefficients.tex`" in report
