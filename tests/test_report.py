@@ -133,3 +133,27 @@ def test_a_report_refers_only_to_figures_that_were_written(tmp_path):
         "figures/never_drawn.png"
     )
     assert not (tmp_path / "report.md").exists() and not (tmp_path / "report.html").exists()
+
+
+def test_vector_versions_are_linked_under_the_figure_and_must_exist(tmp_path):
+    report = make_report(tmp_path)
+    (tmp_path / "figures" / "line.pdf").write_bytes(b"%PDF-1.4\n")
+    vector = ("figures/line.pdf", "figures/line.svg")
+    report.section("Vector").add(FigureBlock("figures/line.png", "The line, for papers", vector))
+    with pytest.raises(FileNotFoundError, match=r"not written in .*: figures/line\.svg$"):
+        write_report(report, tmp_path)
+    (tmp_path / "figures" / "line.svg").write_text("<svg/>", encoding="utf-8")
+    write_report(report, tmp_path)
+    markdown = (tmp_path / "report.md").read_text(encoding="utf-8")
+    assert (
+        "*The line, for papers*\n\n"
+        "Vector versions: [PDF](figures/line.pdf), [SVG](figures/line.svg)\n"
+    ) in markdown
+    page = (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert (
+        '<figcaption>The line, for papers <span class="vector">(vector: '
+        '<a href="figures/line.pdf">PDF</a> <a href="figures/line.svg">SVG</a>)</span>'
+        "</figcaption>"
+    ) in page
+    # a figure without vector versions gets no links
+    assert "<figcaption>A line</figcaption>" in page
