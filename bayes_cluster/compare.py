@@ -493,6 +493,32 @@ def _latex_escape(text: str) -> str:
     return "".join(_LATEX_ESCAPES.get(ch, ch) for ch in text)
 
 
+_LATEX_HEADERS = {
+    "std_error": "SE",
+    "ci_lower": "lower",
+    "ci_upper": "upper",
+    "p_value": r"\textit{p}",
+    "prob_positive": r"\textit{P}($\beta > 0$)",
+    "odds_ratio": "odds ratio",
+    "or_ci_lower": "OR lower",
+    "or_ci_upper": "OR upper",
+}
+"""Readable LaTeX headers of the comparison columns (others are escaped as they are)."""
+
+_PROBABILITY_COLUMNS = ("p_value", "prob_positive")
+
+
+def _latex_cell(column: object, value: object, digits: int) -> str:
+    """Probabilities with two decimals (p below 0.01 as '<0.01'), the rest by ``digits``."""
+    if column in _PROBABILITY_COLUMNS and isinstance(value, float | np.floating):
+        if math.isnan(value):
+            return ""
+        if column == "p_value" and value < 0.005:
+            return r"$<$0.01"
+        return f"{value:.2f}"
+    return _latex_escape(format_cell(value, digits))
+
+
 def to_latex(
     table: pd.DataFrame,
     *,
@@ -519,7 +545,9 @@ def to_latex(
     Returns
     -------
     str
-        Needs ``\usepackage{booktabs}`` in the preamble.
+        Needs ``\usepackage{booktabs}`` in the preamble.  Probabilities (``p_value``,
+        ``prob_positive``) have two decimals; the journal tables, one per question, are
+        in :mod:`bayes_cluster.latex`.
     """
     frame = table[list(columns)] if columns is not None else table
     align = "".join("r" if pd.api.types.is_numeric_dtype(frame[c]) else "l" for c in frame)
@@ -529,7 +557,8 @@ def to_latex(
         r"\small",
         rf"\begin{{tabular}}{{{align}}}",
         r"\toprule",
-        " & ".join(_latex_escape(str(c)) for c in frame.columns) + r" \\",
+        " & ".join(_LATEX_HEADERS.get(str(c), _latex_escape(str(c))) for c in frame.columns)
+        + r" \\",
         r"\midrule",
     ]
     previous_method = None
@@ -538,7 +567,8 @@ def to_latex(
         if "method" in values and previous_method not in (None, values["method"]):
             lines.append(r"\midrule")
         previous_method = values.get("method")
-        lines.append(" & ".join(_latex_escape(format_cell(v, digits)) for v in record) + r" \\")
+        cells = (_latex_cell(c, v, digits) for c, v in zip(frame.columns, record, strict=True))
+        lines.append(" & ".join(cells) + r" \\")
     lines += [r"\bottomrule", r"\end{tabular}"]
     if caption:
         lines.append(rf"\caption{{{_latex_escape(caption)}}}")

@@ -384,3 +384,17 @@ def test_tiny_run_writes_journal_tables_and_methods(tiny_run):
     report = (out / "report.md").read_text(encoding="utf-8")
     assert "## Methods (for the paper)" in report
     assert "`tables/export_coefficients.tex`" in report
+
+
+def test_comparison_tex_writes_probabilities_with_two_decimals():
+    from bayes_cluster.compare import to_latex
+
+    source = to_latex(COMPARISON, columns=["method", "term", "estimate", "p_value",
+                                           "prob_positive"])  # fmt: skip
+    assert r"method & term & estimate & \textit{p} & \textit{P}($\beta > 0$) \\" in source
+    assert r"mle & Intercept & -6.415 & 0.01 &  \\" in source  # p = 0.0093
+    assert r"bayes & log\_workers & 0.161 &  & 1.00 \\" in source
+    assert (
+        to_latex(COMPARISON.assign(p_value=0.0004), columns=["term", "p_value"]).count(r"$<$0.01")
+        == 4
+    )
