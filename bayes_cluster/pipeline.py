@@ -15,7 +15,11 @@ Outputs, at fixed paths under the output folder (other tools read them):
 - ``comparison.csv`` / ``.md`` / ``.tex``: one row per method and term
   (:data:`bayes_cluster.compare.COMPARISON_COLUMNS`, plus ``run``);
 - ``logistic/``, ``latent_class/``: each method's tables (CSV) and posteriors (NetCDF);
-- ``figures/*.png``; ``report.html`` (self-contained) and ``report.md``;
+- ``figures/*.png`` (300 dpi) with ``.pdf`` and ``.svg`` beside each
+  (:mod:`bayes_cluster.plots.style`);
+- ``tables/*.tex``: one booktabs table per question (:mod:`bayes_cluster.latex`) and
+  ``methods.md`` (:mod:`bayes_cluster.methods_text`);
+- ``report.html`` (self-contained) and ``report.md``;
 - ``data_summary.csv``, ``run.json`` (settings, timings and verdicts of the run).
 
 Everything is written to a temporary folder beside the target and moved into place
