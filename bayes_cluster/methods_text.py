@@ -301,8 +301,10 @@ def methods_text(
             f"chains of {sampler.tune} warm-up and {sampler.draws} retained draws, target "
             f"acceptance {sampler.target_accept:g}, seed {sampler.seed}. Convergence was "
             "checked by rank-normalised split R-hat below 1.01 and bulk and tail effective "
-            "sample sizes (Vehtari et al. 2021), divergent transitions and E-BFMI. Intervals "
-            f"are {100 * sampler.hdi_prob:g}% highest-density intervals."
+            "sample sizes (Vehtari et al. 2021), divergent transitions and E-BFMI. Bayesian "
+            f"summaries give {100 * sampler.hdi_prob:g}% highest-density intervals; the "
+            "comparison of methods puts every method at the same level, "
+            f"{100 * spec.report.comparison_level:g}%."
         )
         text.cite("hoffman", "pymc", "vehtari2021")
     software = ", ".join(

@@ -284,6 +284,10 @@ def test_methods_text_from_the_tumang_spec():
     assert "between-group SD half-normal(1)" in body
     assert "4 chains of 1000 warm-up and 1000 retained draws" in body
     assert "PyMC 6.4.0 (Abril-Pla et al. 2023)" in body
+    assert (
+        "94% highest-density intervals; the comparison of methods puts every method at the "
+        "same level, 95%." in body
+    )
     assert "K = 1, 2, 3" in body and "50 random starts" in body
     assert "PyMC's implementation) in PyMC 6.4.0" in body
     for key in ("markusen", "firth", "heinze", "gelman2008", "vehtari2017", "vehtari2021",
