@@ -3,8 +3,9 @@
 The report is assembled from plain blocks (paragraphs, tables, figures, alerts) into
 sections, then rendered twice from the same content: as Markdown (figures linked from
 ``figures/``) and as HTML with every figure embedded as base64 PNG and the style inline,
-so the file opens offline in any browser.  The report never fits anything: it shows
-what :mod:`bayes_cluster.pipeline` computed.
+so the file opens offline in any browser; a figure's PDF and SVG versions are linked
+under it.  The report never fits anything: it shows what :mod:`bayes_cluster.pipeline`
+computed.
 
 Failed MCMC diagnostics go on top of the report, in red; a ``--quick`` preview says so
 in a banner on top.
