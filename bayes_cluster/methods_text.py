@@ -68,6 +68,10 @@ REFERENCES: Mapping[str, str] = {
         "T., & Zinkov, R. (2023). PyMC: a modern, and comprehensive probabilistic programming "
         "framework in Python. PeerJ Computer Science, 9, e1516."
     ),
+    "vermunt": (
+        "Vermunt, J. K. (2010). Latent class modeling with covariates: two improved "
+        "three-step approaches. Political Analysis, 18(4), 450-469."
+    ),
     "kallioinen": (
         "Kallioinen, N., Paananen, T., Bürkner, P.-C., & Vehtari, A. (2024). Detecting and "
         "diagnosing prior and likelihood sensitivity with power-scaling. Statistics and "
@@ -288,6 +292,26 @@ def methods_text(
                 )
                 text.cite("kallioinen")
         text.paragraphs.append(" ".join(sentences))
+    joint = spec.extra.get("joint")
+    if joint is not None:
+        from bayes_cluster.joint import APPROACH_LABELS, JointSpec
+
+        if isinstance(joint, JointSpec):
+            bayesian = True
+            approaches = "; ".join(APPROACH_LABELS.get(a, a) for a in joint.approaches)
+            text.paragraphs.append(
+                f"Whether the cluster pattern matters for {joint.outcome} was estimated with a "
+                f"latent class model of {len(joint.items)} Markusen (1996) items with "
+                f"K = {joint.n_classes} classes and a logit of {joint.outcome} on "
+                f"{', '.join(joint.predictors)} and the latent class, fitted jointly with the "
+                f"class indicator marginalised, and compared with these approaches: "
+                f"{approaches}. The maximum-likelihood class model used EM from "
+                f"{joint.em_starts} random starts (Linzer & Lewis 2011); models were compared "
+                "by PSIS-LOO (Vehtari, Gelman & Gabry 2017)."
+            )
+            text.cite("markusen", "linzer", "vehtari2017")
+            if "three_step_ml" in joint.approaches:
+                text.cite("vermunt")
     if bayesian:
         if sampler.backend == "nutpie":
             version = versions.get("version_nutpie", "")
@@ -302,9 +326,13 @@ def methods_text(
             f"acceptance {sampler.target_accept:g}, seed {sampler.seed}. Convergence was "
             "checked by rank-normalised split R-hat below 1.01 and bulk and tail effective "
             "sample sizes (Vehtari et al. 2021), divergent transitions and E-BFMI. Bayesian "
-            f"summaries give {100 * sampler.hdi_prob:g}% highest-density intervals; the "
-            "comparison of methods puts every method at the same level, "
-            f"{100 * spec.report.comparison_level:g}%."
+            f"summaries give {100 * sampler.hdi_prob:g}% highest-density intervals"
+            + (
+                "; the comparison of methods puts every method at the same level, "
+                f"{100 * spec.report.comparison_level:g}%."
+                if logistic is not None
+                else "."
+            )
         )
         text.cite("hoffman", "pymc", "vehtari2021")
     software = ", ".join(

@@ -402,3 +402,14 @@ def test_comparison_tex_writes_probabilities_with_two_decimals():
         to_latex(COMPARISON.assign(p_value=0.0004), columns=["term", "p_value"]).count(r"$<$0.01")
         == 4
     )
+
+
+def test_methods_text_of_a_joint_spec_describes_the_joint_model():
+    spec = load_spec(ROOT / "models" / "tumang_joint.toml")
+    text = methods_text(spec, sampler=spec.sampler, n_firms=60, versions={})
+    body = " ".join(text.paragraphs)
+    assert "K = 2 classes and a logit of export" in body
+    assert "(b') three-step, ML correction (Vermunt 2010)" in body
+    assert body.count("highest-density intervals.") == 1  # no method-comparison level
+    assert REFERENCES["vermunt"] in text.references
+    assert REFERENCES["firth"] not in text.references
