@@ -389,3 +389,20 @@ def test_run_comparison_is_at_the_configured_level(tumang_run_at_90):
     row = table[(table["method"] == "bayes") & (table["term"] == "workers")].iloc[0]
     inside = ((draws >= row["ci_lower"]) & (draws <= row["ci_upper"])).mean()
     assert abs(inside - 0.9) <= 1.5 / draws.size
+
+
+def test_spec_comparison_level_default_and_bounds():
+    from bayes_cluster.spec import SpecError, parse_spec
+
+    raw = {
+        "data": {"path": str(DATA)},
+        "logistic": {"outcome": "export", "predictors": ["workers", "promotion"]},
+    }
+    spec = parse_spec(raw, path=ROOT / "models" / "level.toml")
+    assert spec.report.comparison_level == 0.95
+    path = ROOT / "models" / "level.toml"
+    spec = parse_spec({**raw, "report": {"comparison_level": 0.9}}, path=path)
+    assert spec.report.comparison_level == 0.9
+    with pytest.raises(SpecError) as caught:
+        parse_spec({**raw, "report": {"comparison_level": 1}}, path=path)
+    assert "[report].comparison_level: must be in [0.5, 1), got 1.0" in str(caught.value)
