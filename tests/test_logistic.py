@@ -302,7 +302,7 @@ def test_summary_columns_and_values(fitted):
     assert (table["hdi_lower"] < table["mean"]).all() and (
         table["mean"] < table["hdi_upper"]
     ).all()
-    wide = fitted.summary(hdi_prob=0.99)
+    wide = fitted.summary(hdi_prob=0.99, groups=False)
     assert (wide["hdi_upper"] - wide["hdi_lower"] > table["hdi_upper"] - table["hdi_lower"]).all()
 
 
