@@ -1355,8 +1355,11 @@ def _bayes_logit_figures(
                 plot_shrinkage(shrinkage, title=f"{name}: shrinkage by {model.group}"),
                 f"{name}_shrinkage",
                 f"{name}: each {model.group}'s share of exporters, raw (hollow) and partially "
-                f"pooled (filled, {hdi_prob:.0%} HDI); the arrows show how far the model "
-                "pulls a group towards the others: small groups move most",
+                f"pooled (filled, {hdi_prob:.0%} HDI: the mean fitted probability of the "
+                "group's firms, so it carries their predictors too). The arrows show how far "
+                "the model moves each group: its intercept deviation b is shrunk towards "
+                "zero, most for small groups, and a group whose firms' predictors explain its "
+                "share moves even away from the others",
             ),
         )
 

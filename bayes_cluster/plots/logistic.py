@@ -505,9 +505,10 @@ def plot_prior_sensitivity(table: pd.DataFrame, *, factor: float, level: float) 
     Returns
     -------
     matplotlib.figure.Figure
-        Two intervals per coefficient; a term the power-scaling check flags is marked
-        with an asterisk.
+        Two intervals per slope (the intercept, on another scale, is in the table only);
+        a term the power-scaling check flags is marked with an asterisk.
     """
+    table = table.drop(index="Intercept", errors="ignore")
     figure, axis = plt.subplots(figsize=(7, 0.6 * len(table) + 1.6))
     rows = np.arange(len(table))[::-1].astype(float)
     for offset, suffix, colour, label in (
@@ -529,7 +530,7 @@ def plot_prior_sensitivity(table: pd.DataFrame, *, factor: float, level: float) 
     axis.axvline(0.0, color="grey", linestyle="--", linewidth=1)
     axis.set(
         xlabel=f"coefficient (log-odds, original scale; {level:.0%} HDI)",
-        title="Prior sensitivity (* flagged by power-scaling)",
+        title="Prior sensitivity of the slopes (* flagged by power-scaling)",
     )
     axis.legend(loc="best", fontsize="small", frameon=False)
     figure.tight_layout()
