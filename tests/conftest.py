@@ -10,8 +10,18 @@ from typing import NoReturn
 
 import matplotlib
 import pytest
+from threadpoolctl import threadpool_limits  # a PyMC dependency
 
 matplotlib.use("Agg")
+
+# One BLAS/OpenMP thread per test process: the suite runs on two pytest-xdist workers
+# (README, .ci/run), each already a full core's work on a 2-core CI machine, and the
+# models' matrices are tiny (extra BLAS threads only spin and contend). numpy is already
+# loaded here (by a pytest plugin), so this process is limited with threadpoolctl and the
+# subprocesses the tests start through the environment (a value already set there wins).
+for _variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_variable, "1")
+threadpool_limits(1)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -101,3 +111,35 @@ def _close_figures():
     import matplotlib.pyplot as plt
 
     plt.close("all")
+
+
+# Test files by their cold-cache time, longest first (summed `--durations` of a cold run
+# on a loaded machine, 2026-11-30). The suite runs on two pytest-xdist workers with
+# `--dist loadfile` (a file's module fixtures are fitted once, on one worker), and a file
+# goes to whichever worker is free: starting the longest files first keeps one long file
+# from being left alone at the end while the other worker idles. Files not listed follow
+# in their usual order; the order of the tests within a file is unchanged.
+LONGEST_FILES_FIRST = (
+    "test_run_outputs.py",  # 740 s on a loaded machine (2026-11-30, -n 2)
+    "test_latent_class.py",  # 590 s
+    "test_run.py",  # 585 s
+    "test_joint.py",  # 580 s
+    "test_study.py",  # 435 s
+    "test_logistic.py",  # 400 s
+    "test_interrupt.py",  # 230 s
+    "test_sbc.py",  # 135 s
+    "test_latent_class_ppc.py",  # 35 s
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run the longest test files first (:data:`LONGEST_FILES_FIRST`), each file's tests in
+    their own order.
+
+    Parameters
+    ----------
+    items : list of pytest.Item
+        The collected tests, reordered in place.
+    """
+    rank = {name: position for position, name in enumerate(LONGEST_FILES_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
