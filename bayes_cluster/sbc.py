@@ -607,7 +607,12 @@ def sbc_latent_class(
     from bayes_cluster.markusen import MARKUSEN_ITEMS
 
     items = list(items) if items is not None else list(MARKUSEN_ITEMS[:4])
-    model_object = BayesianLatentClass(n_classes, collapse="none", items=items)
+    # every item takes exactly the categories 1..n_categories that the simulations draw
+    # (not the codebook's five levels of the Markusen items)
+    categories = tuple(range(1, n_categories + 1))
+    model_object = BayesianLatentClass(
+        n_classes, collapse="none", items=items, levels=dict.fromkeys(items, categories)
+    )
     priors = model_object.priors
     rng = np.random.default_rng(seed)
     # a first survey with every category present fixes the model's coordinates
