@@ -1624,12 +1624,18 @@ def _summary_lines(context: RunContext, folder: Path) -> list[str]:
         lines.append(f"Latent classes, EM: BIC prefers K = {verdicts['em_n_classes_bic']}{detail}")
     if "bayes_cluster_verdict" in verdicts:
         lines.append(f"Latent classes, Bayesian: {verdicts['bayes_cluster_verdict']}")
+    for sentence in verdicts.get("bayes_cluster_verdict_by_k", []):
+        lines.append(f"Latent classes, uncertainty about K: {sentence}")
     if "joint_class_effect" in verdicts:
         lines.append(
             f"Joint model, does the cluster pattern matter? {verdicts['joint_class_effect']}"
         )
     for sentence in verdicts.get("logit_reading", []):
         lines.append(f"Export logit: {sentence}")
+    reading = verdicts.get("prior_sensitivity_reading", [])
+    if reading:  # what the flags are, and whether a conclusion moves under a wider prior
+        lines.append(f"Prior sensitivity: {reading[0]}")
+        lines.append(f"Prior sensitivity: {reading[-1]}")
     if "prior_sensitivity_failed" in verdicts:
         lines.append(f"Prior sensitivity FAILED: {verdicts['prior_sensitivity_failed']}")
     failed = context.report.failed

@@ -77,11 +77,9 @@ def write_spec(folder: Path, text: str, name: str = "spec.toml") -> Path:
 
 
 @pytest.fixture(scope="module")
-def quick_run(tmp_path_factory):
-    out = tmp_path_factory.mktemp("quick") / "tumang"
-    code, printed = run_cli(str(TUMANG_SPEC), "--out", str(out), "--quick")
-    assert code == 0
-    return out, printed
+def quick_run(tumang_quick_run):
+    """The session's quick Tumang run (tests/conftest.py), shared with test_run_outputs."""
+    return tumang_quick_run
 
 
 def test_quick_run_writes_every_output_at_its_fixed_path(quick_run):
@@ -217,6 +215,16 @@ def test_quick_report_is_self_contained_with_every_figure(quick_run):
     assert lines[-1] == f"  Report: {out / 'report.html'}"
     assert any(line.startswith("  Cluster pattern, descriptive scoring: ") for line in lines)
     assert any(line.startswith("  Latent classes, Bayesian: ") for line in lines)
+    # the summary says whether the verdict hinges on K and on the prior's width
+    assert any(
+        line.startswith("  Latent classes, uncertainty about K: Averaged over K with weights ")
+        for line in lines
+    )
+    assert any(
+        line.startswith("  Prior sensitivity: ")
+        and ("conclusion changes under the wider prior" in line)
+        for line in lines
+    )
     assert any(line.startswith("  MCMC diagnostics: ") for line in lines)
 
 
@@ -372,10 +380,8 @@ def test_joint_section_runs_through_its_plugin(tmp_path):
 
 
 @pytest.mark.slow
-def test_full_tumang_study_and_its_report_in_a_browser(tmp_path, skip_or_fail):
-    out = tmp_path / "tumang"
-    code, printed = run_cli(str(TUMANG_SPEC), "--out", str(out))
-    assert code == 0
+def test_full_tumang_study_and_its_report_in_a_browser(tumang_full_run, tmp_path, skip_or_fail):
+    out, printed = tumang_full_run
     table = pd.read_csv(out / "comparison.csv")
     assert (table["run"] == "full").all()
     assert len(table) == 4 * len(TERMS)
