@@ -175,12 +175,10 @@ def assert_figures_in_report(out: Path, figures: set[str]) -> None:
     scope="module",
     params=["--quick", pytest.param("full", marks=pytest.mark.slow)],
 )
-def tumang_run(request, tmp_path_factory):
-    out = tmp_path_factory.mktemp("tumang") / "tumang"
-    mode = [] if request.param == "full" else [request.param]
-    code, printed = run_cli(str(ROOT / "models" / "tumang.toml"), "--out", str(out), *mode)
-    assert code == 0, printed
-    return out, printed
+def tumang_run(request):
+    """The session's Tumang runs (tests/conftest.py), shared with tests/test_run.py."""
+    name = "tumang_full_run" if request.param == "full" else "tumang_quick_run"
+    return request.getfixturevalue(name)
 
 
 def test_tumang_run_produces_every_table_and_figure(tumang_run):
