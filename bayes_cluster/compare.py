@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from bayes_cluster.dims import INTERCEPT
+from bayes_cluster.latex import latex_escape  # one escaping rule for every .tex table
 
 __all__ = [
     "COMPARISON_COLUMNS",
@@ -475,24 +476,6 @@ def to_markdown(table: pd.DataFrame, *, digits: int = 3, index: bool = False) ->
     return "\n".join(lines) + "\n"
 
 
-_LATEX_ESCAPES = {
-    "\\": r"\textbackslash{}",
-    "&": r"\&",
-    "%": r"\%",
-    "$": r"\$",
-    "#": r"\#",
-    "_": r"\_",
-    "{": r"\{",
-    "}": r"\}",
-    "~": r"\textasciitilde{}",
-    "^": r"\textasciicircum{}",
-}
-
-
-def _latex_escape(text: str) -> str:
-    return "".join(_LATEX_ESCAPES.get(ch, ch) for ch in text)
-
-
 _LATEX_HEADERS = {
     "std_error": "SE",
     "ci_lower": "lower",
@@ -516,7 +499,7 @@ def _latex_cell(column: object, value: object, digits: int) -> str:
         if column == "p_value" and value < 0.005:
             return r"$<$0.01"
         return f"{value:.2f}"
-    return _latex_escape(format_cell(value, digits))
+    return latex_escape(format_cell(value, digits))
 
 
 def to_latex(
@@ -557,7 +540,7 @@ def to_latex(
         r"\small",
         rf"\begin{{tabular}}{{{align}}}",
         r"\toprule",
-        " & ".join(_LATEX_HEADERS.get(str(c), _latex_escape(str(c))) for c in frame.columns)
+        " & ".join(_LATEX_HEADERS.get(str(c), latex_escape(str(c))) for c in frame.columns)
         + r" \\",
         r"\midrule",
     ]
@@ -571,6 +554,6 @@ def to_latex(
         lines.append(" & ".join(cells) + r" \\")
     lines += [r"\bottomrule", r"\end{tabular}"]
     if caption:
-        lines.append(rf"\caption{{{_latex_escape(caption)}}}")
+        lines.append(rf"\caption{{{latex_escape(caption)}}}")
     lines += [rf"\label{{{label}}}", r"\end{table}"]
     return "\n".join(lines) + "\n"
