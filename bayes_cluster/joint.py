@@ -2166,6 +2166,7 @@ def run_joint_section(
     out_dir: str | Path,
     *,
     progressbar: bool = False,
+    figures: bool = True,
 ) -> JointComparison:
     """Run the ``[joint]`` section: fit every approach, write tables, posterior and figure.
 
@@ -2188,6 +2189,9 @@ def run_joint_section(
         Output folder (created when absent).
     progressbar : bool
         Show nutpie's progress bars.
+    figures : bool
+        Draw and write the two PNG figures. ``bayes-cluster run`` passes False and draws
+        them through its own figure writer (PNG, PDF and SVG, the run's labels).
 
     Returns
     -------
@@ -2229,10 +2233,10 @@ def run_joint_section(
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    figure = plot_class_effect_comparison(comparison)
+    figure = plot_class_effect_comparison(comparison) if figures else None
     calibration = (
         plot_export_calibration(comparison.models["joint"])
-        if "joint" in comparison.models
+        if figures and "joint" in comparison.models
         else None
     )
     writers = {
@@ -2240,11 +2244,13 @@ def run_joint_section(
         "joint_class_effect.csv": lambda p: comparison.class_effect.to_csv(p),
         "joint_elpd.csv": lambda p: comparison.elpd.to_csv(p),
         "joint_comparison.md": lambda p: p.write_text(comparison.to_markdown(), encoding="utf-8"),
-        "joint_comparison.png": lambda p: figure.savefig(p, dpi=150, format="png"),
     }
-    if calibration is not None:
+    if "joint" in comparison.models:
         idata = comparison.models["joint"].idata_
         writers["joint_posterior.nc"] = lambda p: idata.to_netcdf(p, engine="h5netcdf")
+    if figure is not None:
+        writers["joint_comparison.png"] = lambda p: figure.savefig(p, dpi=150, format="png")
+    if calibration is not None:
         writers["joint_calibration.png"] = lambda p: calibration.savefig(p, dpi=150, format="png")
     temporary = {name: out_dir / f".{name}.tmp" for name in writers}
     try:
@@ -2253,9 +2259,9 @@ def run_joint_section(
         for name, path in temporary.items():
             path.replace(out_dir / name)
     finally:
-        plt.close(figure)
-        if calibration is not None:
-            plt.close(calibration)
+        for drawn in (figure, calibration):
+            if drawn is not None:
+                plt.close(drawn)
         for path in temporary.values():
             path.unlink(missing_ok=True)
     return comparison

@@ -1540,6 +1540,7 @@ def _run_joint(context: RunContext) -> None:
     """Adapter: the joint latent-class + logit section (:mod:`bayes_cluster.joint`)."""
     from bayes_cluster.diagnostics import ConvergenceWarning
     from bayes_cluster.joint import run_joint_section
+    from bayes_cluster.plots.joint import plot_class_effect_comparison, plot_export_calibration
 
     config = context.spec.extra["joint"]
     context.progress(
@@ -1554,6 +1555,7 @@ def _run_joint(context: RunContext) -> None:
             context.sampler,
             context.path("joint/joint_comparison.md").parent,
             progressbar=context.progressbar,
+            figures=False,  # drawn below through save_figure (PNG/PDF/SVG, QUICK label)
         )
     for name, diagnostics in result.diagnostics.items():
         context.add_diagnostics(f"[joint] {name}", diagnostics)
@@ -1573,14 +1575,25 @@ def _run_joint(context: RunContext) -> None:
     )
     for note in _warning_notes(caught):
         section.add(Alert(note, "warning"))
-    # the figures run_joint_section drew (bayes_cluster.joint), moved beside the others
-    figures = {"joint_comparison": "Class effect on exporting, by approach"}
+    section.add(
+        context.save_figure(
+            plot_class_effect_comparison(result),
+            "joint_comparison",
+            "Class effect on exporting, by approach: where the joint model's interval is "
+            "wider than the two-step one, the two-step interval ignored the uncertainty of "
+            "the class assignment",
+        )
+    )
     if "joint" in result.models:
-        figures["joint_calibration"] = "Joint model: calibration of the export probabilities"
-    for stem, caption in figures.items():
-        relative = f"figures/{stem}.png"
-        (context.folder / "joint" / f"{stem}.png").replace(context.path(relative))
-        section.add(FigureBlock(relative, caption + (" (quick preview)" if context.quick else "")))
+        section.add(
+            context.save_figure(
+                plot_export_calibration(result.models["joint"]),
+                "joint_calibration",
+                "Joint model: calibration of the export probabilities (posterior "
+                "predictive): where the observed line leaves the band of replicated "
+                "outcomes, the model's probabilities are systematically off",
+            )
+        )
     context.results["joint"] = result
     effect = result.class_effect.reset_index()
     if "approach" in effect.columns and (effect["approach"] == "joint").any():

@@ -121,22 +121,16 @@ def _run_tumang(folder: Path, *options: str) -> tuple[Path, str]:
     return out, stdout.getvalue()
 
 
-# The Tumang study is run once per session in each mode and shared by every test that
-# reads its outputs (tests/test_run.py, tests/test_run_outputs.py): each run costs minutes
-# on two cores. Those files run on one pytest-xdist worker (the "tumang_runs" group, see
-# pytest_collection_modifyitems), so each run happens once. Tests only read the folders.
+# The Tumang study is run once per session (--quick) and shared by every test that
+# reads its outputs: each run costs minutes on two cores. Those tests live in one file,
+# tests/test_run.py, so `--dist loadfile` keeps them on one pytest-xdist worker and each
+# run happens once. Tests only read the folders.
 
 
 @pytest.fixture(scope="session")
 def tumang_quick_run(tmp_path_factory) -> tuple[Path, str]:
     """The bundled Tumang study run with ``--quick``: (output folder, printed summary)."""
     return _run_tumang(tmp_path_factory.mktemp("tumang_quick"), "--quick")
-
-
-@pytest.fixture(scope="session")
-def tumang_full_run(tmp_path_factory) -> tuple[Path, str]:
-    """The bundled Tumang study run in full (slow tests only): (output folder, summary)."""
-    return _run_tumang(tmp_path_factory.mktemp("tumang_full"))
 
 
 @pytest.fixture(autouse=True)
@@ -150,14 +144,12 @@ def _close_figures():
 
 # Test files by their cold-cache time, longest first (summed `--durations` of a cold run
 # on a loaded machine, 2026-11-30). The suite runs on two pytest-xdist workers with
-# `--dist loadgroup`, one group per file (a file's module fixtures are fitted once, on one
-# worker; test_run.py and test_run_outputs.py form one group), and a group
-# goes to whichever worker is free: starting the longest files first keeps one long file
+# `--dist loadfile` (a file's module and session fixtures are built once, on one worker),
+# and a file goes to whichever worker is free: starting the longest files first keeps one long file
 # from being left alone at the end while the other worker idles. Files not listed follow
 # in their usual order; the order of the tests within a file is unchanged.
 LONGEST_FILES_FIRST = (
-    "test_run_outputs.py",  # 740 s on a loaded machine (2026-11-30, -n 2)
-    "test_run.py",  # 585 s (the same worker: they share the Tumang runs)
+    "test_run.py",  # about 900 s cold: the quick and full Tumang runs and the joint run
     "test_latent_class.py",  # 590 s
     "test_joint.py",  # 580 s
     "test_study.py",  # 435 s
@@ -179,13 +171,3 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """
     rank = {name: position for position, name in enumerate(LONGEST_FILES_FIRST)}
     items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
-    # `--dist loadgroup`: a file's tests stay on one worker (its module fixtures are built
-    # once), and the files sharing the session's Tumang runs share one worker
-    for item in items:
-        name = item.path.name
-        group = "tumang_runs" if name in SHARE_THE_TUMANG_RUNS else name
-        item.add_marker(pytest.mark.xdist_group(group))
-
-
-SHARE_THE_TUMANG_RUNS = frozenset({"test_run.py", "test_run_outputs.py"})
-"""Test files reading the session's :func:`tumang_quick_run` / :func:`tumang_full_run`."""
