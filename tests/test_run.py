@@ -386,7 +386,8 @@ def test_joint_section_runs_through_its_plugin(tmp_path):
     assert (out / "diagnostics" / "joint_joint.csv").is_file()
     report = (out / "report.md").read_text()
     assert "## Does the cluster pattern matter? Joint latent class + logit" in report
-    assert "![Class effect on exporting, by approach (quick preview)]" in report
+    assert "![Class effect on exporting, by approach: where the joint model's interval" in report
+    assert "the uncertainty of the class assignment (quick preview)]" in report
     assert "  Joint model, does the cluster pattern matter? class effect: 2" in printed
 
 
