@@ -16,6 +16,7 @@ No intercept column is added: each model adds its own ``Intercept``
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -280,7 +281,8 @@ def _observed_levels(series: pd.Series) -> tuple[Any, ...]:
         present = set(series.dropna().unique())
         return tuple(level for level in series.cat.categories if level in present)
     values = pd.unique(series)
-    try:
-        return tuple(sorted(values))
-    except TypeError:  # mixed types: sort by their printed form
-        return tuple(sorted(values, key=str))
+    comparable = all(isinstance(v, str) for v in values) or all(
+        isinstance(v, numbers.Number) for v in values
+    )
+    # levels of one kind sort naturally; mixed kinds (text beside numbers) by printed form
+    return tuple(sorted(values) if comparable else sorted(values, key=str))
