@@ -125,9 +125,9 @@ def _parse_outcome_labels(items: Sequence[str] | None) -> dict[str, int] | None:
 def _cmd_validate(args: argparse.Namespace) -> int:
     import warnings
 
-    from bayes_cluster.codebook import TUMANG_CODEBOOK
-    from bayes_cluster.spec import SpecError, load_spec
-    from bayes_cluster.survey import (
+    from bayes_cluster.run.spec import SpecError, load_spec
+    from bayes_cluster.surveys.codebook import TUMANG_CODEBOOK
+    from bayes_cluster.surveys.survey import (
         SurveyValidationError,
         SurveyWarning,
         describe_survey,
@@ -208,7 +208,7 @@ def _add_simulate_parser(subparsers: argparse._SubParsersAction) -> None:
         help="write a synthetic Tumang survey with a known truth (CSV)",
         description=(
             "Draw a synthetic survey with the design of the Tumang study from the stated "
-            "truth in bayes_cluster.simulate and write it as CSV. The same --n and --seed "
+            "truth in bayes_cluster.surveys.simulate and write it as CSV. The same --n and --seed "
             "give a byte-identical file. The bundled data were made with "
             "'bayes-cluster simulate --n 60 --seed 2028 --out data/tumang_synthetic.csv'."
         ),
@@ -245,7 +245,7 @@ MAX_FIRMS = 100_000
 
 
 def _cmd_simulate(args: argparse.Namespace) -> int:
-    from bayes_cluster.safety import OutputFolderError, check_output_file
+    from bayes_cluster.run.safety import OutputFolderError, check_output_file
 
     if args.n < MIN_FIRMS:
         return _refuse(f"--n must be at least {MIN_FIRMS}, got {args.n}")
@@ -259,7 +259,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
         return _refuse(str(error))
     out = Path(args.out)
 
-    from bayes_cluster.simulate import DEFAULT_SEED, simulate_tumang, write_tumang_csv
+    from bayes_cluster.surveys.simulate import DEFAULT_SEED, simulate_tumang, write_tumang_csv
 
     seed = DEFAULT_SEED if args.seed is None else args.seed
     frame, _ = simulate_tumang(n=args.n, seed=seed)
@@ -320,8 +320,8 @@ MAX_WORKERS = 256
 
 
 def _cmd_study(args: argparse.Namespace) -> int:
-    from bayes_cluster.safety import OutputFolderError, check_output_folder
-    from bayes_cluster.study import owns_study_folder
+    from bayes_cluster.run.safety import OutputFolderError, check_output_folder
+    from bayes_cluster.studies.study import owns_study_folder
 
     if not 1 <= args.workers <= MAX_WORKERS:
         raise UsageError(f"--workers must be between 1 and {MAX_WORKERS}, got {args.workers}")
@@ -332,8 +332,8 @@ def _cmd_study(args: argparse.Namespace) -> int:
     except OutputFolderError as error:
         return _refuse(str(error))
 
-    from bayes_cluster.spec import SpecError
-    from bayes_cluster.study import load_study_spec, pending_tasks, run_study
+    from bayes_cluster.run.spec import SpecError
+    from bayes_cluster.studies.study import load_study_spec, pending_tasks, run_study
 
     try:
         spec = load_study_spec(args.spec)
@@ -414,14 +414,14 @@ def _add_run_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from bayes_cluster.safety import (
+    from bayes_cluster.run.safety import (
         OutputFolderError,
         check_output_folder,
         interrupt_requested,
         is_package_marker,
     )
-    from bayes_cluster.spec import SpecError, load_spec
-    from bayes_cluster.survey import SurveyValidationError
+    from bayes_cluster.run.spec import SpecError, load_spec
+    from bayes_cluster.surveys.survey import SurveyValidationError
 
     if args.out is not None:  # before reading anything: an output path we must not touch
         try:
@@ -433,7 +433,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     except SpecError as error:
         print(f"INVALID: {error}", file=sys.stderr)
         return 1
-    from bayes_cluster.pipeline import PipelineError, default_output_folder, run_spec
+    from bayes_cluster.run.pipeline import PipelineError, default_output_folder, run_spec
 
     out = args.out if args.out is not None else default_output_folder(spec)
     had_results = is_package_marker(out / "run.json")
@@ -526,7 +526,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     --------
     >>> main(["simulate", "--help"])  # doctest: +SKIP
     """
-    from bayes_cluster.safety import interrupts_stop_the_work, reset_interrupt
+    from bayes_cluster.run.safety import interrupts_stop_the_work, reset_interrupt
 
     try:
         parser = build_parser()
@@ -538,7 +538,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERRUPTED
     reset_interrupt()
     try:
-        # Ctrl-C raises Interrupted, which PyMC and nutpie do not swallow (bayes_cluster.safety)
+        # Ctrl-C raises Interrupted, which PyMC and nutpie do not swallow (run.safety)
         with interrupts_stop_the_work():
             return int(args.handler(args))
     except UsageError as error:
@@ -556,10 +556,10 @@ def _was_interrupted(error: BaseException) -> bool:
     """Whether ``error`` is, or was caused by, Ctrl-C.
 
     Ctrl-C inside compiled code (a numba-jitted log density) reaches Python as a
-    ``SystemError`` whose cause is :class:`~bayes_cluster.safety.Interrupted`; the flag
+    ``SystemError`` whose cause is :class:`~bayes_cluster.run.safety.Interrupted`; the flag
     set by the signal handler tells it apart from a real error.
     """
-    from bayes_cluster.safety import Interrupted, interrupt_requested
+    from bayes_cluster.run.safety import Interrupted, interrupt_requested
 
     if interrupt_requested():
         return True

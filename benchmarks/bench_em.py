@@ -32,8 +32,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bayes_cluster.latent_class_em import LatentClassEM
-from bayes_cluster.markusen import MARKUSEN_ITEMS
+from bayes_cluster.estimators.latent_class_em import LatentClassEM
+from bayes_cluster.surveys.markusen import MARKUSEN_ITEMS
 
 REPO = Path(__file__).resolve().parents[1]
 

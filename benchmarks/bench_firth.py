@@ -34,11 +34,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bayes_cluster.codebook import TUMANG_PREDICTORS
-from bayes_cluster.firth import fit_single, profile_limits
-from bayes_cluster.frequentist import detect_separation, firth_logit, mle_logit
-from bayes_cluster.separation import model_matrix
-from bayes_cluster.simulate import simulate_tumang
+from bayes_cluster.estimators.firth import fit_single, profile_limits
+from bayes_cluster.estimators.frequentist import detect_separation, firth_logit, mle_logit
+from bayes_cluster.estimators.separation import model_matrix
+from bayes_cluster.surveys.codebook import TUMANG_PREDICTORS
+from bayes_cluster.surveys.simulate import simulate_tumang
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "tumang_synthetic.csv"
 

@@ -27,7 +27,7 @@ import time
 
 import pandas as pd
 
-from bayes_cluster.joint import (
+from bayes_cluster.estimators.joint import (
     ClassLogit,
     JointLatentClassLogit,
     class_effect_recovery,
@@ -35,8 +35,8 @@ from bayes_cluster.joint import (
     clear_compiled_cache,
     recovery_summary,
 )
-from bayes_cluster.latent_class_em import LatentClassEM
-from bayes_cluster.simulate import simulate_tumang
+from bayes_cluster.estimators.latent_class_em import LatentClassEM
+from bayes_cluster.surveys.simulate import simulate_tumang
 
 WEAK_ITEMS = ("mk_cooperation", "mk_local_labour", "mk_government_role")
 

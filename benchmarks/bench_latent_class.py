@@ -11,8 +11,8 @@ from __future__ import annotations
 import argparse
 import time
 
-from bayes_cluster.latent_class import BayesianLatentClass
-from bayes_cluster.simulate import simulate_tumang
+from bayes_cluster.estimators.latent_class import BayesianLatentClass
+from bayes_cluster.surveys.simulate import simulate_tumang
 
 
 def _report(label: str, model: BayesianLatentClass, wall: float) -> None:

@@ -23,10 +23,10 @@ from pathlib import Path
 
 import numpy as np
 
-from bayes_cluster.codebook import TUMANG_PREDICTORS
-from bayes_cluster.diagnostics import ConvergenceWarning
-from bayes_cluster.logistic import BayesianLogit, clear_compiled_cache
-from bayes_cluster.simulate import simulate_tumang
+from bayes_cluster.estimators.logistic import BayesianLogit, clear_compiled_cache
+from bayes_cluster.inference.diagnostics import ConvergenceWarning
+from bayes_cluster.surveys.codebook import TUMANG_PREDICTORS
+from bayes_cluster.surveys.simulate import simulate_tumang
 
 PREDICTORS = list(TUMANG_PREDICTORS)
 

@@ -31,7 +31,7 @@ import pandas as pd
 
 
 def per_fit_time(n_fits: int, cores: int) -> tuple[float, float, float]:
-    from bayes_cluster.study import (
+    from bayes_cluster.studies.study import (
         BayesianFitter,
         ReplicateTask,
         parse_study_spec,
@@ -84,7 +84,7 @@ def study_wall_time(
 def run_sbc(n_simulations: int, out: str | None) -> None:
     """Larger SBC of the Bayesian logit with the default priors (L = 100 thinned draws)."""
     from bayes_cluster.plots.study import plot_sbc_ecdf, plot_sbc_ranks
-    from bayes_cluster.sbc import sbc_logit
+    from bayes_cluster.studies.sbc import sbc_logit
 
     start = time.perf_counter()
     result = sbc_logit(

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bayes_cluster.cli import main
-from bayes_cluster.survey import load_survey, tumang_data_path
+from bayes_cluster.surveys.survey import load_survey, tumang_data_path
 
 
 def _bad_survey(tmp_path) -> Path:
@@ -35,7 +35,7 @@ def test_help_on_every_command(capsys, command):
 
 
 def test_simulate_help_states_the_bundled_seed(capsys):
-    from bayes_cluster.simulate import DEFAULT_SEED
+    from bayes_cluster.surveys.simulate import DEFAULT_SEED
 
     assert main(["simulate", "--help"]) == 0
     out = " ".join(capsys.readouterr().out.split())  # argparse wraps to the terminal width

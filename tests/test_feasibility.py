@@ -9,15 +9,15 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from bayes_cluster.feasibility import (
+from bayes_cluster.run.feasibility import (
     MIN_FIRMS,
     InfeasibleSpecError,
     check_feasibility,
     ensure_feasible,
     latent_class_parameters,
 )
-from bayes_cluster.spec import parse_spec
-from bayes_cluster.survey import SurveyValidationError, load_survey, tumang_data_path
+from bayes_cluster.run.spec import parse_spec
+from bayes_cluster.surveys.survey import SurveyValidationError, load_survey, tumang_data_path
 
 DATA = tumang_data_path()
 ITEMS = ["mk_small_local_firms", "mk_hub_dependence"]
@@ -54,7 +54,7 @@ def test_latent_class_parameters_counts_every_free_probability(n_classes, catego
 
 
 def test_bundled_specs_are_feasible(frame):
-    from bayes_cluster.spec import load_spec
+    from bayes_cluster.run.spec import load_spec
 
     root = Path(__file__).resolve().parents[1] / "models"
     for name in ("tumang.toml", "tumang_joint.toml", "tumang_logit_only.toml"):

@@ -12,14 +12,14 @@ from numpy.testing import assert_allclose
 from statsmodels.datasets import spector
 
 import bayes_cluster
-from bayes_cluster.design_matrix import design_matrix
-from bayes_cluster.frequentist import (
+from bayes_cluster.estimators.frequentist import (
     classification_table,
     detect_separation,
     firth_logit,
     hosmer_lemeshow,
     mle_logit,
 )
+from bayes_cluster.surveys.design_matrix import design_matrix
 
 SEX2_PREDICTORS = ["age", "oc", "vic", "vicl", "vis", "dia"]
 SEX2_TERMS = ["Intercept", *SEX2_PREDICTORS]
@@ -513,7 +513,7 @@ def test_penalized_curvature_equals_the_direct_n_by_n_formula_and_the_score_jaco
     # the same Hessian from the explicit n x n matrix Q = X I^{-1} X^T, and minus the
     # Jacobian of the modified score U*(beta) = X^T {y - pi + h (1/2 - pi)} by central
     # differences
-    from bayes_cluster.firth import penalized_state
+    from bayes_cluster.estimators.firth import penalized_state
 
     rng = np.random.default_rng(20261127)
     n, p = 37, 5
@@ -619,7 +619,7 @@ def test_spec_firth_se_reaches_the_run_and_its_report(sex2, tmp_path):
     import textwrap
 
     from bayes_cluster.cli import main
-    from bayes_cluster.spec import SpecError, parse_spec
+    from bayes_cluster.run.spec import SpecError, parse_spec
 
     data = sex2.assign(woman=[f"w{i}" for i in range(len(sex2))])
     data.to_csv(tmp_path / "sex2.csv", index=False)

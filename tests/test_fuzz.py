@@ -393,7 +393,7 @@ def test_xlsx_without_openpyxl_names_the_package(tmp_path, capsys, monkeypatch):
 
 
 def test_device_and_oversized_files_are_not_read(tmp_path, capsys, monkeypatch):
-    from bayes_cluster import survey
+    from bayes_cluster.surveys import survey
 
     text = cli(["validate", "/dev/zero"], tmp_path, capsys, 1)
     assert "/dev/zero: not a regular file (a device or a pipe)" in text
@@ -741,7 +741,7 @@ SPEC_SLOTS = [
 @settings(max_examples=60, deadline=None)
 @given(slot=st.sampled_from(SPEC_SLOTS), value=TOML_VALUES)
 def test_any_spec_value_is_accepted_or_refused_by_key(slot, value):
-    from bayes_cluster.spec import SpecError, parse_spec
+    from bayes_cluster.run.spec import SpecError, parse_spec
 
     section, key = slot
     raw = {
@@ -837,7 +837,7 @@ def test_run_reads_the_declared_number_format(tmp_path):
     )
     out = tmp_path / "out"
     # a real process: run_spec's progress stream defaults to the sys.stderr of the moment
-    # bayes_cluster.pipeline was first imported, which under pytest may be a closed capture
+    # bayes_cluster.run.pipeline was first imported, which under pytest may be a closed capture
     done = subprocess.run(
         [sys.executable, "-m", "bayes_cluster.cli", "run", str(spec), "--out", str(out)],
         capture_output=True,

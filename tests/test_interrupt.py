@@ -23,9 +23,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from bayes_cluster import pipeline, report, safety, study
 from bayes_cluster.cli import main
-from bayes_cluster.safety import PACKAGE, Interrupted
+from bayes_cluster.run import pipeline, report, safety
+from bayes_cluster.run.safety import PACKAGE, Interrupted
+from bayes_cluster.studies import study
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 LOGIT_SPEC = REPO_ROOT / "models" / "tumang_logit_only.toml"

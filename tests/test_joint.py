@@ -17,9 +17,9 @@ import xarray as xr
 from scipy import stats
 from scipy.special import expit, logsumexp
 
-from bayes_cluster import logistic
-from bayes_cluster.dims import CATEGORY, FIRM, ITEM, LATENT_CLASS, PREDICTOR
-from bayes_cluster.joint import (
+from bayes_cluster.common.dims import CATEGORY, FIRM, ITEM, LATENT_CLASS, PREDICTOR
+from bayes_cluster.estimators import logistic
+from bayes_cluster.estimators.joint import (
     CLASS_CONTRAST,
     DEFAULT_PRIORS,
     JointLatentClassLogit,
@@ -33,14 +33,14 @@ from bayes_cluster.joint import (
     run_joint_section,
     validate_joint_section,
 )
-from bayes_cluster.markusen import MARKUSEN_ITEMS
-from bayes_cluster.simulate import simulate_tumang
+from bayes_cluster.surveys.markusen import MARKUSEN_ITEMS
+from bayes_cluster.surveys.simulate import simulate_tumang
 
 SAMPLER = {"draws": 150, "tune": 150, "chains": 2}
 
 
 class Problems:
-    """Collects spec problems as bayes_cluster.spec does."""
+    """Collects spec problems as bayes_cluster.run.spec does."""
 
     def __init__(self) -> None:
         self.messages: dict[str, str] = {}
@@ -199,7 +199,7 @@ def test_three_step_ml_likelihood_matches_a_direct_computation():
     import pytensor
     from pytensor.compile.mode import Mode
 
-    from bayes_cluster.joint import ClassLogit
+    from bayes_cluster.estimators.joint import ClassLogit
 
     rng = np.random.default_rng(12)
     n, k = 9, 3

@@ -23,14 +23,14 @@ import pytest
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from bayes_cluster import latex
 from bayes_cluster.cli import main
-from bayes_cluster.diagnostics import MCMCDiagnostics
-from bayes_cluster.methods_text import REFERENCES, describe_prior, methods_text
+from bayes_cluster.common import latex
+from bayes_cluster.inference.diagnostics import MCMCDiagnostics
 from bayes_cluster.plots.compare import METHOD_COLOURS
 from bayes_cluster.plots.latent_class import RESPONSE_COLOURS
 from bayes_cluster.plots.style import OKABE_ITO, save_formats, stamp_label
-from bayes_cluster.spec import load_spec
+from bayes_cluster.run.methods_text import REFERENCES, describe_prior, methods_text
+from bayes_cluster.run.spec import load_spec
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "data" / "tumang_synthetic.csv"
@@ -391,7 +391,7 @@ def test_tiny_run_writes_journal_tables_and_methods(tiny_run):
 
 
 def test_comparison_tex_writes_probabilities_with_two_decimals():
-    from bayes_cluster.compare import to_latex
+    from bayes_cluster.analyses.compare import to_latex
 
     source = to_latex(COMPARISON, columns=["method", "term", "estimate", "p_value",
                                            "prob_positive"])  # fmt: skip

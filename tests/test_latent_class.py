@@ -1,4 +1,4 @@
-"""Tests of the Bayesian latent class model (bayes_cluster.latent_class)."""
+"""Tests of the Bayesian latent class model (bayes_cluster.estimators.latent_class)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,16 @@ import pandas as pd
 import pytest
 from scipy.stats import dirichlet
 
-from bayes_cluster.dims import CATEGORY, CHAIN, DRAW, FIRM, ITEM, LATENT_CLASS, MARKUSEN_TYPE
-from bayes_cluster.latent_class import (
+from bayes_cluster.common.dims import (
+    CATEGORY,
+    CHAIN,
+    DRAW,
+    FIRM,
+    ITEM,
+    LATENT_CLASS,
+    MARKUSEN_TYPE,
+)
+from bayes_cluster.estimators.latent_class import (
     DEFAULT_PRIORS,
     BayesianLatentClass,
     ClusterVerdict,
@@ -19,8 +27,8 @@ from bayes_cluster.latent_class import (
     marginal_log_likelihood,
     relabel_draws,
 )
-from bayes_cluster.markusen import MARKUSEN_ITEMS, MARKUSEN_TYPES
-from bayes_cluster.simulate import simulate_tumang
+from bayes_cluster.surveys.markusen import MARKUSEN_ITEMS, MARKUSEN_TYPES
+from bayes_cluster.surveys.simulate import simulate_tumang
 
 # ---------------------------------------------------------------------------- encoding
 
@@ -409,7 +417,7 @@ def test_bayesian_figures(short_fit):
 
 @pytest.mark.slow
 def test_number_of_classes_by_loo_bic_and_overfitted_mixture():
-    from bayes_cluster.latent_class import overfitted_mixture, select_n_classes_bayes
+    from bayes_cluster.estimators.latent_class import overfitted_mixture, select_n_classes_bayes
 
     frame, truth = simulate_tumang(n=60, seed=101)
     table, models = select_n_classes_bayes(

@@ -9,10 +9,10 @@ import xarray as xr
 from scipy import stats
 
 from bayes_cluster import LatentClassEM
-from bayes_cluster.dims import CATEGORY, ITEM, LATENT_CLASS
-from bayes_cluster.latent_class_em import select_n_classes
-from bayes_cluster.markusen import MARKUSEN_ITEMS, MARKUSEN_TYPES
-from bayes_cluster.simulate import simulate_tumang
+from bayes_cluster.common.dims import CATEGORY, ITEM, LATENT_CLASS
+from bayes_cluster.estimators.latent_class_em import select_n_classes
+from bayes_cluster.surveys.markusen import MARKUSEN_ITEMS, MARKUSEN_TYPES
+from bayes_cluster.surveys.simulate import simulate_tumang
 
 
 @pytest.fixture(scope="module")
@@ -264,8 +264,8 @@ def tumang_em() -> LatentClassEM:
 def test_markusen_match_heatmap(tumang_em):
     from matplotlib.figure import Figure
 
-    from bayes_cluster.markusen import match_markusen_types
     from bayes_cluster.plots.latent_class import plot_markusen_match
+    from bayes_cluster.surveys.markusen import match_markusen_types
 
     figure = plot_markusen_match(tumang_em)
     assert isinstance(figure, Figure)

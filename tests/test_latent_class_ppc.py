@@ -11,8 +11,8 @@ import xarray as xr
 from matplotlib.figure import Figure
 from scipy.stats.contingency import association
 
-from bayes_cluster.dims import CATEGORY, CHAIN, DRAW, FIRM, ITEM, LATENT_CLASS
-from bayes_cluster.latent_class import (
+from bayes_cluster.common.dims import CATEGORY, CHAIN, DRAW, FIRM, ITEM, LATENT_CLASS
+from bayes_cluster.estimators.latent_class import (
     BayesianLatentClass,
     _cramers_v,
     _replicate_responses,

@@ -10,10 +10,8 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from bayes_cluster.codebook import TUMANG_PREDICTORS
-from bayes_cluster.diagnostics import ConvergenceWarning
-from bayes_cluster.dims import FIRM, GROUP, INTERCEPT, PREDICTOR
-from bayes_cluster.logistic import (
+from bayes_cluster.common.dims import FIRM, GROUP, INTERCEPT, PREDICTOR
+from bayes_cluster.estimators.logistic import (
     _COMPILED_CACHE,
     DEFAULT_PRIORS,
     BayesianLogit,
@@ -21,7 +19,9 @@ from bayes_cluster.logistic import (
     _hdi,
     compare_models,
 )
-from bayes_cluster.simulate import simulate_tumang
+from bayes_cluster.inference.diagnostics import ConvergenceWarning
+from bayes_cluster.surveys.codebook import TUMANG_PREDICTORS
+from bayes_cluster.surveys.simulate import simulate_tumang
 
 PREDICTORS = list(TUMANG_PREDICTORS)
 SUMMARY_COLUMNS = [

@@ -8,15 +8,15 @@ import pytest
 import xarray as xr
 
 from bayes_cluster import MARKUSEN_ITEMS, MARKUSEN_TYPES, SIGNATURES, descriptive_scoring
-from bayes_cluster.dims import CATEGORY, ITEM, LATENT_CLASS, MARKUSEN_TYPE
-from bayes_cluster.markusen import (
+from bayes_cluster.common.dims import CATEGORY, ITEM, LATENT_CLASS, MARKUSEN_TYPE
+from bayes_cluster.surveys.markusen import (
     agreement_balance,
     best_markusen_type,
     match_markusen_types,
     signature,
     signature_matrix,
 )
-from bayes_cluster.simulate import markusen_item_probabilities, simulate_tumang
+from bayes_cluster.surveys.simulate import markusen_item_probabilities, simulate_tumang
 
 # --- the table ----------------------------------------------------------------------------
 

@@ -21,9 +21,9 @@ from pathlib import Path
 
 import pytest
 
-from bayes_cluster import pipeline
 from bayes_cluster.cli import main
-from bayes_cluster.safety import PACKAGE, OutputFolderError, check_output_folder
+from bayes_cluster.run import pipeline
+from bayes_cluster.run.safety import PACKAGE, OutputFolderError, check_output_folder
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 LOGIT_SPEC = REPO_ROOT / "models" / "tumang_logit_only.toml"

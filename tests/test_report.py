@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
-from bayes_cluster.report import (
+from bayes_cluster.run.report import (
     Alert,
     BulletList,
     DiagnosticsEntry,

@@ -19,10 +19,10 @@ import pandas as pd
 import pytest
 import xarray as xr
 
-from bayes_cluster.diagnostics import ConvergenceWarning
-from bayes_cluster.dims import GROUP, INTERCEPT
-from bayes_cluster.logistic import BayesianLogit
-from bayes_cluster.simulate import simulate_tumang
+from bayes_cluster.common.dims import GROUP, INTERCEPT
+from bayes_cluster.estimators.logistic import BayesianLogit
+from bayes_cluster.inference.diagnostics import ConvergenceWarning
+from bayes_cluster.surveys.simulate import simulate_tumang
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "tumang_synthetic.csv"
 TINY = {"draws": 50, "tune": 50, "chains": 2, "sampler": "pymc"}
@@ -88,8 +88,8 @@ def test_summary_has_group_sd_and_group_effects(hierarchical, tumang):
 def test_mle_interval_at_the_configured_level_matches_statsmodels(tumang, level):
     import statsmodels.api as sm
 
-    from bayes_cluster.compare import comparison_table, from_mle
-    from bayes_cluster.frequentist import mle_logit
+    from bayes_cluster.analyses.compare import comparison_table, from_mle
+    from bayes_cluster.estimators.frequentist import mle_logit
 
     predictors = ["workers", "firm_age", "training"]
     fit = mle_logit(tumang, "export", predictors, level=level)
@@ -109,7 +109,7 @@ def test_mle_interval_at_the_configured_level_matches_statsmodels(tumang, level)
 
 
 def test_comparison_refuses_intervals_of_different_levels():
-    from bayes_cluster.compare import comparison_table, from_bayes, from_mle
+    from bayes_cluster.analyses.compare import comparison_table, from_bayes, from_mle
 
     frequentist = pd.DataFrame(
         {"estimate": [0.5], "std_error": [0.2], "p_value": [0.01]}, index=["x"]
@@ -140,7 +140,7 @@ class _LooStub:
 
 
 def test_stacking_weights_maximise_the_log_score_and_pseudo_bma_follows_elpd():
-    from bayes_cluster.latent_class import loo_weights
+    from bayes_cluster.estimators.latent_class import loo_weights
 
     rng = np.random.default_rng(4)
     log_p = np.log(rng.uniform(0.05, 0.95, size=(60, 2)))
@@ -165,7 +165,7 @@ def test_stacking_weights_maximise_the_log_score_and_pseudo_bma_follows_elpd():
 
 @pytest.fixture(scope="module")
 def class_models():
-    from bayes_cluster.latent_class import BayesianLatentClass
+    from bayes_cluster.estimators.latent_class import BayesianLatentClass
 
     frame, _ = simulate_tumang(n=60, seed=11)
     models = {}
@@ -179,8 +179,12 @@ def class_models():
 
 
 def test_averaged_verdict_is_the_weighted_sum_of_the_per_k_verdicts(class_models):
-    from bayes_cluster.latent_class import compare_n_classes, loo_weights, verdict_over_n_classes
-    from bayes_cluster.markusen import MARKUSEN_TYPES
+    from bayes_cluster.estimators.latent_class import (
+        compare_n_classes,
+        loo_weights,
+        verdict_over_n_classes,
+    )
+    from bayes_cluster.surveys.markusen import MARKUSEN_TYPES
 
     weights = {1: 0.3, 2: 0.7}
     table, sentences = verdict_over_n_classes(class_models, weights)
@@ -227,7 +231,7 @@ def test_group_shrinkage_raw_shares_and_pooled_draws(hierarchical, tumang):
 
 # ---------------------------------------------------------------- prior sensitivity in words
 def test_widened_priors_scale_only_the_widths(hierarchical):
-    from bayes_cluster.logistic import widened_priors
+    from bayes_cluster.estimators.logistic import widened_priors
 
     wide = widened_priors(hierarchical, 4.0)
     assert wide == {
@@ -248,7 +252,7 @@ def _coefficients(means, lowers, uppers):
 
 
 def test_prior_sensitivity_reading_names_flags_and_changed_conclusions():
-    from bayes_cluster.logistic import prior_sensitivity_reading
+    from bayes_cluster.estimators.logistic import prior_sensitivity_reading
 
     sensitivity = pd.DataFrame(
         {
@@ -392,7 +396,7 @@ def test_run_comparison_is_at_the_configured_level(tumang_run_at_90):
 
 
 def test_spec_comparison_level_default_and_bounds():
-    from bayes_cluster.spec import SpecError, parse_spec
+    from bayes_cluster.run.spec import SpecError, parse_spec
 
     raw = {
         "data": {"path": str(DATA)},

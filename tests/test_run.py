@@ -30,13 +30,13 @@ import pandas as pd
 import pytest
 import xarray as xr
 
-from bayes_cluster import pipeline
+from bayes_cluster.analyses.compare import COMPARISON_COLUMNS
 from bayes_cluster.cli import main
-from bayes_cluster.codebook import TUMANG_PREDICTORS
-from bayes_cluster.compare import COMPARISON_COLUMNS
-from bayes_cluster.markusen import MARKUSEN_ITEMS, MARKUSEN_TYPES, match_markusen_types
-from bayes_cluster.simulate import TUMANG_COEFFICIENTS, TUMANG_INTERCEPT
-from bayes_cluster.spec import SpecError, load_spec
+from bayes_cluster.run import pipeline
+from bayes_cluster.run.spec import SpecError, load_spec
+from bayes_cluster.surveys.codebook import TUMANG_PREDICTORS
+from bayes_cluster.surveys.markusen import MARKUSEN_ITEMS, MARKUSEN_TYPES, match_markusen_types
+from bayes_cluster.surveys.simulate import TUMANG_COEFFICIENTS, TUMANG_INTERCEPT
 
 ROOT = Path(__file__).resolve().parents[1]
 TUMANG_SPEC = ROOT / "models" / "tumang.toml"
@@ -786,7 +786,7 @@ def test_mapped_items_give_the_same_scoring_and_typing_as_markusen_names(tmp_pat
         second = tmp_path / "named" / "out" / "latent_class" / table
         assert first.read_bytes() == second.read_bytes(), table
     # the descriptive verdict is the thesis's rule on the original columns
-    from bayes_cluster.markusen import descriptive_scoring
+    from bayes_cluster.surveys.markusen import descriptive_scoring
 
     expected = descriptive_scoring(pd.read_csv(DATA)).verdict
     assert f"  Cluster pattern, descriptive scoring: {expected}" in printed.splitlines()
@@ -806,7 +806,7 @@ def test_items_that_cannot_be_typed_say_why_in_report_and_summary(tmp_path):
         "descriptive scoring and the Markusen typing of the latent classes were left out (the "
         "latent classes are fitted all the same). To type them, map every item column to the "
         "Markusen item it measures in the spec: `[latent_class.markusen_items]` with "
-        '`q12 = "mk_..."` (item names: bayes_cluster.markusen.MARKUSEN_ITEMS; see '
+        '`q12 = "mk_..."` (item names: bayes_cluster.surveys.markusen.MARKUSEN_ITEMS; see '
         "docs/spec.md)."
     )
     assert f"  Cluster pattern: {message}" in printed.splitlines()

@@ -8,13 +8,13 @@ import pytest
 from matplotlib.figure import Figure
 from scipy import stats
 
-from bayes_cluster.codebook import TUMANG_PREDICTORS
-from bayes_cluster.sbc import (
+from bayes_cluster.studies.sbc import (
     SBCResult,
     _ecdf_counts,
     ecdf_band,
     rank_uniformity,
 )
+from bayes_cluster.surveys.codebook import TUMANG_PREDICTORS
 
 
 def uniform_ranks(n=200, L=99, columns=("a", "b", "c"), seed=0) -> pd.DataFrame:
@@ -93,8 +93,8 @@ def test_sbc_figures():
 @pytest.mark.slow
 def test_sbc_of_the_bayesian_logit_with_default_priors_is_uniform():
     """Talts et al. (2018): 100 prior draws, ranks among 100 thinned posterior draws."""
-    from bayes_cluster.logistic import DEFAULT_PRIORS
-    from bayes_cluster.sbc import sbc_logit
+    from bayes_cluster.estimators.logistic import DEFAULT_PRIORS
+    from bayes_cluster.studies.sbc import sbc_logit
 
     result = sbc_logit(n_simulations=100, n_rank_draws=100, draws=500, tune=500, chains=2, seed=3)
     print(result.verdict())
@@ -111,7 +111,7 @@ def test_sbc_of_the_bayesian_logit_with_default_priors_is_uniform():
 
 @pytest.mark.slow
 def test_sbc_of_the_latent_class_model_is_uniform():
-    from bayes_cluster.sbc import sbc_latent_class
+    from bayes_cluster.studies.sbc import sbc_latent_class
 
     result = sbc_latent_class(
         n_classes=2, n_simulations=40, n_rank_draws=40, draws=300, tune=400, chains=2, seed=1
@@ -125,7 +125,7 @@ def test_sbc_of_the_latent_class_model_is_uniform():
 
 
 def test_latent_class_quantities_ignore_labels():
-    from bayes_cluster.sbc import latent_class_quantities
+    from bayes_cluster.studies.sbc import latent_class_quantities
 
     rng = np.random.default_rng(0)
     pi = rng.dirichlet(np.ones(3))

@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bayes_cluster.codebook import TUMANG_CODEBOOK, TUMANG_PREDICTORS
-from bayes_cluster.markusen import MARKUSEN_ITEMS
-from bayes_cluster.simulate import (
+from bayes_cluster.surveys.codebook import TUMANG_CODEBOOK, TUMANG_PREDICTORS
+from bayes_cluster.surveys.markusen import MARKUSEN_ITEMS
+from bayes_cluster.surveys.simulate import (
     DEFAULT_SEED,
     TUMANG_COEFFICIENTS,
     TUMANG_INTERCEPT,
@@ -16,7 +16,7 @@ from bayes_cluster.simulate import (
     simulate_tumang,
     write_tumang_csv,
 )
-from bayes_cluster.survey import load_survey, tumang_data_path
+from bayes_cluster.surveys.survey import load_survey, tumang_data_path
 
 
 @pytest.fixture(scope="module")
@@ -114,8 +114,8 @@ def test_bundled_csv_passes_validation(bundled):
 
 
 def test_data_readme_matches_codebook_and_truth(bundled):
-    from bayes_cluster.codebook import codebook_frame
-    from bayes_cluster.simulate import LEVEL_PROBABILITIES, TUMANG_CLASS_SHARES
+    from bayes_cluster.surveys.codebook import codebook_frame
+    from bayes_cluster.surveys.simulate import LEVEL_PROBABILITIES, TUMANG_CLASS_SHARES
 
     readme = (tumang_data_path().parent / "README.md").read_text(encoding="utf-8")
     assert "SYNTHETIC" in readme

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from bayes_cluster.cli import main
-from bayes_cluster.codebook import TUMANG_PREDICTORS
-from bayes_cluster.markusen import MARKUSEN_ITEMS
-from bayes_cluster.spec import SpecError, load_spec, parse_spec
+from bayes_cluster.run.spec import SpecError, load_spec, parse_spec
+from bayes_cluster.surveys.codebook import TUMANG_PREDICTORS
+from bayes_cluster.surveys.markusen import MARKUSEN_ITEMS
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "data" / "tumang_synthetic.csv"
@@ -66,7 +66,7 @@ def test_bundled_tumang_spec_is_the_full_study():
     }
 
 
-# models/simulation.toml is a study spec, read by bayes_cluster.study (tests/test_study.py)
+# models/simulation.toml is a study spec, read by bayes_cluster.studies.study (tests/test_study.py)
 MODEL_SPECS = sorted(p for p in (ROOT / "models").glob("*.toml") if p.name != "simulation.toml")
 
 

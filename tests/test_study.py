@@ -16,10 +16,8 @@ import pytest
 import statsmodels.api as sm
 from matplotlib.figure import Figure
 
-from bayes_cluster.codebook import TUMANG_PREDICTORS
-from bayes_cluster.simulate import TUMANG_COEFFICIENTS, TUMANG_INTERCEPT, simulate_tumang
-from bayes_cluster.spec import SpecError
-from bayes_cluster.study import (
+from bayes_cluster.run.spec import SpecError
+from bayes_cluster.studies.study import (
     ReplicateTask,
     collect_replicates,
     load_study_spec,
@@ -31,6 +29,8 @@ from bayes_cluster.study import (
     simulate_replicate,
     study_metrics,
 )
+from bayes_cluster.surveys.codebook import TUMANG_PREDICTORS
+from bayes_cluster.surveys.simulate import TUMANG_COEFFICIENTS, TUMANG_INTERCEPT, simulate_tumang
 
 REPO = Path(__file__).resolve().parents[1]
 FREQUENTIST = ["mle", "firth"]
@@ -192,7 +192,7 @@ def test_study_metrics_by_hand():
                 "note": "",
             }
         )
-    from bayes_cluster.study import _typed
+    from bayes_cluster.studies.study import _typed
 
     metrics = study_metrics(_typed(pd.DataFrame(rows)))
     (row,) = metrics.to_dict("records")
@@ -443,9 +443,9 @@ def test_small_sample_behaviour_of_mle_and_firth(tmp_path):
 @pytest.mark.slow
 def test_bayesian_method_compiles_once_and_reports_diagnostics(tmp_path):
     """The Bayesian logit runs in a study: compiled once for all sizes, same model as fit()."""
-    from bayes_cluster.diagnostics import ConvergenceWarning
-    from bayes_cluster.logistic import BayesianLogit
-    from bayes_cluster.study import _BAYES_FITTERS
+    from bayes_cluster.estimators.logistic import BayesianLogit
+    from bayes_cluster.inference.diagnostics import ConvergenceWarning
+    from bayes_cluster.studies.study import _BAYES_FITTERS
 
     _BAYES_FITTERS.clear()
     spec = parse_study_spec(

@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bayes_cluster.codebook import TUMANG_CODEBOOK, Column
-from bayes_cluster.survey import (
+from bayes_cluster.surveys.codebook import TUMANG_CODEBOOK, Column
+from bayes_cluster.surveys.survey import (
     SurveyProblem,
     SurveyValidationError,
     SurveyWarning,
@@ -204,11 +204,11 @@ def test_tumang_data_path_points_at_the_repo_file():
 
 
 def test_tumang_data_path_prefers_the_installed_copy(tmp_path, monkeypatch):
-    import bayes_cluster.survey as survey
+    import bayes_cluster.surveys.survey as survey
 
     package = tmp_path / "site-packages" / "bayes_cluster"
     (package / "_data").mkdir(parents=True)
-    monkeypatch.setattr(survey, "__file__", str(package / "survey.py"))
+    monkeypatch.setattr(survey, "__file__", str(package / "surveys" / "survey.py"))
     with pytest.raises(FileNotFoundError, match="bundled tumang_synthetic.csv not found"):
         tumang_data_path()
     installed = package / "_data" / "tumang_synthetic.csv"

@@ -12,7 +12,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
-from bayes_cluster.dims import INTERCEPT
+from bayes_cluster.common.dims import INTERCEPT
 from bayes_cluster.plots.style import OKABE_ITO, styled
 
 __all__ = [
@@ -61,7 +61,7 @@ def forest_plot_methods(
     Parameters
     ----------
     comparison : pandas.DataFrame
-        Output of :func:`bayes_cluster.compare.comparison_table`.
+        Output of :func:`bayes_cluster.analyses.compare.comparison_table`.
     include_intercept : bool
         Whether to show the intercept (usually on another scale than the slopes).
     title : str, optional
@@ -148,7 +148,7 @@ def plot_prior_posterior(
     draws : mapping of str to numpy.ndarray
         Term -> posterior draws (flattened over chains), on the scale the prior is on.
     priors : mapping of str to mapping
-        Term -> prior (``{"dist": ..., ...}``, :mod:`bayes_cluster.priors`); terms without
+        Term -> prior (``{"dist": ..., ...}``, :mod:`~priors`); terms without
         a prior (e.g. under the horseshoe) show the posterior only.
     title : str, optional
         Figure title.
@@ -159,7 +159,7 @@ def plot_prior_posterior(
     -------
     matplotlib.figure.Figure
     """
-    from bayes_cluster.priors import prior_log_density
+    from bayes_cluster.inference.priors import prior_log_density
 
     terms = list(draws)
     columns = min(4, len(terms))
@@ -210,12 +210,12 @@ def plot_elpd_comparison(
     Parameters
     ----------
     table : pandas.DataFrame
-        Indexed by model, best first, as :func:`bayes_cluster.logistic.compare_models`
+        Indexed by model, best first, as :func:`bayes_cluster.estimators.logistic.compare_models`
         (``arviz_stats.compare``) returns it.
     elpd, se, elpd_diff, diff_se : str
         Column names of the ELPD, its SE, the difference to the best and the SE of that
         difference (the defaults are ``arviz_stats.compare``'s; the latent-class table of
-        :func:`bayes_cluster.latent_class.compare_n_classes` uses ``elpd_loo`` and
+        :func:`bayes_cluster.estimators.latent_class.compare_n_classes` uses ``elpd_loo`` and
         ``se_diff``).
     title : str, optional
         Figure title.

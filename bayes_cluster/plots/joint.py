@@ -13,7 +13,7 @@ from bayes_cluster.plots.style import OKABE_ITO, styled
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-    from bayes_cluster.joint import JointComparison
+    from bayes_cluster.estimators.joint import JointComparison
 
 __all__ = ["plot_class_effect_comparison", "plot_export_calibration", "plot_recovery"]
 
@@ -55,8 +55,8 @@ def plot_class_effect_comparison(
 
     Parameters
     ----------
-    comparison : bayes_cluster.joint.JointComparison
-        Result of :func:`bayes_cluster.joint.compare_class_approaches`.
+    comparison : bayes_cluster.estimators.joint.JointComparison
+        Result of :func:`bayes_cluster.estimators.joint.compare_class_approaches`.
     truth : mapping, optional
         True values by term (simulated data), drawn as crosses.
 
@@ -69,7 +69,7 @@ def plot_class_effect_comparison(
     import matplotlib.pyplot as plt
     from matplotlib.lines import Line2D
 
-    from bayes_cluster.joint import APPROACH_LABELS
+    from bayes_cluster.estimators.joint import APPROACH_LABELS
 
     table = comparison.coefficients
     approaches = list(dict.fromkeys(table.index.get_level_values("approach")))
@@ -133,7 +133,7 @@ def plot_recovery(results: pd.DataFrame, *, truth_column: str = "truth") -> Figu
     """
     import matplotlib.pyplot as plt
 
-    from bayes_cluster.joint import APPROACH_LABELS
+    from bayes_cluster.estimators.joint import APPROACH_LABELS
 
     approaches = list(dict.fromkeys(results["approach"]))
     fig, axes = plt.subplots(

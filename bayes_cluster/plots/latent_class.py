@@ -14,11 +14,11 @@ import pandas as pd
 import xarray as xr
 from matplotlib.figure import Figure
 
-from bayes_cluster.dims import CATEGORY, ITEM, LATENT_CLASS, MARKUSEN_TYPE
-from bayes_cluster.latent_class import BayesianLatentClass
-from bayes_cluster.latent_class_em import LatentClassEM
-from bayes_cluster.markusen import MARKUSEN_TYPES, DescriptiveScoring, match_markusen_types
+from bayes_cluster.common.dims import CATEGORY, ITEM, LATENT_CLASS, MARKUSEN_TYPE
+from bayes_cluster.estimators.latent_class import BayesianLatentClass
+from bayes_cluster.estimators.latent_class_em import LatentClassEM
 from bayes_cluster.plots.style import NEUTRAL, OKABE_ITO, palette, styled
+from bayes_cluster.surveys.markusen import MARKUSEN_TYPES, DescriptiveScoring, match_markusen_types
 
 __all__ = [
     "RESPONSE_COLOURS",
@@ -61,7 +61,7 @@ def plot_descriptive_scoring(result: DescriptiveScoring, *, title: str | None = 
     Parameters
     ----------
     result : DescriptiveScoring
-        Output of :func:`bayes_cluster.markusen.descriptive_scoring`.
+        Output of :func:`bayes_cluster.surveys.markusen.descriptive_scoring`.
     title : str, optional
         Figure title (default states the verdict).
 
@@ -155,14 +155,14 @@ def plot_markusen_match(
 ) -> Figure:
     """Heat map of each latent class's match score with each Markusen type.
 
-    The score is :func:`bayes_cluster.markusen.match_markusen_types` (1 = the class's
+    The score is :func:`bayes_cluster.surveys.markusen.match_markusen_types` (1 = the class's
     agreement balance equals the type's signature on every item, -1 = the opposite);
     each class's best type is outlined.
 
     Parameters
     ----------
     source : LatentClassEM or array_like or xarray.DataArray
-        A fitted :class:`~bayes_cluster.latent_class_em.LatentClassEM` (its item
+        A fitted :class:`~bayes_cluster.estimators.latent_class_em.LatentClassEM` (its item
         probabilities are scored), or scores of shape (class, markusen_type).  A DataArray
         of scores with further dims (e.g. posterior draws) is averaged over them.
     class_labels : sequence of str, optional
@@ -311,7 +311,7 @@ def plot_item_profiles(
 
 
 # --------------------------------------------------------------------------------------
-# Bayesian latent classes (bayes_cluster.latent_class.BayesianLatentClass)
+# Bayesian latent classes (bayes_cluster.estimators.latent_class.BayesianLatentClass)
 # --------------------------------------------------------------------------------------
 
 
@@ -690,7 +690,7 @@ def plot_bivariate_residuals(
     ----------
     pairs : pandas.DataFrame
         The ``pairs`` table of
-        :meth:`bayes_cluster.latent_class.BayesianLatentClass.posterior_predictive_check`,
+        :meth:`bayes_cluster.estimators.latent_class.BayesianLatentClass.posterior_predictive_check`,
         indexed by (``item_1``, ``item_2``), with columns ``bvr_observed`` and ``p_bvr``.
     alpha : float
         p-value under which a pair is outlined.

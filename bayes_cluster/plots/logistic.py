@@ -1,4 +1,4 @@
-"""Figures that check a :class:`~bayes_cluster.logistic.BayesianLogit` fit.
+"""Figures that check a :class:`~bayes_cluster.estimators.logistic.BayesianLogit` fit.
 
 Every function returns a :class:`matplotlib.figure.Figure` and never fits anything.
 
@@ -27,7 +27,7 @@ from bayes_cluster.plots.style import OKABE_ITO, styled
 if TYPE_CHECKING:
     import pandas as pd
 
-    from bayes_cluster.logistic import BayesianLogit
+    from bayes_cluster.estimators.logistic import BayesianLogit
 
 __all__ = [
     "draw_pav_calibration",
@@ -338,7 +338,7 @@ def prior_predictive_probabilities(
     Parameters
     ----------
     slope_prior, intercept_prior : mapping
-        Priors as in :data:`bayes_cluster.logistic.DEFAULT_PRIORS`.
+        Priors as in :data:`bayes_cluster.estimators.logistic.DEFAULT_PRIORS`.
     n_predictors : int, default 7
         Number of slopes acting together.
     n_obs : int, default 60
@@ -353,7 +353,7 @@ def prior_predictive_probabilities(
     numpy.ndarray
         Shape (draws, n_obs).
     """
-    from bayes_cluster.priors import sample_prior, validate_prior
+    from bayes_cluster.inference.priors import sample_prior, validate_prior
 
     rng = np.random.default_rng(random_seed)
     slopes = sample_prior(validate_prior(slope_prior, "slopes"), (draws, n_predictors), rng)
@@ -417,7 +417,7 @@ def plot_prior_predictive(
 
 def default_prior_candidates() -> dict[str, tuple[dict[str, Any], dict[str, Any]]]:
     """Return the priors compared in ``docs/priors.md`` (label -> (slopes, intercept))."""
-    from bayes_cluster.logistic import DEFAULT_PRIORS
+    from bayes_cluster.estimators.logistic import DEFAULT_PRIORS
 
     return {
         "default: t7(0, 1), N(0, 1.5)": (DEFAULT_PRIORS["slopes"], DEFAULT_PRIORS["intercept"]),
@@ -443,7 +443,7 @@ def plot_shrinkage(table: pd.DataFrame, *, title: str = "") -> Figure:
     Parameters
     ----------
     table : pandas.DataFrame
-        :meth:`bayes_cluster.logistic.BayesianLogit.group_shrinkage`.
+        :meth:`bayes_cluster.estimators.logistic.BayesianLogit.group_shrinkage`.
     title : str, optional
         Figure title.
 
@@ -496,7 +496,7 @@ def plot_prior_sensitivity(table: pd.DataFrame, *, factor: float, level: float) 
     Parameters
     ----------
     table : pandas.DataFrame
-        :func:`bayes_cluster.logistic.prior_sensitivity_reading`'s table.
+        :func:`bayes_cluster.estimators.logistic.prior_sensitivity_reading`'s table.
     factor : float
         How much wider the second prior is.
     level : float

@@ -43,7 +43,7 @@ def plot_study_metric(
     Parameters
     ----------
     metrics : pandas.DataFrame
-        Output of :func:`bayes_cluster.study.study_metrics`.
+        Output of :func:`bayes_cluster.studies.study.study_metrics`.
     measure : str
         Column to plot (``coverage``, ``rmse``, ``bias``, ``power``, ...).
     effects : str, optional
@@ -111,7 +111,7 @@ def plot_sbc_ranks(result, *, bins: int | None = None, ncols: int = 4) -> Figure
 
     Parameters
     ----------
-    result : bayes_cluster.sbc.SBCResult
+    result : bayes_cluster.studies.sbc.SBCResult
         SBC output.
     bins : int, optional
         Bars per histogram (default: about ``N / 5``, at most 20).
@@ -155,7 +155,7 @@ def plot_sbc_ecdf(result, *, level: float = 0.95, ncols: int = 4) -> Figure:
 
     Parameters
     ----------
-    result : bayes_cluster.sbc.SBCResult
+    result : bayes_cluster.studies.sbc.SBCResult
         SBC output.
     level : float
         Simultaneous coverage of the band.
@@ -168,7 +168,7 @@ def plot_sbc_ecdf(result, *, level: float = 0.95, ncols: int = 4) -> Figure:
         One panel per parameter: ECDF of the fractional ranks minus the uniform CDF, and
         the band a uniform sample stays inside with probability ``level``.
     """
-    from bayes_cluster.sbc import _ecdf_counts, ecdf_band
+    from bayes_cluster.studies.sbc import _ecdf_counts, ecdf_band
 
     ranks = result.ranks
     n, L = len(ranks), result.n_rank_draws

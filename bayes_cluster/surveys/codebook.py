@@ -1,7 +1,7 @@
 """The survey codebook of the Tumang study, as data.
 
 One :class:`Column` per survey column: its type, allowed values, the Indonesian
-questionnaire label and the meaning.  :mod:`bayes_cluster.survey` validates files
+questionnaire label and the meaning.  :mod:`bayes_cluster.surveys.survey` validates files
 against it, ``data/README.md`` documents it, and the simulator writes it.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from bayes_cluster.markusen import SIGNATURES
+from bayes_cluster.surveys.markusen import SIGNATURES
 
 ColumnKind = Literal["id", "binary", "count", "number", "likert", "category"]
 

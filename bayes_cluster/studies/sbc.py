@@ -312,7 +312,7 @@ def _calibrate(
     import nutpie
     from tqdm.auto import tqdm
 
-    from bayes_cluster.provenance import provenance
+    from bayes_cluster.inference.provenance import provenance
 
     if chains * draws < n_rank_draws:
         raise ValueError(
@@ -483,7 +483,7 @@ def sbc_logit(
     alpha: float = 0.05,
     progress: bool = False,
 ) -> SBCResult:
-    """SBC of the Bayesian logit (:class:`bayes_cluster.logistic.BayesianLogit`).
+    """SBC of the Bayesian logit (:class:`bayes_cluster.estimators.logistic.BayesianLogit`).
 
     What is drawn: the model is built on a fixed design (the seven predictors of
     ``design``, default a simulated 60-firm Tumang survey); the intercept and the slopes
@@ -498,7 +498,7 @@ def sbc_logit(
         Survey whose predictors form the fixed design (its ``export`` column is only used
         to build the model; it is replaced by the simulated outcomes).
     priors : dict, optional
-        Prior overrides, as :class:`~bayes_cluster.logistic.BayesianLogit` takes them.
+        Prior overrides, as :class:`~bayes_cluster.estimators.logistic.BayesianLogit` takes them.
     n_simulations, n_rank_draws, draws, tune, chains, seed, alpha, progress
         See :func:`simulation_based_calibration`.
 
@@ -507,9 +507,9 @@ def sbc_logit(
     SBCResult
         Ranks, diagnostics and verdict.
     """
-    from bayes_cluster.codebook import TUMANG_PREDICTORS
-    from bayes_cluster.logistic import BayesianLogit
-    from bayes_cluster.simulate import simulate_tumang
+    from bayes_cluster.estimators.logistic import BayesianLogit
+    from bayes_cluster.surveys.codebook import TUMANG_PREDICTORS
+    from bayes_cluster.surveys.simulate import simulate_tumang
 
     if design is None:
         design, _ = simulate_tumang(n=60, seed=seed)
@@ -603,8 +603,8 @@ def sbc_latent_class(
     """
     import nutpie
 
-    from bayes_cluster.latent_class import BayesianLatentClass
-    from bayes_cluster.markusen import MARKUSEN_ITEMS
+    from bayes_cluster.estimators.latent_class import BayesianLatentClass
+    from bayes_cluster.surveys.markusen import MARKUSEN_ITEMS
 
     items = list(items) if items is not None else list(MARKUSEN_ITEMS[:4])
     # every item takes exactly the categories 1..n_categories that the simulations draw

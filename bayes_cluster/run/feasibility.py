@@ -31,10 +31,10 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from bayes_cluster.survey import SurveyProblem, SurveyValidationError
+from bayes_cluster.surveys.survey import SurveyProblem, SurveyValidationError
 
 if TYPE_CHECKING:
-    from bayes_cluster.spec import Spec
+    from bayes_cluster.run.spec import Spec
 
 __all__ = [
     "MIN_FIRMS",
@@ -102,7 +102,7 @@ def check_feasibility(spec: Spec, frame: pd.DataFrame) -> list[SurveyProblem]:
     spec : Spec
         A validated spec.
     frame : pandas.DataFrame
-        The survey validated against it (:func:`bayes_cluster.survey.load_survey`), after
+        The survey validated against it (:func:`bayes_cluster.surveys.survey.load_survey`), after
         any dropped rows.
 
     Returns

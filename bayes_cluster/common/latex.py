@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from bayes_cluster.dims import INTERCEPT
+from bayes_cluster.common.dims import INTERCEPT
 
 __all__ = [
     "METHOD_NAMES",
@@ -213,7 +213,7 @@ def coefficients_table(
     Parameters
     ----------
     comparison : pandas.DataFrame
-        The method x term table (:func:`bayes_cluster.compare.comparison_table`).
+        The method x term table (:func:`bayes_cluster.analyses.compare.comparison_table`).
     n_firms : int
         Number of firms the models were fitted to.
     priors : str

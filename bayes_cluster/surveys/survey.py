@@ -2,7 +2,7 @@
 
 :func:`load_survey` reads a survey (CSV/TSV/semicolon text or an ``.xlsx`` workbook, or an
 existing :class:`pandas.DataFrame`), checks every cell against a codebook
-(:data:`bayes_cluster.codebook.TUMANG_CODEBOOK` by default) and returns a typed frame.
+(:data:`bayes_cluster.surveys.codebook.TUMANG_CODEBOOK` by default) and returns a typed frame.
 It collects *every* problem before failing, and raises one
 :class:`SurveyValidationError` that lists each problem with the file, the row (the
 file's line number; the header is line 1), the column, the offending value and what was
@@ -40,7 +40,12 @@ from typing import Any, Literal
 
 import pandas as pd
 
-from bayes_cluster.codebook import DECIMAL_MARKS, THOUSANDS_SEPARATORS, TUMANG_CODEBOOK, Column
+from bayes_cluster.surveys.codebook import (
+    DECIMAL_MARKS,
+    THOUSANDS_SEPARATORS,
+    TUMANG_CODEBOOK,
+    Column,
+)
 
 __all__ = [
     "DECIMAL_MARKS",
@@ -179,7 +184,7 @@ def tumang_data_path() -> Path:
     >>> tumang_data_path().name
     'tumang_synthetic.csv'
     """
-    package_dir = Path(__file__).resolve().parent
+    package_dir = Path(__file__).resolve().parent.parent  # bayes_cluster/
     candidates = (
         package_dir / "_data" / "tumang_synthetic.csv",
         package_dir.parent / "data" / "tumang_synthetic.csv",

@@ -2,7 +2,7 @@ r"""Bayesian latent class model (polytomous LCA) with the class indicator margin
 
 The model, its label-switching treatment, the choice of the number of classes and the
 typing of the classes against Markusen's (1996) district types live here;
-:mod:`bayes_cluster.latent_class_em` is its maximum-likelihood baseline and
+:mod:`bayes_cluster.estimators.latent_class_em` is its maximum-likelihood baseline and
 :mod:`bayes_cluster.plots.latent_class` draws its figures.
 
 Label switching
@@ -58,8 +58,16 @@ import xarray as xr
 from scipy.optimize import linear_sum_assignment
 from scipy.special import logsumexp
 
-from bayes_cluster.dims import CATEGORY, CHAIN, DRAW, FIRM, ITEM, LATENT_CLASS, MARKUSEN_TYPE
-from bayes_cluster.markusen import MARKUSEN_ITEMS, MARKUSEN_TYPES
+from bayes_cluster.common.dims import (
+    CATEGORY,
+    CHAIN,
+    DRAW,
+    FIRM,
+    ITEM,
+    LATENT_CLASS,
+    MARKUSEN_TYPE,
+)
+from bayes_cluster.surveys.markusen import MARKUSEN_ITEMS, MARKUSEN_TYPES
 
 __all__ = [
     "DEFAULT_PRIORS",
@@ -187,7 +195,7 @@ def _em_categories(encoded: EncodedItems) -> dict[str, int]:
 
 def _codebook_levels(item: str) -> tuple[int, ...] | None:
     """Levels of ``item`` in the built-in codebook (Likert items only), else None."""
-    from bayes_cluster.codebook import TUMANG_CODEBOOK
+    from bayes_cluster.surveys.codebook import TUMANG_CODEBOOK
 
     for column in TUMANG_CODEBOOK:
         if column.name == item and column.kind == "likert" and column.levels:
@@ -729,7 +737,7 @@ class BayesianLatentClass:
 
     Examples
     --------
-    >>> from bayes_cluster.simulate import simulate_tumang
+    >>> from bayes_cluster.surveys.simulate import simulate_tumang
     >>> frame, truth = simulate_tumang(n=60, seed=1)
     >>> model = BayesianLatentClass(2)
     >>> tree = model.fit(frame, draws=200, tune=200, chains=2, random_seed=1)  # doctest: +SKIP
@@ -899,7 +907,7 @@ class BayesianLatentClass:
         xarray.DataTree
             Also kept as :attr:`idata`.
         """
-        from bayes_cluster.provenance import provenance
+        from bayes_cluster.inference.provenance import provenance
 
         if sampler not in ("nutpie", "pymc"):
             raise ValueError(f"sampler must be 'nutpie' or 'pymc', got {sampler!r}")
@@ -937,7 +945,7 @@ class BayesianLatentClass:
                 missing_responses="left out of the likelihood (one-hot row of zeros)",
             )
         )
-        from bayes_cluster.diagnostics import mcmc_diagnostics
+        from bayes_cluster.inference.diagnostics import mcmc_diagnostics
 
         self.idata = tree
         self.diagnostics = mcmc_diagnostics(tree, var_names=self._checked_vars())
@@ -1011,7 +1019,7 @@ class BayesianLatentClass:
         best_draw = int(np.argmax(logp.reshape(-1))) if logp is not None else 0
         fallback = (flat_pi[best_draw], flat_theta[best_draw]), "the highest-density draw"
         if choice == "em":
-            from bayes_cluster.latent_class_em import LatentClassEM
+            from bayes_cluster.estimators.latent_class_em import LatentClassEM
 
             codes = pd.DataFrame(
                 np.where(encoded.codes == 0, np.nan, encoded.codes), columns=list(encoded.items)
@@ -1302,14 +1310,14 @@ class BayesianLatentClass:
 
     # ---------------------------------------------------------------- Markusen typing
     def _type_scores(self) -> xr.DataArray:
-        from bayes_cluster.markusen import match_markusen_types
+        from bayes_cluster.surveys.markusen import match_markusen_types
 
         encoded_items = [str(v) for v in self.posterior[ITEM].to_numpy()]
         unknown = [item for item in encoded_items if item not in MARKUSEN_ITEMS]
         if unknown:
             raise ValueError(
                 f"Markusen typing needs Markusen items; {unknown} are not in the signature "
-                "table (bayes_cluster.markusen.SIGNATURES)"
+                "table (bayes_cluster.surveys.markusen.SIGNATURES)"
             )
         return match_markusen_types(self.posterior["theta"])
 
@@ -1327,7 +1335,7 @@ class BayesianLatentClass:
         """Posterior probability of each class's Markusen type.
 
         Every posterior draw's class profiles are matched to the four signatures
-        (:func:`bayes_cluster.markusen.match_markusen_types`) and each class takes its
+        (:func:`bayes_cluster.surveys.markusen.match_markusen_types`) and each class takes its
         best-matching type in that draw; P(type) is the share of draws.
 
         Returns
@@ -1814,7 +1822,7 @@ class BayesianLatentClass:
         BayesianLatentClass
             With :attr:`idata` and :attr:`diagnostics` restored.
         """
-        from bayes_cluster.diagnostics import mcmc_diagnostics
+        from bayes_cluster.inference.diagnostics import mcmc_diagnostics
 
         tree = xr.open_datatree(path, engine="h5netcdf").load()
         attrs = tree.attrs
@@ -1937,7 +1945,7 @@ def select_n_classes_bayes(
     models : dict of int to BayesianLatentClass
         The fitted models.
     """
-    from bayes_cluster.latent_class_em import LatentClassEM
+    from bayes_cluster.estimators.latent_class_em import LatentClassEM
 
     if int(k_max) != k_max or k_max < 1:
         raise ValueError(f"k_max must be a positive whole number, got {k_max!r}")

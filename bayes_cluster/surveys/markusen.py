@@ -160,7 +160,7 @@ def signature_matrix(items: Sequence[str]) -> np.ndarray:
     if unknown:
         raise ValueError(
             f"items {unknown} are not Markusen items: the signature table "
-            f"(bayes_cluster.markusen.SIGNATURES) only knows {', '.join(MARKUSEN_ITEMS)}; "
+            f"(bayes_cluster.surveys.markusen.SIGNATURES) only knows {', '.join(MARKUSEN_ITEMS)}; "
             "pass only those columns to match against Markusen's types"
         )
     return np.array(
@@ -255,14 +255,14 @@ def match_markusen_types(
 
     Examples
     --------
-    >>> from bayes_cluster.simulate import markusen_item_probabilities
+    >>> from bayes_cluster.surveys.simulate import markusen_item_probabilities
     >>> theta = markusen_item_probabilities(("Marshallian", "Hub-and-Spoke"))
     >>> scores = match_markusen_types(theta, MARKUSEN_ITEMS)
     >>> best_markusen_type(scores, as_names=True).tolist()
     ['Marshallian', 'Hub-and-Spoke']
     """
     if isinstance(item_probabilities, xr.DataArray):
-        from bayes_cluster.dims import CATEGORY, ITEM, LATENT_CLASS, MARKUSEN_TYPE
+        from bayes_cluster.common.dims import CATEGORY, ITEM, LATENT_CLASS, MARKUSEN_TYPE
 
         missing = {LATENT_CLASS, ITEM, CATEGORY} - set(item_probabilities.dims)
         if missing:
@@ -319,7 +319,7 @@ def best_markusen_type(
         Shape (..., class); ties go to the earlier type in :data:`MARKUSEN_TYPES`.
     """
     if isinstance(scores, xr.DataArray):
-        from bayes_cluster.dims import MARKUSEN_TYPE
+        from bayes_cluster.common.dims import MARKUSEN_TYPE
 
         index = scores.argmax(dim=MARKUSEN_TYPE)
         if as_names:
@@ -424,7 +424,7 @@ def descriptive_scoring(
 
     Examples
     --------
-    >>> from bayes_cluster.simulate import simulate_tumang
+    >>> from bayes_cluster.surveys.simulate import simulate_tumang
     >>> frame, _ = simulate_tumang(n=60, seed=1)
     >>> result = descriptive_scoring(frame)
     >>> result.type_scores.columns.tolist()

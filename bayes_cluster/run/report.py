@@ -4,7 +4,7 @@ The report is assembled from plain blocks (paragraphs, tables, figures, alerts) 
 sections, then rendered twice from the same content: as Markdown (figures linked from
 ``figures/``) and as HTML with every figure embedded as base64 PNG and the style inline,
 so the file opens offline in any browser; a figure's PDF and SVG versions are linked
-under it.  The report never fits anything: it shows what :mod:`bayes_cluster.pipeline`
+under it.  The report never fits anything: it shows what :mod:`bayes_cluster.run.pipeline`
 computed.
 
 Failed MCMC diagnostics go on top of the report, in red; a ``--quick`` preview says so
@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from bayes_cluster.compare import format_cell, to_markdown
+from bayes_cluster.analyses.compare import format_cell, to_markdown
 
 __all__ = [
     "Alert",
@@ -154,7 +154,7 @@ class Report:
     diagnostics : list of DiagnosticsEntry
         Every MCMC fit's verdict (failures are listed on top, in red).
     reproducibility : dict
-        Package versions, seed, spec, data hash (:func:`bayes_cluster.provenance.provenance`).
+        Package versions, seed, spec, data hash (:func:`~provenance.provenance`).
     spec_text : str
         The spec file, shown verbatim at the end.
     quick : bool

@@ -11,7 +11,7 @@ Stata or R:
   either from the inverse Fisher information (brglm2's, the default) or from logistf's
   augmented information, and the optional FLIC intercept correction (Puhr et al. 2017);
 * :func:`detect_separation` -- Konis's (2007) linear-programming check (defined in
-  :mod:`bayes_cluster.separation`).
+  :mod:`bayes_cluster.estimators.separation`).
 
 The model is
 
@@ -20,10 +20,10 @@ The model is
     \Pr(y_i = 1 \mid x_i) = \pi_i = \operatorname{logit}^{-1}(x_i^\top\beta),
 
 with :math:`x_i` the ``Intercept`` and the columns of
-:func:`~bayes_cluster.design_matrix.design_matrix`. Maximum likelihood maximises
+:func:`~bayes_cluster.surveys.design_matrix.design_matrix`. Maximum likelihood maximises
 :math:`\ell(\beta) = \sum_i y_i\log\pi_i + (1-y_i)\log(1-\pi_i)`; Firth maximises
 :math:`\ell^*(\beta) = \ell(\beta) + \tfrac12\log|X^\top W X|` (the numerical core is in
-:mod:`bayes_cluster.firth`).
+:mod:`bayes_cluster.estimators.firth`).
 """
 
 from __future__ import annotations
@@ -36,16 +36,16 @@ import numpy as np
 import pandas as pd
 from scipy import linalg, special, stats
 
-from bayes_cluster.design_matrix import DesignInfo
-from bayes_cluster.dims import INTERCEPT, TERM
-from bayes_cluster.firth import fit_batch, fit_single, profile_limits
-from bayes_cluster.separation import (
+from bayes_cluster.common.dims import INTERCEPT, TERM
+from bayes_cluster.estimators.firth import fit_batch, fit_single, profile_limits
+from bayes_cluster.estimators.separation import (
     FINITE,
     SeparationResult,
     detect_separation,
     model_matrix,
     separation_from_arrays,
 )
+from bayes_cluster.surveys.design_matrix import DesignInfo
 
 __all__ = [
     "FirthLogitResult",

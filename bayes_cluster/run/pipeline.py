@@ -13,12 +13,12 @@ Every method is called through one small adapter function (``_fit_mle``,
 Outputs, at fixed paths under the output folder (other tools read them):
 
 - ``comparison.csv`` / ``.md`` / ``.tex``: one row per method and term
-  (:data:`bayes_cluster.compare.COMPARISON_COLUMNS`, plus ``run``);
+  (:data:`bayes_cluster.analyses.compare.COMPARISON_COLUMNS`, plus ``run``);
 - ``logistic/``, ``latent_class/``: each method's tables (CSV) and posteriors (NetCDF);
 - ``figures/*.png`` (300 dpi) with ``.pdf`` and ``.svg`` beside each
   (:mod:`bayes_cluster.plots.style`);
-- ``tables/*.tex``: one booktabs table per question (:mod:`bayes_cluster.latex`) and
-  ``methods.md`` (:mod:`bayes_cluster.methods_text`);
+- ``tables/*.tex``: one booktabs table per question (:mod:`bayes_cluster.common.latex`) and
+  ``methods.md`` (:mod:`bayes_cluster.run.methods_text`);
 - ``report.html`` (self-contained) and ``report.md``;
 - ``data_summary.csv``, ``run.json`` (settings, timings and verdicts of the run).
 
@@ -47,9 +47,9 @@ from typing import TYPE_CHECKING, Any, TextIO
 import numpy as np
 import pandas as pd
 
-from bayes_cluster import compare as comparison_module
-from bayes_cluster.dims import INTERCEPT
-from bayes_cluster.report import (
+from bayes_cluster.analyses import compare as comparison_module
+from bayes_cluster.common.dims import INTERCEPT
+from bayes_cluster.run.report import (
     Alert,
     BulletList,
     DiagnosticsEntry,
@@ -60,16 +60,16 @@ from bayes_cluster.report import (
     TableBlock,
     write_report,
 )
-from bayes_cluster.safety import PACKAGE, deferred_interrupts
-from bayes_cluster.spec import LatentClassSpec, LogisticSpec, SamplerSpec, Spec, load_spec
+from bayes_cluster.run.safety import PACKAGE, deferred_interrupts
+from bayes_cluster.run.spec import LatentClassSpec, LogisticSpec, SamplerSpec, Spec, load_spec
 
 if TYPE_CHECKING:
-    from bayes_cluster.frequentist import FirthLogitResult, MLELogitResult
-    from bayes_cluster.latent_class import BayesianLatentClass
-    from bayes_cluster.latent_class_em import LatentClassEM
-    from bayes_cluster.logistic import BayesianLogit
-    from bayes_cluster.markusen import DescriptiveScoring
-    from bayes_cluster.separation import SeparationResult
+    from bayes_cluster.estimators.frequentist import FirthLogitResult, MLELogitResult
+    from bayes_cluster.estimators.latent_class import BayesianLatentClass
+    from bayes_cluster.estimators.latent_class_em import LatentClassEM
+    from bayes_cluster.estimators.logistic import BayesianLogit
+    from bayes_cluster.estimators.separation import SeparationResult
+    from bayes_cluster.surveys.markusen import DescriptiveScoring
 
 __all__ = [
     "SECTION_RUNNERS",
@@ -194,7 +194,7 @@ class RunContext:
 
     def save_tree(self, tree: Any, relative: str, **attrs: str) -> Path:
         """Write a posterior DataTree as NetCDF with provenance and run mode in its attrs."""
-        from bayes_cluster.provenance import provenance
+        from bayes_cluster.inference.provenance import provenance
 
         target = self.path(relative)
         tree = tree.copy()
@@ -226,7 +226,7 @@ def _run_collecting_warnings(runner: Any, context: RunContext) -> None:
 
     Convergence warnings are left out: every MCMC fit's diagnostics are reported anyway.
     """
-    from bayes_cluster.diagnostics import ConvergenceWarning
+    from bayes_cluster.inference.diagnostics import ConvergenceWarning
 
     before = {id(section) for section in context.report.sections}
     with warnings.catch_warnings(record=True) as caught:
@@ -255,7 +255,7 @@ DIAGNOSTICS_ROWS = 8
 
 
 def _diagnostics_entry(name: str, diagnostics: Any, relative: str) -> DiagnosticsEntry:
-    """Turn :class:`bayes_cluster.diagnostics.MCMCDiagnostics` into a report entry."""
+    """Turn :class:`bayes_cluster.inference.diagnostics.MCMCDiagnostics` into a report entry."""
     table = diagnostics.to_frame()
     worst = table.sort_values("r_hat", ascending=False).head(DIAGNOSTICS_ROWS)
     worst = worst[[c for c in ("r_hat", "ess_bulk", "ess_tail") if c in worst.columns]]
@@ -360,7 +360,7 @@ def register_runner(
 
 def _load_data(spec: Spec) -> tuple[pd.DataFrame, list[str]]:
     """Adapter: read and validate the survey (raises SurveyValidationError)."""
-    from bayes_cluster.survey import SurveyWarning, load_survey
+    from bayes_cluster.surveys.survey import SurveyWarning, load_survey
 
     logistic = spec.logistic
     with warnings.catch_warnings(record=True) as caught:
@@ -399,7 +399,7 @@ def _apply_transforms(frame: pd.DataFrame, logistic: LogisticSpec, source: str) 
 
 def _run_data(context: RunContext) -> None:
     spec, frame = context.spec, context.frame
-    from bayes_cluster.survey import describe_survey
+    from bayes_cluster.surveys.survey import describe_survey
 
     outcome = spec.logistic.outcome if spec.logistic else None
     summary = describe_survey(frame, codebook=spec.data.codebook, outcome=outcome)
@@ -464,7 +464,7 @@ def _items_frame(responses: pd.DataFrame, lc: LatentClassSpec) -> pd.DataFrame:
 
 def _untyped_items(lc: LatentClassSpec) -> list[str]:
     """Item columns that are not Markusen items (after ``markusen_items``)."""
-    from bayes_cluster.markusen import MARKUSEN_ITEMS
+    from bayes_cluster.surveys.markusen import MARKUSEN_ITEMS
 
     return [
         column
@@ -484,20 +484,20 @@ def _missing_verdict_message(lc: LatentClassSpec, untyped: Sequence[str]) -> str
         "typing of the latent classes were left out (the latent classes are fitted all the "
         "same). To type them, map every item column to the Markusen item it measures in the "
         f"spec: `[latent_class.markusen_items]` with `{example}` (item names: "
-        "bayes_cluster.markusen.MARKUSEN_ITEMS; see docs/spec.md)."
+        "bayes_cluster.surveys.markusen.MARKUSEN_ITEMS; see docs/spec.md)."
     )
 
 
 def _descriptive_scoring(responses: pd.DataFrame, items: Sequence[str]) -> DescriptiveScoring:
     """Adapter: the thesis's descriptive Markusen scoring."""
-    from bayes_cluster.markusen import descriptive_scoring
+    from bayes_cluster.surveys.markusen import descriptive_scoring
 
     return descriptive_scoring(responses, items)
 
 
 def _fit_em(items: pd.DataFrame, n_classes: int, n_starts: int, seed: int) -> LatentClassEM:
     """Adapter: maximum-likelihood latent classes by EM."""
-    from bayes_cluster.latent_class_em import LatentClassEM
+    from bayes_cluster.estimators.latent_class_em import LatentClassEM
 
     return LatentClassEM(n_classes, n_starts=n_starts, random_state=seed).fit(items)
 
@@ -506,7 +506,7 @@ def _fit_bayes_latent_class(
     responses: pd.DataFrame, n_classes: int, lc: LatentClassSpec, context: RunContext
 ) -> BayesianLatentClass:
     """Adapter: the Bayesian latent-class mixture (fitted, with diagnostics)."""
-    from bayes_cluster.latent_class import BayesianLatentClass
+    from bayes_cluster.estimators.latent_class import BayesianLatentClass
 
     sampler = context.sampler
     if lc.collapse in (None, THREE_LEVELS):
@@ -669,7 +669,7 @@ def _k_text(values: Sequence[int]) -> str:
 
 
 def _em_markusen_typing(em: LatentClassEM) -> pd.DataFrame:
-    from bayes_cluster.markusen import MARKUSEN_TYPES, match_markusen_types
+    from bayes_cluster.surveys.markusen import MARKUSEN_TYPES, match_markusen_types
 
     scores = match_markusen_types(em.item_probabilities_)
     frame = pd.DataFrame(
@@ -740,7 +740,7 @@ def _run_bayes_latent_class(
         if len(models) > 1:
             _verdict_over_n_classes(context, section, models, chosen)
         if chosen > 1:
-            from bayes_cluster.markusen import match_markusen_types
+            from bayes_cluster.surveys.markusen import match_markusen_types
 
             scores = match_markusen_types(model.posterior["theta"])
             section.add(
@@ -799,7 +799,7 @@ def _verdict_over_n_classes(
     chosen: int,
 ) -> None:
     """Add the verdict under each number of classes and averaged over them (stacking)."""
-    from bayes_cluster.latent_class import loo_weights, verdict_over_n_classes
+    from bayes_cluster.estimators.latent_class import loo_weights, verdict_over_n_classes
 
     comparison = context.results["latent_class_loo"]
     weights = loo_weights(models, method="stacking")
@@ -884,7 +884,7 @@ def _choose_n_classes(
     """Adapter: pick the number of classes by PSIS-LOO (the only K if just one)."""
     if len(models) == 1:
         return next(iter(models))
-    from bayes_cluster.latent_class import compare_n_classes
+    from bayes_cluster.estimators.latent_class import compare_n_classes
     from bayes_cluster.plots.compare import plot_elpd_comparison
 
     em = context.results.get("em_bic")
@@ -918,7 +918,7 @@ def _choose_n_classes(
 
 def _fit_mle(frame: pd.DataFrame, outcome: str, predictors: Sequence[str]) -> MLELogitResult:
     """Adapter: maximum-likelihood logit (SPSS/Stata tables)."""
-    from bayes_cluster.frequentist import mle_logit
+    from bayes_cluster.estimators.frequentist import mle_logit
 
     return mle_logit(frame, outcome, list(predictors))
 
@@ -927,7 +927,7 @@ def _fit_firth(
     frame: pd.DataFrame, outcome: str, predictors: Sequence[str], se: str = "fisher"
 ) -> FirthLogitResult:
     """Adapter: Firth's penalised logit (logistf's intervals and tests; ``se`` convention)."""
-    from bayes_cluster.frequentist import firth_logit
+    from bayes_cluster.estimators.frequentist import firth_logit
 
     return firth_logit(frame, outcome, list(predictors), se=se)
 
@@ -936,7 +936,7 @@ def _detect_separation(
     frame: pd.DataFrame, outcome: str, predictors: Sequence[str]
 ) -> SeparationResult:
     """Adapter: complete / quasi-complete separation check (linear programming)."""
-    from bayes_cluster.frequentist import detect_separation
+    from bayes_cluster.estimators.frequentist import detect_separation
 
     return detect_separation(frame, outcome, list(predictors))
 
@@ -1012,8 +1012,8 @@ def _fit_bayes_logit(
     Its convergence verdict goes into the report (top, in red, when it failed), so the
     model's own ConvergenceWarning is not repeated here.
     """
-    from bayes_cluster.diagnostics import ConvergenceWarning
-    from bayes_cluster.logistic import BayesianLogit
+    from bayes_cluster.estimators.logistic import BayesianLogit
+    from bayes_cluster.inference.diagnostics import ConvergenceWarning
 
     sampler = context.sampler
     model = BayesianLogit(
@@ -1171,7 +1171,7 @@ def _run_bayes_logit(context: RunContext) -> None:
 
 def _loo_compare(models: Mapping[str, Any]) -> tuple[pd.DataFrame, list[str]]:
     """Adapter: ELPD comparison of the Bayesian logits, with PSIS warnings as notes."""
-    from bayes_cluster.logistic import compare_models
+    from bayes_cluster.estimators.logistic import compare_models
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -1211,7 +1211,7 @@ def _wider_prior(
     context: RunContext, section: Section, base: BayesianLogit, sensitivity: pd.DataFrame
 ) -> None:
     """Refit the base logit under priors WIDE_PRIOR_FACTOR times wider; read the flags."""
-    from bayes_cluster.logistic import prior_sensitivity_reading, widened_priors
+    from bayes_cluster.estimators.logistic import prior_sensitivity_reading, widened_priors
     from bayes_cluster.plots.logistic import plot_prior_sensitivity
 
     logistic = context.spec.logistic
@@ -1273,7 +1273,7 @@ def _wider_prior(
 
 def _prior_posterior_inputs(model: Any) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     """Adapter: standardised draws and the priors they were given, by term."""
-    from bayes_cluster.dims import PREDICTOR
+    from bayes_cluster.common.dims import PREDICTOR
 
     posterior = model.idata_["posterior"]
     resolved = model.resolved_priors()
@@ -1400,7 +1400,7 @@ def _methods_at_level(context: RunContext, level: float) -> list:
     ``level`` (Wald limits, profile penalised-likelihood limits: both cheap) and the
     Bayesian intervals recomputed from the stored draws as ``level`` HDIs.
     """
-    from bayes_cluster.frequentist import firth_logit, mle_logit
+    from bayes_cluster.estimators.frequentist import firth_logit, mle_logit
 
     logistic = context.spec.logistic
     bayes = context.results.get("bayes_logit", {})
@@ -1537,9 +1537,9 @@ register_runner(
 
 
 def _run_joint(context: RunContext) -> None:
-    """Adapter: the joint latent-class + logit section (:mod:`bayes_cluster.joint`)."""
-    from bayes_cluster.diagnostics import ConvergenceWarning
-    from bayes_cluster.joint import run_joint_section
+    """Adapter: the joint latent-class + logit section (:mod:`bayes_cluster.estimators.joint`)."""
+    from bayes_cluster.estimators.joint import run_joint_section
+    from bayes_cluster.inference.diagnostics import ConvergenceWarning
     from bayes_cluster.plots.joint import plot_class_effect_comparison, plot_export_calibration
 
     config = context.spec.extra["joint"]
@@ -1681,8 +1681,8 @@ def _read_run_table(context: RunContext, relative: str, **options: Any) -> pd.Da
 
 
 def _logit_priors_text(spec: Spec) -> str:
-    from bayes_cluster.logistic import DEFAULT_PRIORS
-    from bayes_cluster.methods_text import describe_prior
+    from bayes_cluster.estimators.logistic import DEFAULT_PRIORS
+    from bayes_cluster.run.methods_text import describe_prior
 
     logistic = spec.logistic
     if logistic is None or not logistic.bayesian:
@@ -1702,8 +1702,8 @@ def _logit_priors_text(spec: Spec) -> str:
 
 def _journal_outputs(context: RunContext, versions: Mapping[str, str]) -> None:
     """Write the booktabs tables and ``methods.md``; add the Methods section to the report."""
-    from bayes_cluster import latex
-    from bayes_cluster.methods_text import methods_text
+    from bayes_cluster.common import latex
+    from bayes_cluster.run.methods_text import methods_text
 
     spec, quick = context.spec, context.quick
     n_firms = len(context.frame)
@@ -1718,7 +1718,7 @@ def _journal_outputs(context: RunContext, versions: Mapping[str, str]) -> None:
     if verdict is not None or descriptive is not None:
         lc_priors = ""
         if verdict is not None:
-            from bayes_cluster.latent_class import DEFAULT_PRIORS as LC_PRIORS
+            from bayes_cluster.estimators.latent_class import DEFAULT_PRIORS as LC_PRIORS
 
             assert spec.latent_class is not None
             concentration = {**LC_PRIORS, **spec.latent_class.priors}
@@ -1812,8 +1812,8 @@ def run_spec(
     PipelineError
         A run that cannot proceed (nothing written).
     """
-    from bayes_cluster.provenance import provenance
-    from bayes_cluster.safety import check_output_folder, raise_if_interrupted
+    from bayes_cluster.inference.provenance import provenance
+    from bayes_cluster.run.safety import check_output_folder, raise_if_interrupted
 
     if not isinstance(spec, Spec):
         spec = load_spec(spec)
@@ -1972,7 +1972,7 @@ def _move_into_place(temporary: Path, folder: Path) -> None:
     again here in case something was put in it meanwhile. Ctrl-C is held back until the
     renames are done, so the user finds either the old or the new results, never neither.
     """
-    from bayes_cluster.safety import OutputFolderError, check_output_folder
+    from bayes_cluster.run.safety import OutputFolderError, check_output_folder
 
     try:
         check_output_folder(folder, option="--out", marker="run.json")

@@ -47,8 +47,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from bayes_cluster.codebook import TUMANG_PREDICTORS
-from bayes_cluster.dims import (
+from bayes_cluster.common.dims import (
     CATEGORY,
     CHAIN,
     CLASS_CONTRAST,
@@ -60,12 +59,13 @@ from bayes_cluster.dims import (
     PREDICTOR,
     TERM,
 )
-from bayes_cluster.latent_class import DEFAULT_PRIORS as LATENT_CLASS_PRIORS
-from bayes_cluster.latent_class import encode_items, relabel_draws
-from bayes_cluster.logistic import DEFAULT_PRIORS as LOGIT_PRIORS
-from bayes_cluster.logistic import standardisation
-from bayes_cluster.markusen import MARKUSEN_ITEMS
-from bayes_cluster.priors import make_prior_variable
+from bayes_cluster.estimators.latent_class import DEFAULT_PRIORS as LATENT_CLASS_PRIORS
+from bayes_cluster.estimators.latent_class import encode_items, relabel_draws
+from bayes_cluster.estimators.logistic import DEFAULT_PRIORS as LOGIT_PRIORS
+from bayes_cluster.estimators.logistic import standardisation
+from bayes_cluster.inference.priors import make_prior_variable
+from bayes_cluster.surveys.codebook import TUMANG_PREDICTORS
+from bayes_cluster.surveys.markusen import MARKUSEN_ITEMS
 
 __all__ = [
     "APPROACH_LABELS",
@@ -87,11 +87,11 @@ __all__ = [
 ]
 
 DEFAULT_PRIORS: dict[str, Any] = {
-    # the export logit's priors (bayes_cluster.logistic: one source of truth); the
+    # the export logit's priors (bayes_cluster.estimators.logistic: one source of truth); the
     # intercept prior applies to every class intercept alpha_k
     "intercept": dict(LOGIT_PRIORS["intercept"]),
     "slopes": dict(LOGIT_PRIORS["slopes"]),
-    # the mixture's Dirichlet concentrations (bayes_cluster.latent_class)
+    # the mixture's Dirichlet concentrations (bayes_cluster.estimators.latent_class)
     "class_concentration": float(LATENT_CLASS_PRIORS["class_concentration"]),
     "item_concentration": float(LATENT_CLASS_PRIORS["item_concentration"]),
     # spread of class-specific slopes around the common slope (class_slopes=True only)
@@ -137,7 +137,7 @@ class JointData:
     design : numpy.ndarray
         Standardised predictor matrix, shape (firm, predictor).
     center, scale : numpy.ndarray
-        Centre and scale of each column (as :class:`bayes_cluster.logistic.BayesianLogit`:
+        Centre and scale of each column (as :class:`~logistic.BayesianLogit`:
         mean; SD, or the range of a two-valued column).
     outcome : str
         Outcome column.
@@ -167,7 +167,7 @@ def _outcome_and_design(
     frame: pd.DataFrame, predictors: Sequence[str], outcome: str
 ) -> tuple[np.ndarray, tuple[str, ...], np.ndarray, np.ndarray, np.ndarray]:
     """Validate outcome and predictors; return y, terms, standardised X, centre, scale."""
-    from bayes_cluster.design_matrix import design_matrix
+    from bayes_cluster.surveys.design_matrix import design_matrix
 
     if outcome not in frame.columns:
         raise ValueError(f"outcome column {outcome!r} is not in the data")
@@ -205,9 +205,9 @@ def prepare_joint_data(
 ) -> JointData:
     """Validate a survey frame and turn it into the arrays of the joint model.
 
-    Items are encoded by :func:`bayes_cluster.latent_class.encode_items` and predictors
-    by :func:`bayes_cluster.design_matrix.design_matrix`, standardised as
-    :class:`bayes_cluster.logistic.BayesianLogit` does, so every model of the package sees
+    Items are encoded by :func:`bayes_cluster.estimators.latent_class.encode_items` and predictors
+    by :func:`bayes_cluster.surveys.design_matrix.design_matrix`, standardised as
+    :class:`~logistic.BayesianLogit` does, so every model of the package sees
     the same numbers.
 
     Parameters
@@ -266,7 +266,7 @@ def prepare_joint_data(
 
 def _merge_priors(defaults: Mapping[str, Any], user: Mapping[str, Any] | None) -> dict[str, Any]:
     """``{**defaults, **user}``, each prior checked (names, families, positive values)."""
-    from bayes_cluster.priors import validate_prior
+    from bayes_cluster.inference.priors import validate_prior
 
     user = dict(user or {})
     unknown = sorted(set(user) - set(defaults))
@@ -286,7 +286,7 @@ def _merge_priors(defaults: Mapping[str, Any], user: Mapping[str, Any] | None) -
 
 
 def _prior_table(priors: Mapping[str, Any]) -> pd.DataFrame:
-    from bayes_cluster.priors import describe_prior
+    from bayes_cluster.inference.priors import describe_prior
 
     rows = []
     for name, prior in priors.items():
@@ -316,7 +316,7 @@ def _apply_permutation(values: np.ndarray, permutation: np.ndarray, axis: int) -
 def _chain_draw_permutation(
     pi: np.ndarray, theta: np.ndarray, reference: tuple[np.ndarray, np.ndarray]
 ) -> np.ndarray:
-    """Relabel (chain, draw) draws with :func:`bayes_cluster.latent_class.relabel_draws`."""
+    """Relabel (chain, draw) draws with :func:`~latent_class.relabel_draws`."""
     n_chains, n_draws = pi.shape[:2]
     permutation = relabel_draws(
         pi.reshape(n_chains * n_draws, -1),
@@ -410,7 +410,7 @@ def _named_classes(item_probabilities: np.ndarray, data: JointData) -> list[str]
     names = [str(k) for k in _class_coords(item_probabilities.shape[0])]
     if not set(data.items) <= set(MARKUSEN_ITEMS):
         return names
-    from bayes_cluster.markusen import best_markusen_type, match_markusen_types
+    from bayes_cluster.surveys.markusen import best_markusen_type, match_markusen_types
 
     # categories above the scale midpoint agree, below disagree (1..5 or collapsed 1..3)
     scores = match_markusen_types(item_probabilities, list(data.items))
@@ -475,14 +475,14 @@ class _FittedModel:
         return path
 
     def diagnostics(self):
-        """Convergence checks of the fit (:func:`bayes_cluster.diagnostics.mcmc_diagnostics`).
+        """Convergence checks of the fit (:func:`~diagnostics.mcmc_diagnostics`).
 
         Returns
         -------
-        bayes_cluster.diagnostics.MCMCDiagnostics
+        bayes_cluster.inference.diagnostics.MCMCDiagnostics
             Verdict, R-hat/ESS table, divergences.
         """
-        from bayes_cluster.diagnostics import mcmc_diagnostics
+        from bayes_cluster.inference.diagnostics import mcmc_diagnostics
 
         idata = self._check_fitted()
         names = [
@@ -649,7 +649,7 @@ class JointLatentClassLogit(_FittedModel):
 
     Priors are symmetric in the class labels, so the posterior has ``K!`` equivalent modes.
     After sampling, every draw is relabelled
-    (:func:`bayes_cluster.latent_class.relabel_draws`) to match a reference
+    (:func:`bayes_cluster.estimators.latent_class.relabel_draws`) to match a reference
     item profile — the EM fit (classes in decreasing share, poLCA's order) unless one is
     given — and ``pi``, ``theta``, ``alpha`` and class slopes are permuted together.  The
     class-effect contrasts :math:`\alpha_k - \alpha_1` (``class_effect``) answer *does the
@@ -688,7 +688,7 @@ class JointLatentClassLogit(_FittedModel):
 
     Examples
     --------
-    >>> from bayes_cluster.simulate import simulate_tumang
+    >>> from bayes_cluster.surveys.simulate import simulate_tumang
     >>> frame, truth = simulate_tumang(60, seed=1, class_effects={"Hub-and-Spoke": 1.5})
     >>> model = JointLatentClassLogit(n_classes=2)
     >>> model.prior_summary().loc["slopes", "prior"]
@@ -839,7 +839,7 @@ class JointLatentClassLogit(_FittedModel):
         """
         from scipy.special import expit
 
-        from bayes_cluster.priors import sample_prior
+        from bayes_cluster.inference.priors import sample_prior
 
         data = self.prepare(frame)
         rng = np.random.default_rng(random_seed)
@@ -993,7 +993,7 @@ class JointLatentClassLogit(_FittedModel):
     ) -> xr.DataTree:
         from scipy.special import expit, logsumexp
 
-        from bayes_cluster.provenance import provenance
+        from bayes_cluster.inference.provenance import provenance
 
         posterior = raw["posterior"].to_dataset()
         pi = posterior["pi"].transpose(CHAIN, DRAW, LATENT_CLASS).to_numpy()
@@ -1175,7 +1175,7 @@ def _check_reference(
 
 
 def _fit_em(data: JointData, n_classes: int, n_starts: int, seed: int | None):
-    from bayes_cluster.latent_class_em import LatentClassEM
+    from bayes_cluster.estimators.latent_class_em import LatentClassEM
 
     codes = pd.DataFrame(data.item_codes, columns=list(data.items)).replace(0, np.nan)
     em = LatentClassEM(
@@ -1472,7 +1472,7 @@ class ClassLogit(_FittedModel):
     ) -> xr.DataTree:
         from scipy.special import expit, logsumexp
 
-        from bayes_cluster.provenance import provenance
+        from bayes_cluster.inference.provenance import provenance
 
         posterior = raw["posterior"].to_dataset()
         beta = posterior["beta"].transpose(CHAIN, DRAW, PREDICTOR).to_numpy()
@@ -1583,7 +1583,7 @@ class JointComparison:
         Per approach: ``elpd_loo``, ``se``, ``p_loo``, ``n_pareto_k_high`` (k > 0.7),
         all on the export likelihood given what the approach conditions on.
     diagnostics : dict
-        Approach -> :class:`bayes_cluster.diagnostics.MCMCDiagnostics`.
+        Approach -> :class:`bayes_cluster.inference.diagnostics.MCMCDiagnostics`.
     models : dict
         Approach -> fitted model object (``idata_`` holds its DataTree).
     class_names : list of str
@@ -1833,7 +1833,7 @@ def class_effect_recovery(
 ) -> pd.DataFrame:
     """Recover a known class effect over simulated Tumang surveys, approach by approach.
 
-    Each seed draws a survey from :func:`bayes_cluster.simulate.simulate_tumang` in which
+    Each seed draws a survey from :func:`bayes_cluster.surveys.simulate.simulate_tumang` in which
     the Hub-and-Spoke class shifts the log-odds of exporting by ``class_effect`` relative
     to the Marshallian class, fits the approaches (classes aligned to the true profile, so
     class 1 is Marshallian) and records the interval of the contrast.  The models are
@@ -1865,7 +1865,7 @@ def class_effect_recovery(
         ``hdi_upper``, ``hdi_width``, ``covered``, ``converged`` (every diagnostic check
         passed), ``max_r_hat``, ``n_divergences``, ``seconds`` (sampling time).
     """
-    from bayes_cluster.simulate import simulate_tumang
+    from bayes_cluster.surveys.simulate import simulate_tumang
 
     wrong = [a for a in approaches if a not in ("two_step", "three_step_ml", "joint")]
     if wrong:
@@ -2010,7 +2010,7 @@ _JOINT_KEYS = (
 def validate_joint_section(
     raw: Any, problems: Any, context: Mapping[str, Any]
 ) -> JointSpec | None:
-    """Validate a ``[joint]`` spec table (registered with :mod:`bayes_cluster.spec`).
+    """Validate a ``[joint]`` spec table (registered with :mod:`bayes_cluster.run.spec`).
 
     Keys (all optional): ``n_classes`` (int >= 2, default 2), ``items``, ``predictors``,
     ``outcome`` and ``collapse`` (default: those of ``[latent_class]`` / ``[logistic]``),

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from bayes_cluster.spec import SamplerSpec, Spec
+from bayes_cluster.run.spec import SamplerSpec, Spec
 
 __all__ = ["REFERENCES", "MethodsText", "describe_prior", "methods_text"]
 
@@ -175,7 +175,7 @@ def methods_text(
     n_firms : int
         Number of firms analysed.
     versions : mapping
-        Package versions, as :func:`bayes_cluster.provenance.provenance` gives them
+        Package versions, as :func:`bayes_cluster.inference.provenance.provenance` gives them
         (keys ``version_<package>``).
     quick : bool
         A ``--quick`` preview: the text says so first.
@@ -184,7 +184,7 @@ def methods_text(
     -------
     MethodsText
     """
-    from bayes_cluster.logistic import DEFAULT_PRIORS as LOGIT_PRIORS
+    from bayes_cluster.estimators.logistic import DEFAULT_PRIORS as LOGIT_PRIORS
 
     text = MethodsText()
     if quick:
@@ -222,7 +222,7 @@ def methods_text(
             text.cite("linzer")
         if lc.bayesian:
             bayesian = True
-            from bayes_cluster.latent_class import DEFAULT_PRIORS as LC_PRIORS
+            from bayes_cluster.estimators.latent_class import DEFAULT_PRIORS as LC_PRIORS
 
             priors = {**LC_PRIORS, **lc.priors}
             sentences.append(
@@ -294,7 +294,7 @@ def methods_text(
         text.paragraphs.append(" ".join(sentences))
     joint = spec.extra.get("joint")
     if joint is not None:
-        from bayes_cluster.joint import APPROACH_LABELS, JointSpec
+        from bayes_cluster.estimators.joint import APPROACH_LABELS, JointSpec
 
         if isinstance(joint, JointSpec):
             bayesian = True

@@ -25,7 +25,7 @@ How it is made fast, resumable and distributable:
   + rename) to ``replicates/<effects>/n0060_r00042.parquet`` as soon as it completes. A
   rerun skips every replicate already on disk, so an interrupted study resumes where it
   stopped and gives the same metrics as an uninterrupted one.
-* **Ctrl-C stops**: inside the CLI, Ctrl-C raises :class:`bayes_cluster.safety.Interrupted`
+* **Ctrl-C stops**: inside the CLI, Ctrl-C raises :class:`bayes_cluster.run.safety.Interrupted`
   (samplers do not swallow it); each fit is followed by a check of the interrupt flag, so a
   fit cut short is never saved as a (failed) replicate. Local worker processes are
   stopped at once; only finished replicates are on disk.
@@ -51,9 +51,8 @@ from typing import Any, TextIO
 import numpy as np
 import pandas as pd
 
-from bayes_cluster.codebook import PRODUCT_LINES, TUMANG_PREDICTORS
-from bayes_cluster.dims import INTERCEPT
-from bayes_cluster.safety import (
+from bayes_cluster.common.dims import INTERCEPT
+from bayes_cluster.run.safety import (
     PACKAGE,
     check_output_folder,
     deferred_interrupts,
@@ -61,8 +60,9 @@ from bayes_cluster.safety import (
     is_package_marker,
     raise_if_interrupted,
 )
-from bayes_cluster.simulate import TUMANG_COEFFICIENTS, TUMANG_INTERCEPT, simulate_tumang
-from bayes_cluster.spec import Problems, SpecError, Table, validate_priors
+from bayes_cluster.run.spec import Problems, SpecError, Table, validate_priors
+from bayes_cluster.surveys.codebook import PRODUCT_LINES, TUMANG_PREDICTORS
+from bayes_cluster.surveys.simulate import TUMANG_COEFFICIENTS, TUMANG_INTERCEPT, simulate_tumang
 
 __all__ = [
     "FREQUENTIST_STUDY_METHODS",
@@ -145,7 +145,7 @@ class BayesianVariant:
     name : str
         Method name in every output table (``bayes`` is the default model).
     priors : dict
-        Prior overrides in the shape :class:`bayes_cluster.logistic.BayesianLogit` takes
+        Prior overrides in the shape :class:`bayes_cluster.estimators.logistic.BayesianLogit` takes
         (``{"slopes": {"dist": "StudentT", "nu": 3, "sigma": 2.5}, ...}``); empty means
         the package defaults.
     group : str or None
@@ -417,7 +417,7 @@ def parse_study_spec(raw: Mapping[str, Any], source: str = "<spec>") -> StudySpe
 
     Raises
     ------
-    bayes_cluster.spec.SpecError
+    bayes_cluster.run.spec.SpecError
         Listing every problem with its key.
     """
     problems = Problems()
@@ -498,7 +498,7 @@ def load_study_spec(path: str | Path) -> StudySpec:
 
     Raises
     ------
-    bayes_cluster.spec.SpecError
+    bayes_cluster.run.spec.SpecError
         If the file is missing, is not TOML, or has invalid keys (every problem listed).
 
     Examples
@@ -507,7 +507,7 @@ def load_study_spec(path: str | Path) -> StudySpec:
     >>> spec.sizes
     (30, 60, 120, 240)
     """
-    from bayes_cluster.spec import read_spec_text  # UTF-8/UTF-16 read, others refused
+    from bayes_cluster.run.spec import read_spec_text  # UTF-8/UTF-16 read, others refused
 
     path = Path(path)
     if not path.exists():
@@ -539,7 +539,7 @@ def replicate_seeds(seed: int, effects: str, n: int, replicate: int) -> tuple[in
     Returns
     -------
     data_seed, fit_seed : int
-        Seeds of :func:`~bayes_cluster.simulate.simulate_tumang` and of the samplers.
+        Seeds of :func:`~bayes_cluster.surveys.simulate.simulate_tumang` and of the samplers.
 
     Examples
     --------
@@ -622,7 +622,7 @@ def _warning_note(caught: Iterable[warnings.WarningMessage]) -> str:
 
 def _fit_mle(frame: pd.DataFrame, spec: StudySpec, seed: int) -> MethodFit:
     """Maximum likelihood with Wald intervals; separated terms are reported as ±inf."""
-    from bayes_cluster.frequentist import mle_logit
+    from bayes_cluster.estimators.frequentist import mle_logit
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -648,7 +648,7 @@ def _fit_mle(frame: pd.DataFrame, spec: StudySpec, seed: int) -> MethodFit:
 
 def _fit_firth(frame: pd.DataFrame, spec: StudySpec, seed: int) -> MethodFit:
     """Firth's penalised likelihood with profile penalised-likelihood intervals."""
-    from bayes_cluster.frequentist import firth_logit
+    from bayes_cluster.estimators.frequentist import firth_logit
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -672,7 +672,7 @@ def _fit_firth(frame: pd.DataFrame, spec: StudySpec, seed: int) -> MethodFit:
 
 def _separation(frame: pd.DataFrame, spec: StudySpec) -> bool:
     """Whether the simulated survey has complete or quasi-complete separation (LP check)."""
-    from bayes_cluster.frequentist import detect_separation
+    from bayes_cluster.estimators.frequentist import detect_separation
 
     return bool(detect_separation(frame, OUTCOME, list(spec.predictors)).separated)
 
@@ -686,7 +686,7 @@ _FREQUENTIST_FITS: dict[str, Callable[[pd.DataFrame, StudySpec, int], MethodFit]
 class BayesianFitter:
     """A Bayesian logit compiled once and re-run on every simulated survey.
 
-    The model is :class:`bayes_cluster.logistic.BayesianLogit` (same priors, same
+    The model is :class:`bayes_cluster.estimators.logistic.BayesianLogit` (same priors, same
     standardisation, same PyMC graph). The first :meth:`fit` builds and compiles it with
     nutpie; every later fit only swaps the data containers (``X``, ``center``, ``scale``,
     ``y_obs``, ``group_idx``) with ``compiled.with_data`` -- for any sample size, since
@@ -716,7 +716,7 @@ class BayesianFitter:
         interval_level: float,
         cores: int = 1,
     ) -> None:
-        from bayes_cluster.logistic import BayesianLogit
+        from bayes_cluster.estimators.logistic import BayesianLogit
 
         self.variant = variant
         self.sampler = sampler
@@ -947,7 +947,7 @@ def _write_text_atomic(text: str, path: Path) -> None:
 def owns_study_folder(folder: Path) -> bool:
     """Whether ``folder`` was written by a study of this package (its ``study.json``).
 
-    ``study.json`` names the package (:data:`bayes_cluster.safety.PACKAGE`); one written
+    ``study.json`` names the package (:data:`bayes_cluster.run.safety.PACKAGE`); one written
     before that key existed is recognised by its ``fingerprint`` and ``provenance``.
 
     Parameters
@@ -983,7 +983,7 @@ def _check_out_folder(spec: StudySpec, out: Path) -> None:
             )
         return
     out.mkdir(parents=True, exist_ok=True)
-    from bayes_cluster.provenance import provenance
+    from bayes_cluster.inference.provenance import provenance
 
     block = {
         "package": PACKAGE,  # the ownership marker (owns_study_folder)
@@ -1273,10 +1273,10 @@ def run_study(
     ------
     ValueError
         If ``out`` holds replicates of a study with another fingerprint.
-    bayes_cluster.safety.OutputFolderError
+    bayes_cluster.run.safety.OutputFolderError
         If ``out`` is a file, or a folder holding files no study of this package wrote.
-    bayes_cluster.safety.Interrupted
-        Ctrl-C (inside :func:`bayes_cluster.safety.interrupts_stop_the_work`, as the CLI
+    bayes_cluster.run.safety.Interrupted
+        Ctrl-C (inside :func:`bayes_cluster.run.safety.interrupts_stop_the_work`, as the CLI
         runs it); every finished replicate is on disk, no interrupted one, and a rerun
         resumes. A plain :class:`KeyboardInterrupt` is re-raised the same way.
     """

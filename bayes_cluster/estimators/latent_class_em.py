@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from bayes_cluster.dims import CATEGORY, FIRM, ITEM, LATENT_CLASS
+from bayes_cluster.common.dims import CATEGORY, FIRM, ITEM, LATENT_CLASS
 
 __all__ = ["LatentClassEM", "select_n_classes"]
 
@@ -357,8 +357,8 @@ class LatentClassEM:
 
     Examples
     --------
-    >>> from bayes_cluster.simulate import simulate_tumang
-    >>> from bayes_cluster.markusen import MARKUSEN_ITEMS
+    >>> from bayes_cluster.surveys.simulate import simulate_tumang
+    >>> from bayes_cluster.surveys.markusen import MARKUSEN_ITEMS
     >>> frame, truth = simulate_tumang(n=60, seed=3)
     >>> em = LatentClassEM(2, n_starts=20, random_state=1).fit(frame[list(MARKUSEN_ITEMS)])
     >>> em.class_shares_.round(1).tolist()

@@ -10,7 +10,7 @@ Data-generating process (``design.md``; all defaults in :data:`TUMANG_TRUTH`):
 1. Each firm's latent cluster class ``z_i ~ Categorical(class_shares)`` (most firms
    Marshallian, a minority Hub-and-Spoke spokes).
 2. Markusen item ``j`` of firm ``i`` ~ ``Categorical(theta[z_i, j, :])`` over 1..5, where
-   ``theta`` follows the class's Markusen signature (:mod:`bayes_cluster.markusen`):
+   ``theta`` follows the class's Markusen signature (:mod:`bayes_cluster.surveys.markusen`):
    ``H`` puts mass on 4-5, ``M`` on 3, ``L`` on 1-2.
 3. Predictors: workers log-normal (median about 6) with a few large "hub" firms
    (25-50 workers, more likely in the Hub-and-Spoke class); firm age 2-40 years;
@@ -30,8 +30,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bayes_cluster.codebook import PRODUCT_LINES, TUMANG_CODEBOOK, TUMANG_PREDICTORS
-from bayes_cluster.markusen import MARKUSEN_ITEMS, SIGNATURES
+from bayes_cluster.surveys.codebook import PRODUCT_LINES, TUMANG_CODEBOOK, TUMANG_PREDICTORS
+from bayes_cluster.surveys.markusen import MARKUSEN_ITEMS, SIGNATURES
 
 DEFAULT_SEED = 2028
 """Seed of the bundled ``data/tumang_synthetic.csv`` (a typical draw: 32 exporters, 18 spokes)."""

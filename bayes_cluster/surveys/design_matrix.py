@@ -11,7 +11,7 @@ matrix here, so that the terms are named and ordered identically in every table:
   ``reference_levels`` names another.
 
 No intercept column is added: each model adds its own ``Intercept``
-(:data:`bayes_cluster.dims.INTERCEPT`).
+(:data:`bayes_cluster.common.dims.INTERCEPT`).
 """
 
 from __future__ import annotations

@@ -25,8 +25,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from bayes_cluster.dims import INTERCEPT
-from bayes_cluster.latex import latex_escape  # one escaping rule for every .tex table
+from bayes_cluster.common.dims import INTERCEPT
+from bayes_cluster.common.latex import latex_escape  # one escaping rule for every .tex table
 
 __all__ = [
     "COMPARISON_COLUMNS",
@@ -117,7 +117,7 @@ def _frame(summary: pd.DataFrame, columns: Mapping[str, str]) -> pd.DataFrame:
 
 
 def from_mle(summary: pd.DataFrame, level: float = 0.95) -> MethodEstimates:
-    """Adapt the maximum-likelihood summary (:func:`bayes_cluster.frequentist.mle_logit`).
+    """Adapt the maximum-likelihood summary (:func:`~frequentist.mle_logit`).
 
     The coefficient interval is the Wald interval ``B +/- z S.E.``, i.e. the log of the
     printed ``Exp(B)`` interval.
@@ -148,7 +148,7 @@ def from_mle(summary: pd.DataFrame, level: float = 0.95) -> MethodEstimates:
 
 
 def from_firth(summary: pd.DataFrame, level: float = 0.95) -> MethodEstimates:
-    """Adapt Firth's penalised logit summary (:func:`bayes_cluster.frequentist.firth_logit`).
+    """Adapt Firth's penalised logit summary (:func:`~frequentist.firth_logit`).
 
     Parameters
     ----------
@@ -172,7 +172,7 @@ def from_firth(summary: pd.DataFrame, level: float = 0.95) -> MethodEstimates:
 def from_bayes(
     summary: pd.DataFrame, method: str = "bayes", hdi_prob: float = 0.95
 ) -> MethodEstimates:
-    """Adapt a Bayesian logit summary (:meth:`bayes_cluster.logistic.BayesianLogit.summary`).
+    """Adapt a Bayesian logit summary (:meth:`~logistic.BayesianLogit.summary`).
 
     Parameters
     ----------
@@ -530,7 +530,7 @@ def to_latex(
     str
         Needs ``\usepackage{booktabs}`` in the preamble.  Probabilities (``p_value``,
         ``prob_positive``) have two decimals; the journal tables, one per question, are
-        in :mod:`bayes_cluster.latex`.
+        in :mod:`bayes_cluster.common.latex`.
     """
     frame = table[list(columns)] if columns is not None else table
     align = "".join("r" if pd.api.types.is_numeric_dtype(frame[c]) else "l" for c in frame)

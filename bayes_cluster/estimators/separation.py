@@ -35,8 +35,8 @@ import numpy as np
 import pandas as pd
 from scipy import linalg, optimize
 
-from bayes_cluster.design_matrix import DesignInfo, design_info
-from bayes_cluster.dims import INTERCEPT, TERM
+from bayes_cluster.common.dims import INTERCEPT, TERM
+from bayes_cluster.surveys.design_matrix import DesignInfo, design_info
 
 __all__ = [
     "ModelMatrix",
@@ -129,7 +129,7 @@ def detect_separation(
         Binary outcome column (0/1 or boolean).
     predictors : sequence of str
         Predictor columns; categorical ones become treatment dummies ``column[level]``
-        (see :func:`bayes_cluster.design_matrix.design_matrix`). An intercept is added.
+        (see :func:`bayes_cluster.surveys.design_matrix.design_matrix`). An intercept is added.
     reference_levels : mapping, optional
         Reference level of categorical predictors.
 
@@ -212,7 +212,7 @@ def model_matrix(
     Raises
     ------
     ValueError
-        For bad columns (see :func:`~bayes_cluster.design_matrix.design_matrix`), a bad
+        For bad columns (see :func:`~bayes_cluster.surveys.design_matrix.design_matrix`), a bad
         outcome, a predictor equal to the outcome, or a rank-deficient design (the
         collinear terms are named).
     """

@@ -1,7 +1,7 @@
 """Declarative analysis specs: TOML files in ``models/``, parsed and validated.
 
 A spec says which data to read and which analyses to run; ``bayes-cluster run SPEC``
-(:func:`bayes_cluster.pipeline.run_spec`) runs them.  Sections that a spec omits are not
+(:func:`bayes_cluster.run.pipeline.run_spec`) runs them.  Sections that a spec omits are not
 run: a spec with only ``[data]`` and ``[logistic]`` is valid.  Every key is documented in
 ``docs/spec.md``.
 
@@ -23,8 +23,13 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from bayes_cluster.codebook import DECIMAL_MARKS, THOUSANDS_SEPARATORS, TUMANG_CODEBOOK, Column
-from bayes_cluster.priors import DISTRIBUTIONS as _PRIOR_FAMILIES
+from bayes_cluster.inference.priors import DISTRIBUTIONS as _PRIOR_FAMILIES
+from bayes_cluster.surveys.codebook import (
+    DECIMAL_MARKS,
+    THOUSANDS_SEPARATORS,
+    TUMANG_CODEBOOK,
+    Column,
+)
 
 __all__ = [
     "FREQUENTIST_METHODS",
@@ -57,14 +62,14 @@ __all__ = [
 PRIOR_DISTRIBUTIONS: Mapping[str, tuple[str, ...]] = MappingProxyType(
     {name: tuple(required) for name, (required, _) in _PRIOR_FAMILIES.items()}
 )
-"""Prior families a spec may name, with their parameters (:mod:`bayes_cluster.priors`)."""
+"""Prior families a spec may name, with their parameters (:mod:`~priors`)."""
 
 HORSESHOE_PARAMETERS = ("expected_nonzero", "slab_scale", "slab_df", "local_df", "global_df")
 """Hyperparameters of the regularised horseshoe (``[logistic.priors.horseshoe]``)."""
 
 MAX_CLASSES = 20
 """Largest number of latent classes a spec may ask for (a survey of a cluster's firms
-identifies far fewer; :mod:`bayes_cluster.feasibility` checks the survey at hand)."""
+identifies far fewer; :mod:`bayes_cluster.run.feasibility` checks the survey at hand)."""
 
 LATENT_CLASS_PRIORS = ("class_concentration", "item_concentration")
 """Dirichlet concentrations of the Bayesian latent-class mixture (``[latent_class.priors]``)."""
@@ -148,7 +153,7 @@ class DataSpec:
         reported).
     decimal : str or None
         The file's decimal mark (``"."`` or ``","``); None: told from the file
-        (:func:`bayes_cluster.survey.load_survey`).
+        (:func:`bayes_cluster.surveys.survey.load_survey`).
     thousands : str or None
         The file's thousands separator (``""``: none); None unless declared.
     """
@@ -268,7 +273,7 @@ class LatentClassSpec:
         Prior tables of the Bayesian mixture.
     markusen_items : dict
         Item column -> Markusen item name (``[latent_class.markusen_items]``), for surveys
-        whose Markusen items are not named as in :data:`bayes_cluster.markusen.MARKUSEN_ITEMS`.
+        whose Markusen items are not named as in :data:`~markusen.MARKUSEN_ITEMS`.
     """
 
     items: tuple[str, ...]
@@ -400,14 +405,14 @@ class Spec:
         Parameters
         ----------
         frame : pandas.DataFrame
-            The survey as :func:`bayes_cluster.survey.load_survey` returned it.
+            The survey as :func:`bayes_cluster.surveys.survey.load_survey` returned it.
 
         Raises
         ------
-        bayes_cluster.feasibility.InfeasibleSpecError
-            Listing every reason (see :func:`bayes_cluster.feasibility.check_feasibility`).
+        bayes_cluster.run.feasibility.InfeasibleSpecError
+            Listing every reason (see :func:`bayes_cluster.run.feasibility.check_feasibility`).
         """
-        from bayes_cluster.feasibility import ensure_feasible
+        from bayes_cluster.run.feasibility import ensure_feasible
 
         ensure_feasible(self, frame)
 
@@ -583,15 +588,17 @@ def register_section(name: str, validator: SectionValidator) -> None:
 
 
 def _validate_joint(raw: Any, problems: Problems, context: dict[str, Any]) -> Any:
-    """Hand ``[joint]`` to the joint model's own validator (bayes_cluster.joint)."""
+    """Hand ``[joint]`` to the joint model's own validator (bayes_cluster.estimators.joint)."""
     try:
-        from bayes_cluster import joint
+        from bayes_cluster.estimators import joint
     except ImportError:
-        problems.add("[joint]", "the joint model (bayes_cluster.joint) is not available")
+        problems.add(
+            "[joint]", "the joint model (bayes_cluster.estimators.joint) is not available"
+        )
         return None
     validator = getattr(joint, "validate_joint_section", None)
     if validator is None:
-        problems.add("[joint]", "bayes_cluster.joint has no validate_joint_section()")
+        problems.add("[joint]", "bayes_cluster.estimators.joint has no validate_joint_section()")
         return None
     return validator(raw, problems, context)
 
@@ -774,7 +781,7 @@ def _validate_horseshoe(raw: dict, key: str, problems: Problems) -> dict[str, fl
 
 
 def validate_priors(raw: Any, key: str, problems: Problems) -> dict[str, dict[str, Any]]:
-    """Check prior tables with the package's own prior rules (:mod:`bayes_cluster.priors`).
+    """Check prior tables with the package's own prior rules (:mod:`~priors`).
 
     Parameters
     ----------
@@ -790,7 +797,7 @@ def validate_priors(raw: Any, key: str, problems: Problems) -> dict[str, dict[st
     dict
         The valid priors, by term; invalid ones are reported and left out.
     """
-    from bayes_cluster.priors import validate_prior
+    from bayes_cluster.inference.priors import validate_prior
 
     table = Table(raw, key, problems, allowed=list(raw) if isinstance(raw, dict) else [])
     priors: dict[str, dict[str, Any]] = {}
@@ -1068,7 +1075,7 @@ def _validate_latent_class(
                                 f"{list(column.levels)}",
                             )
                             break
-    # the mixture's priors are Dirichlet concentrations (bayes_cluster.latent_class)
+    # the mixture's priors are Dirichlet concentrations (bayes_cluster.estimators.latent_class)
     priors = {}
     for name, value in table.get("priors", dict, {}).items():
         key = f"[latent_class.priors].{name}"
@@ -1103,7 +1110,7 @@ def _validate_markusen_items(
     raw: dict[str, Any], items: Sequence[str], data: DataSpec | None, problems: Problems
 ) -> dict[str, str]:
     """Check ``[latent_class.markusen_items]`` (item column -> Markusen item name)."""
-    from bayes_cluster.markusen import MARKUSEN_ITEMS
+    from bayes_cluster.surveys.markusen import MARKUSEN_ITEMS
 
     mapping: dict[str, str] = {}
     for column, name in raw.items():

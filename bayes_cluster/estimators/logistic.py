@@ -3,8 +3,8 @@
 :class:`BayesianLogit` fits ``P(outcome = 1)`` with stated, printable, overridable priors,
 standardised predictors reported on the original scale, optional varying intercepts by a
 group (non-centred) and an optional regularised horseshoe on the slopes.  Every fit is
-checked (:mod:`bayes_cluster.diagnostics`) and a failing fit is reported with a
-:class:`~bayes_cluster.diagnostics.ConvergenceWarning`.
+checked (:mod:`bayes_cluster.inference.diagnostics`) and a failing fit is reported with a
+:class:`~bayes_cluster.inference.diagnostics.ConvergenceWarning`.
 
 Speed: with ``sampler="nutpie"`` the model is compiled once per configuration and data
 shape, cached in this module, and re-run on new data of the same shape with
@@ -24,10 +24,10 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from bayes_cluster.design_matrix import DesignInfo, design_matrix
-from bayes_cluster.diagnostics import MCMCDiagnostics, mcmc_diagnostics, warn_if_failed
-from bayes_cluster.dims import FIRM, GROUP, INTERCEPT, PREDICTOR
-from bayes_cluster.priors import describe_prior, make_prior_variable, validate_prior
+from bayes_cluster.common.dims import FIRM, GROUP, INTERCEPT, PREDICTOR
+from bayes_cluster.inference.diagnostics import MCMCDiagnostics, mcmc_diagnostics, warn_if_failed
+from bayes_cluster.inference.priors import describe_prior, make_prior_variable, validate_prior
+from bayes_cluster.surveys.design_matrix import DesignInfo, design_matrix
 
 __all__ = [
     "DEFAULT_HORSESHOE",
@@ -117,7 +117,7 @@ class BayesianLogit:
         0/1 column (e.g. ``export``).
     predictors : sequence of str
         Predictor columns; categorical ones become treatment dummies ``column[level]``
-        (:func:`bayes_cluster.design_matrix.design_matrix`).
+        (:func:`bayes_cluster.surveys.design_matrix.design_matrix`).
     group : str, optional
         Column of the grouping factor of varying intercepts (``product_line`` or a latent
         class label).
@@ -664,7 +664,7 @@ class BayesianLogit:
         for name in ("posterior", "sample_stats"):
             if name in tree.children:
                 new_tree[name].attrs.update(tree[name].attrs)
-        from bayes_cluster.provenance import provenance
+        from bayes_cluster.inference.provenance import provenance
 
         new_tree.attrs.update(provenance(seed=seed, spec=self.config(), model="BayesianLogit"))
         new_tree.attrs["bayes_cluster_config"] = json.dumps(self._state(), default=str)

@@ -1,0 +1,475 @@
+"""The one contract of the package's Bayesian models.
+
+In the spirit of pymc-marketing's ``ModelBuilder`` and CausalPy's ``PyMCModel``:
+:meth:`BayesianModel.fit` is written once,
+
+1. prepare the data (the model's own validation and encoding),
+2. build the PyMC model (compiled once per model structure, see
+   :mod:`bayes_cluster.inference.sampling`),
+3. sample through the one sampling module,
+4. postprocess (the model's own: relabelling, derived quantities, predictive groups),
+5. provenance (package versions, seed, data hash, sampler settings, the model's config),
+6. diagnostics (R-hat, ESS, divergences, E-BFMI),
+7. warn (:class:`~bayes_cluster.inference.diagnostics.ConvergenceWarning`) when a check
+   failed -- never hidden.
+
+A subclass writes only what is its own: ``_prepare_fit``, ``_build``, ``_compile_key``,
+``_sampler_data``, ``_postprocess``, ``_diagnostic_variables``, ``config`` (and, when
+fitting learns state beyond the DataTree, ``_fitted_state``/``_restore``).
+
+Every model then has the same ``idata_``, ``diagnostics_``, ``timings_``, ``summary()``
+(columns :data:`SUMMARY_COLUMNS`), ``prior_summary()``, ``loo()``,
+``sample_prior_predictive()``, ``sample_posterior_predictive()``, ``save()``/``load()``
+(NetCDF or Zarr, with the model's class, config as JSON, package version and data hash;
+loading a file of another model or version says so), and displays itself in a notebook
+(``_repr_html_``).
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import warnings
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, ClassVar, Self
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from bayes_cluster.inference.diagnostics import (
+    MCMCDiagnostics,
+    mcmc_diagnostics,
+    warn_if_failed,
+)
+from bayes_cluster.inference.sampling import SamplerSettings, sample
+from bayes_cluster.inference.summaries import SUMMARY_COLUMNS, summary_table
+
+__all__ = [
+    "MODEL_ATTR",
+    "STATE_ATTR",
+    "SUMMARY_COLUMNS",
+    "VERSION_ATTR",
+    "BayesianModel",
+    "SavedVersionWarning",
+    "load_model",
+    "summary_table",
+]
+
+MODEL_ATTR = "bayes_cluster_model"
+"""DataTree attribute naming the model class that wrote a fit."""
+STATE_ATTR = "bayes_cluster_state"
+"""DataTree attribute holding the model's config and fitted state as JSON."""
+VERSION_ATTR = "bayes_cluster_version"
+"""DataTree attribute holding the package version that wrote a fit."""
+
+
+_REGISTRY: dict[str, type[BayesianModel]] = {}
+
+
+class SavedVersionWarning(UserWarning):
+    """A saved fit was written by another version of bayes_cluster."""
+
+
+def _package_version() -> str:
+    from bayes_cluster import __version__
+
+    return __version__
+
+
+class BayesianModel(ABC):
+    """Base class of every Bayesian model: one ``fit``, one result shape, one save format.
+
+    Attributes
+    ----------
+    idata_ : xarray.DataTree or None
+        The fitted DataTree (``posterior``, ``sample_stats``, ``log_likelihood``,
+        ``posterior_predictive``, ``observed_data``, ...), with provenance and the
+        diagnostics verdict in its attrs. None before :meth:`fit`.
+    diagnostics_ : MCMCDiagnostics or None
+        Convergence checks of the fit.
+    timings_ : dict of str to float
+        ``compile_s``, ``sample_s`` and ``postprocess_s`` of the last fit.
+    """
+
+    default_target_accept: ClassVar[float] = 0.9
+    """NUTS target acceptance when the caller gives none."""
+    loo_variable: ClassVar[str] = "y"
+    """The ``log_likelihood`` variable :meth:`loo` uses."""
+
+    idata_: xr.DataTree | None = None
+    diagnostics_: MCMCDiagnostics | None = None
+    timings_: dict[str, float]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        _REGISTRY[cls.__name__] = cls
+
+    # ------------------------------------------------------------ what a model writes
+    @abstractmethod
+    def _prepare_fit(self, frame: pd.DataFrame, **options: Any) -> Any:
+        """Validate and encode ``frame`` (and the model's fit options) for one fit."""
+
+    @abstractmethod
+    def _build(self, prepared: Any) -> Any:
+        """Return the PyMC model of ``prepared`` (data in named data containers)."""
+
+    @abstractmethod
+    def _compile_key(self, prepared: Any) -> tuple:
+        """Everything that fixes the compiled graph (form, priors, data shapes)."""
+
+    @abstractmethod
+    def _sampler_data(self, prepared: Any) -> dict[str, np.ndarray]:
+        """Values of the model's data containers for this fit."""
+
+    @abstractmethod
+    def _postprocess(
+        self, raw: xr.DataTree, prepared: Any, settings: SamplerSettings
+    ) -> xr.DataTree:
+        """Turn the sampler's DataTree into the model's result DataTree."""
+
+    @abstractmethod
+    def _diagnostic_variables(self, tree: xr.DataTree) -> list[str]:
+        """Posterior variables whose convergence is checked."""
+
+    @abstractmethod
+    def config(self) -> dict[str, Any]:
+        """Return the constructor arguments as JSON-able values (``cls(**config)``).
+
+        Returns
+        -------
+        dict
+        """
+
+    @abstractmethod
+    def summary(self, hdi_prob: float | None = None) -> pd.DataFrame:
+        """Return one row per parameter a user reads, columns :data:`SUMMARY_COLUMNS` first.
+
+        Parameters
+        ----------
+        hdi_prob : float, optional
+            Probability of the highest-density interval.
+
+        Returns
+        -------
+        pandas.DataFrame
+        """
+
+    @abstractmethod
+    def prior_summary(self) -> pd.DataFrame:
+        """Return the priors in use, one row per parameter block.
+
+        Returns
+        -------
+        pandas.DataFrame
+        """
+
+    @abstractmethod
+    def sample_prior_predictive(self, *args: Any, **kwargs: Any) -> xr.DataTree:
+        """Draw from the prior predictive distribution."""
+
+    @abstractmethod
+    def sample_posterior_predictive(self, *args: Any, **kwargs: Any) -> Any:
+        """Draw replicated data from the posterior predictive distribution."""
+
+    def _fitted_state(self) -> dict[str, Any]:
+        """JSON-able state learnt during the fit that the DataTree does not hold."""
+        return {}
+
+    def _restore(self, tree: xr.DataTree, state: Mapping[str, Any]) -> None:  # noqa: B027
+        """Re-create the fitted state after :meth:`load` (default: nothing to restore)."""
+
+    def _provenance_extra(self, prepared: Any) -> dict[str, Any]:
+        """Model-specific provenance entries (strings or simple values)."""
+        return {}
+
+    @classmethod
+    def _from_config(cls, config: Mapping[str, Any]) -> Self:
+        return cls(**config)
+
+    # ------------------------------------------------------------ written once
+    def fit(
+        self,
+        frame: pd.DataFrame,
+        *,
+        draws: int = 1000,
+        tune: int = 1000,
+        chains: int = 4,
+        random_seed: int | None = None,
+        sampler: str = "nutpie",
+        target_accept: float | None = None,
+        progressbar: bool = False,
+        cores: int | None = None,
+        **options: Any,
+    ) -> xr.DataTree:
+        """Sample the posterior, postprocess it, record provenance and check convergence.
+
+        Parameters
+        ----------
+        frame : pandas.DataFrame
+            The survey (or the model's own input frame).
+        draws, tune, chains : int
+            Draws per chain after warm-up, warm-up iterations, chains.
+        random_seed : int, optional
+            Seed; the same seed gives the same draws.
+        sampler : {"nutpie", "pymc"}, default "nutpie"
+            nutpie compiles once per model structure and re-uses the compiled model on
+            new data; "pymc" uses PyMC's own NUTS.
+        target_accept : float, optional
+            NUTS target acceptance (default :attr:`default_target_accept`).
+        progressbar : bool, default False
+            Show the sampler's progress bar.
+        cores : int, optional
+            Chains run in parallel on this many threads (nutpie) or processes (pymc).
+        **options
+            The model's own fit options (see its ``_prepare_fit``).
+
+        Returns
+        -------
+        xarray.DataTree
+            The result, also kept as :attr:`idata_`.
+
+        Warns
+        -----
+        ConvergenceWarning
+            When a convergence check failed (see :attr:`diagnostics_`).
+        """
+        import time
+
+        settings = SamplerSettings(
+            draws=draws,
+            tune=tune,
+            chains=chains,
+            seed=random_seed,
+            target_accept=target_accept,
+            backend=sampler,  # type: ignore[arg-type]
+            cores=cores,
+            progressbar=progressbar,
+        ).with_defaults(target_accept=self._target_accept_default())
+        return self._fit(frame, settings, time.perf_counter, **options)
+
+    def _target_accept_default(self) -> float:
+        return self.default_target_accept
+
+    def _fit(self, frame: pd.DataFrame, settings: SamplerSettings, clock, **options: Any):
+        from bayes_cluster.inference.provenance import provenance
+
+        prepared = self._prepare_fit(frame, **options)
+        result = sample(
+            lambda: self._build(prepared),
+            key=(type(self).__name__, *self._compile_key(prepared)),
+            data=self._sampler_data(prepared),
+            settings=settings,
+        )
+        started = clock()
+        tree = self._postprocess(result.tree, prepared, settings)
+        tree.attrs.update(
+            provenance(
+                seed=settings.seed,
+                data=frame,
+                model=type(self).__name__,
+                sampler=settings.backend,
+                draws=settings.draws,
+                tune=settings.tune,
+                chains=settings.chains,
+                target_accept=settings.target_accept,
+                **self._provenance_extra(prepared),
+            )
+        )
+        tree.attrs[MODEL_ATTR] = type(self).__name__
+        tree.attrs[VERSION_ATTR] = _package_version()
+        tree.attrs[STATE_ATTR] = json.dumps(
+            {"config": self.config(), "state": self._fitted_state()}, default=str
+        )
+        self.idata_ = tree
+        self.diagnostics_ = mcmc_diagnostics(tree, var_names=self._diagnostic_variables(tree))
+        tree.attrs.update(self.diagnostics_.to_attrs())
+        self.timings_ = {
+            "compile_s": result.compile_seconds,
+            "sample_s": result.sample_seconds,
+            "postprocess_s": clock() - started,
+        }
+        warn_if_failed(self.diagnostics_, context=self._context())
+        return tree
+
+    def _context(self) -> str:
+        return type(self).__name__
+
+    def _require_fit(self) -> xr.DataTree:
+        if self.idata_ is None:
+            raise RuntimeError(f"{type(self).__name__} is not fitted yet: call fit() first")
+        return self.idata_
+
+    def loo(self) -> Any:
+        """PSIS-LOO of the fit (:func:`arviz_stats.loo`, pointwise, with Pareto k).
+
+        Returns
+        -------
+        arviz_stats.ELPDData
+            ELPD estimate, its SE, ``p_loo`` and pointwise Pareto k.
+        """
+        import arviz_stats as azs
+
+        return azs.loo(self._require_fit(), pointwise=True, var_name=self.loo_variable)
+
+    # ------------------------------------------------------------ persistence
+    def save(self, path: str | Path) -> Path:
+        """Save the fit: the DataTree, with the model's class, config and version in attrs.
+
+        NetCDF files are written under a temporary name and moved into place, so a
+        failure never leaves a half-written file.
+
+        Parameters
+        ----------
+        path : str or pathlib.Path
+            ``*.nc`` for NetCDF (h5netcdf), ``*.zarr`` for a Zarr store.
+
+        Returns
+        -------
+        pathlib.Path
+            The path written.
+
+        Raises
+        ------
+        RuntimeError
+            When the model is not fitted.
+        ValueError
+            When the path ends in neither ``.nc`` nor ``.zarr``.
+        """
+        tree = self._require_fit()
+        path = Path(path)
+        if path.suffix == ".zarr":
+            tree.to_zarr(path, mode="w", consolidated=False)
+            return path
+        if path.suffix not in (".nc", ".nc4", ".netcdf"):
+            raise ValueError(f"save path must end in .nc or .zarr, got {str(path)!r}")
+        temporary = path.with_name(f".{path.name}.tmp")
+        try:
+            tree.to_netcdf(temporary, engine="h5netcdf")
+            temporary.replace(path)
+        finally:
+            temporary.unlink(missing_ok=True)
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> Self:
+        """Load a fit written by :meth:`save` of this model class.
+
+        Parameters
+        ----------
+        path : str or pathlib.Path
+            A ``.nc`` file or ``.zarr`` store.
+
+        Returns
+        -------
+        BayesianModel
+            The model with :attr:`idata_`, :attr:`diagnostics_` and its fitted state.
+
+        Raises
+        ------
+        FileNotFoundError
+            When nothing is at ``path``.
+        ValueError
+            When the file was not written by a bayes_cluster model, or by another model
+            class (the message names it and how to load it).
+
+        Warns
+        -----
+        SavedVersionWarning
+            When the file was written by another version of bayes_cluster.
+        """
+        tree, saved = _open_saved(path)
+        if saved != cls.__name__ and not issubclass(_REGISTRY.get(saved, object), cls):
+            raise ValueError(
+                f"{str(path)!r} holds a {saved} fit, not a {cls.__name__}: load it with "
+                f"{saved}.load() or bayes_cluster.load_model()"
+            )
+        return _REGISTRY[saved]._from_tree(tree)
+
+    @classmethod
+    def _from_tree(cls, tree: xr.DataTree) -> Self:
+        payload = json.loads(tree.attrs[STATE_ATTR])
+        model = cls._from_config(payload["config"])
+        model._restore(tree, payload["state"])
+        model.idata_ = tree
+        model.diagnostics_ = mcmc_diagnostics(tree, var_names=model._diagnostic_variables(tree))
+        return model
+
+    # ------------------------------------------------------------ display
+    def __repr__(self) -> str:
+        fitted = "fitted" if self.idata_ is not None else "not fitted"
+        config = ", ".join(f"{k}={v!r}" for k, v in self.config().items())
+        return f"{type(self).__name__}({config}) [{fitted}]"
+
+    def _repr_html_(self) -> str:
+        name = html.escape(type(self).__name__)
+        if self.idata_ is None or self.diagnostics_ is None:
+            rows = "".join(
+                f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(str(v))}</td></tr>"
+                for k, v in self.config().items()
+            )
+            return f"<p><b>{name}</b> (not fitted)</p><table>{rows}</table>"
+        verdict = html.escape(self.diagnostics_.compact_summary())
+        colour = "#009E73" if self.diagnostics_.passed else "#D55E00"
+        table = self.summary().to_html(float_format=lambda v: f"{v:.3g}")
+        return (
+            f"<p><b>{name}</b></p>"
+            f'<p style="color:{colour}"><b>Convergence: {verdict}</b></p>{table}'
+        )
+
+
+def _open_saved(path: str | Path) -> tuple[xr.DataTree, str]:
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"no saved model at {str(path)!r}")
+    engine = "zarr" if path.suffix == ".zarr" else "h5netcdf"
+    kwargs = {"consolidated": False} if engine == "zarr" else {}
+    try:
+        tree = xr.open_datatree(path, engine=engine, **kwargs).load()
+    except (OSError, ValueError) as error:
+        raise ValueError(f"{str(path)!r} is not a saved model ({error})") from error
+    saved = tree.attrs.get(MODEL_ATTR)
+    if saved is None or STATE_ATTR not in tree.attrs:
+        raise ValueError(
+            f"{str(path)!r} was not written by a bayes_cluster model's save() "
+            f"(no {MODEL_ATTR!r} attribute)"
+        )
+    if saved not in _REGISTRY:
+        raise ValueError(
+            f"{str(path)!r} holds a {saved} fit, a model this version of bayes_cluster "
+            "does not have"
+        )
+    version = tree.attrs.get(VERSION_ATTR, "unknown")
+    if version != _package_version():
+        warnings.warn(
+            f"{str(path)!r} was saved by bayes_cluster {version}; this is "
+            f"{_package_version()}. The posterior is read as saved; re-fit to get this "
+            "version's results.",
+            SavedVersionWarning,
+            stacklevel=3,
+        )
+    return tree, saved
+
+
+def load_model(path: str | Path) -> BayesianModel:
+    """Load any saved fit, as the model class that wrote it.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        A ``.nc`` file or ``.zarr`` store written by a model's ``save()``.
+
+    Returns
+    -------
+    BayesianModel
+        An instance of the class named in the file.
+
+    Raises
+    ------
+    FileNotFoundError, ValueError
+        As :meth:`BayesianModel.load`.
+    """
+    tree, saved = _open_saved(path)
+    return _REGISTRY[saved]._from_tree(tree)
