@@ -145,7 +145,7 @@ class BayesianModel(ABC):
 
     @abstractmethod
     def summary(self, hdi_prob: float | None = None) -> pd.DataFrame:
-        """Return one row per parameter a user reads, columns :data:`SUMMARY_COLUMNS` first.
+        """Return one row per parameter a user reads, with every :data:`SUMMARY_COLUMNS`.
 
         Parameters
         ----------

@@ -13,13 +13,13 @@ __all__ = ["SUMMARY_COLUMNS", "hdi", "summary_table"]
 SUMMARY_COLUMNS: tuple[str, ...] = (
     "mean",
     "sd",
-    "hdi_low",
-    "hdi_high",
+    "hdi_lower",
+    "hdi_upper",
     "r_hat",
     "ess_bulk",
     "ess_tail",
 )
-"""The leading columns of every model's ``summary()``, in this order."""
+"""Columns every model's ``summary()`` has, in this relative order (extras may sit between)."""
 
 
 def summary_table(
@@ -62,7 +62,7 @@ def summary_table(
         for label, draws in zip(labels, flat, strict=True):
             low, high = hdi(draws, hdi_prob)
             row = {"mean": float(draws.mean()), "sd": float(draws.std(ddof=1))}
-            row.update(hdi_low=low, hdi_high=high)
+            row.update(hdi_lower=low, hdi_upper=high)
             for column in ("r_hat", "ess_bulk", "ess_tail"):
                 row[column] = (
                     float(diagnostics.loc[label, column])
