@@ -23,8 +23,9 @@ from pathlib import Path
 
 import numpy as np
 
-from bayes_cluster.estimators.logistic import BayesianLogit, clear_compiled_cache
+from bayes_cluster.estimators.logistic import BayesianLogit
 from bayes_cluster.inference.diagnostics import ConvergenceWarning
+from bayes_cluster.inference.sampling import clear_compiled_cache
 from bayes_cluster.surveys.codebook import TUMANG_PREDICTORS
 from bayes_cluster.surveys.simulate import simulate_tumang
 

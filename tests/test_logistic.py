@@ -12,19 +12,20 @@ from scipy import stats
 
 from bayes_cluster.common.dims import FIRM, GROUP, INTERCEPT, PREDICTOR
 from bayes_cluster.estimators.logistic import (
-    _COMPILED_CACHE,
     DEFAULT_PRIORS,
     BayesianLogit,
     _auc,
-    _hdi,
     compare_models,
 )
+from bayes_cluster.inference.base import MODEL_ATTR, STATE_ATTR, BayesianModel, load_model
 from bayes_cluster.inference.diagnostics import ConvergenceWarning
+from bayes_cluster.inference.sampling import clear_compiled_cache, compiled_cache
+from bayes_cluster.inference.summaries import SUMMARY_COLUMNS, hdi
 from bayes_cluster.surveys.codebook import TUMANG_PREDICTORS
 from bayes_cluster.surveys.simulate import simulate_tumang
 
 PREDICTORS = list(TUMANG_PREDICTORS)
-SUMMARY_COLUMNS = [
+LOGIT_COLUMNS = [
     "mean",
     "sd",
     "hdi_lower",
@@ -246,7 +247,7 @@ def test_helpers_hdi_and_auc():
     from arviz_stats.base import array_stats
 
     samples = np.random.default_rng(1).normal(size=200_000)
-    lower, upper = _hdi(samples, 0.94)
+    lower, upper = hdi(samples, 0.94)
     np.testing.assert_allclose([lower, upper], array_stats.hdi(samples, 0.94, axis=-1))
     # the shortest 94% interval of N(0, 1) is +-1.881 wide
     assert upper - lower == pytest.approx(2 * stats.norm.ppf(0.97), abs=0.01)
@@ -292,7 +293,7 @@ def test_log_likelihood_matches_bernoulli(fitted):
 
 def test_summary_columns_and_values(fitted):
     table = fitted.summary()
-    assert list(table.columns) == SUMMARY_COLUMNS
+    assert list(table.columns) == LOGIT_COLUMNS
     assert list(table.index)[: 1 + len(PREDICTORS)] == [INTERCEPT, *PREDICTORS]
     table = table.iloc[: 1 + len(PREDICTORS)]  # the hierarchy rows follow
     draws = fitted.coefficient_draws()
@@ -339,16 +340,73 @@ def test_checks_r2_classification_loo(fitted):
     assert np.isfinite(elpd.elpd) and elpd.elpd < 0
 
 
+def test_is_a_bayesian_model_with_the_shared_summary_columns(fitted):
+    assert isinstance(fitted, BayesianModel)
+    columns = list(fitted.summary().columns)
+    # the shared columns, in their order; the odds-ratio columns sit between (CSV unchanged)
+    assert [c for c in columns if c in SUMMARY_COLUMNS] == list(SUMMARY_COLUMNS)
+    # every parameter a user reads is a row, the hierarchy included
+    assert list(fitted.summary().index)[1 + len(PREDICTORS) :] == [
+        "sigma[product_line]",
+        "Sigma[product_line:(Intercept),(Intercept)]",
+        *(f"b[(Intercept) product_line:{level}]" for level in fitted.group_levels_),
+    ]
+
+
 def test_save_load_roundtrip(fitted, tmp_path, tumang):
     frame, _ = tumang
     for name in ("fit.nc", "fit.zarr"):
         path = fitted.save(tmp_path / name)
         loaded = BayesianLogit.load(path)
+        assert type(loaded) is BayesianLogit
         pd.testing.assert_frame_equal(loaded.summary(), fitted.summary())
         assert loaded.config() == fitted.config()
+        assert loaded.design_info_ == fitted.design_info_
+        np.testing.assert_array_equal(loaded.center_, fitted.center_)
+        np.testing.assert_array_equal(loaded.scale_, fitted.scale_)
+        assert loaded.group_levels_ == fitted.group_levels_
+        assert loaded.diagnostics_.passed == fitted.diagnostics_.passed
         pd.testing.assert_frame_equal(loaded.predict(frame.head(3)), fitted.predict(frame.head(3)))
+        # same draws and data; the einsum over a differently laid-out array may differ by an ulp
+        np.testing.assert_allclose(
+            loaded.fitted_probabilities(), fitted.fitted_probabilities(), rtol=1e-14
+        )
+        pd.testing.assert_frame_equal(load_model(path).summary(), fitted.summary())
     with pytest.raises(ValueError, match="save path must end in .nc or .zarr"):
         fitted.save(tmp_path / "fit.pkl")
+
+
+def test_load_refuses_old_and_other_models_files(fitted, tmp_path):
+    # a file of the old BayesianLogit.save (config in "bayes_cluster_config") is refused
+    old = fitted.idata_.copy()
+    for name in (MODEL_ATTR, STATE_ATTR):
+        del old.attrs[name]
+    old.attrs["bayes_cluster_config"] = "{}"
+    old.to_netcdf(tmp_path / "old.nc", engine="h5netcdf")
+    with pytest.raises(ValueError, match="was not written by a bayes_cluster model's save"):
+        BayesianLogit.load(tmp_path / "old.nc")
+    # a file whose attrs name another model class: the class is checked before anything
+    # of the file is read as a logit (a BayesianLatentClass fit takes minutes to make)
+    import bayes_cluster.estimators.latent_class  # noqa: F401 - registers the class
+
+    other = fitted.idata_.copy()
+    other.attrs[MODEL_ATTR] = "BayesianLatentClass"
+    other.to_netcdf(tmp_path / "other.nc", engine="h5netcdf")
+    with pytest.raises(
+        ValueError,
+        match=r"holds a BayesianLatentClass fit, not a BayesianLogit: load it with "
+        r"BayesianLatentClass\.load\(\) or bayes_cluster\.load_model\(\)",
+    ):
+        BayesianLogit.load(tmp_path / "other.nc")
+
+
+def test_repr_html_shows_verdict_and_summary(fitted):
+    text = fitted._repr_html_()
+    assert "<b>BayesianLogit</b>" in text
+    assert "Convergence: passed" in text
+    assert "odds_ratio" in text and "<th>workers</th>" in text
+    unfitted = BayesianLogit("export", ["workers"])._repr_html_()
+    assert "(not fitted)" in unfitted and "<th>outcome</th><td>export</td>" in unfitted
 
 
 def test_nutpie_refit_reuses_compiled_model(tumang):
@@ -356,17 +414,29 @@ def test_nutpie_refit_reuses_compiled_model(tumang):
     model = BayesianLogit("export", ["workers", "firm_age"], group="product_line")
     _quiet_fit(model, frame, random_seed=12)
     assert model.idata_["sample_stats"].attrs["inference_library"] == "nutpie"
-    n_cached = len(_COMPILED_CACHE)
+    n_cached, compilations = len(compiled_cache), compiled_cache.compilations
     before = model.summary()["mean"].to_numpy()
     new_frame, _ = simulate_tumang(60, seed=4)
     _quiet_fit(model, new_frame, random_seed=12)
-    assert len(_COMPILED_CACHE) == n_cached
+    # same priors, terms, group levels: compiled once, in the package's one cache
+    assert (len(compiled_cache), compiled_cache.compilations) == (n_cached, compilations)
+    assert model.timings_["compile_s"] == 0.0
     assert list(model.idata_["log_likelihood"][FIRM].values) == list(new_frame["firm_id"])
     assert not np.allclose(model.summary()["mean"].to_numpy(), before)
     # the same seed on the same data gives the same draws
     again = BayesianLogit("export", ["workers", "firm_age"], group="product_line")
     _quiet_fit(again, new_frame, random_seed=12)
     np.testing.assert_array_equal(again.coefficient_draws(), model.coefficient_draws())
+    # the firms are data, not structure: 40 firms re-use the model compiled on 60 ...
+    small, _ = simulate_tumang(40, seed=8)
+    _quiet_fit(model, small, random_seed=5)
+    assert compiled_cache.compilations == compilations
+    shared = model.coefficient_draws()
+    # ... and give exactly the draws of a model compiled on those 40 firms
+    clear_compiled_cache()
+    _quiet_fit(model, small, random_seed=5)
+    assert compiled_cache.compilations == compilations + 1
+    np.testing.assert_array_equal(model.coefficient_draws(), shared)
 
 
 def test_failing_fit_warns_loudly(tumang):

@@ -90,6 +90,39 @@ def test_sbc_figures():
         ]
 
 
+def test_sbc_samples_through_the_compile_cache_and_repeats_its_ranks():
+    """One compile per model structure (the package's cache), the same ranks for the same
+    seed, and every container's value passed to each fit (a compiled model cached from
+    other data is re-used safely)."""
+    import pymc as pm
+
+    from bayes_cluster.inference.sampling import compiled_cache
+    from bayes_cluster.studies.sbc import simulation_based_calibration
+
+    def normal_mean(shift: float) -> pm.Model:
+        with pm.Model() as model:
+            offset = pm.Data("offset", np.full(5, shift))
+            y_obs = pm.Data("y_obs", np.zeros(5))
+            mu = pm.Normal("mu", 0.0, 1.0)
+            pm.Normal("y", mu + offset, 1.0, observed=y_obs)
+        return model
+
+    settings = {"n_simulations": 10, "n_rank_draws": 20, "draws": 20, "tune": 50, "seed": 4}
+    key = ("test_sbc", "normal mean, 5 observations")
+    compilations = compiled_cache.compilations
+    unshifted = simulation_based_calibration(normal_mean(0.0), ["mu"], key=key, **settings)
+    shifted = simulation_based_calibration(normal_mean(3.0), ["mu"], key=key, **settings)
+    again = simulation_based_calibration(normal_mean(3.0), ["mu"], key=key, **settings)
+    assert compiled_cache.compilations == compilations + 1
+    pd.testing.assert_frame_equal(shifted.ranks, again.ranks)
+    assert shifted.ranks.shape == (10, 1)
+    # the shifted data are drawn around mu + 3: had the fits kept the cached model's
+    # offset of 0, every posterior would sit about 3 above the true mu (all ranks 0);
+    # with the offset passed they match the unshifted ranks (same seeds, same y - offset)
+    assert (shifted.ranks["mu"] > 0).sum() >= 5
+    assert (shifted.ranks["mu"] - unshifted.ranks["mu"]).abs().max() <= 1
+
+
 @pytest.mark.slow
 def test_sbc_of_the_bayesian_logit_with_default_priors_is_uniform():
     """Talts et al. (2018): 100 prior draws, ranks among 100 thinned posterior draws."""

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import statsmodels.api as sm
+import xarray as xr
 from matplotlib.figure import Figure
 
 from bayes_cluster.run.spec import SpecError
@@ -103,6 +104,25 @@ def test_spec_problems_are_all_named():
         "[sampler].draws: must be >= 10, got 0",
     ]
     assert str(caught.value).startswith("invalid spec (11 problems):\n  s.toml: [study].x")
+
+
+def test_sampler_table_is_the_packages_sampler_settings():
+    from bayes_cluster.inference.sampling import SamplerSettings
+
+    default = parse_study_spec(small_spec())
+    assert default.sampler == SamplerSettings(target_accept=0.9)
+    # the fingerprint keeps the keys a [sampler] table sets, as before the move to the
+    # package's SamplerSettings, so the study.json of an existing study still matches
+    assert default.fingerprint()["sampler"] == {
+        "draws": 1000,
+        "tune": 1000,
+        "chains": 4,
+        "target_accept": 0.9,
+    }
+    spec = parse_study_spec(
+        {**small_spec(), "sampler": {"draws": 50, "tune": 0, "chains": 2, "target_accept": 0.95}}
+    )
+    assert spec.sampler == SamplerSettings(draws=50, tune=0, chains=2, target_accept=0.95)
 
 
 def test_missing_and_malformed_spec_files(tmp_path):
@@ -440,14 +460,60 @@ def test_small_sample_behaviour_of_mle_and_firth(tmp_path):
         assert metrics.loc[("mle", 30, term), "median_bias"] > 0
 
 
+def _fake_posterior(energy_autocorrelation: float) -> xr.DataTree:
+    """4 x 1000 independent N(0, 1) draws of alpha and beta, no divergences, and energies
+    of an AR(1) process (E-BFMI about 2 (1 - phi): below 0.3 for phi = 0.9)."""
+    rng = np.random.default_rng(0)
+    chains, draws = 4, 1000
+    energy = np.zeros((chains, draws))
+    for t in range(1, draws):
+        energy[:, t] = energy_autocorrelation * energy[:, t - 1] + rng.normal(size=chains)
+    posterior = xr.Dataset(
+        {
+            "alpha": (("chain", "draw"), rng.normal(size=(chains, draws))),
+            "beta": (("chain", "draw", "predictor"), rng.normal(size=(chains, draws, 7))),
+        },
+        coords={"predictor": list(TUMANG_PREDICTORS)},
+    )
+    stats = xr.Dataset(
+        {
+            "diverging": (("chain", "draw"), np.zeros((chains, draws), dtype=bool)),
+            "energy": (("chain", "draw"), energy),
+        }
+    )
+    return xr.DataTree.from_dict({"posterior": posterior, "sample_stats": stats})
+
+
+@pytest.mark.parametrize(("phi", "converged"), [(0.0, True), (0.9, False)])
+def test_bayesian_replicate_is_judged_by_the_one_convergence_rule(monkeypatch, phi, converged):
+    """``converged`` is mcmc_diagnostics(...).passed: E-BFMI (and ESS) count too, where the
+    study's own rule was only "no divergences and R-hat <= 1.01"."""
+    from bayes_cluster.estimators.logistic import BayesianLogit
+    from bayes_cluster.inference.sampling import SampleResult
+
+    tree = _fake_posterior(phi)
+    monkeypatch.setattr(
+        BayesianLogit, "sample_raw", lambda self, frame, settings: SampleResult(tree, 0.0, 0.0)
+    )
+    spec = parse_study_spec(small_spec(methods=["bayes"]))
+    rows = run_replicate(spec, ReplicateTask("truth", 30, 0))
+    assert rows["converged"].tolist() == [converged] * 8
+    # what the old rule looked at passes in both cases
+    assert (rows["divergences"] == 0).all() and (rows["r_hat_max"] <= 1.01).all()
+    assert (rows["ess_bulk_min"] > 3000).all()
+
+
 @pytest.mark.slow
 def test_bayesian_method_compiles_once_and_reports_diagnostics(tmp_path):
     """The Bayesian logit runs in a study: compiled once for all sizes, same model as fit()."""
     from bayes_cluster.estimators.logistic import BayesianLogit
     from bayes_cluster.inference.diagnostics import ConvergenceWarning
+    from bayes_cluster.inference.sampling import clear_compiled_cache, compiled_cache
     from bayes_cluster.studies.study import _BAYES_FITTERS
 
     _BAYES_FITTERS.clear()
+    clear_compiled_cache()
+    compilations = compiled_cache.compilations
     spec = parse_study_spec(
         {
             "study": {"sizes": [30, 60], "replicates": 3, "methods": ["mle", "bayes"], "seed": 2},
@@ -457,6 +523,7 @@ def test_bayesian_method_compiles_once_and_reports_diagnostics(tmp_path):
     result = run_study(spec, tmp_path, progress=False, figures=False)
     (fitter,) = _BAYES_FITTERS.values()
     assert fitter.compilations == 1
+    assert compiled_cache.compilations == compilations + 1
     bayes = result.replicates[result.replicates["method"] == "bayes"]
     assert len(bayes) == 6 * 8 and not bayes["failed"].any()
     assert (bayes["divergences"] >= 0).all() and (bayes["r_hat_max"] < 1.1).all()
@@ -472,6 +539,8 @@ def test_bayesian_method_compiles_once_and_reports_diagnostics(tmp_path):
         # short chains may fail the ESS check; only the draws are compared here
         warnings.simplefilter("ignore", ConvergenceWarning)
         logit.fit(frame, draws=300, tune=300, chains=2, random_seed=fit_seed)
+    # ... and the study's compiled model serves the fit (one compile cache, one key)
+    assert compiled_cache.compilations == compilations + 1
     reference = logit.coefficient_draws().mean(axis=0)
     rows = bayes[(bayes["n"] == 60) & (bayes["replicate"] == 1)]
     np.testing.assert_allclose(rows["estimate"].to_numpy(), reference, rtol=1e-6)

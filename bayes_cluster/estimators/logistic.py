@@ -6,10 +6,14 @@ group (non-centred) and an optional regularised horseshoe on the slopes.  Every 
 checked (:mod:`bayes_cluster.inference.diagnostics`) and a failing fit is reported with a
 :class:`~bayes_cluster.inference.diagnostics.ConvergenceWarning`.
 
-Speed: with ``sampler="nutpie"`` the model is compiled once per configuration and data
-shape, cached in this module, and re-run on new data of the same shape with
-``compiled.with_data`` (a simulation study calls :meth:`BayesianLogit.fit` thousands of
-times).  Standardisation constants are data containers, so re-use is exact.
+:class:`BayesianLogit` is a :class:`~bayes_cluster.inference.base.BayesianModel`: it
+samples, saves and loads through the package's one model contract.
+
+Speed: with ``sampler="nutpie"`` the model is compiled once per configuration (priors,
+terms, group levels; with the horseshoe also the number of firms, which sets its global
+scale) in :data:`bayes_cluster.inference.sampling.compiled_cache`, and re-run on new data
+with ``compiled.with_data`` (a simulation study fits it thousands of times).
+Standardisation constants are data containers, so re-use is exact.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping, Sequence
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
@@ -25,15 +29,16 @@ import pandas as pd
 import xarray as xr
 
 from bayes_cluster.common.dims import FIRM, GROUP, INTERCEPT, PREDICTOR
-from bayes_cluster.inference.diagnostics import MCMCDiagnostics, mcmc_diagnostics, warn_if_failed
+from bayes_cluster.inference.base import BayesianModel
 from bayes_cluster.inference.priors import describe_prior, make_prior_variable, validate_prior
+from bayes_cluster.inference.sampling import SamplerSettings
+from bayes_cluster.inference.summaries import hdi
 from bayes_cluster.surveys.design_matrix import DesignInfo, design_matrix
 
 __all__ = [
     "DEFAULT_HORSESHOE",
     "DEFAULT_PRIORS",
     "BayesianLogit",
-    "clear_compiled_cache",
     "compare_models",
     "prior_sensitivity_reading",
     "widened_priors",
@@ -66,15 +71,16 @@ PSEUDO_SIGMA = 2.0
 
 _PRIOR_KEYS = ("intercept", "slopes", "group_sd")
 
-_COMPILED_CACHE: dict[tuple, Any] = {}
+
+@dataclass(frozen=True)
+class _Prepared:
+    """One fit's data: the container values and the firm labels."""
+
+    data: dict[str, np.ndarray]
+    firm_ids: np.ndarray
 
 
-def clear_compiled_cache() -> None:
-    """Forget the compiled nutpie models (e.g. to free memory after a study)."""
-    _COMPILED_CACHE.clear()
-
-
-class BayesianLogit:
+class BayesianLogit(BayesianModel):
     r"""Bayesian logistic regression with optional varying intercepts and horseshoe.
 
     .. math::
@@ -185,12 +191,12 @@ class BayesianLogit:
         self.scale_: np.ndarray | None = None
         self.group_levels_: tuple[str, ...] | None = None
         self.n_obs_: int | None = None
-        self.idata_: xr.DataTree | None = None
-        self.diagnostics_: MCMCDiagnostics | None = None
+        self.idata_ = None
+        self.diagnostics_ = None
+        self.timings_: dict[str, float] = {}
         self._model = None
         self._data: dict[str, np.ndarray] | None = None
         self._firm_ids: np.ndarray | None = None
-        self._frame_hash: str | None = None
 
     # ------------------------------------------------------------------ priors
     @property
@@ -431,9 +437,7 @@ class BayesianLogit:
             The model; data containers ``X``, ``center``, ``scale``, ``y_obs`` (and
             ``group_idx``).
         """
-        self._data = self._prepare(frame, fitting=True)
-        self._firm_ids = _firm_ids(frame)
-        self._model = self._build(self._data, self._firm_ids)
+        self._model = self._build(self._prepare_fit(frame))
         return self._model
 
     @property
@@ -442,15 +446,25 @@ class BayesianLogit:
         if self._model is None:
             if self._data is None:
                 raise RuntimeError("call fit() or build_model() first")
-            self._model = self._build(self._data, self._firm_ids)
+            self._model = self._build(_Prepared(self._data, self._firm_ids))
         return self._model
 
-    def _build(self, data: Mapping[str, np.ndarray], firm_ids: np.ndarray):
+    # ------------------------------------------------------------------ contract hooks
+    def _prepare_fit(self, frame: pd.DataFrame) -> _Prepared:
+        """Encode ``frame`` (design, centre, scale, group levels) and keep it as the fit's data."""
+        prepared = _Prepared(self._prepare(frame, fitting=True), _firm_ids(frame))
+        self._data = prepared.data
+        self._firm_ids = prepared.firm_ids
+        self._model = None
+        return prepared
+
+    def _build(self, prepared: _Prepared):
         import pymc as pm
 
+        data = prepared.data
         terms = self.terms
         priors = self.resolved_priors(terms)
-        coords: dict[str, Any] = {PREDICTOR: terms, FIRM: list(firm_ids)}
+        coords: dict[str, Any] = {PREDICTOR: terms, FIRM: list(prepared.firm_ids)}
         if self.group is not None:
             coords[GROUP] = list(self.group_levels_)
         with pm.Model(coords=coords) as model:
@@ -483,7 +497,14 @@ class BayesianLogit:
             pm.Bernoulli("y", logit_p=eta, observed=y_obs, dims=FIRM)
         return model
 
-    def _cache_key(self, n_obs: int) -> tuple:
+    def _compile_key(self, prepared: _Prepared) -> tuple:
+        """Priors, terms and group levels fix the graph; the firms are data.
+
+        The number of firms only enters the graph through the horseshoe's global scale,
+        so any other fit re-uses one compiled model for every sample size (a study's
+        sizes share it); the group levels name the ``u`` draws, so they are part of it.
+        """
+        n_obs = len(prepared.data["y_obs"]) if self.shrinkage == "horseshoe" else None
         return (
             json.dumps(self.resolved_priors(), sort_keys=True),
             tuple(self.terms),
@@ -491,6 +512,18 @@ class BayesianLogit:
             self.group_levels_,
             n_obs,
         )
+
+    def _sampler_data(self, prepared: _Prepared) -> dict[str, np.ndarray]:
+        return prepared.data
+
+    def _target_accept_default(self) -> float:
+        return 0.99 if self.shrinkage == "horseshoe" else self.default_target_accept
+
+    def _context(self) -> str:
+        return f"BayesianLogit({self.outcome})"
+
+    def _provenance_extra(self, prepared: _Prepared) -> dict[str, Any]:
+        return {"spec": self.config()}
 
     # ------------------------------------------------------------------ fit
     def fit(
@@ -517,8 +550,8 @@ class BayesianLogit:
         random_seed : int, optional
             Seed; the same seed gives the same draws.
         sampler : {"nutpie", "pymc"}, default "nutpie"
-            nutpie compiles once per configuration and data shape and re-uses the
-            compiled model on new data; "pymc" uses PyMC's own NUTS.
+            nutpie compiles once per configuration and re-uses the compiled model on new
+            data; "pymc" uses PyMC's own NUTS.
         target_accept : float, optional
             NUTS target acceptance (default 0.9, 0.99 with the horseshoe).
         progressbar : bool, default False
@@ -540,43 +573,17 @@ class BayesianLogit:
         ConvergenceWarning
             When the fit fails its convergence checks (see :attr:`diagnostics_`).
         """
-        if sampler not in ("nutpie", "pymc"):
-            raise ValueError(f"sampler must be 'nutpie' or 'pymc', got {sampler!r}")
-        for name, value in (("draws", draws), ("tune", tune), ("chains", chains)):
-            if int(value) != value or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        if target_accept is None:
-            target_accept = 0.99 if self.shrinkage == "horseshoe" else 0.9
-        data = self._prepare(frame, fitting=True)
-        self._data = data
-        self._firm_ids = _firm_ids(frame)
-        self._model = None
-        if sampler == "nutpie":
-            tree = self._sample_nutpie(
-                data, draws, tune, chains, random_seed, target_accept, progressbar, cores
-            )
-        else:
-            import pymc as pm
-
-            self._model = self._build(data, self._firm_ids)
-            tree = pm.sample(
-                model=self._model,
-                draws=draws,
-                tune=tune,
-                chains=chains,
-                random_seed=random_seed,
-                nuts_sampler="pymc",
-                target_accept=target_accept,
-                progressbar=progressbar,
-                compute_convergence_checks=False,
-            )
-        tree = self._complete_tree(tree, data, random_seed)
-        self.idata_ = tree
-        diagnostics = mcmc_diagnostics(tree, var_names=self._diagnostic_variables(tree))
-        self.diagnostics_ = diagnostics
-        tree.attrs.update(diagnostics.to_attrs())
-        warn_if_failed(diagnostics, context=f"BayesianLogit({self.outcome})")
-        return tree
+        return super().fit(
+            frame,
+            draws=draws,
+            tune=tune,
+            chains=chains,
+            random_seed=random_seed,
+            sampler=sampler,
+            target_accept=target_accept,
+            progressbar=progressbar,
+            cores=cores,
+        )
 
     def refit(self, frame: pd.DataFrame, **fit_kwargs: Any) -> xr.DataTree:
         """Fit again on new data of the same shape (re-uses the compiled nutpie model).
@@ -595,37 +602,13 @@ class BayesianLogit:
         """
         return self.fit(frame, **fit_kwargs)
 
-    def _sample_nutpie(self, data, draws, tune, chains, seed, target_accept, progressbar, cores):
-        import nutpie
-
-        key = self._cache_key(len(data["y_obs"]))
-        compiled = _COMPILED_CACHE.get(key)
-        if compiled is None:
-            model = self._build(data, self._firm_ids)
-            self._model = model
-            compiled = nutpie.compile_pymc_model(model)
-            _COMPILED_CACHE[key] = compiled
-        compiled = compiled.with_data(**data)
-        kwargs: dict[str, Any] = {}
-        if cores is not None:
-            kwargs["cores"] = cores
-        tree = nutpie.sample(
-            compiled,
-            draws=draws,
-            tune=tune,
-            chains=chains,
-            seed=seed,
-            save_warmup=False,
-            progress_bar=progressbar,
-            target_accept=target_accept,
-            **kwargs,
-        )
-        return tree
-
-    def _complete_tree(self, tree: xr.DataTree, data, seed) -> xr.DataTree:
-        """Add firm coords, observed/constant data, log-likelihood, PPC and the config."""
-        firm = {FIRM: list(self._firm_ids)}
-        posterior = tree["posterior"].to_dataset()
+    def _postprocess(
+        self, raw: xr.DataTree, prepared: _Prepared, settings: SamplerSettings
+    ) -> xr.DataTree:
+        """Add firm coords, observed/constant data, log-likelihood and PPC."""
+        data, seed = prepared.data, settings.seed
+        firm = {FIRM: list(prepared.firm_ids)}
+        posterior = raw["posterior"].to_dataset()
         eta = _linear_predictor(posterior, data)
         y = data["y_obs"]
         log_lik = y * _log_sigmoid(eta) + (1 - y) * _log_sigmoid(-eta)
@@ -650,9 +633,9 @@ class BayesianLogit:
             constant["group_idx"] = ((FIRM,), data["group_idx"])
         groups["constant_data"] = xr.Dataset(constant, coords=constant_coords)
         children = {
-            name: tree[name].to_dataset()
+            name: raw[name].to_dataset()
             for name in ("posterior", "sample_stats")
-            if name in tree.children
+            if name in raw.children
         }
         if "sample_stats" in children:
             stats = children["sample_stats"]
@@ -660,15 +643,11 @@ class BayesianLogit:
                 [name for name in stats.data_vars if stats[name].dtype == object]
             )
         children.update(groups)
-        new_tree = xr.DataTree.from_dict(children)
+        tree = xr.DataTree.from_dict(children)
         for name in ("posterior", "sample_stats"):
-            if name in tree.children:
-                new_tree[name].attrs.update(tree[name].attrs)
-        from bayes_cluster.inference.provenance import provenance
-
-        new_tree.attrs.update(provenance(seed=seed, spec=self.config(), model="BayesianLogit"))
-        new_tree.attrs["bayes_cluster_config"] = json.dumps(self._state(), default=str)
-        return new_tree
+            if name in raw.children:
+                tree[name].attrs.update(raw[name].attrs)
+        return tree
 
     def _diagnostic_variables(self, tree: xr.DataTree) -> list[str]:
         names = ["alpha", "beta", "alpha_std"]
@@ -678,11 +657,6 @@ class BayesianLogit:
         return names
 
     # ------------------------------------------------------------------ results
-    def _require_fit(self) -> xr.DataTree:
-        if self.idata_ is None:
-            raise RuntimeError("the model has not been fitted: call fit(frame) first")
-        return self.idata_
-
     def summary(self, hdi_prob: float | None = None, *, groups: bool = True) -> pd.DataFrame:
         """Coefficient table on the original scale, with odds ratios and diagnostics.
 
@@ -713,7 +687,7 @@ class BayesianLogit:
         tree = self._require_fit()
         prob = self.hdi_prob if hdi_prob is None else float(hdi_prob)
         draws = self.coefficient_draws()
-        lower, upper = zip(*(_hdi(draws[:, j], prob) for j in range(draws.shape[1])), strict=True)
+        lower, upper = zip(*(hdi(draws[:, j], prob) for j in range(draws.shape[1])), strict=True)
         diagnostics = azs.summary(
             tree, var_names=["alpha", "beta"], kind="diagnostics", round_to="none"
         )
@@ -762,7 +736,7 @@ class BayesianLogit:
         columns = [sigma, sigma**2, *(u[:, j] for j in range(u.shape[1]))]
         rows = []
         for k, draws in enumerate(columns):
-            lower, upper = _hdi(draws, prob)
+            lower, upper = hdi(draws, prob)
             coefficient = k >= 2
             diag = u_diag.iloc[k - 2] if coefficient else sigma_diag
             mean = float(draws.mean())
@@ -816,7 +790,7 @@ class BayesianLogit:
         for g, level in enumerate(self.group_levels_):
             members = index == g
             pooled = p[:, members].mean(axis=1)
-            lower, upper = _hdi(pooled, prob)
+            lower, upper = hdi(pooled, prob)
             rows.append(
                 {
                     "n_firms": int(members.sum()),
@@ -902,7 +876,7 @@ class BayesianLogit:
         if return_draws:
             return draws
         flat = probability.reshape(-1, probability.shape[-1])
-        bounds = np.array([_hdi(flat[:, i], self.hdi_prob) for i in range(flat.shape[1])])
+        bounds = np.array([hdi(flat[:, i], self.hdi_prob) for i in range(flat.shape[1])])
         return pd.DataFrame(
             {
                 "probability": flat.mean(axis=0),
@@ -968,18 +942,6 @@ class BayesianLogit:
         tree["posterior_predictive"] = xr.DataTree(replicated)
         return tree["posterior_predictive"]
 
-    def loo(self):
-        """PSIS-LOO of the fit (``arviz_stats.loo``, pointwise, with Pareto k).
-
-        Returns
-        -------
-        arviz_stats.ELPDData
-            ELPD estimate, its SE, ``p_loo`` and pointwise Pareto k.
-        """
-        import arviz_stats as azs
-
-        return azs.loo(self._require_fit(), pointwise=True, var_name="y")
-
     def pareto_k_table(self) -> pd.DataFrame:
         """Count the Pareto k values by the usual ranges (Vehtari et al. 2024).
 
@@ -1016,7 +978,7 @@ class BayesianLogit:
             ``mean``, ``sd``, ``hdi_lower``, ``hdi_upper``.
         """
         r2 = self.bayes_r2_draws()
-        lower, upper = _hdi(r2, self.hdi_prob)
+        lower, upper = hdi(r2, self.hdi_prob)
         return pd.Series(
             {"mean": r2.mean(), "sd": r2.std(ddof=1), "hdi_lower": lower, "hdi_upper": upper},
             name="bayes_r2",
@@ -1050,7 +1012,7 @@ class BayesianLogit:
         auc = np.array([_auc(y, row) for row in p])
         rows = {}
         for name, values in (("accuracy", accuracy), ("auc", auc)):
-            lower, upper = _hdi(values, self.hdi_prob)
+            lower, upper = hdi(values, self.hdi_prob)
             rows[name] = {
                 "mean": values.mean(),
                 "sd": values.std(ddof=1),
@@ -1090,7 +1052,13 @@ class BayesianLogit:
 
     # ------------------------------------------------------------------ persistence
     def config(self) -> dict[str, Any]:
-        """Return the model configuration (what the constructor was given)."""
+        """Return the model configuration (what the constructor was given).
+
+        Returns
+        -------
+        dict
+            JSON-able constructor arguments: ``BayesianLogit(**config)`` rebuilds the model.
+        """
         return {
             "outcome": self.outcome,
             "predictors": list(self.predictors),
@@ -1102,10 +1070,9 @@ class BayesianLogit:
             "reference_levels": {k: str(v) for k, v in self.reference_levels.items()},
         }
 
-    def _state(self) -> dict[str, Any]:
+    def _fitted_state(self) -> dict[str, Any]:
         info = self.design_info_
         return {
-            "config": self.config(),
             "design": None
             if info is None
             else {
@@ -1121,88 +1088,30 @@ class BayesianLogit:
             "resolved_priors": self.resolved_priors(),
         }
 
-    def save(self, path: str | Path) -> Path:
-        """Save the fit (DataTree with the configuration in attrs) to NetCDF or Zarr.
-
-        Parameters
-        ----------
-        path : str or pathlib.Path
-            ``*.nc`` for NetCDF (h5netcdf), ``*.zarr`` for a Zarr store.
-
-        Returns
-        -------
-        pathlib.Path
-            The path written.
-        """
-        tree = self._require_fit()
-        path = Path(path)
-        if path.suffix == ".zarr":
-            tree.to_zarr(path, mode="w", consolidated=False)
-        elif path.suffix in (".nc", ".nc4", ".netcdf"):
-            tree.to_netcdf(path, engine="h5netcdf")
-        else:
-            raise ValueError(f"save path must end in .nc or .zarr, got {str(path)!r}")
-        return path
-
-    @classmethod
-    def load(cls, path: str | Path) -> BayesianLogit:
-        """Load a fit saved by :meth:`save`.
-
-        Parameters
-        ----------
-        path : str or pathlib.Path
-            A ``.nc`` file or ``.zarr`` store.
-
-        Returns
-        -------
-        BayesianLogit
-            The model with :attr:`idata_`, the design and standardisation restored.
-        """
-        path = Path(path)
-        if not path.exists():
-            raise FileNotFoundError(f"no saved model at {str(path)!r}")
-        engine = "zarr" if path.suffix == ".zarr" else "h5netcdf"
-        kwargs = {"consolidated": False} if engine == "zarr" else {}
-        tree = xr.open_datatree(path, engine=engine, **kwargs).load()
-        if "bayes_cluster_config" not in tree.attrs:
-            raise ValueError(f"{str(path)!r} was not written by BayesianLogit.save")
-        state = json.loads(tree.attrs["bayes_cluster_config"])
-        config = state["config"]
-        model = cls(
-            config["outcome"],
-            config["predictors"],
-            group=config["group"],
-            priors=config["priors"],
-            standardize=config["standardize"],
-            shrinkage=config["shrinkage"],
-            hdi_prob=config["hdi_prob"],
-            reference_levels=config["reference_levels"] or None,
-        )
+    def _restore(self, tree: xr.DataTree, state: Mapping[str, Any]) -> None:
+        """Re-create the design, standardisation, group levels and data after a load."""
         design = state["design"]
-        model.design_info_ = DesignInfo(
+        self.design_info_ = DesignInfo(
             predictors=tuple(design["predictors"]),
             columns=tuple(design["columns"]),
             levels={k: tuple(v) for k, v in design["levels"].items()},
             reference_levels=dict(design["reference_levels"]),
             term_sources=dict(design["term_sources"]),
         )
-        model.center_ = np.asarray(state["center"], dtype=float)
-        model.scale_ = np.asarray(state["scale"], dtype=float)
-        model.group_levels_ = tuple(state["group_levels"]) if state["group_levels"] else None
+        self.center_ = np.asarray(state["center"], dtype=float)
+        self.scale_ = np.asarray(state["scale"], dtype=float)
+        self.group_levels_ = tuple(state["group_levels"]) if state["group_levels"] else None
         constant = tree["constant_data"].to_dataset()
-        model.n_obs_ = int(constant.sizes[FIRM])
-        model._firm_ids = constant[FIRM].to_numpy()
-        model._data = {
+        self.n_obs_ = int(constant.sizes[FIRM])
+        self._firm_ids = constant[FIRM].to_numpy()
+        self._data = {
             "X": constant["X"].to_numpy(),
-            "center": model.center_,
-            "scale": model.scale_,
+            "center": self.center_,
+            "scale": self.scale_,
             "y_obs": tree["observed_data"]["y"].to_numpy(),
         }
         if "group_idx" in constant:
-            model._data["group_idx"] = constant["group_idx"].to_numpy()
-        model.idata_ = tree
-        model.diagnostics_ = mcmc_diagnostics(tree, var_names=model._diagnostic_variables(tree))
-        return model
+            self._data["group_idx"] = constant["group_idx"].to_numpy()
 
 
 def compare_models(models_or_trees: Mapping[str, BayesianLogit | xr.DataTree]) -> pd.DataFrame:
@@ -1343,18 +1252,6 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 
 def _log_sigmoid(x: np.ndarray) -> np.ndarray:
     return -np.logaddexp(0.0, -x)
-
-
-def _hdi(samples: np.ndarray, prob: float) -> tuple[float, float]:
-    """Shortest interval holding ``prob`` of the sorted samples (unimodal HDI)."""
-    sorted_samples = np.sort(np.asarray(samples, dtype=float).ravel())
-    n = sorted_samples.size
-    width = max(int(math.floor(prob * n)), 1)
-    if width >= n:
-        return float(sorted_samples[0]), float(sorted_samples[-1])
-    intervals = sorted_samples[width:] - sorted_samples[: n - width]
-    start = int(np.argmin(intervals))
-    return float(sorted_samples[start]), float(sorted_samples[start + width])
 
 
 def _auc(y: np.ndarray, score: np.ndarray) -> float:

@@ -44,7 +44,7 @@ from bayes_cluster.inference.diagnostics import (
     mcmc_diagnostics,
     warn_if_failed,
 )
-from bayes_cluster.inference.sampling import SamplerSettings, sample
+from bayes_cluster.inference.sampling import SampleResult, SamplerSettings, sample
 from bayes_cluster.inference.summaries import SUMMARY_COLUMNS, summary_table
 
 __all__ = [
@@ -257,12 +257,7 @@ class BayesianModel(ABC):
         from bayes_cluster.inference.provenance import provenance
 
         prepared = self._prepare_fit(frame, **options)
-        result = sample(
-            lambda: self._build(prepared),
-            key=(type(self).__name__, *self._compile_key(prepared)),
-            data=self._sampler_data(prepared),
-            settings=settings,
-        )
+        result = self._sample_prepared(prepared, settings)
         started = clock()
         tree = self._postprocess(result.tree, prepared, settings)
         tree.attrs.update(
@@ -293,6 +288,41 @@ class BayesianModel(ABC):
         }
         warn_if_failed(self.diagnostics_, context=self._context())
         return tree
+
+    def _sample_prepared(self, prepared: Any, settings: SamplerSettings) -> SampleResult:
+        return sample(
+            lambda: self._build(prepared),
+            key=(type(self).__name__, *self._compile_key(prepared)),
+            data=self._sampler_data(prepared),
+            settings=settings,
+        )
+
+    def sample_raw(
+        self, frame: pd.DataFrame, settings: SamplerSettings, **options: Any
+    ) -> SampleResult:
+        """Run only the sampling step of :meth:`fit`: prepare, compile (cached), sample.
+
+        No postprocessing, provenance, diagnostics or warning, and :attr:`idata_` is not
+        replaced (the model's data state, e.g. a logit's design, becomes that of
+        ``frame``): for simulation studies that need the raw draws of thousands of fits.
+        The compiled model is the one :meth:`fit` uses (same compile key).
+
+        Parameters
+        ----------
+        frame : pandas.DataFrame
+            The data, as for :meth:`fit`.
+        settings : SamplerSettings
+            Sampler settings; an unset ``target_accept`` gets the model's default.
+        **options
+            The model's own fit options.
+
+        Returns
+        -------
+        SampleResult
+            The sampler's DataTree and the compile and sampling seconds.
+        """
+        settings = settings.with_defaults(target_accept=self._target_accept_default())
+        return self._sample_prepared(self._prepare_fit(frame, **options), settings)
 
     def _context(self) -> str:
         return type(self).__name__

@@ -21,9 +21,11 @@ a fit by the same rule.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, replace
+from numbers import Real
 from typing import Any, Literal
 
 import numpy as np
@@ -44,6 +46,13 @@ Backend = Literal["nutpie", "pymc"]
 BACKENDS: tuple[str, ...] = ("nutpie", "pymc")
 
 
+def _is_whole(value: object) -> bool:
+    """Whether ``value`` is a finite whole number (``10`` or ``10.0``; not True, nan, "10")."""
+    if isinstance(value, bool) or not isinstance(value, Real):
+        return False
+    return math.isfinite(value) and int(value) == value
+
+
 @dataclass(frozen=True)
 class SamplerSettings:
     """MCMC settings of one fit.
@@ -53,7 +62,7 @@ class SamplerSettings:
     draws : int, default 1000
         Draws kept per chain after warm-up.
     tune : int, default 1000
-        Warm-up (adaptation) iterations per chain, discarded.
+        Warm-up (adaptation) iterations per chain, discarded (0: none).
     chains : int, default 4
         Independent chains (R-hat needs at least 2).
     seed : int, optional
@@ -86,18 +95,22 @@ class SamplerSettings:
     progressbar: bool = False
 
     def __post_init__(self) -> None:
-        for name in ("draws", "tune", "chains"):
+        # tune = 0 is allowed (no warm-up: both samplers accept it; a study spec may ask)
+        for name, minimum in (("draws", 1), ("tune", 0), ("chains", 1)):
             value = getattr(self, name)
-            if isinstance(value, bool) or int(value) != value or value < 1:
-                raise ValueError(f"{name} must be a positive whole number, got {value!r}")
+            if not _is_whole(value) or value < minimum:
+                kind = "positive" if minimum else "non-negative"
+                raise ValueError(f"{name} must be a {kind} whole number, got {value!r}")
             object.__setattr__(self, name, int(value))
         if self.backend not in BACKENDS:
             raise ValueError(f"sampler must be 'nutpie' or 'pymc', got {self.backend!r}")
-        if self.target_accept is not None and not 0 < self.target_accept < 1:
+        if self.target_accept is not None and not (
+            isinstance(self.target_accept, Real) and 0 < self.target_accept < 1
+        ):
             raise ValueError(
                 f"target_accept must be strictly between 0 and 1, got {self.target_accept!r}"
             )
-        if self.cores is not None and (int(self.cores) != self.cores or self.cores < 1):
+        if self.cores is not None and (not _is_whole(self.cores) or self.cores < 1):
             raise ValueError(f"cores must be a positive whole number, got {self.cores!r}")
 
     def with_defaults(self, *, target_accept: float) -> SamplerSettings:

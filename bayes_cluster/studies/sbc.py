@@ -15,7 +15,9 @@ parameter among ``L`` posterior draws is uniform on ``0..L``.
 :func:`simulation_based_calibration` runs this for any PyMC model whose observed
 variables hold ``pm.Data`` containers: prior draws come from
 ``pm.sample_prior_predictive`` of the very model that is fitted (so the priors checked
-are the model's own), the model is compiled once with nutpie and re-run on each
+are the model's own), and every fit samples through
+:func:`bayes_cluster.inference.sampling.sample`: the model is compiled once with nutpie
+(in the package's compile cache, shared with the model's own fits) and re-run on each
 simulated data set with ``with_data``. :func:`sbc_logit` and :func:`sbc_latent_class`
 apply it to the package's two Bayesian models.
 
@@ -29,14 +31,21 @@ and Computing* 32:32), computed exactly for the discrete ranks by simulation.
 
 from __future__ import annotations
 
-import time
+import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from scipy import stats
+
+# the rank ECDF and its band live below the figures (plots/study.py draws them)
+from bayes_cluster.inference.calibration import ecdf_band
+from bayes_cluster.inference.calibration import ecdf_counts as _ecdf_counts
+from bayes_cluster.inference.calibration import (
+    min_tail_probabilities as _min_tail_probabilities,
+)
 
 __all__ = [
     "SBCResult",
@@ -101,72 +110,6 @@ class SBCResult:
             f"SBC of {self.model}: ranks depart from uniformity for {failed} ({n} "
             f"simulations, L = {self.n_rank_draws}, family-wise alpha = {self.alpha}){tail}."
         )
-
-
-def ecdf_band(
-    n_simulations: int,
-    n_rank_draws: int,
-    level: float = 0.95,
-    *,
-    n_trials: int = 2000,
-    seed: int = 0,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
-    """Simultaneous confidence band for the ECDF of ``N`` uniform ranks on ``0..L``.
-
-    Säilynoja et al. (2022): find the pointwise level ``1 - gamma`` whose binomial bands
-    contain the whole ECDF of a uniform sample with probability ``level``; ``gamma`` is
-    estimated from ``n_trials`` simulated uniform rank samples.
-
-    Parameters
-    ----------
-    n_simulations : int
-        ``N``, ranks per parameter.
-    n_rank_draws : int
-        ``L``; ranks take the ``L + 1`` values ``0..L``.
-    level : float
-        Simultaneous coverage of the band.
-    n_trials : int
-        Uniform samples simulated to calibrate ``gamma``.
-    seed : int
-        Seed of those simulations.
-
-    Returns
-    -------
-    z : numpy.ndarray
-        Evaluation points ``(k + 1) / (L + 1)``, ``k = 0..L-1`` (the expected ECDF).
-    lower, upper : numpy.ndarray
-        Band for the ECDF at ``z``.
-    gamma : float
-        The pointwise tail probability that gives the simultaneous level.
-    """
-    z = np.arange(1, n_rank_draws + 1) / (n_rank_draws + 1)
-    rng = np.random.default_rng(seed)
-    uniform_ranks = rng.integers(0, n_rank_draws + 1, size=(n_trials, n_simulations))
-    minima = _min_tail_probabilities(uniform_ranks, n_rank_draws)
-    gamma = float(np.quantile(minima, 1 - level))
-    lower = stats.binom.ppf(gamma / 2, n_simulations, z) / n_simulations
-    upper = stats.binom.ppf(1 - gamma / 2, n_simulations, z) / n_simulations
-    return z, lower, upper, gamma
-
-
-def _ecdf_counts(ranks: np.ndarray, n_rank_draws: int) -> np.ndarray:
-    """``N * ECDF(k)`` at ``k = 0..L-1`` for each row of ``ranks`` (shape (..., N))."""
-    ranks = np.asarray(ranks)
-    counts = np.stack(
-        [np.count_nonzero(ranks == k, axis=-1) for k in range(n_rank_draws)], axis=-1
-    )
-    return np.cumsum(counts, axis=-1)
-
-
-def _min_tail_probabilities(ranks: np.ndarray, n_rank_draws: int) -> np.ndarray:
-    """Smallest two-sided binomial tail probability of the ECDF over ``k`` (per row)."""
-    ranks = np.atleast_2d(ranks)
-    n = ranks.shape[-1]
-    z = np.arange(1, n_rank_draws + 1) / (n_rank_draws + 1)
-    counts = _ecdf_counts(ranks, n_rank_draws)
-    below = stats.binom.cdf(counts, n, z)
-    above = stats.binom.sf(counts - 1, n, z)
-    return np.minimum(1.0, 2 * np.minimum(below, above)).min(axis=-1)
 
 
 def rank_uniformity(
@@ -287,8 +230,14 @@ QuantityFunction = Callable[[Any], dict[str, np.ndarray]]
 """posterior Dataset (chain, draw, ...) -> {label: array of shape (chain, draw)}."""
 
 
+def _container_values(model: Any) -> dict[str, np.ndarray]:
+    """Return the current value of every ``pm.Data`` container of ``model``, by name."""
+    return {variable.name: variable.get_value() for variable in model.data_vars}
+
+
 def _calibrate(
-    compiled: Any,
+    model: Any,
+    key: tuple,
     simulations: Sequence[tuple[dict[str, float], dict[str, np.ndarray]]],
     quantities: QuantityFunction,
     *,
@@ -302,17 +251,20 @@ def _calibrate(
     progress: bool,
     model_name: str,
 ) -> SBCResult:
-    """Fit every simulated data set with the compiled model and rank the true values.
+    """Fit every simulated data set and rank the true values.
 
-    ``simulations`` holds, per simulation, the true value of every test quantity and the
-    data containers' values; ``quantities`` computes the same test quantities from the
-    posterior draws.
+    Each fit samples ``model`` through :func:`bayes_cluster.inference.sampling.sample`
+    (compiled once under ``key``, re-run with ``with_data``). ``simulations`` holds, per
+    simulation, the true value of every test quantity and the values of the containers
+    the simulation changes; every other container keeps ``model``'s value (all of them
+    are passed, so a compiled model cached from other data of the same structure is
+    re-used safely). ``quantities`` computes the test quantities from the posterior draws.
     """
     import arviz_stats as azs
-    import nutpie
     from tqdm.auto import tqdm
 
     from bayes_cluster.inference.provenance import provenance
+    from bayes_cluster.inference.sampling import SamplerSettings, sample
 
     if chains * draws < n_rank_draws:
         raise ValueError(
@@ -320,20 +272,19 @@ def _calibrate(
             f"n_rank_draws = {n_rank_draws}"
         )
     keep = np.linspace(0, chains * draws - 1, n_rank_draws).round().astype(int)
+    containers = _container_values(model)
+    settings = SamplerSettings(
+        draws=draws, tune=tune, chains=chains, target_accept=target_accept, backend="nutpie"
+    )
     rank_rows, simulation_rows = [], []
     for i, (truth, data) in enumerate(tqdm(simulations, desc="SBC", disable=not progress)):
-        start = time.perf_counter()
-        trace = nutpie.sample(
-            compiled.with_data(**data),
-            draws=draws,
-            tune=tune,
-            chains=chains,
-            seed=seed + 1 + i,
-            progress_bar=False,
-            save_warmup=False,
-            target_accept=target_accept,
+        result = sample(
+            lambda: model,
+            key=key,
+            data={**containers, **data},
+            settings=replace(settings, seed=seed + 1 + i),
         )
-        seconds = time.perf_counter() - start
+        trace, seconds = result.tree, result.sample_seconds
         values = quantities(trace["posterior"].to_dataset())
         stacked = np.stack([values[label] for label in truth], axis=-1)
         rank_rows.append(
@@ -386,12 +337,14 @@ def simulation_based_calibration(
     target_accept: float = 0.8,
     progress: bool = False,
     model_name: str = "model",
+    key: tuple | None = None,
 ) -> SBCResult:
     """Run SBC for a PyMC model whose observed variables hold ``pm.Data`` containers.
 
     Parameters and data are drawn with ``pm.sample_prior_predictive`` of ``model`` itself,
-    so the priors checked are exactly the model's; the model is compiled once (nutpie)
-    and re-run on each simulated data set with ``with_data``.
+    so the priors checked are exactly the model's; the model is compiled once (nutpie,
+    in :data:`bayes_cluster.inference.sampling.compiled_cache`) and re-run on each
+    simulated data set with ``with_data``.
 
     Parameters
     ----------
@@ -417,13 +370,16 @@ def simulation_based_calibration(
         Show a progress bar over simulations.
     model_name : str
         Label in the verdict.
+    key : tuple, optional
+        Compile-cache key of the model's structure (a model class's fits use
+        ``(class name, *structure)``); default ``("pymc.Model", model)``, one compile per
+        model object.
 
     Returns
     -------
     SBCResult
         Ranks, per-fit diagnostics and the uniformity verdict.
     """
-    import nutpie
     import pymc as pm
 
     containers = _observed_containers(model)
@@ -455,7 +411,8 @@ def simulation_based_calibration(
         }
         simulations.append((truth, data))
     return _calibrate(
-        nutpie.compile_pymc_model(model),
+        model,
+        ("pymc.Model", model) if key is None else key,
         simulations,
         quantities,
         n_rank_draws=n_rank_draws,
@@ -514,7 +471,8 @@ def sbc_logit(
     if design is None:
         design, _ = simulate_tumang(n=60, seed=seed)
     logit = BayesianLogit("export", list(TUMANG_PREDICTORS), priors=priors)
-    model = logit.build_model(design)
+    prepared = logit._prepare_fit(design)
+    model = logit._build(prepared)
     name = "the Bayesian logit (default priors)" if not priors else "the Bayesian logit"
     return simulation_based_calibration(
         model,
@@ -529,6 +487,8 @@ def sbc_logit(
         target_accept=0.9,
         progress=progress,
         model_name=name,
+        # the key BayesianLogit.fit compiles under: SBC and fits share one compiled model
+        key=("BayesianLogit", *logit._compile_key(prepared)),
     )
 
 
@@ -601,8 +561,6 @@ def sbc_latent_class(
     SBCResult
         Ranks, diagnostics and verdict.
     """
-    import nutpie
-
     from bayes_cluster.estimators.latent_class import BayesianLatentClass
     from bayes_cluster.surveys.markusen import MARKUSEN_ITEMS
 
@@ -639,8 +597,11 @@ def sbc_latent_class(
         values = latent_class_quantities(pi, theta)
         return {label: values[..., j] for j, label in enumerate(labels)}
 
+    # what fixes the compiled graph; every container's value is passed to each fit
+    structure = (n_classes, tuple(items), n_categories, n_firms, json.dumps(priors, default=str))
     return _calibrate(
-        nutpie.compile_pymc_model(model),
+        model,
+        ("sbc_latent_class", *structure),
         simulations,
         quantities,
         n_rank_draws=n_rank_draws,

@@ -17,7 +17,10 @@ How it is made fast, resumable and distributable:
   replicate's numbers do not depend on scheduling, worker count or resumption.
 * **Compile once**: each worker process compiles the Bayesian model once (nutpie, numba)
   and re-runs it on every new data set with ``with_data``; nothing is recompiled per
-  replicate (:class:`BayesianFitter`).
+  replicate (:class:`BayesianFitter`). The compiled model lives in the package's one
+  compile cache (:data:`bayes_cluster.inference.sampling.compiled_cache`) under the key
+  :class:`~bayes_cluster.estimators.logistic.BayesianLogit` uses, so a run and a study
+  in one process share it.
 * **Executors**: replicates run in-process (``workers=1``), on local processes
   (``workers=N``), or on a Dask distributed cluster (``scheduler="tcp://..."``); the
   same task function runs everywhere.
@@ -43,7 +46,7 @@ import tomllib
 import warnings
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from functools import cache
 from pathlib import Path
 from typing import Any, TextIO
@@ -52,6 +55,7 @@ import numpy as np
 import pandas as pd
 
 from bayes_cluster.common.dims import INTERCEPT
+from bayes_cluster.inference.sampling import SamplerSettings
 from bayes_cluster.run.safety import (
     PACKAGE,
     check_output_folder,
@@ -157,14 +161,15 @@ class BayesianVariant:
     group: str | None = None
 
 
-@dataclass(frozen=True)
-class SamplerSettings:
-    """MCMC settings of the Bayesian fits of a study (``[sampler]``)."""
+STUDY_TARGET_ACCEPT = 0.9
+"""NUTS target acceptance of a study's Bayesian fits unless ``[sampler]`` sets it."""
 
-    draws: int = 1000
-    tune: int = 1000
-    chains: int = 4
-    target_accept: float = 0.9
+_FINGERPRINT_SAMPLER_KEYS = ("draws", "tune", "chains", "target_accept")
+"""The ``[sampler]`` settings a study spec can set (its fingerprint records these)."""
+
+
+def _study_sampler() -> SamplerSettings:
+    return SamplerSettings(target_accept=STUDY_TARGET_ACCEPT)
 
 
 @dataclass(frozen=True)
@@ -185,8 +190,9 @@ class StudySpec:
         The truths; the first is the spec's ``truth``, then weaker/null sets.
     interval_level : float
         Level of every interval (Wald, profile penalised likelihood, central posterior).
-    sampler : SamplerSettings
-        MCMC settings of the Bayesian methods.
+    sampler : bayes_cluster.inference.sampling.SamplerSettings
+        MCMC settings of the Bayesian methods (``[sampler]``: draws, tune, chains,
+        target acceptance; the seed of each fit comes from :func:`replicate_seeds`).
     variants : dict of str to BayesianVariant
         Bayesian methods by name.
     group_effects : bool
@@ -204,7 +210,7 @@ class StudySpec:
     seed: int
     effect_sets: tuple[EffectSet, ...]
     interval_level: float = 0.95
-    sampler: SamplerSettings = field(default_factory=SamplerSettings)
+    sampler: SamplerSettings = field(default_factory=_study_sampler)
     variants: dict[str, BayesianVariant] = field(default_factory=dict)
     group_effects: bool = False
     name: str = "simulation study"
@@ -248,7 +254,9 @@ class StudySpec:
             "methods": list(self.methods),
             "effect_sets": [asdict(e) for e in self.effect_sets],
             "interval_level": self.interval_level,
-            "sampler": asdict(self.sampler),
+            # the settings a spec sets, so that the fingerprint of a study is unchanged
+            # since [sampler] became the package's one SamplerSettings
+            "sampler": {key: getattr(self.sampler, key) for key in _FINGERPRINT_SAMPLER_KEYS},
             "variants": {k: asdict(v) for k, v in sorted(self.variants.items())},
             "group_effects": self.group_effects,
         }
@@ -456,10 +464,10 @@ def parse_study_spec(raw: Mapping[str, Any], source: str = "<spec>") -> StudySpe
         problems,
         ("draws", "tune", "chains", "target_accept"),
     )
-    target_accept = sampler_table.get("target_accept", float, 0.9)
+    target_accept = sampler_table.get("target_accept", float, STUDY_TARGET_ACCEPT)
     if not 0.5 <= target_accept < 1:
         problems.add("[sampler].target_accept", f"must be in [0.5, 1), got {target_accept}")
-        target_accept = 0.9
+        target_accept = STUDY_TARGET_ACCEPT
     sampler = SamplerSettings(
         draws=sampler_table.positive_int("draws", 1000, minimum=10),
         tune=sampler_table.positive_int("tune", 1000, minimum=0),
@@ -590,7 +598,9 @@ class MethodFit:
     table : pandas.DataFrame
         Indexed by term; columns ``estimate``, ``std_error``, ``lower``, ``upper``.
     converged : bool
-        Optimiser converged (frequentist) or R-hat < 1.01 and no divergences (Bayesian).
+        Optimiser converged (frequentist), or every check of
+        :func:`~bayes_cluster.inference.diagnostics.mcmc_diagnostics` passed on the
+        coefficients (Bayesian: R-hat, bulk and tail ESS, divergences, tree depth, E-BFMI).
     divergences, r_hat_max, ess_bulk_min : optional
         MCMC diagnostics (Bayesian methods only).
     note : str
@@ -687,12 +697,16 @@ class BayesianFitter:
     """A Bayesian logit compiled once and re-run on every simulated survey.
 
     The model is :class:`bayes_cluster.estimators.logistic.BayesianLogit` (same priors, same
-    standardisation, same PyMC graph). The first :meth:`fit` builds and compiles it with
-    nutpie; every later fit only swaps the data containers (``X``, ``center``, ``scale``,
-    ``y_obs``, ``group_idx``) with ``compiled.with_data`` -- for any sample size, since
-    only the ranks of the containers are fixed at compile time. The estimate is the
-    posterior mean and the interval the central posterior interval at the study's level,
-    both of the original-scale ``alpha``/``beta``.
+    standardisation, same PyMC graph), sampled through
+    :meth:`~bayes_cluster.inference.base.BayesianModel.sample_raw`: the first fit
+    compiles it with nutpie into the package's compile cache; every later fit only swaps
+    the data containers (``X``, ``center``, ``scale``, ``y_obs``, ``group_idx``) with
+    ``compiled.with_data`` -- for any sample size, since only the ranks of the containers
+    are fixed at compile time. The estimate is the posterior mean and the interval the
+    central posterior interval at the study's level, both of the original-scale
+    ``alpha``/``beta``. A fit is converged when every check of
+    :func:`~bayes_cluster.inference.diagnostics.mcmc_diagnostics` passes on ``alpha`` and
+    ``beta`` (the rule every model of the package is judged by).
 
     Parameters
     ----------
@@ -700,12 +714,17 @@ class BayesianFitter:
         Priors and grouping of the model.
     predictors : sequence of str
         Predictor columns.
-    sampler : SamplerSettings
+    sampler : bayes_cluster.inference.sampling.SamplerSettings
         Draws, tune, chains, target acceptance.
     interval_level : float
         Probability of the central posterior interval.
     cores : int
         Threads for the chains of one fit.
+
+    Attributes
+    ----------
+    compilations : int
+        Models this fitter compiled (0 when the compile cache already held it).
     """
 
     def __init__(
@@ -725,12 +744,7 @@ class BayesianFitter:
         self.logit = BayesianLogit(
             OUTCOME, list(predictors), group=variant.group, priors=variant.priors or None
         )
-        self.compiled: Any = None
         self.compilations = 0
-
-    def _data(self, frame: pd.DataFrame) -> dict[str, np.ndarray]:
-        """Values of the model's data containers for ``frame`` (design, centre, scale)."""
-        return self.logit.model_data(frame)
 
     def fit(self, frame: pd.DataFrame, seed: int) -> MethodFit:
         """Sample the posterior on ``frame`` and summarise it (compiling on first use).
@@ -746,29 +760,19 @@ class BayesianFitter:
         -------
         MethodFit
             Posterior mean, posterior SD and central interval per term, with divergences,
-            the largest R-hat and the smallest bulk ESS of the coefficients.
+            the largest R-hat and the smallest bulk ESS of the coefficients, and the
+            verdict of :func:`~bayes_cluster.inference.diagnostics.mcmc_diagnostics`.
         """
-        import arviz_stats as azs
-        import nutpie
+        from bayes_cluster.inference.diagnostics import mcmc_diagnostics
 
-        if self.compiled is None:
-            model = self.logit.build_model(frame)
-            self.compiled = nutpie.compile_pymc_model(model)
-            self.compilations += 1
-        data = self._data(frame)
+        settings = replace(
+            self.sampler, seed=seed, backend="nutpie", cores=self.cores, progressbar=False
+        )
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            trace = nutpie.sample(
-                self.compiled.with_data(**data),
-                draws=self.sampler.draws,
-                tune=self.sampler.tune,
-                chains=self.sampler.chains,
-                cores=self.cores,
-                seed=seed,
-                save_warmup=False,
-                progress_bar=False,
-                target_accept=self.sampler.target_accept,
-            )
+            result = self.logit.sample_raw(frame, settings)
+        self.compilations += result.model is not None
+        trace = result.tree
         posterior = trace["posterior"]
         alpha = posterior["alpha"].to_numpy()[..., None]
         beta = posterior["beta"].transpose("chain", "draw", ...).to_numpy()
@@ -786,15 +790,14 @@ class BayesianFitter:
             },
             index=terms,
         )
-        divergences = int(trace["sample_stats"]["diverging"].to_numpy().sum())
-        r_hat_max = float(np.nanmax(azs.rhat(draws, chain_axis=0, draw_axis=1)))
-        ess_bulk_min = float(np.nanmin(azs.ess(draws, chain_axis=0, draw_axis=1)))
+        # the one convergence rule; its table holds the recorded R-hat and bulk ESS
+        diagnostics = mcmc_diagnostics(trace, var_names=["alpha", "beta"])
         return MethodFit(
             table,
-            converged=divergences == 0 and r_hat_max <= 1.01,
-            divergences=divergences,
-            r_hat_max=r_hat_max,
-            ess_bulk_min=ess_bulk_min,
+            converged=diagnostics.passed,
+            divergences=diagnostics.n_divergences,
+            r_hat_max=float(np.nanmax(diagnostics.table["r_hat"].to_numpy())),
+            ess_bulk_min=float(np.nanmin(diagnostics.table["ess_bulk"].to_numpy())),
             note=_warning_note(caught),
         )
 
