@@ -147,9 +147,12 @@ def _close_figures():
 # `--dist loadfile` (a file's module and session fixtures are built once, on one worker),
 # and a file goes to whichever worker is free: starting the longest files first keeps one long file
 # from being left alone at the end while the other worker idles. Files not listed follow
-# in their usual order; the order of the tests within a file is unchanged.
+# in their usual order; the order of the tests within a file is unchanged. Every test that
+# reads a whole run's outputs lives in test_run.py, so each run is made once: the report's
+# uncertainty checks moved there from test_report_uncertainty.py, which no longer runs the
+# study (it was about 100 s cold) and is now short.
 LONGEST_FILES_FIRST = (
-    "test_run.py",  # about 900 s cold: the quick and full Tumang runs and the joint run
+    "test_run.py",  # about 900 s cold: the quick Tumang run, the logit-only and joint runs
     "test_latent_class.py",  # 590 s
     "test_joint.py",  # 580 s
     "test_study.py",  # 435 s

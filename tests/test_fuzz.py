@@ -825,7 +825,7 @@ def test_validate_with_spec_uses_the_declared_number_format(tmp_path, capsys):
     assert "range 1 to 1000" in workers
 
 
-def test_run_reads_the_declared_number_format(tmp_path):
+def test_run_reads_the_declared_number_format(tmp_path, capsys):
     import pandas as pd
 
     survey = write_survey(tmp_path, survey_lines({(4, "workers"): "1.000"}), sep=";")
@@ -836,16 +836,11 @@ def test_run_reads_the_declared_number_format(tmp_path):
         .replace("[logistic]\n", "[logistic]\nbayesian = false\n"),
     )
     out = tmp_path / "out"
-    # a real process: run_spec's progress stream defaults to the sys.stderr of the moment
-    # bayes_cluster.run.pipeline was first imported, which under pytest may be a closed capture
-    done = subprocess.run(
-        [sys.executable, "-m", "bayes_cluster.cli", "run", str(spec), "--out", str(out)],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stderr
+    # in process: the CLI hands run_spec the sys.stderr of the moment (pytest's capture), so
+    # no new process has to import the package again (test_real_process_exits_cleanly is
+    # the real process)
+    code = main(["run", str(spec), "--out", str(out)])
+    assert code == 0, capsys.readouterr().err
     summary = pd.read_csv(out / "data_summary.csv").set_index("column")
     assert summary.loc["workers", "max"] == 1000
 

@@ -7,17 +7,12 @@ of latent classes and averaged over them, and the prior-sensitivity reading.
 
 from __future__ import annotations
 
-import contextlib
-import html
-import io
-import re
 import warnings
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-import xarray as xr
 
 from bayes_cluster.common.dims import GROUP, INTERCEPT
 from bayes_cluster.estimators.logistic import BayesianLogit
@@ -140,7 +135,7 @@ class _LooStub:
 
 
 def test_stacking_weights_maximise_the_log_score_and_pseudo_bma_follows_elpd():
-    from bayes_cluster.estimators.latent_class import loo_weights
+    from bayes_cluster.analyses.n_classes import loo_weights
 
     rng = np.random.default_rng(4)
     log_p = np.log(rng.uniform(0.05, 0.95, size=(60, 2)))
@@ -179,7 +174,7 @@ def class_models():
 
 
 def test_averaged_verdict_is_the_weighted_sum_of_the_per_k_verdicts(class_models):
-    from bayes_cluster.estimators.latent_class import (
+    from bayes_cluster.analyses.n_classes import (
         compare_n_classes,
         loo_weights,
         verdict_over_n_classes,
@@ -285,114 +280,12 @@ def test_prior_sensitivity_reading_names_flags_and_changed_conclusions():
     assert sentences[4].startswith("The conclusion changes under the wider prior for promotion")
 
 
-# ---------------------------------------------------------------- the report (one run)
+# ---------------------------------------------------------------- the report
+# What a whole run writes is checked in tests/test_run.py, on the runs that file already
+# makes (a run here would be a second quick Tumang run, on another pytest-xdist worker):
+# test_report_states_every_uncertainty reads the session's quick Tumang run, and
+# test_run_comparison_is_at_the_configured_level a logit-only run at comparison_level 0.9.
 ROOT = DATA.parents[1]
-
-
-@pytest.fixture(scope="module")
-def tumang_run_at_90(tmp_path_factory) -> Path:
-    """The Tumang spec, quick, with tiny chains and the comparison at the 90% level."""
-    from bayes_cluster.cli import main
-
-    text = (ROOT / "models" / "tumang.toml").read_text(encoding="utf-8")
-    text = text.replace('path = "../data/tumang_synthetic.csv"', f'path = "{DATA.as_posix()}"')
-    text = text.replace("draws = 150\ntune = 150", "draws = 100\ntune = 100")
-    formats = 'formats = ["html", "md"]'
-    text = text.replace(formats, f"{formats}\ncomparison_level = 0.9")
-    assert "comparison_level = 0.9" in text and "draws = 100" in text
-    folder = tmp_path_factory.mktemp("uncertainty")
-    spec = folder / "tumang.toml"
-    spec.write_text(text, encoding="utf-8")
-    out = folder / "out"
-    printed, errors = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(printed), contextlib.redirect_stderr(errors):
-        code = main(["run", str(spec), "--quick", "--out", str(out)])
-    assert code == 0, printed.getvalue()[-2000:] + errors.getvalue()[-2000:]
-    return out
-
-
-@pytest.mark.slow
-def test_report_states_every_uncertainty(tumang_run_at_90):
-    out = tumang_run_at_90
-    raw = (out / "report.html").read_text(encoding="utf-8")
-    page = html.unescape(raw)
-    markdown = (out / "report.md").read_text(encoding="utf-8")  # figures linked, not embedded
-    headings = re.findall(r"<h2[^>]*>([^<]*)</h2>", page)
-    assert "Prior sensitivity" in headings
-    captions = [html.unescape(c) for c in re.findall(r"<caption>([^<]*)</caption>", raw)]
-
-    def caption(start: str) -> str:
-        found = [c for c in captions if c.startswith(start)]
-        assert len(found) == 1, (start, captions)
-        return found[0]
-
-    # 1. the power-scaling flags in words, and the fit under a wider prior
-    assert "What the flags mean." in page
-    assert "The power-scaling check flags " in page
-    caption("Prior sensitivity: default prior against a prior 4 times wider (90% HDIs")
-    assert "](figures/prior_sensitivity.png)" in markdown
-    # 2. the hierarchy in the summary and the shrinkage figure
-    assert caption("bayes_hierarchical: posterior summary").startswith(
-        "bayes_hierarchical: posterior summary (then the hierarchy, as rstanarm prints it"
-    )
-    for row in ("sigma[product_line]", "b[(Intercept) product_line:casting]"):
-        assert f"<tr><td>{row}</td>" in page
-    caption("bayes_hierarchical: share of exporters by product_line, raw against partially")
-    assert "](figures/bayes_hierarchical_shrinkage.png)" in markdown
-    # 3. one level for every method, named in the headers
-    kinds = (
-        "mle: 90% Wald CI; firth: 90% profile penalised-likelihood CI; bayes: 90% HDI; "
-        "bayes_hierarchical: 90% HDI"
-    )
-    assert caption("Conclusions by method") == f"Conclusions by method (intervals: {kinds})"
-    assert caption("The comparison table") == (
-        f"The comparison table (comparison.csv; intervals: {kinds})"
-    )
-    # 4. the verdict under each K and averaged over K
-    assert "Uncertainty about the number of classes." in page
-    caption("Cluster verdict by number of classes and averaged over K (stacking weights")
-    assert "Averaged over K with weights K=1: " in page
-    verdicts = pd.read_csv(out / "latent_class" / "verdict_by_n_classes.csv", index_col=0)
-    assert list(verdicts.index) == ["K=1", "K=2", "K=3", "averaged"]
-    assert verdicts["weight"].iloc[:3].sum() == pytest.approx(1.0, abs=1e-9)
-    for column in [c for c in verdicts.columns if c.startswith("p_majority_")]:
-        weighted = (verdicts["weight"].iloc[:3] * verdicts[column].iloc[:3]).sum()
-        assert verdicts.loc["averaged", column] == pytest.approx(weighted, abs=1e-9)
-
-
-@pytest.mark.slow
-def test_run_comparison_is_at_the_configured_level(tumang_run_at_90):
-    import statsmodels.api as sm
-
-    table = pd.read_csv(tumang_run_at_90 / "comparison.csv")
-    assert set(table["interval"]) == {
-        "90% Wald CI",
-        "90% profile penalised-likelihood CI",
-        "90% HDI",
-    }
-    frame = pd.read_csv(DATA)
-    predictors = [
-        "workers",
-        "firm_age",
-        "buyer_network",
-        "promotion",
-        "training",
-        "technology",
-        "supplier_network",
-    ]
-    exog = sm.add_constant(frame[predictors].astype(float))
-    reference = sm.Logit(frame["export"].astype(float), exog)
-    limits = reference.fit(disp=0).conf_int(alpha=0.10)
-    limits.index = [INTERCEPT, *predictors]
-    mle = table[table["method"] == "mle"].set_index("term")
-    np.testing.assert_allclose(mle["ci_lower"], limits[0].loc[mle.index], rtol=1e-5)
-    np.testing.assert_allclose(mle["ci_upper"], limits[1].loc[mle.index], rtol=1e-5)
-    # a Bayesian 90% HDI holds 90% of the stored draws (one draw either way)
-    tree = xr.open_datatree(tumang_run_at_90 / "logistic" / "bayes_posterior.nc")
-    draws = tree["posterior"]["beta"].sel(predictor="workers").to_numpy().ravel()
-    row = table[(table["method"] == "bayes") & (table["term"] == "workers")].iloc[0]
-    inside = ((draws >= row["ci_lower"]) & (draws <= row["ci_upper"])).mean()
-    assert abs(inside - 0.9) <= 1.5 / draws.size
 
 
 def test_spec_comparison_level_default_and_bounds():

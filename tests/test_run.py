@@ -242,16 +242,92 @@ def test_quick_report_is_self_contained_with_every_figure(quick_run):
     assert any(line.startswith("  MCMC diagnostics: ") for line in lines)
 
 
+def test_report_states_every_uncertainty(quick_run):
+    """Issue 14: the report states the prior's, the hierarchy's, the level's and K's part.
+
+    The comparison is at the spec's default level, 95%, while the Bayesian sections keep
+    their 94% HDIs: the captions below follow the comparison level, not the sampler's.
+    A level other than the default is checked on a logit-only run
+    (test_run_comparison_is_at_the_configured_level).
+    """
+    out, _ = quick_run
+    raw = (out / "report.html").read_text(encoding="utf-8")
+    page = html.unescape(raw)
+    markdown = (out / "report.md").read_text(encoding="utf-8")  # figures linked, not embedded
+    headings = re.findall(r"<h2[^>]*>([^<]*)</h2>", page)
+    assert "Prior sensitivity" in headings
+    captions = [html.unescape(c) for c in re.findall(r"<caption>([^<]*)</caption>", raw)]
+
+    def caption(start: str) -> str:
+        found = [c for c in captions if c.startswith(start)]
+        assert len(found) == 1, (start, captions)
+        return found[0]
+
+    # 1. the power-scaling flags in words, and the fit under a wider prior
+    assert "What the flags mean." in page
+    assert "The power-scaling check flags " in page
+    caption("Prior sensitivity: default prior against a prior 4 times wider (95% HDIs")
+    assert "](figures/prior_sensitivity.png)" in markdown
+    # 2. the hierarchy in the summary and the shrinkage figure
+    assert caption("bayes_hierarchical: posterior summary").startswith(
+        "bayes_hierarchical: posterior summary (then the hierarchy, as rstanarm prints it"
+    )
+    for row in ("sigma[product_line]", "b[(Intercept) product_line:casting]"):
+        assert f"<tr><td>{row}</td>" in page
+    caption("bayes_hierarchical: share of exporters by product_line, raw against partially")
+    assert "](figures/bayes_hierarchical_shrinkage.png)" in markdown
+    # 3. one level for every method, named in the headers
+    kinds = (
+        "mle: 95% Wald CI; firth: 95% profile penalised-likelihood CI; bayes: 95% HDI; "
+        "bayes_hierarchical: 95% HDI"
+    )
+    assert caption("Conclusions by method") == f"Conclusions by method (intervals: {kinds})"
+    assert caption("The comparison table") == (
+        f"The comparison table (comparison.csv; intervals: {kinds})"
+    )
+    # 4. the verdict under each K and averaged over K
+    assert "Uncertainty about the number of classes." in page
+    caption("Cluster verdict by number of classes and averaged over K (stacking weights")
+    assert "Averaged over K with weights K=1: " in page
+    verdicts = pd.read_csv(out / "latent_class" / "verdict_by_n_classes.csv", index_col=0)
+    assert list(verdicts.index) == ["K=1", "K=2", "K=3", "averaged"]
+    assert verdicts["weight"].iloc[:3].sum() == pytest.approx(1.0, abs=1e-9)
+    for column in [c for c in verdicts.columns if c.startswith("p_majority_")]:
+        weighted = (verdicts["weight"].iloc[:3] * verdicts[column].iloc[:3]).sum()
+        assert verdicts.loc["averaged", column] == pytest.approx(weighted, abs=1e-9)
+
+
 # --------------------------------------------------------------------------- small, fast specs
 
 
-def test_same_spec_and_seed_give_identical_numbers(tmp_path):
+LOGIT_TWICE_TERMS = ["Intercept", "log(workers)", "buyer_network", "promotion"]
+
+
+@pytest.fixture(scope="module")
+def logit_run_twice(tmp_path_factory) -> tuple[Path, Path]:
+    """The logit-only spec with a varying-intercept variant, run twice: (first, second).
+
+    Its comparison is at ``[report] comparison_level = 0.9``, not the default 0.95, so the
+    same two runs show both that a seed fixes every number and that every interval of the
+    comparison follows the configured level (the frequentist fits are redone at 0.9, the
+    Bayesian intervals recomputed from the draws).
+    """
+    folder = tmp_path_factory.mktemp("logit_twice")
     spec = write_spec(
-        tmp_path, LOGIT_ONLY + '\n[logistic.variants.lines]\ngroup = "product_line"\n'
+        folder,
+        LOGIT_ONLY
+        + '\n[logistic.variants.lines]\ngroup = "product_line"\n'
+        + "\n[report]\ncomparison_level = 0.9\n",
     )
-    first, second = tmp_path / "first", tmp_path / "second"
-    assert run_cli(str(spec), "--out", str(first))[0] == 0
-    assert run_cli(str(spec), "--out", str(second))[0] == 0
+    first, second = folder / "first", folder / "second"
+    for out in (first, second):
+        code, printed = run_cli(str(spec), "--out", str(out))
+        assert code == 0, printed
+    return first, second
+
+
+def test_same_spec_and_seed_give_identical_numbers(logit_run_twice):
+    first, second = logit_run_twice
     assert (first / "comparison.csv").read_bytes() == (second / "comparison.csv").read_bytes()
     for name in ("figures/forest_methods.png", "logistic/bayes_summary.csv"):
         assert (first / name).read_bytes() == (second / name).read_bytes(), name
@@ -260,12 +336,50 @@ def test_same_spec_and_seed_give_identical_numbers(tmp_path):
     # the same draws (attrs differ only in creation and sampling times)
     xr.testing.assert_equal(a["posterior"].to_dataset(), b["posterior"].to_dataset())
     table = pd.read_csv(first / "comparison.csv")
-    assert list(dict.fromkeys(table["term"])) == [
-        "Intercept",
-        "log(workers)",
-        "buyer_network",
-        "promotion",
-    ]
+    assert list(dict.fromkeys(table["term"])) == LOGIT_TWICE_TERMS
+
+
+def test_run_comparison_is_at_the_configured_level(logit_run_twice):
+    """``[report] comparison_level = 0.9``: every method's interval, and the report, at 90%."""
+    import statsmodels.api as sm
+
+    out, _ = logit_run_twice
+    table = pd.read_csv(out / "comparison.csv")
+    assert list(dict.fromkeys(table["method"])) == ["mle", "firth", "bayes", "bayes_lines"]
+    assert set(table["interval"]) == {
+        "90% Wald CI",
+        "90% profile penalised-likelihood CI",
+        "90% HDI",
+    }
+    # the MLE limits are statsmodels' 90% Wald limits (the run refits at the level)
+    frame = pd.read_csv(DATA)
+    predictors = frame[["workers", "buyer_network", "promotion"]].astype(float)
+    predictors["workers"] = np.log(predictors["workers"])
+    reference = sm.Logit(frame["export"].astype(float), sm.add_constant(predictors))
+    limits = reference.fit(disp=0).conf_int(alpha=0.10)
+    limits.index = LOGIT_TWICE_TERMS
+    mle = table[table["method"] == "mle"].set_index("term")
+    np.testing.assert_allclose(mle["ci_lower"], limits[0].loc[mle.index], rtol=1e-5)
+    np.testing.assert_allclose(mle["ci_upper"], limits[1].loc[mle.index], rtol=1e-5)
+    # a Bayesian 90% HDI holds 90% of the stored draws (one draw either way)
+    tree = xr.open_datatree(out / "logistic" / "bayes_posterior.nc", engine="h5netcdf")
+    draws = tree["posterior"]["beta"].sel(predictor="log(workers)").to_numpy().ravel()
+    row = table[(table["method"] == "bayes") & (table["term"] == "log(workers)")].iloc[0]
+    inside = ((draws >= row["ci_lower"]) & (draws <= row["ci_upper"])).mean()
+    assert abs(inside - 0.9) <= 1.5 / draws.size
+    # the report names the configured level in the comparison and the prior-sensitivity refit
+    raw = (out / "report.html").read_text(encoding="utf-8")
+    captions = [html.unescape(c) for c in re.findall(r"<caption>([^<]*)</caption>", raw)]
+    kinds = (
+        "mle: 90% Wald CI; firth: 90% profile penalised-likelihood CI; bayes: 90% HDI; "
+        "bayes_lines: 90% HDI"
+    )
+    assert f"Conclusions by method (intervals: {kinds})" in captions
+    assert f"The comparison table (comparison.csv; intervals: {kinds})" in captions
+    assert any(
+        c.startswith("Prior sensitivity: default prior against a prior 4 times wider (90% HDIs")
+        for c in captions
+    ), captions
 
 
 def test_a_failing_section_leaves_the_previous_results_untouched(tmp_path, monkeypatch):
@@ -276,14 +390,20 @@ def test_a_failing_section_leaves_the_previous_results_untouched(tmp_path, monke
     # a folder of an earlier run (only such a folder may be replaced; see test_output_safety)
     (out / "run.json").write_text('{"package": "bayes_cluster"}')
 
+    written_before_the_crash = []
+
     def fail(context):
+        written_before_the_crash.extend(files_under(context.folder))
         (context.folder / "half-written.csv").write_text("x")
         raise RuntimeError("sampler crashed")
 
+    # the crash comes where the MCMC would start, after the data and frequentist sections
+    # wrote their results into the run's folder (no MCMC fit is needed to show they go)
     monkeypatch.setattr(pipeline, "SECTION_RUNNERS", list(pipeline.SECTION_RUNNERS))
-    pipeline.register_runner("boom", fail, applies=lambda spec: True)
+    pipeline.register_runner("boom", fail, applies=lambda spec: True, before="logistic")
     with pytest.raises(RuntimeError, match="sampler crashed"):
         pipeline.run_spec(spec, out=out, stream=None)
+    assert {"data_summary.csv", "logistic/mle_summary.csv"} <= set(written_before_the_crash)
     assert [p.name for p in tmp_path.iterdir() if p.name != "spec.toml"] == ["results"]
     assert sorted(p.name for p in out.iterdir()) == ["report.html", "run.json"]
     assert (out / "report.html").read_text() == "previous report"
