@@ -27,15 +27,14 @@ import time
 
 import pandas as pd
 
+from bayes_cluster.analyses.class_approaches import class_effect_recovery, recovery_summary
 from bayes_cluster.estimators.joint import (
     ClassLogit,
     JointLatentClassLogit,
-    class_effect_recovery,
     classification_error_matrix,
-    clear_compiled_cache,
-    recovery_summary,
 )
 from bayes_cluster.estimators.latent_class_em import LatentClassEM
+from bayes_cluster.inference.sampling import clear_compiled_cache
 from bayes_cluster.surveys.simulate import simulate_tumang
 
 WEAK_ITEMS = ("mk_cooperation", "mk_local_labour", "mk_government_role")
@@ -50,11 +49,11 @@ def timing(draws: int, tune: int, chains: int) -> None:
     start = time.perf_counter()
     joint.fit(frame, random_seed=1, **sampler)
     first_total = time.perf_counter() - start
-    compile_seconds, first_sampling = joint.compile_seconds_, joint.fit_seconds_
+    compile_seconds, first_sampling = joint.timings_["compile_s"], joint.timings_["sample_s"]
     start = time.perf_counter()
     joint.fit(other, random_seed=2, **sampler)
     refit_total = time.perf_counter() - start
-    diagnostics = joint.diagnostics()
+    diagnostics = joint.diagnostics_
     print(f"joint model, n = 60, 12 items x 3 categories, K = 2, {chains} x ({tune} + {draws})")
     print(f"  compile (nutpie/numba)          {compile_seconds:7.2f} s")
     print(f"  first fit: sampling             {first_sampling:7.2f} s")
@@ -62,7 +61,7 @@ def timing(draws: int, tune: int, chains: int) -> None:
     print("                                             log-likelihoods, PPC included)")
     print(
         f"  refit on new data (with_data)   {refit_total:7.2f} s  "
-        f"(sampling {joint.fit_seconds_:.2f} s)"
+        f"(sampling {joint.timings_['sample_s']:.2f} s)"
     )
     print(
         f"  diagnostics of the refit: {diagnostics.verdict}, "
@@ -87,8 +86,8 @@ def timing(draws: int, tune: int, chains: int) -> None:
         model.fit(frame, modal, random_seed=1, **kwargs, **sampler)
         total = time.perf_counter() - start
         print(
-            f"  {label:<28} compile {model.compile_seconds_:6.2f} s, "
-            f"sampling {model.fit_seconds_:5.2f} s, total {total:6.2f} s"
+            f"  {label:<28} compile {model.timings_['compile_s']:6.2f} s, "
+            f"sampling {model.timings_['sample_s']:5.2f} s, total {total:6.2f} s"
         )
 
 

@@ -8,6 +8,8 @@ intervals too narrow; null effect covered) and the end-to-end ``[joint]`` run.
 
 from __future__ import annotations
 
+import json
+import re
 import warnings
 
 import numpy as np
@@ -17,22 +19,22 @@ import xarray as xr
 from scipy import stats
 from scipy.special import expit, logsumexp
 
+from bayes_cluster.analyses.class_approaches import class_effect_recovery, recovery_summary
 from bayes_cluster.common.dims import CATEGORY, FIRM, ITEM, LATENT_CLASS, PREDICTOR
 from bayes_cluster.estimators import logistic
 from bayes_cluster.estimators.joint import (
     CLASS_CONTRAST,
     DEFAULT_PRIORS,
+    ClassLogit,
     JointLatentClassLogit,
-    JointSpec,
     _apply_permutation,
     _chain_draw_permutation,
-    class_effect_recovery,
     classification_error_matrix,
     prepare_joint_data,
-    recovery_summary,
-    run_joint_section,
-    validate_joint_section,
 )
+from bayes_cluster.inference.diagnostics import ConvergenceWarning
+from bayes_cluster.inference.summaries import SUMMARY_COLUMNS
+from bayes_cluster.run.joint_section import JointSpec, run_joint_section, validate_joint_section
 from bayes_cluster.surveys.markusen import MARKUSEN_ITEMS
 from bayes_cluster.surveys.simulate import simulate_tumang
 
@@ -58,7 +60,25 @@ def survey():
 def fitted(survey):
     frame, _ = survey
     model = JointLatentClassLogit(2)
-    model.fit(frame, random_seed=1, em_starts=10, **SAMPLER)
+    # 2 x 150 draws of 80 parameters: R-hat of some theta is above 1.01, and the fit
+    # says so (the tests below read its numbers, not its verdict)
+    with pytest.warns(ConvergenceWarning, match="JointLatentClassLogit FAILED"):
+        model.fit(frame, random_seed=1, em_starts=10, **SAMPLER)
+    return model
+
+
+@pytest.fixture(scope="module")
+def two_step(survey):
+    """The two-step ClassLogit with the true classes as the assigned ones."""
+    frame, truth = survey
+    model = ClassLogit(2)
+    model.fit(
+        frame,
+        np.asarray(truth.latent_class) + 1,
+        class_names=["1 (Marshallian)", "2 (Hub-and-Spoke)"],
+        random_seed=1,
+        **SAMPLER,
+    )
     return model
 
 
@@ -198,8 +218,6 @@ def test_three_step_ml_likelihood_matches_a_direct_computation():
     # sum_i log sum_k pi_k D[k, w_i] Bernoulli(y_i | expit(alpha_k + x_i' beta))
     import pytensor
     from pytensor.compile.mode import Mode
-
-    from bayes_cluster.estimators.joint import ClassLogit
 
     rng = np.random.default_rng(12)
     n, k = 9, 3
@@ -343,7 +361,7 @@ def test_summary_diagnostics_and_loo(fitted):
     # original-scale slope = standardised slope / scale
     draws = fitted.idata_["posterior"]["beta"].sel(predictor="workers").values
     assert summary.loc["workers", "mean"] == pytest.approx(draws.mean() / fitted.data_.scale[0])
-    diagnostics = fitted.diagnostics()
+    diagnostics = fitted.diagnostics_
     assert diagnostics.n_chains == 2 and diagnostics.n_draws == 150
     assert "r_hat" in diagnostics.table.columns
     with warnings.catch_warnings():
@@ -356,17 +374,114 @@ def test_summary_diagnostics_and_loo(fitted):
     assert np.isfinite(elpd.elpd) and elpd.elpd < 0
 
 
-def test_save_round_trip(fitted, tmp_path):
+def _in_relative_order(columns) -> list[str]:
+    return [c for c in columns if c in SUMMARY_COLUMNS]
+
+
+def test_joint_summary_has_every_parameter_and_the_standard_columns(fitted):
+    summary = fitted.summary()
+    assert _in_relative_order(summary.columns) == list(SUMMARY_COLUMNS)
+    assert list(summary.columns) == [
+        "mean", "sd", "hdi_lower", "hdi_upper", "hdi_width", "prob_positive",
+        "r_hat", "ess_bulk", "ess_tail",
+    ]  # fmt: skip
+    names = fitted.class_names_
+    categories = list(fitted.data_.categories)
+    expected = (
+        [f"Intercept[{name}]" for name in names]
+        + list(fitted.data_.predictors)
+        + [f"class effect: {names[1]} - {names[0]}"]
+        + [f"pi[{name}]" for name in names]
+        + [f"theta[{n}, {i}, {c}]" for n in names for i in MARKUSEN_ITEMS for c in categories]
+    )
+    assert list(summary.index) == expected
+    # a class share's row is the relabelled posterior of pi
+    pi = fitted.idata_["posterior"]["pi"].values[..., 1]
+    assert summary.loc[f"pi[{names[1]}]", "mean"] == pytest.approx(pi.mean())
+    assert (summary["ess_tail"] > 0).all()
+    # the comparison's rows: coefficients and contrasts only
+    assert list(fitted.coefficient_summary().index) == expected[:10]
+
+
+def test_class_logit_summary_has_every_parameter_and_the_standard_columns(two_step):
+    summary = two_step.summary()
+    assert _in_relative_order(summary.columns) == list(SUMMARY_COLUMNS)
+    assert list(summary.index) == [
+        "Intercept[1 (Marshallian)]",
+        "Intercept[2 (Hub-and-Spoke)]",
+        *two_step.data_.predictors,
+        "class effect: 2 (Hub-and-Spoke) - 1 (Marshallian)",
+    ]
+    assert two_step.mode_ == "two_step"
+    assert two_step.diagnostics_.n_draws == 150
+
+
+def test_save_load_round_trip(fitted, tmp_path):
     path = fitted.save(tmp_path / "joint.nc")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["joint.nc"]
     saved = xr.open_datatree(path, engine="h5netcdf")
-    assert saved.attrs["model_class"] == "JointLatentClassLogit"
-    assert saved.attrs["collapse"] == "three"
-    np.testing.assert_array_equal(
-        saved["posterior"]["class_effect"].values,
-        fitted.idata_["posterior"]["class_effect"].values,
-    )
+    assert saved.attrs["bayes_cluster_model"] == "JointLatentClassLogit"
     assert "data_hash" in saved.attrs  # provenance travels with the posterior
+    loaded = JointLatentClassLogit.load(path)
+    assert loaded.config() == fitted.config()
+    assert loaded.class_names_ == fitted.class_names_
+    pd.testing.assert_frame_equal(loaded.summary(), fitted.summary())
+    np.testing.assert_array_equal(loaded.data_.design, fitted.data_.design)
+    np.testing.assert_array_equal(loaded.data_.item_indicators, fitted.data_.item_indicators)
+    np.testing.assert_array_equal(loaded.fitted_probabilities(), fitted.fitted_probabilities())
+    assert loaded.diagnostics_.passed == fitted.diagnostics_.passed
+
+
+def test_class_logit_round_trip_and_a_file_of_another_model(two_step, tmp_path):
+    path = two_step.save(tmp_path / "two_step.nc")
+    loaded = ClassLogit.load(path)
+    assert loaded.mode_ == "two_step"
+    assert loaded.config() == two_step.config()
+    pd.testing.assert_frame_equal(loaded.summary(), two_step.summary())
+    message = (
+        f"{str(path)!r} holds a ClassLogit fit, not a JointLatentClassLogit: load it with "
+        "ClassLogit.load() or bayes_cluster.load_model()"
+    )
+    with pytest.raises(ValueError, match=re.escape(message)):
+        JointLatentClassLogit.load(path)
+
+
+def test_priors_are_stored_as_json_and_rebuild_the_model(survey):
+    priors = {"slopes": {"dist": "Normal", "mu": 0, "sigma": 2}, "item_concentration": 0.5}
+    model = JointLatentClassLogit(3, class_slopes=True, priors=priors)
+    config = model.config()
+    rebuilt = JointLatentClassLogit(**json.loads(json.dumps(config)))
+    assert rebuilt.priors == model.priors
+    assert rebuilt.config() == config
+    assert config["priors"]["item_concentration"] == 0.5
+    logit = ClassLogit(2, priors={"intercept": {"dist": "Normal", "mu": 0, "sigma": 2.5}})
+    assert ClassLogit(**json.loads(json.dumps(logit.config()))).priors == logit.priors
+
+
+def test_class_logit_prior_predictive(survey):
+    frame, truth = survey
+    model = ClassLogit(2)
+    classes = np.asarray(truth.latent_class) + 1
+    error = classification_error_matrix(np.eye(2)[classes - 1] * 0.8 + 0.1, classes)
+    prior = model.sample_prior_predictive(
+        frame, classes, error_matrix=error, draws=2000, random_seed=4
+    )
+    exports = prior["prior_predictive"]["export"]
+    assert exports.dims == ("chain", "draw", FIRM) and exports.shape == (1, 2000, 60)
+    assert prior["prior"]["pi"].dims == ("chain", "draw", LATENT_CLASS)
+    # mean-zero intercept and slope priors: P(export) = 1/2 a priori (MC error ~0.005)
+    assert float(exports.mean()) == pytest.approx(0.5, abs=0.02)
+    plain = model.sample_prior_predictive(frame, draws=10, random_seed=4)
+    assert plain["prior"]["alpha"].dims == ("chain", "draw")
+
+
+def test_posterior_predictive_redraw_is_seeded(two_step):
+    first = two_step.sample_posterior_predictive(random_seed=3)["export"].values.copy()
+    again = two_step.sample_posterior_predictive(random_seed=3)["export"].values
+    np.testing.assert_array_equal(first, again)
+    assert first.shape == (2, 150, 60)
+    # replicates follow the fitted probabilities
+    assert abs(first.mean() - two_step.fitted_probabilities().mean()) < 0.02
 
 
 def test_posterior_predictive_matches_observed_rate(fitted):
@@ -414,7 +529,7 @@ def test_class_slopes_are_relabelled_with_their_class(survey):
         }
     )
     reference = (np.array([0.7, 0.3]), reference_theta)
-    idata = model._assemble(raw, data, reference, frame, seed=0)
+    idata = model._assemble(raw, data, reference, seed=0)
     posterior = idata["posterior"]
     assert posterior["beta"].dims == ("chain", "draw", LATENT_CLASS, PREDICTOR)
     np.testing.assert_allclose(posterior["alpha"].values[..., 0], -1.0)
@@ -604,14 +719,21 @@ def test_null_class_effect_interval_covers_zero():
 def test_class_specific_slopes_fit():
     frame, truth = simulate_tumang(60, seed=4, class_effects={"Hub-and-Spoke": 1.5})
     model = JointLatentClassLogit(2, class_slopes=True)
-    model.fit(frame, draws=400, tune=400, chains=2, random_seed=3, em_starts=10)
-    diagnostics = model.diagnostics()
+    # 2 x 400 draws: two item probabilities miss the strict R-hat < 1.01 (1.011, 1.012),
+    # and the fit says so; the checks below are those of a usable fit
+    with pytest.warns(ConvergenceWarning, match="JointLatentClassLogit FAILED"):
+        model.fit(frame, draws=400, tune=400, chains=2, random_seed=3, em_starts=10)
+    diagnostics = model.diagnostics_
     assert diagnostics.n_divergences == 0
     assert diagnostics.table["r_hat"].max() < 1.05
     summary = model.summary()
     contrast = summary.loc["class effect: 2 (Hub-and-Spoke) - 1 (Marshallian)"]
     assert contrast["hdi_lower"] < 1.5 < contrast["hdi_upper"]
     assert {"workers[1 (Marshallian)]", "workers[2 (Hub-and-Spoke)]"} <= set(summary.index)
+    # the hyperparameters are rows too: the spread of each slope across classes
+    assert summary.loc["tau[workers]", "mean"] == pytest.approx(
+        model.idata_["posterior"]["tau"].sel(predictor="workers").values.mean()
+    )
     # each class intercept on the original scale uses that class's own slopes
     post = model.idata_["posterior"]
     data = model.data_
@@ -624,7 +746,9 @@ def test_class_specific_slopes_fit():
 def test_run_joint_section_writes_every_output(survey, tmp_path):
     frame, _ = survey
     sampler = {"draws": 200, "tune": 200, "chains": 2, "seed": 5}
-    comparison = run_joint_section(frame, {"em_starts": 10}, sampler, tmp_path)
+    # 2 x 200 draws: some approaches fail the strict R-hat < 1.01, and say so
+    with pytest.warns(ConvergenceWarning, match="FAILED its convergence checks"):
+        comparison = run_joint_section(frame, {"em_starts": 10}, sampler, tmp_path)
     written = sorted(p.name for p in tmp_path.iterdir())
     assert written == [
         "joint_calibration.png",

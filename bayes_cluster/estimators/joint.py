@@ -13,13 +13,15 @@ parameterisation:
 
 * ``classes=None``: the export model without class (one intercept);
 * ``classes=modal``: the two-step model, the EM modal class as a fixed predictor;
-* ``classes=modal, correction="ml"``: the maximum-likelihood three-step correction of
+* ``classes=modal, error_matrix=D``: the maximum-likelihood three-step correction of
   Vermunt (2010), with the classification-error matrix of step 1 held fixed (written here
   as a Bayesian step 3; see :func:`classification_error_matrix`).
 
-:func:`compare_class_approaches` fits all of them on one survey and returns one table of
-coefficients, interval widths, ELPD and the class-effect contrast;
-:func:`run_joint_section` is what ``bayes-cluster run`` calls for a ``[joint]`` spec section.
+Both follow the package's one model contract
+(:class:`bayes_cluster.inference.base.BayesianModel`: one ``fit``, ``idata_``,
+``diagnostics_``, ``save``/``load``).  The comparison of the approaches on one survey is
+:func:`bayes_cluster.analyses.class_approaches.compare_class_approaches`; the ``[joint]``
+spec section is :mod:`bayes_cluster.run.joint_section`.
 
 ELPD is compared on the same outcome for every approach: the predictive density of
 ``export`` given what each approach conditions on, all functions of the items and the
@@ -37,10 +39,9 @@ not comparable with a model of ``export`` alone).
 
 from __future__ import annotations
 
-import time
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -63,27 +64,25 @@ from bayes_cluster.estimators.latent_class import DEFAULT_PRIORS as LATENT_CLASS
 from bayes_cluster.estimators.latent_class import encode_items, relabel_draws
 from bayes_cluster.estimators.logistic import DEFAULT_PRIORS as LOGIT_PRIORS
 from bayes_cluster.estimators.logistic import standardisation
+from bayes_cluster.inference.base import BayesianModel
 from bayes_cluster.inference.priors import make_prior_variable
+from bayes_cluster.inference.sampling import SamplerSettings
+from bayes_cluster.inference.summaries import SUMMARY_COLUMNS, hdi
 from bayes_cluster.surveys.codebook import TUMANG_PREDICTORS
 from bayes_cluster.surveys.markusen import MARKUSEN_ITEMS
 
 __all__ = [
-    "APPROACH_LABELS",
     "CLASS_CONTRAST",
     "DEFAULT_PRIORS",
     "ClassLogit",
-    "JointComparison",
     "JointData",
     "JointLatentClassLogit",
-    "JointSpec",
-    "class_effect_recovery",
+    "check_reference",
+    "class_names_from_profiles",
     "classification_error_matrix",
-    "clear_compiled_cache",
-    "compare_class_approaches",
+    "fit_em_classes",
+    "merge_priors",
     "prepare_joint_data",
-    "recovery_summary",
-    "run_joint_section",
-    "validate_joint_section",
 ]
 
 DEFAULT_PRIORS: dict[str, Any] = {
@@ -101,15 +100,7 @@ DEFAULT_PRIORS: dict[str, Any] = {
 
 _CONCENTRATIONS = ("class_concentration", "item_concentration")
 
-Approach = Literal["no_class", "two_step", "three_step_ml", "joint"]
-
-APPROACH_LABELS: dict[str, str] = {
-    "no_class": "(a) export model without class",
-    "two_step": "(b) two-step: EM modal class as a fixed predictor",
-    "three_step_ml": "(b') three-step, ML correction (Vermunt 2010)",
-    "joint": "(c) joint latent class + logit",
-}
-"""Row labels of the comparison table, one per approach."""
+Form = Literal["no_class", "two_step", "three_step_ml"]
 
 
 # ----------------------------------------------------------------------------- data
@@ -264,8 +255,34 @@ def prepare_joint_data(
 # -------------------------------------------------------------------------- priors
 
 
-def _merge_priors(defaults: Mapping[str, Any], user: Mapping[str, Any] | None) -> dict[str, Any]:
-    """``{**defaults, **user}``, each prior checked (names, families, positive values)."""
+def merge_priors(defaults: Mapping[str, Any], user: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Return ``{**defaults, **user}``, each prior checked (names, families, positive values).
+
+    Parameters
+    ----------
+    defaults : mapping
+        Default priors by name (a subset of :data:`DEFAULT_PRIORS`).
+    user : mapping, optional
+        The user's overrides.
+
+    Returns
+    -------
+    dict
+        The priors in use: prior mappings as
+        :func:`bayes_cluster.inference.priors.validate_prior` cleans them, concentrations
+        as floats.
+
+    Raises
+    ------
+    ValueError
+        On an unknown name, a prior of the wrong family or support, or a concentration
+        that is not a positive number.
+
+    Examples
+    --------
+    >>> merge_priors(DEFAULT_PRIORS, {"item_concentration": 0.5})["item_concentration"]
+    0.5
+    """
     from bayes_cluster.inference.priors import validate_prior
 
     user = dict(user or {})
@@ -348,65 +365,26 @@ def _contrast_labels(class_names: Sequence[str]) -> list[str]:
     return [f"{name} - {class_names[0]}" for name in class_names[1:]]
 
 
-def _hdi_columns(samples: np.ndarray, prob: float) -> tuple[float, float]:
-    """Narrowest interval holding ``prob`` of the (flattened) draws."""
-    ordered = np.sort(np.ravel(samples))
-    n = ordered.size
-    width = int(np.floor(prob * n))
-    if width < 1 or width >= n:
-        return float(ordered[0]), float(ordered[-1])
-    spans = ordered[width:] - ordered[: n - width]
-    start = int(np.argmin(spans))
-    return float(ordered[start]), float(ordered[start + width])
+def _priors_json(priors: Mapping[str, Any]) -> str:
+    """Return the priors as canonical JSON (compile keys, provenance)."""
+    return json.dumps(priors, sort_keys=True)
 
 
-#: compiled nutpie models, keyed by everything that fixes the graph (form, priors, shapes)
-_NUTPIE_CACHE: dict[tuple, Any] = {}
+def class_names_from_profiles(item_probabilities: np.ndarray, data: JointData) -> list[str]:
+    """Name classes ``"1 (Marshallian)"`` when the items are Markusen items, else ``"1"``.
 
+    Parameters
+    ----------
+    item_probabilities : numpy.ndarray
+        Shape (class, item, category): each class's response profile.
+    data : JointData
+        The encoded survey (its items decide whether Markusen typing applies).
 
-def _compiled_model(key: tuple, build) -> tuple[Any, float]:
-    """Compile ``build()`` with nutpie once per key; return it and the compile seconds."""
-    import nutpie
-
-    if key in _NUTPIE_CACHE:
-        return _NUTPIE_CACHE[key], 0.0
-    start = time.perf_counter()
-    _NUTPIE_CACHE[key] = nutpie.compile_pymc_model(build())
-    return _NUTPIE_CACHE[key], time.perf_counter() - start
-
-
-def clear_compiled_cache() -> None:
-    """Forget the compiled models (the next fit of each form compiles again)."""
-    _NUTPIE_CACHE.clear()
-
-
-def _sample_compiled(
-    compiled: Any,
-    *,
-    draws: int,
-    tune: int,
-    chains: int,
-    seed: int | None,
-    target_accept: float,
-    progressbar: bool,
-) -> xr.DataTree:
-    import nutpie
-
-    return nutpie.sample(
-        compiled,
-        draws=draws,
-        tune=tune,
-        chains=chains,
-        cores=min(chains, 2),
-        seed=seed,
-        target_accept=target_accept,
-        progress_bar=progressbar,
-        save_warmup=False,
-    )
-
-
-def _named_classes(item_probabilities: np.ndarray, data: JointData) -> list[str]:
-    """Class names: ``"1 (Marshallian)"`` when the items are Markusen items, else ``"1"``."""
+    Returns
+    -------
+    list of str
+        One name per class, in the order of ``item_probabilities``.
+    """
     names = [str(k) for k in _class_coords(item_probabilities.shape[0])]
     if not set(data.items) <= set(MARKUSEN_ITEMS):
         return names
@@ -418,89 +396,220 @@ def _named_classes(item_probabilities: np.ndarray, data: JointData) -> list[str]
     return [f"{n} ({t})" for n, t in zip(names, types, strict=True)]
 
 
+def fit_em_classes(data: JointData, n_classes: int, n_starts: int, seed: int | None):
+    """Fit the maximum-likelihood latent class model (EM) of the items: step 1.
+
+    Parameters
+    ----------
+    data : JointData
+        The encoded survey.
+    n_classes : int
+        Number of classes.
+    n_starts : int
+        Random starts of EM.
+    seed : int, optional
+        Seed of the starts.
+
+    Returns
+    -------
+    bayes_cluster.estimators.latent_class_em.LatentClassEM
+        The fitted EM model (classes in decreasing share).
+    """
+    from bayes_cluster.estimators.latent_class_em import LatentClassEM
+
+    codes = pd.DataFrame(data.item_codes, columns=list(data.items)).replace(0, np.nan)
+    em = LatentClassEM(
+        n_classes, n_starts=n_starts, random_state=seed, n_categories=len(data.categories)
+    )
+    return em.fit(codes)
+
+
+def _em_reference(
+    data: JointData, n_classes: int, n_starts: int, seed: int | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """EM estimate of ``(pi, theta)``, classes in decreasing share (the relabelling target)."""
+    em = fit_em_classes(data, n_classes, n_starts, seed)
+    return np.asarray(em.class_shares_), em.item_probabilities_.to_numpy()
+
+
+def check_reference(
+    reference: tuple[np.ndarray, np.ndarray], n_classes: int, data: JointData
+) -> tuple[np.ndarray, np.ndarray]:
+    """Check a relabelling reference ``(class_shares, item_probabilities)`` against the data.
+
+    Parameters
+    ----------
+    reference : tuple of numpy.ndarray
+        Class shares, shape (class,), and item probabilities, shape (class, item, category).
+    n_classes : int
+        Number of classes of the model.
+    data : JointData
+        The encoded survey.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        The two arrays as floats.
+
+    Raises
+    ------
+    ValueError
+        When ``reference`` is not such a pair, naming the expected shapes.
+    """
+    if not isinstance(reference, tuple | list) or len(reference) != 2:
+        raise ValueError("reference must be a pair (class_shares, item_probabilities)")
+    shares = np.asarray(reference[0], dtype=float)
+    theta = np.asarray(reference[1], dtype=float)
+    expected = (n_classes, len(data.items), len(data.categories))
+    if shares.shape != (n_classes,) or theta.shape != expected:
+        raise ValueError(
+            f"reference must be class shares of shape ({n_classes},) and item probabilities "
+            f"of shape {expected}; got {shares.shape} and {theta.shape}"
+        )
+    return shares, theta
+
+
+def classification_error_matrix(posterior: np.ndarray, modal: np.ndarray) -> np.ndarray:
+    r"""Step-1 classification-error matrix of modal assignment (Vermunt 2010, eq. 6).
+
+    .. math::
+
+        D_{ks} = P(W = s \mid X = k)
+        = \frac{\sum_i p(k \mid \mathbf{u}_i)\, [w_i = s]}{\sum_i p(k \mid \mathbf{u}_i)}
+
+    Parameters
+    ----------
+    posterior : numpy.ndarray
+        Shape (firm, class): step-1 posterior class probabilities.
+    modal : numpy.ndarray
+        Shape (firm,): assigned class, 1..K.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (class, class); row ``k`` is the distribution of the assigned class of firms
+        truly in class ``k`` (rows sum to one).
+
+    Examples
+    --------
+    >>> classification_error_matrix(np.array([[0.9, 0.1], [0.2, 0.8]]), np.array([1, 2]))
+    array([[0.81818182, 0.18181818],
+           [0.11111111, 0.88888889]])
+    """
+    posterior = np.asarray(posterior, dtype=float)
+    modal = np.asarray(modal)
+    n_classes = posterior.shape[1]
+    if modal.shape != (posterior.shape[0],):
+        raise ValueError(
+            f"modal has shape {modal.shape}; expected ({posterior.shape[0]},) like posterior"
+        )
+    if modal.min() < 1 or modal.max() > n_classes:
+        raise ValueError(f"modal classes must be in 1..{n_classes}")
+    assigned = np.eye(n_classes)[modal - 1]  # (firm, s)
+    return (posterior.T @ assigned) / posterior.sum(axis=0)[:, None]
+
+
+def _uses(ds: xr.Dataset, name: str, value: Any) -> bool:
+    dim = value[0] if isinstance(value, tuple) else name
+    return dim in ds.dims
+
+
+def _linear_predictor(model: Any, design, alpha, n_classes: int):
+    """``eta[i, k] = alpha_k + x_i' beta_k`` (firm, class) in PyMC, shared by both models."""
+    import pymc as pm
+    import pytensor.tensor as pt
+
+    beta = make_prior_variable("beta", model.priors["slopes"], dims=PREDICTOR)
+    if getattr(model, "class_slopes", False):
+        tau = make_prior_variable("tau", model.priors["slope_spread"], dims=PREDICTOR)
+        offset = pm.Normal("beta_offset", 0.0, 1.0, dims=(LATENT_CLASS, PREDICTOR))
+        beta_k = beta[None, :] + tau[None, :] * offset  # non-centred partial pooling
+        return alpha[None, :] + pt.dot(design, beta_k.T)
+    if n_classes == 0:  # one intercept
+        return (alpha + pt.dot(design, beta))[:, None]
+    return alpha[None, :] + pt.dot(design, beta)[:, None]
+
+
+def _constant_data(data: JointData) -> xr.Dataset:
+    """Return what a saved fit needs to rebuild :class:`JointData` (design, item codes)."""
+    values = {
+        "design": ((FIRM, PREDICTOR), data.design),
+        "center": ((PREDICTOR,), data.center),
+        "scale": ((PREDICTOR,), data.scale),
+    }
+    coords: dict[str, Any] = {FIRM: list(data.firm_ids), PREDICTOR: list(data.predictors)}
+    if data.items:
+        values["item_codes"] = ((FIRM, ITEM), data.item_codes)
+        coords[ITEM] = list(data.items)
+    return xr.Dataset(values, coords=coords)
+
+
+def _data_from_tree(tree: xr.DataTree, outcome: str) -> JointData:
+    """Rebuild the fit's :class:`JointData` from a saved DataTree (``constant_data`` group)."""
+    constant = tree["constant_data"].to_dataset()
+    if "item_codes" in constant.data_vars:
+        codes = constant["item_codes"].transpose(FIRM, ITEM).to_numpy().astype(np.int64)
+        categories = tuple(str(c) for c in tree["posterior"][CATEGORY].to_numpy())
+        items = tuple(str(i) for i in constant[ITEM].to_numpy())
+        # one-hot of codes 1..C; a missing answer (0) is a row of zeros
+        indicators = (codes[..., None] == np.arange(1, len(categories) + 1)).astype(float)
+    else:
+        n_firms = constant.sizes[FIRM]
+        codes = np.zeros((n_firms, 0), dtype=np.int64)
+        categories, items = (), ()
+        indicators = np.zeros((n_firms, 0, 0))
+    return JointData(
+        firm_ids=constant[FIRM].to_numpy(),
+        items=items,
+        categories=categories,
+        item_indicators=indicators,
+        item_codes=codes,
+        predictors=tuple(str(p) for p in constant[PREDICTOR].to_numpy()),
+        design=constant["design"].transpose(FIRM, PREDICTOR).to_numpy(),
+        center=constant["center"].to_numpy(),
+        scale=constant["scale"].to_numpy(),
+        outcome=outcome,
+        y=tree["observed_data"][outcome].to_numpy().astype(np.int64),
+    )
+
+
 # ---------------------------------------------------------------------- the models
 
 
-class _FittedModel:
+class _ExportModel(BayesianModel):
     """Shared result accessors of :class:`JointLatentClassLogit` and :class:`ClassLogit`."""
 
-    idata_: xr.DataTree | None = None
     data_: JointData | None = None
     class_names_: list[str]
     hdi_prob: float = 0.94
-    fit_seconds_: float = float("nan")
-    compile_seconds_: float = float("nan")
+    outcome: str
+    priors: dict[str, Any]
 
-    def _check_fitted(self) -> xr.DataTree:
-        if self.idata_ is None:
-            raise RuntimeError(f"{type(self).__name__} is not fitted yet: call fit() first")
-        return self.idata_
+    @property
+    def loo_variable(self) -> str:  # type: ignore[override]
+        """The ``log_likelihood`` variable :meth:`loo` scores: the outcome."""
+        return self.outcome
 
-    def save(self, path: str | Path) -> Path:
-        """Write the fitted DataTree to NetCDF (h5netcdf), model settings in its attrs.
+    def _diagnostic_variables(self, tree: xr.DataTree) -> list[str]:
+        present = tree["posterior"].data_vars
+        return [v for v in ("pi", "theta", "alpha", "beta", "tau") if v in present]
 
-        The file is written under a temporary name and moved into place, so a failure
-        never leaves a half-written file.  Read it back with
-        ``xarray.open_datatree(path, engine="h5netcdf")``.
+    def _fitted_state(self) -> dict[str, Any]:
+        return {"class_names": list(self.class_names_)}
 
-        Parameters
-        ----------
-        path : str or pathlib.Path
-            Destination ``.nc`` file.
+    def _restore(self, tree: xr.DataTree, state: Mapping[str, Any]) -> None:
+        self.class_names_ = list(state["class_names"])
+        self.data_ = _data_from_tree(tree, self.outcome)
 
-        Returns
-        -------
-        pathlib.Path
-            The written path.
-        """
-        idata = self._check_fitted()
-        path = Path(path)
-        settings = {
-            "model_class": type(self).__name__,
-            "n_classes": str(getattr(self, "n_classes", "")),
-            "class_slopes": str(getattr(self, "class_slopes", False)),
-            "collapse": str(getattr(self, "collapse", "")),
-            "predictors": ", ".join(self.predictors),
-            "outcome": self.outcome,
-            "priors": repr(self.priors),
-        }
-        tree = idata.copy()
-        tree.attrs.update(settings)
-        temporary = path.with_name(f".{path.name}.tmp")
-        try:
-            tree.to_netcdf(temporary, engine="h5netcdf")
-            temporary.replace(path)
-        finally:
-            temporary.unlink(missing_ok=True)
-        return path
-
-    def diagnostics(self):
-        """Convergence checks of the fit (:func:`~diagnostics.mcmc_diagnostics`).
+    def prior_summary(self) -> pd.DataFrame:
+        """Return the priors in use, one row per parameter (as rstanarm's ``prior_summary``).
 
         Returns
         -------
-        bayes_cluster.inference.diagnostics.MCMCDiagnostics
-            Verdict, R-hat/ESS table, divergences.
+        pandas.DataFrame
+            Columns ``prior`` and ``role``, indexed by parameter name.
         """
-        from bayes_cluster.inference.diagnostics import mcmc_diagnostics
-
-        idata = self._check_fitted()
-        names = [
-            v for v in ("pi", "theta", "alpha", "beta", "tau") if v in idata["posterior"].data_vars
-        ]
-        return mcmc_diagnostics(idata, var_names=names)
-
-    def loo(self):
-        """PSIS-LOO of the export likelihood (``log_likelihood/export``).
-
-        Returns
-        -------
-        arviz_stats.ELPDData
-            ELPD, its standard error and the Pareto k of each firm.
-        """
-        import arviz_stats as azs
-
-        return azs.loo(self._check_fitted(), var_name="export")
+        return _prior_table(self.priors)
 
     def fitted_probabilities(self) -> np.ndarray:
         r"""Posterior draws of each firm's probability of ``outcome = 1``.
@@ -515,12 +624,39 @@ class _FittedModel:
         numpy.ndarray
             Shape (chain, draw, firm).
         """
-        idata = self._check_fitted()
-        outcome = self.data_.outcome if self.data_ is not None else "export"
-        log_likelihood = idata["log_likelihood"][outcome].transpose(CHAIN, DRAW, FIRM)
+        idata = self._require_fit()
+        log_likelihood = idata["log_likelihood"][self.outcome].transpose(CHAIN, DRAW, FIRM)
         likelihood = np.exp(log_likelihood.to_numpy())
-        y = idata["observed_data"][outcome].to_numpy()
+        y = idata["observed_data"][self.outcome].to_numpy()
         return np.where(y == 1, likelihood, 1.0 - likelihood)
+
+    def sample_posterior_predictive(self, random_seed: int | None = None) -> xr.DataTree:
+        """Replicate the outcome of every fitted firm from each posterior draw.
+
+        :meth:`fit` already stores one replicate per draw; this redraws it with a seed,
+        from the probabilities of :meth:`fitted_probabilities`.
+
+        Parameters
+        ----------
+        random_seed : int, optional
+            Seed.
+
+        Returns
+        -------
+        xarray.DataTree
+            The ``posterior_predictive`` group (the outcome, dims chain, draw, firm), also
+            replaced in :attr:`idata_`.
+        """
+        tree = self._require_fit()
+        p = self.fitted_probabilities()
+        rng = np.random.default_rng(random_seed)
+        replicated = tree["posterior_predictive"].to_dataset().copy()
+        replicated[self.outcome] = (
+            replicated[self.outcome].dims,
+            (rng.random(p.shape) < p).astype(np.int64),
+        )
+        tree["posterior_predictive"] = xr.DataTree(replicated)
+        return tree["posterior_predictive"]
 
     def coefficient_draws(self) -> xr.DataArray:
         """Posterior draws of the coefficients on the original predictor scale.
@@ -534,7 +670,7 @@ class _FittedModel:
             is followed by each class's ``workers[<class>]``, and each class's intercept
             uses its own slopes.
         """
-        idata = self._check_fitted()
+        idata = self._require_fit()
         data = self.data_
         assert data is not None
         posterior = idata["posterior"]
@@ -576,13 +712,52 @@ class _FittedModel:
         xarray.DataArray or None
             Dims (chain, draw, class_contrast); None for a model without classes.
         """
-        posterior = self._check_fitted()["posterior"]
+        posterior = self._require_fit()["posterior"]
         if "class_effect" not in posterior.data_vars:
             return None
         return posterior["class_effect"]
 
-    def summary(self, hdi_prob: float | None = None) -> pd.DataFrame:
+    def _coefficient_pieces(self) -> list[tuple[str, np.ndarray]]:
+        """(term, draws) of the coefficients and class contrasts: the comparison's rows."""
+        pieces: list[tuple[str, np.ndarray]] = []
+        coefficients = self.coefficient_draws()
+        for term in coefficients[TERM].to_numpy():
+            pieces.append((str(term), coefficients.sel({TERM: term}).to_numpy()))
+        contrast = self.class_effect()
+        if contrast is not None:
+            for label in contrast[CLASS_CONTRAST].to_numpy():
+                values = contrast.sel({CLASS_CONTRAST: label}).to_numpy()
+                pieces.append((f"class effect: {label}", values))
+        return pieces
+
+    def _parameter_pieces(self) -> list[tuple[str, np.ndarray]]:
+        """(row, draws) of the mixture parameters: ``pi``, ``theta`` and ``tau``."""
+        posterior = self._require_fit()["posterior"]
+        pieces: list[tuple[str, np.ndarray]] = []
+        if "pi" in posterior.data_vars:
+            pi = posterior["pi"].transpose(CHAIN, DRAW, LATENT_CLASS).to_numpy()
+            for k, name in enumerate(self.class_names_):
+                pieces.append((f"pi[{name}]", pi[..., k]))
+        if "theta" in posterior.data_vars:
+            theta = posterior["theta"].transpose(CHAIN, DRAW, LATENT_CLASS, ITEM, CATEGORY)
+            values = theta.to_numpy()
+            items = theta[ITEM].to_numpy()
+            categories = theta[CATEGORY].to_numpy()
+            for k, name in enumerate(self.class_names_):
+                for j, item in enumerate(items):
+                    for c, category in enumerate(categories):
+                        pieces.append((f"theta[{name}, {item}, {category}]", values[..., k, j, c]))
+        if "tau" in posterior.data_vars:
+            tau = posterior["tau"].transpose(CHAIN, DRAW, PREDICTOR)
+            for p, predictor in enumerate(tau[PREDICTOR].to_numpy()):
+                pieces.append((f"tau[{predictor}]", tau.to_numpy()[..., p]))
+        return pieces
+
+    def coefficient_summary(self, hdi_prob: float | None = None) -> pd.DataFrame:
         """Posterior summary of the coefficients (original scale) and class contrasts.
+
+        The rows the comparison of approaches tabulates (see :meth:`summary` for every
+        parameter).
 
         Parameters
         ----------
@@ -593,40 +768,81 @@ class _FittedModel:
         -------
         pandas.DataFrame
             Indexed by term; columns ``mean``, ``sd``, ``hdi_lower``, ``hdi_upper``,
-            ``hdi_width``, ``prob_positive``, ``r_hat``, ``ess_bulk``.
+            ``hdi_width``, ``prob_positive``, ``r_hat``, ``ess_bulk``, ``ess_tail``.
         """
-        import arviz_stats as azs
+        return _summary_rows(self._coefficient_pieces(), self._hdi(hdi_prob))
 
-        prob = self.hdi_prob if hdi_prob is None else float(hdi_prob)
-        pieces: list[tuple[str, np.ndarray]] = []
-        coefficients = self.coefficient_draws()
-        for term in coefficients[TERM].to_numpy():
-            pieces.append((str(term), coefficients.sel({TERM: term}).to_numpy()))
-        contrast = self.class_effect()
-        if contrast is not None:
-            for label in contrast[CLASS_CONTRAST].to_numpy():
-                values = contrast.sel({CLASS_CONTRAST: label}).to_numpy()
-                pieces.append((f"class effect: {label}", values))
-        rows = []
-        for name, values in pieces:
-            lower, upper = _hdi_columns(values, prob)
-            rows.append(
-                {
-                    TERM: name,
-                    "mean": float(values.mean()),
-                    "sd": float(values.std(ddof=1)),
-                    "hdi_lower": lower,
-                    "hdi_upper": upper,
-                    "hdi_width": upper - lower,
-                    "prob_positive": float((values > 0).mean()),
-                    "r_hat": float(azs.rhat(values)),
-                    "ess_bulk": float(azs.ess(values)),
-                }
-            )
-        return pd.DataFrame(rows).set_index(TERM)
+    def summary(self, hdi_prob: float | None = None) -> pd.DataFrame:
+        """Posterior summary: coefficients, class contrasts and the mixture's parameters.
+
+        Rows: the coefficients on the original predictor scale (``Intercept[<class>]``,
+        one per predictor, per class with class-specific slopes), the class-effect
+        contrasts (``class effect: <class k> - <class 1>``), then the class shares
+        ``pi[<class>]``, the item-response probabilities
+        ``theta[<class>, <item>, <category>]`` (joint model) and the slope spreads
+        ``tau[<predictor>]`` (class-specific slopes; standardised scale), where the model
+        has them.
+
+        Parameters
+        ----------
+        hdi_prob : float, optional
+            Probability of the highest-density intervals (default :attr:`hdi_prob`).
+
+        Returns
+        -------
+        pandas.DataFrame
+            Indexed by term; columns ``mean``, ``sd``, ``hdi_lower``, ``hdi_upper``,
+            ``hdi_width``, ``prob_positive``, ``r_hat``, ``ess_bulk``, ``ess_tail``.
+        """
+        pieces = self._coefficient_pieces() + self._parameter_pieces()
+        return _summary_rows(pieces, self._hdi(hdi_prob))
+
+    def _hdi(self, hdi_prob: float | None) -> float:
+        return self.hdi_prob if hdi_prob is None else float(hdi_prob)
 
 
-class JointLatentClassLogit(_FittedModel):
+def _summary_rows(pieces: list[tuple[str, np.ndarray]], prob: float) -> pd.DataFrame:
+    """One summary row per (name, (chain, draw) draws); :data:`SUMMARY_COLUMNS` and more."""
+    from bayes_cluster.inference.diagnostics import diagnostics_table
+
+    names = [name for name, _ in pieces]
+    stacked = np.stack([values for _, values in pieces], axis=-1)  # (chain, draw, row)
+    diagnostics = diagnostics_table(
+        xr.Dataset({"row": ((CHAIN, DRAW, TERM), stacked)}, coords={TERM: np.arange(len(names))})
+    )
+    rows = []
+    for index, (name, values) in enumerate(pieces):
+        lower, upper = hdi(values, prob)
+        checks = diagnostics.iloc[index]
+        rows.append(
+            {
+                TERM: name,
+                "mean": float(values.mean()),
+                "sd": float(values.std(ddof=1)),
+                "hdi_lower": lower,
+                "hdi_upper": upper,
+                "hdi_width": upper - lower,
+                "prob_positive": float((values > 0).mean()),
+                "r_hat": float(checks["r_hat"]),
+                "ess_bulk": float(checks["ess_bulk"]),
+                "ess_tail": float(checks["ess_tail"]),
+            }
+        )
+    table = pd.DataFrame(rows).set_index(TERM)
+    assert [c for c in table.columns if c in SUMMARY_COLUMNS] == list(SUMMARY_COLUMNS)
+    return table
+
+
+@dataclass(frozen=True)
+class _JointFit:
+    """One prepared fit of :class:`JointLatentClassLogit`."""
+
+    data: JointData
+    reference: tuple[np.ndarray, np.ndarray]
+    class_names: list[str]
+
+
+class JointLatentClassLogit(_ExportModel):
     r"""Latent class mixture over the items and logit for the outcome, sharing each firm's class.
 
     .. math::
@@ -663,7 +879,9 @@ class JointLatentClassLogit(_FittedModel):
     ``log_likelihood/joint`` is :math:`\log p(\mathbf{u}_i, y_i \mid \mathbf{x}_i)`;
     ``class_membership/class_probability`` is :math:`p(z_i = k \mid \mathbf{u}_i, y_i)` per
     draw; ``posterior_predictive/export`` draws :math:`y_i` from
-    :math:`p(y_i \mid \mathbf{u}_i, \mathbf{x}_i)`.
+    :math:`p(y_i \mid \mathbf{u}_i, \mathbf{x}_i)`; ``constant_data`` holds the
+    standardised design, its centre and scale and the item codes (what
+    :meth:`~bayes_cluster.inference.base.BayesianModel.load` needs).
 
     Parameters
     ----------
@@ -697,6 +915,8 @@ class JointLatentClassLogit(_FittedModel):
     >>> model.summary().loc["class effect: 2 (Hub-and-Spoke) - 1 (Marshallian)"]  # doctest: +SKIP
     """
 
+    default_priors: Mapping[str, Any] = DEFAULT_PRIORS
+
     def __init__(
         self,
         n_classes: int = 2,
@@ -729,23 +949,41 @@ class JointLatentClassLogit(_FittedModel):
             raise ValueError(f"collapse must be 'three' or 'none', got {collapse!r}")
         self.collapse = collapse
         self.hdi_prob = float(hdi_prob)
-        self.priors = _merge_priors(DEFAULT_PRIORS, priors)
+        self.priors = merge_priors(DEFAULT_PRIORS, priors)
         self.class_names_ = [str(k) for k in _class_coords(self.n_classes)]
 
-    default_priors: Mapping[str, Any] = DEFAULT_PRIORS
-
-    def prior_summary(self) -> pd.DataFrame:
-        """Return the priors in use, one row per parameter (as rstanarm's ``prior_summary``).
+    def config(self) -> dict[str, Any]:
+        """Return the constructor arguments as JSON-able values (``cls(**config)``).
 
         Returns
         -------
-        pandas.DataFrame
-            Columns ``prior`` and ``role``, indexed by parameter name.
+        dict
+            ``n_classes``, ``items``, ``predictors``, ``outcome``, ``class_slopes``,
+            ``collapse``, ``priors`` (all of them, as used) and ``hdi_prob``.
         """
-        return _prior_table(self.priors)
+        return {
+            "n_classes": self.n_classes,
+            "items": list(self.items),
+            "predictors": list(self.predictors),
+            "outcome": self.outcome,
+            "class_slopes": self.class_slopes,
+            "collapse": self.collapse,
+            "priors": json.loads(json.dumps(self.priors)),
+            "hdi_prob": self.hdi_prob,
+        }
 
     def prepare(self, frame: pd.DataFrame) -> JointData:
-        """Validate ``frame`` and return the model's arrays (:func:`prepare_joint_data`)."""
+        """Validate ``frame`` and return the model's arrays (:func:`prepare_joint_data`).
+
+        Parameters
+        ----------
+        frame : pandas.DataFrame
+            The survey.
+
+        Returns
+        -------
+        JointData
+        """
         return prepare_joint_data(
             frame,
             items=self.items,
@@ -760,7 +998,7 @@ class JointLatentClassLogit(_FittedModel):
         Parameters
         ----------
         frame : pandas.DataFrame or JointData
-            The survey.
+            The survey, or its prepared arrays.
 
         Returns
         -------
@@ -904,19 +1142,6 @@ class JointLatentClassLogit(_FittedModel):
         tree.attrs.update({"model": "JointLatentClassLogit", "seed": str(random_seed)})
         return tree
 
-    def _compile(self, data: JointData):
-        key = (
-            "joint",
-            self.n_classes,
-            self.class_slopes,
-            repr(self.priors),
-            data.item_indicators.shape,
-            data.design.shape,
-        )
-        updates = {"item_indicators": data.item_indicators, "design": data.design, "y": data.y}
-        compiled, self.compile_seconds_ = _compiled_model(key, lambda: self.build_model(data))
-        return compiled.with_data(**updates)
-
     def fit(
         self,
         frame: pd.DataFrame,
@@ -925,12 +1150,14 @@ class JointLatentClassLogit(_FittedModel):
         tune: int = 1000,
         chains: int = 4,
         random_seed: int | None = None,
-        target_accept: float = 0.9,
+        target_accept: float | None = None,
         reference: tuple[np.ndarray, np.ndarray] | None = None,
         em_starts: int = 50,
         progressbar: bool = False,
+        sampler: str = "nutpie",
+        cores: int | None = None,
     ) -> xr.DataTree:
-        """Sample the posterior with nutpie, relabel the classes and add the derived groups.
+        """Sample the posterior, relabel the classes and add the derived groups.
 
         The model is compiled once per data shape and reused for new data of the same
         shape (nutpie ``with_data``), so a simulation study pays the compile time once.
@@ -943,8 +1170,8 @@ class JointLatentClassLogit(_FittedModel):
             Sampler settings.
         random_seed : int, optional
             Seed of the sampler and of the EM reference fit.
-        target_accept : float
-            NUTS target acceptance rate.
+        target_accept : float, optional
+            NUTS target acceptance rate (default 0.9).
         reference : tuple of numpy.ndarray, optional
             ``(class_shares, item_probabilities)`` of shapes (class,) and
             (class, item, category) the classes are aligned to; default the EM fit of the
@@ -952,48 +1179,94 @@ class JointLatentClassLogit(_FittedModel):
         em_starts : int
             Random starts of the EM reference fit.
         progressbar : bool
-            Show nutpie's progress bar.
+            Show the sampler's progress bar.
+        sampler : {"nutpie", "pymc"}, default "nutpie"
+            Sampling backend (:func:`bayes_cluster.inference.sampling.sample`).
+        cores : int, optional
+            Chains run in parallel on this many threads (nutpie) or processes (pymc).
 
         Returns
         -------
         xarray.DataTree
             Groups ``posterior`` (``pi``, ``theta``, ``alpha``, ``beta``, ``class_effect``;
             relabelled), ``sample_stats``, ``log_likelihood`` (``export``, ``joint``),
-            ``posterior_predictive``, ``observed_data``, ``class_membership``; provenance in
-            ``attrs``.  Also kept as :attr:`idata_`.
+            ``posterior_predictive``, ``observed_data``, ``constant_data``,
+            ``class_membership``; provenance in ``attrs``.  Also kept as :attr:`idata_`.
+
+        Warns
+        -----
+        ConvergenceWarning
+            When a convergence check failed (see :attr:`diagnostics_`).
         """
-        data = self.prepare(frame)
-        if reference is None:
-            reference = _em_reference(data, self.n_classes, em_starts, random_seed)
-        reference = _check_reference(reference, self.n_classes, data)
-        compiled = self._compile(data)
-        start = time.perf_counter()
-        raw = _sample_compiled(
-            compiled,
+        return super().fit(
+            frame,
             draws=draws,
             tune=tune,
             chains=chains,
-            seed=random_seed,
+            random_seed=random_seed,
+            sampler=sampler,
             target_accept=target_accept,
             progressbar=progressbar,
+            cores=cores,
+            reference=reference,
+            em_starts=em_starts,
+            em_seed=random_seed,
         )
-        self.fit_seconds_ = time.perf_counter() - start
-        self.class_names_ = _named_classes(reference[1], data)
-        self.data_ = data
-        self.idata_ = self._assemble(raw, data, reference, frame, random_seed)
-        return self.idata_
+
+    def _prepare_fit(
+        self,
+        frame: pd.DataFrame,
+        *,
+        reference: tuple[np.ndarray, np.ndarray] | None = None,
+        em_starts: int = 50,
+        em_seed: int | None = None,
+    ) -> _JointFit:
+        data = self.prepare(frame)
+        if reference is None:
+            reference = _em_reference(data, self.n_classes, em_starts, em_seed)
+        reference = check_reference(reference, self.n_classes, data)
+        return _JointFit(data, reference, class_names_from_profiles(reference[1], data))
+
+    def _build(self, prepared: _JointFit):
+        return self.build_model(prepared.data)
+
+    def _compile_key(self, prepared: _JointFit) -> tuple:
+        return (
+            self.n_classes,
+            self.class_slopes,
+            _priors_json(self.priors),
+            prepared.data.item_indicators.shape,
+            prepared.data.design.shape,
+        )
+
+    def _sampler_data(self, prepared: _JointFit) -> dict[str, np.ndarray]:
+        data = prepared.data
+        return {"item_indicators": data.item_indicators, "design": data.design, "y": data.y}
+
+    def _postprocess(
+        self, raw: xr.DataTree, prepared: _JointFit, settings: SamplerSettings
+    ) -> xr.DataTree:
+        self.class_names_ = list(prepared.class_names)
+        self.data_ = prepared.data
+        return self._assemble(raw, prepared.data, prepared.reference, settings.seed)
+
+    def _provenance_extra(self, prepared: _JointFit) -> dict[str, Any]:
+        return {
+            "n_classes": self.n_classes,
+            "class_slopes": self.class_slopes,
+            "priors": _priors_json(self.priors),
+            "relabelled": "per draw, to the reference profile (latent_class.relabel_draws)",
+            "class_names": "; ".join(prepared.class_names),
+        }
 
     def _assemble(
         self,
         raw: xr.DataTree,
         data: JointData,
         reference: tuple[np.ndarray, np.ndarray],
-        frame: pd.DataFrame,
         seed: int | None,
     ) -> xr.DataTree:
         from scipy.special import expit, logsumexp
-
-        from bayes_cluster.inference.provenance import provenance
 
         posterior = raw["posterior"].to_dataset()
         pi = posterior["pi"].transpose(CHAIN, DRAW, LATENT_CLASS).to_numpy()
@@ -1061,17 +1334,6 @@ class JointLatentClassLogit(_FittedModel):
             ds = xr.Dataset(values)
             return ds.assign_coords({k: v for k, v in coords.items() if _uses(ds, k, v)})
 
-        attrs = provenance(
-            seed=seed,
-            data=frame,
-            model="JointLatentClassLogit",
-            n_classes=self.n_classes,
-            class_slopes=self.class_slopes,
-            priors=repr(self.priors),
-            relabelled="per draw, to the reference profile (latent_class.relabel_draws)",
-            sampler="nutpie",
-            class_names="; ".join(self.class_names_),
-        )
         groups = {
             "posterior": dataset(variables),
             "sample_stats": raw["sample_stats"].to_dataset(),
@@ -1085,6 +1347,7 @@ class JointLatentClassLogit(_FittedModel):
                 {data.outcome: xr.DataArray(y_rep, dims=(CHAIN, DRAW, FIRM))}
             ),
             "observed_data": dataset({data.outcome: xr.DataArray(data.y, dims=(FIRM,))}),
+            "constant_data": _constant_data(data),
             "class_membership": dataset(
                 {
                     "class_probability": xr.DataArray(
@@ -1095,22 +1358,7 @@ class JointLatentClassLogit(_FittedModel):
         }
         if data.outcome != "export":  # LOO reads the outcome's name
             groups["log_likelihood"] = groups["log_likelihood"].rename({"export": data.outcome})
-        tree = xr.DataTree.from_dict(groups)
-        tree.attrs.update(attrs)
-        return tree
-
-    def loo(self):
-        """PSIS-LOO of the export likelihood conditional on the items.
-
-        Returns
-        -------
-        arviz_stats.ELPDData
-            Comparable with the ELPD of any model of the outcome given items/predictors.
-        """
-        import arviz_stats as azs
-
-        data = self.data_
-        return azs.loo(self._check_fitted(), var_name=data.outcome if data else "export")
+        return xr.DataTree.from_dict(groups)
 
     def class_probabilities(self) -> pd.DataFrame:
         r"""Each firm's posterior class probabilities :math:`p(z_i = k \mid \text{data})`.
@@ -1120,7 +1368,7 @@ class JointLatentClassLogit(_FittedModel):
         pandas.DataFrame
             Firms by class name, averaged over draws (rows sum to one).
         """
-        idata = self._check_fitted()
+        idata = self._require_fit()
         probabilities = idata["class_membership"]["class_probability"].mean((CHAIN, DRAW))
         return pd.DataFrame(
             probabilities.transpose(FIRM, LATENT_CLASS).to_numpy(),
@@ -1129,102 +1377,19 @@ class JointLatentClassLogit(_FittedModel):
         )
 
 
-def _uses(ds: xr.Dataset, name: str, value: Any) -> bool:
-    dim = value[0] if isinstance(value, tuple) else name
-    return dim in ds.dims
+@dataclass(frozen=True)
+class _ClassLogitFit:
+    """One prepared fit of :class:`ClassLogit`."""
+
+    data: JointData
+    mode: Form
+    classes: np.ndarray | None
+    error_matrix: np.ndarray | None
+    updates: dict[str, np.ndarray]
+    class_names: list[str]
 
 
-def _linear_predictor(model: Any, design, alpha, n_classes: int):
-    """``eta[i, k] = alpha_k + x_i' beta_k`` (firm, class) in PyMC, shared by both models."""
-    import pymc as pm
-    import pytensor.tensor as pt
-
-    beta = make_prior_variable("beta", model.priors["slopes"], dims=PREDICTOR)
-    if getattr(model, "class_slopes", False):
-        tau = make_prior_variable("tau", model.priors["slope_spread"], dims=PREDICTOR)
-        offset = pm.Normal("beta_offset", 0.0, 1.0, dims=(LATENT_CLASS, PREDICTOR))
-        beta_k = beta[None, :] + tau[None, :] * offset  # non-centred partial pooling
-        return alpha[None, :] + pt.dot(design, beta_k.T)
-    if n_classes == 0:  # one intercept
-        return (alpha + pt.dot(design, beta))[:, None]
-    return alpha[None, :] + pt.dot(design, beta)[:, None]
-
-
-def _em_reference(
-    data: JointData, n_classes: int, n_starts: int, seed: int | None
-) -> tuple[np.ndarray, np.ndarray]:
-    """EM estimate of ``(pi, theta)``, classes in decreasing share (the relabelling target)."""
-    em = _fit_em(data, n_classes, n_starts, seed)
-    return np.asarray(em.class_shares_), em.item_probabilities_.to_numpy()
-
-
-def _check_reference(
-    reference: tuple[np.ndarray, np.ndarray], n_classes: int, data: JointData
-) -> tuple[np.ndarray, np.ndarray]:
-    if not isinstance(reference, tuple | list) or len(reference) != 2:
-        raise ValueError("reference must be a pair (class_shares, item_probabilities)")
-    shares = np.asarray(reference[0], dtype=float)
-    theta = np.asarray(reference[1], dtype=float)
-    expected = (n_classes, len(data.items), len(data.categories))
-    if shares.shape != (n_classes,) or theta.shape != expected:
-        raise ValueError(
-            f"reference must be class shares of shape ({n_classes},) and item probabilities "
-            f"of shape {expected}; got {shares.shape} and {theta.shape}"
-        )
-    return shares, theta
-
-
-def _fit_em(data: JointData, n_classes: int, n_starts: int, seed: int | None):
-    from bayes_cluster.estimators.latent_class_em import LatentClassEM
-
-    codes = pd.DataFrame(data.item_codes, columns=list(data.items)).replace(0, np.nan)
-    em = LatentClassEM(
-        n_classes, n_starts=n_starts, random_state=seed, n_categories=len(data.categories)
-    )
-    return em.fit(codes)
-
-
-def classification_error_matrix(posterior: np.ndarray, modal: np.ndarray) -> np.ndarray:
-    r"""Step-1 classification-error matrix of modal assignment (Vermunt 2010, eq. 6).
-
-    .. math::
-
-        D_{ks} = P(W = s \mid X = k)
-        = \frac{\sum_i p(k \mid \mathbf{u}_i)\, [w_i = s]}{\sum_i p(k \mid \mathbf{u}_i)}
-
-    Parameters
-    ----------
-    posterior : numpy.ndarray
-        Shape (firm, class): step-1 posterior class probabilities.
-    modal : numpy.ndarray
-        Shape (firm,): assigned class, 1..K.
-
-    Returns
-    -------
-    numpy.ndarray
-        Shape (class, class); row ``k`` is the distribution of the assigned class of firms
-        truly in class ``k`` (rows sum to one).
-
-    Examples
-    --------
-    >>> classification_error_matrix(np.array([[0.9, 0.1], [0.2, 0.8]]), np.array([1, 2]))
-    array([[0.81818182, 0.18181818],
-           [0.11111111, 0.88888889]])
-    """
-    posterior = np.asarray(posterior, dtype=float)
-    modal = np.asarray(modal)
-    n_classes = posterior.shape[1]
-    if modal.shape != (posterior.shape[0],):
-        raise ValueError(
-            f"modal has shape {modal.shape}; expected ({posterior.shape[0]},) like posterior"
-        )
-    if modal.min() < 1 or modal.max() > n_classes:
-        raise ValueError(f"modal classes must be in 1..{n_classes}")
-    assigned = np.eye(n_classes)[modal - 1]  # (firm, s)
-    return (posterior.T @ assigned) / posterior.sum(axis=0)[:, None]
-
-
-class ClassLogit(_FittedModel):
+class ClassLogit(_ExportModel):
     r"""Export logit with the class as an *observed* predictor: the comparison models.
 
     With the same priors and parameterisation as :class:`JointLatentClassLogit`'s logit:
@@ -1250,7 +1415,8 @@ class ClassLogit(_FittedModel):
 
     ``log_likelihood/export`` is :math:`\log p(y_i \mid \cdot)` given what the model
     conditions on (:math:`\mathbf{x}_i`, and :math:`w_i` when given), so ELPDs compare with
-    the joint model's export likelihood conditional on the items.
+    the joint model's export likelihood conditional on the items.  The form of the last
+    fit is :attr:`mode_` (``"no_class"``, ``"two_step"`` or ``"three_step_ml"``).
 
     Parameters
     ----------
@@ -1277,21 +1443,34 @@ class ClassLogit(_FittedModel):
         self.outcome = outcome
         self.hdi_prob = float(hdi_prob)
         defaults = {k: DEFAULT_PRIORS[k] for k in ("intercept", "slopes", "class_concentration")}
-        self.priors = _merge_priors(defaults, priors)
+        self.priors = merge_priors(defaults, priors)
         self.class_names_ = [str(k) for k in _class_coords(self.n_classes)]
-        self.mode_: str = "no_class"
+        self.mode_: Form = "no_class"
 
-    def prior_summary(self) -> pd.DataFrame:
-        """Return the priors in use, one row per parameter.
+    def config(self) -> dict[str, Any]:
+        """Return the constructor arguments as JSON-able values (``cls(**config)``).
 
         Returns
         -------
-        pandas.DataFrame
-            Columns ``prior`` and ``role``.
+        dict
+            ``n_classes``, ``predictors``, ``outcome``, ``priors`` (as used), ``hdi_prob``.
         """
-        return _prior_table(self.priors)
+        return {
+            "n_classes": self.n_classes,
+            "predictors": list(self.predictors),
+            "outcome": self.outcome,
+            "priors": json.loads(json.dumps(self.priors)),
+            "hdi_prob": self.hdi_prob,
+        }
 
-    def _prepare(self, frame: pd.DataFrame) -> JointData:
+    def _fitted_state(self) -> dict[str, Any]:
+        return {**super()._fitted_state(), "mode": self.mode_}
+
+    def _restore(self, tree: xr.DataTree, state: Mapping[str, Any]) -> None:
+        super()._restore(tree, state)
+        self.mode_ = state["mode"]
+
+    def _prepare_data(self, frame: pd.DataFrame) -> JointData:
         """Validate outcome and predictors (no items: the class comes from outside)."""
         if not isinstance(frame, pd.DataFrame):
             raise TypeError(f"frame must be a pandas DataFrame, got {type(frame).__name__}")
@@ -1339,7 +1518,7 @@ class ClassLogit(_FittedModel):
         import pymc as pm
         import pytensor.tensor as pt
 
-        data = frame if isinstance(frame, JointData) else self._prepare(frame)
+        data = frame if isinstance(frame, JointData) else self._prepare_data(frame)
         coords = {FIRM: list(data.firm_ids), PREDICTOR: list(data.predictors)}
         if classes is not None:
             coords[LATENT_CLASS] = _class_coords(self.n_classes)
@@ -1398,10 +1577,12 @@ class ClassLogit(_FittedModel):
         tune: int = 1000,
         chains: int = 4,
         random_seed: int | None = None,
-        target_accept: float = 0.9,
+        target_accept: float | None = None,
         progressbar: bool = False,
+        sampler: str = "nutpie",
+        cores: int | None = None,
     ) -> xr.DataTree:
-        """Sample the posterior with nutpie (compiled once per form and data shape).
+        """Sample the posterior (nutpie: compiled once per form and data shape).
 
         Parameters
         ----------
@@ -1413,20 +1594,54 @@ class ClassLogit(_FittedModel):
             Classification-error matrix for the three-step ML correction.
         class_names : sequence of str, optional
             Names of the classes (for tables).
-        draws, tune, chains, random_seed, target_accept, progressbar
+        draws, tune, chains, random_seed, progressbar
             Sampler settings.
+        target_accept : float, optional
+            NUTS target acceptance rate (default 0.9).
+        sampler : {"nutpie", "pymc"}, default "nutpie"
+            Sampling backend (:func:`bayes_cluster.inference.sampling.sample`).
+        cores : int, optional
+            Chains run in parallel on this many threads (nutpie) or processes (pymc).
 
         Returns
         -------
         xarray.DataTree
             ``posterior`` (``alpha``, ``beta``, ``class_effect``, ``pi`` for the corrected
             form), ``sample_stats``, ``log_likelihood/export``, ``posterior_predictive``,
-            ``observed_data``.
+            ``observed_data``, ``constant_data``.
+
+        Warns
+        -----
+        ConvergenceWarning
+            When a convergence check failed (see :attr:`diagnostics_`).
         """
+        return super().fit(
+            frame,
+            draws=draws,
+            tune=tune,
+            chains=chains,
+            random_seed=random_seed,
+            sampler=sampler,
+            target_accept=target_accept,
+            progressbar=progressbar,
+            cores=cores,
+            classes=classes,
+            error_matrix=error_matrix,
+            class_names=class_names,
+        )
+
+    def _prepare_fit(
+        self,
+        frame: pd.DataFrame,
+        *,
+        classes: np.ndarray | None = None,
+        error_matrix: np.ndarray | None = None,
+        class_names: Sequence[str] | None = None,
+    ) -> _ClassLogitFit:
         if error_matrix is not None and classes is None:
             raise ValueError("error_matrix needs classes (the step-1 assignments)")
-        data = self._prepare(frame)
-        self.mode_ = (
+        data = self._prepare_data(frame)
+        mode: Form = (
             "no_class"
             if classes is None
             else "two_step"
@@ -1436,43 +1651,140 @@ class ClassLogit(_FittedModel):
         if class_names is not None:
             if len(class_names) != self.n_classes:
                 raise ValueError(f"class_names must name {self.n_classes} classes")
-            self.class_names_ = list(class_names)
-        key = ("class_logit", self.mode_, self.n_classes, repr(self.priors), data.design.shape)
+            names = list(class_names)
+        else:
+            names = list(self.class_names_)
         updates: dict[str, np.ndarray] = {"design": data.design, "y": data.y}
-        if self.mode_ == "two_step":
+        if mode == "two_step":
             updates["class_index"] = self._class_index(classes)
-        elif self.mode_ == "three_step_ml":
+        elif mode == "three_step_ml":
             updates["log_error"] = self._log_error(classes, error_matrix)
-        compiled, self.compile_seconds_ = _compiled_model(
-            key, lambda: self.build_model(data, classes, error_matrix)
+        return _ClassLogitFit(data, mode, classes, error_matrix, updates, names)
+
+    def _build(self, prepared: _ClassLogitFit):
+        return self.build_model(prepared.data, prepared.classes, prepared.error_matrix)
+
+    def _compile_key(self, prepared: _ClassLogitFit) -> tuple:
+        return (
+            prepared.mode,
+            self.n_classes,
+            _priors_json(self.priors),
+            prepared.data.design.shape,
         )
-        compiled = compiled.with_data(**updates)
-        start = time.perf_counter()
-        raw = _sample_compiled(
-            compiled,
-            draws=draws,
-            tune=tune,
-            chains=chains,
-            seed=random_seed,
-            target_accept=target_accept,
-            progressbar=progressbar,
+
+    def _sampler_data(self, prepared: _ClassLogitFit) -> dict[str, np.ndarray]:
+        return dict(prepared.updates)
+
+    def _postprocess(
+        self, raw: xr.DataTree, prepared: _ClassLogitFit, settings: SamplerSettings
+    ) -> xr.DataTree:
+        self.mode_ = prepared.mode
+        self.class_names_ = list(prepared.class_names)
+        self.data_ = prepared.data
+        return self._assemble(raw, prepared.data, prepared.updates, settings.seed)
+
+    def _context(self) -> str:
+        return f"ClassLogit ({self.mode_})"
+
+    def _provenance_extra(self, prepared: _ClassLogitFit) -> dict[str, Any]:
+        return {
+            "form": prepared.mode,
+            "priors": _priors_json(self.priors),
+            "class_names": "; ".join(prepared.class_names),
+        }
+
+    def sample_prior_predictive(
+        self,
+        frame: pd.DataFrame,
+        classes: np.ndarray | None = None,
+        *,
+        error_matrix: np.ndarray | None = None,
+        draws: int = 500,
+        random_seed: int | None = None,
+    ) -> xr.DataTree:
+        r"""Draw parameters from the priors and outcomes from the model, given the predictors.
+
+        With NumPy (no compiling), in the form ``classes`` and ``error_matrix`` choose (as
+        :meth:`fit`): without classes :math:`\eta_i = \alpha + \tilde{\mathbf{x}}_i^\top\beta`;
+        two-step :math:`\eta_i = \alpha_{w_i} + \tilde{\mathbf{x}}_i^\top\beta`; three-step,
+        the true class drawn from :math:`p(k \mid w_i) \propto \pi_k D_{k w_i}` first.
+
+        Parameters
+        ----------
+        frame : pandas.DataFrame
+            The survey (its predictors are used; the outcome only for validation).
+        classes : numpy.ndarray, optional
+            Assigned class per firm (1..K).
+        error_matrix : numpy.ndarray, optional
+            Classification-error matrix (three-step form).
+        draws : int
+            Number of prior draws.
+        random_seed : int, optional
+            Seed.
+
+        Returns
+        -------
+        xarray.DataTree
+            Groups ``prior`` (``alpha``, ``beta``, and ``pi`` in the three-step form) and
+            ``prior_predictive`` (the outcome), with a single chain.
+        """
+        from scipy.special import expit
+
+        from bayes_cluster.inference.priors import sample_prior
+
+        prepared = self._prepare_fit(frame, classes=classes, error_matrix=error_matrix)
+        data = prepared.data
+        rng = np.random.default_rng(random_seed)
+        n_terms = len(data.predictors)
+        beta = sample_prior(self.priors["slopes"], (draws, n_terms), rng)
+        linear = beta @ data.design.T  # (draw, firm)
+        variables: dict[str, tuple] = {"beta": ((CHAIN, DRAW, PREDICTOR), beta[None])}
+        if prepared.mode == "no_class":
+            alpha = sample_prior(self.priors["intercept"], (draws,), rng)
+            eta = alpha[:, None] + linear
+            variables["alpha"] = ((CHAIN, DRAW), alpha[None])
+        else:
+            alpha = sample_prior(self.priors["intercept"], (draws, self.n_classes), rng)
+            variables["alpha"] = ((CHAIN, DRAW, LATENT_CLASS), alpha[None])
+            if prepared.mode == "two_step":
+                assigned = prepared.updates["class_index"][None, :]
+            else:
+                a = self.priors["class_concentration"]
+                pi = rng.dirichlet(np.full(self.n_classes, a), size=draws)
+                variables["pi"] = ((CHAIN, DRAW, LATENT_CLASS), pi[None])
+                # p(k | w_i) per draw and firm, then the true class drawn from it
+                weights = _log_softmax(np.log(pi)[:, None, :] + prepared.updates["log_error"])
+                cumulative = np.exp(weights).cumsum(axis=-1)
+                assigned = (rng.random((draws, data.n_firms, 1)) > cumulative).sum(axis=-1)
+                assigned = np.minimum(assigned, self.n_classes - 1)
+            eta = np.take_along_axis(alpha, np.broadcast_to(assigned, linear.shape), 1) + linear
+        outcome = (rng.random(eta.shape) < expit(eta)).astype(np.int64)
+        coords = {
+            CHAIN: [0],
+            DRAW: np.arange(draws),
+            LATENT_CLASS: _class_coords(self.n_classes),
+            PREDICTOR: list(data.predictors),
+            FIRM: list(data.firm_ids),
+        }
+        prior = xr.Dataset(variables)
+        predictive = xr.Dataset({data.outcome: ((CHAIN, DRAW, FIRM), outcome[None])})
+        return xr.DataTree.from_dict(
+            {
+                "prior": prior.assign_coords({d: coords[d] for d in prior.dims}),
+                "prior_predictive": predictive.assign_coords(
+                    {d: coords[d] for d in predictive.dims}
+                ),
+            }
         )
-        self.fit_seconds_ = time.perf_counter() - start
-        self.data_ = data
-        self.idata_ = self._assemble(raw, data, updates, frame, random_seed)
-        return self.idata_
 
     def _assemble(
         self,
         raw: xr.DataTree,
         data: JointData,
         updates: Mapping[str, np.ndarray],
-        frame: pd.DataFrame,
         seed: int | None,
     ) -> xr.DataTree:
         from scipy.special import expit, logsumexp
-
-        from bayes_cluster.inference.provenance import provenance
 
         posterior = raw["posterior"].to_dataset()
         beta = posterior["beta"].transpose(CHAIN, DRAW, PREDICTOR).to_numpy()
@@ -1537,731 +1849,6 @@ class ClassLogit(_FittedModel):
                 {data.outcome: xr.DataArray(y_rep, dims=(CHAIN, DRAW, FIRM))}
             ),
             "observed_data": dataset({data.outcome: xr.DataArray(data.y, dims=(FIRM,))}),
+            "constant_data": _constant_data(data),
         }
-        tree = xr.DataTree.from_dict(groups)
-        tree.attrs.update(
-            provenance(
-                seed=seed,
-                data=frame,
-                model=f"ClassLogit[{self.mode_}]",
-                priors=repr(self.priors),
-                sampler="nutpie",
-                class_names="; ".join(self.class_names_),
-            )
-        )
-        return tree
-
-    def loo(self):
-        """PSIS-LOO of the export likelihood.
-
-        Returns
-        -------
-        arviz_stats.ELPDData
-            ELPD, standard error and Pareto k per firm.
-        """
-        import arviz_stats as azs
-
-        return azs.loo(self._check_fitted(), var_name=self.outcome)
-
-
-# ----------------------------------------------------------------------- comparison
-
-
-@dataclass
-class JointComparison:
-    """Result of :func:`compare_class_approaches`.
-
-    Attributes
-    ----------
-    coefficients : pandas.DataFrame
-        One row per (approach, term): posterior mean, sd, HDI, HDI width,
-        P(> 0), R-hat, bulk ESS; terms on the original predictor scale, plus the class
-        contrasts (``class effect: ...``).
-    class_effect : pandas.DataFrame
-        The class-effect contrast rows only: *does the cluster pattern matter?*
-    elpd : pandas.DataFrame
-        Per approach: ``elpd_loo``, ``se``, ``p_loo``, ``n_pareto_k_high`` (k > 0.7),
-        all on the export likelihood given what the approach conditions on.
-    diagnostics : dict
-        Approach -> :class:`bayes_cluster.inference.diagnostics.MCMCDiagnostics`.
-    models : dict
-        Approach -> fitted model object (``idata_`` holds its DataTree).
-    class_names : list of str
-        Class names, in the order of the contrasts' reference (class 1 first).
-    timings : dict
-        Approach -> (compile seconds, sampling seconds).
-    """
-
-    coefficients: pd.DataFrame
-    class_effect: pd.DataFrame
-    elpd: pd.DataFrame
-    diagnostics: dict[str, Any]
-    models: dict[str, _FittedModel]
-    class_names: list[str]
-    timings: dict[str, tuple[float, float]] = field(default_factory=dict)
-
-    def to_markdown(self, digits: int = 2) -> str:
-        """Render the comparison as Markdown: class effect, ELPD, coefficients, diagnostics.
-
-        Parameters
-        ----------
-        digits : int
-            Decimals shown.
-
-        Returns
-        -------
-        str
-            Markdown text.
-        """
-
-        def table(frame: pd.DataFrame) -> str:
-            shown = frame.reset_index()
-            header = "| " + " | ".join(map(str, shown.columns)) + " |"
-            rule = "|" + "---|" * shown.shape[1]
-            lines = [header, rule]
-            for _, row in shown.iterrows():
-                cells = [
-                    f"{v:.{digits}f}" if isinstance(v, float) else str(v) for v in row.to_numpy()
-                ]
-                lines.append("| " + " | ".join(cells) + " |")
-            return "\n".join(lines)
-
-        parts = [
-            "## Does the cluster pattern matter for export orientation?",
-            "",
-            "Class-effect contrast (log-odds of exporting, class k minus class 1), by approach:",
-            "",
-            table(self.class_effect),
-            "",
-            "## Predictive fit of `export` (PSIS-LOO)",
-            "",
-            "Every ELPD scores the same outcome, `export`, given what the approach conditions "
-            "on: the predictors (a), the assigned class (b, b'), or the items through "
-            "p(class | items) (c).",
-            "",
-            table(self.elpd),
-            "",
-            "## Coefficients (original scale)",
-            "",
-            table(self.coefficients),
-            "",
-            "## Convergence",
-            "",
-        ]
-        for approach, diagnostics in self.diagnostics.items():
-            parts.append(f"- {APPROACH_LABELS[approach]}: {diagnostics.verdict}")
-        return "\n".join(parts) + "\n"
-
-
-def _elpd_row(model: _FittedModel) -> dict[str, float]:
-    import warnings
-
-    with warnings.catch_warnings():
-        # high Pareto k are counted and reported in the table, not raised
-        warnings.filterwarnings("ignore", message="Estimated shape parameter of Pareto")
-        warnings.filterwarnings("ignore", message=".*Pareto.*")
-        elpd = model.loo()
-    pareto_k = np.asarray(elpd.pareto_k)
-    return {
-        "elpd_loo": float(elpd.elpd),
-        "se": float(elpd.se),
-        "p_loo": float(elpd.p),
-        "n_pareto_k_high": int((pareto_k > 0.7).sum()),
-    }
-
-
-def compare_class_approaches(
-    frame: pd.DataFrame,
-    *,
-    n_classes: int = 2,
-    items: Sequence[str] = MARKUSEN_ITEMS,
-    predictors: Sequence[str] = TUMANG_PREDICTORS,
-    outcome: str = "export",
-    collapse: Literal["three", "none"] = "three",
-    class_slopes: bool = False,
-    priors: Mapping[str, Any] | None = None,
-    approaches: Sequence[str] = ("no_class", "two_step", "three_step_ml", "joint"),
-    reference: tuple[np.ndarray, np.ndarray] | None = None,
-    em_starts: int = 50,
-    draws: int = 1000,
-    tune: int = 1000,
-    chains: int = 4,
-    random_seed: int | None = None,
-    target_accept: float = 0.9,
-    hdi_prob: float = 0.94,
-    models: Mapping[str, _FittedModel] | None = None,
-    progressbar: bool = False,
-) -> JointComparison:
-    """Fit the export model without class, two-step, three-step (ML) and joint; compare.
-
-    Parameters
-    ----------
-    frame : pandas.DataFrame
-        The survey.
-    n_classes : int
-        Number of latent classes.
-    items, predictors, outcome, collapse, class_slopes, priors
-        As in :class:`JointLatentClassLogit`.
-    approaches : sequence of str
-        Which of ``"no_class"``, ``"two_step"``, ``"three_step_ml"``, ``"joint"`` to fit.
-    reference : tuple of numpy.ndarray, optional
-        ``(class_shares, item_probabilities)`` the classes are aligned to (default: the
-        EM fit, classes in decreasing share).  The EM classes of the two-step models are
-        aligned to it too.
-    em_starts : int
-        Random starts of the step-1 EM fit.
-    draws, tune, chains, random_seed, target_accept
-        Sampler settings (the same for every approach).
-    hdi_prob : float
-        HDI probability of the tables.
-    models : mapping, optional
-        Already-constructed model objects by approach, to reuse their compiled models
-        across calls (a simulation study); created when absent.
-    progressbar : bool
-        Show nutpie's progress bars.
-
-    Returns
-    -------
-    JointComparison
-        Tables, diagnostics and the fitted models.
-    """
-    unknown = sorted(set(approaches) - set(APPROACH_LABELS))
-    if unknown:
-        raise ValueError(f"unknown approaches {unknown}; known: {sorted(APPROACH_LABELS)}")
-    models = dict(models or {})
-    joint = models.get("joint") or JointLatentClassLogit(
-        n_classes,
-        items=items,
-        predictors=predictors,
-        outcome=outcome,
-        class_slopes=class_slopes,
-        collapse=collapse,
-        priors=priors,
-        hdi_prob=hdi_prob,
-    )
-    data = joint.prepare(frame)
-    em = _fit_em(data, n_classes, em_starts, random_seed)
-    em_reference = (np.asarray(em.class_shares_), em.item_probabilities_.to_numpy())
-    reference = em_reference if reference is None else _check_reference(reference, n_classes, data)
-    # align the EM classes to the reference (identity when the reference is the EM fit)
-    order = relabel_draws(em_reference[0][None], em_reference[1][None], reference=reference)[0]
-    posterior = em.posterior_[:, order]
-    modal = posterior.argmax(axis=1) + 1
-    class_names = _named_classes(reference[1], data)
-    shared = ("intercept", "slopes", "class_concentration")
-    logit_priors = {k: v for k, v in (priors or {}).items() if k in shared}
-    sampler = {
-        "draws": draws,
-        "tune": tune,
-        "chains": chains,
-        "random_seed": random_seed,
-        "target_accept": target_accept,
-        "progressbar": progressbar,
-    }
-    fitted: dict[str, _FittedModel] = {}
-    for approach in approaches:
-        if approach == "joint":
-            joint.fit(frame, reference=reference, em_starts=em_starts, **sampler)
-            fitted[approach] = joint
-            continue
-        model = models.get(approach) or ClassLogit(
-            n_classes,
-            predictors=predictors,
-            outcome=outcome,
-            priors=logit_priors,
-            hdi_prob=hdi_prob,
-        )
-        if approach == "no_class":
-            model.fit(frame, None, **sampler)
-        elif approach == "two_step":
-            model.fit(frame, modal, class_names=class_names, **sampler)
-        else:
-            model.fit(
-                frame,
-                modal,
-                error_matrix=classification_error_matrix(posterior, modal),
-                class_names=class_names,
-                **sampler,
-            )
-        fitted[approach] = model
-
-    coefficient_rows, elpd_rows = [], []
-    for approach, model in fitted.items():
-        summary = model.summary(hdi_prob).reset_index()
-        summary.insert(0, "approach", approach)
-        coefficient_rows.append(summary)
-        elpd_rows.append({"approach": approach, **_elpd_row(model)})
-    coefficients = pd.concat(coefficient_rows, ignore_index=True).set_index(["approach", TERM])
-    is_contrast = coefficients.index.get_level_values(TERM).str.startswith("class effect")
-    return JointComparison(
-        coefficients=coefficients,
-        class_effect=coefficients[is_contrast],
-        elpd=pd.DataFrame(elpd_rows).set_index("approach"),
-        diagnostics={approach: model.diagnostics() for approach, model in fitted.items()},
-        models=fitted,
-        class_names=class_names,
-        timings={a: (m.compile_seconds_, m.fit_seconds_) for a, m in fitted.items()},
-    )
-
-
-# ------------------------------------------------------------------- recovery study
-
-_THREE_GROUPS = ((0, 1), (2,), (3, 4))
-
-
-def _collapse_truth(theta: np.ndarray, collapse: str) -> np.ndarray:
-    """Collapse true 1..5 response probabilities as :func:`encode_items` collapses codes."""
-    if collapse == "none":
-        return theta
-    return np.stack([theta[..., list(g)].sum(axis=-1) for g in _THREE_GROUPS], axis=-1)
-
-
-def class_effect_recovery(
-    seeds: Sequence[int],
-    *,
-    class_effect: float = 1.5,
-    n: int = 60,
-    items: Sequence[str] = MARKUSEN_ITEMS,
-    approaches: Sequence[str] = ("two_step", "three_step_ml", "joint"),
-    collapse: Literal["three", "none"] = "three",
-    draws: int = 500,
-    tune: int = 500,
-    chains: int = 4,
-    hdi_prob: float = 0.94,
-    em_starts: int = 20,
-    models: dict[str, _FittedModel] | None = None,
-) -> pd.DataFrame:
-    """Recover a known class effect over simulated Tumang surveys, approach by approach.
-
-    Each seed draws a survey from :func:`bayes_cluster.surveys.simulate.simulate_tumang` in which
-    the Hub-and-Spoke class shifts the log-odds of exporting by ``class_effect`` relative
-    to the Marshallian class, fits the approaches (classes aligned to the true profile, so
-    class 1 is Marshallian) and records the interval of the contrast.  The models are
-    compiled once and re-run on each new data set (nutpie ``with_data``).
-
-    Parameters
-    ----------
-    seeds : sequence of int
-        One simulated survey per seed.
-    class_effect : float
-        True contrast (Hub-and-Spoke minus Marshallian, log-odds); 0 = no effect.
-    n : int
-        Firms per survey.
-    items : sequence of str
-        Markusen items given to the class model (fewer items = more class uncertainty).
-    approaches : sequence of str
-        Approaches with a class effect (``two_step``, ``three_step_ml``, ``joint``).
-    collapse : {"three", "none"}
-        Likert collapsing.
-    draws, tune, chains, hdi_prob, em_starts
-        Sampler and interval settings.
-    models : dict, optional
-        Model objects to reuse (filled on the first call; pass it again to skip compiling).
-
-    Returns
-    -------
-    pandas.DataFrame
-        One row per (seed, approach): ``truth``, ``mean``, ``sd``, ``hdi_lower``,
-        ``hdi_upper``, ``hdi_width``, ``covered``, ``converged`` (every diagnostic check
-        passed), ``max_r_hat``, ``n_divergences``, ``seconds`` (sampling time).
-    """
-    from bayes_cluster.surveys.simulate import simulate_tumang
-
-    wrong = [a for a in approaches if a not in ("two_step", "three_step_ml", "joint")]
-    if wrong:
-        raise ValueError(f"approaches without a class effect cannot be scored: {wrong}")
-    models = {} if models is None else models
-    rows = []
-    for seed in seeds:
-        frame, truth = simulate_tumang(
-            n, seed=int(seed), class_effects={"Hub-and-Spoke": float(class_effect)}
-        )
-        item_index = [list(truth.items).index(item) for item in items]
-        reference = (
-            np.asarray(truth.class_shares),
-            _collapse_truth(truth.item_probabilities[:, item_index, :], collapse),
-        )
-        comparison = compare_class_approaches(
-            frame,
-            n_classes=len(truth.class_names),
-            items=items,
-            collapse=collapse,
-            approaches=approaches,
-            reference=reference,
-            em_starts=em_starts,
-            draws=draws,
-            tune=tune,
-            chains=chains,
-            random_seed=int(seed),
-            hdi_prob=hdi_prob,
-            models=models,
-        )
-        models.update(comparison.models)
-        true_contrast = truth.class_effects["Hub-and-Spoke"] - truth.class_effects["Marshallian"]
-        for approach in approaches:
-            row = comparison.class_effect.loc[approach].iloc[0]
-            diagnostics = comparison.diagnostics[approach]
-            rows.append(
-                {
-                    "seed": int(seed),
-                    "approach": approach,
-                    "truth": true_contrast,
-                    "mean": row["mean"],
-                    "sd": row["sd"],
-                    "hdi_lower": row["hdi_lower"],
-                    "hdi_upper": row["hdi_upper"],
-                    "hdi_width": row["hdi_width"],
-                    "covered": bool(row["hdi_lower"] <= true_contrast <= row["hdi_upper"]),
-                    "converged": bool(diagnostics.passed),
-                    "max_r_hat": float(diagnostics.table["r_hat"].max()),
-                    "n_divergences": int(diagnostics.n_divergences),
-                    "seconds": comparison.timings[approach][1],
-                }
-            )
-    return pd.DataFrame(rows)
-
-
-def recovery_summary(results: pd.DataFrame) -> pd.DataFrame:
-    """Coverage, mean width, bias and RMSE of the contrast per approach.
-
-    Parameters
-    ----------
-    results : pandas.DataFrame
-        Output of :func:`class_effect_recovery`.
-
-    Returns
-    -------
-    pandas.DataFrame
-        Indexed by approach: ``n``, ``coverage``, ``mean_width``, ``bias``, ``rmse``,
-        ``mean_sd`` (average posterior sd), ``rmse_over_sd`` (above 1: the intervals are
-        narrower than the actual error warrants), ``converged``, ``max_r_hat``.
-    """
-    error = results["mean"] - results["truth"]
-    grouped = results.assign(error=error, squared=error**2).groupby("approach", sort=False)
-    return pd.DataFrame(
-        {
-            "n": grouped.size(),
-            "coverage": grouped["covered"].mean(),
-            "mean_width": grouped["hdi_width"].mean(),
-            "bias": grouped["error"].mean(),
-            "rmse": np.sqrt(grouped["squared"].mean()),
-            "mean_sd": grouped["sd"].mean(),
-            "rmse_over_sd": np.sqrt(grouped["squared"].mean()) / grouped["sd"].mean(),
-            "converged": grouped["converged"].mean(),
-            "max_r_hat": grouped["max_r_hat"].max(),
-        }
-    )
-
-
-# --------------------------------------------------------------------- spec section
-
-
-@dataclass(frozen=True)
-class JointSpec:
-    """The validated ``[joint]`` section of an analysis spec.
-
-    Attributes
-    ----------
-    n_classes : int
-        Number of latent classes (>= 2).
-    items : tuple of str
-        Item columns (default: the ``[latent_class]`` items).
-    predictors : tuple of str
-        Predictors of the outcome (default: the ``[logistic]`` predictors).
-    outcome : str
-        0/1 outcome (default: the ``[logistic]`` outcome).
-    collapse : {"three", "none"}
-        Likert collapsing (default: the ``[latent_class]`` collapse, ``[[1, 2], [3], [4, 5]]``
-        being ``"three"``).
-    class_slopes : bool
-        Class-specific, partially pooled slopes in the joint model.
-    approaches : tuple of str
-        Approaches compared (:data:`APPROACH_LABELS`).
-    em_starts : int
-        Random starts of the step-1 EM fit.
-    priors : dict
-        Prior overrides: the ``[logistic]`` intercept/slope priors, then ``[joint.priors]``.
-    """
-
-    n_classes: int = 2
-    items: tuple[str, ...] = MARKUSEN_ITEMS
-    predictors: tuple[str, ...] = TUMANG_PREDICTORS
-    outcome: str = "export"
-    collapse: Literal["three", "none"] = "three"
-    class_slopes: bool = False
-    approaches: tuple[str, ...] = ("no_class", "two_step", "three_step_ml", "joint")
-    em_starts: int = 50
-    priors: dict[str, dict[str, Any]] = field(default_factory=dict)
-
-
-_JOINT_KEYS = (
-    "n_classes",
-    "items",
-    "predictors",
-    "outcome",
-    "collapse",
-    "class_slopes",
-    "approaches",
-    "em_starts",
-    "priors",
-)
-
-
-def validate_joint_section(
-    raw: Any, problems: Any, context: Mapping[str, Any]
-) -> JointSpec | None:
-    """Validate a ``[joint]`` spec table (registered with :mod:`bayes_cluster.run.spec`).
-
-    Keys (all optional): ``n_classes`` (int >= 2, default 2), ``items``, ``predictors``,
-    ``outcome`` and ``collapse`` (default: those of ``[latent_class]`` / ``[logistic]``),
-    ``class_slopes`` (bool), ``approaches`` (subset of ``no_class``, ``two_step``,
-    ``three_step_ml``, ``joint``), ``em_starts`` (int), ``priors`` (tables
-    ``{ dist = ..., ... }`` for ``intercept``, ``slopes``, ``class_shares``,
-    ``item_probabilities``, ``slope_spread``).
-
-    Parameters
-    ----------
-    raw : Any
-        The TOML table.
-    problems : object
-        Collector with ``add(key, message)``.
-    context : mapping
-        Validated ``"data"``, ``"logistic"``, ``"latent_class"`` sections.
-
-    Returns
-    -------
-    JointSpec or None
-        None when the table is not valid (the problems say why).
-    """
-    if not isinstance(raw, Mapping):
-        problems.add("[joint]", f"must be a table, got {type(raw).__name__}")
-        return None
-    ok = True
-    for key in sorted(set(raw) - set(_JOINT_KEYS)):
-        problems.add(f"[joint].{key}", f"unknown key; allowed: {', '.join(_JOINT_KEYS)}")
-        ok = False
-    latent_class = context.get("latent_class")
-    logistic = context.get("logistic")
-    data = context.get("data")
-
-    n_classes = raw.get("n_classes", 2)
-    if isinstance(n_classes, bool) or not isinstance(n_classes, int) or not 2 <= n_classes <= 5:
-        problems.add("[joint].n_classes", f"must be a whole number 2..5, got {n_classes!r}")
-        ok = False
-
-    def names(key: str, default: tuple[str, ...] | None) -> tuple[str, ...]:
-        nonlocal ok
-        value = raw.get(key, default)
-        if value is None:
-            problems.add(f"[joint].{key}", "is required (no default from the other sections)")
-            ok = False
-            return ()
-        if isinstance(value, str) or not all(isinstance(v, str) for v in value):
-            problems.add(f"[joint].{key}", f"must be a list of column names, got {value!r}")
-            ok = False
-            return ()
-        columns = getattr(data, "columns", None)
-        if columns is not None:
-            unknown = [v for v in value if v not in columns]
-            if unknown:
-                problems.add(f"[joint].{key}", f"columns not in the codebook: {unknown}")
-                ok = False
-        return tuple(value)
-
-    items = names("items", getattr(latent_class, "items", None) or MARKUSEN_ITEMS)
-    if len(items) == 1:
-        problems.add("[joint].items", "a latent class model needs at least two items")
-        ok = False
-    predictors = names("predictors", getattr(logistic, "predictors", None) or TUMANG_PREDICTORS)
-    outcome = raw.get("outcome", getattr(logistic, "outcome", "export"))
-    if not isinstance(outcome, str):
-        problems.add("[joint].outcome", f"must be a column name, got {outcome!r}")
-        ok = False
-    # the latent class section writes groups; the joint model takes "three" or "none"
-    collapse = raw.get("collapse", getattr(latent_class, "collapse", None) or "none")
-    groups = {"three": "three", "none": "none"}
-    if isinstance(collapse, list | tuple):
-        as_groups = [list(g) if isinstance(g, list | tuple) else g for g in collapse]
-        collapse = "three" if as_groups == [[1, 2], [3], [4, 5]] else None
-    else:
-        collapse = groups.get(collapse) if isinstance(collapse, str) else None
-    if collapse is None:
-        problems.add(
-            "[joint].collapse",
-            'must be "three" (= [[1, 2], [3], [4, 5]]) or "none", '
-            f"got {raw.get('collapse', getattr(latent_class, 'collapse', None))!r}",
-        )
-        ok = False
-    class_slopes = raw.get("class_slopes", False)
-    if not isinstance(class_slopes, bool):
-        problems.add("[joint].class_slopes", f"must be true or false, got {class_slopes!r}")
-        ok = False
-    approaches = raw.get("approaches", list(JointSpec.approaches))
-    if not isinstance(approaches, list | tuple) or not approaches:
-        problems.add("[joint].approaches", f"must be a non-empty list, got {approaches!r}")
-        ok = False
-    else:
-        unknown = [a for a in approaches if a not in APPROACH_LABELS]
-        if unknown:
-            problems.add(
-                "[joint].approaches",
-                f"unknown approaches {unknown}; choose from {', '.join(APPROACH_LABELS)}",
-            )
-            ok = False
-    em_starts = raw.get("em_starts", getattr(latent_class, "em_starts", 50))
-    if isinstance(em_starts, bool) or not isinstance(em_starts, int) or em_starts < 1:
-        problems.add("[joint].em_starts", f"must be a whole number >= 1, got {em_starts!r}")
-        ok = False
-    logistic_priors = getattr(logistic, "priors", {}) or {}
-    priors = {k: dict(v) for k, v in logistic_priors.items() if k in ("intercept", "slopes")}
-    user_priors = raw.get("priors", {})
-    known = DEFAULT_PRIORS
-    if not isinstance(user_priors, Mapping):
-        problems.add("[joint].priors", f"must be a table, got {user_priors!r}")
-        ok = False
-    else:
-        for name, prior in user_priors.items():
-            if name not in known:
-                problems.add(f"[joint].priors.{name}", f"unknown prior; known: {sorted(known)}")
-                ok = False
-            else:
-                try:
-                    checked = _merge_priors({name: known[name]}, {name: prior})[name]
-                except (ValueError, TypeError, KeyError) as error:
-                    problems.add(f"[joint].priors.{name}", str(error))
-                    ok = False
-                else:
-                    priors[name] = checked
-    if not ok:
-        return None
-    return JointSpec(
-        n_classes=int(n_classes),
-        items=items,
-        predictors=predictors,
-        outcome=outcome,
-        collapse=collapse,
-        class_slopes=class_slopes,
-        approaches=tuple(approaches),
-        em_starts=int(em_starts),
-        priors=priors,
-    )
-
-
-def _sampler_settings(sampler: Any) -> dict[str, Any]:
-    get = sampler.get if isinstance(sampler, Mapping) else lambda k, d: getattr(sampler, k, d)
-    return {
-        "draws": int(get("draws", 1000)),
-        "tune": int(get("tune", 1000)),
-        "chains": int(get("chains", 4)),
-        "random_seed": get("seed", None),
-        "target_accept": float(get("target_accept", 0.9)),
-        "hdi_prob": float(get("hdi_prob", 0.94)),
-    }
-
-
-def run_joint_section(
-    frame: pd.DataFrame,
-    config: JointSpec | Mapping[str, Any],
-    sampler: Any,
-    out_dir: str | Path,
-    *,
-    progressbar: bool = False,
-    figures: bool = True,
-) -> JointComparison:
-    """Run the ``[joint]`` section: fit every approach, write tables, posterior and figure.
-
-    Files written to ``out_dir`` (each to a temporary name first, then moved into place):
-    ``joint_coefficients.csv``, ``joint_class_effect.csv``, ``joint_elpd.csv``,
-    ``joint_comparison.md``, ``joint_posterior.nc`` (the joint model's DataTree),
-    ``joint_comparison.png`` (:func:`bayes_cluster.plots.joint.plot_class_effect_comparison`)
-    and ``joint_calibration.png`` (posterior predictive check of the joint model,
-    :func:`bayes_cluster.plots.joint.plot_export_calibration`).
-
-    Parameters
-    ----------
-    frame : pandas.DataFrame
-        The validated survey.
-    config : JointSpec or mapping
-        The ``[joint]`` section (a mapping is validated first).
-    sampler : SamplerSpec or mapping
-        ``draws``, ``tune``, ``chains``, ``seed``, ``target_accept``, ``hdi_prob``.
-    out_dir : str or pathlib.Path
-        Output folder (created when absent).
-    progressbar : bool
-        Show nutpie's progress bars.
-    figures : bool
-        Draw and write the two PNG figures. ``bayes-cluster run`` passes False and draws
-        them through its own figure writer (PNG, PDF and SVG, the run's labels).
-
-    Returns
-    -------
-    JointComparison
-        The comparison (also written to disk).
-    """
-    if not isinstance(config, JointSpec):
-
-        class _Collect:
-            def __init__(self) -> None:
-                self.messages: list[str] = []
-
-            def add(self, key: str, message: str) -> None:
-                self.messages.append(f"{key}: {message}")
-
-        collected = _Collect()
-        validated = validate_joint_section(dict(config), collected, {})
-        if validated is None:
-            raise ValueError("invalid [joint] section:\n  " + "\n  ".join(collected.messages))
-        config = validated
-    settings = _sampler_settings(sampler)
-    comparison = compare_class_approaches(
-        frame,
-        n_classes=config.n_classes,
-        items=config.items,
-        predictors=config.predictors,
-        outcome=config.outcome,
-        collapse=config.collapse,
-        class_slopes=config.class_slopes,
-        priors=config.priors,
-        approaches=config.approaches,
-        em_starts=config.em_starts,
-        progressbar=progressbar,
-        **settings,
-    )
-    import matplotlib.pyplot as plt
-
-    from bayes_cluster.plots.joint import plot_class_effect_comparison, plot_export_calibration
-
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    figure = plot_class_effect_comparison(comparison) if figures else None
-    calibration = (
-        plot_export_calibration(comparison.models["joint"])
-        if figures and "joint" in comparison.models
-        else None
-    )
-    writers = {
-        "joint_coefficients.csv": lambda p: comparison.coefficients.to_csv(p),
-        "joint_class_effect.csv": lambda p: comparison.class_effect.to_csv(p),
-        "joint_elpd.csv": lambda p: comparison.elpd.to_csv(p),
-        "joint_comparison.md": lambda p: p.write_text(comparison.to_markdown(), encoding="utf-8"),
-    }
-    if "joint" in comparison.models:
-        idata = comparison.models["joint"].idata_
-        writers["joint_posterior.nc"] = lambda p: idata.to_netcdf(p, engine="h5netcdf")
-    if figure is not None:
-        writers["joint_comparison.png"] = lambda p: figure.savefig(p, dpi=150, format="png")
-    if calibration is not None:
-        writers["joint_calibration.png"] = lambda p: calibration.savefig(p, dpi=150, format="png")
-    temporary = {name: out_dir / f".{name}.tmp" for name in writers}
-    try:
-        for name, write in writers.items():
-            write(temporary[name])
-        for name, path in temporary.items():
-            path.replace(out_dir / name)
-    finally:
-        for drawn in (figure, calibration):
-            if drawn is not None:
-                plt.close(drawn)
-        for path in temporary.values():
-            path.unlink(missing_ok=True)
-    return comparison
+        return xr.DataTree.from_dict(groups)

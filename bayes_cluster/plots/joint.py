@@ -8,12 +8,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from bayes_cluster.analyses.class_approaches import APPROACH_LABELS
 from bayes_cluster.plots.style import OKABE_ITO, styled
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-    from bayes_cluster.estimators.joint import JointComparison
+    from bayes_cluster.analyses.class_approaches import JointComparison
 
 __all__ = ["plot_class_effect_comparison", "plot_export_calibration", "plot_recovery"]
 
@@ -55,8 +56,8 @@ def plot_class_effect_comparison(
 
     Parameters
     ----------
-    comparison : bayes_cluster.estimators.joint.JointComparison
-        Result of :func:`bayes_cluster.estimators.joint.compare_class_approaches`.
+    comparison : bayes_cluster.analyses.class_approaches.JointComparison
+        Result of :func:`bayes_cluster.analyses.class_approaches.compare_class_approaches`.
     truth : mapping, optional
         True values by term (simulated data), drawn as crosses.
 
@@ -68,8 +69,6 @@ def plot_class_effect_comparison(
     """
     import matplotlib.pyplot as plt
     from matplotlib.lines import Line2D
-
-    from bayes_cluster.estimators.joint import APPROACH_LABELS
 
     table = comparison.coefficients
     approaches = list(dict.fromkeys(table.index.get_level_values("approach")))
@@ -132,8 +131,6 @@ def plot_recovery(results: pd.DataFrame, *, truth_column: str = "truth") -> Figu
         the coverage in the title.
     """
     import matplotlib.pyplot as plt
-
-    from bayes_cluster.estimators.joint import APPROACH_LABELS
 
     approaches = list(dict.fromkeys(results["approach"]))
     fig, axes = plt.subplots(

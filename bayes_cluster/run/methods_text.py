@@ -294,7 +294,8 @@ def methods_text(
         text.paragraphs.append(" ".join(sentences))
     joint = spec.extra.get("joint")
     if joint is not None:
-        from bayes_cluster.estimators.joint import APPROACH_LABELS, JointSpec
+        from bayes_cluster.analyses.class_approaches import APPROACH_LABELS
+        from bayes_cluster.run.joint_section import JointSpec
 
         if isinstance(joint, JointSpec):
             bayesian = True

@@ -399,23 +399,6 @@ class Spec:
             return read_spec_text(self.path)
         return repr(self.raw)
 
-    def check_feasibility(self, frame: Any) -> None:
-        """Refuse, before any fitting, settings that the validated survey cannot support.
-
-        Parameters
-        ----------
-        frame : pandas.DataFrame
-            The survey as :func:`bayes_cluster.surveys.survey.load_survey` returned it.
-
-        Raises
-        ------
-        bayes_cluster.run.feasibility.InfeasibleSpecError
-            Listing every reason (see :func:`bayes_cluster.run.feasibility.check_feasibility`).
-        """
-        from bayes_cluster.run.feasibility import ensure_feasible
-
-        ensure_feasible(self, frame)
-
 
 # --------------------------------------------------------------------------- validation helpers
 
@@ -588,19 +571,10 @@ def register_section(name: str, validator: SectionValidator) -> None:
 
 
 def _validate_joint(raw: Any, problems: Problems, context: dict[str, Any]) -> Any:
-    """Hand ``[joint]`` to the joint model's own validator (bayes_cluster.estimators.joint)."""
-    try:
-        from bayes_cluster.estimators import joint
-    except ImportError:
-        problems.add(
-            "[joint]", "the joint model (bayes_cluster.estimators.joint) is not available"
-        )
-        return None
-    validator = getattr(joint, "validate_joint_section", None)
-    if validator is None:
-        problems.add("[joint]", "bayes_cluster.estimators.joint has no validate_joint_section()")
-        return None
-    return validator(raw, problems, context)
+    """Hand ``[joint]`` to its own validator (:mod:`bayes_cluster.run.joint_section`)."""
+    from bayes_cluster.run.joint_section import validate_joint_section
+
+    return validate_joint_section(raw, problems, context)
 
 
 register_section("joint", _validate_joint)

@@ -1,0 +1,339 @@
+"""The ``[joint]`` section of an analysis spec: validation and run.
+
+``[joint]`` asks whether the cluster pattern matters for export orientation: it fits the
+approaches of :func:`bayes_cluster.analyses.class_approaches.compare_class_approaches` (no
+class, two-step, ML three-step, joint latent class + logit) and writes their tables, the
+joint model's posterior and two figures.  :func:`validate_joint_section` is registered with
+:mod:`bayes_cluster.run.spec`; :func:`run_joint_section` is what ``bayes-cluster run`` calls.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import pandas as pd
+
+from bayes_cluster.analyses.class_approaches import (
+    APPROACH_LABELS,
+    JointComparison,
+    compare_class_approaches,
+)
+from bayes_cluster.estimators.joint import DEFAULT_PRIORS, merge_priors
+from bayes_cluster.surveys.codebook import TUMANG_PREDICTORS
+from bayes_cluster.surveys.markusen import MARKUSEN_ITEMS
+
+__all__ = ["JointSpec", "run_joint_section", "validate_joint_section"]
+
+
+@dataclass(frozen=True)
+class JointSpec:
+    """The validated ``[joint]`` section of an analysis spec.
+
+    Attributes
+    ----------
+    n_classes : int
+        Number of latent classes (>= 2).
+    items : tuple of str
+        Item columns (default: the ``[latent_class]`` items).
+    predictors : tuple of str
+        Predictors of the outcome (default: the ``[logistic]`` predictors).
+    outcome : str
+        0/1 outcome (default: the ``[logistic]`` outcome).
+    collapse : {"three", "none"}
+        Likert collapsing (default: the ``[latent_class]`` collapse, ``[[1, 2], [3], [4, 5]]``
+        being ``"three"``).
+    class_slopes : bool
+        Class-specific, partially pooled slopes in the joint model.
+    approaches : tuple of str
+        Approaches compared (:data:`APPROACH_LABELS`).
+    em_starts : int
+        Random starts of the step-1 EM fit.
+    priors : dict
+        Prior overrides: the ``[logistic]`` intercept/slope priors, then ``[joint.priors]``.
+    """
+
+    n_classes: int = 2
+    items: tuple[str, ...] = MARKUSEN_ITEMS
+    predictors: tuple[str, ...] = TUMANG_PREDICTORS
+    outcome: str = "export"
+    collapse: Literal["three", "none"] = "three"
+    class_slopes: bool = False
+    approaches: tuple[str, ...] = ("no_class", "two_step", "three_step_ml", "joint")
+    em_starts: int = 50
+    priors: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+_JOINT_KEYS = (
+    "n_classes",
+    "items",
+    "predictors",
+    "outcome",
+    "collapse",
+    "class_slopes",
+    "approaches",
+    "em_starts",
+    "priors",
+)
+
+
+def validate_joint_section(
+    raw: Any, problems: Any, context: Mapping[str, Any]
+) -> JointSpec | None:
+    """Validate a ``[joint]`` spec table (registered with :mod:`bayes_cluster.run.spec`).
+
+    Keys (all optional): ``n_classes`` (int >= 2, default 2), ``items``, ``predictors``,
+    ``outcome`` and ``collapse`` (default: those of ``[latent_class]`` / ``[logistic]``),
+    ``class_slopes`` (bool), ``approaches`` (subset of ``no_class``, ``two_step``,
+    ``three_step_ml``, ``joint``), ``em_starts`` (int), ``priors`` (tables
+    ``{ dist = ..., ... }`` for ``intercept``, ``slopes``, ``class_shares``,
+    ``item_probabilities``, ``slope_spread``).
+
+    Parameters
+    ----------
+    raw : Any
+        The TOML table.
+    problems : object
+        Collector with ``add(key, message)``.
+    context : mapping
+        Validated ``"data"``, ``"logistic"``, ``"latent_class"`` sections.
+
+    Returns
+    -------
+    JointSpec or None
+        None when the table is not valid (the problems say why).
+    """
+    if not isinstance(raw, Mapping):
+        problems.add("[joint]", f"must be a table, got {type(raw).__name__}")
+        return None
+    ok = True
+    for key in sorted(set(raw) - set(_JOINT_KEYS)):
+        problems.add(f"[joint].{key}", f"unknown key; allowed: {', '.join(_JOINT_KEYS)}")
+        ok = False
+    latent_class = context.get("latent_class")
+    logistic = context.get("logistic")
+    data = context.get("data")
+
+    n_classes = raw.get("n_classes", 2)
+    if isinstance(n_classes, bool) or not isinstance(n_classes, int) or not 2 <= n_classes <= 5:
+        problems.add("[joint].n_classes", f"must be a whole number 2..5, got {n_classes!r}")
+        ok = False
+
+    def names(key: str, default: tuple[str, ...] | None) -> tuple[str, ...]:
+        nonlocal ok
+        value = raw.get(key, default)
+        if value is None:
+            problems.add(f"[joint].{key}", "is required (no default from the other sections)")
+            ok = False
+            return ()
+        if isinstance(value, str) or not all(isinstance(v, str) for v in value):
+            problems.add(f"[joint].{key}", f"must be a list of column names, got {value!r}")
+            ok = False
+            return ()
+        columns = getattr(data, "columns", None)
+        if columns is not None:
+            unknown = [v for v in value if v not in columns]
+            if unknown:
+                problems.add(f"[joint].{key}", f"columns not in the codebook: {unknown}")
+                ok = False
+        return tuple(value)
+
+    items = names("items", getattr(latent_class, "items", None) or MARKUSEN_ITEMS)
+    if len(items) == 1:
+        problems.add("[joint].items", "a latent class model needs at least two items")
+        ok = False
+    predictors = names("predictors", getattr(logistic, "predictors", None) or TUMANG_PREDICTORS)
+    outcome = raw.get("outcome", getattr(logistic, "outcome", "export"))
+    if not isinstance(outcome, str):
+        problems.add("[joint].outcome", f"must be a column name, got {outcome!r}")
+        ok = False
+    # the latent class section writes groups; the joint model takes "three" or "none"
+    collapse = raw.get("collapse", getattr(latent_class, "collapse", None) or "none")
+    groups = {"three": "three", "none": "none"}
+    if isinstance(collapse, list | tuple):
+        as_groups = [list(g) if isinstance(g, list | tuple) else g for g in collapse]
+        collapse = "three" if as_groups == [[1, 2], [3], [4, 5]] else None
+    else:
+        collapse = groups.get(collapse) if isinstance(collapse, str) else None
+    if collapse is None:
+        problems.add(
+            "[joint].collapse",
+            'must be "three" (= [[1, 2], [3], [4, 5]]) or "none", '
+            f"got {raw.get('collapse', getattr(latent_class, 'collapse', None))!r}",
+        )
+        ok = False
+    class_slopes = raw.get("class_slopes", False)
+    if not isinstance(class_slopes, bool):
+        problems.add("[joint].class_slopes", f"must be true or false, got {class_slopes!r}")
+        ok = False
+    approaches = raw.get("approaches", list(JointSpec.approaches))
+    if not isinstance(approaches, list | tuple) or not approaches:
+        problems.add("[joint].approaches", f"must be a non-empty list, got {approaches!r}")
+        ok = False
+    else:
+        unknown = [a for a in approaches if a not in APPROACH_LABELS]
+        if unknown:
+            problems.add(
+                "[joint].approaches",
+                f"unknown approaches {unknown}; choose from {', '.join(APPROACH_LABELS)}",
+            )
+            ok = False
+    em_starts = raw.get("em_starts", getattr(latent_class, "em_starts", 50))
+    if isinstance(em_starts, bool) or not isinstance(em_starts, int) or em_starts < 1:
+        problems.add("[joint].em_starts", f"must be a whole number >= 1, got {em_starts!r}")
+        ok = False
+    logistic_priors = getattr(logistic, "priors", {}) or {}
+    priors = {k: dict(v) for k, v in logistic_priors.items() if k in ("intercept", "slopes")}
+    user_priors = raw.get("priors", {})
+    known = DEFAULT_PRIORS
+    if not isinstance(user_priors, Mapping):
+        problems.add("[joint].priors", f"must be a table, got {user_priors!r}")
+        ok = False
+    else:
+        for name, prior in user_priors.items():
+            if name not in known:
+                problems.add(f"[joint].priors.{name}", f"unknown prior; known: {sorted(known)}")
+                ok = False
+            else:
+                try:
+                    checked = merge_priors({name: known[name]}, {name: prior})[name]
+                except (ValueError, TypeError, KeyError) as error:
+                    problems.add(f"[joint].priors.{name}", str(error))
+                    ok = False
+                else:
+                    priors[name] = checked
+    if not ok:
+        return None
+    return JointSpec(
+        n_classes=int(n_classes),
+        items=items,
+        predictors=predictors,
+        outcome=outcome,
+        collapse=collapse,
+        class_slopes=class_slopes,
+        approaches=tuple(approaches),
+        em_starts=int(em_starts),
+        priors=priors,
+    )
+
+
+def _sampler_settings(sampler: Any) -> dict[str, Any]:
+    get = sampler.get if isinstance(sampler, Mapping) else lambda k, d: getattr(sampler, k, d)
+    return {
+        "draws": int(get("draws", 1000)),
+        "tune": int(get("tune", 1000)),
+        "chains": int(get("chains", 4)),
+        "random_seed": get("seed", None),
+        "target_accept": float(get("target_accept", 0.9)),
+        "hdi_prob": float(get("hdi_prob", 0.94)),
+    }
+
+
+def run_joint_section(
+    frame: pd.DataFrame,
+    config: JointSpec | Mapping[str, Any],
+    sampler: Any,
+    out_dir: str | Path,
+    *,
+    progressbar: bool = False,
+    figures: bool = True,
+) -> JointComparison:
+    """Run the ``[joint]`` section: fit every approach, write tables, posterior and figure.
+
+    Files written to ``out_dir`` (each to a temporary name first, then moved into place):
+    ``joint_coefficients.csv``, ``joint_class_effect.csv``, ``joint_elpd.csv``,
+    ``joint_comparison.md``, ``joint_posterior.nc`` (the joint model's DataTree),
+    ``joint_comparison.png`` (:func:`bayes_cluster.plots.joint.plot_class_effect_comparison`)
+    and ``joint_calibration.png`` (posterior predictive check of the joint model,
+    :func:`bayes_cluster.plots.joint.plot_export_calibration`).
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        The validated survey.
+    config : JointSpec or mapping
+        The ``[joint]`` section (a mapping is validated first).
+    sampler : SamplerSpec or mapping
+        ``draws``, ``tune``, ``chains``, ``seed``, ``target_accept``, ``hdi_prob``.
+    out_dir : str or pathlib.Path
+        Output folder (created when absent).
+    progressbar : bool
+        Show nutpie's progress bars.
+    figures : bool
+        Draw and write the two PNG figures. ``bayes-cluster run`` passes False and draws
+        them through its own figure writer (PNG, PDF and SVG, the run's labels).
+
+    Returns
+    -------
+    JointComparison
+        The comparison (also written to disk).
+    """
+    if not isinstance(config, JointSpec):
+
+        class _Collect:
+            def __init__(self) -> None:
+                self.messages: list[str] = []
+
+            def add(self, key: str, message: str) -> None:
+                self.messages.append(f"{key}: {message}")
+
+        collected = _Collect()
+        validated = validate_joint_section(dict(config), collected, {})
+        if validated is None:
+            raise ValueError("invalid [joint] section:\n  " + "\n  ".join(collected.messages))
+        config = validated
+    settings = _sampler_settings(sampler)
+    comparison = compare_class_approaches(
+        frame,
+        n_classes=config.n_classes,
+        items=config.items,
+        predictors=config.predictors,
+        outcome=config.outcome,
+        collapse=config.collapse,
+        class_slopes=config.class_slopes,
+        priors=config.priors,
+        approaches=config.approaches,
+        em_starts=config.em_starts,
+        progressbar=progressbar,
+        **settings,
+    )
+    import matplotlib.pyplot as plt
+
+    from bayes_cluster.plots.joint import plot_class_effect_comparison, plot_export_calibration
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    figure = plot_class_effect_comparison(comparison) if figures else None
+    calibration = (
+        plot_export_calibration(comparison.models["joint"])
+        if figures and "joint" in comparison.models
+        else None
+    )
+    writers = {
+        "joint_coefficients.csv": lambda p: comparison.coefficients.to_csv(p),
+        "joint_class_effect.csv": lambda p: comparison.class_effect.to_csv(p),
+        "joint_elpd.csv": lambda p: comparison.elpd.to_csv(p),
+        "joint_comparison.md": lambda p: p.write_text(comparison.to_markdown(), encoding="utf-8"),
+    }
+    if "joint" in comparison.models:
+        idata = comparison.models["joint"].idata_
+        writers["joint_posterior.nc"] = lambda p: idata.to_netcdf(p, engine="h5netcdf")
+    if figure is not None:
+        writers["joint_comparison.png"] = lambda p: figure.savefig(p, dpi=150, format="png")
+    if calibration is not None:
+        writers["joint_calibration.png"] = lambda p: calibration.savefig(p, dpi=150, format="png")
+    temporary = {name: out_dir / f".{name}.tmp" for name in writers}
+    try:
+        for name, write in writers.items():
+            write(temporary[name])
+        for name, path in temporary.items():
+            path.replace(out_dir / name)
+    finally:
+        for drawn in (figure, calibration):
+            if drawn is not None:
+                plt.close(drawn)
+        for path in temporary.values():
+            path.unlink(missing_ok=True)
+    return comparison
