@@ -152,10 +152,11 @@ def _close_figures():
 # uncertainty checks moved there from test_report_uncertainty.py, which no longer runs the
 # study (it was about 100 s cold) and is now short.
 LONGEST_FILES_FIRST = (
-    "test_run.py",  # about 900 s cold: the quick Tumang run, the logit-only and joint runs
     "test_latent_class.py",  # 590 s
     "test_joint.py",  # 580 s
+    "test_run_specs.py",  # about 480 s: logit-only pair, joint, full-settings, item specs
     "test_study.py",  # 435 s
+    "test_run.py",  # about 420 s: the quick Tumang run and the tests that read it
     "test_logistic.py",  # 400 s
     "test_interrupt.py",  # 230 s
     "test_sbc.py",  # 135 s

@@ -281,10 +281,11 @@ def test_prior_sensitivity_reading_names_flags_and_changed_conclusions():
 
 
 # ---------------------------------------------------------------- the report
-# What a whole run writes is checked in tests/test_run.py, on the runs that file already
-# makes (a run here would be a second quick Tumang run, on another pytest-xdist worker):
+# What a whole run writes is checked on runs the suite already makes (a run here would be a
+# second quick Tumang run, on another pytest-xdist worker): tests/test_run.py's
 # test_report_states_every_uncertainty reads the session's quick Tumang run, and
-# test_run_comparison_is_at_the_configured_level a logit-only run at comparison_level 0.9.
+# tests/test_run_specs.py's test_run_comparison_is_at_the_configured_level a logit-only run
+# at comparison_level 0.9.
 ROOT = DATA.parents[1]
 
 

@@ -1,0 +1,141 @@
+"""What a run must write: the hand-written lists and checks both run test files use."""
+
+from __future__ import annotations
+
+import html
+import re
+from pathlib import Path
+
+# ------------------------------------------------ every table and figure a run must produce
+
+# ---------------------------------------------------------------- models/tumang.toml
+
+TUMANG_TABLES = {
+    "comparison.csv",
+    "data_summary.csv",
+    "diagnostics/bayes.csv",
+    "diagnostics/bayes_hierarchical.csv",
+    "diagnostics/latent_classes_k_1.csv",
+    "diagnostics/latent_classes_k_2.csv",
+    "diagnostics/latent_classes_k_3.csv",
+    "latent_class/bayes_class_probabilities.csv",
+    "latent_class/bayes_cluster_verdict.csv",
+    "latent_class/bayes_markusen_typing.csv",
+    "latent_class/bayes_ppc_item_shares.csv",
+    "latent_class/bayes_ppc_pairs.csv",
+    "latent_class/bayes_summary_K1.csv",
+    "latent_class/bayes_summary_K2.csv",
+    "latent_class/bayes_summary_K3.csv",
+    "latent_class/descriptive_items.csv",
+    "latent_class/descriptive_types.csv",
+    "latent_class/em_classes.csv",
+    "latent_class/em_fit_statistics.csv",
+    "latent_class/em_item_probabilities.csv",
+    "latent_class/em_markusen_typing.csv",
+    "latent_class/loo_comparison.csv",
+    "latent_class/verdict_by_n_classes.csv",
+    "logistic/bayes_hierarchical_priors.csv",
+    "logistic/bayes_hierarchical_summary.csv",
+    "logistic/bayes_priors.csv",
+    "logistic/bayes_summary.csv",
+    "logistic/firth_summary.csv",
+    "logistic/loo_comparison.csv",
+    "logistic/mle_classification.csv",
+    "logistic/mle_fit_statistics.csv",
+    "logistic/mle_summary.csv",
+    "logistic/prior_sensitivity.csv",
+    # issue 14: the hierarchy pooled, the base logit under a wider prior
+    "logistic/bayes_hierarchical_group_shrinkage.csv",
+    "logistic/prior_sensitivity_wide.csv",
+    "diagnostics/bayes_wide_prior.csv",
+}
+TUMANG_FIGURES = {
+    "figures/forest_methods.png",
+    # cluster pattern: descriptive scoring and EM
+    "figures/markusen_descriptive.png",
+    "figures/em_markusen_match.png",
+    "figures/em_item_profiles.png",
+    # cluster pattern: Bayesian latent classes
+    "figures/latent_class_loo.png",
+    "figures/markusen_verdict.png",
+    "figures/markusen_type_shares.png",
+    "figures/latent_class_profiles.png",
+    "figures/latent_class_shares.png",
+    "figures/latent_class_membership.png",
+    "figures/latent_class_ppc.png",
+    "figures/latent_class_bivariate_residuals.png",
+    # export logits
+    *(
+        f"figures/{model}_{figure}.png"
+        for model in ("bayes", "bayes_hierarchical")
+        for figure in ("calibration", "separation", "loo_pit", "odds_ratios", "prior_posterior")
+    ),
+    "figures/loo_comparison.png",
+    # issue 14: shrinkage of the product lines, the headline coefficients under a wider prior
+    "figures/bayes_hierarchical_shrinkage.png",
+    "figures/prior_sensitivity.png",
+}
+TUMANG_OTHER = {
+    "comparison.md",
+    "comparison.tex",
+    # journal output: one booktabs table per question and the Methods text
+    "tables/export_coefficients.tex",
+    "tables/cluster_verdict.tex",
+    "tables/model_comparison.tex",
+    "methods.md",
+    "report.html",
+    "report.md",
+    "run.json",
+    "latent_class/bayes_posterior_K1.nc",
+    "latent_class/bayes_posterior_K2.nc",
+    "latent_class/bayes_posterior_K3.nc",
+    "logistic/bayes_posterior.nc",
+    "logistic/bayes_hierarchical_posterior.nc",
+}
+
+# ---------------------------------------------------------------- models/tumang_joint.toml
+
+JOINT_TABLES = {
+    "data_summary.csv",
+    "diagnostics/joint_joint.csv",
+    "diagnostics/joint_no_class.csv",
+    "diagnostics/joint_three_step_ml.csv",
+    "diagnostics/joint_two_step.csv",
+    "joint/joint_class_effect.csv",
+    "joint/joint_coefficients.csv",
+    "joint/joint_elpd.csv",
+}
+JOINT_FIGURES = {"figures/joint_comparison.png", "figures/joint_calibration.png"}
+JOINT_OTHER = {"report.html", "report.md", "run.json", "joint/joint_comparison.md",
+               "joint/joint_posterior.nc", "methods.md"}  # fmt: skip
+
+
+def vector_versions(figures: set[str]) -> set[str]:
+    """The PDF and SVG written beside every PNG figure."""
+    return {
+        str(Path(figure).with_suffix(suffix)) for figure in figures for suffix in (".pdf", ".svg")
+    }
+
+
+def files_under(folder: Path) -> set[str]:
+    return {path.relative_to(folder).as_posix() for path in folder.rglob("*") if path.is_file()}
+
+
+def assert_figures_in_report(out: Path, figures: set[str]) -> None:
+    """Each figure appears once in report.md and report.html, with a caption."""
+    markdown = (out / "report.md").read_text(encoding="utf-8")
+    linked = re.findall(r"^!\[([^\]]*)\]\(([^)]+)\)$", markdown, flags=re.MULTILINE)
+    assert sorted(path for _, path in linked) == sorted(figures)
+    for caption, path in linked:
+        assert len(caption) > 20, (path, caption)
+        # the caption is also printed under the image
+        assert f"\n*{caption}*\n" in markdown, path
+    page = (out / "report.html").read_text(encoding="utf-8")
+    shown = re.findall(
+        r'<figure><img alt="([^"]*)" src="data:image/png;base64,[^"]+"><figcaption>(.*?)'
+        r"</figcaption></figure>",
+        page,
+    )
+    assert len(shown) == len(figures)
+    captions = {caption for caption, _ in linked}
+    assert {html.unescape(alt) for alt, _ in shown} == captions
