@@ -47,12 +47,14 @@ _EXPORTS: dict[str, str] = {
     "LatentClassEM": "estimators.latent_class_em",
     "BayesianLatentClass": "estimators.latent_class",
     "ClusterVerdict": "estimators.latent_class",
-    "compare_n_classes": "estimators.latent_class",
-    "select_n_classes_bayes": "estimators.latent_class",
-    "overfitted_mixture": "estimators.latent_class",
+    "compare_n_classes": "analyses.n_classes",
+    "select_n_classes_bayes": "analyses.n_classes",
+    "overfitted_mixture": "analyses.n_classes",
+    "loo_weights": "analyses.n_classes",
+    "verdict_over_n_classes": "analyses.n_classes",
     "relabel_draws": "estimators.latent_class",
     "encode_items": "estimators.latent_class",
-    "marginal_log_likelihood": "estimators.latent_class",
+    "marginal_log_likelihood": "common.latent_class_math",
     # export orientation
     "mle_logit": "estimators.frequentist",
     "firth_logit": "estimators.frequentist",
@@ -68,15 +70,15 @@ _EXPORTS: dict[str, str] = {
     "compare_models": "estimators.logistic",
     "DEFAULT_PRIORS": "estimators.logistic",
     "DEFAULT_HORSESHOE": "estimators.logistic",
-    "clear_compiled_cache": "estimators.logistic",
+    "clear_compiled_cache": "inference.sampling",
     # joint model
     "JointLatentClassLogit": "estimators.joint",
     "ClassLogit": "estimators.joint",
-    "compare_class_approaches": "estimators.joint",
-    "JointComparison": "estimators.joint",
-    "run_joint_section": "estimators.joint",
-    "class_effect_recovery": "estimators.joint",
-    "recovery_summary": "estimators.joint",
+    "compare_class_approaches": "analyses.class_approaches",
+    "JointComparison": "analyses.class_approaches",
+    "run_joint_section": "run.joint_section",
+    "class_effect_recovery": "analyses.class_approaches",
+    "recovery_summary": "analyses.class_approaches",
     # the study in one command
     "load_spec": "run.spec",
     "Spec": "run.spec",
@@ -101,6 +103,8 @@ _EXPORTS: dict[str, str] = {
     "MCMCDiagnostics": "inference.diagnostics",
     "ConvergenceWarning": "inference.diagnostics",
     "warn_if_failed": "inference.diagnostics",
+    # saved fits (the error of a wrong Model.load() names this)
+    "load_model": "inference.base",
 }
 
 __all__ = sorted([*_EXPORTS, "__version__"])

@@ -16,8 +16,8 @@ from bayes_cluster.surveys.simulate import simulate_tumang
 
 
 def _report(label: str, model: BayesianLatentClass, wall: float) -> None:
-    d = model.diagnostics
-    timings = model.timings
+    d = model.diagnostics_
+    timings = model.timings_
     print(
         f"{label:<28} wall {wall:6.1f} s | compile {timings['compile_s']:5.1f} s | "
         f"sample {timings['sample_s']:5.1f} s | post-process {timings['postprocess_s']:4.1f} s"

@@ -17,6 +17,7 @@ from bayes_cluster.estimators.latent_class import (
     _cramers_v,
     _replicate_responses,
 )
+from bayes_cluster.inference.diagnostics import ConvergenceWarning
 from bayes_cluster.plots.latent_class import plot_item_ppc
 
 N_FIRMS = 200
@@ -48,10 +49,13 @@ def survey() -> pd.DataFrame:
 
 def _fit(frame: pd.DataFrame, n_classes: int) -> BayesianLatentClass:
     model = BayesianLatentClass(n_classes, collapse="none")
-    # PyMC's NUTS on the cached C backend: faster than nutpie's compile for a tiny run
-    model.fit(frame, draws=200, tune=200, chains=2, random_seed=11, sampler="pymc")
-    assert model.diagnostics.n_divergences == 0
-    assert float(np.nanmax(model.diagnostics.table["r_hat"])) < 1.05
+    # PyMC's NUTS on the cached C backend: faster than nutpie's compile for a tiny run.
+    # 2 x 200 draws leave some R-hat above the verdict's 1.01, so the fit says so; the
+    # checks here need only a rough posterior (R-hat < 1.05, no divergences)
+    with pytest.warns(ConvergenceWarning, match="R-hat 1.0"):
+        model.fit(frame, draws=200, tune=200, chains=2, random_seed=11, sampler="pymc")
+    assert model.diagnostics_.n_divergences == 0
+    assert float(np.nanmax(model.diagnostics_.table["r_hat"])) < 1.05
     return model
 
 
@@ -162,7 +166,7 @@ def test_posterior_predictive_dims_seed_and_storage(two_class_fit, survey):
     assert (values[..., MISSING_CELL[0], MISSING_CELL[1]] == 0).all()
     assert ((values >= 1) & (values <= 3)).sum() == values.size - 2 * 50
     xr.testing.assert_identical(
-        two_class_fit.idata["posterior_predictive"].to_dataset(),
+        two_class_fit.idata_["posterior_predictive"].to_dataset(),
         tree["posterior_predictive"].to_dataset(),
     )
     again = two_class_fit.sample_posterior_predictive(random_seed=1, n_draws=50)
@@ -172,7 +176,7 @@ def test_posterior_predictive_dims_seed_and_storage(two_class_fit, survey):
 
 
 def test_posterior_predictive_needs_a_fit():
-    with pytest.raises(RuntimeError, match="the model is not fitted yet"):
+    with pytest.raises(RuntimeError, match="BayesianLatentClass is not fitted yet"):
         BayesianLatentClass(2).sample_posterior_predictive()
 
 
@@ -182,7 +186,7 @@ def test_well_specified_fit_passes_the_item_checks(two_class_fit):
     shares = checks["item_shares"]
     assert shares.index.names == [ITEM, CATEGORY]
     assert len(shares) == N_ITEMS * 3
-    observed = two_class_fit.idata["observed_data"]["responses"].to_numpy()
+    observed = two_class_fit.idata_["observed_data"]["responses"].to_numpy()
     q03 = observed[:, 2]
     np.testing.assert_allclose(
         shares.loc[("q03", 3), "observed_share"], (q03 == 3).sum() / (q03 > 0).sum()
@@ -217,7 +221,7 @@ def test_one_class_fit_misses_the_association_of_discriminating_pairs(one_class_
 def test_bvr_matches_a_direct_computation(one_class_fit):
     """BVR of one pair from the posterior and the observed table, written out by hand."""
     checks = one_class_fit.posterior_predictive_check()
-    observed = one_class_fit.idata["observed_data"]["responses"].to_numpy()
+    observed = one_class_fit.idata_["observed_data"]["responses"].to_numpy()
     table = np.zeros((3, 3))
     both = (observed[:, 0] > 0) & (observed[:, 1] > 0)
     np.add.at(table, (observed[both, 0] - 1, observed[both, 1] - 1), 1)

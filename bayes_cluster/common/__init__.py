@@ -1,4 +1,6 @@
-"""Leaves every layer may use: dimension names (``dims``) and LaTeX table text (``latex``).
+"""Leaves every layer may use: dimension names (``dims``), LaTeX table text (``latex``) and
+the latent-class maths (``latent_class_math``).
 
-Imports nothing else of the package.
+May import nothing else of the package (the standard library and third-party packages
+only).
 """

@@ -1,9 +1,12 @@
 r"""Bayesian latent class model (polytomous LCA) with the class indicator marginalised.
 
-The model, its label-switching treatment, the choice of the number of classes and the
-typing of the classes against Markusen's (1996) district types live here;
-:mod:`bayes_cluster.estimators.latent_class_em` is its maximum-likelihood baseline and
-:mod:`bayes_cluster.plots.latent_class` draws its figures.
+The model, its label-switching treatment and the typing of the classes against
+Markusen's (1996) district types live here; the likelihood, the generative process and
+the Likert collapse rule are :mod:`bayes_cluster.common.latent_class_math` (shared with
+:mod:`bayes_cluster.estimators.latent_class_em`, its maximum-likelihood baseline, and
+:mod:`bayes_cluster.surveys.simulate`); choosing the number of classes is
+:mod:`bayes_cluster.analyses.n_classes`; :mod:`bayes_cluster.plots.latent_class` draws
+its figures.
 
 Label switching
 ---------------
@@ -46,17 +49,14 @@ which categories each item has.
 from __future__ import annotations
 
 import itertools
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import pandas as pd
 import xarray as xr
 from scipy.optimize import linear_sum_assignment
-from scipy.special import logsumexp
 
 from bayes_cluster.common.dims import (
     CATEGORY,
@@ -67,21 +67,25 @@ from bayes_cluster.common.dims import (
     LATENT_CLASS,
     MARKUSEN_TYPE,
 )
+from bayes_cluster.common.latent_class_math import (
+    THREE_LEVEL_LABELS,
+    class_posterior,
+    collapse_likert,
+    one_hot,
+    simulate_responses,
+)
+from bayes_cluster.inference.base import BayesianModel
+from bayes_cluster.inference.sampling import SamplerSettings
+from bayes_cluster.inference.summaries import SUMMARY_COLUMNS
 from bayes_cluster.surveys.markusen import MARKUSEN_ITEMS, MARKUSEN_TYPES
 
 __all__ = [
     "DEFAULT_PRIORS",
-    "THREE_LEVEL_LABELS",
     "BayesianLatentClass",
     "ClusterVerdict",
-    "compare_n_classes",
+    "EncodedItems",
     "encode_items",
-    "loo_weights",
-    "marginal_log_likelihood",
-    "overfitted_mixture",
     "relabel_draws",
-    "select_n_classes_bayes",
-    "verdict_over_n_classes",
 ]
 
 Collapse = Literal["three", "none"]
@@ -101,16 +105,8 @@ response probabilities of each item; 1 is uniform and keeps probabilities off th
 boundary where maximum likelihood often puts them.
 """
 
-THREE_LEVEL_LABELS: tuple[str, ...] = ("disagree", "neutral", "agree")
-"""Meaning of codes 1, 2, 3 after collapsing 5-point Likert items (1-2, 3, 4-5)."""
-
-_LIKERT_TO_THREE = {1: 1, 2: 1, 3: 2, 4: 3, 5: 3}
-
 #: up to this many classes the optimal assignment is found by enumerating permutations
 _ENUMERATE_UP_TO = 6
-
-#: compiled nutpie models, keyed by everything that fixes the graph (shapes, priors)
-_NUTPIE_CACHE: dict[tuple, Any] = {}
 
 
 # --------------------------------------------------------------------------------------
@@ -166,6 +162,31 @@ class EncodedItems:
             [[c in own for c in self.categories] for own in self.item_categories], dtype=bool
         )
 
+    def em_n_categories(self) -> dict[str, int]:
+        """Return each item's number of categories as :class:`LatentClassEM` counts them.
+
+        Returns
+        -------
+        dict of str to int
+            Item -> its largest category code (EM codes every item 1..K_j).
+        """
+        return {
+            item: int(np.flatnonzero(row).max()) + 1
+            for item, row in zip(self.items, self.category_mask, strict=True)
+        }
+
+    def codes_frame(self) -> pd.DataFrame:
+        """Return the codes as a frame of items, missing as NaN (the input of the EM fit).
+
+        Returns
+        -------
+        pandas.DataFrame
+            One column per item, codes 1..C, NaN where missing.
+        """
+        return pd.DataFrame(
+            np.where(self.codes == 0, np.nan, self.codes), columns=list(self.items)
+        )
+
     def item_categories_text(self) -> str:
         """Return the categories of each item as ``"item: 1, 2, 3; ..."`` (attrs, reports)."""
         categories = self.item_categories or (self.categories,) * len(self.items)
@@ -182,15 +203,6 @@ def _parse_item_categories(text: str) -> dict[str, tuple[int, ...]]:
         item, _, codes = part.rpartition(": ")
         parsed[item] = tuple(int(c) for c in codes.split(", "))
     return parsed
-
-
-def _em_categories(encoded: EncodedItems) -> dict[str, int]:
-    """Return the number of categories of each item for :class:`LatentClassEM` (1..K_j)."""
-    mask = encoded.category_mask
-    return {
-        item: int(np.flatnonzero(row).max()) + 1
-        for item, row in zip(encoded.items, mask, strict=True)
-    }
 
 
 def _codebook_levels(item: str) -> tuple[int, ...] | None:
@@ -318,7 +330,7 @@ def encode_items(
             own = tuple(range(1, max(int(raw[:, j].max()), 2) + 1))
         item_categories.append(own)
     if collapse == "three":
-        codes = np.vectorize(lambda v: _LIKERT_TO_THREE.get(int(v), 0))(raw)
+        codes = collapse_likert(raw)
         n_cat = 3
         labels = THREE_LEVEL_LABELS
         item_categories = [(1, 2, 3)] * len(items)
@@ -328,12 +340,9 @@ def encode_items(
             raise ValueError("items need at least two categories")
         codes = raw
         labels = tuple(str(c) for c in range(1, n_cat + 1))
-    one_hot = np.zeros((*codes.shape, n_cat))
-    firm_index, item_index = np.nonzero(codes)
-    one_hot[firm_index, item_index, codes[firm_index, item_index] - 1] = 1.0
     return EncodedItems(
         codes=codes,
-        one_hot=one_hot,
+        one_hot=one_hot(codes, n_cat),
         items=tuple(items),
         firms=firms,
         categories=tuple(range(1, n_cat + 1)),
@@ -385,50 +394,6 @@ def _ragged_theta(mask: np.ndarray, n_classes: int, item_concentration):
         dims=(LATENT_CLASS, ITEM, CATEGORY),
     )
     return theta, flat_log_theta
-
-
-# --------------------------------------------------------------------------------------
-# Likelihood (numpy; the same formula as the PyMC graph)
-# --------------------------------------------------------------------------------------
-
-
-def _joint_log_density(
-    one_hot: np.ndarray, class_shares: np.ndarray, item_probabilities: np.ndarray
-) -> np.ndarray:
-    """Return log pi_k + sum_jc y_ijc log theta_kjc, shape (..., firm, class)."""
-    n_firms, n_items, n_cat = one_hot.shape
-    log_theta = np.log(np.clip(item_probabilities, np.finfo(float).tiny, None))
-    flat_theta = log_theta.reshape(*log_theta.shape[:-2], n_items * n_cat)  # (..., K, JC)
-    flat_y = one_hot.reshape(n_firms, n_items * n_cat)
-    per_class = np.einsum("nd,...kd->...nk", flat_y, flat_theta)
-    return per_class + np.log(np.clip(class_shares, np.finfo(float).tiny, None))[..., None, :]
-
-
-def marginal_log_likelihood(
-    one_hot: np.ndarray, class_shares: np.ndarray, item_probabilities: np.ndarray
-) -> np.ndarray:
-    r"""Per-firm marginal log-likelihood of the latent class model.
-
-    .. math::
-
-        \log p(\mathbf{y}_i \mid \pi, \theta) = \log \sum_{k=1}^{K} \pi_k
-            \prod_{j=1}^{J} \prod_{c=1}^{C} \theta_{kjc}^{\,y_{ijc}}
-
-    Parameters
-    ----------
-    one_hot : numpy.ndarray
-        Shape (firm, item, category); a missing response is a row of zeros.
-    class_shares : numpy.ndarray
-        Shape (..., class).
-    item_probabilities : numpy.ndarray
-        Shape (..., class, item, category).
-
-    Returns
-    -------
-    numpy.ndarray
-        Shape (..., firm).
-    """
-    return logsumexp(_joint_log_density(one_hot, class_shares, item_probabilities), axis=-1)
 
 
 # --------------------------------------------------------------------------------------
@@ -540,33 +505,21 @@ def relabel_draws(
 _REPLICATE_BLOCK = 512
 
 
-def _categorical(rng: np.random.Generator, probabilities: np.ndarray) -> np.ndarray:
-    """Draw 0-based categories from probabilities over the last axis (inverse CDF)."""
-    cumulative = np.cumsum(probabilities, axis=-1)
-    uniform = rng.random(probabilities.shape[:-1])[..., None] * cumulative[..., -1:]
-    return (uniform >= cumulative).sum(axis=-1).clip(max=probabilities.shape[-1] - 1)
-
-
 def _replicate_responses(
     rng: np.random.Generator, pi: np.ndarray, theta: np.ndarray, answered: np.ndarray
 ) -> np.ndarray:
     """Replicate a survey of new firms per draw: codes 1..C, 0 where ``answered`` is False.
 
     ``pi`` (draw, class), ``theta`` (draw, class, item, category), ``answered`` (firm, item);
-    returns (draw, firm, item).
+    returns (draw, firm, item).  The generative process is
+    :func:`~bayes_cluster.common.latent_class_math.simulate_responses`.
     """
     n_draws = len(pi)
     n_firms, n_items = answered.shape
     out = np.zeros((n_draws, n_firms, n_items), dtype=np.int64)
-    items = np.arange(n_items)
     for start in range(0, n_draws, _REPLICATE_BLOCK):
         block = slice(start, start + _REPLICATE_BLOCK)
-        classes = _categorical(
-            rng, np.broadcast_to(pi[block, None, :], (len(pi[block]), n_firms, pi.shape[1]))
-        )
-        rows = np.arange(len(classes))[:, None, None]
-        probabilities = theta[block][rows, classes[..., None], items]  # (s, firm, item, cat)
-        out[block] = _categorical(rng, probabilities) + 1
+        out[block] = simulate_responses(rng, pi[block], theta[block], n_firms)[1]
     out[:, ~answered] = 0
     return out
 
@@ -681,7 +634,15 @@ class ClusterVerdict:
 # --------------------------------------------------------------------------------------
 
 
-class BayesianLatentClass:
+@dataclass(frozen=True)
+class _FitInput:
+    """What one fit samples from: the encoded items and the relabelling pivot's start."""
+
+    encoded: EncodedItems
+    reference: Literal["em", "draw"]
+
+
+class BayesianLatentClass(BayesianModel):
     r"""Bayesian latent class model for categorical survey items (NUTS on the marginal).
 
     For firm :math:`i`, item :math:`j` and category :math:`c` let :math:`y_{ijc} = 1` if
@@ -701,7 +662,13 @@ class BayesianLatentClass:
     one-hot responses with :math:`\log\theta`, which keeps the graph small and its
     compilation short.  Each firm's class probabilities are recovered per draw,
     :math:`P(z_i = k \mid \mathbf{y}_i, \pi, \theta) \propto \pi_k \prod_{j,c}
-    \theta_{kjc}^{y_{ijc}}`, after the draws are relabelled (module docstring).
+    \theta_{kjc}^{y_{ijc}}`, after the draws are relabelled (module docstring); the numpy
+    side of the likelihood is :mod:`bayes_cluster.common.latent_class_math`.
+
+    The fit follows the package's one model contract
+    (:class:`~bayes_cluster.inference.base.BayesianModel`): ``save``/``load``, ``loo``,
+    and a :class:`~bayes_cluster.inference.diagnostics.ConvergenceWarning` when a
+    convergence check fails.
 
     Parameters
     ----------
@@ -722,18 +689,20 @@ class BayesianLatentClass:
 
     Attributes
     ----------
-    idata : xarray.DataTree or None
+    idata_ : xarray.DataTree or None
         The fit: ``posterior`` (relabelled ``pi``, ``theta``, ``class_probability``),
         ``sample_stats``, ``log_likelihood`` (per firm), ``observed_data``,
         ``relabelling`` (the permutation applied to each draw) and, once
         :meth:`sample_posterior_predictive` has run, ``posterior_predictive``;
         configuration, provenance and diagnostics in ``attrs``.
-    diagnostics : MCMCDiagnostics or None
+    diagnostics_ : MCMCDiagnostics or None
         Convergence checks on ``pi`` and ``theta`` (relabelled).
-    timings : dict
+    timings_ : dict
         ``compile_s``, ``sample_s`` and ``postprocess_s`` (relabelling, class
-        probabilities, diagnostics) of the last fit.  Under ``sampler="pymc"`` compilation
-        happens inside ``pm.sample`` and is counted in ``sample_s``.
+        probabilities) of the last fit.  Under ``sampler="pymc"`` ``compile_s`` is the
+        time to build the model; PyTensor compiles inside ``pm.sample`` (in ``sample_s``).
+    encoded : EncodedItems or None
+        The encoded items of the last fit (rebuilt from the DataTree by :meth:`load`).
 
     Examples
     --------
@@ -745,6 +714,9 @@ class BayesianLatentClass:
     """
 
     default_priors: Mapping[str, float] = DEFAULT_PRIORS
+    default_target_accept: ClassVar[float] = 0.8
+    """nutpie's and PyMC's own default, which this model has always sampled with."""
+    loo_variable: ClassVar[str] = "responses"
 
     def __init__(
         self,
@@ -773,10 +745,27 @@ class BayesianLatentClass:
         self.priors = merged
         self.items = None if items is None else tuple(items)
         self.levels = None if levels is None else {str(k): tuple(v) for k, v in levels.items()}
-        self.idata: xr.DataTree | None = None
-        self.diagnostics = None
+        self.idata_: xr.DataTree | None = None
+        self.diagnostics_ = None
         self.encoded: EncodedItems | None = None
-        self.timings: dict[str, float] = {}
+        self.timings_: dict[str, float] = {}
+
+    def config(self) -> dict[str, Any]:
+        """Return the constructor arguments as JSON-able values (``cls(**config)``).
+
+        Returns
+        -------
+        dict
+        """
+        return {
+            "n_classes": self.n_classes,
+            "collapse": self.collapse,
+            "priors": dict(self.priors),
+            "items": None if self.items is None else list(self.items),
+            "levels": None
+            if self.levels is None
+            else {item: list(values) for item, values in self.levels.items()},
+        }
 
     # ---------------------------------------------------------------- model building
     def prior_summary(self) -> pd.DataFrame:
@@ -873,6 +862,7 @@ class BayesianLatentClass:
         random_seed: int | None = None,
         sampler: Sampler = "nutpie",
         reference: Literal["em", "draw"] = "em",
+        target_accept: float | None = None,
         progressbar: bool = False,
         cores: int | None = None,
     ) -> xr.DataTree:
@@ -894,6 +884,8 @@ class BayesianLatentClass:
         reference : {"em", "draw"}
             Start of the relabelling pivot: the maximum-likelihood EM solution (default)
             or the draw with the highest log density.
+        target_accept : float, optional
+            NUTS target acceptance (default 0.8, :attr:`default_target_accept`).
         progressbar : bool
             Show the sampler's progress bar.
         cores : int, optional
@@ -905,111 +897,83 @@ class BayesianLatentClass:
         Returns
         -------
         xarray.DataTree
-            Also kept as :attr:`idata`.
-        """
-        from bayes_cluster.inference.provenance import provenance
+            Also kept as :attr:`idata_`.
 
-        if sampler not in ("nutpie", "pymc"):
-            raise ValueError(f"sampler must be 'nutpie' or 'pymc', got {sampler!r}")
+        Warns
+        -----
+        ConvergenceWarning
+            When a convergence check on the relabelled ``pi``/``theta`` failed (see
+            :attr:`diagnostics_`).
+        """
+        return super().fit(
+            data,
+            draws=draws,
+            tune=tune,
+            chains=chains,
+            random_seed=random_seed,
+            sampler=sampler,
+            target_accept=target_accept,
+            progressbar=progressbar,
+            cores=cores,
+            reference=reference,
+        )
+
+    def _prepare_fit(
+        self, frame: pd.DataFrame, *, reference: Literal["em", "draw"] = "em"
+    ) -> _FitInput:
         if reference not in ("em", "draw"):
             raise ValueError(f"reference must be 'em' or 'draw', got {reference!r}")
-        for name, value in (("draws", draws), ("tune", tune), ("chains", chains)):
-            if int(value) != value or value < 1:
-                raise ValueError(f"{name} must be a positive whole number, got {value!r}")
-        encoded = self.encode(data)
-        started = time.perf_counter()
-        raw, compile_s = self._sample(
-            encoded, draws, tune, chains, random_seed, sampler, progressbar, cores
-        )
-        sample_s = time.perf_counter() - started - compile_s
-        started = time.perf_counter()
-        tree = self._postprocess(raw, encoded, reference, random_seed)
-        self.encoded = encoded
-        tree.attrs.update(
-            provenance(
-                seed=random_seed,
-                data=data,
-                model="BayesianLatentClass",
-                n_classes=self.n_classes,
-                collapse=self.collapse,
-                items=",".join(encoded.items),
-                category_labels=",".join(encoded.category_labels),
-                item_categories=encoded.item_categories_text(),
-                class_concentration=self.priors["class_concentration"],
-                item_concentration=self.priors["item_concentration"],
-                sampler=sampler,
-                draws=draws,
-                tune=tune,
-                chains=chains,
-                n_missing_responses=encoded.n_missing,
-                missing_responses="left out of the likelihood (one-hot row of zeros)",
-            )
-        )
-        from bayes_cluster.inference.diagnostics import mcmc_diagnostics
+        return _FitInput(self.encode(frame), reference)
 
-        self.idata = tree
-        self.diagnostics = mcmc_diagnostics(tree, var_names=self._checked_vars())
-        tree.attrs.update(self.diagnostics.to_attrs())
-        self.timings = {
-            "compile_s": compile_s,
-            "sample_s": sample_s,
-            "postprocess_s": time.perf_counter() - started,
-        }
-        return tree
+    def _build(self, prepared: _FitInput):
+        return self.build_model(prepared.encoded)
 
-    def _checked_vars(self) -> list[str]:
-        return ["pi", "theta"] if self.n_classes > 1 else ["theta"]
+    def _compile_key(self, prepared: _FitInput) -> tuple:
+        # the items' own categories fix which Dirichlet blocks the graph has
+        encoded = prepared.encoded
+        return encoded.one_hot.shape, self.n_classes, encoded.item_categories
 
-    def _sample(self, encoded, draws, tune, chains, seed, sampler, progressbar, cores):
-        import pymc as pm
-
-        if sampler == "pymc":
-            model = self.build_model(encoded)
-            tree = pm.sample(
-                draws=draws,
-                tune=tune,
-                chains=chains,
-                # sequential by default: forking workers from the pipeline's (threaded)
-                # process draws a fork() deadlock warning, and it was no faster on 2 cores
-                cores=1 if cores is None else cores,
-                random_seed=seed,
-                nuts_sampler="pymc",
-                progressbar=progressbar,
-                compute_convergence_checks=False,
-                model=model,
-            )
-            return tree, 0.0
-        import nutpie
-
-        key = (encoded.one_hot.shape, self.n_classes)
-        started = time.perf_counter()
-        compiled = _NUTPIE_CACHE.get(key)
-        if compiled is None:
-            compiled = nutpie.compile_pymc_model(self.build_model(encoded))
-            _NUTPIE_CACHE[key] = compiled
-        n_cat = encoded.one_hot.shape[2]
+    def _sampler_data(self, prepared: _FitInput) -> dict[str, np.ndarray]:
+        n_cat = prepared.encoded.one_hot.shape[2]
         updates = {
-            "responses": encoded.one_hot,
+            "responses": prepared.encoded.one_hot,
             "item_concentration": np.full(n_cat, self.priors["item_concentration"]),
         }
         if self.n_classes > 1:
             updates["class_concentration"] = np.full(
                 self.n_classes, self.priors["class_concentration"]
             )
-        compiled = compiled.with_data(**updates)
-        compile_s = time.perf_counter() - started
-        extra = {} if cores is None else {"cores": cores}
-        tree = nutpie.sample(
-            compiled,
-            draws=draws,
-            tune=tune,
-            chains=chains,
-            seed=seed,
-            progress_bar=progressbar,
-            save_warmup=False,
-            **extra,
-        )
-        return tree, compile_s
+        return updates
+
+    def _postprocess(
+        self, raw: xr.DataTree, prepared: _FitInput, settings: SamplerSettings
+    ) -> xr.DataTree:
+        tree = self._relabelled_tree(raw, prepared.encoded, prepared.reference, settings.seed)
+        self.encoded = prepared.encoded
+        return tree
+
+    def _provenance_extra(self, prepared: _FitInput) -> dict[str, Any]:
+        encoded = prepared.encoded
+        return {
+            "n_classes": self.n_classes,
+            "collapse": self.collapse,
+            "items": ",".join(encoded.items),
+            "category_labels": ",".join(encoded.category_labels),
+            "item_categories": encoded.item_categories_text(),
+            "class_concentration": self.priors["class_concentration"],
+            "item_concentration": self.priors["item_concentration"],
+            "n_missing_responses": encoded.n_missing,
+            "missing_responses": "left out of the likelihood (one-hot row of zeros)",
+        }
+
+    def _diagnostic_variables(self, tree: xr.DataTree) -> list[str]:
+        return ["pi", "theta"] if self.n_classes > 1 else ["theta"]
+
+    def _restore(self, tree: xr.DataTree, state: Mapping[str, Any]) -> None:
+        self.idata_ = tree
+        self.encoded = self._encoded_from_tree()
+        # the items the fit used (the constructor may have left them to the default)
+        self.items = self.encoded.items
 
     def _reference(self, encoded: EncodedItems, pi, theta, logp, seed, choice):
         if self.n_classes == 1:
@@ -1021,22 +985,19 @@ class BayesianLatentClass:
         if choice == "em":
             from bayes_cluster.estimators.latent_class_em import LatentClassEM
 
-            codes = pd.DataFrame(
-                np.where(encoded.codes == 0, np.nan, encoded.codes), columns=list(encoded.items)
-            )
             em = LatentClassEM(
                 self.n_classes,
                 n_starts=20,
                 random_state=seed,
-                n_categories=_em_categories(encoded),
-            ).fit(codes)
+                n_categories=encoded.em_n_categories(),
+            ).fit(encoded.codes_frame())
             return (
                 np.asarray(em.class_shares_),
                 np.nan_to_num(np.asarray(em.item_probabilities_)),
             ), "the EM (maximum-likelihood) solution"
         return fallback
 
-    def _postprocess(self, raw: xr.DataTree, encoded, reference, seed) -> xr.DataTree:
+    def _relabelled_tree(self, raw: xr.DataTree, encoded, reference, seed) -> xr.DataTree:
         posterior = raw["posterior"].to_dataset()
         theta = posterior["theta"].transpose(CHAIN, DRAW, LATENT_CLASS, ITEM, CATEGORY)
         theta = theta.to_numpy()
@@ -1075,9 +1036,8 @@ class BayesianLatentClass:
             method = "none needed (one class)"
         pi = flat_pi.reshape(n_chains, n_draws, k)
         theta = flat_theta.reshape(theta.shape)
-        joint = _joint_log_density(encoded.one_hot, pi, theta)  # chain, draw, firm, class
-        log_lik = logsumexp(joint, axis=-1)
-        class_probability = np.exp(joint - log_lik[..., None])
+        # (chain, draw, firm) and (chain, draw, firm, class)
+        log_lik, class_probability = class_posterior(encoded.one_hot, pi, theta)
 
         chain_coord = posterior[CHAIN].to_numpy()
         draw_coord = posterior[DRAW].to_numpy()
@@ -1138,38 +1098,36 @@ class BayesianLatentClass:
         return tree
 
     # ---------------------------------------------------------------- results
-    def _require_fit(self) -> xr.DataTree:
-        if self.idata is None:
-            raise RuntimeError("the model is not fitted yet: call fit(data) first")
-        return self.idata
-
     @property
     def posterior(self) -> xr.Dataset:
         """The relabelled posterior draws (``pi``, ``theta``, ``class_probability``)."""
         return self._require_fit()["posterior"].to_dataset()
 
     def summary(
-        self, var_names: Sequence[str] = ("pi", "theta"), *, hdi_prob: float = 0.94
+        self, hdi_prob: float | None = None, *, var_names: Sequence[str] = ("pi", "theta")
     ) -> pd.DataFrame:
         """Posterior summary of the (relabelled) class parameters.
 
         Parameters
         ----------
+        hdi_prob : float, optional
+            Probability mass of the highest-density interval (default 0.94).
         var_names : sequence of str
             Posterior variables (``pi``, ``theta``, ``class_probability``).
-        hdi_prob : float
-            Probability mass of the highest-density interval.
 
         Returns
         -------
         pandas.DataFrame
             One row per scalar parameter; columns ``mean``, ``sd``, ``hdi_lower``,
-            ``hdi_upper``, ``r_hat``, ``ess_bulk``, ``ess_tail``.  ``theta`` has rows only
+            ``hdi_upper``, ``r_hat``, ``ess_bulk``, ``ess_tail``
+            (:data:`~bayes_cluster.inference.summaries.SUMMARY_COLUMNS`).  ``theta`` has rows only
             for the categories each item has; ``attrs["item_categories"]`` maps each item
             to its categories.
         """
         import arviz_stats as azs
 
+        if hdi_prob is None:
+            hdi_prob = 0.94
         tree = self._require_fit()
         with np.errstate(invalid="ignore", divide="ignore"):  # constant 0 of absent cells
             table = azs.summary(
@@ -1183,7 +1141,7 @@ class BayesianLatentClass:
         lower = [c for c in table.columns if str(c).endswith("_lb")]
         upper = [c for c in table.columns if str(c).endswith("_ub")]
         table = table.rename(columns={lower[0]: "hdi_lower", upper[0]: "hdi_upper"})
-        table = table[["mean", "sd", "hdi_lower", "hdi_upper", "r_hat", "ess_bulk", "ess_tail"]]
+        table = table[list(SUMMARY_COLUMNS)]
         item_categories = self._item_categories()
         categories = [int(c) for c in tree["posterior"][CATEGORY].to_numpy()]
         absent = {
@@ -1250,8 +1208,7 @@ class BayesianLatentClass:
         )
         pi = posterior["pi"].transpose(CHAIN, DRAW, LATENT_CLASS).to_numpy()
         theta = posterior["theta"].transpose(CHAIN, DRAW, LATENT_CLASS, ITEM, CATEGORY)
-        joint = _joint_log_density(encoded.one_hot, pi, theta.to_numpy())
-        probability = np.exp(joint - logsumexp(joint, axis=-1, keepdims=True)).mean((0, 1))
+        probability = class_posterior(encoded.one_hot, pi, theta.to_numpy())[1].mean((0, 1))
         frame = pd.DataFrame(
             probability,
             index=pd.Index(encoded.firms, name=FIRM),
@@ -1290,23 +1247,27 @@ class BayesianLatentClass:
         counts.index.name = "n_occupied_classes"
         return counts.rename("probability")
 
-    def loo(self):
+    def loo(self) -> Any:
         """PSIS-LOO on the per-firm marginal likelihood (:func:`arviz_stats.loo`).
 
         ArviZ's warning about large Pareto k is silenced here because the k values are
-        returned (``pareto_k``) and reported by :func:`compare_n_classes`
-        (``max_pareto_k``, ``n_high_pareto_k``): with about one parameter per firm, some
-        firms are influential and k > 0.7 is common at n = 60.
+        returned (``pareto_k``) and reported by
+        :func:`bayes_cluster.analyses.n_classes.compare_n_classes` (``max_pareto_k``,
+        ``n_high_pareto_k``): with about one parameter per firm, some firms are
+        influential and k > 0.7 is common at n = 60.
+
+        Returns
+        -------
+        arviz_stats.ELPDData
+            ELPD estimate, its SE, ``p_loo`` and pointwise Pareto k.
         """
         import warnings
-
-        import arviz_stats as azs
 
         with warnings.catch_warnings():
             warnings.filterwarnings(
                 "ignore", message="Estimated shape parameter of Pareto", category=UserWarning
             )
-            return azs.loo(self._require_fit(), pointwise=True, var_name="responses")
+            return super().loo()
 
     # ---------------------------------------------------------------- Markusen typing
     def _type_scores(self) -> xr.DataArray:
@@ -1557,7 +1518,7 @@ class BayesianLatentClass:
         observed and replicated tables count the same cells.
 
         Vectorised numpy with a seeded generator; nothing is recompiled.  The result is
-        also stored on :attr:`idata` as the ``posterior_predictive`` group (replacing an
+        also stored on :attr:`idata_` as the ``posterior_predictive`` group (replacing an
         earlier one).
 
         Parameters
@@ -1619,13 +1580,10 @@ class BayesianLatentClass:
         observed = tree["observed_data"]["responses"].transpose(FIRM, ITEM)
         categories = tuple(int(c) for c in tree["posterior"][CATEGORY].to_numpy())
         codes = observed.to_numpy().astype(np.int64)
-        one_hot = np.zeros((*codes.shape, len(categories)))
-        firm_index, item_index = np.nonzero(codes)
-        one_hot[firm_index, item_index, codes[firm_index, item_index] - 1] = 1.0
         labels = tree["posterior"][CATEGORY].attrs.get("labels")
         return EncodedItems(
             codes=codes,
-            one_hot=one_hot,
+            one_hot=one_hot(codes, len(categories)),
             items=tuple(str(v) for v in observed[ITEM].to_numpy()),
             firms=tuple(str(v) for v in observed[FIRM].to_numpy()),
             categories=categories,
@@ -1641,7 +1599,7 @@ class BayesianLatentClass:
     ) -> dict[str, pd.DataFrame]:
         r"""Posterior predictive checks of the item margins and of the pairwise associations.
 
-        Uses the ``posterior_predictive`` group of :attr:`idata`, drawn with
+        Uses the ``posterior_predictive`` group of :attr:`idata_`, drawn with
         :meth:`sample_posterior_predictive` (``random_seed``) if it is absent.
 
         ``item_shares``: per item and category, the observed share of the firms answering
@@ -1756,8 +1714,8 @@ class BayesianLatentClass:
         bvr_rep = np.empty((n_sims, len(first)))
         for start in range(0, n_sims, 256):
             block = slice(start, start + 256)
-            one_hot = (rep[block][..., None] == categories).astype(float)  # (s, n, j, c)
-            flat = one_hot.reshape(*one_hot.shape[:2], n_items * n_cat)
+            indicator = (rep[block][..., None] == categories).astype(float)  # (s, n, j, c)
+            flat = indicator.reshape(*indicator.shape[:2], n_items * n_cat)
             tables = np.einsum("snd,sne->sde", flat, flat).reshape(
                 -1, n_items, n_cat, n_items, n_cat
             )
@@ -1787,408 +1745,3 @@ class BayesianLatentClass:
             ),
         )
         return {"item_shares": item_shares, "pairs": pairs}
-
-    # ---------------------------------------------------------------- persistence
-    def save(self, path: str | Path) -> Path:
-        """Write the fit (posterior, diagnostics, configuration in attrs) to NetCDF.
-
-        Parameters
-        ----------
-        path : str or pathlib.Path
-            Destination ``.nc`` file (written to a temporary name, then moved).
-
-        Returns
-        -------
-        pathlib.Path
-        """
-        tree = self._require_fit()
-        path = Path(path)
-        tmp = path.with_name(f".{path.name}.tmp")
-        tree.to_netcdf(tmp, engine="h5netcdf")
-        tmp.replace(path)
-        return path
-
-    @classmethod
-    def load(cls, path: str | Path) -> BayesianLatentClass:
-        """Read a fit written by :meth:`save`.
-
-        Parameters
-        ----------
-        path : str or pathlib.Path
-            A ``.nc`` file.
-
-        Returns
-        -------
-        BayesianLatentClass
-            With :attr:`idata` and :attr:`diagnostics` restored.
-        """
-        from bayes_cluster.inference.diagnostics import mcmc_diagnostics
-
-        tree = xr.open_datatree(path, engine="h5netcdf").load()
-        attrs = tree.attrs
-        if attrs.get("model") != "BayesianLatentClass":
-            raise ValueError(f"{path} does not hold a BayesianLatentClass fit")
-        model = cls(
-            int(attrs["n_classes"]),
-            collapse=attrs["collapse"],
-            priors={
-                "class_concentration": float(attrs["class_concentration"]),
-                "item_concentration": float(attrs["item_concentration"]),
-            },
-            items=attrs["items"].split(","),
-        )
-        model.idata = tree
-        model.diagnostics = mcmc_diagnostics(tree, var_names=model._checked_vars())
-        return model
-
-
-# --------------------------------------------------------------------------------------
-# Number of classes
-# --------------------------------------------------------------------------------------
-
-
-def compare_n_classes(
-    models: Mapping[int, BayesianLatentClass], *, em_bic: Mapping[int, float] | None = None
-) -> pd.DataFrame:
-    """Compare fitted models with different numbers of classes by PSIS-LOO.
-
-    Parameters
-    ----------
-    models : mapping of int to BayesianLatentClass
-        Fitted models by number of classes.
-    em_bic : mapping of int to float, optional
-        BIC of the EM fit per number of classes, shown beside the LOO figures.
-
-    Returns
-    -------
-    pandas.DataFrame
-        Indexed ``K=k``, best ELPD first: ``elpd_loo``, ``se``, ``p_loo``, ``elpd_diff``
-        (to the best), ``se_diff``, ``max_pareto_k``, ``max_r_hat``, ``n_divergences`` and,
-        if given, ``bic_em``.
-    """
-    if not models:
-        raise ValueError("no fitted models to compare")
-    rows = {}
-    pointwise = {}
-    for k, model in sorted(models.items()):
-        result = model.loo()
-        elpd_i = np.asarray(result.elpd_i).reshape(-1)
-        pointwise[k] = elpd_i
-        diagnostics = model.diagnostics
-        rows[k] = {
-            "elpd_loo": float(result.elpd),
-            "se": float(result.se),
-            "p_loo": float(result.p),
-            "max_pareto_k": float(np.nanmax(np.asarray(result.pareto_k))),
-            "n_high_pareto_k": int((np.asarray(result.pareto_k) > 0.7).sum()),
-            "max_r_hat": float(np.nanmax(diagnostics.table["r_hat"])),
-            "n_divergences": int(diagnostics.n_divergences),
-        }
-    table = pd.DataFrame.from_dict(rows, orient="index")
-    best = int(table["elpd_loo"].idxmax())
-    table["elpd_diff"] = table["elpd_loo"] - table.loc[best, "elpd_loo"]
-    table["se_diff"] = [
-        float(np.sqrt(len(pointwise[k]) * np.var(pointwise[k] - pointwise[best])))
-        for k in table.index
-    ]
-    if em_bic is not None:
-        table["bic_em"] = [float(em_bic.get(k, np.nan)) for k in table.index]
-    table = table.sort_values("elpd_loo", ascending=False)
-    table.index = pd.Index([f"K={k}" for k in table.index], name="n_classes")
-    columns = [
-        "elpd_loo",
-        "se",
-        "elpd_diff",
-        "se_diff",
-        "p_loo",
-        "max_pareto_k",
-        "n_high_pareto_k",
-        "max_r_hat",
-    ]
-    return table[[*columns, "n_divergences", *(["bic_em"] if em_bic is not None else [])]]
-
-
-def select_n_classes_bayes(
-    data: pd.DataFrame,
-    k_max: int = 4,
-    *,
-    collapse: Collapse = "three",
-    priors: Mapping[str, float] | None = None,
-    items: Sequence[str] | None = None,
-    draws: int = 1000,
-    tune: int = 1000,
-    chains: int = 4,
-    random_seed: int | None = None,
-    sampler: Sampler = "nutpie",
-    em_starts: int = 50,
-) -> tuple[pd.DataFrame, dict[int, BayesianLatentClass]]:
-    """Fit K = 1..k_max Bayesian latent class models; compare by PSIS-LOO with EM BIC.
-
-    Parameters
-    ----------
-    data : pandas.DataFrame
-        Survey or item frame.
-    k_max : int
-        Largest number of classes.
-    collapse, priors, items
-        As in :class:`BayesianLatentClass`.
-    draws, tune, chains, random_seed, sampler
-        As in :meth:`BayesianLatentClass.fit` (each K gets its own seed from
-        ``random_seed``).
-    em_starts : int
-        Random starts of the EM fits that give the BIC column.
-
-    Returns
-    -------
-    table : pandas.DataFrame
-        :func:`compare_n_classes` output with ``bic_em``.
-    models : dict of int to BayesianLatentClass
-        The fitted models.
-    """
-    from bayes_cluster.estimators.latent_class_em import LatentClassEM
-
-    if int(k_max) != k_max or k_max < 1:
-        raise ValueError(f"k_max must be a positive whole number, got {k_max!r}")
-    seeds = np.random.SeedSequence(random_seed).generate_state(k_max)
-    models: dict[int, BayesianLatentClass] = {}
-    em_bic: dict[int, float] = {}
-    for k, seed in zip(range(1, k_max + 1), seeds, strict=True):
-        model = BayesianLatentClass(k, collapse=collapse, priors=priors, items=items)
-        model.fit(
-            data, draws=draws, tune=tune, chains=chains, random_seed=int(seed), sampler=sampler
-        )
-        models[k] = model
-        encoded = model.encoded
-        codes = pd.DataFrame(
-            np.where(encoded.codes == 0, np.nan, encoded.codes), columns=list(encoded.items)
-        )
-        em = LatentClassEM(
-            k, n_starts=em_starts, random_state=int(seed), n_categories=_em_categories(encoded)
-        ).fit(codes)
-        em_bic[k] = float(em.bic_)
-    return compare_n_classes(models, em_bic=em_bic), models
-
-
-def overfitted_mixture(
-    data: pd.DataFrame,
-    k_max: int = 5,
-    *,
-    class_concentration: float = 0.1,
-    collapse: Collapse = "three",
-    item_concentration: float = 1.0,
-    items: Sequence[str] | None = None,
-    **fit_kwargs: Any,
-) -> tuple[BayesianLatentClass, pd.Series]:
-    r"""Fit a sparse overfitted mixture and return the posterior number of occupied classes.
-
-    The alternative to comparing K = 1..k_max by LOO: fit one model with more classes
-    than needed and a sparse Dirichlet prior on the shares,
-    :math:`\pi \sim \mathrm{Dirichlet}(e_0 \mathbf{1}_{K})`.  Rousseau & Mengersen (2011,
-    *JRSS B* 73(5)) show that with :math:`e_0 < d/2` (:math:`d = J (C - 1)` free
-    parameters per class, 24 for 12 three-category items) the superfluous classes are
-    emptied rather than split; the number of classes is read from the posterior of the
-    number of *occupied* classes (Malsiner-Walli, Frühwirth-Schnatter & Grün 2016).
-
-    The default :math:`e_0 = 0.1` is a compromise measured here: the usual
-    :math:`e_0 = 0.01`-``0.02`` of Gibbs samplers pushes the empty classes' shares so close
-    to the simplex boundary that NUTS diverges (hundreds of divergent transitions at
-    n = 60), while :math:`e_0 = 0.5` leaves the empty classes too much mass to be read
-    off.  The empty classes' profiles are prior draws, so their R-hat (and their
-    labels) are not meaningful; read the occupied-class posterior and the large classes.
-
-    Parameters
-    ----------
-    data : pandas.DataFrame
-        Survey or item frame.
-    k_max : int
-        Number of classes of the overfitted model.
-    class_concentration : float
-        :math:`e_0`.
-    collapse, items
-        As in :class:`BayesianLatentClass`.
-    item_concentration : float
-        Dirichlet concentration of the item-response probabilities.
-    **fit_kwargs
-        Passed to :meth:`BayesianLatentClass.fit` (``draws``, ``random_seed``, ...).
-
-    Returns
-    -------
-    model : BayesianLatentClass
-        The fitted overfitted model.
-    occupied : pandas.Series
-        P(number of occupied classes = m).
-    """
-    model = BayesianLatentClass(
-        k_max,
-        collapse=collapse,
-        priors={
-            "class_concentration": class_concentration,
-            "item_concentration": item_concentration,
-        },
-        items=items,
-    )
-    model.fit(data, **fit_kwargs)
-    model.idata.attrs["overfitted_mixture"] = (
-        f"sparse Dirichlet({class_concentration:g}) on {k_max} class shares "
-        "(Rousseau & Mengersen 2011); read the number of occupied classes"
-    )
-    return model, model.occupied_classes(fit_kwargs.get("random_seed"))
-
-
-def loo_weights(
-    models: Mapping[int, BayesianLatentClass], *, method: str = "stacking"
-) -> pd.Series:
-    r"""Model weights of each number of classes from PSIS-LOO (Yao et al. 2018).
-
-    ``stacking`` maximises the leave-one-out log score of the weighted mixture of the
-    models' predictive distributions,
-    :math:`\max_w \sum_i \log \sum_k w_k \exp(\mathrm{elpd}_{ik})` over the simplex;
-    ``pseudo-bma`` is :math:`w_k \propto \exp(\mathrm{elpd}_k)` (Akaike-type weights on the
-    LOO scale). Both are what :func:`arviz_stats.compare` reports as ``weight``.
-
-    Parameters
-    ----------
-    models : mapping of int to BayesianLatentClass
-        Fitted models by number of classes.
-    method : {"stacking", "pseudo-bma"}
-        How the weights are computed.
-
-    Returns
-    -------
-    pandas.Series
-        Indexed by the number of classes (ascending), non-negative, summing to 1.
-    """
-    from scipy.optimize import minimize
-    from scipy.special import logsumexp, softmax
-
-    if not models:
-        raise ValueError("no fitted models to weigh")
-    ks = sorted(models)
-    pointwise = np.column_stack(
-        [np.asarray(models[k].loo().elpd_i, dtype=float).reshape(-1) for k in ks]
-    )
-    if method == "pseudo-bma":
-        weights = softmax(pointwise.sum(axis=0))
-    elif method == "stacking":
-        if len(ks) == 1:
-            weights = np.ones(1)
-        else:
-
-            def loss(z: np.ndarray) -> float:
-                log_w = np.append(z, 0.0) - logsumexp(np.append(z, 0.0))
-                return -float(logsumexp(pointwise + log_w, axis=1).sum())
-
-            result = minimize(
-                loss,
-                np.zeros(len(ks) - 1),
-                method="Nelder-Mead",
-                options={"xatol": 1e-8, "fatol": 1e-10, "maxiter": 20000},
-            )
-            weights = softmax(np.append(result.x, 0.0))
-    else:
-        raise ValueError(f"method must be 'stacking' or 'pseudo-bma', got {method!r}")
-    return pd.Series(weights, index=pd.Index(ks, name="n_classes"), name="weight")
-
-
-def verdict_over_n_classes(
-    models: Mapping[int, BayesianLatentClass],
-    weights: Mapping[int, float],
-    *,
-    comparison: pd.DataFrame | None = None,
-    majority: float = 0.5,
-    hdi_prob: float = 0.94,
-) -> tuple[pd.DataFrame, list[str]]:
-    """Return the cluster verdict under each number of classes and averaged over them.
-
-    The averaged probability of an event (e.g. "Marshallian firms are the majority") is
-    the weighted sum of its probability under each K (the model-averaged posterior is the
-    weighted mixture of the per-K posteriors).
-
-    Parameters
-    ----------
-    models : mapping of int to BayesianLatentClass
-        Fitted models by number of classes (their items typed against Markusen).
-    weights : mapping of int to float
-        Weight of each K (e.g. :func:`loo_weights`), summing to 1.
-    comparison : pandas.DataFrame, optional
-        :func:`compare_n_classes` output (``elpd_diff``, ``se_diff``, indexed ``K=k``):
-        a K is *plausible* when its ELPD is within two SEs of the best.
-    majority : float
-        Majority threshold of the verdict.
-    hdi_prob : float
-        HDI mass of the per-K verdicts.
-
-    Returns
-    -------
-    (pandas.DataFrame, list of str)
-        One row per K and a last row ``averaged``: ``weight``, ``elpd_diff``, ``se_diff``,
-        ``plausible``, ``verdict`` (text) and ``p_majority_<type>`` per Markusen type; and
-        sentences saying whether the choice of K changes the verdict.
-    """
-    total = float(sum(weights[k] for k in models))
-    if not np.isclose(total, 1.0, atol=1e-6):
-        raise ValueError(f"the weights must sum to 1, got {total:.6g}")
-    rows = {}
-    for k in sorted(models):
-        verdict = models[k].cluster_verdict(majority=majority, hdi_prob=hdi_prob)
-        label = f"K={k}"
-        row: dict[str, object] = {"weight": float(weights[k])}
-        if comparison is not None:
-            diff = float(comparison.loc[label, "elpd_diff"])
-            se = float(comparison.loc[label, "se_diff"])
-            row.update(elpd_diff=diff, se_diff=se, plausible=bool(diff == 0 or -diff <= 2 * se))
-        row["verdict"] = verdict.text
-        for name in MARKUSEN_TYPES:
-            row[f"p_majority_{name}"] = verdict.probability(name, majority)
-        rows[label] = row
-    table = pd.DataFrame.from_dict(rows, orient="index")
-    p_columns = [f"p_majority_{name}" for name in MARKUSEN_TYPES]
-    averaged = {c: float((table["weight"] * table[c]).sum()) for c in p_columns}
-    leader = max(averaged, key=averaged.get).removeprefix("p_majority_")
-    p_lead = averaged[f"p_majority_{leader}"]
-    averaged_row: dict[str, object] = {"weight": float(table["weight"].sum())}
-    if comparison is not None:
-        averaged_row.update(elpd_diff=np.nan, se_diff=np.nan, plausible=True)
-    averaged_row["verdict"] = (
-        f"Averaged over K: P({leader} firms are the majority) = {p_lead:.2f}."
-    )
-    table.loc["averaged"] = pd.Series({**averaged_row, **averaged})
-    table.index.name = "n_classes"
-    considered = table.index[:-1]
-    if comparison is not None:
-        considered = [k for k in considered if table.loc[k, "plausible"]]
-    spread = {
-        name: (
-            float(table.loc[considered, f"p_majority_{name}"].min()),
-            float(table.loc[considered, f"p_majority_{name}"].max()),
-        )
-        for name in MARKUSEN_TYPES
-    }
-    matters = [name for name, (lo, hi) in spread.items() if hi - lo > 0.2]
-    which = ", ".join(considered)
-    sentences = []
-    if len(considered) > 1 and matters:
-        details = "; ".join(
-            f"P({name} majority) from {spread[name][0]:.2f} to {spread[name][1]:.2f}"
-            for name in matters
-        )
-        sentences.append(
-            f"The choice of K matters: the plausible numbers of classes ({which}) give "
-            f"different verdicts ({details}). Read the averaged verdict, not one K's."
-        )
-    elif len(considered) > 1:
-        sentences.append(
-            f"The choice of K does not change the verdict: the plausible numbers of classes "
-            f"({which}) give majority probabilities within 0.2 of each other."
-        )
-    else:
-        sentences.append(
-            f"Only {which} is plausible by PSIS-LOO (the others are more than "
-            "two SEs worse): the verdict does not hinge on a tie in K."
-        )
-    sentences.append(
-        "Averaged over K with weights "
-        + ", ".join(f"{k}: {table.loc[k, 'weight']:.2f}" for k in table.index[:-1])
-        + f": P({leader} firms are the majority) = {p_lead:.2f}."
-    )
-    return table, sentences

@@ -32,13 +32,13 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from bayes_cluster.common import latent_class_math
 from bayes_cluster.common.dims import CATEGORY, FIRM, ITEM, LATENT_CLASS
+from bayes_cluster.common.latent_class_math import safe_log
 
 __all__ = ["LatentClassEM", "select_n_classes"]
 
 MissingRule = Literal["ignore", "listwise"]
-
-_LOG_FLOOR = np.log(np.finfo(float).tiny)  # log of a zero probability, kept finite
 
 
 def _coerce_items(
@@ -123,45 +123,20 @@ def _coerce_items(
 def _one_hot(codes: np.ndarray, k_max: int) -> np.ndarray:
     """Return (firm, item * k_max) indicators; a missing response is a row of zeros."""
     n, j = codes.shape
-    indicator = np.zeros((n, j, k_max))
-    firm, item = np.nonzero(codes)
-    indicator[firm, item, codes[firm, item] - 1] = 1.0
-    return indicator.reshape(n, j * k_max)
+    return latent_class_math.one_hot(codes, k_max).reshape(n, j * k_max)
 
 
 def _log_joint(
     log_theta: np.ndarray, log_pi: np.ndarray, indicator: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """E-step core: log p(x_i, z_i = r) and log p(x_i), vectorised over starts.
+    """E-step core: log p(x_i, z_i = r) (start, class, firm) and log p(x_i) (start, firm).
 
-    Parameters
-    ----------
-    log_theta : numpy.ndarray
-        Shape (start, class, item * k_max).
-    log_pi : numpy.ndarray
-        Shape (start, class).
-    indicator : numpy.ndarray
-        Shape (firm, item * k_max).
-
-    Returns
-    -------
-    log_joint : numpy.ndarray
-        Shape (start, class, firm).
-    log_marginal : numpy.ndarray
-        Shape (start, firm).
+    The latent-class likelihood of :mod:`bayes_cluster.common.latent_class_math`,
+    vectorised over starts: ``log_theta`` (start, class, item * k_max), ``log_pi``
+    (start, class), ``indicator`` (firm, item * k_max).
     """
-    log_joint = log_theta @ indicator.T
-    log_joint += log_pi[:, :, None]
-    peak = log_joint.max(axis=1)
-    log_marginal = peak + np.log(np.exp(log_joint - peak[:, None, :]).sum(axis=1))
-    return log_joint, log_marginal
-
-
-def _safe_log(values: np.ndarray) -> np.ndarray:
-    """Natural log with zeros mapped to a finite floor (0 * log 0 must stay 0)."""
-    with np.errstate(divide="ignore"):
-        out = np.log(values)
-    return np.maximum(out, _LOG_FLOOR)
+    joint = latent_class_math.log_joint(indicator, log_pi, log_theta)
+    return joint, latent_class_math.log_marginal(joint)
 
 
 def _m_step(
@@ -240,7 +215,7 @@ def _em(
     previous = np.full(n_starts, -np.inf)
     theta = theta.reshape(n_starts, n_classes, n_items * k_max)
     for iteration in range(1, max_iter + 1):
-        log_joint, log_marginal = _log_joint(_safe_log(theta), _safe_log(pi), indicator)
+        log_joint, log_marginal = _log_joint(safe_log(theta), safe_log(pi), indicator)
         log_likelihood = log_marginal.sum(axis=1)
         # EM never decreases the likelihood: stop a start once the gain is below tol.
         done = np.abs(log_likelihood - previous) < tol
@@ -263,7 +238,7 @@ def _em(
             np.exp(log_joint - log_marginal[:, None, :]), indicator, observed, n_items, k_max
         )
     if active.size:
-        log_joint, log_marginal = _log_joint(_safe_log(theta), _safe_log(pi), indicator)
+        log_joint, log_marginal = _log_joint(safe_log(theta), safe_log(pi), indicator)
         final_theta[active] = theta.reshape(-1, n_classes, n_items, k_max)
         final_pi[active] = pi
         final_ll[active] = log_marginal.sum(axis=1)
@@ -476,11 +451,11 @@ class LatentClassEM:
 
     def _flat_log_theta(self) -> np.ndarray:
         theta = self.item_probabilities_.to_numpy()
-        return _safe_log(theta.reshape(1, self.n_classes, -1))
+        return safe_log(theta.reshape(1, self.n_classes, -1))
 
     def _posterior(self, indicator: np.ndarray) -> np.ndarray:
         log_joint, log_marginal = _log_joint(
-            self._flat_log_theta(), _safe_log(self.class_shares_[None, :]), indicator
+            self._flat_log_theta(), safe_log(self.class_shares_[None, :]), indicator
         )
         return np.exp(log_joint[0] - log_marginal[0][None, :]).T
 
@@ -491,7 +466,7 @@ class LatentClassEM:
         patterns, observed = np.unique(codes, axis=0, return_counts=True)
         indicator = _one_hot(patterns, int(k.max()))
         _, log_marginal = _log_joint(
-            self._flat_log_theta(), _safe_log(self.class_shares_[None, :]), indicator
+            self._flat_log_theta(), safe_log(self.class_shares_[None, :]), indicator
         )
         expected = codes.shape[0] * np.exp(log_marginal[0])
         g2 = 2.0 * float(np.sum(observed * np.log(observed / expected)))

@@ -2,7 +2,8 @@
 
 The model contract (``base``), the one sampling module (``sampling``), priors as data
 (``priors``), convergence diagnostics (``diagnostics``), posterior summaries
-(``summaries``) and provenance (``provenance``).
+(``summaries``), provenance (``provenance``) and the rank-ECDF band of
+simulation-based calibration (``calibration``).
 
-May import ``common``.
+May import ``common`` and ``surveys``.
 """

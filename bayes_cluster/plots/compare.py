@@ -215,7 +215,7 @@ def plot_elpd_comparison(
     elpd, se, elpd_diff, diff_se : str
         Column names of the ELPD, its SE, the difference to the best and the SE of that
         difference (the defaults are ``arviz_stats.compare``'s; the latent-class table of
-        :func:`bayes_cluster.estimators.latent_class.compare_n_classes` uses ``elpd_loo`` and
+        :func:`bayes_cluster.analyses.n_classes.compare_n_classes` uses ``elpd_loo`` and
         ``se_diff``).
     title : str, optional
         Figure title.

@@ -317,7 +317,7 @@ def plot_item_profiles(
 
 def _bayes_posterior(model) -> xr.Dataset:
     """Return the relabelled posterior of a fitted BayesianLatentClass (or its DataTree)."""
-    tree = model.idata if isinstance(model, BayesianLatentClass) else model
+    tree = model.idata_ if isinstance(model, BayesianLatentClass) else model
     if not isinstance(tree, xr.DataTree) or "posterior" not in tree.children:
         raise TypeError(
             "expected a fitted BayesianLatentClass (or its DataTree with a 'posterior' group)"

@@ -49,6 +49,8 @@ import pandas as pd
 
 from bayes_cluster.analyses import compare as comparison_module
 from bayes_cluster.common.dims import INTERCEPT
+from bayes_cluster.common.latent_class_math import LIKERT_THREE_LEVELS
+from bayes_cluster.run.feasibility import ensure_feasible
 from bayes_cluster.run.report import (
     Alert,
     BulletList,
@@ -507,6 +509,7 @@ def _fit_bayes_latent_class(
 ) -> BayesianLatentClass:
     """Adapter: the Bayesian latent-class mixture (fitted, with diagnostics)."""
     from bayes_cluster.estimators.latent_class import BayesianLatentClass
+    from bayes_cluster.inference.diagnostics import ConvergenceWarning
 
     sampler = context.sampler
     if lc.collapse in (None, THREE_LEVELS):
@@ -518,6 +521,8 @@ def _fit_bayes_latent_class(
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # log(0) of empty classes, in numpy
+        # the verdict goes into the report (add_diagnostics); not repeated as a warning
+        warnings.simplefilter("ignore", ConvergenceWarning)
         model.fit(
             data,
             draws=sampler.draws,
@@ -530,7 +535,7 @@ def _fit_bayes_latent_class(
     return model
 
 
-THREE_LEVELS = ((1, 2), (3,), (4, 5))
+THREE_LEVELS = LIKERT_THREE_LEVELS
 """Disagree / neutral / agree: the Likert grouping the Bayesian mixture does itself."""
 
 
@@ -705,8 +710,8 @@ def _run_bayes_latent_class(
         context.progress(f"cluster pattern: Bayesian latent classes K = {k} (MCMC)")
         model = _fit_bayes_latent_class(responses, k, lc, context)
         models[k] = model
-        context.add_diagnostics(f"latent classes K={k}", model.diagnostics)
-        context.save_tree(model.idata, f"latent_class/bayes_posterior_K{k}.nc")
+        context.add_diagnostics(f"latent classes K={k}", model.diagnostics_)
+        context.save_tree(model.idata_, f"latent_class/bayes_posterior_K{k}.nc")
         # with one class pi is the constant 1: nothing to summarise (and no R-hat)
         summary = model.summary(var_names=("pi", "theta") if k > 1 else ("theta",))
         context.save_table(summary, f"latent_class/bayes_summary_K{k}.csv")
@@ -799,7 +804,7 @@ def _verdict_over_n_classes(
     chosen: int,
 ) -> None:
     """Add the verdict under each number of classes and averaged over them (stacking)."""
-    from bayes_cluster.estimators.latent_class import loo_weights, verdict_over_n_classes
+    from bayes_cluster.analyses.n_classes import loo_weights, verdict_over_n_classes
 
     comparison = context.results["latent_class_loo"]
     weights = loo_weights(models, method="stacking")
@@ -884,7 +889,7 @@ def _choose_n_classes(
     """Adapter: pick the number of classes by PSIS-LOO (the only K if just one)."""
     if len(models) == 1:
         return next(iter(models))
-    from bayes_cluster.estimators.latent_class import compare_n_classes
+    from bayes_cluster.analyses.n_classes import compare_n_classes
     from bayes_cluster.plots.compare import plot_elpd_comparison
 
     em = context.results.get("em_bic")
@@ -1537,10 +1542,10 @@ register_runner(
 
 
 def _run_joint(context: RunContext) -> None:
-    """Adapter: the joint latent-class + logit section (:mod:`bayes_cluster.estimators.joint`)."""
-    from bayes_cluster.estimators.joint import run_joint_section
+    """Adapter: the joint latent-class + logit section (:mod:`bayes_cluster.run.joint_section`)."""
     from bayes_cluster.inference.diagnostics import ConvergenceWarning
     from bayes_cluster.plots.joint import plot_class_effect_comparison, plot_export_calibration
+    from bayes_cluster.run.joint_section import run_joint_section
 
     config = context.spec.extra["joint"]
     context.progress(
@@ -1822,7 +1827,7 @@ def run_spec(
     # before any work: a folder this package did not write is never replaced
     target = check_output_folder(folder, option="--out", marker="run.json")
     frame, notes = _load_data(spec)
-    spec.check_feasibility(frame)  # refuse what the survey cannot support, before fitting
+    ensure_feasible(spec, frame)  # refuse what the survey cannot support, before fitting
     if spec.logistic is not None:
         frame = _apply_transforms(frame, spec.logistic, spec.source)
     sampler = spec.sampler.for_run(quick)

@@ -11,7 +11,8 @@ Data-generating process (``design.md``; all defaults in :data:`TUMANG_TRUTH`):
    Marshallian, a minority Hub-and-Spoke spokes).
 2. Markusen item ``j`` of firm ``i`` ~ ``Categorical(theta[z_i, j, :])`` over 1..5, where
    ``theta`` follows the class's Markusen signature (:mod:`bayes_cluster.surveys.markusen`):
-   ``H`` puts mass on 4-5, ``M`` on 3, ``L`` on 1-2.
+   ``H`` puts mass on 4-5, ``M`` on 3, ``L`` on 1-2.  Steps 1-2 are the latent-class
+   model's generative process, :func:`bayes_cluster.common.latent_class_math.simulate_responses`.
 3. Predictors: workers log-normal (median about 6) with a few large "hub" firms
    (25-50 workers, more likely in the Hub-and-Spoke class); firm age 2-40 years;
    buyer network, promotion, technology and supplier network on 1..5; training 0/1.
@@ -30,6 +31,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from bayes_cluster.common.latent_class_math import simulate_responses
 from bayes_cluster.surveys.codebook import PRODUCT_LINES, TUMANG_CODEBOOK, TUMANG_PREDICTORS
 from bayes_cluster.surveys.markusen import MARKUSEN_ITEMS, SIGNATURES
 
@@ -216,12 +218,8 @@ def simulate_tumang(
     c = {name: 0.0 for name in class_names} | dict(class_effects or {})
 
     rng = np.random.default_rng(seed)
-    z = rng.choice(len(class_names), size=n, p=np.asarray(class_shares))
     theta = markusen_item_probabilities(class_names)
-    cumulative = theta.cumsum(axis=-1)[z]  # (firm, item, 5)
-    uniform = rng.random((n, len(MARKUSEN_ITEMS), 1))
-    items = 1 + (uniform > cumulative).sum(axis=-1)
-    items = np.minimum(items, 5)
+    z, items = simulate_responses(rng, np.asarray(class_shares, dtype=float), theta, n)
 
     workers = np.clip(np.round(np.exp(rng.normal(np.log(6.0), 0.55, size=n))), 1, 50)
     is_hub_class = np.array([class_names[k] == "Hub-and-Spoke" for k in z])
