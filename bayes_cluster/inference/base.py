@@ -27,7 +27,9 @@ loading a file of another model or version says so), and displays itself in a no
 
 from __future__ import annotations
 
+import contextlib
 import html
+import importlib
 import json
 import warnings
 from abc import ABC, abstractmethod
@@ -64,6 +66,9 @@ STATE_ATTR = "bayes_cluster_state"
 """DataTree attribute holding the model's config and fitted state as JSON."""
 VERSION_ATTR = "bayes_cluster_version"
 """DataTree attribute holding the package version that wrote a fit."""
+MODULE_ATTR = "bayes_cluster_model_module"
+"""DataTree attribute naming the module that defines the model class (as pickle records it),
+so that a file loads in a fresh process before that module has been imported."""
 
 
 _REGISTRY: dict[str, type[BayesianModel]] = {}
@@ -274,6 +279,7 @@ class BayesianModel(ABC):
             )
         )
         tree.attrs[MODEL_ATTR] = type(self).__name__
+        tree.attrs[MODULE_ATTR] = type(self).__module__
         tree.attrs[VERSION_ATTR] = _package_version()
         tree.attrs[STATE_ATTR] = json.dumps(
             {"config": self.config(), "state": self._fitted_state()}, default=str
@@ -466,6 +472,11 @@ def _open_saved(path: str | Path) -> tuple[xr.DataTree, str]:
             f"{str(path)!r} was not written by a bayes_cluster model's save() "
             f"(no {MODEL_ATTR!r} attribute)"
         )
+    module = str(tree.attrs.get(MODULE_ATTR, ""))
+    if saved not in _REGISTRY and module.startswith("bayes_cluster."):
+        # the class registers itself when its module is imported (as pickle finds classes)
+        with contextlib.suppress(ImportError):
+            importlib.import_module(module)
     if saved not in _REGISTRY:
         raise ValueError(
             f"{str(path)!r} holds a {saved} fit, a model this version of bayes_cluster "
