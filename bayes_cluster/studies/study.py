@@ -233,6 +233,14 @@ class StudySpec:
                 return effect_set
         raise KeyError(name)
 
+    def replicate_truth(self, task: ReplicateTask) -> EffectSet:
+        """Return the truth one replicate's survey is drawn from: its effect set.
+
+        A sample-size plan (:class:`bayes_cluster.studies.plan.PlanSpec`) overrides this
+        to draw one truth per replicate from the assumed effects' uncertainty.
+        """
+        return self.effect_set(task.effects)
+
     def tasks(self) -> list[ReplicateTask]:
         """Every (effect set, n, replicate) of the study, in a stable order."""
         return [
@@ -576,7 +584,7 @@ def simulate_replicate(spec: StudySpec, task: ReplicateTask) -> pd.DataFrame:
     pandas.DataFrame
         The simulated survey (``simulate_tumang`` columns).
     """
-    effect_set = spec.effect_set(task.effects)
+    effect_set = spec.replicate_truth(task)
     data_seed, _ = replicate_seeds(spec.seed, task.effects, task.n, task.replicate)
     group_effects = None if spec.group_effects else dict.fromkeys(PRODUCT_LINES, 0.0)
     frame, _ = simulate_tumang(
@@ -839,7 +847,7 @@ def run_replicate(spec: StudySpec, task: ReplicateTask, cores: int = 1) -> pd.Da
     """
     frame = simulate_replicate(spec, task)
     _, fit_seed = replicate_seeds(spec.seed, task.effects, task.n, task.replicate)
-    truth = spec.effect_set(task.effects).truth()
+    truth = spec.replicate_truth(task).truth()
     terms = list(truth)
     fits = {}
     for method in spec.methods:
