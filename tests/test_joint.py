@@ -21,6 +21,7 @@ from scipy.special import expit, logsumexp
 
 from bayes_cluster.analyses.class_approaches import class_effect_recovery, recovery_summary
 from bayes_cluster.common.dims import CATEGORY, FIRM, ITEM, LATENT_CLASS, PREDICTOR
+from bayes_cluster.common.latent_class_math import LIKERT_THREE_LEVELS
 from bayes_cluster.estimators import logistic
 from bayes_cluster.estimators.joint import (
     CLASS_CONTRAST,
@@ -34,7 +35,12 @@ from bayes_cluster.estimators.joint import (
 )
 from bayes_cluster.inference.diagnostics import ConvergenceWarning
 from bayes_cluster.inference.summaries import SUMMARY_COLUMNS
-from bayes_cluster.run.joint_section import JointSpec, run_joint_section, validate_joint_section
+from bayes_cluster.run.joint_section import (
+    JointSpec,
+    model_collapse,
+    run_joint_section,
+    validate_joint_section,
+)
 from bayes_cluster.surveys.markusen import MARKUSEN_ITEMS
 from bayes_cluster.surveys.simulate import simulate_tumang
 
@@ -577,7 +583,7 @@ def test_validate_joint_section_defaults_from_other_sections():
         items=("mk_cooperation", "mk_local_labour"),
         predictors=("workers", "promotion"),
         outcome="export",
-        collapse="three",
+        collapse=LIKERT_THREE_LEVELS,
         class_slopes=True,
         em_starts=30,
         priors={"intercept": {"dist": "Normal", "mu": 0, "sigma": 2}},
@@ -600,12 +606,64 @@ def test_validate_joint_section_names_every_problem():
     assert spec is None
     assert problems.messages["[joint].n_classes"] == "must be a whole number 2..5, got 1"
     assert problems.messages["[joint].approaches"].startswith("unknown approaches ['bch']")
-    assert problems.messages["[joint].collapse"].startswith('must be "three"')
+    assert problems.messages["[joint].collapse"] == (
+        "the joint model collapses Likert items to [[1, 2], [3], [4, 5]] or not at all "
+        '("none"), got [[1], [2, 3], [4, 5]]'
+    )
     assert problems.messages["[joint].colour"].startswith("unknown key")
     assert problems.messages["[joint].priors.tau"].startswith("unknown prior")
     assert problems.messages["[joint].priors.item_concentration"] == (
         "prior item_concentration must be a positive number, got -1"
     )
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("three", LIKERT_THREE_LEVELS),
+        ([[1, 2], [3], [4, 5]], LIKERT_THREE_LEVELS),
+        ([[2, 1], [3], [5, 4]], LIKERT_THREE_LEVELS),
+        ("none", None),
+    ],
+)
+def test_joint_collapse_takes_the_latent_class_vocabulary(tmp_path, value, expected):
+    from bayes_cluster.run.spec import parse_spec
+    from bayes_cluster.surveys.survey import tumang_data_path
+
+    items = ["mk_cooperation", "mk_local_labour"]
+    raw = {
+        "data": {"path": str(tumang_data_path())},
+        "logistic": {"outcome": "export", "predictors": ["workers"], "bayesian": False},
+        "latent_class": {"items": items, "n_classes": [1, 2], "collapse": value},
+        "joint": {"items": items, "collapse": value},
+    }
+    spec = parse_spec(raw, path=tmp_path / "spec.toml")
+    assert spec.latent_class.collapse == expected
+    assert spec.extra["joint"].collapse == expected
+    assert model_collapse(expected) == ("none" if expected is None else "three")
+    del raw["joint"]["collapse"]  # the default: [latent_class].collapse
+    assert parse_spec(raw, path=tmp_path / "spec.toml").extra["joint"].collapse == expected
+
+
+def test_joint_and_latent_class_collapse_refuse_alike(tmp_path):
+    from bayes_cluster.run.spec import SpecError, parse_spec
+    from bayes_cluster.surveys.survey import tumang_data_path
+
+    raw = {
+        "data": {"path": str(tumang_data_path())},
+        "logistic": {"outcome": "export", "predictors": ["workers"], "bayesian": False},
+        "latent_class": {"items": ["mk_cooperation"], "n_classes": [1, 2], "collapse": "four"},
+        "joint": {"items": ["mk_cooperation", "mk_local_labour"], "collapse": [[1, 2], [3]]},
+    }
+    with pytest.raises(SpecError) as error:
+        parse_spec(raw, path=tmp_path / "spec.toml")
+    message = str(error.value)
+    form = 'must be an array of arrays of levels, e.g. [[1, 2], [3], [4, 5]], "three" or "none"'
+    assert f"[latent_class].collapse: {form}, got 'four'" in message
+    assert (
+        "[joint].collapse: groups cover levels [1, 2, 3] but mk_cooperation has levels "
+        "[1, 2, 3, 4, 5]"
+    ) in message
 
 
 def test_run_joint_section_rejects_an_invalid_table(survey, tmp_path):

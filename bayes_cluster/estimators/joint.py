@@ -60,6 +60,13 @@ from bayes_cluster.common.dims import (
     PREDICTOR,
     TERM,
 )
+from bayes_cluster.common.latent_class_math import (
+    draw_categories,
+    log_joint,
+    log_marginal,
+    safe_log,
+    simulate_responses,
+)
 from bayes_cluster.estimators.latent_class import DEFAULT_PRIORS as LATENT_CLASS_PRIORS
 from bayes_cluster.estimators.latent_class import encode_items, relabel_draws
 from bayes_cluster.estimators.logistic import DEFAULT_PRIORS as LOGIT_PRIORS
@@ -1096,14 +1103,8 @@ class JointLatentClassLogit(_ExportModel):
             )
         else:
             slopes = np.broadcast_to(beta[:, None, :], (draws, k, len(data.predictors)))
-        classes = (rng.random((draws, n, 1)) > pi.cumsum(axis=1)[:, None, :]).sum(axis=-1)
-        classes = np.minimum(classes, k - 1)  # (draw, firm)
+        classes, items = simulate_responses(rng, pi, theta, n)  # (draw, firm), (.., item)
         draw_index = np.arange(draws)[:, None]
-        firm_theta = theta[draw_index, classes]  # (draw, firm, item, category)
-        uniform = rng.random((draws, n, n_items, 1))
-        items = 1 + np.minimum(
-            (uniform > firm_theta.cumsum(axis=-1)).sum(axis=-1), n_categories - 1
-        )
         eta = alpha[draw_index, classes] + np.einsum(
             "np,dnp->dn", data.design, slopes[draw_index, classes]
         )
@@ -1288,20 +1289,21 @@ class JointLatentClassLogit(_ExportModel):
 
         # per-draw, per-firm, per-class pieces of the likelihood
         flat = data.item_indicators.reshape(data.n_firms, -1)
-        log_theta = np.log(theta).reshape(n_chains, n_draws, self.n_classes, -1)
-        log_items = np.einsum("nf,cdkf->cdnk", flat, log_theta)
+        log_theta = safe_log(theta).reshape(n_chains, n_draws, self.n_classes, -1)
+        # log pi_k p(u_i | k): the latent class model's joint, (chain, draw, firm, class)
+        log_prior_class = np.swapaxes(log_joint(flat, np.log(pi), log_theta), -1, -2)
         if self.class_slopes:
             eta = alpha[:, :, None, :] + np.einsum("np,cdkp->cdnk", data.design, beta)
         else:
             eta = alpha[:, :, None, :] + np.einsum("np,cdp->cdn", data.design, beta)[..., None]
-        log_prior_class = np.log(pi)[:, :, None, :] + log_items  # log pi_k p(u_i | k)
         log_outcome = _bernoulli_logit_logp(data.y[None, None, :, None], eta)
         log_joint_k = log_prior_class + log_outcome
         joint = logsumexp(log_joint_k, axis=-1)
-        export = joint - logsumexp(log_prior_class, axis=-1)
+        log_items = log_marginal(np.swapaxes(log_prior_class, -1, -2))  # log p(u_i)
+        export = joint - log_items
         class_probability = np.exp(log_joint_k - joint[..., None])
         # y_rep ~ p(y | items, x): the predictive the export log-likelihood scores
-        p_export = (np.exp(_log_softmax(log_prior_class)) * expit(eta)).sum(axis=-1)
+        p_export = (np.exp(log_prior_class - log_items[..., None]) * expit(eta)).sum(axis=-1)
         rng = np.random.default_rng(seed)
         y_rep = (rng.random(p_export.shape) < p_export).astype(np.int64)
 
@@ -1754,9 +1756,7 @@ class ClassLogit(_ExportModel):
                 variables["pi"] = ((CHAIN, DRAW, LATENT_CLASS), pi[None])
                 # p(k | w_i) per draw and firm, then the true class drawn from it
                 weights = _log_softmax(np.log(pi)[:, None, :] + prepared.updates["log_error"])
-                cumulative = np.exp(weights).cumsum(axis=-1)
-                assigned = (rng.random((draws, data.n_firms, 1)) > cumulative).sum(axis=-1)
-                assigned = np.minimum(assigned, self.n_classes - 1)
+                assigned = draw_categories(rng, np.exp(weights))
             eta = np.take_along_axis(alpha, np.broadcast_to(assigned, linear.shape), 1) + linear
         outcome = (rng.random(eta.shape) < expit(eta)).astype(np.int64)
         coords = {

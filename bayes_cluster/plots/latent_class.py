@@ -15,6 +15,7 @@ import xarray as xr
 from matplotlib.figure import Figure
 
 from bayes_cluster.common.dims import CATEGORY, ITEM, LATENT_CLASS, MARKUSEN_TYPE
+from bayes_cluster.common.latent_class_math import LIKERT_THREE_LEVELS, THREE_LEVEL_LABELS
 from bayes_cluster.estimators.latent_class import BayesianLatentClass
 from bayes_cluster.estimators.latent_class_em import LatentClassEM
 from bayes_cluster.plots.style import NEUTRAL, OKABE_ITO, palette, styled
@@ -33,11 +34,9 @@ __all__ = [
     "plot_membership",
 ]
 
-RESPONSE_COLOURS = {
-    "disagree": OKABE_ITO["vermillion"],
-    "neutral": NEUTRAL,
-    "agree": OKABE_ITO["blue"],
-}
+RESPONSE_COLOURS = dict(
+    zip(THREE_LEVEL_LABELS, (OKABE_ITO["vermillion"], NEUTRAL, OKABE_ITO["blue"]), strict=True)
+)
 """Colours of the collapsed Likert responses (1-2, 3, 4-5) in every figure."""
 
 _LEVEL_WORDS = {"H": "high", "M": "mixed", "L": "low"}
@@ -76,13 +75,10 @@ def plot_descriptive_scoring(result: DescriptiveScoring, *, title: str | None = 
     shares, matches, scores = figure.subplots(1, 3, gridspec_kw={"width_ratios": [3.2, 1.6, 1.6]})
 
     left = np.zeros(n_items)
-    for column, label in (
-        ("share_disagree", "disagree (1-2)"),
-        ("share_neutral", "neutral (3)"),
-        ("share_agree", "agree (4-5)"),
-    ):
-        width = table[column].to_numpy(dtype=float)
-        key = label.split(" ")[0]
+    for key, codes in zip(THREE_LEVEL_LABELS, LIKERT_THREE_LEVELS, strict=True):
+        width = table[f"share_{key}"].to_numpy(dtype=float)
+        span = f"{codes[0]}-{codes[-1]}" if len(codes) > 1 else f"{codes[0]}"
+        label = f"{key} ({span})"  # disagree (1-2), neutral (3), agree (4-5)
         shares.barh(y, width, left=left, color=RESPONSE_COLOURS[key], label=label, height=0.7)
         left += width
     for threshold in (result.majority, 1.0 - result.majority):

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from bayes_cluster.run.collapse import collapse_codes
 from bayes_cluster.surveys.survey import SurveyProblem, SurveyValidationError
 
 if TYPE_CHECKING:
@@ -46,8 +47,6 @@ __all__ = [
 
 MIN_FIRMS = 10
 """Fewest firms any analysis is run on: below it every estimate is its prior or noise."""
-
-_THREE_LEVELS = ((1, 2), (3,), (4, 5))  # the joint model's collapse = "three"
 
 
 class InfeasibleSpecError(SurveyValidationError):
@@ -157,9 +156,8 @@ def check_feasibility(spec: Spec, frame: pd.DataFrame) -> list[SurveyProblem]:
         )
     joint = spec.extra.get("joint")
     if joint is not None:
-        collapse = _THREE_LEVELS if joint.collapse == "three" else None
         _check_classes(
-            frame, spec, "[joint].n_classes", joint.items, joint.n_classes, collapse, add
+            frame, spec, "[joint].n_classes", joint.items, joint.n_classes, joint.collapse, add
         )
         _check_logit(frame, "[joint].predictors", joint.predictors, joint.n_classes - 1, add)
     return problems
@@ -222,7 +220,7 @@ def _check_classes(
     table = frame[items]
     categories = []
     if collapse is not None:
-        lookup = {level: g for g, group in enumerate(collapse) for level in group}
+        lookup = collapse_codes(collapse)
         table = table.apply(lambda column: column.map(lookup))
         categories = [len(collapse)] * len(items)
     else:

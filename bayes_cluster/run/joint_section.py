@@ -21,11 +21,13 @@ from bayes_cluster.analyses.class_approaches import (
     JointComparison,
     compare_class_approaches,
 )
+from bayes_cluster.common.latent_class_math import LIKERT_THREE_LEVELS
 from bayes_cluster.estimators.joint import DEFAULT_PRIORS, merge_priors
+from bayes_cluster.run.collapse import Collapse, check_collapse, parse_collapse
 from bayes_cluster.surveys.codebook import TUMANG_PREDICTORS
 from bayes_cluster.surveys.markusen import MARKUSEN_ITEMS
 
-__all__ = ["JointSpec", "run_joint_section", "validate_joint_section"]
+__all__ = ["JointSpec", "model_collapse", "run_joint_section", "validate_joint_section"]
 
 
 @dataclass(frozen=True)
@@ -42,9 +44,11 @@ class JointSpec:
         Predictors of the outcome (default: the ``[logistic]`` predictors).
     outcome : str
         0/1 outcome (default: the ``[logistic]`` outcome).
-    collapse : {"three", "none"}
-        Likert collapsing (default: the ``[latent_class]`` collapse, ``[[1, 2], [3], [4, 5]]``
-        being ``"three"``).
+    collapse : tuple of tuple of int, or None
+        Level groups, as ``[latent_class].collapse`` (:func:`~bayes_cluster.run.collapse.
+        parse_collapse`; default the ``[latent_class]`` collapse): the joint model fits
+        disagree / neutral / agree (``((1, 2), (3,), (4, 5))``) or the levels as they are
+        (None).
     class_slopes : bool
         Class-specific, partially pooled slopes in the joint model.
     approaches : tuple of str
@@ -59,7 +63,7 @@ class JointSpec:
     items: tuple[str, ...] = MARKUSEN_ITEMS
     predictors: tuple[str, ...] = TUMANG_PREDICTORS
     outcome: str = "export"
-    collapse: Literal["three", "none"] = "three"
+    collapse: Collapse | None = LIKERT_THREE_LEVELS
     class_slopes: bool = False
     approaches: tuple[str, ...] = ("no_class", "two_step", "three_step_ml", "joint")
     em_starts: int = 50
@@ -77,6 +81,42 @@ _JOINT_KEYS = (
     "em_starts",
     "priors",
 )
+
+
+def model_collapse(collapse: Collapse | str | None) -> Literal["three", "none"]:
+    """Return the joint model's ``collapse`` for a spec's level groups.
+
+    The joint model (:class:`~bayes_cluster.estimators.joint.JointLatentClassLogit`)
+    collapses Likert items to disagree / neutral / agree itself or keeps the levels.
+
+    Parameters
+    ----------
+    collapse : tuple of tuple of int, str or None
+        Level groups, or a spec value (:func:`~bayes_cluster.run.collapse.parse_collapse`).
+
+    Returns
+    -------
+    {"three", "none"}
+
+    Raises
+    ------
+    ValueError
+        For other groupings (the joint model cannot fit them).
+
+    Examples
+    --------
+    >>> model_collapse([[1, 2], [3], [4, 5]]), model_collapse(None)
+    ('three', 'none')
+    """
+    groups = parse_collapse(collapse) if collapse is not None else None
+    if groups is None:
+        return "none"
+    if groups == LIKERT_THREE_LEVELS:
+        return "three"
+    raise ValueError(
+        f"the joint model collapses Likert items to [[1, 2], [3], [4, 5]] or not at all "
+        f'("none"), got {[list(g) for g in groups]}'
+    )
 
 
 def validate_joint_section(
@@ -149,20 +189,14 @@ def validate_joint_section(
     if not isinstance(outcome, str):
         problems.add("[joint].outcome", f"must be a column name, got {outcome!r}")
         ok = False
-    # the latent class section writes groups; the joint model takes "three" or "none"
-    collapse = raw.get("collapse", getattr(latent_class, "collapse", None) or "none")
-    groups = {"three": "three", "none": "none"}
-    if isinstance(collapse, list | tuple):
-        as_groups = [list(g) if isinstance(g, list | tuple) else g for g in collapse]
-        collapse = "three" if as_groups == [[1, 2], [3], [4, 5]] else None
-    else:
-        collapse = groups.get(collapse) if isinstance(collapse, str) else None
-    if collapse is None:
-        problems.add(
-            "[joint].collapse",
-            'must be "three" (= [[1, 2], [3], [4, 5]]) or "none", '
-            f"got {raw.get('collapse', getattr(latent_class, 'collapse', None))!r}",
-        )
+    # the vocabulary of [latent_class].collapse (run.collapse.check_collapse), its default
+    try:
+        collapse = getattr(latent_class, "collapse", None)
+        if "collapse" in raw:
+            collapse = check_collapse(raw["collapse"], items, data)
+        model_collapse(collapse)
+    except ValueError as error:
+        problems.add("[joint].collapse", str(error))
         ok = False
     class_slopes = raw.get("class_slopes", False)
     if not isinstance(class_slopes, bool):
@@ -291,7 +325,7 @@ def run_joint_section(
         items=config.items,
         predictors=config.predictors,
         outcome=config.outcome,
-        collapse=config.collapse,
+        collapse=model_collapse(config.collapse),
         class_slopes=config.class_slopes,
         priors=config.priors,
         approaches=config.approaches,

@@ -24,6 +24,7 @@ from types import MappingProxyType
 from typing import Any
 
 from bayes_cluster.inference.priors import DISTRIBUTIONS as _PRIOR_FAMILIES
+from bayes_cluster.run.collapse import check_collapse
 from bayes_cluster.surveys.codebook import (
     DECIMAL_MARKS,
     THOUSANDS_SEPARATORS,
@@ -1019,36 +1020,10 @@ def _validate_latent_class(
         n_classes = tuple(range(bounds[0], bounds[1] + 1))
     collapse = None
     if table.has("collapse"):
-        groups = table.get("collapse", list, None)
-        if groups is not None:
-            flat = [v for g in groups if isinstance(g, list) for v in g]
-            if (
-                not groups
-                or not all(isinstance(g, list) and g for g in groups)
-                or not all(isinstance(v, int) and not isinstance(v, bool) for v in flat)
-            ):
-                problems.add(
-                    "[latent_class].collapse",
-                    "must be an array of arrays of levels, e.g. [[1, 2], [3], [4, 5]]",
-                )
-            elif len(flat) != len(set(flat)):
-                problems.add("[latent_class].collapse", "a level appears in two groups")
-            else:
-                collapse = tuple(tuple(g) for g in groups)
-                if data is not None:
-                    for item in items:
-                        column = data.column(item) if item in data.columns else None
-                        if (
-                            column is not None
-                            and column.levels
-                            and set(column.levels) != set(flat)
-                        ):
-                            problems.add(
-                                "[latent_class].collapse",
-                                f"groups cover levels {sorted(flat)} but {item} has levels "
-                                f"{list(column.levels)}",
-                            )
-                            break
+        try:
+            collapse = check_collapse(table.raw["collapse"], items, data)
+        except ValueError as error:
+            problems.add("[latent_class].collapse", str(error))
     # the mixture's priors are Dirichlet concentrations (bayes_cluster.estimators.latent_class)
     priors = {}
     for name, value in table.get("priors", dict, {}).items():

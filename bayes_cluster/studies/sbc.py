@@ -40,6 +40,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from bayes_cluster.common.latent_class_math import one_hot, simulate_responses
+
 # the rank ECDF and its band live below the figures (plots/study.py draws them)
 from bayes_cluster.inference.calibration import ecdf_band
 from bayes_cluster.inference.calibration import ecdf_counts as _ecdf_counts
@@ -583,13 +585,9 @@ def sbc_latent_class(
         theta = rng.dirichlet(
             np.full(n_categories, priors["item_concentration"]), size=(n_classes, len(items))
         )
-        z = rng.choice(n_classes, size=n_firms, p=pi)
-        cumulative = theta.cumsum(axis=-1)[z]  # (firm, item, category)
-        answers = (rng.random((n_firms, len(items), 1)) > cumulative).sum(axis=-1)
-        answers = np.minimum(answers, n_categories - 1)
-        one_hot = np.eye(n_categories)[answers]
+        _, answers = simulate_responses(rng, pi, theta, n_firms)  # (firm, item), 1..C
         truth = dict(zip(labels, latent_class_quantities(pi, theta), strict=True))
-        simulations.append((truth, {"responses": one_hot}))
+        simulations.append((truth, {"responses": one_hot(answers, n_categories)}))
 
     def quantities(posterior: Any) -> dict[str, np.ndarray]:
         pi = posterior["pi"].to_numpy()

@@ -31,6 +31,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from bayes_cluster.common.latent_class_math import collapse_likert
+
 MARKUSEN_TYPES: tuple[str, ...] = (
     "Marshallian",
     "Hub-and-Spoke",
@@ -334,7 +336,7 @@ def best_markusen_type(
 # --------------------------------------------------------------------------------------
 
 LIKERT_LEVELS: tuple[int, ...] = (1, 2, 3, 4, 5)
-"""Codes of the Markusen items: 1-2 disagree, 3 neutral, 4-5 agree."""
+"""Codes of the Markusen items: 1-2 disagree, 3 neutral, 4-5 agree (:func:`collapse_likert`)."""
 
 
 @dataclass(frozen=True)
@@ -454,9 +456,9 @@ def descriptive_scoring(
         if answered.empty:
             raise ValueError(f"item {item!r} has no response to score")
         n = len(answered)
-        agree = float((answered >= 4).sum()) / n
-        disagree = float((answered <= 2).sum()) / n
-        neutral = float((answered == 3).sum()) / n
+        # disagree (1-2), neutral (3), agree (4-5): the one Likert collapse rule
+        counts = np.bincount(collapse_likert(answered.to_numpy(dtype=np.int64)), minlength=4)
+        disagree, neutral, agree = (float(count) / n for count in counts[1:])
         if agree >= majority and agree > disagree:
             level = "H"
         elif disagree >= majority and disagree > agree:
