@@ -125,6 +125,7 @@ def _parse_outcome_labels(items: Sequence[str] | None) -> dict[str, int] | None:
 def _cmd_validate(args: argparse.Namespace) -> int:
     import warnings
 
+    from bayes_cluster.run.feasibility import ensure_feasible
     from bayes_cluster.run.spec import SpecError, load_spec
     from bayes_cluster.surveys.codebook import TUMANG_CODEBOOK
     from bayes_cluster.surveys.survey import (
@@ -172,7 +173,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
             warnings.simplefilter("always", SurveyWarning)
             frame = load_survey(path, **options)
         if spec is not None:
-            spec.check_feasibility(frame)
+            ensure_feasible(spec, frame)
     except SurveyValidationError as error:
         print(f"INVALID: {error}", file=sys.stderr)
         return 1
@@ -374,6 +375,107 @@ def _cmd_study(args: argparse.Namespace) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------- plan
+
+
+def _add_plan_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "plan",
+        help="sample-size planning: P(detect each effect) by survey size and method",
+        description=(
+            "From assumed effects with their uncertainty (a prior per coefficient, or the "
+            "posterior of a pilot survey) and a range of survey sizes, simulate surveys with "
+            "the Tumang design, fit every method, and write assurance.csv (probability of "
+            "detecting each effect, interval width, separation rate per method x predictor "
+            "x n), plan.md (table and one-line answers), figures/assurance.png and plan.json "
+            "to --out. It is a simulation study underneath: rerunning resumes. See "
+            "docs/planning.md."
+        ),
+    )
+    parser.add_argument("spec", type=Path, help="plan spec (TOML), e.g. models/plan_tumang.toml")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        required=True,
+        help=(
+            "output folder: a new or empty folder, or one an earlier run of this plan wrote "
+            "(its study.json names bayes_cluster), to resume. Anything else is refused "
+            "before any work starts; nothing is ever deleted"
+        ),
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help=f"local worker processes, 1 to {MAX_WORKERS} (default 1)",
+    )
+    parser.add_argument(
+        "--scheduler",
+        default=None,
+        metavar="ADDRESS",
+        help="Dask distributed scheduler (tcp://HOST:8786): run the replicates on its workers",
+    )
+    parser.add_argument("--no-progress", action="store_true", help="do not show the progress bar")
+    parser.set_defaults(handler=_cmd_plan)
+
+
+def _cmd_plan(args: argparse.Namespace) -> int:
+    from bayes_cluster.run.safety import OutputFolderError, check_output_folder
+    from bayes_cluster.studies.study import owns_study_folder
+
+    if not 1 <= args.workers <= MAX_WORKERS:
+        raise UsageError(f"--workers must be between 1 and {MAX_WORKERS}, got {args.workers}")
+    try:
+        check_output_folder(
+            args.out, option="--out", marker="study.json", owns=owns_study_folder, action="add to"
+        )
+    except OutputFolderError as error:
+        return _refuse(str(error))
+
+    from bayes_cluster.run.spec import SpecError
+    from bayes_cluster.studies.plan import load_plan_spec, run_plan
+    from bayes_cluster.studies.study import pending_tasks
+
+    try:
+        spec = load_plan_spec(args.spec)
+    except SpecError as error:
+        print(f"INVALID: {error}", file=sys.stderr)
+        return 1
+    total = len(spec.tasks())
+    done = total - len(pending_tasks(spec, args.out))
+    if done:
+        print(f"resuming: {done} of {total} replicates already in {args.out}")
+    try:
+        result = run_plan(
+            spec,
+            args.out,
+            workers=args.workers,
+            scheduler=args.scheduler,
+            progress=not args.no_progress,
+            stream=sys.stderr,
+        )
+    except BaseException as error:
+        if not _was_interrupted(error):
+            if isinstance(error, ValueError):
+                print(f"error: {error}", file=sys.stderr)
+                return 1
+            raise
+        left = len(pending_tasks(spec, args.out)) if args.out.is_dir() else total
+        print(
+            f"\ninterrupted: {total - left} of {total} replicates saved in {args.out}; "
+            "run the same command again to resume",
+            file=sys.stderr,
+        )
+        return EXIT_INTERRUPTED
+    for line in result.answers:
+        print(line)
+    print(
+        f"{result.study.computed} replicates computed in {result.study.seconds:.1f} s "
+        f"({total} in the plan); wrote {args.out / 'assurance.csv'} and {args.out / 'plan.md'}"
+    )
+    return 0
+
+
 # --------------------------------------------------------------------------- run
 
 
@@ -480,6 +582,7 @@ _COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_validate_parser,
     _add_simulate_parser,
     _add_study_parser,
+    _add_plan_parser,
 ]
 """One adder per subcommand; each sets ``handler`` to its ``_cmd_<name>`` function."""
 
