@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from bayes_cluster.common.dims import TERM
+from bayes_cluster.common.latent_class_math import LIKERT_THREE_LEVELS
 from bayes_cluster.estimators.joint import (
     ClassLogit,
     JointLatentClassLogit,
@@ -298,7 +299,8 @@ def compare_class_approaches(
 
 # ------------------------------------------------------------------- recovery study
 
-_THREE_GROUPS = ((0, 1), (2,), (3, 4))
+# the three-level collapse as 0-based category positions (levels 1-2, 3, 4-5)
+_THREE_GROUPS = tuple(tuple(level - 1 for level in group) for group in LIKERT_THREE_LEVELS)
 
 
 def _collapse_truth(theta: np.ndarray, collapse: str) -> np.ndarray:
