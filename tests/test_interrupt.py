@@ -25,6 +25,7 @@ import pytest
 
 from bayes_cluster.cli import main
 from bayes_cluster.run import pipeline, report, safety
+from bayes_cluster.run.context import SectionRunner
 from bayes_cluster.run.safety import PACKAGE, Interrupted
 from bayes_cluster.studies import study
 
@@ -66,7 +67,7 @@ def test_run_interrupted_while_writing_keeps_the_previous_results(tmp_path, monk
         real_write_report(*args, **kwargs)  # half of the new results are on disk
         press_ctrl_c()
 
-    monkeypatch.setattr(pipeline, "SECTION_RUNNERS", [])
+    monkeypatch.setattr(pipeline, "SECTIONS", ())
     monkeypatch.setattr(pipeline, "write_report", write_report_then_ctrl_c)
     assert main(["run", str(LOGIT_SPEC), "--out", str(out)]) == 130
     err = capsys.readouterr().err
@@ -92,8 +93,9 @@ def test_run_interrupt_swallowed_by_a_library_is_still_honoured(tmp_path, monkey
         recorded.append("truncated fit")
         context.save_table(pd.DataFrame({"estimate": [0.0]}), "logistic/truncated.csv")
 
-    monkeypatch.setattr(pipeline, "SECTION_RUNNERS", [])
-    pipeline.register_runner("sampler", swallowing_section, applies=lambda spec: True)
+    monkeypatch.setattr(
+        pipeline, "SECTIONS", (SectionRunner("sampler", lambda spec: True, swallowing_section),)
+    )
     out = tmp_path / "new" / "deeper" / "results"
     assert main(["run", str(LOGIT_SPEC), "--out", str(out)]) == 130
     err = capsys.readouterr().err
@@ -120,8 +122,11 @@ def test_run_interrupt_inside_compiled_code_exits_130(tmp_path, monkeypatch, cap
         except Interrupted as error:
             raise SystemError("CPUDispatcher returned a result with an exception set") from error
 
-    monkeypatch.setattr(pipeline, "SECTION_RUNNERS", [])
-    pipeline.register_runner("compiled", section_in_compiled_code, applies=lambda spec: True)
+    monkeypatch.setattr(
+        pipeline,
+        "SECTIONS",
+        (SectionRunner("compiled", lambda spec: True, section_in_compiled_code),),
+    )
     out = tmp_path / "results"
     assert main(["run", str(LOGIT_SPEC), "--out", str(out)]) == 130
     err = capsys.readouterr().err
@@ -137,8 +142,9 @@ def test_a_real_error_is_not_mistaken_for_an_interrupt(tmp_path, monkeypatch):
     def broken_section(context):
         raise SystemError("a real bug")
 
-    monkeypatch.setattr(pipeline, "SECTION_RUNNERS", [])
-    pipeline.register_runner("broken", broken_section, applies=lambda spec: True)
+    monkeypatch.setattr(
+        pipeline, "SECTIONS", (SectionRunner("broken", lambda spec: True, broken_section),)
+    )
     with pytest.raises(SystemError, match="a real bug"):
         main(["run", str(LOGIT_SPEC), "--out", str(tmp_path / "results")])
 

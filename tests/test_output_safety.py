@@ -23,6 +23,7 @@ import pytest
 
 from bayes_cluster.cli import main
 from bayes_cluster.run import pipeline
+from bayes_cluster.run.context import SectionRunner
 from bayes_cluster.run.safety import PACKAGE, OutputFolderError, check_output_folder
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -387,7 +388,7 @@ def test_read_only_folders_are_refused_before_any_work(name, locked_sandbox):
 
 def test_run_replaces_only_its_own_folder_with_the_users_umask(tmp_path, monkeypatch, capsys):
     """No MCMC here: the sections are left out, the folder handling is the point."""
-    monkeypatch.setattr(pipeline, "SECTION_RUNNERS", [])
+    monkeypatch.setattr(pipeline, "SECTIONS", ())
     monkeypatch.chdir(tmp_path)
     previous_umask = os.umask(0o027)
     try:
@@ -434,8 +435,9 @@ def test_folder_filled_during_the_run_is_not_replaced(tmp_path, monkeypatch):
         out.mkdir()
         (out / "draft.docx").write_text("written while the run was going")
 
-    monkeypatch.setattr(pipeline, "SECTION_RUNNERS", [])
-    pipeline.register_runner("user", user_saves_a_file, applies=lambda spec: True)
+    monkeypatch.setattr(
+        pipeline, "SECTIONS", (SectionRunner("user", lambda spec: True, user_saves_a_file),)
+    )
     with pytest.raises(pipeline.PipelineError, match="it changed during the run"):
         pipeline.run_spec(LOGIT_SPEC, out=out, stream=None)
     assert names(out) == {"draft.docx"}

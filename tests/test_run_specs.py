@@ -30,6 +30,7 @@ from run_outputs import (
 
 from bayes_cluster.cli import main
 from bayes_cluster.run import pipeline
+from bayes_cluster.run.context import SectionRunner
 from bayes_cluster.run.spec import SpecError, load_spec
 from bayes_cluster.surveys.codebook import TUMANG_PREDICTORS
 from bayes_cluster.surveys.markusen import MARKUSEN_ITEMS, MARKUSEN_TYPES, match_markusen_types
@@ -186,14 +187,32 @@ def test_a_failing_section_leaves_the_previous_results_untouched(tmp_path, monke
 
     # the crash comes where the MCMC would start, after the data and frequentist sections
     # wrote their results into the run's folder (no MCMC fit is needed to show they go)
-    monkeypatch.setattr(pipeline, "SECTION_RUNNERS", list(pipeline.SECTION_RUNNERS))
-    pipeline.register_runner("boom", fail, applies=lambda spec: True, before="logistic")
+    at = [runner.name for runner in pipeline.SECTIONS].index("logistic")
+    boom = SectionRunner("boom", lambda spec: True, fail)
+    monkeypatch.setattr(
+        pipeline, "SECTIONS", (*pipeline.SECTIONS[:at], boom, *pipeline.SECTIONS[at:])
+    )
     with pytest.raises(RuntimeError, match="sampler crashed"):
         pipeline.run_spec(spec, out=out, stream=None)
     assert {"data_summary.csv", "logistic/mle_summary.csv"} <= set(written_before_the_crash)
     assert [p.name for p in tmp_path.iterdir() if p.name != "spec.toml"] == ["results"]
     assert sorted(p.name for p in out.iterdir()) == ["report.html", "run.json"]
     assert (out / "report.html").read_text() == "previous report"
+
+
+@pytest.mark.parametrize(
+    ("model", "sections"),
+    [
+        ("tumang", ["data", "latent_class", "frequentist", "logistic", "comparison"]),
+        ("tumang_joint", ["data", "joint"]),
+        ("tumang_logit_only", ["data", "frequentist", "logistic", "comparison"]),
+    ],
+)
+def test_sections_run_in_order_each_where_its_spec_section_is(model, sections):
+    every = ["data", "latent_class", "frequentist", "logistic", "joint", "comparison"]
+    assert [runner.name for runner in pipeline.SECTIONS] == every
+    spec = load_spec(ROOT / "models" / f"{model}.toml")
+    assert [runner.name for runner in pipeline.SECTIONS if runner.applies(spec)] == sections
 
 
 def test_frequentist_only_spec_on_a_survey_with_its_own_columns(tmp_path):

@@ -1,0 +1,330 @@
+"""The run context: the one object through which a section of a run writes its files.
+
+A section runner (:class:`SectionRunner`) gets the shared :class:`RunContext`: it fits its
+models, writes its tables (CSV), posteriors (NetCDF) and figures (PNG, PDF, SVG) through the
+context, and adds its part of the report.  :class:`RunResult` is what a whole run returns;
+:class:`PipelineError` stops a run that cannot go on.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import warnings
+import zlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+import numpy as np
+import pandas as pd
+
+from bayes_cluster.run.report import Alert, DiagnosticsEntry, FigureBlock, Report
+from bayes_cluster.run.spec import SamplerSpec, Spec
+
+__all__ = [
+    "QUICK_LABEL",
+    "PipelineError",
+    "RunContext",
+    "RunResult",
+    "SectionRunner",
+    "run_collecting_warnings",
+    "warning_notes",
+]
+
+QUICK_LABEL = "QUICK PREVIEW (--quick): not for reporting"
+
+
+class PipelineError(RuntimeError):
+    """A run that cannot go on (e.g. a transform undefined for the data); nothing is written."""
+
+
+# --------------------------------------------------------------------------- context
+
+
+@dataclass
+class RunContext:
+    """What every section runner reads and writes.
+
+    A section writes every file of the run through it (:meth:`save_table`,
+    :meth:`save_figure`, :meth:`save_tree`, :meth:`save_text`, :meth:`add_diagnostics`), so
+    the files land in the run's temporary folder and carry the run mode.
+
+    Attributes
+    ----------
+    spec : Spec
+        The validated spec.
+    quick : bool
+        ``--quick`` preview.
+    sampler : SamplerSpec
+        MCMC settings of this run (quick ones under ``--quick``).
+    folder : pathlib.Path
+        The temporary output folder (moved into place at the end).
+    frame : pandas.DataFrame
+        The validated survey (with transformed predictor columns added).
+    report : Report
+        The report being assembled.
+    methods : list of MethodEstimates
+        Logit estimates that go into the comparison table, in order.
+    results : dict
+        Fitted objects by name, for later sections (e.g. ``"latent_class"``).
+    verdicts : dict
+        Headline findings for the terminal summary and ``run.json``.
+    stream : file-like or None
+        Where progress lines go (``None``: silence).
+    progressbar : bool
+        Show the samplers' own progress bars.
+    timings : dict
+        Seconds per section, for ``run.json``.
+    started : float
+        ``time.perf_counter()`` at the start of the run (progress lines show the elapsed time).
+    """
+
+    spec: Spec
+    quick: bool
+    sampler: SamplerSpec
+    folder: Path
+    frame: pd.DataFrame
+    report: Report
+    stream: TextIO | None = None
+    progressbar: bool = False
+    methods: list = field(default_factory=list)
+    results: dict[str, Any] = field(default_factory=dict)
+    verdicts: dict[str, Any] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+    started: float = field(default_factory=time.perf_counter)
+
+    # ------------------------------------------------------------------ progress
+    def progress(self, message: str) -> None:
+        """Print one progress line with the elapsed time."""
+        if self.stream is not None:
+            elapsed = time.perf_counter() - self.started
+            print(f"[{elapsed:6.1f}s] {message}", file=self.stream, flush=True)
+
+    @property
+    def run_mode(self) -> str:
+        """``"quick preview"`` or ``"full"`` (written into every CSV and attrs)."""
+        return "quick preview" if self.quick else "full"
+
+    def seed(self, name: str) -> int:
+        """Return a seed for one model, derived from the spec's seed and the model's name.
+
+        Stable across runs and Python processes (no ``hash()`` salt).
+        """
+        return int(
+            np.random.SeedSequence([self.sampler.seed, zlib.crc32(name.encode())]).generate_state(
+                1
+            )[0]
+        )
+
+    # ------------------------------------------------------------------ writing
+    def path(self, relative: str) -> Path:
+        """Absolute path of an output file; creates its folder."""
+        target = self.folder / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        return target
+
+    def save_text(self, text: str, relative: str) -> Path:
+        """Write a text file of the run (Markdown, LaTeX), UTF-8."""
+        target = self.path(relative)
+        target.write_text(text, encoding="utf-8")
+        return target
+
+    def save_table(self, frame: pd.DataFrame, relative: str, *, index: bool = True) -> Path:
+        """Write a CSV table, with a ``run`` column saying full run or quick preview."""
+        table = frame.copy()
+        table["run"] = self.run_mode
+        target = self.path(relative)
+        table.to_csv(target, index=index, float_format="%.10g", lineterminator="\n")
+        return target
+
+    def save_figure(self, figure: Any, name: str, caption: str) -> FigureBlock:
+        """Save a figure as ``figures/<name>.png`` (300 dpi or more), ``.pdf`` and ``.svg``.
+
+        Under ``--quick`` a preview label goes top right, above the axes (it never
+        covers tick labels).  The PNG is what the report shows; PDF and SVG are for papers.
+        """
+        from bayes_cluster.plots.style import PUBLICATION_DPI, save_formats, stamp_label
+
+        if self.quick:
+            stamp_label(figure, QUICK_LABEL)
+        relative = f"figures/{name}.png"
+        save_formats(
+            figure,
+            self.path(relative),
+            dpi=max(self.spec.report.figure_dpi, PUBLICATION_DPI),
+        )
+        _close(figure)
+        return FigureBlock(
+            relative,
+            caption + (" (quick preview)" if self.quick else ""),
+            vector=(f"figures/{name}.pdf", f"figures/{name}.svg"),
+        )
+
+    def save_tree(self, tree: Any, relative: str, **attrs: str) -> Path:
+        """Write a posterior DataTree as NetCDF with provenance and run mode in its attrs."""
+        from bayes_cluster.inference.provenance import provenance
+
+        target = self.path(relative)
+        tree = tree.copy()
+        tree.attrs.update(
+            provenance(seed=self.sampler.seed, data=self.frame, spec=self.spec.text),
+            run_mode=self.run_mode,
+            **attrs,
+        )
+        tree.to_netcdf(target, engine="h5netcdf")
+        return target
+
+    def add_diagnostics(self, name: str, diagnostics: Any) -> DiagnosticsEntry:
+        """Record an MCMC fit's diagnostics for the report (adapter for MCMCDiagnostics)."""
+        slug = re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
+        relative = f"diagnostics/{slug}.csv"
+        self.save_table(diagnostics.to_frame(), relative)
+        entry = _diagnostics_entry(name, diagnostics, relative)
+        self.report.diagnostics.append(entry)
+        if not entry.passed:
+            self.progress(
+                f"  ! diagnostics FAILED for {name}: {'; '.join(entry.problems)} "
+                f"(every parameter: {relative})"
+            )
+        return entry
+
+
+@dataclass(frozen=True)
+class SectionRunner:
+    """One section of a run: ``run(context)``, called when ``applies(spec)``.
+
+    Attributes
+    ----------
+    name : str
+        Section name (timings in ``run.json``; the heading of its warnings).
+    applies : callable
+        ``applies(spec) -> bool``: whether the spec asks for this section.
+    run : callable
+        ``run(context)``: fit, write through the context, add report sections, and put
+        logit estimates for the comparison into ``context.methods``.
+    """
+
+    name: str
+    applies: Callable[[Spec], bool]
+    run: Callable[[RunContext], None]
+
+
+def run_collecting_warnings(runner: SectionRunner, context: RunContext) -> None:
+    """Run one section; show the warnings it raised in the report section it added.
+
+    Convergence warnings are left out: every MCMC fit's diagnostics are reported anyway.
+
+    Parameters
+    ----------
+    runner : SectionRunner
+        The section to run.
+    context : RunContext
+        The run; the warnings go into the last report section the runner added (or a
+        ``Warnings (<name>)`` section) and into the progress lines.
+    """
+    from bayes_cluster.inference.diagnostics import ConvergenceWarning
+
+    before = {id(section) for section in context.report.sections}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        runner.run(context)
+    notes = warning_notes(caught)
+    if not notes:
+        return
+    added = [s for s in context.report.sections if id(s) not in before]
+    target = added[-1] if added else context.report.section(f"Warnings ({runner.name})")
+    for note in notes:
+        target.add(Alert(f"Warning raised while running this section: {note}", "warning"))
+    for note in notes:
+        context.progress(f"  warning ({runner.name}): {note}")
+
+
+def _close(figure: Any) -> None:
+    import matplotlib.pyplot as plt
+
+    plt.close(figure)
+
+
+DIAGNOSTICS_ROWS = 8
+"""Parameters per fit shown in the report (worst R-hat first); the rest are in the CSV."""
+
+
+def _diagnostics_entry(name: str, diagnostics: Any, relative: str) -> DiagnosticsEntry:
+    """Turn :class:`bayes_cluster.inference.diagnostics.MCMCDiagnostics` into a report entry."""
+    table = diagnostics.to_frame()
+    worst = table.sort_values("r_hat", ascending=False).head(DIAGNOSTICS_ROWS)
+    worst = worst[[c for c in ("r_hat", "ess_bulk", "ess_tail") if c in worst.columns]]
+    worst.index.name = "parameter (worst R-hat first)"
+    bfmi = ", ".join(f"{value:.2f}" for value in np.asarray(diagnostics.bfmi).ravel())
+    summary = (
+        f"{diagnostics.n_chains} chains x {diagnostics.n_draws} draws "
+        f"({diagnostics.sampler}); divergences: {diagnostics.n_divergences}; "
+        f"max tree depth hits: {diagnostics.treedepth_hits}; E-BFMI per chain: "
+        f"{bfmi or 'n/a'}; max R-hat {table['r_hat'].max():.3f}; min bulk / tail ESS "
+        f"{table['ess_bulk'].min():.0f} / {table['ess_tail'].min():.0f}. All {len(table)} "
+        f"parameters: `{relative}`."
+    )
+    return DiagnosticsEntry(
+        name=name,
+        passed=bool(diagnostics.passed),
+        # counts and the worst value per check, not one line per parameter (the CSV has all)
+        problems=tuple(diagnostics.compact_problems()),
+        advice=tuple(diagnostics.advice),
+        details=worst,
+        summary=summary,
+    )
+
+
+def warning_notes(caught: Sequence[warnings.WarningMessage]) -> list[str]:
+    """Distinct warning messages, first sentence only, for the report.
+
+    Parameters
+    ----------
+    caught : sequence of warnings.WarningMessage
+        What ``warnings.catch_warnings(record=True)`` recorded.
+
+    Returns
+    -------
+    list of str
+        One note per distinct first sentence, in the order first raised.
+    """
+    notes = []
+    for item in caught:
+        text = str(item.message).split(". ")[0].strip().rstrip(".") + "."
+        if text not in notes:
+            notes.append(text)
+    return notes
+
+
+# --------------------------------------------------------------------------- results
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What a run produced.
+
+    Attributes
+    ----------
+    folder : pathlib.Path
+        The output folder.
+    comparison : pandas.DataFrame or None
+        The comparison table (``None`` without a logit).
+    verdicts : dict
+        Headline findings.
+    summary : list of str
+        The lines printed at the end of the run.
+    diagnostics_passed : bool
+        Whether every MCMC fit passed its checks.
+    seconds : float
+        Wall time of the run.
+    """
+
+    folder: Path
+    comparison: pd.DataFrame | None
+    verdicts: dict[str, Any]
+    summary: list[str]
+    diagnostics_passed: bool
+    seconds: float

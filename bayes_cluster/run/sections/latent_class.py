@@ -1,0 +1,506 @@
+"""The ``[latent_class]`` section: the cluster pattern (Markusen typology).
+
+Descriptive Markusen scoring, EM and Bayesian latent classes, the choice of the number
+of classes by PSIS-LOO, and the posterior predictive check of the chosen mixture.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from bayes_cluster.common.latent_class_math import LIKERT_THREE_LEVELS
+from bayes_cluster.run.context import RunContext
+from bayes_cluster.run.report import Alert, BulletList, Paragraph, Section, TableBlock
+from bayes_cluster.run.spec import LatentClassSpec
+
+if TYPE_CHECKING:
+    from bayes_cluster.estimators.latent_class import BayesianLatentClass
+    from bayes_cluster.estimators.latent_class_em import LatentClassEM
+    from bayes_cluster.surveys.markusen import DescriptiveScoring
+
+__all__ = ["run_latent_class"]
+
+
+def _item_responses(frame: pd.DataFrame, lc: LatentClassSpec) -> pd.DataFrame:
+    """Return the item columns under their Markusen names (``markusen_items``).
+
+    Only the items (and ``firm_id``, which the Bayesian model labels firms with) are kept,
+    so a mapped name can never collide with another column of the survey.
+    """
+    firm = ["firm_id"] if "firm_id" in frame.columns else []
+    return frame[[*firm, *lc.items]].rename(columns=dict(lc.markusen_items))
+
+
+def _items_frame(responses: pd.DataFrame, lc: LatentClassSpec) -> pd.DataFrame:
+    """Return the item columns of :func:`_item_responses`, the spec's level groups applied."""
+    items = responses[list(lc.markusen_names)]
+    if lc.collapse is None:
+        return items
+    mapping = {level: code for code, group in enumerate(lc.collapse, start=1) for level in group}
+    return items.apply(lambda column: column.map(mapping)).astype("Int64").astype(float)
+
+
+def _untyped_items(lc: LatentClassSpec) -> list[str]:
+    """Item columns that are not Markusen items (after ``markusen_items``)."""
+    from bayes_cluster.surveys.markusen import MARKUSEN_ITEMS
+
+    return [
+        column
+        for column, name in zip(lc.items, lc.markusen_names, strict=True)
+        if name not in MARKUSEN_ITEMS
+    ]
+
+
+def _missing_verdict_message(lc: LatentClassSpec, untyped: Sequence[str]) -> str:
+    """Why there is no cluster-pattern verdict, and the spec lines that would give one."""
+    shown = ", ".join(f"`{column}`" for column in untyped[:6])
+    more = f" and {len(untyped) - 6} more" if len(untyped) > 6 else ""
+    example = "; ".join(f'{column} = "mk_..."' for column in untyped[:2])
+    return (
+        f"No cluster-pattern verdict: {len(untyped)} of the {len(lc.items)} items "
+        f"({shown}{more}) are not Markusen items, so the descriptive scoring and the Markusen "
+        "typing of the latent classes were left out (the latent classes are fitted all the "
+        "same). To type them, map every item column to the Markusen item it measures in the "
+        f"spec: `[latent_class.markusen_items]` with `{example}` (item names: "
+        "bayes_cluster.surveys.markusen.MARKUSEN_ITEMS; see docs/spec.md)."
+    )
+
+
+def _descriptive_scoring(responses: pd.DataFrame, items: Sequence[str]) -> DescriptiveScoring:
+    """Adapter: the thesis's descriptive Markusen scoring."""
+    from bayes_cluster.surveys.markusen import descriptive_scoring
+
+    return descriptive_scoring(responses, items)
+
+
+def _fit_em(items: pd.DataFrame, n_classes: int, n_starts: int, seed: int) -> LatentClassEM:
+    """Adapter: maximum-likelihood latent classes by EM."""
+    from bayes_cluster.estimators.latent_class_em import LatentClassEM
+
+    return LatentClassEM(n_classes, n_starts=n_starts, random_state=seed).fit(items)
+
+
+def _fit_bayes_latent_class(
+    responses: pd.DataFrame, n_classes: int, lc: LatentClassSpec, context: RunContext
+) -> BayesianLatentClass:
+    """Adapter: the Bayesian latent-class mixture (fitted, with diagnostics)."""
+    from bayes_cluster.estimators.latent_class import BayesianLatentClass
+    from bayes_cluster.inference.diagnostics import ConvergenceWarning
+
+    sampler = context.sampler
+    if lc.collapse in (None, THREE_LEVELS):
+        data, collapse = responses, "three" if lc.collapse else "none"
+    else:  # any other grouping: collapse here, hand over the codes as they are
+        data, collapse = _items_frame(responses, lc), "none"
+    model = BayesianLatentClass(
+        n_classes, collapse=collapse, priors=lc.priors or None, items=list(lc.markusen_names)
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # log(0) of empty classes, in numpy
+        # the verdict goes into the report (add_diagnostics); not repeated as a warning
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model.fit(
+            data,
+            draws=sampler.draws,
+            tune=sampler.tune,
+            chains=sampler.chains,
+            random_seed=context.seed(f"latent_class_K{n_classes}"),
+            sampler=sampler.backend,
+            progressbar=context.progressbar,
+        )
+    return model
+
+
+THREE_LEVELS = LIKERT_THREE_LEVELS
+"""Disagree / neutral / agree: the Likert grouping the Bayesian mixture does itself."""
+
+
+def run_latent_class(context: RunContext) -> None:
+    """Run the ``[latent_class]`` section: descriptive scoring, EM and Bayesian classes.
+
+    Parameters
+    ----------
+    context : RunContext
+        The run; every file is written through it, its report gets the section.
+    """
+    from bayes_cluster.plots.latent_class import (
+        plot_descriptive_scoring,
+        plot_item_profiles,
+        plot_markusen_match,
+    )
+
+    spec, frame = context.spec, context.frame
+    lc = spec.latent_class
+    assert lc is not None
+    section = context.report.section("Cluster pattern (Markusen typology)")
+    responses = _item_responses(frame, lc)
+    names = list(lc.markusen_names)
+    untyped = _untyped_items(lc)
+    typed = not untyped
+    if lc.markusen_items:
+        section.add(
+            Paragraph(
+                "Item columns typed as Markusen items (`[latent_class.markusen_items]`): "
+                + ", ".join(f"`{c}` -> `{n}`" for c, n in lc.markusen_items.items())
+                + "; tables and figures use the Markusen names."
+            )
+        )
+    if untyped and (lc.descriptive or lc.markusen):
+        message = _missing_verdict_message(lc, untyped)
+        context.verdicts["cluster_verdict_missing"] = message
+        context.progress(f"  ! {message}")
+        section.add(Alert(message, "warning"))
+    items = _items_frame(responses, lc)
+    if lc.collapse is not None:
+        groups = ", ".join("/".join(map(str, g)) for g in lc.collapse)
+        section.add(
+            Paragraph(f"Item levels collapsed into {len(lc.collapse)} categories: {groups}.")
+        )
+    # -- descriptive scoring (the thesis's method)
+    if lc.descriptive and typed:
+        context.progress("cluster pattern: descriptive Markusen scoring")
+        scoring = _descriptive_scoring(responses, names)
+        context.save_table(scoring.item_table, "latent_class/descriptive_items.csv", index=False)
+        context.save_table(scoring.type_scores, "latent_class/descriptive_types.csv", index=False)
+        context.verdicts["descriptive_verdict"] = scoring.verdict
+        section.add(
+            Paragraph(
+                f"**Descriptive scoring** (share of firms agreeing per item, matched against "
+                f"Markusen's signatures, as the thesis did): **{scoring.verdict}**."
+            ),
+            TableBlock(scoring.type_scores, "Items matched per Markusen type", digits=2),
+            context.save_figure(
+                plot_descriptive_scoring(scoring),
+                "markusen_descriptive",
+                "Descriptive Markusen scoring: share of firms disagreeing, neutral and agreeing "
+                "on each item (left), the level each type expects, green where the observed "
+                "level matches (middle), and the share of items each type matches (right)",
+            ),
+        )
+    # -- EM
+    if lc.em:
+        starts = max(5, lc.em_starts // 5) if context.quick else lc.em_starts
+        context.progress(f"cluster pattern: EM latent classes K = {_k_text(lc.n_classes)}")
+        fits = {k: _fit_em(items, k, starts, context.seed(f"em_K{k}")) for k in lc.n_classes}
+        statistics = pd.DataFrame(
+            {k: fit.fit_statistics().drop("n_classes", errors="ignore") for k, fit in fits.items()}
+        ).T
+        statistics.index.name = "n_classes"
+        statistics = statistics.infer_objects()
+        best_k = int(statistics["bic"].astype(float).idxmin())
+        context.save_table(statistics, "latent_class/em_fit_statistics.csv")
+        best = fits[best_k]
+        context.save_table(best.summary(), "latent_class/em_classes.csv")
+        context.save_table(
+            best.item_probabilities_frame(), "latent_class/em_item_probabilities.csv"
+        )
+        context.results["em"] = best
+        context.results["em_bic"] = statistics["bic"].astype(float).to_dict()
+        context.verdicts["em_n_classes_bic"] = best_k
+        section.add(
+            Paragraph(
+                f"**Maximum-likelihood latent classes** (EM, {starts} random starts per K): "
+                f"BIC prefers **K = {best_k}**."
+            ),
+            TableBlock(
+                statistics[
+                    [
+                        c
+                        for c in (
+                            "log_likelihood",
+                            "n_parameters",
+                            "aic",
+                            "bic",
+                            "relative_entropy",
+                            "n_best_starts",
+                        )
+                        if c in statistics
+                    ]
+                ],
+                "EM fit by number of classes (lower BIC is better)",
+                index=True,
+            ),
+        )
+        if lc.markusen and typed and best_k > 1:
+            typing = _em_markusen_typing(best)
+            context.save_table(typing, "latent_class/em_markusen_typing.csv")
+            context.verdicts["em_class_types"] = dict(
+                zip(typing.index.astype(str), typing["best_type"], strict=True)
+            )
+            section.add(
+                TableBlock(
+                    typing, f"EM classes (K = {best_k}) typed by Markusen match score", index=True
+                ),
+                context.save_figure(
+                    plot_markusen_match(best),
+                    "em_markusen_match",
+                    f"EM classes (K = {best_k}): match score with each Markusen type (1 = the "
+                    "class agrees and disagrees exactly as the type's signature; best type "
+                    "outlined)",
+                ),
+            )
+        section.add(
+            context.save_figure(
+                plot_item_profiles(best),
+                "em_item_profiles",
+                f"EM item-response profiles (K = {best_k}): each class's probability of each "
+                "response category on every item",
+            )
+        )
+    # -- Bayesian latent classes
+    if lc.bayesian:
+        _run_bayes_latent_class(context, section, responses, typed=typed)
+
+
+def _k_text(values: Sequence[int]) -> str:
+    return f"{values[0]}..{values[-1]}" if len(values) > 1 else str(values[0])
+
+
+def _em_markusen_typing(em: LatentClassEM) -> pd.DataFrame:
+    from bayes_cluster.surveys.markusen import MARKUSEN_TYPES, match_markusen_types
+
+    scores = match_markusen_types(em.item_probabilities_)
+    frame = pd.DataFrame(
+        np.asarray(scores),
+        index=[f"class {k}" for k in range(1, em.n_classes + 1)],
+        columns=list(MARKUSEN_TYPES),
+    )
+    frame.index.name = "latent_class"
+    frame.insert(0, "share", np.asarray(em.class_shares_))
+    frame["best_type"] = frame[list(MARKUSEN_TYPES)].idxmax(axis=1)
+    return frame
+
+
+PPC_ROWS = 8
+"""Item pairs shown in the report's bivariate-residual table (lowest p first)."""
+
+
+def _run_bayes_latent_class(
+    context: RunContext, section: Section, responses: pd.DataFrame, *, typed: bool
+) -> None:
+    from bayes_cluster.plots.latent_class import (
+        plot_class_profiles,
+        plot_class_shares,
+        plot_markusen_match,
+        plot_markusen_typing,
+        plot_membership,
+    )
+
+    lc = context.spec.latent_class
+    hdi_prob = context.sampler.hdi_prob
+    models = {}
+    for k in lc.n_classes:
+        context.progress(f"cluster pattern: Bayesian latent classes K = {k} (MCMC)")
+        model = _fit_bayes_latent_class(responses, k, lc, context)
+        models[k] = model
+        context.add_diagnostics(f"latent classes K={k}", model.diagnostics_)
+        context.save_tree(model.idata_, f"latent_class/bayes_posterior_K{k}.nc")
+        # with one class pi is the constant 1: nothing to summarise (and no R-hat)
+        summary = model.summary(var_names=("pi", "theta") if k > 1 else ("theta",))
+        context.save_table(summary, f"latent_class/bayes_summary_K{k}.csv")
+    chosen = _choose_n_classes(context, section, models)
+    model = models[chosen]
+    context.results["latent_class"] = model
+    context.verdicts["bayes_n_classes_loo"] = chosen
+    context.save_table(model.class_probabilities(), "latent_class/bayes_class_probabilities.csv")
+    shares = model.posterior["pi"].mean(("chain", "draw")).to_numpy()
+    how = "chosen by PSIS-LOO" if len(models) > 1 else "the only number of classes fitted"
+    if lc.markusen and typed:
+        typing = model.markusen_typing()
+        context.save_table(typing, "latent_class/bayes_markusen_typing.csv")
+        verdict = model.cluster_verdict(hdi_prob=hdi_prob)
+        context.save_table(verdict.table, "latent_class/bayes_cluster_verdict.csv")
+        context.verdicts["bayes_cluster_verdict"] = verdict.text
+        section.add(
+            Paragraph(
+                f"**Bayesian latent classes** (K = {chosen}, {how}; every "
+                f"posterior draw's class profiles typed against Markusen's signatures): "
+                f"**{verdict.text}**"
+            ),
+            BulletList(tuple(verdict.statements)),
+            TableBlock(
+                typing, "Each class's share and the posterior probability of its type", index=True
+            ),
+            TableBlock(
+                verdict.table, "Share of firms in classes of each Markusen type", index=True
+            ),
+        )
+        if len(models) > 1:
+            _verdict_over_n_classes(context, section, models, chosen)
+        if chosen > 1:
+            from bayes_cluster.surveys.markusen import match_markusen_types
+
+            scores = match_markusen_types(model.posterior["theta"])
+            section.add(
+                context.save_figure(
+                    plot_markusen_match(scores, class_shares=shares),
+                    "markusen_verdict",
+                    f"Bayesian latent classes (K = {chosen}): posterior mean match score with "
+                    "each Markusen type (best type outlined)",
+                )
+            )
+        section.add(
+            context.save_figure(
+                plot_markusen_typing(model),
+                "markusen_type_shares",
+                "Markusen typing of the Bayesian latent classes: the posterior probability of "
+                "each class's type (left) and the posterior of the share of firms in classes "
+                "of each type (right; a type is the majority when its share passes the dotted "
+                "line at 0.5)",
+            )
+        )
+    else:
+        section.add(
+            Paragraph(f"**Bayesian latent classes**: **K = {chosen}** ({how})."),
+            TableBlock(model.summary(), "Posterior summary", index=True),
+        )
+    section.add(
+        context.save_figure(
+            plot_class_profiles(model, hdi_prob=hdi_prob),
+            "latent_class_profiles",
+            f"Item-response profiles of the {chosen} Bayesian latent classes: posterior mean "
+            f"(dot) and {hdi_prob:.0%} HDI (line) of each response probability",
+        )
+    )
+    if chosen > 1:
+        section.add(
+            context.save_figure(
+                plot_class_shares(model, hdi_prob=hdi_prob),
+                "latent_class_shares",
+                f"Posterior of the class shares (K = {chosen}), with {hdi_prob:.0%} HDIs: a "
+                "class whose share reaches down to zero may not be needed",
+            ),
+            context.save_figure(
+                plot_membership(model),
+                "latent_class_membership",
+                "Each firm's posterior class membership probabilities, firms sorted by their "
+                "most probable class: mixed bars are firms the classes do not place clearly",
+            ),
+        )
+    _latent_class_ppc(context, section, model)
+
+
+def _verdict_over_n_classes(
+    context: RunContext,
+    section: Section,
+    models: Mapping[int, BayesianLatentClass],
+    chosen: int,
+) -> None:
+    """Add the verdict under each number of classes and averaged over them (stacking)."""
+    from bayes_cluster.analyses.n_classes import loo_weights, verdict_over_n_classes
+
+    comparison = context.results["latent_class_loo"]
+    weights = loo_weights(models, method="stacking")
+    table, sentences = verdict_over_n_classes(
+        models, weights, comparison=comparison, hdi_prob=context.sampler.hdi_prob
+    )
+    context.save_table(table, "latent_class/verdict_by_n_classes.csv")
+    context.verdicts["bayes_cluster_verdict_by_k"] = sentences
+    section.add(
+        Paragraph(
+            f"**Uncertainty about the number of classes.** The verdict above is that of "
+            f"K = {chosen}, the best by PSIS-LOO; a K whose ELPD is within two SEs of the "
+            "best is as plausible. Below, the verdict under each K and averaged over K "
+            "with stacking weights (Yao et al. 2018; the weight of each K in the mixture "
+            "of their leave-one-out predictions that predicts best): an averaged "
+            "probability is the weighted sum of the per-K probabilities."
+        ),
+        BulletList(tuple(sentences)),
+        TableBlock(
+            table,
+            "Cluster verdict by number of classes and averaged over K (stacking weights "
+            "from PSIS-LOO; p_majority_<type>: P(firms in classes of that type are the "
+            "majority))",
+            index=True,
+        ),
+    )
+
+
+def _latent_class_ppc(context: RunContext, section: Section, model: BayesianLatentClass) -> None:
+    """Add the chosen mixture's posterior predictive check: item shares and item pairs."""
+    from bayes_cluster.plots.latent_class import plot_bivariate_residuals, plot_item_ppc
+
+    context.progress("cluster pattern: posterior predictive check of the latent classes")
+    interval = context.sampler.hdi_prob
+    seed = context.seed("latent_class_ppc")
+    check = model.posterior_predictive_check(random_seed=seed, interval_prob=interval)
+    item_shares, pairs = check["item_shares"], check["pairs"]
+    context.save_table(item_shares, "latent_class/bayes_ppc_item_shares.csv")
+    context.save_table(pairs, "latent_class/bayes_ppc_pairs.csv")
+    n_extreme = int((item_shares["p_two_sided"] < 0.05).sum())
+    n_pairs = int((pairs["p_bvr"] < 0.05).sum())
+    worst = pairs.sort_values("p_bvr").head(PPC_ROWS)
+    section.add(
+        Paragraph(
+            f"**Posterior predictive check** of the chosen model (K = {model.n_classes}), on "
+            "surveys replicated from it: "
+            f"{n_extreme} of {len(item_shares)} item response shares fall outside what it "
+            f"replicates (two-sided p < 0.05), and {n_pairs} of {len(pairs)} item pairs show "
+            "more association than the classes explain (bivariate residual p < 0.05). "
+            "All values: `latent_class/bayes_ppc_item_shares.csv`, "
+            "`latent_class/bayes_ppc_pairs.csv`."
+        ),
+        context.save_figure(
+            plot_item_ppc(model, interval_prob=interval, random_seed=seed),
+            "latent_class_ppc",
+            f"Posterior predictive check of the item response shares (K = {model.n_classes}): "
+            f"dots are the observed shares, bars the {interval:.0%} interval of the share in "
+            "replicated surveys. Look for dots outside their bars (hollow: two-sided p < "
+            "0.05); a latent class model reproduces the margins almost by construction, so a "
+            "miss points to a coding or sampling problem rather than to the number of classes",
+        ),
+        TableBlock(
+            worst[["bvr_observed", "bvr_replicated", "p_bvr", "cramers_v_observed"]],
+            f"Item pairs least well explained by the classes (lowest bivariate-residual "
+            f"p-value first; {PPC_ROWS} of {len(pairs)})",
+            index=True,
+        ),
+        context.save_figure(
+            plot_bivariate_residuals(pairs),
+            "latent_class_bivariate_residuals",
+            "Bivariate residuals of every item pair (below the diagonal) and their posterior "
+            "predictive p-values (above). Look for outlined pairs (p < 0.05): association "
+            "the classes leave unexplained, a sign that more classes are needed or that the "
+            "two items share a cause beyond the class",
+        ),
+    )
+
+
+def _choose_n_classes(
+    context: RunContext, section: Section, models: Mapping[int, BayesianLatentClass]
+) -> int:
+    """Adapter: pick the number of classes by PSIS-LOO (the only K if just one)."""
+    if len(models) == 1:
+        return next(iter(models))
+    from bayes_cluster.analyses.n_classes import compare_n_classes
+    from bayes_cluster.plots.compare import plot_elpd_comparison
+
+    em = context.results.get("em_bic")
+    table = compare_n_classes(models, em_bic=em)
+    context.results["latent_class_loo"] = table
+    context.save_table(table, "latent_class/loo_comparison.csv")
+    section.add(
+        TableBlock(
+            table,
+            "Number of classes compared by PSIS-LOO (higher ELPD is better; EM BIC beside)",
+            index=True,
+        ),
+        context.save_figure(
+            plot_elpd_comparison(
+                table,
+                elpd="elpd_loo",
+                diff_se="se_diff",
+                title="Bayesian latent classes by number of classes",
+            ),
+            "latent_class_loo",
+            "PSIS-LOO of each number of classes: ELPD with its SE (dots) and the gap to the "
+            "best with the SE of the gap (diamonds); a gap within about two of its SEs does not "
+            "separate the models",
+        ),
+    )
+    return int(str(table.index[0]).removeprefix("K="))
