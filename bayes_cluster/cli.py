@@ -19,6 +19,7 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from bayes_cluster import __version__
 
@@ -276,25 +277,15 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------- study
 
 
-def _add_study_parser(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "study",
-        help="run (or resume) a simulation study comparing MLE, Firth and Bayesian logits",
-        description=(
-            "Simulate many surveys from a known truth for each sample size of SPEC, fit "
-            "every method, and write replicates.parquet, metrics.csv (bias, RMSE, coverage, "
-            "interval width, power, separation rate per method x n x term) and figures to "
-            "--out. Each finished replicate is saved as it completes: rerunning the same "
-            "command after an interruption resumes where it stopped."
-        ),
-    )
-    parser.add_argument("spec", type=Path, help="study spec (TOML), e.g. models/simulation.toml")
+def _add_study_options(parser: argparse.ArgumentParser, what: str, example: str) -> None:
+    """Add the options ``study`` and ``plan`` share: SPEC, --out, --workers, --scheduler."""
+    parser.add_argument("spec", type=Path, help=f"{what} spec (TOML), e.g. {example}")
     parser.add_argument(
         "--out",
         type=Path,
         required=True,
         help=(
-            "output folder: a new or empty folder, or one an earlier run of this study "
+            f"output folder: a new or empty folder, or one an earlier run of this {what} "
             "wrote (its study.json names bayes_cluster), to resume. Anything else (a file, "
             "a folder holding other files, the current folder or a parent of it) is "
             "refused before any work starts; nothing is ever deleted"
@@ -313,6 +304,21 @@ def _add_study_parser(subparsers: argparse._SubParsersAction) -> None:
         help="Dask distributed scheduler (tcp://HOST:8786): run the replicates on its workers",
     )
     parser.add_argument("--no-progress", action="store_true", help="do not show the progress bar")
+
+
+def _add_study_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "study",
+        help="run (or resume) a simulation study comparing MLE, Firth and Bayesian logits",
+        description=(
+            "Simulate many surveys from a known truth for each sample size of SPEC, fit "
+            "every method, and write replicates.parquet, metrics.csv (bias, RMSE, coverage, "
+            "interval width, power, separation rate per method x n x term) and figures to "
+            "--out. Each finished replicate is saved as it completes: rerunning the same "
+            "command after an interruption resumes where it stopped."
+        ),
+    )
+    _add_study_options(parser, "study", "models/simulation.toml")
     parser.set_defaults(handler=_cmd_study)
 
 
@@ -320,7 +326,13 @@ MAX_WORKERS = 256
 """Most local worker processes ``study --workers`` starts (each compiles its own models)."""
 
 
-def _cmd_study(args: argparse.Namespace) -> int:
+def _run_study_command(
+    args: argparse.Namespace, load: Callable[[Path], Any], run: Callable[..., Any]
+) -> tuple[int, Any, int]:
+    """Check --workers and --out, load SPEC, run (or resume) the study; Ctrl-C says how to resume.
+
+    Returns ``(exit code, result or None, number of replicates)``.
+    """
     from bayes_cluster.run.safety import OutputFolderError, check_output_folder
     from bayes_cluster.studies.study import owns_study_folder
 
@@ -331,22 +343,22 @@ def _cmd_study(args: argparse.Namespace) -> int:
             args.out, option="--out", marker="study.json", owns=owns_study_folder, action="add to"
         )
     except OutputFolderError as error:
-        return _refuse(str(error))
+        return _refuse(str(error)), None, 0
 
     from bayes_cluster.run.spec import SpecError
-    from bayes_cluster.studies.study import load_study_spec, pending_tasks, run_study
+    from bayes_cluster.studies.study import pending_tasks
 
     try:
-        spec = load_study_spec(args.spec)
+        spec = load(args.spec)
     except SpecError as error:
         print(f"INVALID: {error}", file=sys.stderr)
-        return 1
+        return 1, None, 0
     total = len(spec.tasks())
     done = total - len(pending_tasks(spec, args.out))
     if done:
         print(f"resuming: {done} of {total} replicates already in {args.out}")
     try:
-        result = run_study(
+        result = run(
             spec,
             args.out,
             workers=args.workers,
@@ -358,7 +370,7 @@ def _cmd_study(args: argparse.Namespace) -> int:
         if not _was_interrupted(error):
             if isinstance(error, ValueError):
                 print(f"error: {error}", file=sys.stderr)
-                return 1
+                return 1, None, total
             raise
         left = len(pending_tasks(spec, args.out)) if args.out.is_dir() else total
         print(
@@ -366,13 +378,21 @@ def _cmd_study(args: argparse.Namespace) -> int:
             "run the same command again to resume",
             file=sys.stderr,
         )
-        return EXIT_INTERRUPTED
-    print(
-        f"{result.computed} replicates computed in {result.seconds:.1f} s "
-        f"({total} in the study); wrote {args.out / 'metrics.csv'}, "
-        f"{args.out / 'replicates.parquet'} and {len(result.figures)} figures"
-    )
-    return 0
+        return EXIT_INTERRUPTED, None, total
+    return 0, result, total
+
+
+def _cmd_study(args: argparse.Namespace) -> int:
+    from bayes_cluster.studies.study import load_study_spec, run_study
+
+    code, result, total = _run_study_command(args, load_study_spec, run_study)
+    if result is not None:
+        print(
+            f"{result.computed} replicates computed in {result.seconds:.1f} s "
+            f"({total} in the study); wrote {args.out / 'metrics.csv'}, "
+            f"{args.out / 'replicates.parquet'} and {len(result.figures)} figures"
+        )
+    return code
 
 
 # --------------------------------------------------------------------------- plan
@@ -392,88 +412,23 @@ def _add_plan_parser(subparsers: argparse._SubParsersAction) -> None:
             "docs/planning.md."
         ),
     )
-    parser.add_argument("spec", type=Path, help="plan spec (TOML), e.g. models/plan_tumang.toml")
-    parser.add_argument(
-        "--out",
-        type=Path,
-        required=True,
-        help=(
-            "output folder: a new or empty folder, or one an earlier run of this plan wrote "
-            "(its study.json names bayes_cluster), to resume. Anything else is refused "
-            "before any work starts; nothing is ever deleted"
-        ),
-    )
-    parser.add_argument(
-        "--workers",
-        type=int,
-        default=1,
-        help=f"local worker processes, 1 to {MAX_WORKERS} (default 1)",
-    )
-    parser.add_argument(
-        "--scheduler",
-        default=None,
-        metavar="ADDRESS",
-        help="Dask distributed scheduler (tcp://HOST:8786): run the replicates on its workers",
-    )
-    parser.add_argument("--no-progress", action="store_true", help="do not show the progress bar")
+    _add_study_options(parser, "plan", "models/plan_tumang.toml")
     parser.set_defaults(handler=_cmd_plan)
 
 
 def _cmd_plan(args: argparse.Namespace) -> int:
-    from bayes_cluster.run.safety import OutputFolderError, check_output_folder
-    from bayes_cluster.studies.study import owns_study_folder
-
-    if not 1 <= args.workers <= MAX_WORKERS:
-        raise UsageError(f"--workers must be between 1 and {MAX_WORKERS}, got {args.workers}")
-    try:
-        check_output_folder(
-            args.out, option="--out", marker="study.json", owns=owns_study_folder, action="add to"
-        )
-    except OutputFolderError as error:
-        return _refuse(str(error))
-
-    from bayes_cluster.run.spec import SpecError
     from bayes_cluster.studies.plan import load_plan_spec, run_plan
-    from bayes_cluster.studies.study import pending_tasks
 
-    try:
-        spec = load_plan_spec(args.spec)
-    except SpecError as error:
-        print(f"INVALID: {error}", file=sys.stderr)
-        return 1
-    total = len(spec.tasks())
-    done = total - len(pending_tasks(spec, args.out))
-    if done:
-        print(f"resuming: {done} of {total} replicates already in {args.out}")
-    try:
-        result = run_plan(
-            spec,
-            args.out,
-            workers=args.workers,
-            scheduler=args.scheduler,
-            progress=not args.no_progress,
-            stream=sys.stderr,
-        )
-    except BaseException as error:
-        if not _was_interrupted(error):
-            if isinstance(error, ValueError):
-                print(f"error: {error}", file=sys.stderr)
-                return 1
-            raise
-        left = len(pending_tasks(spec, args.out)) if args.out.is_dir() else total
+    code, result, total = _run_study_command(args, load_plan_spec, run_plan)
+    if result is not None:
+        for line in result.answers:
+            print(line)
         print(
-            f"\ninterrupted: {total - left} of {total} replicates saved in {args.out}; "
-            "run the same command again to resume",
-            file=sys.stderr,
+            f"{result.study.computed} replicates computed in {result.study.seconds:.1f} s "
+            f"({total} in the plan); wrote {args.out / 'assurance.csv'} and "
+            f"{args.out / 'plan.md'}"
         )
-        return EXIT_INTERRUPTED
-    for line in result.answers:
-        print(line)
-    print(
-        f"{result.study.computed} replicates computed in {result.study.seconds:.1f} s "
-        f"({total} in the plan); wrote {args.out / 'assurance.csv'} and {args.out / 'plan.md'}"
-    )
-    return 0
+    return code
 
 
 # --------------------------------------------------------------------------- run
