@@ -723,7 +723,7 @@ def run_plan(
     Runs the plan's study with :func:`~bayes_cluster.studies.study.run_study` (same
     output-folder rules, resumable replicate files, local processes or Dask), then writes
     ``assurance.csv``, ``plan.md``, ``figures/assurance.png`` and ``plan.json``
-    (provenance). The study's ``metrics.csv`` is removed: it assumes one fixed truth,
+    (provenance). The study's ``metrics.csv`` is not written: it assumes one fixed truth,
     which a plan does not have (``assurance.csv`` replaces it).
 
     Parameters
@@ -757,8 +757,8 @@ def run_plan(
         progress=progress,
         figures=False,
         stream=stream,
+        write_metrics=False,
     )
-    (out / "metrics.csv").unlink(missing_ok=True)
     table = plan_table(study.replicates, spec)
     answers = plan_answers(table, spec) if not table.empty else []
     files = {"assurance": out / "assurance.csv", "report": out / "plan.md"}

@@ -1253,6 +1253,7 @@ def run_study(
     progress: bool = True,
     figures: bool = True,
     stream: TextIO | None = None,
+    write_metrics: bool = True,
 ) -> StudyResult:
     """Run (or resume) a simulation study and write its outputs.
 
@@ -1274,6 +1275,9 @@ def run_study(
         ``out/figures`` (``coverage_truth.png``, ...).
     stream : file-like, optional
         Where to print one line when the computing starts (``study: computing ...``).
+    write_metrics : bool, default True
+        Write ``metrics.csv`` (a sample-size plan, whose truths vary by replicate, writes
+        its own table instead).
 
     Returns
     -------
@@ -1352,7 +1356,8 @@ def run_study(
     replicates = collect_replicates(spec, out)
     metrics = study_metrics(replicates)
     _write_atomic(replicates, out / "replicates.parquet")
-    _write_text_atomic(metrics.to_csv(index=False, lineterminator="\n"), out / "metrics.csv")
+    if write_metrics:
+        _write_text_atomic(metrics.to_csv(index=False, lineterminator="\n"), out / "metrics.csv")
     written: dict[str, Path] = {}
     if figures and not metrics.empty:
         written = _save_figures(metrics, out / "figures", spec.interval_level)
