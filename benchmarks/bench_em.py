@@ -18,12 +18,19 @@ project venv), e.g.::
     .venv/bin/python benchmarks/bench_em.py --stepmix-python /tmp/stepmix_venv/bin/python
 
 Times are wall-clock seconds, best of ``--repeats`` runs after one warm-up fit.
+
+3. The parametric bootstrap likelihood-ratio test (issue 16, item 3) of K = 2 vs 3
+   classes on the bundled survey (60 firms, 12 Markusen items), at its defaults
+   (B = 99, 50 starts per 2-class fit, 100 per 3-class fit), timed once;
+   ``--bootstrap-only`` runs only this case.  The load average is printed beside it:
+   on a shared machine the time grows with the load.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import tempfile
 import time
@@ -32,6 +39,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from bayes_cluster.analyses.n_classes import bootstrap_lrt
 from bayes_cluster.estimators.latent_class_em import LatentClassEM
 from bayes_cluster.surveys.markusen import MARKUSEN_ITEMS
 
@@ -95,13 +103,34 @@ def time_stepmix(python: str, items: pd.DataFrame, repeats: int) -> dict | None:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def time_bootstrap_lrt(items: pd.DataFrame) -> None:
+    """Time the bootstrap LRT of 2 vs 3 classes at its defaults and print its reading."""
+    load_before = os.getloadavg()[0]
+    result = bootstrap_lrt(items, 3, seed=2026)
+    print(
+        "Bootstrap LRT, Tumang design: 60 firms x 12 items, K=2 vs 3, "
+        f"B={result.n_bootstrap}, {result.n_starts_null}/{result.n_starts_alternative} starts"
+    )
+    print(
+        f"  {result.seconds:.1f} s  (load average {load_before:.2f} before, "
+        f"{os.getloadavg()[0]:.2f} after, on {os.cpu_count()} CPUs)"
+    )
+    print(f"  {result.reading}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--stepmix-python", help="interpreter with stepmix installed")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument(
+        "--bootstrap-only", action="store_true", help="time only the bootstrap LRT"
+    )
     args = parser.parse_args()
 
     survey = pd.read_csv(REPO / "data" / "tumang_synthetic.csv")
+    if args.bootstrap_only:
+        time_bootstrap_lrt(survey[list(MARKUSEN_ITEMS)])
+        return
     cases = {
         "Tumang design: 60 firms x 12 items (5 categories), K=3, 50 starts": survey[
             list(MARKUSEN_ITEMS)
@@ -124,6 +153,7 @@ def main() -> None:
                     f"  StepMix 3.0:   {result['seconds']:.3f} s  "
                     f"(LL {result['log_likelihood']:.4f})"
                 )
+    time_bootstrap_lrt(survey[list(MARKUSEN_ITEMS)])
 
 
 if __name__ == "__main__":

@@ -92,6 +92,51 @@ def test_select_n_classes_prefers_two_classes_for_values(values):
     assert table["best_bic"].tolist() == [False, True, False]
 
 
+def test_sabic_and_caic_by_hand_from_polca_log_likelihoods(carcinoma_fits, values):
+    # By hand from the published LL and npar (shared/reference/README.md):
+    # SABIC = -2LL + npar ln((N + 2) / 24) (Sclove 1987), CAIC = -2LL + npar (ln N + 1)
+    # (Bozdogan 1987). carcinoma (N = 118): K=2 LL -317.2568, npar 15:
+    # 634.5136 + 15 ln 5 = 658.6552 and 634.5136 + 15 (4.770685 + 1) = 721.0739;
+    # K=3 LL -293.705, npar 23: 624.4271 and 720.1357.
+    # values (N = 216), K=2 LL -504.4677, npar 9: 1028.7934 and 1066.3129.
+    two, three = carcinoma_fits[2], carcinoma_fits[3]
+    assert two.sabic_ == pytest.approx(658.6552, abs=1e-3)
+    assert two.caic_ == pytest.approx(721.0739, abs=1e-3)
+    assert three.sabic_ == pytest.approx(624.4271, abs=1e-3)
+    assert three.caic_ == pytest.approx(720.1357, abs=1e-3)
+    statistics = LatentClassEM(2, n_starts=40, random_state=2).fit(values).fit_statistics()
+    assert statistics["sabic"] == pytest.approx(1028.7934, abs=1e-3)
+    assert statistics["caic"] == pytest.approx(1066.3129, abs=1e-3)
+    # appended last, so that CSVs written before keep their columns in place
+    assert statistics.index.tolist()[-2:] == ["sabic", "caic"]
+    assert statistics.index.tolist()[:-2] == [
+        "n_classes",
+        "n_firms",
+        "log_likelihood",
+        "n_parameters",
+        "aic",
+        "bic",
+        "g2",
+        "x2",
+        "relative_entropy",
+        "n_starts",
+        "n_best_starts",
+        "n_iter",
+        "converged",
+    ]
+
+
+def test_select_n_classes_appends_sabic_and_caic_last(values):
+    table = select_n_classes(values, range(1, 3), n_starts=20, random_state=3)
+    assert table.columns.tolist()[-3:] == ["best_bic", "sabic", "caic"]
+    n = 216
+    expected_sabic = -2 * table["log_likelihood"] + table["n_parameters"] * np.log((n + 2) / 24)
+    expected_caic = -2 * table["log_likelihood"] + table["n_parameters"] * (np.log(n) + 1)
+    np.testing.assert_allclose(table["sabic"].astype(float), expected_sabic, rtol=1e-12)
+    np.testing.assert_allclose(table["caic"].astype(float), expected_caic, rtol=1e-12)
+    np.testing.assert_allclose(table.loc[2, "sabic"], 1028.7934, atol=1e-3)
+
+
 # --- the starts ---------------------------------------------------------------------------
 
 

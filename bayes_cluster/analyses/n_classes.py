@@ -12,11 +12,18 @@ Three answers to "how many classes?", each on fitted
 * :func:`loo_weights` weighs the numbers of classes (stacking or pseudo-BMA, Yao et al.
   2018) and :func:`verdict_over_n_classes` says whether the Markusen verdict depends on
   the choice, with the verdict averaged over K.
+
+On the maximum-likelihood side, beside the information criteria of
+:func:`~bayes_cluster.estimators.latent_class_em.select_n_classes` (AIC, BIC, SABIC, CAIC),
+:func:`bootstrap_lrt` tests K - 1 against K classes by the parametric bootstrap
+likelihood-ratio test (McLachlan 1987; Nylund, Asparouhov & Muthén 2007).
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -24,13 +31,17 @@ import pandas as pd
 from scipy.optimize import minimize
 from scipy.special import logsumexp, softmax
 
+from bayes_cluster.common.latent_class_math import simulate_responses
 from bayes_cluster.estimators.latent_class import BayesianLatentClass, Collapse, Sampler
 from bayes_cluster.estimators.latent_class_em import LatentClassEM
 from bayes_cluster.surveys.markusen import MARKUSEN_TYPES
 
 __all__ = [
+    "BootstrapLRT",
+    "bootstrap_lrt",
     "compare_n_classes",
     "loo_weights",
+    "monte_carlo_p_value",
     "overfitted_mixture",
     "select_n_classes_bayes",
     "verdict_over_n_classes",
@@ -374,3 +385,257 @@ def verdict_over_n_classes(
         + f": P({leader} firms are the majority) = {p_lead:.2f}."
     )
     return table, sentences
+
+
+# ------------------------------------------------------------------ bootstrap LRT (EM)
+
+
+def monte_carlo_p_value(statistic: float, bootstrap_statistics: np.ndarray) -> float:
+    r"""Monte Carlo p-value of a statistic against its bootstrap replicates.
+
+    :math:`p = (1 + \#\{b : T_b \ge T\}) / (B + 1)` (Davison & Hinkley 1997, eq. 4.11):
+    the observed statistic counts as one more draw from the null, so ``p`` is never 0,
+    the smallest value is :math:`1 / (B + 1)`, and under the null
+    :math:`P(p \le \alpha) = \alpha` whenever :math:`\alpha (B + 1)` is a whole number
+    (and the statistics are exchangeable and tie-free).
+
+    Parameters
+    ----------
+    statistic : float
+        Observed statistic :math:`T` (large values speak against the null).
+    bootstrap_statistics : numpy.ndarray
+        The :math:`B` statistics of the data sets simulated under the null.
+
+    Returns
+    -------
+    float
+        The p-value, in :math:`[1/(B+1), 1]`.
+
+    Examples
+    --------
+    >>> monte_carlo_p_value(3.0, np.array([1.0, 4.0, 2.0, 3.0]))
+    0.6
+    """
+    replicates = np.asarray(bootstrap_statistics, dtype=float).reshape(-1)
+    if replicates.size == 0:
+        raise ValueError("no bootstrap statistics: a Monte Carlo p-value needs B >= 1")
+    if np.isnan(replicates).any() or np.isnan(statistic):
+        raise ValueError("a statistic is NaN: the p-value is undefined")
+    return float((1 + np.sum(replicates >= statistic)) / (replicates.size + 1))
+
+
+@dataclass(frozen=True)
+class BootstrapLRT:
+    r"""Result of the parametric bootstrap likelihood-ratio test of K - 1 vs K classes.
+
+    Attributes
+    ----------
+    n_classes : int
+        :math:`K`, the number of classes of the alternative (the null has :math:`K - 1`).
+    statistic : float
+        :math:`LR = 2(\ell_K - \ell_{K-1})` on the data.
+    p_value : float
+        Monte Carlo p-value :math:`(1 + \#\{LR_b \ge LR\}) / (B + 1)`.
+    n_bootstrap : int
+        :math:`B`, the number of data sets simulated from the fitted :math:`K - 1` model.
+    bootstrap_statistics : numpy.ndarray
+        The :math:`B` bootstrap statistics :math:`LR_b`, in simulation order.
+    seconds : float
+        Wall-clock time of the whole test (data fits included).
+    log_likelihood_null, log_likelihood_alternative : float
+        :math:`\ell_{K-1}` and :math:`\ell_K` on the data.
+    n_starts_null, n_starts_alternative : int
+        EM random starts of every :math:`K - 1` and every :math:`K` fit.
+    n_single_start_optima : int
+        Bootstrap :math:`K` fits whose best log-likelihood was reached by a single start
+        (a sign that more starts could have found a higher maximum).
+    alpha : float
+        Level used by :attr:`reading`.
+    """
+
+    n_classes: int
+    statistic: float
+    p_value: float
+    n_bootstrap: int
+    bootstrap_statistics: np.ndarray = field(repr=False)
+    seconds: float
+    log_likelihood_null: float
+    log_likelihood_alternative: float
+    n_starts_null: int
+    n_starts_alternative: int
+    n_single_start_optima: int
+    alpha: float = 0.05
+
+    @property
+    def reading(self) -> str:
+        """The result in one plain-language line (which K the test supports, and why)."""
+        k = self.n_classes
+        null_classes = f"{k - 1} class" if k == 2 else f"{k - 1} classes"
+        head = (
+            f"Bootstrap likelihood-ratio test of {k - 1} vs {k} classes: "
+            f"LR = {self.statistic:.2f}, p = {self.p_value:.3f} from "
+            f"{self.n_bootstrap} data sets simulated from the {k - 1}-class fit "
+            f"(the smallest p this B can give is {1 / (self.n_bootstrap + 1):.3f})."
+        )
+        if self.p_value <= self.alpha:
+            verdict = (
+                f" At the {self.alpha:.0%} level the data call for {k} classes rather than "
+                f"{k - 1}: a {k}-class fit gains more likelihood than it does on data that "
+                f"truly have {k - 1} classes."
+            )
+        else:
+            verdict = (
+                f" At the {self.alpha:.0%} level {k - 1} "
+                f"{'class suffices' if k - 1 == 1 else 'classes suffice'}: "
+                f"the {k}-class fit gains no more likelihood than it does on data that "
+                f"truly have {null_classes}."
+            )
+        caution = ""
+        if self.n_single_start_optima > 0.1 * self.n_bootstrap:
+            caution = (
+                f" Caution: in {self.n_single_start_optima} of {self.n_bootstrap} bootstrap "
+                f"samples the {k}-class optimum was reached by a single start, so more "
+                "starts might find higher maxima; consider raising n_starts_alternative."
+            )
+        return head + verdict + caution
+
+
+def bootstrap_lrt(
+    items: pd.DataFrame,
+    k: int,
+    *,
+    n_bootstrap: int = 99,
+    n_starts: int = 50,
+    n_starts_alternative: int | None = None,
+    seed: int | None = None,
+    alpha: float = 0.05,
+    **em_kwargs: Any,
+) -> BootstrapLRT:
+    r"""Parametric bootstrap likelihood-ratio test of K - 1 against K latent classes (EM).
+
+    The likelihood ratio of nested mixtures does not follow a :math:`\chi^2` law (the null
+    sits on the boundary of the alternative), so its null distribution is simulated
+    (McLachlan 1987; Nylund, Asparouhov & Muthén 2007, the "BLRT" of Mplus and tidySEM):
+
+    1. fit :math:`K - 1` and :math:`K` classes by EM; :math:`LR = 2(\ell_K - \ell_{K-1})`;
+    2. simulate :math:`B` data sets of the same size from the fitted :math:`K - 1` model
+       (:func:`~bayes_cluster.common.latent_class_math.simulate_responses`), each with
+       the data's pattern of missing answers;
+    3. refit :math:`K - 1` and :math:`K` on each, giving :math:`LR_b`;
+    4. :math:`p = (1 + \#\{LR_b \ge LR\}) / (B + 1)` (:func:`monte_carlo_p_value`).
+
+    Starts. Every :math:`K` fit, on the data and on each bootstrap sample, uses the same
+    ``n_starts_alternative`` random starts (default ``2 * n_starts``), so the statistic is
+    computed by the same procedure on the data and under the null and the p-value is
+    calibrated for that procedure. A :math:`K` fit that stops short of its maximum makes
+    :math:`LR_b` too small (the test too liberal) or, on the data, :math:`LR` too small
+    (too conservative), hence twice the starts of the :math:`K - 1` fits (which are
+    easier: one class fewer, and the :math:`K - 1 = 1` fit is closed-form). EM runs all
+    starts at once, so on the Tumang design (60 firms, 12 five-category items) 100 starts
+    of a 3-class fit cost about 0.15 s and the whole test at its defaults 30-40 s.
+    :attr:`BootstrapLRT.n_single_start_optima` counts the bootstrap :math:`K` fits whose
+    optimum only one start reached; the :attr:`~BootstrapLRT.reading` warns when they
+    exceed 10 %. On the bundled survey (2 vs 3 classes) it does: 400 starts per 3-class
+    fit moved p from 0.32 to 0.16, so read p to one digit there and raise the starts
+    before trusting a p near the level.
+
+    Parameters
+    ----------
+    items : pandas.DataFrame
+        Item responses coded 1..K_j (missing as NaN).
+    k : int
+        Number of classes of the alternative, at least 2.
+    n_bootstrap : int
+        :math:`B`. With :math:`\alpha (B + 1)` a whole number (99 for 5 %), the test has
+        exactly level :math:`\alpha` for exchangeable statistics.
+    n_starts : int
+        EM random starts of each :math:`K - 1` fit.
+    n_starts_alternative : int, optional
+        EM random starts of each :math:`K` fit (default ``2 * n_starts``).
+    seed : int, optional
+        Seed; the same seed gives the same result.
+    alpha : float
+        Level of the plain-language reading.
+    **em_kwargs
+        Passed to every :class:`~bayes_cluster.estimators.latent_class_em.LatentClassEM`
+        (``missing``, ``n_categories``, ``tol``, ``max_iter``, ``init``).
+
+    Returns
+    -------
+    BootstrapLRT
+        The statistic, its p-value, the bootstrap statistics, the time taken and a
+        plain-language :attr:`~BootstrapLRT.reading`.
+
+    Examples
+    --------
+    >>> from bayes_cluster.surveys.simulate import simulate_tumang
+    >>> from bayes_cluster.surveys.markusen import MARKUSEN_ITEMS
+    >>> frame, _ = simulate_tumang(n=60, seed=3)
+    >>> result = bootstrap_lrt(frame[list(MARKUSEN_ITEMS)], 2, n_bootstrap=19, seed=1)
+    >>> result.p_value
+    0.05
+    """
+    if int(k) != k or k < 2:
+        raise ValueError(f"k must be a whole number >= 2 (K - 1 vs K classes), got {k!r}")
+    if int(n_bootstrap) != n_bootstrap or n_bootstrap < 1:
+        raise ValueError(f"n_bootstrap must be a whole number >= 1, got {n_bootstrap!r}")
+    if not isinstance(items, pd.DataFrame):
+        raise TypeError(f"items must be a pandas DataFrame, got {type(items).__name__}")
+    for name in ("n_classes", "n_starts", "random_state"):
+        if name in em_kwargs:
+            raise TypeError(f"bootstrap_lrt sets {name!r} itself; do not pass it")
+    k = int(k)
+    n_starts_alternative = 2 * n_starts if n_starts_alternative is None else n_starts_alternative
+    started = time.perf_counter()
+    data_seeds, bootstrap_seeds = np.random.SeedSequence(seed).spawn(2)
+
+    def fit_pair(frame: pd.DataFrame, seeds: np.random.SeedSequence, **kwargs: Any):
+        null_seed, alternative_seed = seeds.spawn(2)
+        null = LatentClassEM(
+            k - 1, n_starts, random_state=np.random.default_rng(null_seed), **kwargs
+        ).fit(frame)
+        alternative = LatentClassEM(
+            k, n_starts_alternative, random_state=np.random.default_rng(alternative_seed), **kwargs
+        ).fit(frame)
+        return null, alternative
+
+    null, alternative = fit_pair(items, data_seeds, **em_kwargs)
+    statistic = 2.0 * (alternative.log_likelihood_ - null.log_likelihood_)
+
+    # The simulated samples keep the fitted firms' missing answers and each item's K_j.
+    refit_kwargs = {**em_kwargs, "n_categories": dict(null.n_categories_.items())}
+    missing = items.loc[:, null.items_].isna().to_numpy()
+    if em_kwargs.get("missing") == "listwise":
+        missing = missing[~missing.any(axis=1)]
+    class_shares = null.class_shares_
+    item_probabilities = null.item_probabilities_.to_numpy()
+    replicates = np.empty(n_bootstrap)
+    n_single_start_optima = 0
+    for b, replicate_seed in enumerate(bootstrap_seeds.spawn(n_bootstrap)):
+        simulation_seed, fit_seeds = replicate_seed.spawn(2)
+        _, responses = simulate_responses(
+            np.random.default_rng(simulation_seed),
+            class_shares,
+            item_probabilities,
+            null.n_firms_,
+        )
+        codes = responses.astype(float)
+        codes[missing] = np.nan
+        sample = pd.DataFrame(codes, columns=null.items_)
+        null_b, alternative_b = fit_pair(sample, fit_seeds, **refit_kwargs)
+        replicates[b] = 2.0 * (alternative_b.log_likelihood_ - null_b.log_likelihood_)
+        n_single_start_optima += int(alternative_b.n_best_starts_ == 1)
+    return BootstrapLRT(
+        n_classes=k,
+        statistic=float(statistic),
+        p_value=monte_carlo_p_value(statistic, replicates),
+        n_bootstrap=int(n_bootstrap),
+        bootstrap_statistics=replicates,
+        seconds=time.perf_counter() - started,
+        log_likelihood_null=null.log_likelihood_,
+        log_likelihood_alternative=alternative.log_likelihood_,
+        n_starts_null=int(n_starts),
+        n_starts_alternative=int(n_starts_alternative),
+        n_single_start_optima=n_single_start_optima,
+        alpha=float(alpha),
+    )

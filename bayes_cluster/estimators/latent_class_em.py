@@ -20,7 +20,10 @@ Conventions (stated, as poLCA's help pages state theirs):
   ``na.rm = FALSE``); ``missing="listwise"`` drops every firm with a missing item first
   (poLCA's default, which produced the published reference values).
 * ``npar = R sum_j (K_j - 1) + (R - 1)``, ``AIC = -2 LL + 2 npar``,
-  ``BIC = -2 LL + ln(N) npar`` with ``N`` the number of firms fitted (poLCA's formulae).
+  ``BIC = -2 LL + ln(N) npar`` with ``N`` the number of firms fitted (poLCA's formulae);
+  beside them the sample-size adjusted BIC (Sclove 1987),
+  ``SABIC = -2 LL + ln((N + 2) / 24) npar``, and the consistent AIC (Bozdogan 1987),
+  ``CAIC = -2 LL + (ln(N) + 1) npar`` (Mplus's and tidySEM's formulae).
 """
 
 from __future__ import annotations
@@ -301,6 +304,10 @@ class LatentClassEM:
         ``R sum_j (K_j - 1) + (R - 1)``.
     aic_, bic_ : float
         Information criteria (poLCA's formulae, ``N`` = firms fitted).
+    sabic_, caic_ : float
+        Sample-size adjusted BIC :math:`-2\ell + \ln((N + 2) / 24)\,\text{npar}`
+        (Sclove 1987) and consistent AIC :math:`-2\ell + (\ln N + 1)\,\text{npar}`
+        (Bozdogan 1987); lower is better, as for AIC and BIC.
     g2_, x2_ : float
         Likelihood-ratio and Pearson statistics comparing observed with expected
         response-pattern frequencies, over the firms with complete responses (poLCA).
@@ -439,6 +446,8 @@ class LatentClassEM:
         self.n_parameters_ = int(self.n_classes * (k - 1).sum() + self.n_classes - 1)
         self.aic_ = -2.0 * self.log_likelihood_ + 2.0 * self.n_parameters_
         self.bic_ = -2.0 * self.log_likelihood_ + np.log(n_firms) * self.n_parameters_
+        self.sabic_ = -2.0 * self.log_likelihood_ + np.log((n_firms + 2) / 24) * self.n_parameters_
+        self.caic_ = -2.0 * self.log_likelihood_ + (np.log(n_firms) + 1.0) * self.n_parameters_
         self.posterior_ = self._posterior(indicator)
         self.modal_class_ = labels[self.posterior_.argmax(axis=1)]
         self.relative_entropy_ = _relative_entropy(self.posterior_)
@@ -542,7 +551,10 @@ class LatentClassEM:
         return frame
 
     def fit_statistics(self) -> pd.Series:
-        """Log-likelihood, npar, AIC, BIC, G², X², entropy and start counts.
+        """Log-likelihood, npar, AIC, BIC, G², X², entropy, start counts, SABIC and CAIC.
+
+        SABIC and CAIC come last, so that tables written before they existed keep their
+        column order.
 
         Returns
         -------
@@ -565,6 +577,8 @@ class LatentClassEM:
                 "n_best_starts": self.n_best_starts_,
                 "n_iter": self.n_iter_,
                 "converged": self.converged_,
+                "sabic": self.sabic_,
+                "caic": self.caic_,
             },
             name="fit_statistics",
             dtype=object,
@@ -644,7 +658,8 @@ def select_n_classes(
     -------
     pandas.DataFrame
         Indexed by ``n_classes``: log-likelihood, n_parameters, AIC, BIC, G², X², relative
-        entropy, starts reaching the best optimum, and ``best_bic`` marking the lowest BIC.
+        entropy, starts reaching the best optimum, ``best_bic`` marking the lowest BIC, then
+        SABIC and CAIC (last, so that earlier tables keep their column order).
     """
     seeds = np.random.SeedSequence(random_state)
     k_values = list(k_range)
@@ -659,4 +674,4 @@ def select_n_classes(
     table = pd.DataFrame(rows).infer_objects()
     table.index.name = "n_classes"
     table["best_bic"] = table["bic"] == table["bic"].min()
-    return table
+    return table[[c for c in table.columns if c not in ("sabic", "caic")] + ["sabic", "caic"]]

@@ -1,0 +1,198 @@
+"""The parametric bootstrap likelihood-ratio test of K - 1 vs K latent classes (EM)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from bayes_cluster.analyses import n_classes
+from bayes_cluster.analyses.n_classes import BootstrapLRT, bootstrap_lrt, monte_carlo_p_value
+from bayes_cluster.common.latent_class_math import simulate_responses
+from bayes_cluster.estimators.latent_class_em import LatentClassEM
+
+
+def two_class_items(n_firms: int, seed: int, *, p_yes: float = 0.85) -> pd.DataFrame:
+    """Six yes/no items from two well-separated classes (shares 0.6 / 0.4)."""
+    yes_no = np.array([[p_yes, 1 - p_yes]] * 6)
+    theta = np.stack([yes_no, yes_no[:, ::-1]])
+    _, responses = simulate_responses(
+        np.random.default_rng(seed), np.array([0.6, 0.4]), theta, n_firms
+    )
+    return pd.DataFrame(responses, columns=[f"q{j + 1}" for j in range(6)])
+
+
+def one_class_items(n_firms: int, seed: int) -> pd.DataFrame:
+    """Five yes/no items, independent (one class)."""
+    theta = np.array([[[0.7, 0.3], [0.4, 0.6], [0.5, 0.5], [0.2, 0.8], [0.6, 0.4]]])
+    _, responses = simulate_responses(np.random.default_rng(seed), np.ones(1), theta, n_firms)
+    return pd.DataFrame(responses, columns=list("abcde"))
+
+
+# Flat one-class likelihoods make EM crawl; 1e-6 on the log-likelihood is plenty for a test.
+FAST_EM = {"tol": 1e-6, "max_iter": 500}
+
+
+def test_monte_carlo_p_value_formula():
+    # (1 + #{T_b >= T}) / (B + 1); ties count against the null
+    assert monte_carlo_p_value(3.0, np.array([1.0, 4.0, 2.0, 3.0])) == pytest.approx(3 / 5)
+    assert monte_carlo_p_value(10.0, np.zeros(19)) == pytest.approx(1 / 20)
+    assert monte_carlo_p_value(-1.0, np.zeros(99)) == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="needs B >= 1"):
+        monte_carlo_p_value(1.0, np.array([]))
+    with pytest.raises(ValueError, match="is NaN"):
+        monte_carlo_p_value(1.0, np.array([np.nan, 1.0]))
+
+
+@pytest.fixture(scope="module")
+def small_test() -> BootstrapLRT:
+    return bootstrap_lrt(
+        two_class_items(80, seed=3), 2, n_bootstrap=9, n_starts=4, seed=5, **FAST_EM
+    )
+
+
+def test_result_is_consistent_with_its_fits(small_test):
+    result = small_test
+    data = two_class_items(80, seed=3)
+    assert result.n_classes == 2
+    assert result.n_bootstrap == 9 and result.bootstrap_statistics.shape == (9,)
+    assert result.n_starts_null == 4 and result.n_starts_alternative == 8
+    assert result.statistic == pytest.approx(
+        2 * (result.log_likelihood_alternative - result.log_likelihood_null)
+    )
+    # the 1-class fit is the item margins: LL = sum_j sum_c n_jc log(n_jc / n)
+    margins = sum(
+        float((counts * np.log(counts / 80)).sum())
+        for counts in (data[c].value_counts().to_numpy() for c in data)
+    )
+    assert result.log_likelihood_null == pytest.approx(margins, abs=1e-8)
+    expected_p = (1 + np.sum(result.bootstrap_statistics >= result.statistic)) / 10
+    assert result.p_value == pytest.approx(expected_p)
+    assert result.seconds > 0
+    assert result.reading.startswith(
+        "Bootstrap likelihood-ratio test of 1 vs 2 classes: LR = "
+        f"{result.statistic:.2f}, p = {result.p_value:.3f} from 9 data sets simulated "
+        "from the 1-class fit (the smallest p this B can give is 0.100)."
+    )
+
+
+def test_p_value_counts_bootstrap_statistics_at_or_above_the_observed(monkeypatch):
+    # Fix every bootstrap LR: the fits on simulated data return preset log-likelihoods.
+    data = two_class_items(60, seed=8)
+    preset = iter([0.0, 10.0, 0.0, 300.0, 0.0, 1.0])  # (null, alternative) per sample
+
+    class PresetEM(LatentClassEM):
+        def fit(self, items_frame):
+            super().fit(items_frame)
+            if items_frame is not data:  # a simulated sample
+                self.log_likelihood_ = next(preset)
+            return self
+
+    monkeypatch.setattr(n_classes, "LatentClassEM", PresetEM)
+    result = bootstrap_lrt(data, 2, n_bootstrap=3, n_starts=2, seed=1, **FAST_EM)
+    np.testing.assert_array_equal(result.bootstrap_statistics, [20.0, 600.0, 2.0])
+    assert 20.0 < result.statistic < 600.0
+    assert result.p_value == pytest.approx((1 + 1) / (3 + 1))
+
+
+def test_samples_come_from_the_null_fit_with_the_data_missing_pattern(monkeypatch):
+    data = two_class_items(50, seed=4).astype(float)
+    data.iloc[[0, 7, 9], [1, 1, 4]] = np.nan
+    calls, frames = [], []
+    real_simulate = n_classes.simulate_responses
+
+    def spy(rng, class_shares, item_probabilities, n_firms):
+        calls.append((class_shares.copy(), item_probabilities.shape, n_firms))
+        return real_simulate(rng, class_shares, item_probabilities, n_firms)
+
+    class RecordingEM(LatentClassEM):
+        def fit(self, items_frame):
+            frames.append(items_frame)
+            return super().fit(items_frame)
+
+    monkeypatch.setattr(n_classes, "simulate_responses", spy)
+    monkeypatch.setattr(n_classes, "LatentClassEM", RecordingEM)
+    bootstrap_lrt(data, 3, n_bootstrap=2, n_starts=3, seed=2, **FAST_EM)
+    null = LatentClassEM(2, 3).fit(data)
+    assert len(calls) == 2
+    for shares, shape, n_firms in calls:
+        assert shares.shape == (2,) and shares.sum() == pytest.approx(1.0)
+        assert shape == null.item_probabilities_.shape and n_firms == 50
+    simulated = frames[2:]  # after the two fits on the data
+    assert len(simulated) == 4
+    for frame in simulated:
+        np.testing.assert_array_equal(frame.isna().to_numpy(), data.isna().to_numpy())
+        assert frame.columns.tolist() == data.columns.tolist()
+
+
+def test_same_seed_same_result(small_test):
+    again = bootstrap_lrt(
+        two_class_items(80, seed=3), 2, n_bootstrap=9, n_starts=4, seed=5, **FAST_EM
+    )
+    np.testing.assert_array_equal(again.bootstrap_statistics, small_test.bootstrap_statistics)
+    assert (again.statistic, again.p_value) == (small_test.statistic, small_test.p_value)
+    other = bootstrap_lrt(
+        two_class_items(80, seed=3), 2, n_bootstrap=9, n_starts=4, seed=6, **FAST_EM
+    )
+    assert not np.array_equal(other.bootstrap_statistics, small_test.bootstrap_statistics)
+
+
+def test_two_separated_classes_reject_one_but_not_three():
+    # B = 39 so that p can fall below 0.05 (its smallest value is 1/40 = 0.025).
+    data = two_class_items(100, seed=7)
+    one_vs_two = bootstrap_lrt(data, 2, n_bootstrap=39, n_starts=5, seed=11, **FAST_EM)
+    two_vs_three = bootstrap_lrt(data, 3, n_bootstrap=39, n_starts=5, seed=11, **FAST_EM)
+    assert one_vs_two.p_value == pytest.approx(1 / 40)  # no bootstrap LR reaches the data's
+    assert one_vs_two.p_value < 0.05
+    assert "the data call for 2 classes rather than 1" in one_vs_two.reading
+    assert two_vs_three.p_value > 0.05
+    assert "At the 5% level 2 classes suffice" in two_vs_three.reading
+
+
+def test_bad_arguments_are_named():
+    data = two_class_items(30, seed=1)
+    with pytest.raises(ValueError, match=r"k must be a whole number >= 2 \(K - 1 vs K"):
+        bootstrap_lrt(data, 1)
+    with pytest.raises(ValueError, match="n_bootstrap must be a whole number >= 1, got 0"):
+        bootstrap_lrt(data, 2, n_bootstrap=0)
+    with pytest.raises(TypeError, match="items must be a pandas DataFrame, got ndarray"):
+        bootstrap_lrt(data.to_numpy(), 2)
+    with pytest.raises(TypeError, match="bootstrap_lrt sets 'random_state' itself"):
+        bootstrap_lrt(data, 2, random_state=3)
+
+
+@pytest.mark.slow
+def test_type_one_error_is_nominal_under_the_null():
+    # 100 data sets of 60 firms (the Tumang size) from one class (5 yes/no items), each
+    # tested 1 vs 2 classes with B = 19. The Monte Carlo p-value takes the values k/20;
+    # p <= 0.05 means no LR_b reaches LR, which for exchangeable statistics has
+    # probability exactly 1/20 = 0.05, and p <= 0.10 exactly 2/20 = 0.10. (The null
+    # parameters are estimated, so the bootstrap is exact only asymptotically.) The
+    # rejection counts are then Binomial(100, 0.05) and Binomial(100, 0.10), whose central
+    # 99% intervals are [0, 11] and [3, 18]: the second also catches a test that never
+    # rejects. EM is loosened (tol 1e-5, 300 iterations, 6 starts of the 2-class fits)
+    # to keep this near a minute and a half; the same procedure runs on the data and on
+    # every bootstrap sample, so the p-value is calibrated for it. Seen: 4 and 8.
+    n_data_sets = 100
+    p_values = np.array(
+        [
+            bootstrap_lrt(
+                one_class_items(60, seed),
+                2,
+                n_bootstrap=19,
+                n_starts=1,
+                n_starts_alternative=6,
+                seed=1000 + seed,
+                tol=1e-5,
+                max_iter=300,
+            ).p_value
+            for seed in range(n_data_sets)
+        ]
+    )
+    assert set(np.round(p_values * 20)) <= set(range(1, 21))  # the values k/20
+    for alpha, band in ((0.05, (0, 11)), (0.10, (3, 18))):
+        low, high = stats.binom.interval(0.99, n_data_sets, alpha)
+        assert (low, high) == band
+        rejections = int(np.sum(p_values <= alpha + 1e-12))
+        assert low <= rejections <= high, (alpha, rejections)
