@@ -390,3 +390,23 @@ def test_tumang_ppc_tables_hold_the_check_of_the_chosen_model(tumang_run):
     assert row["observed_share"].item() == pytest.approx(agree)
     markdown = (out / "report.md").read_text(encoding="utf-8")
     assert f"of the chosen model (K = {chosen})" in markdown
+
+
+def test_em_table_shows_every_criterion_and_says_whether_they_agree(quick_run):
+    out, _ = quick_run
+    statistics = pd.read_csv(out / "latent_class" / "em_fit_statistics.csv", index_col=0)
+    n = 60
+    # SABIC and CAIC recomputed from the log-likelihood and the parameter count
+    minus2ll = -2 * statistics["log_likelihood"]
+    npar = statistics["n_parameters"]
+    assert np.allclose(statistics["sabic"], minus2ll + npar * np.log((n + 2) / 24))
+    assert np.allclose(statistics["caic"], minus2ll + npar * (np.log(n) + 1))
+    report = (out / "report.md").read_text(encoding="utf-8")
+    assert "lower AIC, BIC, SABIC and CAIC are better" in report
+    header = next(line for line in report.splitlines() if "| sabic" in line)
+    assert header.index("| bic") < header.index("| sabic") < header.index("| caic")
+    best = {c: int(statistics[c].idxmin()) for c in ("aic", "bic", "sabic", "caic")}
+    if len(set(best.values())) == 1:
+        assert "AIC, SABIC and CAIC agree." in report
+    else:
+        assert f"The criteria disagree (AIC K = {best['aic']}, SABIC K = {best['sabic']}" in report

@@ -205,24 +205,12 @@ def run_latent_class(context: RunContext) -> None:
         section.add(
             Paragraph(
                 f"**Maximum-likelihood latent classes** (EM, {starts} random starts per K): "
-                f"BIC prefers **K = {best_k}**."
+                f"BIC prefers **K = {best_k}**. {_criteria_reading(statistics, best_k)}"
             ),
             TableBlock(
-                statistics[
-                    [
-                        c
-                        for c in (
-                            "log_likelihood",
-                            "n_parameters",
-                            "aic",
-                            "bic",
-                            "relative_entropy",
-                            "n_best_starts",
-                        )
-                        if c in statistics
-                    ]
-                ],
-                "EM fit by number of classes (lower BIC is better)",
+                statistics[list(EM_TABLE_COLUMNS)],
+                "EM fit by number of classes (lower AIC, BIC, SABIC and CAIC are better; "
+                "relative entropy near 1 means well-separated classes)",
                 index=True,
             ),
         )
@@ -255,6 +243,37 @@ def run_latent_class(context: RunContext) -> None:
     # -- Bayesian latent classes
     if lc.bayesian:
         _run_bayes_latent_class(context, section, responses, typed=typed)
+
+
+EM_TABLE_COLUMNS = (
+    "log_likelihood",
+    "n_parameters",
+    "aic",
+    "bic",
+    "sabic",
+    "caic",
+    "relative_entropy",
+    "n_best_starts",
+)
+"""The EM fit statistics the report shows, in this order."""
+
+_CRITERIA = {"aic": "AIC", "sabic": "SABIC", "caic": "CAIC"}
+
+
+def _criteria_reading(statistics: pd.DataFrame, best_k: int) -> str:
+    """Say in words whether AIC, SABIC and CAIC agree with BIC's number of classes."""
+    choices = {
+        label: int(statistics[column].astype(float).idxmin())
+        for column, label in _CRITERIA.items()
+    }
+    if all(k == best_k for k in choices.values()):
+        return "AIC, SABIC and CAIC agree."
+    others = ", ".join(f"{label} K = {k}" for label, k in choices.items())
+    return (
+        f"The criteria disagree ({others}): AIC and SABIC penalise parameters less than "
+        "BIC and CAIC, and favour more classes in small samples; read the class profiles "
+        "of each candidate before choosing."
+    )
 
 
 def _k_text(values: Sequence[int]) -> str:
