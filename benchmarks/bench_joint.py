@@ -35,6 +35,7 @@ from bayes_cluster.estimators.joint import (
 )
 from bayes_cluster.estimators.latent_class_em import LatentClassEM
 from bayes_cluster.inference.sampling import clear_compiled_cache
+from bayes_cluster.surveys.codebook import TUMANG_PREDICTORS
 from bayes_cluster.surveys.simulate import simulate_tumang
 
 WEAK_ITEMS = ("mk_cooperation", "mk_local_labour", "mk_government_role")
@@ -45,7 +46,7 @@ def timing(draws: int, tune: int, chains: int) -> None:
     frame, _ = simulate_tumang(60, seed=11, class_effects={"Hub-and-Spoke": 1.5})
     other, _ = simulate_tumang(60, seed=12, class_effects={"Hub-and-Spoke": 1.5})
     sampler = {"draws": draws, "tune": tune, "chains": chains}
-    joint = JointLatentClassLogit(2)
+    joint = JointLatentClassLogit(2, predictors=TUMANG_PREDICTORS, outcome="export")
     start = time.perf_counter()
     joint.fit(frame, random_seed=1, **sampler)
     first_total = time.perf_counter() - start
@@ -81,7 +82,7 @@ def timing(draws: int, tune: int, chains: int) -> None:
             {"error_matrix": classification_error_matrix(em.posterior_, modal)},
         ),
     ):
-        model = ClassLogit(2)
+        model = ClassLogit(2, predictors=TUMANG_PREDICTORS, outcome="export")
         start = time.perf_counter()
         model.fit(frame, modal, random_seed=1, **kwargs, **sampler)
         total = time.perf_counter() - start

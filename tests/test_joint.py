@@ -41,8 +41,12 @@ from bayes_cluster.run.joint_section import (
     run_joint_section,
     validate_joint_section,
 )
+from bayes_cluster.surveys.codebook import TUMANG_PREDICTORS
 from bayes_cluster.surveys.markusen import MARKUSEN_ITEMS
 from bayes_cluster.surveys.simulate import simulate_tumang
+
+TUMANG_MODEL = {"predictors": TUMANG_PREDICTORS, "outcome": "export"}
+"""The survey columns the joint models use on Tumang data (models name no data set)."""
 
 SAMPLER = {"draws": 150, "tune": 150, "chains": 2}
 
@@ -65,7 +69,7 @@ def survey():
 @pytest.fixture(scope="module")
 def fitted(survey):
     frame, _ = survey
-    model = JointLatentClassLogit(2)
+    model = JointLatentClassLogit(2, **TUMANG_MODEL)
     # 2 x 150 draws of 80 parameters: R-hat of some theta is above 1.01, and the fit
     # says so (the tests below read its numbers, not its verdict)
     with pytest.warns(ConvergenceWarning, match="JointLatentClassLogit FAILED"):
@@ -77,7 +81,7 @@ def fitted(survey):
 def two_step(survey):
     """The two-step ClassLogit with the true classes as the assigned ones."""
     frame, truth = survey
-    model = ClassLogit(2)
+    model = ClassLogit(2, **TUMANG_MODEL)
     model.fit(
         frame,
         np.asarray(truth.latent_class) + 1,
@@ -93,7 +97,7 @@ def two_step(survey):
 
 def test_prepare_encodes_items_and_standardises_predictors(survey):
     frame, _ = survey
-    data = prepare_joint_data(frame)
+    data = prepare_joint_data(frame, **TUMANG_MODEL)
     assert data.item_indicators.shape == (60, 12, 3)
     # every answered item is one category: rows of the one-hot tensor sum to one
     np.testing.assert_array_equal(data.item_indicators.sum(axis=-1), 1.0)
@@ -130,23 +134,26 @@ def test_prepare_encodes_items_and_standardises_predictors(survey):
 def test_bad_input_is_named(survey, change, message):
     frame, _ = survey
     with pytest.raises(ValueError, match=message):
-        prepare_joint_data(change(frame.copy()))
+        prepare_joint_data(change(frame.copy()), **TUMANG_MODEL)
 
 
 def test_constructor_rejects_bad_settings():
     with pytest.raises(ValueError, match="n_classes must be a whole number >= 2"):
-        JointLatentClassLogit(1)
+        JointLatentClassLogit(1, **TUMANG_MODEL)
     with pytest.raises(ValueError, match=r"unknown priors \['tau'\]"):
-        JointLatentClassLogit(2, priors={"tau": {"dist": "HalfNormal", "sigma": 1}})
+        JointLatentClassLogit(
+            2, **TUMANG_MODEL, priors={"tau": {"dist": "HalfNormal", "sigma": 1}}
+        )
     with pytest.raises(ValueError, match="prior item_concentration must be a positive number"):
-        JointLatentClassLogit(2, priors={"item_concentration": 0})
+        JointLatentClassLogit(2, **TUMANG_MODEL, priors={"item_concentration": 0})
 
 
 def test_priors_are_the_logit_defaults_and_user_priors_win():
     # one source of truth: the export logit's defaults
     assert DEFAULT_PRIORS["intercept"] == logistic.DEFAULT_PRIORS["intercept"]
     assert DEFAULT_PRIORS["slopes"] == logistic.DEFAULT_PRIORS["slopes"]
-    model = JointLatentClassLogit(2, priors={"slopes": {"dist": "Normal", "mu": 0, "sigma": 2}})
+    slopes = {"dist": "Normal", "mu": 0, "sigma": 2}
+    model = JointLatentClassLogit(2, **TUMANG_MODEL, priors={"slopes": slopes})
     assert model.priors["slopes"] == {"dist": "Normal", "mu": 0.0, "sigma": 2.0}
     assert model.priors["intercept"] == logistic.DEFAULT_PRIORS["intercept"]
     table = model.prior_summary()
@@ -156,7 +163,7 @@ def test_priors_are_the_logit_defaults_and_user_priors_win():
 
 def test_prior_predictive_is_symmetric_and_shaped(survey):
     frame, _ = survey
-    model = JointLatentClassLogit(2)
+    model = JointLatentClassLogit(2, **TUMANG_MODEL)
     prior = model.sample_prior_predictive(frame, draws=2000, random_seed=4)
     exports = prior["prior_predictive"]["export"]
     items = prior["prior_predictive"]["items"]
@@ -194,7 +201,7 @@ def test_model_likelihood_matches_independent_computation(survey):
     from pytensor.compile.mode import Mode
 
     frame, _ = survey
-    model_spec = JointLatentClassLogit(2)
+    model_spec = JointLatentClassLogit(2, **TUMANG_MODEL)
     data = model_spec.prepare(frame)
     model = model_spec.build_model(data)
     assert model.named_vars_to_dims["theta"] == (LATENT_CLASS, ITEM, CATEGORY)
@@ -454,19 +461,20 @@ def test_class_logit_round_trip_and_a_file_of_another_model(two_step, tmp_path):
 
 def test_priors_are_stored_as_json_and_rebuild_the_model(survey):
     priors = {"slopes": {"dist": "Normal", "mu": 0, "sigma": 2}, "item_concentration": 0.5}
-    model = JointLatentClassLogit(3, class_slopes=True, priors=priors)
+    model = JointLatentClassLogit(3, **TUMANG_MODEL, class_slopes=True, priors=priors)
     config = model.config()
     rebuilt = JointLatentClassLogit(**json.loads(json.dumps(config)))
     assert rebuilt.priors == model.priors
     assert rebuilt.config() == config
     assert config["priors"]["item_concentration"] == 0.5
-    logit = ClassLogit(2, priors={"intercept": {"dist": "Normal", "mu": 0, "sigma": 2.5}})
+    intercept = {"dist": "Normal", "mu": 0, "sigma": 2.5}
+    logit = ClassLogit(2, **TUMANG_MODEL, priors={"intercept": intercept})
     assert ClassLogit(**json.loads(json.dumps(logit.config()))).priors == logit.priors
 
 
 def test_class_logit_prior_predictive(survey):
     frame, truth = survey
-    model = ClassLogit(2)
+    model = ClassLogit(2, **TUMANG_MODEL)
     classes = np.asarray(truth.latent_class) + 1
     error = classification_error_matrix(np.eye(2)[classes - 1] * 0.8 + 0.1, classes)
     prior = model.sample_prior_predictive(
@@ -501,7 +509,7 @@ def test_posterior_predictive_matches_observed_rate(fitted):
 def test_class_slopes_are_relabelled_with_their_class(survey):
     """Assemble a hand-made trace whose second chain calls the classes the other way round."""
     frame, truth = survey
-    model = JointLatentClassLogit(2, class_slopes=True)
+    model = JointLatentClassLogit(2, **TUMANG_MODEL, class_slopes=True)
     data = model.prepare(frame)
     # the true profiles on the collapsed scale (Likert 1-2 / 3 / 4-5)
     t = truth.item_probabilities
@@ -776,7 +784,7 @@ def test_null_class_effect_interval_covers_zero():
 @pytest.mark.slow
 def test_class_specific_slopes_fit():
     frame, truth = simulate_tumang(60, seed=4, class_effects={"Hub-and-Spoke": 1.5})
-    model = JointLatentClassLogit(2, class_slopes=True)
+    model = JointLatentClassLogit(2, **TUMANG_MODEL, class_slopes=True)
     # 2 x 400 draws: two item probabilities miss the strict R-hat < 1.01 (1.011, 1.012),
     # and the fit says so; the checks below are those of a usable fit
     with pytest.warns(ConvergenceWarning, match="JointLatentClassLogit FAILED"):

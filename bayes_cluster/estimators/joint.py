@@ -75,7 +75,6 @@ from bayes_cluster.inference.base import BayesianModel
 from bayes_cluster.inference.priors import make_prior_variable
 from bayes_cluster.inference.sampling import SamplerSettings
 from bayes_cluster.inference.summaries import SUMMARY_COLUMNS, hdi
-from bayes_cluster.surveys.codebook import TUMANG_PREDICTORS
 from bayes_cluster.surveys.markusen import MARKUSEN_ITEMS
 
 __all__ = [
@@ -197,8 +196,8 @@ def prepare_joint_data(
     frame: pd.DataFrame,
     *,
     items: Sequence[str] = MARKUSEN_ITEMS,
-    predictors: Sequence[str] = TUMANG_PREDICTORS,
-    outcome: str = "export",
+    predictors: Sequence[str],
+    outcome: str,
     collapse: Literal["three", "none"] = "three",
 ) -> JointData:
     """Validate a survey frame and turn it into the arrays of the joint model.
@@ -915,7 +914,7 @@ class JointLatentClassLogit(_ExportModel):
     --------
     >>> from bayes_cluster.surveys.simulate import simulate_tumang
     >>> frame, truth = simulate_tumang(60, seed=1, class_effects={"Hub-and-Spoke": 1.5})
-    >>> model = JointLatentClassLogit(n_classes=2)
+    >>> model = JointLatentClassLogit(n_classes=2, predictors=["workers"], outcome="export")
     >>> model.prior_summary().loc["slopes", "prior"]
     'StudentT(nu=7, mu=0, sigma=1)'
     >>> idata = model.fit(frame, draws=500, tune=500, chains=2, random_seed=1)  # doctest: +SKIP
@@ -929,8 +928,8 @@ class JointLatentClassLogit(_ExportModel):
         n_classes: int = 2,
         *,
         items: Sequence[str] = MARKUSEN_ITEMS,
-        predictors: Sequence[str] = TUMANG_PREDICTORS,
-        outcome: str = "export",
+        predictors: Sequence[str],
+        outcome: str,
         class_slopes: bool = False,
         collapse: Literal["three", "none"] = "three",
         priors: Mapping[str, Any] | None = None,
@@ -1433,8 +1432,8 @@ class ClassLogit(_ExportModel):
         self,
         n_classes: int = 2,
         *,
-        predictors: Sequence[str] = TUMANG_PREDICTORS,
-        outcome: str = "export",
+        predictors: Sequence[str],
+        outcome: str,
         priors: Mapping[str, Any] | None = None,
         hdi_prob: float = 0.94,
     ) -> None:
