@@ -75,6 +75,9 @@ identifies far fewer; :mod:`bayes_cluster.run.feasibility` checks the survey at 
 LATENT_CLASS_PRIORS = ("class_concentration", "item_concentration")
 """Dirichlet concentrations of the Bayesian latent-class mixture (``[latent_class.priors]``)."""
 
+MEASUREMENTS = ("nominal", "ordinal")
+"""Values of ``[latent_class].measurement``: how the Bayesian mixture reads the items."""
+
 PRIOR_ROLES = ("intercept", "slopes", "group_sd", "horseshoe")
 """Prior keys of the Bayesian logit besides single predictors."""
 
@@ -275,6 +278,10 @@ class LatentClassSpec:
     markusen_items : dict
         Item column -> Markusen item name (``[latent_class.markusen_items]``), for surveys
         whose Markusen items are not named as in :data:`~markusen.MARKUSEN_ITEMS`.
+    measurement : {"nominal", "ordinal"}
+        How the Bayesian mixture reads the items: ``"nominal"`` (free response
+        probabilities per class) or ``"ordinal"`` (a cumulative logit per item, fitted
+        beside the nominal model and compared with it by PSIS-LOO; needs uncollapsed items).
     """
 
     items: tuple[str, ...]
@@ -287,6 +294,7 @@ class LatentClassSpec:
     markusen: bool = True
     priors: dict[str, dict[str, Any]] = field(default_factory=dict)
     markusen_items: dict[str, str] = field(default_factory=dict)
+    measurement: str = "nominal"
 
     @property
     def markusen_names(self) -> tuple[str, ...]:
@@ -970,6 +978,7 @@ def _validate_latent_class(
             "markusen",
             "priors",
             "markusen_items",
+            "measurement",
         ),
     )
     if table.has("items") and table.has("item_prefix"):
@@ -1039,6 +1048,31 @@ def _validate_latent_class(
     markusen_items = _validate_markusen_items(
         table.get("markusen_items", dict, {}), items, data, problems
     )
+    measurement = table.get("measurement", str, "nominal")
+    if measurement not in MEASUREMENTS:
+        problems.add(
+            "[latent_class].measurement",
+            f"must be {' or '.join(map(repr, MEASUREMENTS))}, got {measurement!r}",
+        )
+    elif measurement == "ordinal" and collapse is not None:
+        problems.add(
+            "[latent_class].measurement",
+            "the ordinal model reads the item levels in their order, uncollapsed: set "
+            'collapse = "none" (or leave collapse out)',
+        )
+    elif measurement == "ordinal" and data is not None:
+        levels = {
+            item: tuple(data.column(item).levels)
+            for item in items
+            if item in data.columns and data.column(item).levels
+        }
+        if len(set(levels.values())) > 1:
+            shown = "; ".join(f"{item}: {list(value)}" for item, value in levels.items())
+            problems.add(
+                "[latent_class].measurement",
+                "the ordinal model needs every item on the same levels, but the codebook "
+                f"gives {shown}",
+            )
     if not items:
         return None
     return LatentClassSpec(
@@ -1052,6 +1086,7 @@ def _validate_latent_class(
         markusen=table.get("markusen", bool, True),
         priors=priors,
         markusen_items=markusen_items,
+        measurement=measurement,
     )
 
 
