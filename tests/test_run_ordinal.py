@@ -178,3 +178,15 @@ def test_ordinal_needs_items_on_the_same_levels(tmp_path):
     # the same survey read as nominal items is a valid spec
     nominal = load_spec(write(tmp_path, text.replace('"ordinal"', '"nominal"'), "n.toml"))
     assert nominal.latent_class.measurement == "nominal"
+
+
+def test_methods_text_describes_the_ordinal_model_it_fits():
+    from bayes_cluster.run.methods_text import methods_text
+
+    spec = load_spec(ROOT / "models" / "tumang_ordinal.toml")
+    text = methods_text(spec, sampler=spec.sampler, n_firms=60, versions={}).to_markdown()
+    assert "an ordinal latent class model treated each item as a cumulative logit" in text
+    assert "Normal(0, 2); cutpoints ordered Normal(0, 3)" in text
+    nominal = load_spec(ROOT / "models" / "tumang.toml")
+    other = methods_text(nominal, sampler=nominal.sampler, n_firms=60, versions={})
+    assert "ordinal" not in other.to_markdown()
