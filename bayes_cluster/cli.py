@@ -423,6 +423,8 @@ def _cmd_plan(args: argparse.Namespace) -> int:
     if result is not None:
         for line in result.answers:
             print(line)
+        if result.spec.pilot is not None:
+            print(f"the pilot fit's MCMC diagnostics: {result.spec.pilot_diagnostics}")
         print(
             f"{result.study.computed} replicates computed in {result.study.seconds:.1f} s "
             f"({total} in the plan); wrote {args.out / 'assurance.csv'} and "

@@ -500,6 +500,13 @@ class BootstrapLRT:
         return head + verdict + caution
 
 
+def _whole(value: Any, minimum: int) -> bool:
+    """Whether ``value`` is a whole number (not a bool, not NaN) of at least ``minimum``."""
+    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+        return False
+    return bool(np.isfinite(value)) and int(value) == value and value >= minimum
+
+
 def bootstrap_lrt(
     items: pd.DataFrame,
     k: int,
@@ -575,10 +582,18 @@ def bootstrap_lrt(
     >>> result.p_value
     0.05
     """
-    if int(k) != k or k < 2:
+    if not _whole(k, 2):
         raise ValueError(f"k must be a whole number >= 2 (K - 1 vs K classes), got {k!r}")
-    if int(n_bootstrap) != n_bootstrap or n_bootstrap < 1:
+    if not _whole(n_bootstrap, 1):
         raise ValueError(f"n_bootstrap must be a whole number >= 1, got {n_bootstrap!r}")
+    if not _whole(n_starts, 1):
+        raise ValueError(f"n_starts must be a whole number >= 1, got {n_starts!r}")
+    if n_starts_alternative is not None and not _whole(n_starts_alternative, 1):
+        raise ValueError(
+            f"n_starts_alternative must be a whole number >= 1, got {n_starts_alternative!r}"
+        )
+    if isinstance(alpha, bool) or not isinstance(alpha, int | float) or not 0 < alpha < 1:
+        raise ValueError(f"alpha must be a number between 0 and 1, got {alpha!r}")
     if not isinstance(items, pd.DataFrame):
         raise TypeError(f"items must be a pandas DataFrame, got {type(items).__name__}")
     for name in ("n_classes", "n_starts", "random_state"):
@@ -600,6 +615,11 @@ def bootstrap_lrt(
         return null, alternative
 
     null, alternative = fit_pair(items, data_seeds, **em_kwargs)
+    if k >= null.n_firms_:
+        raise ValueError(
+            f"k = {k} classes needs more than {k} firms; the items have {null.n_firms_} "
+            "firms with answers to fit: test fewer classes"
+        )
     statistic = 2.0 * (alternative.log_likelihood_ - null.log_likelihood_)
 
     # The simulated samples keep the fitted firms' missing answers and each item's K_j.

@@ -266,7 +266,13 @@ class BayesianOrdinalLatentClass(BayesianLatentClass):
         priors: Mapping[str, float] | None = None,
         levels: Mapping[str, Sequence[int]] | None = None,
     ) -> None:
-        if int(n_classes) != n_classes or n_classes < 1:
+        if (
+            isinstance(n_classes, bool)
+            or not isinstance(n_classes, int | float | np.integer | np.floating)
+            or not np.isfinite(n_classes)
+            or int(n_classes) != n_classes
+            or n_classes < 1
+        ):
             raise ValueError(f"n_classes must be a positive whole number, got {n_classes!r}")
         unknown = set(priors or {}) - set(ORDINAL_DEFAULT_PRIORS)
         if unknown:
@@ -274,10 +280,15 @@ class BayesianOrdinalLatentClass(BayesianLatentClass):
                 f"unknown prior names {sorted(unknown)}; known: "
                 f"{', '.join(ORDINAL_DEFAULT_PRIORS)}"
             )
+        for name, value in (priors or {}).items():
+            if isinstance(value, bool) or not isinstance(value, int | float | np.number):
+                raise ValueError(f"prior {name} must be a positive number, got {value!r}")
         merged = {**ORDINAL_DEFAULT_PRIORS, **{k: float(v) for k, v in (priors or {}).items()}}
         for name, value in merged.items():
             if not value > 0:
                 raise ValueError(f"prior {name} must be positive, got {value}")
+            if not np.isfinite(value):
+                raise ValueError(f"prior {name} must be finite, got {value}")
         self.n_classes = int(n_classes)
         self.collapse = "none"
         self.priors = merged

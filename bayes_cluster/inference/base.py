@@ -31,6 +31,8 @@ import contextlib
 import html
 import importlib
 import json
+import os
+import shutil
 import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
@@ -354,8 +356,9 @@ class BayesianModel(ABC):
     def save(self, path: str | Path) -> Path:
         """Save the fit: the DataTree, with the model's class, config and version in attrs.
 
-        NetCDF files are written under a temporary name and moved into place, so a
-        failure never leaves a half-written file.
+        The file (or store) is written under a temporary name and moved into place, so a
+        failure never leaves a half-written one. An existing ``path`` is replaced only
+        when an earlier ``save()`` wrote it: anything else there is left untouched.
 
         Parameters
         ----------
@@ -371,16 +374,24 @@ class BayesianModel(ABC):
         ------
         RuntimeError
             When the model is not fitted.
+        FileNotFoundError
+            When the folder of ``path`` does not exist.
         ValueError
-            When the path ends in neither ``.nc`` nor ``.zarr``.
+            When the path ends in neither ``.nc`` nor ``.zarr``, or something that no
+            ``save()`` wrote is already there.
         """
         tree = self._require_fit()
         path = Path(path)
-        if path.suffix == ".zarr":
-            tree.to_zarr(path, mode="w", consolidated=False)
-            return path
-        if path.suffix not in (".nc", ".nc4", ".netcdf"):
+        if path.suffix not in (".zarr", ".nc", ".nc4", ".netcdf"):
             raise ValueError(f"save path must end in .nc or .zarr, got {str(path)!r}")
+        if not path.parent.is_dir():
+            raise FileNotFoundError(
+                f"cannot save to {str(path)!r}: the folder {str(path.parent)!r} does not exist"
+            )
+        _refuse_foreign_target(path)
+        if path.suffix == ".zarr":
+            _save_zarr(tree, path)
+            return path
         temporary = path.with_name(f".{path.name}.tmp")
         try:
             tree.to_netcdf(temporary, engine="h5netcdf")
@@ -422,7 +433,7 @@ class BayesianModel(ABC):
                 f"{str(path)!r} holds a {saved} fit, not a {cls.__name__}: load it with "
                 f"{saved}.load() or bayes_cluster.load_model()"
             )
-        return _REGISTRY[saved]._from_tree(tree)
+        return _rebuild(path, tree, saved)
 
     @classmethod
     def _from_tree(cls, tree: xr.DataTree) -> Self:
@@ -456,10 +467,55 @@ class BayesianModel(ABC):
         )
 
 
+def _refuse_foreign_target(path: Path) -> None:
+    """Refuse to save over anything an earlier ``save()`` did not write."""
+    if not path.exists() and not path.is_symlink():
+        return
+    zarr = path.suffix == ".zarr"
+    if path.is_symlink() or path.is_dir() != zarr:
+        kind = "a link" if path.is_symlink() else ("a file" if zarr else "a folder")
+        raise ValueError(
+            f"cannot save to {str(path)!r}: it is {kind}, not a saved model; it is left "
+            "untouched: choose another path"
+        )
+    try:
+        kwargs = {"consolidated": False} if zarr else {}
+        with xr.open_datatree(path, engine="zarr" if zarr else "h5netcdf", **kwargs) as old:
+            ours = MODEL_ATTR in old.attrs
+    except Exception:  # noqa: BLE001 - unreadable means not ours
+        ours = False
+    if not ours:
+        raise ValueError(
+            f"cannot save to {str(path)!r}: it exists and was not written by a bayes_cluster "
+            "model's save(); it is left untouched: choose another path"
+        )
+
+
+def _save_zarr(tree: xr.DataTree, path: Path) -> None:
+    """Write a Zarr store beside ``path``, then swap it in (never half-written)."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    previous = path.with_name(f".{path.name}.{os.getpid()}.old")
+    try:
+        tree.to_zarr(temporary, mode="w-", consolidated=False)
+        if path.exists():
+            path.rename(previous)
+        temporary.rename(path)
+    except BaseException:
+        if previous.exists() and not path.exists():
+            previous.rename(path)
+        shutil.rmtree(temporary, ignore_errors=True)
+        raise
+    shutil.rmtree(previous, ignore_errors=True)
+
+
 def _open_saved(path: str | Path) -> tuple[xr.DataTree, str]:
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"no saved model at {str(path)!r}")
+    if path.is_dir() and path.suffix != ".zarr":
+        raise ValueError(
+            f"{str(path)!r} is a folder, not a saved model (a .nc file or a .zarr store)"
+        )
     engine = "zarr" if path.suffix == ".zarr" else "h5netcdf"
     kwargs = {"consolidated": False} if engine == "zarr" else {}
     try:
@@ -471,6 +527,22 @@ def _open_saved(path: str | Path) -> tuple[xr.DataTree, str]:
         raise ValueError(
             f"{str(path)!r} was not written by a bayes_cluster model's save() "
             f"(no {MODEL_ATTR!r} attribute)"
+        )
+    try:
+        payload = json.loads(tree.attrs[STATE_ATTR])
+    except (TypeError, ValueError) as error:
+        raise ValueError(
+            f"{str(path)!r}: its {STATE_ATTR!r} attribute is not the JSON save() writes "
+            f"({error}); the file was edited or damaged: re-fit and save it again"
+        ) from None
+    if not (
+        isinstance(payload, dict)
+        and isinstance(payload.get("config"), dict)
+        and isinstance(payload.get("state"), dict)
+    ):
+        raise ValueError(
+            f"{str(path)!r}: its {STATE_ATTR!r} attribute lacks the 'config' and 'state' "
+            "tables save() writes; the file was edited or damaged: re-fit and save it again"
         )
     module = str(tree.attrs.get(MODULE_ATTR, ""))
     if saved not in _REGISTRY and module.startswith("bayes_cluster."):
@@ -513,4 +585,16 @@ def load_model(path: str | Path) -> BayesianModel:
         As :meth:`BayesianModel.load`.
     """
     tree, saved = _open_saved(path)
-    return _REGISTRY[saved]._from_tree(tree)
+    return _rebuild(path, tree, saved)
+
+
+def _rebuild(path: str | Path, tree: xr.DataTree, saved: str) -> BayesianModel:
+    """Rebuild the model from its saved config and state; a damaged file is a ValueError."""
+    try:
+        return _REGISTRY[saved]._from_tree(tree)
+    except (KeyError, TypeError, ValueError) as error:
+        raise ValueError(
+            f"{str(path)!r} holds a {saved} fit whose saved config or state this version "
+            f"of bayes_cluster cannot restore ({type(error).__name__}: {error}); re-fit "
+            "and save it again"
+        ) from error

@@ -171,6 +171,9 @@ class PlanSpec(StudySpec):
         Terms taken from the pilot (``Intercept`` and its predictors).
     pilot_draws : numpy.ndarray or None
         Posterior draws of the pilot, shape (draw, term) over ``pilot_terms``.
+    pilot_diagnostics : str or None
+        The pilot fit's MCMC verdict, ``"PASSED"`` or ``"FAILED: <problems>"`` (reported
+        in ``plan.md``, ``plan.json`` and by the command: its draws are the truths).
     """
 
     effect_priors: dict[str, EffectPrior] = field(default_factory=dict)
@@ -178,6 +181,7 @@ class PlanSpec(StudySpec):
     pilot_sha256: str | None = None
     pilot_terms: tuple[str, ...] = ()
     pilot_draws: np.ndarray | None = field(default=None, repr=False, compare=False)
+    pilot_diagnostics: str | None = field(default=None, compare=False)
 
     def replicate_truth(self, task: ReplicateTask) -> EffectSet:
         """Draw the truth of replicate ``task.replicate`` (the same at every n).
@@ -265,15 +269,29 @@ def _parse_effect(raw: Any, key: str, problems: Problems) -> EffectPrior | None:
     return EffectPrior(dist, params)
 
 
+def _sha256(path: Path) -> str:
+    """Checksum of a saved file, or of every file of a ``.zarr`` store (names included)."""
+    if not path.is_dir():
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    digest = hashlib.sha256()
+    for member in sorted(p for p in path.rglob("*") if p.is_file()):
+        digest.update(member.relative_to(path).as_posix().encode() + b"\0")
+        digest.update(member.read_bytes())
+    return digest.hexdigest()
+
+
 def _load_pilot(
     raw: Any, key: str, folder: Path, problems: Problems
-) -> tuple[str, str, tuple[str, ...], np.ndarray] | None:
+) -> tuple[str, str, tuple[str, ...], np.ndarray, str] | None:
     if not isinstance(raw, str) or not raw.strip():
         problems.add(key, f"must be the path of a saved BayesianLogit (.nc), got {raw!r}")
         return None
     path = Path(raw)
     path = path if path.is_absolute() else folder / path
-    if not path.is_file():
+    if path.is_dir() and path.suffix != ".zarr":
+        problems.add(key, f"{path} is a folder, not a saved BayesianLogit (.nc or .zarr)")
+        return None
+    if not path.exists():
         problems.add(key, f"file not found: {path}")
         return None
     from bayes_cluster.estimators.logistic import BayesianLogit
@@ -284,6 +302,8 @@ def _load_pilot(
         posterior = model.idata_["posterior"]
         alpha = posterior["alpha"].to_numpy().reshape(-1, 1)
         beta = posterior["beta"].transpose("chain", "draw", ...).to_numpy()
+        diagnostics = model.diagnostics_
+        verdict = "PASSED" if diagnostics.passed else f"FAILED: {diagnostics.compact_summary()}"
     except Exception as error:  # noqa: BLE001 - reported with the key, like every problem
         problems.add(key, f"cannot load {path} as a saved BayesianLogit: {error}")
         return None
@@ -296,8 +316,8 @@ def _load_pilot(
         )
         return None
     draws = np.concatenate([alpha, beta.reshape(-1, beta.shape[-1])], axis=1)
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    return str(path), digest, (INTERCEPT, *terms), draws
+    digest = _sha256(path)
+    return str(path), digest, (INTERCEPT, *terms), draws, verdict
 
 
 def parse_plan_spec(
@@ -389,6 +409,7 @@ def parse_plan_spec(
         pilot_sha256=None if pilot is None else pilot[1],
         pilot_terms=() if pilot is None else pilot[2],
         pilot_draws=None if pilot is None else pilot[3],
+        pilot_diagnostics=None if pilot is None else pilot[4],
     )
 
 
@@ -610,6 +631,7 @@ def _effects_text(spec: PlanSpec) -> list[str]:
             f"- pilot posterior: `{spec.pilot}` (sha256 {spec.pilot_sha256[:12]}...); each "
             f"replicate's truth for {', '.join(spec.pilot_terms)} is one posterior draw"
         )
+        lines.append(f"- the pilot fit's MCMC diagnostics: {spec.pilot_diagnostics}")
     for term, prior in spec.effect_priors.items():
         if prior.dist == "Point":
             lines.append(f"- {term} = {prior.params['value']:g} (known exactly)")
@@ -792,6 +814,7 @@ def run_plan(
         "intervals": {m: interval_name(spec, m) for m in spec.methods},
         "replicates_on_disk": int(len(study.replicates.drop_duplicates(["n", "replicate"]))),
         "fingerprint": spec.fingerprint(),
+        "pilot_diagnostics": spec.pilot_diagnostics,
         "provenance": provenance(seed=spec.seed),
     }
     files["provenance"] = out / "plan.json"

@@ -58,6 +58,7 @@ from bayes_cluster.common.dims import INTERCEPT
 from bayes_cluster.inference.sampling import SamplerSettings
 from bayes_cluster.run.safety import (
     PACKAGE,
+    OutputFolderError,
     check_output_folder,
     deferred_interrupts,
     install_worker_interrupt_handler,
@@ -450,7 +451,7 @@ def parse_study_spec(raw: Mapping[str, Any], source: str = "<spec>") -> StudySpe
             sizes.append(value)
     if len(set(sizes)) != len(sizes):
         problems.add("[study].sizes", "lists a size more than once")
-    if sizes_raw == []:
+    if study.has("sizes") and sizes_raw == []:
         problems.add("[study].sizes", "must list at least one sample size")
     replicates = study.positive_int("replicates", 100)
     seed = study.positive_int("seed", 1, minimum=0)
@@ -993,7 +994,13 @@ def _check_out_folder(spec: StudySpec, out: Path) -> None:
                 "use another --out folder or delete that one"
             )
         return
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise OutputFolderError(
+            f"--out {out}: cannot create the folder ({error.strerror or error}); "
+            "nothing was written: name a folder you may write to"
+        ) from None
     from bayes_cluster.inference.provenance import provenance
 
     block = {
@@ -1003,7 +1010,13 @@ def _check_out_folder(spec: StudySpec, out: Path) -> None:
         "fingerprint": fingerprint,
         "provenance": provenance(seed=spec.seed),
     }
-    _write_text_atomic(json.dumps(block, indent=2) + "\n", manifest)
+    try:
+        _write_text_atomic(json.dumps(block, indent=2) + "\n", manifest)
+    except OSError as error:
+        raise OutputFolderError(
+            f"--out {out}: cannot write {manifest.name} ({error.strerror or error}); "
+            "no replicate was computed: name a folder you may write to"
+        ) from None
 
 
 def collect_replicates(spec: StudySpec, out: str | Path) -> pd.DataFrame:
