@@ -168,7 +168,7 @@ def plot_sbc_ecdf(result, *, level: float = 0.95, ncols: int = 4) -> Figure:
         One panel per parameter: ECDF of the fractional ranks minus the uniform CDF, and
         the band a uniform sample stays inside with probability ``level``.
     """
-    from bayes_cluster.studies.sbc import _ecdf_counts, ecdf_band
+    from bayes_cluster.inference.calibration import ecdf_band, ecdf_counts
 
     ranks = result.ranks
     n, L = len(ranks), result.n_rank_draws
@@ -178,7 +178,7 @@ def plot_sbc_ecdf(result, *, level: float = 0.95, ncols: int = 4) -> Figure:
     figure = Figure(figsize=(3.0 * min(ncols, len(columns)), 2.3 * nrows), layout="constrained")
     axes = figure.subplots(nrows, min(ncols, len(columns)), squeeze=False).ravel()
     for ax, name in zip(axes, columns, strict=False):
-        ecdf = _ecdf_counts(ranks[name].to_numpy(int), L) / n
+        ecdf = ecdf_counts(ranks[name].to_numpy(int), L) / n
         ax.fill_between(z, lower - z, upper - z, step="post", color="0.85")
         ax.step(z, ecdf - z, where="post", color=OKABE_ITO["vermillion"])
         ax.axhline(0, color="0.4", linewidth=0.8)

@@ -1,0 +1,377 @@
+"""The model contract itself (``inference/base.py``, ``sampling.py``, ``summaries.py``).
+
+A tiny real subclass of :class:`BayesianModel` -- the mean of normal data with known
+unit variance, its data in a ``pm.Data`` container -- goes through the one ``fit``: the
+compile cache, seeds, provenance, save/load in both formats, the refusals and warnings,
+and the display.  The summaries are checked against numpy by hand.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pymc as pm
+import pytest
+import xarray as xr
+
+import bayes_cluster
+from bayes_cluster.inference import base
+from bayes_cluster.inference.base import (
+    MODEL_ATTR,
+    STATE_ATTR,
+    VERSION_ATTR,
+    BayesianModel,
+    SavedVersionWarning,
+    load_model,
+)
+from bayes_cluster.inference.diagnostics import ConvergenceWarning, mcmc_diagnostics
+from bayes_cluster.inference.provenance import data_hash
+from bayes_cluster.inference.sampling import (
+    SamplerSettings,
+    compiled_cache,
+    converged,
+    sample,
+)
+from bayes_cluster.inference.summaries import SUMMARY_COLUMNS, hdi, summary_table
+
+DRAWS = {"draws": 300, "tune": 200, "chains": 2}
+
+
+class NormalMean(BayesianModel):
+    r"""Mean of normal data with unit variance.
+
+    .. math::
+
+        \mu \sim \mathcal{N}(0, \sigma_0^2), \qquad y_i \sim \mathcal{N}(\mu, 1)
+    """
+
+    default_target_accept = 0.8
+
+    def __init__(self, prior_sd: float = 10.0) -> None:
+        self.prior_sd = prior_sd
+        self.n_obs_: int | None = None
+
+    def _prepare_fit(self, frame: pd.DataFrame, **options: Any) -> np.ndarray:
+        return frame["y"].to_numpy(dtype=float)
+
+    def _build(self, y: np.ndarray) -> pm.Model:
+        with pm.Model() as model:
+            y_data = pm.Data("y_data", y)
+            mu = pm.Normal("mu", 0.0, self.prior_sd)
+            pm.Normal("y", mu, 1.0, observed=y_data, shape=y_data.shape)
+        return model
+
+    def _compile_key(self, y: np.ndarray) -> tuple:
+        return (self.prior_sd, y.size)
+
+    def _sampler_data(self, y: np.ndarray) -> dict[str, np.ndarray]:
+        return {"y_data": y}
+
+    def _postprocess(self, raw: xr.DataTree, y: np.ndarray, settings: SamplerSettings):
+        self.n_obs_ = int(y.size)
+        return raw
+
+    def _diagnostic_variables(self, tree: xr.DataTree) -> list[str]:
+        return ["mu"]
+
+    def _fitted_state(self) -> dict[str, Any]:
+        return {"n_obs": self.n_obs_}
+
+    def _restore(self, tree: xr.DataTree, state) -> None:
+        self.n_obs_ = state["n_obs"]
+
+    def config(self) -> dict[str, Any]:
+        return {"prior_sd": self.prior_sd}
+
+    def summary(self, hdi_prob: float | None = None) -> pd.DataFrame:
+        posterior = self._require_fit()["posterior"].to_dataset()
+        return summary_table(posterior, ["mu"], hdi_prob or 0.94)
+
+    def prior_summary(self) -> pd.DataFrame:
+        return pd.DataFrame({"prior": [f"Normal(0, {self.prior_sd})"]}, index=["mu"])
+
+    def sample_prior_predictive(self, *args: Any, **kwargs: Any) -> xr.DataTree:
+        raise NotImplementedError
+
+    def sample_posterior_predictive(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError
+
+
+class OtherModel(NormalMean):
+    """Another model class (a file of NormalMean is not one of its fits)."""
+
+
+def normal_data(seed: int, n: int = 20, mean: float = 1.5) -> pd.DataFrame:
+    return pd.DataFrame({"y": np.random.default_rng(seed).normal(mean, 1.0, n)})
+
+
+@pytest.fixture(scope="module")
+def fitted() -> NormalMean:
+    model = NormalMean()
+    model.fit(normal_data(0), random_seed=11, **DRAWS)
+    return model
+
+
+# ---------------------------------------------------------------- fit
+
+
+def test_fit_sets_results_provenance_and_a_plausible_posterior(fitted):
+    frame = normal_data(0)
+    tree = fitted.idata_
+    assert isinstance(tree, xr.DataTree)
+    assert tree["posterior"]["mu"].shape == (2, 300)
+    assert fitted.diagnostics_.passed and converged(tree, ["mu"])
+    assert set(fitted.timings_) == {"compile_s", "sample_s", "postprocess_s"}
+    assert all(seconds >= 0 for seconds in fitted.timings_.values())
+    attrs = tree.attrs
+    assert attrs[MODEL_ATTR] == "NormalMean" and attrs["model"] == "NormalMean"
+    assert attrs[VERSION_ATTR] == bayes_cluster.__version__
+    assert attrs["seed"] == "11" and attrs["data_hash"] == data_hash(frame)
+    assert attrs["sampler"] == "nutpie" and attrs["target_accept"] == "0.8"
+    assert (attrs["draws"], attrs["tune"], attrs["chains"]) == ("300", "200", "2")
+    assert json.loads(attrs[STATE_ATTR]) == {"config": {"prior_sd": 10.0}, "state": {"n_obs": 20}}
+    assert attrs["diagnostics_verdict"] == fitted.diagnostics_.verdict
+    # conjugate posterior: N(sum y / (n + 1/100), 1 / (n + 1/100))
+    precision = 20 + 1 / 100
+    exact_mean, exact_sd = frame["y"].sum() / precision, precision**-0.5
+    row = fitted.summary().loc["mu"]
+    assert abs(row["mean"] - exact_mean) < 4 * exact_sd / np.sqrt(row["ess_bulk"])
+    assert row["sd"] == pytest.approx(exact_sd, rel=0.15)
+
+
+def test_same_structure_is_not_compiled_again_and_same_seed_gives_same_draws(fitted):
+    key = ("NormalMean", 10.0, 20)
+    assert key in compiled_cache  # the class name leads the model's own compile key
+    compilations = compiled_cache.compilations
+    again = NormalMean()
+    again.fit(normal_data(0), random_seed=11, **DRAWS)
+    assert compiled_cache.compilations == compilations
+    assert again.timings_["compile_s"] == 0.0
+    np.testing.assert_array_equal(
+        again.idata_["posterior"]["mu"].to_numpy(), fitted.idata_["posterior"]["mu"].to_numpy()
+    )
+    # new data of the same shape: the cached model runs on the new values
+    other = NormalMean()
+    other.fit(normal_data(1, mean=-3.0), random_seed=11, **DRAWS)
+    assert compiled_cache.compilations == compilations
+    assert other.summary().loc["mu", "mean"] == pytest.approx(-3.0, abs=0.8)
+    different_seed = NormalMean()
+    different_seed.fit(normal_data(0), random_seed=12, **DRAWS)
+    assert not np.array_equal(
+        different_seed.idata_["posterior"]["mu"].to_numpy(),
+        fitted.idata_["posterior"]["mu"].to_numpy(),
+    )
+
+
+def test_pymc_backend_samples_the_same_model_without_the_cache():
+    model = NormalMean(prior_sd=5.0)
+    compilations = compiled_cache.compilations
+    model.fit(normal_data(0), random_seed=3, sampler="pymc", cores=1, **DRAWS)
+    assert compiled_cache.compilations == compilations  # PyTensor caches its own C code
+    assert ("NormalMean", 5.0, 20) not in compiled_cache
+    assert model.idata_.attrs["sampler"] == "pymc" and model.diagnostics_.passed
+    assert model.idata_["posterior"]["mu"].shape == (2, 300)
+    assert model.timings_["compile_s"] > 0
+    # the same posterior as nutpie's, within Monte Carlo error
+    precision = 20 + 1 / 25
+    exact_mean = normal_data(0)["y"].sum() / precision
+    row = model.summary().loc["mu"]
+    assert abs(row["mean"] - exact_mean) < 4 * precision**-0.5 / np.sqrt(row["ess_bulk"])
+
+
+def test_sample_needs_a_target_acceptance():
+    with pytest.raises(ValueError) as error:
+        sample(pm.Model, key=("x",), data={}, settings=SamplerSettings())
+    assert str(error.value) == (
+        "settings.target_accept is unset: call settings.with_defaults(...)"
+    )
+
+
+def test_a_fit_that_fails_its_checks_warns_and_shows_it(monkeypatch, fitted):
+    # an ESS threshold no fit of 600 draws can reach (diagnostics' own code otherwise)
+    strict = functools.partial(mcmc_diagnostics, ess_min=10**6)
+    monkeypatch.setattr(base, "mcmc_diagnostics", strict)
+    monkeypatch.setattr("bayes_cluster.inference.diagnostics.ESS_FRACTION", 10.0**6)
+    model = NormalMean()
+    with pytest.warns(ConvergenceWarning, match=r"^NormalMean FAILED its convergence checks"):
+        model.fit(normal_data(0), random_seed=11, **DRAWS)
+    assert model.idata_ is not None and not model.diagnostics_.passed
+    page = model._repr_html_()
+    assert '<p style="color:#D55E00"><b>Convergence: bulk ESS &lt; 1e+06 for 1 of 1' in page
+    passed = fitted._repr_html_()
+    assert '<p style="color:#009E73"><b>Convergence: passed</b></p>' in passed
+    assert passed.startswith("<p><b>NormalMean</b></p>") and "<th>mu</th>" in passed
+    assert NormalMean()._repr_html_() == (
+        "<p><b>NormalMean</b> (not fitted)</p><table><tr><th>prior_sd</th><td>10.0</td></tr>"
+        "</table>"
+    )
+    assert repr(fitted) == "NormalMean(prior_sd=10.0) [fitted]"
+
+
+def test_sampler_settings_refuse_bad_values_with_exact_messages():
+    cases = [
+        ({"draws": 0}, "draws must be a positive whole number, got 0"),
+        ({"chains": 1.5}, "chains must be a positive whole number, got 1.5"),
+        ({"tune": float("nan")}, "tune must be a non-negative whole number, got nan"),
+        ({"draws": None}, "draws must be a positive whole number, got None"),
+        ({"draws": True}, "draws must be a positive whole number, got True"),
+        ({"backend": "stan"}, "sampler must be 'nutpie' or 'pymc', got 'stan'"),
+        ({"target_accept": 1.0}, "target_accept must be strictly between 0 and 1, got 1.0"),
+        ({"target_accept": "high"}, "target_accept must be strictly between 0 and 1, got 'high'"),
+        ({"cores": 0}, "cores must be a positive whole number, got 0"),
+        ({"tune": -1}, "tune must be a non-negative whole number, got -1"),
+        ({"draws": float("inf")}, "draws must be a positive whole number, got inf"),
+    ]
+    for settings, message in cases:
+        with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+            SamplerSettings(**settings)
+    assert (
+        SamplerSettings(draws=10.0).draws == 10 and type(SamplerSettings(draws=10.0).draws) is int
+    )
+    assert SamplerSettings().with_defaults(target_accept=0.95).target_accept == 0.95
+    assert (
+        SamplerSettings(target_accept=0.7).with_defaults(target_accept=0.95).target_accept == 0.7
+    )
+
+
+def test_fit_checks_its_settings_before_any_work():
+    model = NormalMean()
+    with pytest.raises(ValueError, match=r"^draws must be a positive whole number, got 0$"):
+        model.fit(normal_data(0), draws=0)
+    with pytest.raises(ValueError, match=r"^sampler must be 'nutpie' or 'pymc', got 'stan'$"):
+        model.fit(normal_data(0), sampler="stan")
+    assert model.idata_ is None
+    with pytest.raises(RuntimeError, match=r"^NormalMean is not fitted yet: call fit\(\) first$"):
+        model.summary()
+
+
+# ---------------------------------------------------------------- save / load
+
+
+@pytest.mark.parametrize("suffix", [".nc", ".zarr"])
+def test_save_load_round_trip(fitted, tmp_path, suffix):
+    path = fitted.save(tmp_path / f"fit{suffix}")
+    assert path == tmp_path / f"fit{suffix}"
+    assert not list(tmp_path.glob(".*.tmp"))  # the temporary name is gone
+    loaded = NormalMean.load(path)
+    assert type(loaded) is NormalMean and loaded.prior_sd == 10.0 and loaded.n_obs_ == 20
+    pd.testing.assert_frame_equal(loaded.summary(), fitted.summary())
+    assert loaded.diagnostics_.verdict == fitted.diagnostics_.verdict
+    assert loaded.idata_.attrs[MODEL_ATTR] == "NormalMean"
+    # the base class and load_model dispatch on the class named in the file
+    assert type(BayesianModel.load(path)) is NormalMean
+    assert type(load_model(path)) is NormalMean
+    assert bayes_cluster.load_model is load_model  # the name the refusal messages give
+
+
+def test_load_refuses_other_files_with_exact_messages(fitted, tmp_path):
+    path = fitted.save(tmp_path / "fit.nc")
+    with pytest.raises(ValueError) as error:
+        OtherModel.load(path)
+    assert str(error.value) == (
+        f"{str(path)!r} holds a NormalMean fit, not a OtherModel: load it with "
+        "NormalMean.load() or bayes_cluster.load_model()"
+    )
+    plain = tmp_path / "plain.nc"
+    xr.DataTree(xr.Dataset({"x": ("i", [1.0, 2.0])})).to_netcdf(plain, engine="h5netcdf")
+    with pytest.raises(ValueError) as error:
+        load_model(plain)
+    assert str(error.value) == (
+        f"{str(plain)!r} was not written by a bayes_cluster model's save() "
+        "(no 'bayes_cluster_model' attribute)"
+    )
+    text = tmp_path / "notes.nc"
+    text.write_text("not a netcdf file", encoding="utf-8")
+    with pytest.raises(ValueError, match=rf"^{re.escape(repr(str(text)))} is not a saved model"):
+        NormalMean.load(text)
+    with pytest.raises(FileNotFoundError, match="^no saved model at "):
+        NormalMean.load(tmp_path / "missing.nc")
+    with pytest.raises(ValueError, match=r"^save path must end in \.nc or \.zarr, got "):
+        fitted.save(tmp_path / "fit.pickle")
+    with pytest.raises(RuntimeError, match="is not fitted yet"):
+        NormalMean().save(tmp_path / "unfitted.nc")
+
+
+def _rewrite_attr(path, tmp_path, name, value):
+    tree = xr.open_datatree(path, engine="h5netcdf").load()
+    tree.attrs[name] = value
+    edited = tmp_path / f"edited_{name}.nc"
+    tree.to_netcdf(edited, engine="h5netcdf")
+    return edited
+
+
+def test_a_file_of_another_version_or_unknown_class(fitted, tmp_path):
+    path = fitted.save(tmp_path / "fit.nc")
+    old = _rewrite_attr(path, tmp_path, VERSION_ATTR, "0.0.1")
+    message = (
+        f"{str(old)!r} was saved by bayes_cluster 0.0.1; this is {bayes_cluster.__version__}. "
+        "The posterior is read as saved; re-fit to get this version's results."
+    )
+    with pytest.warns(SavedVersionWarning, match=f"^{re.escape(message)}$"):
+        loaded = load_model(old)
+    pd.testing.assert_frame_equal(loaded.summary(), fitted.summary())
+    unknown = _rewrite_attr(path, tmp_path, MODEL_ATTR, "RetiredModel")
+    with pytest.raises(ValueError) as error:
+        load_model(unknown)
+    assert str(error.value) == (
+        f"{str(unknown)!r} holds a RetiredModel fit, a model this version of bayes_cluster "
+        "does not have"
+    )
+
+
+# ---------------------------------------------------------------- summaries by hand
+
+
+def test_hdi_of_known_samples():
+    # by hand: 8 of 10 sorted draws span index 0..8 (width 8) or 1..9 (width 99)
+    assert hdi(np.array([5, 0, 1, 2, 3, 4, 100, 6, 7, 8.0]), 0.8) == (0.0, 8.0)
+    # spans of 4 index steps: 1.3 - 0, 5 - 1, 9 - 1.1, 10 - 1.2 -> the first is shortest
+    assert hdi(np.array([0, 1, 1.1, 1.2, 1.3, 5, 9, 10]), 0.5) == (0.0, 1.3)
+    assert hdi(np.array([3.0]), 0.9) == (3.0, 3.0)
+    # the shortest 90% interval of Exp(1) is [0, -log(0.1)] (a skewed posterior)
+    draws = np.random.default_rng(0).exponential(size=200_000)
+    low, high = hdi(draws, 0.9)
+    assert low == pytest.approx(0.0, abs=1e-3) and high == pytest.approx(-np.log(0.1), abs=0.02)
+    # of N(0, 1) it is the central interval +-1.6449 (norm.ppf(0.95))
+    low, high = hdi(np.random.default_rng(1).normal(size=200_000), 0.9)
+    assert low == pytest.approx(-1.6449, abs=0.02) and high == pytest.approx(1.6449, abs=0.02)
+
+
+def test_summary_table_against_numpy_by_hand():
+    from arviz_stats.base import array_stats
+
+    rng = np.random.default_rng(4)
+    mu = rng.normal(2.0, 0.5, size=(2, 400))
+    theta = rng.gamma(2.0, size=(2, 400, 3))
+    posterior = xr.Dataset(
+        {"mu": (("chain", "draw"), mu), "theta": (("chain", "draw", "item"), theta)},
+        coords={"item": ["a", "b", "c"]},
+    )
+    table = summary_table(posterior, ["theta", "mu"], 0.9)
+    assert list(table.columns) == list(SUMMARY_COLUMNS)
+    assert list(table.index) == ["theta[a]", "theta[b]", "theta[c]", "mu"]
+    assert table.index.name == "parameter"
+    for label, draws in [
+        ("mu", mu),
+        *((f"theta[{c}]", theta[..., i]) for i, c in enumerate("abc")),
+    ]:
+        row = table.loc[label]
+        flat = np.sort(draws.ravel())
+        assert row["mean"] == pytest.approx(flat.mean(), rel=1e-12)
+        assert row["sd"] == pytest.approx(np.std(flat, ddof=1), rel=1e-12)
+        # shortest window of floor(0.9 * 800) = 720 index steps
+        widths = flat[720:] - flat[:80]
+        start = int(np.argmin(widths))
+        assert (row["hdi_lower"], row["hdi_upper"]) == (flat[start], flat[start + 720])
+        assert row["r_hat"] == pytest.approx(float(array_stats.rhat(draws)), rel=1e-10)
+        assert row["ess_bulk"] == pytest.approx(float(array_stats.ess(draws, method="bulk")))
+        assert row["ess_tail"] > 0
+    # a parameter without diagnostics gets NaN there, never a made-up number
+    empty = summary_table(posterior, ["mu"], 0.9, diagnostics=pd.DataFrame(
+        columns=["r_hat", "ess_bulk", "ess_tail"]))  # fmt: skip
+    assert empty.loc["mu", ["r_hat", "ess_bulk", "ess_tail"]].isna().all()
