@@ -171,19 +171,7 @@ def test_formatters():
     "texlive-latex-recommended for booktabs)",
 )
 def test_tables_compile_with_booktabs(tmp_path):
-    document = tmp_path / "tables.tex"
-    document.write_text(latex.minimal_document(all_tables(quick=True)), encoding="utf-8")
-    result = subprocess.run(
-        ["pdflatex", "-interaction=nonstopmode", "-halt-on-error", document.name],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0, result.stdout[-3000:]
-    assert (tmp_path / "tables.pdf").read_bytes().startswith(b"%PDF")
-    log = (tmp_path / "tables.log").read_text(encoding="latin-1")
+    log = compile_latex(tmp_path, latex.minimal_document(all_tables(quick=True)))
     assert "Overfull \\hbox" not in log  # every table fits the text width
     assert "Label(s) may have changed" not in log or "multiply defined" not in log
 
@@ -382,6 +370,13 @@ def test_tiny_run_writes_journal_tables_and_methods(tiny_run):
     for row in scoring.itertuples():
         assert f"{row.type} & {int(row.n_matched)} \\\\" in verdict
     assert not (out / "tables" / "model_comparison.tex").exists()  # no LOO in this run
+    # the run's comparison.tex: one panel, the ML and the Bayesian logit side by side
+    comparison = (out / "comparison.tex").read_text(encoding="utf-8").splitlines()
+    assert r"\cmidrule(lr){2-3} \cmidrule(lr){4-5}" in comparison
+    assert any(
+        line.startswith(r"Term & Estimate & \textit{p} & Estimate & \textit{P}($\beta > 0$)")
+        for line in comparison
+    )
     methods = (out / "methods.md").read_text(encoding="utf-8")
     assert methods.startswith("# Methods\n\n**QUICK PREVIEW (--quick)**")
     assert REFERENCES["markusen"] in methods
@@ -413,3 +408,177 @@ def test_methods_text_of_a_joint_spec_describes_the_joint_model():
     assert body.count("highest-density intervals.") == 1  # no method-comparison level
     assert REFERENCES["vermunt"] in text.references
     assert REFERENCES["firth"] not in text.references
+
+
+# ---------------------------------------------------------------- comparison.tex fits a page
+
+TERMS = ["Intercept", "workers", "firm_age", "buyer_network", "promotion", "training",
+         "technology", "supplier_network"]  # fmt: skip
+# the quick Tumang run's comparison (estimate, lower, upper, p or P(beta > 0)) per method
+RUN_COMPARISON = {
+    ("mle", "95% Wald CI"): [
+        (-6.415, -11.25, -1.58, 0.0093),
+        (0.213, 0.026, 0.4, 0.026),
+        (0.102, -0.007, 0.21, 0.07),
+        (0.897, 0.178, 1.616, 0.0146),
+        (0.345, -0.172, 0.861, 0.19),
+        (0.355, -1.036, 1.747, 0.62),
+        (-0.216, -0.775, 0.343, 0.45),
+        (0.089, -0.505, 0.684, 0.77),
+    ],
+    ("firth", "95% profile penalised-likelihood CI"): [
+        (-5.0, -10.024, -1.153, 0.011),
+        (0.161, 0.016, 0.357, 0.02),
+        (0.079, -0.009, 0.188, 0.08),
+        (0.701, 0.112, 1.423, 0.02),
+        (0.27, -0.189, 0.771, 0.25),
+        (0.258, -1.011, 1.586, 0.69),
+        (-0.171, -0.696, 0.329, 0.5),
+        (0.077, -0.475, 0.627, 0.78),
+    ],
+    ("bayes", "95% HDI"): [
+        (-5.526, -9.341, -1.459, 0.0),
+        (0.157, 0.04, 0.291, 0.998),
+        (0.087, -0.003, 0.205, 0.97),
+        (0.774, 0.109, 1.356, 1.0),
+        (0.344, -0.16, 0.814, 0.9),
+        (0.12, -0.891, 1.155, 0.6),
+        (-0.202, -0.748, 0.29, 0.26),
+        (0.117, -0.422, 0.635, 0.69),
+    ],
+    ("bayes_hierarchical", "95% HDI"): [
+        (-5.379, -8.828, -1.748, 0.0),
+        (0.149, 0.035, 0.263, 1.0),
+        (0.09, 0.00088, 0.172, 0.98),
+        (0.704, 0.181, 1.226, 1.0),
+        (0.336, -0.116, 0.797, 0.9),
+        (0.064, -1.079, 1.434, 0.53),
+        (-0.183, -0.583, 0.336, 0.24),
+        (0.115, -0.466, 0.815, 0.59),
+    ],
+}
+PUBLISHED = {"workers": "effect", "firm_age": "effect", "buyer_network": "effect",
+             "promotion": "effect", "training": "no clear effect",
+             "technology": "no clear effect", "supplier_network": "no clear effect"}  # fmt: skip
+# the columns the run writes to comparison.tex (run.sections.comparison._SHOWN_COMPARISON_COLUMNS)
+SHOWN = ["method", "term", "estimate", "ci_lower", "ci_upper", "interval", "p_value",
+         "prob_positive", "odds_ratio", "conclusion", "published"]  # fmt: skip
+CAPTION = (
+    "QUICK PREVIEW: not for reporting. Logit coefficients by method. Conclusion rule: "
+    "frequentist: effect when p < 0.05; Bayesian: effect when the 95% highest-density "
+    "interval excludes 0. Published: Tumang thesis (Universitas Diponegoro undergraduate "
+    "thesis, 2012)."
+)
+
+
+def run_comparison(methods: int = 4) -> pd.DataFrame:
+    rows = []
+    for (method, interval), values in list(RUN_COMPARISON.items())[:methods]:
+        bayesian = method.startswith("bayes")
+        for term, (estimate, lower, upper, probability) in zip(TERMS, values, strict=True):
+            rows.append(
+                {
+                    "method": method,
+                    "term": term,
+                    "estimate": estimate,
+                    "std_error": np.nan,
+                    "ci_lower": lower,
+                    "ci_upper": upper,
+                    "interval": interval,
+                    "p_value": np.nan if bayesian else probability,
+                    "prob_positive": probability if bayesian else np.nan,
+                    "odds_ratio": float(np.exp(estimate)),
+                    "or_ci_lower": np.nan,
+                    "or_ci_upper": np.nan,
+                    "conclusion": "effect" if lower > 0 or upper < 0 else "no clear effect",
+                    "published": PUBLISHED.get(term, ""),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def test_comparison_tex_lays_methods_side_by_side_one_row_per_term():
+    from bayes_cluster.analyses.compare import to_latex
+
+    source = to_latex(run_comparison(), columns=SHOWN, caption=CAPTION)
+    lines = source.splitlines()
+    # two panels of two methods: estimate and p (or P) per method, published last
+    assert lines.count(r"\begin{tabular}{lcrcrl}") == 1
+    assert lines.count(r"\cmidrule(lr){2-3} \cmidrule(lr){4-5}") == 2
+    assert r"Term & Estimate & \textit{p} & Estimate & \textit{p} & Published \\" in lines
+    assert (
+        r"Term & Estimate & \textit{P}($\beta > 0$) & Estimate & \textit{P}($\beta > 0$) "
+        r"& Published \\" in lines
+    )
+    assert (
+        r" & \multicolumn{2}{c}{\begin{tabular}[b]{@{}c@{}}Bayesian hierarchical \\ logit"
+        r"\end{tabular}} &  \\" in source
+    )
+    # the estimate (starred where the method concludes 'effect'), its interval below
+    index = lines.index(r"Intercept & $-$6.42$^{*}$ & 0.01 & $-$5.00$^{*}$ & 0.01 &  \\")
+    assert lines[index + 1] == r" & [$-$11.25, $-$1.58] &  & [$-$10.02, $-$1.15] &  &  \\"
+    assert r"firm\_age & 0.09 & 0.97 & 0.09$^{*}$ & 0.98 & effect \\" in lines
+    assert r"technology & $-$0.22 & 0.45 & $-$0.17 & 0.50 & no clear effect \\" in lines
+    assert sum(line.startswith("workers & ") for line in lines) == 2  # once per panel
+    assert r"\caption{QUICK PREVIEW: not for reporting. Logit coefficients" in source
+    assert "Intervals: ML logit: 95\\% Wald CI; Firth logit: 95\\% profile" in source
+    assert "odds ratio" not in source and "1.237" not in source  # odds ratios: the CSV's
+    # every body row has the tabular's six cells
+    body = [line for line in lines if line.endswith(r"\\") and "tabular}[b]" not in line]
+    assert {line.count(" & ") for line in body} == {5}
+
+
+def test_comparison_tex_panels_split_methods_evenly():
+    from bayes_cluster.analyses.compare import _panels, to_latex
+
+    assert _panels(["a"], 2) == [["a"]]
+    assert _panels(["a", "b", "c"], 2) == [["a", "b"], ["c"]]
+    assert _panels(list("abcde"), 2) == [["a", "b"], ["c", "d"], ["e"]]
+    assert _panels(list("abcd"), 3) == [["a", "b"], ["c", "d"]]
+    three = to_latex(run_comparison(methods=3), columns=SHOWN).splitlines()
+    # the lone third method fills the first block; the second stays empty
+    assert r"Term & Estimate & \textit{P}($\beta > 0$) &  &  & Published \\" in three
+    assert r"workers & 0.16$^{*}$ & 1.00 &  &  & effect \\" in three
+    # a panel of a frequentist and a Bayesian method: each its own probability
+    mixed = run_comparison().query("method in ['mle', 'bayes']")
+    assert (
+        r"Term & Estimate & \textit{p} & Estimate & \textit{P}($\beta > 0$) & Published \\"
+        in to_latex(mixed, columns=SHOWN).splitlines()
+    )
+    with pytest.raises(ValueError, match="^methods_per_panel must be at least 1, got 0$"):
+        to_latex(run_comparison(), columns=SHOWN, methods_per_panel=0)
+
+
+@pytest.mark.skipif(
+    shutil.which("pdflatex") is None,
+    reason="pdflatex is not installed (Debian: texlive-latex-base, texlive-latex-recommended)",
+)
+@pytest.mark.parametrize("methods", [4, 3])
+def test_comparison_tex_fits_the_page(tmp_path, methods):
+    """The run's comparison.tex compiles in a plain article and fits its text block.
+
+    The old layout (one row per method and term, eleven columns) was 361 pt wider than
+    the page (pdflatex: "Overfull \\hbox (360.97227pt too wide)" on the quick Tumang run).
+    """
+    from bayes_cluster.analyses.compare import to_latex
+
+    source = to_latex(run_comparison(methods), columns=SHOWN, caption=CAPTION)
+    log = compile_latex(tmp_path, latex.minimal_document([source]))
+    assert "Overfull \\hbox" not in log  # no wider than the text block
+    assert "Float too large" not in log  # no taller than the page
+
+
+def compile_latex(folder: Path, document: str) -> str:
+    """Compile ``document`` with pdflatex in ``folder``; return the log."""
+    (folder / "document.tex").write_text(document, encoding="utf-8")
+    result = subprocess.run(
+        ["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "document.tex"],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert (folder / "document.pdf").read_bytes().startswith(b"%PDF")
+    return (folder / "document.log").read_text(encoding="latin-1")

@@ -26,7 +26,12 @@ import numpy as np
 import pandas as pd
 
 from bayes_cluster.common.dims import INTERCEPT
-from bayes_cluster.common.latex import latex_escape  # one escaping rule for every .tex table
+from bayes_cluster.common.latex import (  # one escaping rule for every .tex table
+    format_number,
+    latex_escape,
+    method_header,
+    method_label,
+)
 
 __all__ = [
     "COMPARISON_COLUMNS",
@@ -502,28 +507,46 @@ def _latex_cell(column: object, value: object, digits: int) -> str:
     return latex_escape(format_cell(value, digits))
 
 
+_BY_TERM_COLUMNS = ("method", "term", "estimate", "ci_lower", "ci_upper")
+"""Columns that make :func:`to_latex` lay the comparison out by term (methods side by side)."""
+
+
 def to_latex(
     table: pd.DataFrame,
     *,
-    digits: int = 3,
+    digits: int | None = None,
     caption: str = "",
     label: str = "tab:comparison",
     columns: Sequence[str] | None = None,
+    methods_per_panel: int = 2,
 ) -> str:
     r"""Render a table as a LaTeX ``table`` with a ``booktabs`` tabular.
+
+    A comparison table (columns ``method``, ``term``, ``estimate``, ``ci_lower`` and
+    ``ci_upper`` among those shown) is laid out to fit a journal page: one row per term
+    with its interval on a second row, the methods side by side, at most
+    ``methods_per_panel`` per panel (panels stacked one under the other), the
+    p-value or P(beta > 0) beside each estimate, a star where the method concludes
+    ``effect``, and the published conclusion in the last column.  The interval kinds go
+    into a notes line (the caption is the caller's: the run states the conclusion rule
+    there); odds ratios (``exp(estimate)``) are left to the CSV.  Any other table is
+    written as it is, one row per record.
 
     Parameters
     ----------
     table : pandas.DataFrame
         The table (its index is dropped).
-    digits : int
-        Decimals of floats.
+    digits : int, optional
+        Decimals of floats: 3 by default, 2 for the comparison by term (as the journal
+        tables).
     caption : str
         Caption text (escaped).
     label : str
         ``\label`` of the table.
     columns : sequence of str, optional
         Subset and order of columns (default all).
+    methods_per_panel : int
+        Methods side by side in one panel of the by-term layout (two fit a page).
 
     Returns
     -------
@@ -533,6 +556,11 @@ def to_latex(
         in :mod:`bayes_cluster.common.latex`.
     """
     frame = table[list(columns)] if columns is not None else table
+    by_term = all(column in frame.columns for column in _BY_TERM_COLUMNS)
+    if digits is None:
+        digits = 2 if by_term else 3
+    if by_term:
+        return _latex_by_term(frame, digits, caption, label, methods_per_panel)
     align = "".join("r" if pd.api.types.is_numeric_dtype(frame[c]) else "l" for c in frame)
     lines = [
         r"\begin{table}[ht]",
@@ -557,3 +585,160 @@ def to_latex(
         lines.append(rf"\caption{{{latex_escape(caption)}}}")
     lines += [rf"\label{{{label}}}", r"\end{table}"]
     return "\n".join(lines) + "\n"
+
+
+def _panels(methods: list[str], per_panel: int) -> list[list[str]]:
+    """Split methods into the fewest panels of at most ``per_panel``, as even as possible."""
+    count = max(1, math.ceil(len(methods) / per_panel))
+    size, extra = divmod(len(methods), count)
+    panels, start = [], 0
+    for index in range(count):
+        stop = start + size + (index < extra)
+        panels.append(methods[start:stop])
+        start = stop
+    return panels
+
+
+def _latex_by_term(
+    frame: pd.DataFrame, digits: int, caption: str, label: str, per_panel: int
+) -> str:
+    """Lay the comparison out by term, methods side by side in panels (see :func:`to_latex`)."""
+    if per_panel < 1:
+        raise ValueError(f"methods_per_panel must be at least 1, got {per_panel!r}")
+    methods = list(dict.fromkeys(frame["method"]))
+    terms = list(dict.fromkeys(frame["term"]))
+    rows = {(r["method"], r["term"]): r for r in frame.to_dict(orient="records")}
+    has_p, has_prob = "p_value" in frame.columns, "prob_positive" in frame.columns
+    stars = "conclusion" in frame.columns
+    published = (
+        frame.drop_duplicates("term").set_index("term")["published"].fillna("").astype(str)
+        if "published" in frame.columns
+        else pd.Series(dtype=str)
+    )
+    has_published = bool(published.str.strip().any())
+    panels = _panels(methods, per_panel)
+    width = max(len(p) for p in panels)
+    block = 2 if has_p or has_prob else 1  # columns per method
+
+    def number(value: object) -> str:
+        return format_number(value, digits)
+
+    def probability_cell(row: Mapping[str, object]) -> tuple[str, str]:
+        """Return the probability shown beside an estimate, and its kind (p or P)."""
+        for column, kind in (("p_value", "p"), ("prob_positive", "P")):
+            value = row.get(column)
+            if isinstance(value, float | np.floating) and not math.isnan(value):
+                return _latex_cell(column, value, digits), kind
+        return "", ""
+
+    def probability_head(method: str) -> str:
+        """Return the header of a method's probability column: p, P(beta > 0), or both."""
+        kinds = {probability_cell(rows[(method, t)])[1] for t in terms if (method, t) in rows}
+        heads = {"p": r"\textit{p}", "P": r"\textit{P}($\beta > 0$)"}
+        return " / ".join(heads[kind] for kind in ("p", "P") if kind in kinds)
+
+    lines = [
+        r"\begin{table}[htbp]",
+        r"\centering",
+        r"\footnotesize",
+        r"\setlength{\tabcolsep}{4pt}",
+    ]
+    if caption:
+        lines.append(rf"\caption{{{latex_escape(caption)}}}")
+    lines += [
+        rf"\label{{{label}}}",
+        rf"\begin{{tabular}}{{l{('cr' if block == 2 else 'c') * width}"
+        + ("l" if has_published else "")
+        + "}",
+        r"\toprule",
+    ]
+    for number_of_panel, panel in enumerate(panels):
+        if number_of_panel:
+            lines.append(r"\midrule")
+        heads = [""]
+        rules = []
+        for position, method in enumerate(panel):
+            first = 2 + block * position
+            if block == 2:
+                heads.append(rf"\multicolumn{{2}}{{c}}{{{method_header(method)}}}")
+                rules.append(rf"\cmidrule(lr){{{first}-{first + 1}}}")
+            else:
+                heads.append(method_header(method))
+        heads += [""] * (block * (width - len(panel)) + has_published)
+        lines.append(" & ".join(heads) + r" \\")
+        if rules:
+            lines.append(" ".join(rules))
+        subheads = ["Term"]
+        for method in panel:
+            subheads += ["Estimate", probability_head(method)] if block == 2 else ["Estimate"]
+        subheads += [""] * (block * (width - len(panel)))
+        if has_published:
+            subheads.append("Published")
+        lines += [" & ".join(subheads) + r" \\", r"\midrule"]
+        for index, term in enumerate(terms):
+            estimates, intervals = [latex_escape(term)], [""]
+            for method in panel:
+                row = rows.get((method, term))
+                if row is None:
+                    estimates += [""] * block
+                    intervals += [""] * block
+                    continue
+                star = r"$^{*}$" if stars and row["conclusion"] == EFFECT else ""
+                estimates.append(number(row["estimate"]) + star)
+                lower, upper = number(row["ci_lower"]), number(row["ci_upper"])
+                intervals.append(f"[{lower}, {upper}]" if lower and upper else "")
+                if block == 2:
+                    estimates.append(probability_cell(row)[0])
+                    intervals.append("")
+            padding = [""] * (block * (width - len(panel)))
+            estimates += padding
+            intervals += padding
+            if has_published:
+                estimates.append(latex_escape(published.get(term, "")))
+                intervals.append("")
+            if index:
+                lines.append(r"\addlinespace[2pt]")
+            lines += [" & ".join(estimates) + r" \\", " & ".join(intervals) + r" \\"]
+    lines += [r"\bottomrule", r"\end{tabular}"]
+    notes = _by_term_notes(frame, methods, stars, has_p, has_prob, has_published)
+    lines += [
+        r"\par\smallskip",
+        rf"\parbox{{\linewidth}}{{\footnotesize \textit{{Notes:}} {latex_escape(notes)}}}",
+        r"\end{table}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _by_term_notes(
+    frame: pd.DataFrame,
+    methods: list[str],
+    stars: bool,
+    has_p: bool,
+    has_prob: bool,
+    has_published: bool,
+) -> str:
+    notes = ["Estimates on the log-odds scale, interval below each."]
+    if "interval" in frame.columns:
+        kinds = frame.drop_duplicates("method").set_index("method")["interval"]
+        notes.append(
+            "Intervals: " + "; ".join(f"{method_label(m)}: {kinds[m]}" for m in methods) + "."
+        )
+    if has_p or has_prob:
+        notes.append(
+            "Beside each estimate: "
+            + " or ".join(
+                text
+                for text, present in (
+                    ("the p-value (frequentist methods)", has_p),
+                    ("the posterior probability P(beta > 0) (Bayesian methods)", has_prob),
+                )
+                if present
+            )
+            + "."
+        )
+    if stars:
+        notes.append("* the method concludes 'effect'.")
+    if has_published:
+        notes.append("Published: the conclusion of the original study.")
+    notes.append("Odds ratios: exp of the estimate.")
+    return " ".join(notes)

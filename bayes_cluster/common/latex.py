@@ -33,6 +33,8 @@ __all__ = [
     "format_number",
     "format_probability",
     "latex_escape",
+    "method_header",
+    "method_label",
     "minimal_document",
     "model_comparison_table",
 ]
@@ -182,6 +184,47 @@ def _head(text: str, *, escape: bool = True) -> str:
     if len(lines) == 1:
         return lines[0]
     return r"\begin{tabular}[b]{@{}c@{}}" + r" \\ ".join(lines) + r"\end{tabular}"
+
+
+def method_header(method: str) -> str:
+    r"""Render a method's column header (``bayes_hierarchical`` -> Bayesian hierarchical logit).
+
+    Parameters
+    ----------
+    method : str
+        ``mle``, ``firth``, ``bayes`` or ``bayes_<variant>``.
+
+    Returns
+    -------
+    str
+        The header, on two lines (a nested ``tabular``) where :data:`METHOD_NAMES` says.
+
+    Examples
+    --------
+    >>> method_header("firth")
+    '\\begin{tabular}[b]{@{}c@{}}Firth \\\\ logit\\end{tabular}'
+    """
+    return _head(_method_name(method))
+
+
+def method_label(method: str) -> str:
+    """Return a method's readable name on one line, unescaped (for notes and legends).
+
+    Parameters
+    ----------
+    method : str
+        ``mle``, ``firth``, ``bayes`` or ``bayes_<variant>``.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> method_label("bayes_hierarchical")
+    'Bayesian hierarchical logit'
+    """
+    return _one_line(_method_name(method))
 
 
 def _one_line(text: str) -> str:
