@@ -427,12 +427,7 @@ class BayesianModel(ABC):
         SavedVersionWarning
             When the file was written by another version of bayes_cluster.
         """
-        tree, saved = _open_saved(path)
-        if saved != cls.__name__ and not issubclass(_REGISTRY.get(saved, object), cls):
-            raise ValueError(
-                f"{str(path)!r} holds a {saved} fit, not a {cls.__name__}: load it with "
-                f"{saved}.load() or bayes_cluster.load_model()"
-            )
+        tree, saved = _open_saved(path, expected=cls)
         return _rebuild(path, tree, saved)
 
     @classmethod
@@ -508,7 +503,10 @@ def _save_zarr(tree: xr.DataTree, path: Path) -> None:
     shutil.rmtree(previous, ignore_errors=True)
 
 
-def _open_saved(path: str | Path) -> tuple[xr.DataTree, str]:
+def _open_saved(
+    path: str | Path, expected: type[BayesianModel] | None = None
+) -> tuple[xr.DataTree, str]:
+    """Read a saved fit and check, in this order, what wrote it, its class, then its state."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"no saved model at {str(path)!r}")
@@ -528,6 +526,21 @@ def _open_saved(path: str | Path) -> tuple[xr.DataTree, str]:
             f"{str(path)!r} was not written by a bayes_cluster model's save() "
             f"(no {MODEL_ATTR!r} attribute)"
         )
+    module = str(tree.attrs.get(MODULE_ATTR, ""))
+    if saved not in _REGISTRY and module.startswith("bayes_cluster."):
+        # the class registers itself when its module is imported (as pickle finds classes)
+        with contextlib.suppress(ImportError):
+            importlib.import_module(module)
+    if saved not in _REGISTRY:
+        raise ValueError(
+            f"{str(path)!r} holds a {saved} fit, a model this version of bayes_cluster "
+            "does not have"
+        )
+    if expected is not None and not issubclass(_REGISTRY[saved], expected):
+        raise ValueError(
+            f"{str(path)!r} holds a {saved} fit, not a {expected.__name__}: load it with "
+            f"{saved}.load() or bayes_cluster.load_model()"
+        )
     try:
         payload = json.loads(tree.attrs[STATE_ATTR])
     except (TypeError, ValueError) as error:
@@ -543,16 +556,6 @@ def _open_saved(path: str | Path) -> tuple[xr.DataTree, str]:
         raise ValueError(
             f"{str(path)!r}: its {STATE_ATTR!r} attribute lacks the 'config' and 'state' "
             "tables save() writes; the file was edited or damaged: re-fit and save it again"
-        )
-    module = str(tree.attrs.get(MODULE_ATTR, ""))
-    if saved not in _REGISTRY and module.startswith("bayes_cluster."):
-        # the class registers itself when its module is imported (as pickle finds classes)
-        with contextlib.suppress(ImportError):
-            importlib.import_module(module)
-    if saved not in _REGISTRY:
-        raise ValueError(
-            f"{str(path)!r} holds a {saved} fit, a model this version of bayes_cluster "
-            "does not have"
         )
     version = tree.attrs.get(VERSION_ATTR, "unknown")
     if version != _package_version():
