@@ -142,24 +142,29 @@ def _close_figures():
     plt.close("all")
 
 
-# Test files by their cold-cache time, longest first (summed `--durations` of a cold run
-# on a loaded machine, 2026-11-30). The suite runs on two pytest-xdist workers with
-# `--dist loadfile` (a file's module and session fixtures are built once, on one worker),
-# and a file goes to whichever worker is free: starting the longest files first keeps one long file
-# from being left alone at the end while the other worker idles. Files not listed follow
-# in their usual order; the order of the tests within a file is unchanged. Every test that
+# Test files by their cold-cache time, longest first (estimated from the `--durations` of a cold
+# CI run on 2 cores, 2026-11-30, 06:36 UTC: 20:54 in all). The suite runs on two pytest-xdist
+# workers with `--dist loadfile` (a file's module and session fixtures are built once, on one
+# worker), and a file goes to whichever worker is free: starting the longest files first keeps
+# one long file from being left alone at the end while the other worker idles. Files not listed
+# follow in their usual order; the order of the tests within a file is unchanged. Every test that
 # reads a whole run's outputs lives in test_run.py, so each run is made once: the report's
-# uncertainty checks moved there from test_report_uncertainty.py, which no longer runs the
-# study (it was about 100 s cold) and is now short.
+# uncertainty checks moved there from test_report_uncertainty.py, which no longer runs the study
+# (it was about 100 s cold) and is now short.
 LONGEST_FILES_FIRST = (
-    "test_latent_class.py",  # 590 s
-    "test_joint.py",  # 580 s
-    "test_run_specs.py",  # about 480 s: logit-only pair, joint, full-settings, item specs
-    "test_study.py",  # 435 s
-    "test_run.py",  # about 420 s: the quick Tumang run and the tests that read it
-    "test_logistic.py",  # 400 s
-    "test_interrupt.py",  # 230 s
-    "test_sbc.py",  # 135 s
+    "test_latent_class.py",  # about 400 s cold (2026-11-30, 2 workers): K choice, collapse none
+    "test_joint.py",  # 350 s: the shared joint fit, recovery studies, class slopes
+    "test_run_specs.py",  # 300 s: logit-only pair, joint, full-settings, item specs
+    "test_study.py",  # 250 s
+    "test_ordinal_latent_class.py",  # 180 s: the n = 120 fit and the recovery study
+    "test_run_ordinal.py",  # 170 s: a quick run of the ordinal spec
+    "test_run.py",  # 150 s: the quick Tumang run and the tests that read it
+    "test_logistic.py",  # 150 s
+    "test_interrupt.py",  # 120 s
+    "test_plan.py",  # 115 s
+    "test_sbc.py",  # 110 s
+    "test_n_classes.py",  # 105 s: the bootstrap LRT's type-I error over 100 data sets
+    "test_contract.py",  # 40 s
     "test_latent_class_ppc.py",  # 35 s
 )
 
