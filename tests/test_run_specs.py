@@ -29,6 +29,7 @@ from run_outputs import (
 )
 
 from bayes_cluster.cli import main
+from bayes_cluster.estimators.joint import JointLatentClassLogit
 from bayes_cluster.run import pipeline
 from bayes_cluster.run.context import SectionRunner
 from bayes_cluster.run.spec import SpecError, load_spec
@@ -360,6 +361,16 @@ def test_tumang_joint_run_produces_every_table_and_figure(tmp_path):
         JOINT_TABLES | JOINT_FIGURES | vector_versions(JOINT_FIGURES) | JOINT_OTHER
     )
     assert_figures_in_report(out, JOINT_FIGURES)
+    # the joint posterior is written by the run (its provenance and run mode), and loads back
+    tree = xr.open_datatree(out / "joint" / "joint_posterior.nc", engine="h5netcdf")
+    assert tree.attrs["run_mode"] == "quick preview"
+    assert tree.attrs["data_hash"] and tree.attrs["bayes_cluster_model"] == "JointLatentClassLogit"
+    model = JointLatentClassLogit.load(out / "joint" / "joint_posterior.nc")
+    assert model.summary().loc[:, "mean"].notna().all()
+    # every table carries the run column, written once by the run context
+    for name in ("joint_coefficients.csv", "joint_class_effect.csv", "joint_elpd.csv"):
+        table = pd.read_csv(out / "joint" / name)
+        assert list(table.columns[:1]) == ["approach"] and (table["run"] == "quick preview").all()
 
 
 # --------------------------------------------------------------------------- Markusen items

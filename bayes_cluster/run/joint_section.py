@@ -269,7 +269,7 @@ def run_joint_section(
     frame: pd.DataFrame,
     config: JointSpec | Mapping[str, Any],
     sampler: Any,
-    out_dir: str | Path,
+    out_dir: str | Path | None,
     *,
     progressbar: bool = False,
     figures: bool = True,
@@ -291,8 +291,10 @@ def run_joint_section(
         The ``[joint]`` section (a mapping is validated first).
     sampler : SamplerSpec or mapping
         ``draws``, ``tune``, ``chains``, ``seed``, ``target_accept``, ``hdi_prob``.
-    out_dir : str or pathlib.Path
-        Output folder (created when absent).
+    out_dir : str or pathlib.Path or None
+        Output folder (created when absent). None: write nothing and return the
+        comparison (``bayes-cluster run`` writes its tables, posterior and figures
+        through its run context).
     progressbar : bool
         Show nutpie's progress bars.
     figures : bool
@@ -333,6 +335,8 @@ def run_joint_section(
         progressbar=progressbar,
         **settings,
     )
+    if out_dir is None:
+        return comparison
     import matplotlib.pyplot as plt
 
     from bayes_cluster.plots.joint import plot_class_effect_comparison, plot_export_calibration

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import warnings
 
-import pandas as pd
-
 from bayes_cluster.run.context import RunContext, warning_notes
 from bayes_cluster.run.report import Alert, Paragraph, TableBlock
 
@@ -35,20 +33,22 @@ def run_joint(context: RunContext) -> None:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         warnings.simplefilter("ignore", ConvergenceWarning)
+        # out_dir None: the section writes nothing itself; every file goes through the
+        # run context below (the run's labels, float format and provenance)
         result = run_joint_section(
-            context.frame,
-            config,
-            context.sampler,
-            context.path("joint/joint_comparison.md").parent,
-            progressbar=context.progressbar,
-            figures=False,  # drawn below through save_figure (PNG/PDF/SVG, QUICK label)
+            context.frame, config, context.sampler, None, progressbar=context.progressbar
         )
     for name, diagnostics in result.diagnostics.items():
         context.add_diagnostics(f"[joint] {name}", diagnostics)
-    for relative in ("joint/joint_coefficients.csv", "joint/joint_class_effect.csv",
-                     "joint/joint_elpd.csv"):  # fmt: skip
-        table = pd.read_csv(context.folder / relative)
-        context.save_table(table, relative, index=False)
+    for table, relative in (
+        (result.coefficients, "joint/joint_coefficients.csv"),
+        (result.class_effect, "joint/joint_class_effect.csv"),
+        (result.elpd, "joint/joint_elpd.csv"),
+    ):
+        context.save_table(table.reset_index(), relative, index=False)
+    context.save_text(result.to_markdown(), "joint/joint_comparison.md")
+    if "joint" in result.models:
+        context.save_tree(result.models["joint"].idata_, "joint/joint_posterior.nc")
     section = context.report.section("Does the cluster pattern matter? Joint latent class + logit")
     section.add(
         Paragraph(
