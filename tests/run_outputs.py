@@ -1,10 +1,66 @@
-"""What a run must write: the hand-written lists and checks both run test files use."""
+"""What a run must write, and the specs and helpers the two run test files share."""
 
 from __future__ import annotations
 
+import contextlib
 import html
+import io
 import re
+import textwrap
 from pathlib import Path
+
+from bayes_cluster.cli import main
+from bayes_cluster.surveys.codebook import TUMANG_PREDICTORS
+from bayes_cluster.surveys.simulate import TUMANG_COEFFICIENTS, TUMANG_INTERCEPT
+
+ROOT = Path(__file__).resolve().parents[1]
+TUMANG_SPEC = ROOT / "models" / "tumang.toml"
+DATA = ROOT / "data" / "tumang_synthetic.csv"
+TERMS = ["Intercept", *TUMANG_PREDICTORS]
+TRUTH = {"Intercept": TUMANG_INTERCEPT, **TUMANG_COEFFICIENTS}
+THESIS = {
+    "workers": "effect",
+    "firm_age": "effect",
+    "buyer_network": "effect",
+    "promotion": "effect",
+    "training": "no clear effect",
+    "technology": "no clear effect",
+    "supplier_network": "no clear effect",
+}
+
+LOGIT_ONLY = f"""
+[data]
+path = "{DATA.as_posix()}"
+
+[logistic]
+outcome = "export"
+predictors = ["workers", "buyer_network", "promotion"]
+transforms = {{ workers = "log" }}
+
+[frequentist]
+methods = ["mle", "firth"]
+
+[sampler]
+draws = 100
+tune = 100
+chains = 2
+backend = "pymc"
+seed = 11
+"""
+
+
+def run_cli(*args: str) -> tuple[int, str]:
+    stdout = io.StringIO()
+    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(io.StringIO()):
+        code = main(["run", *args])
+    return code, stdout.getvalue()
+
+
+def write_spec(folder: Path, text: str, name: str = "spec.toml") -> Path:
+    path = folder / name
+    path.write_text(textwrap.dedent(text), encoding="utf-8")
+    return path
+
 
 # ------------------------------------------------ every table and figure a run must produce
 

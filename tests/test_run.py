@@ -15,22 +15,22 @@ the other worker takes them.
 from __future__ import annotations
 
 import base64
-import contextlib
 import html
-import io
 import json
 import re
 import shutil
 import subprocess
 import tempfile
-import textwrap
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
 from run_outputs import (
+    DATA,
+    TERMS,
+    THESIS,
+    TRUTH,
     TUMANG_FIGURES,
     TUMANG_OTHER,
     TUMANG_TABLES,
@@ -40,59 +40,8 @@ from run_outputs import (
 )
 
 from bayes_cluster.analyses.compare import COMPARISON_COLUMNS
-from bayes_cluster.cli import main
 from bayes_cluster.surveys.codebook import TUMANG_PREDICTORS
 from bayes_cluster.surveys.markusen import MARKUSEN_ITEMS
-from bayes_cluster.surveys.simulate import TUMANG_COEFFICIENTS, TUMANG_INTERCEPT
-
-ROOT = Path(__file__).resolve().parents[1]
-TUMANG_SPEC = ROOT / "models" / "tumang.toml"
-DATA = ROOT / "data" / "tumang_synthetic.csv"
-TERMS = ["Intercept", *TUMANG_PREDICTORS]
-TRUTH = {"Intercept": TUMANG_INTERCEPT, **TUMANG_COEFFICIENTS}
-THESIS = {
-    "workers": "effect",
-    "firm_age": "effect",
-    "buyer_network": "effect",
-    "promotion": "effect",
-    "training": "no clear effect",
-    "technology": "no clear effect",
-    "supplier_network": "no clear effect",
-}
-
-LOGIT_ONLY = f"""
-[data]
-path = "{DATA.as_posix()}"
-
-[logistic]
-outcome = "export"
-predictors = ["workers", "buyer_network", "promotion"]
-transforms = {{ workers = "log" }}
-
-[frequentist]
-methods = ["mle", "firth"]
-
-[sampler]
-draws = 100
-tune = 100
-chains = 2
-backend = "pymc"
-seed = 11
-"""
-
-
-def run_cli(*args: str) -> tuple[int, str]:
-    stdout = io.StringIO()
-    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(io.StringIO()):
-        code = main(["run", *args])
-    return code, stdout.getvalue()
-
-
-def write_spec(folder: Path, text: str, name: str = "spec.toml") -> Path:
-    path = folder / name
-    path.write_text(textwrap.dedent(text), encoding="utf-8")
-    return path
-
 
 # --------------------------------------------------------------------------- quick, end to end
 

@@ -7,9 +7,7 @@ in a file of their own, pytest-xdist (``--dist loadfile``) runs them on the othe
 
 from __future__ import annotations
 
-import contextlib
 import html
-import io
 import json
 import re
 import textwrap
@@ -20,12 +18,18 @@ import pandas as pd
 import pytest
 import xarray as xr
 from run_outputs import (
+    DATA,
     JOINT_FIGURES,
     JOINT_OTHER,
     JOINT_TABLES,
+    LOGIT_ONLY,
+    ROOT,
+    TERMS,
     assert_figures_in_report,
     files_under,
+    run_cli,
     vector_versions,
+    write_spec,
 )
 
 from bayes_cluster.cli import main
@@ -33,58 +37,7 @@ from bayes_cluster.estimators.joint import JointLatentClassLogit
 from bayes_cluster.run import pipeline
 from bayes_cluster.run.context import SectionRunner
 from bayes_cluster.run.spec import SpecError, load_spec
-from bayes_cluster.surveys.codebook import TUMANG_PREDICTORS
 from bayes_cluster.surveys.markusen import MARKUSEN_ITEMS, MARKUSEN_TYPES, match_markusen_types
-from bayes_cluster.surveys.simulate import TUMANG_COEFFICIENTS, TUMANG_INTERCEPT
-
-ROOT = Path(__file__).resolve().parents[1]
-TUMANG_SPEC = ROOT / "models" / "tumang.toml"
-DATA = ROOT / "data" / "tumang_synthetic.csv"
-TERMS = ["Intercept", *TUMANG_PREDICTORS]
-TRUTH = {"Intercept": TUMANG_INTERCEPT, **TUMANG_COEFFICIENTS}
-THESIS = {
-    "workers": "effect",
-    "firm_age": "effect",
-    "buyer_network": "effect",
-    "promotion": "effect",
-    "training": "no clear effect",
-    "technology": "no clear effect",
-    "supplier_network": "no clear effect",
-}
-
-LOGIT_ONLY = f"""
-[data]
-path = "{DATA.as_posix()}"
-
-[logistic]
-outcome = "export"
-predictors = ["workers", "buyer_network", "promotion"]
-transforms = {{ workers = "log" }}
-
-[frequentist]
-methods = ["mle", "firth"]
-
-[sampler]
-draws = 100
-tune = 100
-chains = 2
-backend = "pymc"
-seed = 11
-"""
-
-
-def run_cli(*args: str) -> tuple[int, str]:
-    stdout = io.StringIO()
-    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(io.StringIO()):
-        code = main(["run", *args])
-    return code, stdout.getvalue()
-
-
-def write_spec(folder: Path, text: str, name: str = "spec.toml") -> Path:
-    path = folder / name
-    path.write_text(textwrap.dedent(text), encoding="utf-8")
-    return path
-
 
 # --------------------------------------------------------------------------- small, fast specs
 
