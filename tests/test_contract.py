@@ -184,6 +184,50 @@ def test_pymc_backend_samples_the_same_model_without_the_cache():
     assert abs(row["mean"] - exact_mean) < 4 * precision**-0.5 / np.sqrt(row["ess_bulk"])
 
 
+def test_nutpie_c_backend_gives_nutpie_draws_and_reuses_its_compile(fitted):
+    # the same sampler (nutpie's) on the same log-density, compiled by PyTensor's C backend
+    model = NormalMean()
+    model.fit(normal_data(0), random_seed=11, sampler="nutpie_c", **DRAWS)
+    assert ("nutpie_c", "NormalMean", 10.0, 20) in compiled_cache
+    assert model.idata_.attrs["sampler"] == "nutpie_c" and model.diagnostics_.passed
+    np.testing.assert_allclose(
+        model.idata_["posterior"]["mu"].to_numpy(),
+        fitted.idata_["posterior"]["mu"].to_numpy(),
+        rtol=1e-9,
+    )
+    compilations = compiled_cache.compilations
+    other = NormalMean()
+    other.fit(normal_data(1, mean=-3.0), random_seed=11, sampler="nutpie_c", **DRAWS)
+    assert compiled_cache.compilations == compilations
+    assert other.timings_["compile_s"] == 0.0
+    assert other.summary().loc["mu", "mean"] == pytest.approx(-3.0, abs=0.8)
+
+
+def test_compile_pytensor_c_matches_pymc_logp_and_gradient_on_new_data():
+    from bayes_cluster.inference.sampling import compile_pytensor_c
+
+    rng = np.random.default_rng(5)
+    with pm.Model() as model:
+        x = pm.Data("x", rng.normal(size=(30, 2)))
+        y = pm.Data("y", rng.integers(0, 2, 30))  # integer data: pm.Data keeps int32
+        beta = pm.Normal("beta", 0.0, 2.0, shape=2)
+        sigma = pm.HalfNormal("sigma", 1.0)
+        pm.Bernoulli("obs", logit_p=sigma * pm.math.dot(x, beta), observed=y)
+    compiled = compile_pytensor_c(model)
+    new_x, new_y = rng.normal(size=(30, 2)), rng.integers(0, 2, 30)  # int64
+    value_fn = model.compile_logp()
+    gradient_fn = model.compile_dlogp()
+    pm.set_data({"x": new_x, "y": new_y}, model=model)
+    for _ in range(3):
+        point = rng.normal(size=3)  # beta, then log(sigma) (nutpie's order: free RVs)
+        # the data as nutpie hands it over after with_data (int64 cast to the container's)
+        data = compiled.with_data(x=new_x, y=new_y)._shared_data
+        value, gradient = compiled._make_logp_func()(point, **data)
+        names = {"beta": point[:2], "sigma_log__": point[2]}
+        assert value == pytest.approx(value_fn(names), rel=1e-10)
+        np.testing.assert_allclose(gradient, gradient_fn(names), rtol=1e-10)
+
+
 def test_sample_needs_a_target_acceptance():
     with pytest.raises(ValueError) as error:
         sample(pm.Model, key=("x",), data={}, settings=SamplerSettings())
@@ -220,7 +264,7 @@ def test_sampler_settings_refuse_bad_values_with_exact_messages():
         ({"tune": float("nan")}, "tune must be a non-negative whole number, got nan"),
         ({"draws": None}, "draws must be a positive whole number, got None"),
         ({"draws": True}, "draws must be a positive whole number, got True"),
-        ({"backend": "stan"}, "sampler must be 'nutpie' or 'pymc', got 'stan'"),
+        ({"backend": "stan"}, "sampler must be 'nutpie', 'nutpie_c' or 'pymc', got 'stan'"),
         ({"target_accept": 1.0}, "target_accept must be strictly between 0 and 1, got 1.0"),
         ({"target_accept": "high"}, "target_accept must be strictly between 0 and 1, got 'high'"),
         ({"cores": 0}, "cores must be a positive whole number, got 0"),
@@ -243,7 +287,9 @@ def test_fit_checks_its_settings_before_any_work():
     model = NormalMean()
     with pytest.raises(ValueError, match=r"^draws must be a positive whole number, got 0$"):
         model.fit(normal_data(0), draws=0)
-    with pytest.raises(ValueError, match=r"^sampler must be 'nutpie' or 'pymc', got 'stan'$"):
+    with pytest.raises(
+        ValueError, match=r"^sampler must be 'nutpie', 'nutpie_c' or 'pymc', got 'stan'$"
+    ):
         model.fit(normal_data(0), sampler="stan")
     assert model.idata_ is None
     with pytest.raises(RuntimeError, match=r"^NormalMean is not fitted yet: call fit\(\) first$"):

@@ -196,7 +196,7 @@ def _independent_log_likelihood(data, pi, theta, alpha, beta):
     return total
 
 
-def test_model_likelihood_matches_independent_computation(survey):
+def test_model_likelihood_matches_independent_computation(survey, python_graphs):
     import pytensor
     from pytensor.compile.mode import Mode
 
@@ -226,7 +226,7 @@ def test_model_likelihood_matches_independent_computation(survey):
     assert swapped == pytest.approx(value)
 
 
-def test_three_step_ml_likelihood_matches_a_direct_computation():
+def test_three_step_ml_likelihood_matches_a_direct_computation(python_graphs):
     # Vermunt's (2010) ML three-step likelihood, written out in numpy on a small case:
     # sum_i log sum_k pi_k D[k, w_i] Bernoulli(y_i | expit(alpha_k + x_i' beta))
     import pytensor

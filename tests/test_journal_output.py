@@ -277,7 +277,7 @@ def test_methods_text_from_the_tumang_spec():
         "same level, 95%." in body
     )
     assert "K = 1, 2, 3" in body and "50 random starts" in body
-    assert "PyMC's implementation) in PyMC 6.4.0" in body
+    assert "(Hoffman & Gelman 2014; nutpie implementation) in PyMC 6.4.0" in body
     for key in ("markusen", "firth", "heinze", "gelman2008", "vehtari2017", "vehtari2021",
                 "hoffman", "pymc", "linzer", "kallioinen"):  # fmt: skip
         assert REFERENCES[key] in text.references, key

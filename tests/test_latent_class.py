@@ -116,7 +116,7 @@ def _hand_marginal_log_likelihood(codes, pi, theta):
     return total
 
 
-def test_model_logp_equals_hand_computed_value():
+def test_model_logp_equals_hand_computed_value(python_graphs):
     frame = pd.DataFrame(
         {"q1": [1, 3, 5, 4], "q2": [2, 5, np.nan, 1], "q3": [3, 3, 4, 1]},
     )
@@ -529,7 +529,7 @@ def test_collapse_none_takes_each_items_categories_from_its_levels():
         encode_items(frame, collapse="none", levels={"yes_no": [1]})
 
 
-def test_collapse_none_prior_has_no_phantom_categories():
+def test_collapse_none_prior_has_no_phantom_categories(python_graphs):
     # theta of the two-category item is Dirichlet(1, 1) over its own two categories (mean
     # 1/2 each); a fixed 5-category Dirichlet(1_5) would give it 1/5 each and 3/5 of its
     # prior mass on categories 3..5 that the item does not have

@@ -102,7 +102,7 @@ def test_standardisation_rule(tumang):
     np.testing.assert_array_equal(raw.center_, np.zeros(7))
 
 
-def test_logp_at_a_point_matches_scipy(tumang):
+def test_logp_at_a_point_matches_scipy(tumang, python_graphs):
     frame, _ = tumang
     model = BayesianLogit("export", PREDICTORS)
     pm_model = model.build_model(frame)
@@ -239,7 +239,9 @@ def test_bad_data_are_reported(tumang):
         BayesianLogit("export", PREDICTORS).build_model(bad)
     with pytest.raises(ValueError, match=r"column\(s\) \['sales'\] not in the data"):
         BayesianLogit("export", ["sales"]).build_model(frame)
-    with pytest.raises(ValueError, match="sampler must be 'nutpie' or 'pymc', got 'stan'"):
+    with pytest.raises(
+        ValueError, match="sampler must be 'nutpie', 'nutpie_c' or 'pymc', got 'stan'"
+    ):
         BayesianLogit("export", PREDICTORS).fit(frame, sampler="stan")
 
 

@@ -51,9 +51,9 @@ def test_bundled_tumang_spec_is_the_full_study():
     assert spec.latent_class.n_classes == (1, 2, 3)
     assert spec.latent_class.collapse == ((1, 2), (3,), (4, 5))
     assert spec.frequentist.methods == ("mle", "firth")
-    assert (spec.sampler.chains, spec.sampler.draws, spec.sampler.backend) == (4, 1000, "pymc")
+    assert (spec.sampler.chains, spec.sampler.draws, spec.sampler.backend) == (4, 1000, "nutpie_c")
     quick = spec.sampler.for_run(quick=True)
-    assert (quick.draws, quick.tune, quick.chains, quick.backend) == (150, 150, 2, "pymc")
+    assert (quick.draws, quick.tune, quick.chains, quick.backend) == (150, 150, 2, "nutpie_c")
     assert quick.seed == spec.sampler.seed
     # the thesis's published conclusions, kept as data in the spec
     assert "Diponegoro" in spec.published.source and "2012" in spec.published.source

@@ -442,7 +442,10 @@ def test_small_sample_behaviour_of_mle_and_firth(tmp_path):
     spec = parse_study_spec(
         {"study": {"sizes": [30, 60, 120], "replicates": 100, "methods": FREQUENTIST, "seed": 1}}
     )
-    result = run_study(spec, tmp_path, workers=2, progress=False, figures=False)
+    # in-process: CI's two pytest workers already fill both cores, and two spawned study
+    # workers would each import the package first (test_local_processes_give_identical_results
+    # shows that local processes give the same numbers)
+    result = run_study(spec, tmp_path, workers=1, progress=False, figures=False)
     metrics = result.metrics.set_index(["method", "n", "term"])
     effects = ["workers", "firm_age", "buyer_network", "promotion"]
     print(metrics.loc[:, ["bias", "median_bias", "rmse", "coverage", "separation_rate"]])
@@ -488,12 +491,12 @@ def _fake_posterior(energy_autocorrelation: float) -> xr.DataTree:
 def test_bayesian_replicate_is_judged_by_the_one_convergence_rule(monkeypatch, phi, converged):
     """``converged`` is mcmc_diagnostics(...).passed: E-BFMI (and ESS) count too, where the
     study's own rule was only "no divergences and R-hat <= 1.01"."""
-    from bayes_cluster.estimators.logistic import BayesianLogit
     from bayes_cluster.inference.sampling import SampleResult
+    from bayes_cluster.studies.study import BayesianFitter
 
     tree = _fake_posterior(phi)
     monkeypatch.setattr(
-        BayesianLogit, "sample_raw", lambda self, frame, settings: SampleResult(tree, 0.0, 0.0)
+        BayesianFitter, "_sample", lambda self, frame, settings: SampleResult(tree, 0.0, 0.0)
     )
     spec = parse_study_spec(small_spec(methods=["bayes"]))
     rows = run_replicate(spec, ReplicateTask("truth", 30, 0))
@@ -505,7 +508,8 @@ def test_bayesian_replicate_is_judged_by_the_one_convergence_rule(monkeypatch, p
 
 @pytest.mark.slow
 def test_bayesian_method_compiles_once_and_reports_diagnostics(tmp_path):
-    """The Bayesian logit runs in a study: compiled once for all sizes, same model as fit()."""
+    """The Bayesian logit runs in a study: compiled once for all sizes, same posterior as
+    fit() (the study samples the fused log-density, fit() the PyMC graph)."""
     from bayes_cluster.estimators.logistic import BayesianLogit
     from bayes_cluster.inference.diagnostics import ConvergenceWarning
     from bayes_cluster.inference.sampling import clear_compiled_cache, compiled_cache
@@ -539,8 +543,12 @@ def test_bayesian_method_compiles_once_and_reports_diagnostics(tmp_path):
         # short chains may fail the ESS check; only the draws are compared here
         warnings.simplefilter("ignore", ConvergenceWarning)
         logit.fit(frame, draws=300, tune=300, chains=2, random_seed=fit_seed)
-    # ... and the study's compiled model serves the fit (one compile cache, one key)
-    assert compiled_cache.compilations == compilations + 1
-    reference = logit.coefficient_draws().mean(axis=0)
+    # fit() compiles the PyMC graph under its own key; the study's fused model is kept apart
+    assert compiled_cache.compilations == compilations + 2
+    draws = logit.coefficient_draws()
     rows = bayes[(bayes["n"] == 60) & (bayes["replicate"] == 1)]
-    np.testing.assert_allclose(rows["estimate"].to_numpy(), reference, rtol=1e-6)
+    # same posterior: the means agree within Monte Carlo error (the two samplers' draws
+    # differ by rounding only, which NUTS trajectories amplify over a run)
+    mcse = draws.std(axis=0) / np.sqrt(rows["ess_bulk_min"].to_numpy())  # per estimate
+    difference = np.abs(rows["estimate"].to_numpy() - draws.mean(axis=0))
+    assert (difference < 4 * np.sqrt(2) * mcse).all()

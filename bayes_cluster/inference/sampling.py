@@ -10,6 +10,12 @@ simulation-based-calibration draw) samples through
   everything that fixes its graph: form, priors, data shapes) and re-runs the compiled
   model on new data with ``compiled.with_data(...)`` -- a study of 1,000 replicates pays
   one compile per worker;
+* with ``backend="nutpie_c"`` hands nutpie's NUTS (Rust, chains on threads) the model's
+  log-density and gradient compiled by PyTensor's C backend instead of numba: PyTensor
+  caches that C code on disk, so a model compiles in seconds in every new process (numba
+  needs 20-30 s per model structure, each process anew), at some cost per gradient
+  evaluation (a Python call under a lock) -- the right trade for a run of a few fits of
+  several model structures; compiled models are cached and re-used with ``with_data``;
 * runs PyMC's own NUTS instead with ``backend="pymc"`` (no cache: PyTensor caches its C
   code on disk);
 * returns the raw ``xarray.DataTree`` and the seconds spent compiling and sampling.
@@ -22,6 +28,7 @@ a fit by the same rule.
 from __future__ import annotations
 
 import math
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, replace
@@ -37,13 +44,14 @@ __all__ = [
     "SampleResult",
     "SamplerSettings",
     "clear_compiled_cache",
+    "compile_pytensor_c",
     "compiled_cache",
     "converged",
     "sample",
 ]
 
-Backend = Literal["nutpie", "pymc"]
-BACKENDS: tuple[str, ...] = ("nutpie", "pymc")
+Backend = Literal["nutpie", "nutpie_c", "pymc"]
+BACKENDS: tuple[str, ...] = ("nutpie", "nutpie_c", "pymc")
 
 
 def _is_whole(value: object) -> bool:
@@ -70,10 +78,12 @@ class SamplerSettings:
     target_accept : float, optional
         NUTS target acceptance rate; ``None`` lets the model choose (0.9 for most, 0.99
         for the horseshoe).
-    backend : {"nutpie", "pymc"}, default "nutpie"
-        nutpie (compiled once per model structure, re-used on new data) or PyMC's NUTS.
+    backend : {"nutpie", "nutpie_c", "pymc"}, default "nutpie"
+        nutpie (numba, compiled once per model structure, re-used on new data), nutpie
+        on PyTensor's C code (cached on disk, see :func:`compile_pytensor_c`) or PyMC's
+        NUTS.
     cores : int, optional
-        Chains run in parallel on this many threads (nutpie) or processes (pymc);
+        Chains run in parallel on this many threads (nutpie, nutpie_c) or processes (pymc);
         ``None``: nutpie's own choice, and one process for pymc (forking workers from a
         threaded process is unsafe and was no faster on 2 cores).
     progressbar : bool, default False
@@ -103,7 +113,9 @@ class SamplerSettings:
                 raise ValueError(f"{name} must be a {kind} whole number, got {value!r}")
             object.__setattr__(self, name, int(value))
         if self.backend not in BACKENDS:
-            raise ValueError(f"sampler must be 'nutpie' or 'pymc', got {self.backend!r}")
+            raise ValueError(
+                f"sampler must be 'nutpie', 'nutpie_c' or 'pymc', got {self.backend!r}"
+            )
         if self.target_accept is not None and not (
             isinstance(self.target_accept, Real) and 0 < self.target_accept < 1
         ):
@@ -179,7 +191,13 @@ class CompiledCache:
     def __contains__(self, key: tuple) -> bool:
         return key in self._compiled
 
-    def get_or_compile(self, key: tuple, build: Callable[[], Any]) -> tuple[Any, Any, float]:
+    def get_or_compile(
+        self,
+        key: tuple,
+        build: Callable[[], Any],
+        compile_with: Callable[[Any, Any], Any] | None = None,
+        compiler: Callable[[Any], Any] | None = None,
+    ) -> tuple[Any, Any, float]:
         """Return ``(compiled, model or None, seconds)``, compiling ``build()`` on a miss.
 
         Parameters
@@ -188,6 +206,13 @@ class CompiledCache:
             Hashable compile key.
         build : callable
             Returns the PyMC model to compile.
+        compile_with : callable, optional
+            ``compile_with(compiled, model)`` returns a replacement of nutpie's compiled
+            model (e.g. :func:`bayes_cluster.inference.fast_logit.fuse_logit_logp`), or
+            ``None`` to keep it; the result is what the cache holds under ``key``.
+        compiler : callable, optional
+            Compiles the PyMC model (default ``nutpie.compile_pymc_model``, numba;
+            :func:`compile_pytensor_c` for PyTensor's C code).
 
         Returns
         -------
@@ -201,13 +226,114 @@ class CompiledCache:
 
         started = time.perf_counter()
         model = build()
-        self._compiled[key] = nutpie.compile_pymc_model(model)
+        compiled = (nutpie.compile_pymc_model if compiler is None else compiler)(model)
+        if compile_with is not None:
+            compiled = compile_with(compiled, model) or compiled
+        self._compiled[key] = compiled
         self.compilations += 1
         return self._compiled[key], model, time.perf_counter() - started
 
     def clear(self) -> None:
         """Forget every compiled model (the next fit of each structure compiles again)."""
         self._compiled.clear()
+
+
+def compile_pytensor_c(model: Any) -> Any:
+    """Compile a PyMC model for nutpie's sampler with PyTensor's C backend (no numba).
+
+    The log-density with its gradient, and the function that adds the deterministics to
+    each draw, are PyTensor functions on the C backend, whose compiled code PyTensor keeps
+    on disk (``~/.pytensor``): a model structure compiles in seconds in every new process,
+    where numba recompiles it (20-30 s) in each. nutpie calls them from its chain threads;
+    a lock makes the calls one at a time (a compiled PyTensor function is not re-entrant),
+    so the chains share one core for the density but the sampler's own work runs beside
+    it. Initial points as :func:`nutpie.compile_pymc_model` (the support point, jittered).
+
+    Parameters
+    ----------
+    model : pymc.Model
+        The model; its data containers become the compiled model's data (``with_data``).
+
+    Returns
+    -------
+    nutpie.compiled_pyfunc.PyFuncModel
+        Sampled with :func:`nutpie.sample`, like nutpie's own compiled models.
+    """
+    from nutpie.compile_pymc import _make_functions, _prepare_dims_and_coords
+    from nutpie.compiled_pyfunc import from_pyfunc
+    from pymc.initial_point import make_initial_point_fn
+
+    lock = threading.Lock()
+    point_fn = make_initial_point_fn(
+        model=model,
+        overrides=None,
+        default_strategy="support_point",
+        jitter_rvs=set(model.free_RVs),
+        return_transformed=True,
+    )
+
+    def locked_point_fn(*args: Any, **kwargs: Any) -> Any:
+        with lock:
+            return point_fn(*args, **kwargs)
+
+    n_dim, _, logp_fn, expand_fn, initial_point_fn, shape_info, reparameterized = _make_functions(
+        model,
+        mode="FAST_RUN",
+        compute_grad=True,
+        join_expanded=False,
+        pymc_initial_point_fn=locked_point_fn,
+        var_names=None,
+    )
+    logp_fn.trust_input = True
+    expand_fn.trust_input = True
+    shared = {var.name: var for fn in (logp_fn, expand_fn) for var in fn.get_shared()}
+    current = {name: var.get_value(borrow=True) for name, var in shared.items()}
+    names, _, shapes = shape_info
+
+    def use_data(values: Mapping[str, np.ndarray]) -> None:
+        # the data of the fit being sampled (with_data), set only when it changed
+        for name, value in values.items():
+            if current[name] is not value:
+                # in the container's dtype (pm.Data keeps integer data as int32)
+                variable = shared[name]
+                variable.set_value(np.asarray(value, dtype=variable.type.dtype), borrow=True)
+                current[name] = value
+
+    def make_logp_fn() -> Callable[..., tuple[float, np.ndarray]]:
+        def logp(point: np.ndarray, /, **values: np.ndarray) -> tuple[float, np.ndarray]:
+            with lock:
+                use_data(values)
+                value, gradient = logp_fn(point)
+                return float(value), np.array(gradient, dtype=np.float64, order="C")
+
+        return logp
+
+    def make_expand_fn(seed1: int, seed2: int, chain: int) -> Callable[..., dict]:
+        def expand(point: np.ndarray, /, **values: np.ndarray) -> dict[str, np.ndarray]:
+            with lock:
+                use_data(values)
+                outputs = expand_fn(point)
+                return {
+                    name: np.array(value, dtype=np.float64, order="C").reshape(shape)
+                    for name, value, shape in zip(names, outputs, shapes, strict=True)
+                }
+
+        return expand
+
+    dims, coords = _prepare_dims_and_coords(model, shape_info, reparameterized)
+    return from_pyfunc(
+        ndim=n_dim,
+        make_logp_fn=make_logp_fn,
+        make_expand_fn=make_expand_fn,
+        make_initial_point_fn=initial_point_fn,
+        expanded_dtypes=[np.dtype(np.float64)] * len(names),
+        expanded_shapes=shapes,
+        expanded_names=names,
+        shared_data={name: np.array(value, copy=True) for name, value in current.items()},
+        dims=dims,
+        coords=coords,
+        reparameterized_names=reparameterized,
+    )
 
 
 compiled_cache = CompiledCache()
@@ -225,6 +351,8 @@ def sample(
     key: tuple,
     data: Mapping[str, np.ndarray],
     settings: SamplerSettings,
+    compile_with: Callable[[Any, Any], Any] | None = None,
+    lean: bool = False,
 ) -> SampleResult:
     """Sample a PyMC model through the one sampling path of the package.
 
@@ -240,6 +368,13 @@ def sample(
     settings : SamplerSettings
         Sampler settings; ``target_accept`` must be set (see
         :meth:`SamplerSettings.with_defaults`).
+    compile_with : callable, optional
+        nutpie only: ``compile_with(compiled, model)`` replaces the compiled model before it
+        is cached (see :meth:`CompiledCache.get_or_compile`); give it its own ``key``.
+    lean : bool, default False
+        nutpie only: return only the posterior and the sampler statistics the
+        convergence rule reads (:func:`bayes_cluster.inference.fast_logit.lean_tree`),
+        skipping the full ArviZ conversion (for simulation studies).
 
     Returns
     -------
@@ -275,7 +410,13 @@ def sample(
 
     import nutpie
 
-    compiled, model, compile_seconds = compiled_cache.get_or_compile(key, build)
+    if settings.backend == "nutpie_c":
+        # its own cache entries; compile_with rewrites numba-compiled models only
+        compiled, model, compile_seconds = compiled_cache.get_or_compile(
+            ("nutpie_c", *key), build, compiler=compile_pytensor_c
+        )
+    else:
+        compiled, model, compile_seconds = compiled_cache.get_or_compile(key, build, compile_with)
     started = time.perf_counter()
     compiled = compiled.with_data(**data)
     extra: dict[str, Any] = {} if settings.cores is None else {"cores": settings.cores}
@@ -288,8 +429,13 @@ def sample(
         target_accept=settings.target_accept,
         progress_bar=settings.progressbar,
         save_warmup=False,
+        return_raw_trace=lean,
         **extra,
     )
+    if lean:
+        from bayes_cluster.inference.fast_logit import lean_tree
+
+        tree = lean_tree(tree, compiled.coords, compiled.dims)
     return SampleResult(tree, compile_seconds, time.perf_counter() - started, model)
 
 

@@ -329,7 +329,7 @@ def methods_text(
             if "three_step_ml" in joint.approaches:
                 text.cite("vermunt")
     if bayesian:
-        if sampler.backend == "nutpie":
+        if sampler.backend in ("nutpie", "nutpie_c"):
             version = versions.get("version_nutpie", "")
             backend = f"nutpie{f' {version}' if version else ''} implementation"
         else:

@@ -252,6 +252,7 @@ def _calibrate(
     target_accept: float,
     progress: bool,
     model_name: str,
+    compile_with: Callable[[Any, Any], Any] | None = None,
 ) -> SBCResult:
     """Fit every simulated data set and rank the true values.
 
@@ -285,6 +286,7 @@ def _calibrate(
             key=key,
             data={**containers, **data},
             settings=replace(settings, seed=seed + 1 + i),
+            compile_with=compile_with,
         )
         trace, seconds = result.tree, result.sample_seconds
         values = quantities(trace["posterior"].to_dataset())
@@ -340,6 +342,7 @@ def simulation_based_calibration(
     progress: bool = False,
     model_name: str = "model",
     key: tuple | None = None,
+    compile_with: Callable[[Any, Any], Any] | None = None,
 ) -> SBCResult:
     """Run SBC for a PyMC model whose observed variables hold ``pm.Data`` containers.
 
@@ -376,6 +379,10 @@ def simulation_based_calibration(
         Compile-cache key of the model's structure (a model class's fits use
         ``(class name, *structure)``); default ``("pymc.Model", model)``, one compile per
         model object.
+    compile_with : callable, optional
+        Replaces nutpie's compiled model before it is cached (e.g. the fused log-density
+        of :func:`bayes_cluster.inference.fast_logit.fuse_logit_logp`; give it its own
+        ``key``), so that SBC checks the path a simulation study samples.
 
     Returns
     -------
@@ -426,6 +433,7 @@ def simulation_based_calibration(
         target_accept=target_accept,
         progress=progress,
         model_name=model_name,
+        compile_with=compile_with,
     )
 
 
@@ -441,6 +449,7 @@ def sbc_logit(
     seed: int = 0,
     alpha: float = 0.05,
     progress: bool = False,
+    fast: bool = False,
 ) -> SBCResult:
     """SBC of the Bayesian logit (:class:`bayes_cluster.estimators.logistic.BayesianLogit`).
 
@@ -460,6 +469,10 @@ def sbc_logit(
         Prior overrides, as :class:`~bayes_cluster.estimators.logistic.BayesianLogit` takes them.
     n_simulations, n_rank_draws, draws, tune, chains, seed, alpha, progress
         See :func:`simulation_based_calibration`.
+    fast : bool, default False
+        Sample with the fused log-density and gradient a simulation study uses
+        (:func:`bayes_cluster.inference.fast_logit.fuse_logit_logp`) instead of the PyMC
+        graph ``BayesianLogit.fit`` samples.
 
     Returns
     -------
@@ -476,6 +489,18 @@ def sbc_logit(
     prepared = logit._prepare_fit(design)
     model = logit._build(prepared)
     name = "the Bayesian logit (default priors)" if not priors else "the Bayesian logit"
+    key = ("BayesianLogit", *logit._compile_key(prepared))
+    compile_with = None
+    if fast:
+        from bayes_cluster.inference.fast_logit import fuse_logit_logp
+
+        resolved = logit.resolved_priors()
+        key = (*key, "fused")  # the key of a study's fits (studies.study.BayesianFitter)
+        name += ", fused log-density"
+
+        def compile_with(compiled: Any, built: Any) -> Any:
+            return fuse_logit_logp(compiled, built, resolved)
+
     return simulation_based_calibration(
         model,
         ["alpha_std", "beta_std"],
@@ -489,8 +514,9 @@ def sbc_logit(
         target_accept=0.9,
         progress=progress,
         model_name=name,
-        # the key BayesianLogit.fit compiles under: SBC and fits share one compiled model
-        key=("BayesianLogit", *logit._compile_key(prepared)),
+        # the key BayesianLogit.fit (or, fast, a study) compiles under: one compiled model
+        key=key,
+        compile_with=compile_with,
     )
 
 

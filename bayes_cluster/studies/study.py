@@ -19,8 +19,12 @@ How it is made fast, resumable and distributable:
   and re-runs it on every new data set with ``with_data``; nothing is recompiled per
   replicate (:class:`BayesianFitter`). The compiled model lives in the package's one
   compile cache (:data:`bayes_cluster.inference.sampling.compiled_cache`) under the key
-  :class:`~bayes_cluster.estimators.logistic.BayesianLogit` uses, so a run and a study
-  in one process share it.
+  :class:`~bayes_cluster.estimators.logistic.BayesianLogit` uses, marked ``"fused"``.
+* **Fast path** (:mod:`bayes_cluster.inference.fast_logit`): the logit's log-density
+  and gradient are one numba loop handed to nutpie (tested against PyMC's), the trace
+  keeps only what the convergence rule reads, and R-hat/ESS are computed for all
+  coefficients at once; the same rule
+  (:func:`~bayes_cluster.inference.diagnostics.mcmc_diagnostics`) judges every replicate.
 * **Executors**: replicates run in-process (``workers=1``), on local processes
   (``workers=N``), or on a Dask distributed cluster (``scheduler="tcp://..."``); the
   same task function runs everywhere.
@@ -55,7 +59,7 @@ import numpy as np
 import pandas as pd
 
 from bayes_cluster.common.dims import INTERCEPT
-from bayes_cluster.inference.sampling import SamplerSettings
+from bayes_cluster.inference.sampling import SampleResult, SamplerSettings, sample
 from bayes_cluster.run.safety import (
     PACKAGE,
     OutputFolderError,
@@ -707,7 +711,10 @@ class BayesianFitter:
 
     The model is :class:`bayes_cluster.estimators.logistic.BayesianLogit` (same priors, same
     standardisation, same PyMC graph), sampled through
-    :meth:`~bayes_cluster.inference.base.BayesianModel.sample_raw`: the first fit
+    :func:`bayes_cluster.inference.sampling.sample` with, by default (``fast``), the
+    graph's log-density replaced by the same density written as one numba loop
+    (:func:`~bayes_cluster.inference.fast_logit.fuse_logit_logp`, tested against PyMC's)
+    and a lean trace: the first fit
     compiles it with nutpie into the package's compile cache; every later fit only swaps
     the data containers (``X``, ``center``, ``scale``, ``y_obs``, ``group_idx``) with
     ``compiled.with_data`` -- for any sample size, since only the ranks of the containers
@@ -729,6 +736,12 @@ class BayesianFitter:
         Probability of the central posterior interval.
     cores : int
         Threads for the chains of one fit.
+    fast : bool, default True
+        Sample with the fused log-density and gradient of
+        :func:`bayes_cluster.inference.fast_logit.fuse_logit_logp` (same posterior; used
+        where the priors allow it, else the PyMC graph) and keep only the draws and the
+        statistics the convergence rule reads (``lean``). ``False`` samples the PyMC
+        graph and converts the full trace (the path of ``BayesianLogit.fit``).
 
     Attributes
     ----------
@@ -743,6 +756,7 @@ class BayesianFitter:
         sampler: SamplerSettings,
         interval_level: float,
         cores: int = 1,
+        fast: bool = True,
     ) -> None:
         from bayes_cluster.estimators.logistic import BayesianLogit
 
@@ -750,6 +764,7 @@ class BayesianFitter:
         self.sampler = sampler
         self.interval_level = interval_level
         self.cores = cores
+        self.fast = fast
         self.logit = BayesianLogit(
             OUTCOME, list(predictors), group=variant.group, priors=variant.priors or None
         )
@@ -779,7 +794,7 @@ class BayesianFitter:
         )
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            result = self.logit.sample_raw(frame, settings)
+            result = self._sample(frame, settings)
         self.compilations += result.model is not None
         trace = result.tree
         posterior = trace["posterior"]
@@ -808,6 +823,26 @@ class BayesianFitter:
             r_hat_max=float(np.nanmax(diagnostics.table["r_hat"].to_numpy())),
             ess_bulk_min=float(np.nanmin(diagnostics.table["ess_bulk"].to_numpy())),
             note=_warning_note(caught),
+        )
+
+    def _sample(self, frame: pd.DataFrame, settings: SamplerSettings) -> SampleResult:
+        """Sample through the package's one sampling path (fused and lean when ``fast``)."""
+        if not self.fast:
+            return self.logit.sample_raw(frame, settings)
+        from bayes_cluster.inference.fast_logit import fuse_logit_logp
+
+        logit = self.logit
+        settings = settings.with_defaults(target_accept=logit._target_accept_default())
+        prepared = logit._prepare_fit(frame)
+        priors = logit.resolved_priors()
+        return sample(
+            lambda: logit._build(prepared),
+            # its own cache entry: a run's BayesianLogit.fit keeps the PyMC graph
+            key=(type(logit).__name__, *logit._compile_key(prepared), "fused"),
+            data=logit._sampler_data(prepared),
+            settings=settings,
+            compile_with=lambda compiled, model: fuse_logit_logp(compiled, model, priors),
+            lean=True,
         )
 
 

@@ -1,0 +1,283 @@
+"""The simulation study's fast path: fused logit density, lean trace, vectorised diagnostics.
+
+Each fast piece is checked against the slow one it replaces, on the same inputs:
+
+* the fused log-density and gradient (``inference/fast_logit.py``) against PyMC's
+  ``logp``/``dlogp`` of the same model at random points, through the compiled C
+  callback nutpie calls and after ``with_data`` (another sample size);
+* the lean trace against nutpie's own ArviZ conversion of the same seeded run;
+* ``draw_diagnostics`` against ``arviz_stats`` (1e-10) on awkward draws;
+* the fast path gives the same numbers for the same seed, and (slow) SBC passes on it.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import warnings
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from bayes_cluster.estimators.logistic import BayesianLogit
+from bayes_cluster.inference.fast_diagnostics import _arviz_diagnostics, draw_diagnostics
+from bayes_cluster.inference.fast_logit import (
+    _make_fused_logp,
+    fuse_logit_logp,
+    fused_prior_arrays,
+)
+from bayes_cluster.surveys.codebook import TUMANG_PREDICTORS
+from bayes_cluster.surveys.simulate import simulate_tumang
+
+PREDICTORS = list(TUMANG_PREDICTORS)
+
+
+def _point(rng: np.random.Generator, size: int) -> np.ndarray:
+    return rng.normal(0.0, 1.5, size=size)
+
+
+@pytest.fixture(scope="module")
+def compiled_default():
+    """The default-prior logit compiled by nutpie (under BayesianLogit.fit's key, so
+    other tests of the session re-use it), and its fused version."""
+    from bayes_cluster.inference.sampling import compiled_cache
+
+    frame, _ = simulate_tumang(n=60, seed=3)
+    logit = BayesianLogit("export", PREDICTORS)
+    prepared = logit._prepare_fit(frame)
+    model = logit._build(prepared)
+    key = ("BayesianLogit", *logit._compile_key(prepared))
+    compiled, _, _ = compiled_cache.get_or_compile(key, lambda: model)
+    fused = fuse_logit_logp(compiled, model, logit.resolved_priors())
+    return logit, model, compiled, fused
+
+
+def _call_cfunc(compiled, x: np.ndarray) -> tuple[float, np.ndarray]:
+    """Call the compiled C log-density exactly as nutpie does."""
+    x = np.ascontiguousarray(x, dtype=float)
+    gradient = np.empty_like(x)
+    logp = np.zeros(1)
+    status = compiled.compiled_logp_func.ctypes(
+        ctypes.c_uint64(len(x)),
+        x.ctypes.data_as(ctypes.POINTER(ctypes.c_double)),
+        gradient.ctypes.data_as(ctypes.POINTER(ctypes.c_double)),
+        logp.ctypes.data_as(ctypes.POINTER(ctypes.c_double)),
+        ctypes.c_void_p(compiled.user_data.ctypes.data),
+    )
+    assert status == 0
+    return float(logp[0]), gradient
+
+
+def test_fused_density_matches_pymc_through_nutpies_callback(compiled_default):
+    logit, model, compiled, fused = compiled_default
+    assert fused is not None
+    logp = model.compile_logp()
+    dlogp = model.compile_dlogp()
+    rng = np.random.default_rng(11)
+    points = [_point(rng, 8) for _ in range(6)]
+    ours = [_call_cfunc(fused, x) for x in points]
+    pymc = [_call_cfunc(compiled, x) for x in points]
+    for x, (value, gradient), (_, gradient_pymc) in zip(points, ours, pymc, strict=True):
+        reference = {"alpha_std": x[0], "beta_std": x[1:]}
+        np.testing.assert_allclose(gradient, dlogp(reference), rtol=1e-10, atol=1e-10)
+        np.testing.assert_allclose(gradient, gradient_pymc, rtol=1e-10, atol=1e-10)
+        # PyTensor folds the priors' normalising constants with ~1e-8 rounding; NUTS only
+        # uses differences of the log-density, which agree to 1e-10
+        assert value == pytest.approx(float(logp(reference)), abs=1e-6)
+    differences = np.diff([value for value, _ in ours])
+    differences_pymc = np.diff(
+        [float(logp({"alpha_std": x[0], "beta_std": x[1:]})) for x in points]
+    )
+    np.testing.assert_allclose(differences, differences_pymc, rtol=1e-10, atol=1e-9)
+
+
+def test_fused_density_follows_with_data_to_another_sample_size(compiled_default):
+    logit, _, compiled, fused = compiled_default
+    frame, _ = simulate_tumang(n=23, seed=8)
+    data = logit._sampler_data(logit._prepare_fit(frame))
+    rng = np.random.default_rng(2)
+    for x in (_point(rng, 8) for _ in range(3)):
+        value, gradient = _call_cfunc(fused.with_data(**data), x)
+        value_pymc, gradient_pymc = _call_cfunc(compiled.with_data(**data), x)
+        np.testing.assert_allclose(gradient, gradient_pymc, rtol=1e-10, atol=1e-10)
+        assert value == pytest.approx(value_pymc, abs=1e-6)
+
+
+def test_every_supported_prior_family_matches_pymc():
+    """Normal, Student-t, Cauchy and Laplace priors (one per slope), as PyMC writes them."""
+    frame, _ = simulate_tumang(n=40, seed=5)
+    priors = {
+        "intercept": {"dist": "StudentT", "nu": 3, "mu": 0.5, "sigma": 2.5},
+        "workers": {"dist": "Normal", "mu": 0.2, "sigma": 0.7},
+        "firm_age": {"dist": "Cauchy", "mu": 0, "sigma": 2.0},
+        "buyer_network": {"dist": "Laplace", "mu": -0.1, "sigma": 1.3},
+    }
+    logit = BayesianLogit("export", PREDICTORS, priors=priors)
+    prepared = logit._prepare_fit(frame)
+    model = logit._build(prepared)
+    resolved = logit.resolved_priors()
+    encoded = fused_prior_arrays(resolved["intercept"], list(resolved["slopes"].values()))
+    assert encoded is not None and encoded[0].tolist() == [1, 0, 2, 3, 1, 1, 1, 1]
+    density = _make_fused_logp(*encoded)
+    names = [rv.name for rv in model.free_RVs]  # alpha_std, then one variable per slope
+    assert names[0] == "alpha_std" and len(names) == 8
+    logp, dlogp = model.compile_logp(), model.compile_dlogp()
+    X = prepared.data["X"]
+    y = prepared.data["y_obs"].astype(float)
+    rng = np.random.default_rng(4)
+    values = []
+    for _ in range(5):
+        x = _point(rng, 8)
+        point = dict(zip(names, x, strict=True))
+        value, gradient = density(x, X, y)
+        # PyMC's Student-t gradient graph is itself off by up to ~1e-8 (relative) from the
+        # exact derivative (checked below in rational arithmetic), hence 1e-7 here
+        np.testing.assert_allclose(gradient, dlogp(point), rtol=1e-7, atol=1e-9)
+        assert value == pytest.approx(float(logp(point)), abs=1e-6)
+        values.append((value, float(logp(point))))
+    ours, pymc = np.array(values).T
+    np.testing.assert_allclose(np.diff(ours), np.diff(pymc), rtol=1e-7, atol=1e-7)
+
+
+def test_prior_gradients_equal_the_exact_derivatives():
+    """The prior part of the gradient (no firms) against derivatives in exact rationals."""
+    from fractions import Fraction
+
+    specs = [
+        {"dist": "Normal", "mu": 0.5, "sigma": 1.5},
+        {"dist": "StudentT", "nu": 3, "mu": 0.5, "sigma": 2.5},
+        {"dist": "Cauchy", "mu": -1, "sigma": 2.0},
+        {"dist": "Laplace", "mu": 0.25, "sigma": 0.5},
+    ]
+    density = _make_fused_logp(*fused_prior_arrays(specs[0], specs[1:]))
+    x = np.array([1.7, -3.2, 0.4, -0.75])
+    _, gradient = density(x, np.zeros((0, 3)), np.zeros(0))
+
+    def exact(spec, value):
+        mu, sigma = Fraction(spec["mu"]), Fraction(spec["sigma"])
+        z = (Fraction(value) - mu) / sigma
+        if spec["dist"] == "Normal":
+            return -z / sigma
+        if spec["dist"] == "StudentT":
+            nu = Fraction(spec["nu"])
+            return -(nu + 1) * z / (sigma * (nu + z * z))
+        if spec["dist"] == "Cauchy":
+            return -2 * z / (sigma * (1 + z * z))
+        return -(1 if z > 0 else -1) / sigma
+
+    expected = [float(exact(spec, value)) for spec, value in zip(specs, x, strict=True)]
+    np.testing.assert_allclose(gradient, expected, rtol=1e-14)
+
+
+def test_models_outside_the_fused_family_keep_the_pymc_graph(compiled_default):
+    _, model, compiled, _ = compiled_default
+    half = {"dist": "HalfNormal", "sigma": 1.0}
+    slopes = dict.fromkeys(PREDICTORS, {"dist": "Normal", "mu": 0.0, "sigma": 1.0})
+    intercept = {"dist": "Normal", "mu": 0.0, "sigma": 1.0}
+    assert fused_prior_arrays(half, []) is None
+    grouped = {"intercept": intercept, "slopes": slopes, "group_sd": half, "horseshoe": None}
+    assert fuse_logit_logp(compiled, model, grouped) is None
+    horseshoe = {"intercept": intercept, "slopes": slopes, "group_sd": None, "horseshoe": {}}
+    assert fuse_logit_logp(compiled, model, horseshoe) is None
+
+
+def test_lean_trace_equals_nutpies_own_conversion(compiled_default):
+    """Same seed, same compiled model: lean=True keeps the same draws and diagnostics."""
+    from bayes_cluster.inference.diagnostics import mcmc_diagnostics
+    from bayes_cluster.inference.sampling import SamplerSettings, sample
+
+    logit, _, _, _ = compiled_default
+    frame, _ = simulate_tumang(n=60, seed=9)
+    prepared = logit._prepare_fit(frame)
+    settings = SamplerSettings(draws=150, tune=150, chains=2, seed=4, target_accept=0.9, cores=1)
+    # the key and model a study's fits use (the fused density), compiled once here
+    key = ("BayesianLogit", *logit._compile_key(prepared), "fused")
+    priors = logit.resolved_priors()
+    runs = [
+        sample(
+            lambda: logit._build(prepared),
+            key=key,
+            data=logit._sampler_data(prepared),
+            settings=settings,
+            compile_with=lambda compiled, model: fuse_logit_logp(compiled, model, priors),
+            lean=lean,
+        ).tree
+        for lean in (False, True)
+    ]
+    full, lean = runs
+    for name in ("alpha_std", "beta_std", "alpha", "beta"):
+        np.testing.assert_array_equal(lean["posterior"][name], full["posterior"][name])
+        assert lean["posterior"][name].dims == full["posterior"][name].dims
+    assert list(lean["posterior"]["beta"]["predictor"].values) == PREDICTORS
+    for name in ("diverging", "energy", "depth", "maxdepth_reached"):
+        np.testing.assert_array_equal(lean["sample_stats"][name], full["sample_stats"][name])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        verdicts = [mcmc_diagnostics(tree, var_names=["alpha", "beta"]) for tree in runs]
+    assert verdicts[0].passed == verdicts[1].passed
+    assert verdicts[0].n_divergences == verdicts[1].n_divergences
+    np.testing.assert_array_equal(verdicts[0].table.to_numpy(), verdicts[1].table.to_numpy())
+
+
+def _awkward_draws() -> np.ndarray:
+    rng = np.random.default_rng(1)
+    draws = rng.normal(size=(6, 4, 301))  # an odd number of draws: split drops one
+    for t in range(1, draws.shape[-1]):  # strongly autocorrelated chains
+        draws[:2, :, t] = 0.95 * draws[:2, :, t - 1] + 0.3 * draws[:2, :, t]
+    draws[2] = np.round(draws[2], 1)  # many ties
+    draws[3, 1] += 1.0  # one chain elsewhere: R-hat well above 1
+    draws[4] = np.exp(draws[4])  # skewed
+    draws[5, :, 1::2] = draws[5, :, :-1:2]  # every value twice in a row (NUTS can repeat)
+    return draws
+
+
+@pytest.mark.parametrize("tail_prob", [0.89, 0.95])
+def test_draw_diagnostics_equal_arviz_stats(tail_prob):
+    draws = _awkward_draws()
+    ours = draw_diagnostics(draws, tail_prob)
+    reference = _arviz_diagnostics(draws, tail_prob)
+    for name in ("r_hat", "ess_bulk", "ess_tail", "mcse_mean"):
+        np.testing.assert_allclose(ours[name], reference[name], rtol=1e-10, atol=0)
+    assert ours["r_hat"][3] > 1.1 and ours["ess_bulk"][0] < 100  # the checks see the problems
+
+
+def test_draw_diagnostics_of_a_constant_parameter_match_arviz():
+    draws = np.ones((1, 2, 50))
+    with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        ours = draw_diagnostics(draws, 0.89)
+        reference = _arviz_diagnostics(draws, 0.89)
+    for name in ours:
+        np.testing.assert_array_equal(ours[name], reference[name])
+
+
+def test_fast_fitter_repeats_its_numbers_and_keeps_the_convergence_rule():
+    """Same seed, same numbers; the verdict is mcmc_diagnostics' on the same draws."""
+    from bayes_cluster.inference.diagnostics import mcmc_diagnostics
+    from bayes_cluster.inference.sampling import SamplerSettings
+    from bayes_cluster.studies.study import BayesianFitter, BayesianVariant
+
+    frame, _ = simulate_tumang(n=60, seed=21)
+    settings = SamplerSettings(draws=200, tune=200, chains=2, target_accept=0.9)
+    fitter = BayesianFitter(BayesianVariant("bayes"), PREDICTORS, settings, 0.95)
+    first = fitter.fit(frame, seed=5)
+    again = fitter.fit(frame, seed=5)
+    np.testing.assert_array_equal(first.table.to_numpy(), again.table.to_numpy())
+    assert (first.divergences, first.r_hat_max) == (again.divergences, again.r_hat_max)
+    result = fitter._sample(frame, replace(settings, seed=5, cores=1))
+    verdict = mcmc_diagnostics(result.tree, var_names=["alpha", "beta"])
+    assert first.converged == verdict.passed
+    assert first.ess_bulk_min == pytest.approx(float(verdict.table["ess_bulk"].min()))
+
+
+@pytest.mark.slow
+def test_sbc_of_the_fused_logit_is_uniform():
+    """SBC (Talts et al. 2018) of the path a simulation study samples."""
+    from bayes_cluster.studies.sbc import sbc_logit
+
+    result = sbc_logit(
+        n_simulations=100, n_rank_draws=100, draws=500, tune=500, chains=2, seed=3, fast=True
+    )
+    assert "fused" in result.verdict()
+    assert (result.simulations["r_hat_max"] < 1.05).mean() > 0.95
+    assert result.passed, result.verdict()
