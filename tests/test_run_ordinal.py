@@ -36,6 +36,7 @@ SMALL_RUN = (
 measurement = "ordinal"
 collapse = "none"
 em_starts = 5
+bootstrap_samples = 19
 
 [sampler]
 draws = 100
@@ -150,6 +151,51 @@ def test_ordinal_run_uses_the_ordinal_model_and_reports_it(ordinal_run):
     assert "latent classes ordinal K=2" in report
     run = json.loads((out / "run.json").read_text(encoding="utf-8"))
     assert set(run["verdicts"]["ordinal_vs_nominal"]) == {"K=1", "K=2"}
+
+
+@pytest.mark.slow
+def test_ordinal_run_writes_its_promised_outputs(ordinal_run):
+    from run_outputs import ordinal_outputs, vector_versions
+
+    out, _ = ordinal_run
+    tables, figures, other = ordinal_outputs((1, 2))
+    for name in tables | figures | vector_versions(figures) | other:
+        assert (out / name).is_file(), name
+
+
+@pytest.mark.slow
+def test_ordinal_run_compares_measurements_by_bic_and_loo(ordinal_run):
+    import numpy as np
+
+    out, _ = ordinal_run
+    lc = out / "latent_class"
+    table = pd.read_csv(lc / "ordinal_vs_nominal.csv", index_col=[0, 1])
+    loo = pd.read_csv(lc / "ordinal_vs_nominal_loo.csv", index_col=0)
+    assert list(table.index) == [(k, m) for k in (1, 2) for m in ("ordinal", "nominal")]
+    n_firms = len(pd.read_csv(DATA))
+    # BIC = -2 LL + ln(N) npar, from the table's own columns
+    np.testing.assert_allclose(
+        table["bic"], -2 * table["log_likelihood"] + np.log(n_firms) * table["n_parameters"]
+    )
+    # parameters on 12 five-level items: ordinal (K-1) + 12 (K-1+4), nominal (K-1) + 12 K 4
+    assert table.loc[(2, "ordinal"), "n_parameters"] == 1 + 12 * 5
+    assert table.loc[(2, "nominal"), "n_parameters"] == 1 + 12 * 2 * 4
+    # with one class the two models are the item margins against a cumulative logit
+    # with one location per item: the same fit (4 free numbers per item either way)
+    assert table.loc[(1, "ordinal"), "log_likelihood"] == pytest.approx(
+        table.loc[(1, "nominal"), "log_likelihood"], abs=1e-4
+    )
+    for k in (1, 2):
+        for measurement in ("ordinal", "nominal"):
+            assert table.loc[(k, measurement), "elpd_loo"] == pytest.approx(
+                loo.loc[f"K={k}", f"elpd_{measurement}"]
+            )
+        assert table.loc[(k, "ordinal"), "elpd_diff"] == pytest.approx(
+            loo.loc[f"K={k}", "elpd_diff"]
+        )
+    report = (out / "report.md").read_text(encoding="utf-8")
+    assert "**Ordinal or nominal?** K = 1: BIC prefers the" in report
+    assert "figures/ordinal_prior_predictive.png" in report
 
 
 def test_ordinal_needs_items_on_the_same_levels(tmp_path):

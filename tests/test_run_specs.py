@@ -482,6 +482,7 @@ def test_items_that_cannot_be_typed_say_why_in_report_and_summary(tmp_path):
     assert record["verdicts"]["cluster_verdict_missing"] == message
     # the classes are still fitted, only the Markusen parts are left out
     assert files_under(out / "latent_class") == {
+        "em_bootstrap_lrt.csv",
         "em_classes.csv",
         "em_fit_statistics.csv",
         "em_item_probabilities.csv",
