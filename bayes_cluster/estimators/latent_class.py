@@ -61,6 +61,8 @@ from scipy.optimize import linear_sum_assignment
 from bayes_cluster.common.dims import (
     CATEGORY,
     CHAIN,
+    CLASS_CONTRAST,
+    COVARIATE,
     DRAW,
     FIRM,
     ITEM,
@@ -71,7 +73,9 @@ from bayes_cluster.common.latent_class_math import (
     THREE_LEVEL_LABELS,
     class_posterior,
     collapse_likert,
+    draw_categories,
     one_hot,
+    safe_log,
     simulate_responses,
 )
 from bayes_cluster.inference.base import BayesianModel
@@ -81,10 +85,14 @@ from bayes_cluster.surveys.markusen import MARKUSEN_ITEMS, MARKUSEN_TYPES
 
 __all__ = [
     "DEFAULT_PRIORS",
+    "MEMBERSHIP_PRIORS",
     "BayesianLatentClass",
     "ClusterVerdict",
+    "EncodedCovariates",
     "EncodedItems",
+    "encode_covariates",
     "encode_items",
+    "membership_log_weights",
     "relabel_draws",
 ]
 
@@ -630,6 +638,226 @@ class ClusterVerdict:
 
 
 # --------------------------------------------------------------------------------------
+# Covariates of class membership
+# --------------------------------------------------------------------------------------
+
+MEMBERSHIP_PRIORS: Mapping[str, float] = {
+    "membership_intercept_sd": 1.5,
+    "membership_slope_sd": 1.0,
+}
+r"""Default prior scales of the class-membership logit (used only with ``covariates``).
+
+``membership_intercept_sd`` (:math:`s_\alpha`): the class intercepts
+:math:`\alpha \sim \mathrm{ZeroSumNormal}(s_\alpha)` over the classes.
+``membership_slope_sd`` (:math:`s_\gamma`): each covariate's class slopes
+:math:`\gamma_{p\cdot} \sim \mathrm{ZeroSumNormal}(s_\gamma)`, on the scale of one
+standard deviation of the covariate.  A contrast between two classes (the reported
+log-odds against class 1) then has prior SD :math:`\sqrt2 s`: 2.1 for the intercepts and
+1.4 per SD for the slopes, i.e. a one-SD change in a covariate multiplying the odds of
+one class against another by about 4 at one prior SD (weakly informative, as the
+logit's slopes; Gelman et al. 2008).
+"""
+
+
+@dataclass(frozen=True)
+class EncodedCovariates:
+    """Covariates of class membership, standardised for the model.
+
+    Attributes
+    ----------
+    names : tuple of str
+        Covariate columns.
+    raw : numpy.ndarray
+        Shape (firm, covariate): the values as given.
+    means, scales : numpy.ndarray
+        Shape (covariate,): the mean and standard deviation (``ddof=1``) used to
+        standardise (those of the fitted firms).
+    """
+
+    names: tuple[str, ...]
+    raw: np.ndarray = field(repr=False)
+    means: np.ndarray = field(repr=False)
+    scales: np.ndarray = field(repr=False)
+
+    @property
+    def values(self) -> np.ndarray:
+        """Standardised covariates, shape (firm, covariate)."""
+        return (self.raw - self.means) / self.scales
+
+
+def encode_covariates(
+    data: pd.DataFrame,
+    covariates: Sequence[str],
+    *,
+    means: Sequence[float] | None = None,
+    scales: Sequence[float] | None = None,
+) -> EncodedCovariates:
+    """Validate the covariates of class membership and standardise them.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        The survey (one row per firm; ``firm_id`` names the firms in messages).
+    covariates : sequence of str
+        Numeric columns of ``data``.
+    means, scales : sequence of float, optional
+        Standardise with these (a fit's) instead of the data's own mean and SD.
+
+    Returns
+    -------
+    EncodedCovariates
+
+    Raises
+    ------
+    ValueError
+        Naming the column (and the firm and row of the first bad value) when a covariate
+        is not a column, is not a number, is missing, or is constant.
+    """
+    names = [str(name) for name in covariates]
+    absent = [name for name in names if name not in data.columns]
+    if absent:
+        raise ValueError(
+            f"covariate {absent[0]!r} is not a column of the data; columns: "
+            f"{', '.join(map(str, data.columns))}"
+        )
+    firms = (
+        [str(v) for v in data["firm_id"]]
+        if "firm_id" in data.columns
+        else [str(v) for v in data.index]
+    )
+    raw = np.empty((len(data), len(names)))
+    for p, name in enumerate(names):
+        series = data[name]
+        if pd.api.types.is_bool_dtype(series):
+            series = series.astype(float)
+        values = pd.to_numeric(series, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        bad = np.flatnonzero(np.isnan(values) | ~np.isfinite(values))
+        if bad.size:
+            i = int(bad[0])
+            value = series.iloc[i]
+            value = value.item() if isinstance(value, np.generic) else value
+            what = "is missing" if pd.isna(value) else f"{value!r} is not a number"
+            raise ValueError(
+                f"covariate {name!r}, firm {firms[i]!r} (row {i + 1}): value {what}; "
+                "a covariate of class membership needs a number for every firm"
+            )
+        raw[:, p] = values
+    if means is None or scales is None:
+        means_array = raw.mean(axis=0)
+        scales_array = raw.std(axis=0, ddof=1) if len(raw) > 1 else np.zeros(len(names))
+        for p, name in enumerate(names):
+            if not scales_array[p] > 0:
+                raise ValueError(
+                    f"covariate {name!r} is constant (every firm has {raw[0, p]:g}): it "
+                    "cannot shift class membership"
+                )
+    else:
+        means_array = np.asarray(means, dtype=float)
+        scales_array = np.asarray(scales, dtype=float)
+    return EncodedCovariates(tuple(names), raw, means_array, scales_array)
+
+
+def _check_covariate_names(covariates: Sequence[str] | None, n_classes: int):
+    """Validate the ``covariates`` argument of a model; return a tuple or None."""
+    if covariates is None:
+        return None
+    if isinstance(covariates, str):
+        raise ValueError(
+            f"covariates must be a list of column names, got the string {covariates!r}"
+        )
+    names = tuple(str(name) for name in covariates)
+    if not names:
+        raise ValueError("covariates is empty: give column names or leave it out")
+    duplicated = sorted({name for name in names if names.count(name) > 1})
+    if duplicated:
+        raise ValueError(f"covariates name a column twice: {duplicated}")
+    if n_classes < 2:
+        raise ValueError("covariates of class membership need at least 2 classes")
+    return names
+
+
+def _membership_log_weights_tensor(covariates: EncodedCovariates, priors: Mapping[str, float]):
+    r"""Inside a PyMC model: :math:`\log P(z_i = k \mid x_i)`, shape (firm, class).
+
+    :math:`\eta_{ik} = \alpha_k + \sum_p x_{ip}\gamma_{pk}` with sum-to-zero
+    :math:`\alpha` and :math:`\gamma_{p\cdot}` (no class is special while sampling, so the
+    label-switching modes stay equal), log-softmaxed over the classes.
+    """
+    import pymc as pm
+    import pytensor.tensor as pt
+
+    model = pm.modelcontext(None)
+    if COVARIATE not in model.coords:
+        model.add_coord(COVARIATE, list(covariates.names))
+    x = pm.Data("covariates", covariates.values, dims=(FIRM, COVARIATE))
+    intercept_sd = pm.Data(
+        "membership_intercept_sd", np.asarray(priors["membership_intercept_sd"])
+    )
+    slope_sd = pm.Data("membership_slope_sd", np.asarray(priors["membership_slope_sd"]))
+    alpha = pm.ZeroSumNormal("alpha", sigma=intercept_sd, dims=LATENT_CLASS)
+    gamma = pm.ZeroSumNormal("gamma", sigma=slope_sd, dims=(COVARIATE, LATENT_CLASS))
+    eta = alpha[None, :] + pt.dot(x, gamma)
+    return eta - pt.logsumexp(eta, axis=1, keepdims=True)
+
+
+def membership_log_weights(alpha: np.ndarray, gamma: np.ndarray, x: np.ndarray) -> np.ndarray:
+    r"""Numpy twin of the model's class-membership logit: :math:`\log P(z_i = k \mid x_i)`.
+
+    Parameters
+    ----------
+    alpha : numpy.ndarray
+        Shape (..., class): class intercepts.
+    gamma : numpy.ndarray
+        Shape (..., covariate, class): class slopes per standardised covariate.
+    x : numpy.ndarray
+        Shape (firm, covariate): standardised covariates.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (..., firm, class), log-softmax over the classes.
+
+    Examples
+    --------
+    >>> w = membership_log_weights(np.zeros(2), np.array([[0.0, 1.0]]), np.array([[0.0]]))
+    >>> np.exp(w).round(2).tolist()
+    [[0.5, 0.5]]
+    """
+    eta = alpha[..., None, :] + np.einsum("fp,...pk->...fk", x, gamma)
+    peak = eta.max(axis=-1, keepdims=True)
+    return eta - peak - np.log(np.exp(eta - peak).sum(axis=-1, keepdims=True))
+
+
+def _class_posterior_by_firm(
+    one_hot_responses: np.ndarray, log_weights: np.ndarray, theta: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`class_posterior` with each firm's own class weights (..., firm, class)."""
+    n_firms, n_items, n_cat = one_hot_responses.shape
+    flat_log_theta = safe_log(theta).reshape(*theta.shape[:-2], n_items * n_cat)
+    joint = np.einsum("fd,...kd->...fk", one_hot_responses.reshape(n_firms, -1), flat_log_theta)
+    joint = joint + log_weights
+    peak = joint.max(axis=-1, keepdims=True)
+    marginal = peak[..., 0] + np.log(np.exp(joint - peak).sum(axis=-1))
+    return marginal, np.exp(joint - marginal[..., None])
+
+
+def _replicate_by_firm(
+    rng: np.random.Generator, weights: np.ndarray, theta: np.ndarray, answered: np.ndarray
+) -> np.ndarray:
+    """Replicate the fitted firms: classes from each firm's own weights (draw, firm, class)."""
+    n_items = theta.shape[-2]
+    out = np.zeros((len(weights), *answered.shape), dtype=np.int64)
+    for start in range(0, len(weights), _REPLICATE_BLOCK):
+        block = slice(start, start + _REPLICATE_BLOCK)
+        classes = draw_categories(rng, weights[block])  # (draw, firm)
+        rows = np.arange(len(classes))[:, None, None]
+        probabilities = theta[block][rows, classes[..., None], np.arange(n_items)]
+        out[block] = draw_categories(rng, probabilities) + 1
+    out[:, ~answered] = 0
+    return out
+
+
+# --------------------------------------------------------------------------------------
 # The model
 # --------------------------------------------------------------------------------------
 
@@ -640,6 +868,7 @@ class _FitInput:
 
     encoded: EncodedItems
     reference: Literal["em", "draw"]
+    covariates: EncodedCovariates | None = None
 
 
 class BayesianLatentClass(BayesianModel):
@@ -665,6 +894,27 @@ class BayesianLatentClass(BayesianModel):
     \theta_{kjc}^{y_{ijc}}`, after the draws are relabelled (module docstring); the numpy
     side of the likelihood is :mod:`bayes_cluster.common.latent_class_math`.
 
+    **Covariates of class membership** (``covariates=[...]``, one step, as StepMix's
+    covariate model): the class shares then depend on the firm's characteristics
+    :math:`x_i` (standardised: mean 0, SD 1 over the fitted firms) through a multinomial
+    logit replacing :math:`\pi`,
+
+    .. math::
+
+        \alpha &\sim \mathrm{ZeroSumNormal}(s_\alpha), \quad
+        \gamma_{p\cdot} \sim \mathrm{ZeroSumNormal}(s_\gamma) \\
+        \log P(z_i = k \mid x_i) &= \alpha_k + x_i^\top \gamma_{\cdot k}
+            - \operatorname{logsumexp}_l (\alpha_l + x_i^\top \gamma_{\cdot l})
+
+    and enters the marginal likelihood in place of :math:`\log \pi_k` (the class is
+    still summed out).  The sum-to-zero parameters keep the prior symmetric in the
+    labels; after relabelling (which permutes :math:`\alpha, \gamma` with the classes)
+    they are reported as log-odds against class 1, the largest class:
+    ``alpha`` :math:`= \alpha_k - \alpha_1` and ``gamma`` :math:`= \gamma_{pk} -
+    \gamma_{p1}` per SD of covariate :math:`p` (:meth:`membership_effects`,
+    :meth:`membership_curve`); ``pi`` is then the mean of the firms'
+    :math:`P(z_i = k \mid x_i)`.  Priors: :data:`MEMBERSHIP_PRIORS`.
+
     The fit follows the package's one model contract
     (:class:`~bayes_cluster.inference.base.BayesianModel`): ``save``/``load``, ``loo``,
     and a :class:`~bayes_cluster.inference.diagnostics.ConvergenceWarning` when a
@@ -686,6 +936,10 @@ class BayesianLatentClass(BayesianModel):
     levels : mapping of str to sequence of int, optional
         Under ``collapse="none"``, the categories of items (see :func:`encode_items`;
         default: the codebook's levels, else 1 up to the largest code answered).
+    covariates : sequence of str, optional
+        Numeric columns of the survey that shift the class shares (membership logit,
+        above); at least 2 classes.  Their priors (``membership_intercept_sd``,
+        ``membership_slope_sd``) may then be given in ``priors``.
 
     Attributes
     ----------
@@ -726,17 +980,20 @@ class BayesianLatentClass(BayesianModel):
         priors: Mapping[str, float] | None = None,
         items: Sequence[str] | None = None,
         levels: Mapping[str, Sequence[int]] | None = None,
+        covariates: Sequence[str] | None = None,
     ) -> None:
         if int(n_classes) != n_classes or n_classes < 1:
             raise ValueError(f"n_classes must be a positive whole number, got {n_classes!r}")
         if collapse not in ("three", "none"):
             raise ValueError(f"collapse must be 'three' or 'none', got {collapse!r}")
-        unknown = set(priors or {}) - set(DEFAULT_PRIORS)
+        self.covariates = _check_covariate_names(covariates, int(n_classes))
+        defaults = {**DEFAULT_PRIORS, **(MEMBERSHIP_PRIORS if self.covariates else {})}
+        unknown = set(priors or {}) - set(defaults)
         if unknown:
             raise ValueError(
-                f"unknown prior names {sorted(unknown)}; known: {', '.join(DEFAULT_PRIORS)}"
+                f"unknown prior names {sorted(unknown)}; known: {', '.join(defaults)}"
             )
-        merged = {**DEFAULT_PRIORS, **{k: float(v) for k, v in (priors or {}).items()}}
+        merged = {**defaults, **{k: float(v) for k, v in (priors or {}).items()}}
         for name, value in merged.items():
             if not value > 0:
                 raise ValueError(f"prior {name} must be positive, got {value}")
@@ -765,6 +1022,8 @@ class BayesianLatentClass(BayesianModel):
             "levels": None
             if self.levels is None
             else {item: list(values) for item, values in self.levels.items()},
+            # only when set: fits without covariates keep the config they always had
+            **({"covariates": list(self.covariates)} if self.covariates else {}),
         }
 
     # ---------------------------------------------------------------- model building
@@ -791,29 +1050,65 @@ class BayesianLatentClass(BayesianModel):
             self.priors["class_concentration"] == DEFAULT_PRIORS["class_concentration"],
             self.priors["item_concentration"] == DEFAULT_PRIORS["item_concentration"],
         ]
+        if self.covariates:
+            # the class shares are then the membership logit's, not a Dirichlet's
+            frame = pd.concat([frame.drop(index="pi"), self._membership_prior_rows()])
+        return frame
+
+    def _membership_prior_rows(self) -> pd.DataFrame:
+        """Prior rows of the class-membership logit (``covariates`` only)."""
+        p = self.priors
+        frame = pd.DataFrame(
+            {
+                "prior": [
+                    f"ZeroSumNormal(sigma={p['membership_intercept_sd']:g}) over classes",
+                    f"ZeroSumNormal(sigma={p['membership_slope_sd']:g}) over classes, "
+                    "per covariate SD",
+                ],
+                "meaning": [
+                    "class intercepts of the membership logit",
+                    "class slopes of the membership logit (standardised covariates)",
+                ],
+                "default": [
+                    p[name] == MEMBERSHIP_PRIORS[name]
+                    for name in ("membership_intercept_sd", "membership_slope_sd")
+                ],
+            },
+            index=pd.Index(["alpha", "gamma"], name="parameter"),
+        )
         return frame
 
     def encode(self, data: pd.DataFrame) -> EncodedItems:
         """Validate and one-hot encode the items of ``data`` (see :func:`encode_items`)."""
         return encode_items(data, self.items, collapse=self.collapse, levels=self.levels)
 
-    def build_model(self, data: pd.DataFrame | EncodedItems):
+    def build_model(
+        self,
+        data: pd.DataFrame | EncodedItems,
+        covariates: EncodedCovariates | None = None,
+    ):
         """Build the PyMC model for ``data``.
 
         Parameters
         ----------
         data : pandas.DataFrame or EncodedItems
             Survey or item frame, or already encoded items.
+        covariates : EncodedCovariates, optional
+            The encoded covariates of class membership (default: read from ``data``
+            when it is a frame and the model has ``covariates``).
 
         Returns
         -------
         pymc.Model
-            With ``pm.Data("responses", dims=(firm, item, category))``, ``pi`` and ``theta``
+            With ``pm.Data("responses", dims=(firm, item, category))``, ``pi`` (or, with
+            covariates, ``pm.Data("covariates")``, ``alpha`` and ``gamma``), ``theta``
             and the marginal log-likelihood as a ``pm.Potential``.
         """
         import pymc as pm
         import pytensor.tensor as pt
 
+        if covariates is None and self.covariates and isinstance(data, pd.DataFrame):
+            covariates = encode_covariates(data, self.covariates)
         encoded = data if isinstance(data, EncodedItems) else self.encode(data)
         n_firms, n_items, n_cat = encoded.one_hot.shape
         k = self.n_classes
@@ -829,13 +1124,7 @@ class BayesianLatentClass(BayesianModel):
             item_concentration = pm.Data(
                 "item_concentration", np.full(n_cat, self.priors["item_concentration"])
             )
-            if k == 1:
-                pi = pm.Deterministic("pi", pt.ones(1), dims=LATENT_CLASS)
-            else:
-                class_concentration = pm.Data(
-                    "class_concentration", np.full(k, self.priors["class_concentration"])
-                )
-                pi = pm.Dirichlet("pi", a=class_concentration, dims=LATENT_CLASS)
+            log_weights = self._class_log_weights(covariates)
             mask = encoded.category_mask
             if mask.all():
                 theta = pm.Dirichlet(
@@ -847,9 +1136,33 @@ class BayesianLatentClass(BayesianModel):
             else:
                 theta, flat_log_theta = _ragged_theta(mask, k, item_concentration)
             flat_responses = responses.reshape((responses.shape[0], n_items * n_cat))
-            per_class = pt.dot(flat_responses, flat_log_theta.T) + pt.log(pi)
+            per_class = pt.dot(flat_responses, flat_log_theta.T) + log_weights
             pm.Potential("marginal_log_likelihood", pt.logsumexp(per_class, axis=1).sum())
         return model
+
+    def _class_log_weights(self, covariates: EncodedCovariates | None):
+        r"""Inside the model: the log class weights, (class,) or (firm, class) with covariates.
+
+        Without covariates :math:`\log\pi` with :math:`\pi \sim \mathrm{Dirichlet}`;
+        with them the membership logit :math:`\log P(z_i = k \mid x_i)`.
+        """
+        import pymc as pm
+        import pytensor.tensor as pt
+
+        k = self.n_classes
+        if self.covariates:
+            if covariates is None:
+                raise ValueError(
+                    f"this model has covariates {list(self.covariates)}: build it from the "
+                    "survey frame (or pass covariates=) so their values are known"
+                )
+            return _membership_log_weights_tensor(covariates, self.priors)
+        if k == 1:
+            return pt.log(pm.Deterministic("pi", pt.ones(1), dims=LATENT_CLASS))
+        class_concentration = pm.Data(
+            "class_concentration", np.full(k, self.priors["class_concentration"])
+        )
+        return pt.log(pm.Dirichlet("pi", a=class_concentration, dims=LATENT_CLASS))
 
     # ---------------------------------------------------------------- fitting
     def fit(
@@ -923,15 +1236,36 @@ class BayesianLatentClass(BayesianModel):
     ) -> _FitInput:
         if reference not in ("em", "draw"):
             raise ValueError(f"reference must be 'em' or 'draw', got {reference!r}")
-        return _FitInput(self.encode(frame), reference)
+        covariates = encode_covariates(frame, self.covariates) if self.covariates else None
+        return _FitInput(self.encode(frame), reference, covariates)
 
     def _build(self, prepared: _FitInput):
-        return self.build_model(prepared.encoded)
+        return self.build_model(prepared.encoded, prepared.covariates)
 
     def _compile_key(self, prepared: _FitInput) -> tuple:
         # the items' own categories fix which Dirichlet blocks the graph has
         encoded = prepared.encoded
-        return encoded.one_hot.shape, self.n_classes, encoded.item_categories
+        return (
+            encoded.one_hot.shape,
+            self.n_classes,
+            encoded.item_categories,
+            *self._membership_compile_key(),
+        )
+
+    def _membership_compile_key(self) -> tuple:
+        """Compile-key entries of the membership logit (nothing without covariates)."""
+        return () if not self.covariates else ("covariates", len(self.covariates))
+
+    def _membership_sampler_data(self, prepared: _FitInput) -> dict[str, np.ndarray]:
+        """Data-container values of the membership logit (nothing without covariates)."""
+        if not self.covariates:
+            return {}
+        assert prepared.covariates is not None
+        return {
+            "covariates": prepared.covariates.values,
+            "membership_intercept_sd": np.asarray(self.priors["membership_intercept_sd"]),
+            "membership_slope_sd": np.asarray(self.priors["membership_slope_sd"]),
+        }
 
     def _sampler_data(self, prepared: _FitInput) -> dict[str, np.ndarray]:
         n_cat = prepared.encoded.one_hot.shape[2]
@@ -939,7 +1273,9 @@ class BayesianLatentClass(BayesianModel):
             "responses": prepared.encoded.one_hot,
             "item_concentration": np.full(n_cat, self.priors["item_concentration"]),
         }
-        if self.n_classes > 1:
+        if self.covariates:
+            updates.update(self._membership_sampler_data(prepared))
+        elif self.n_classes > 1:
             updates["class_concentration"] = np.full(
                 self.n_classes, self.priors["class_concentration"]
             )
@@ -948,7 +1284,9 @@ class BayesianLatentClass(BayesianModel):
     def _postprocess(
         self, raw: xr.DataTree, prepared: _FitInput, settings: SamplerSettings
     ) -> xr.DataTree:
-        tree = self._relabelled_tree(raw, prepared.encoded, prepared.reference, settings.seed)
+        tree = self._relabelled_tree(
+            raw, prepared.encoded, prepared.reference, settings.seed, prepared.covariates
+        )
         self.encoded = prepared.encoded
         return tree
 
@@ -964,10 +1302,26 @@ class BayesianLatentClass(BayesianModel):
             "item_concentration": self.priors["item_concentration"],
             "n_missing_responses": encoded.n_missing,
             "missing_responses": "left out of the likelihood (one-hot row of zeros)",
+            **self._membership_provenance(),
+        }
+
+    def _membership_provenance(self) -> dict[str, Any]:
+        """Provenance entries of the membership logit (none without covariates)."""
+        if not self.covariates:
+            return {}
+        return {
+            "membership_intercept_sd": self.priors["membership_intercept_sd"],
+            "membership_slope_sd": self.priors["membership_slope_sd"],
+            "membership_model": "multinomial logit on standardised covariates, "
+            "sum-to-zero while sampling, reported against class 1",
         }
 
     def _diagnostic_variables(self, tree: xr.DataTree) -> list[str]:
-        return ["pi", "theta"] if self.n_classes > 1 else ["theta"]
+        return ["pi", "theta", *self._membership_variables()] if self.n_classes > 1 else ["theta"]
+
+    def _membership_variables(self) -> list[str]:
+        """Posterior variables of the membership logit (none without covariates)."""
+        return ["alpha", "gamma"] if self.covariates else []
 
     def _restore(self, tree: xr.DataTree, state: Mapping[str, Any]) -> None:
         self.idata_ = tree
@@ -997,13 +1351,59 @@ class BayesianLatentClass(BayesianModel):
             ), "the EM (maximum-likelihood) solution"
         return fallback
 
-    def _relabelled_tree(self, raw: xr.DataTree, encoded, reference, seed) -> xr.DataTree:
+    def _with_membership(self, posterior, alpha, gamma, log_weights, covariates):
+        """Add the membership logit, as log-odds against class 1, to the posterior."""
+        n_chains, n_draws = posterior.sizes[CHAIN], posterior.sizes[DRAW]
+        k = self.n_classes
+        # contrasts against class 1 (the largest after relabelling): the sum-to-zero
+        # parameters differ from them by a constant per draw, which softmax ignores
+        alpha = (alpha[:, 1:] - alpha[:, :1]).reshape(n_chains, n_draws, k - 1)
+        gamma = (gamma[:, :, 1:] - gamma[:, :, :1]).reshape(
+            n_chains, n_draws, len(covariates.names), k - 1
+        )
+        posterior = posterior.assign_coords(
+            {CLASS_CONTRAST: np.arange(2, k + 1), COVARIATE: list(covariates.names)}
+        )
+        posterior["alpha"] = ((CHAIN, DRAW, CLASS_CONTRAST), alpha)
+        posterior["gamma"] = ((CHAIN, DRAW, COVARIATE, CLASS_CONTRAST), gamma)
+        posterior["membership_probability"] = (
+            (CHAIN, DRAW, FIRM, LATENT_CLASS),
+            np.exp(log_weights),
+        )
+        posterior["alpha"].attrs["meaning"] = (
+            "log-odds of class k against class 1 for a firm at the covariates' means"
+        )
+        posterior["gamma"].attrs["meaning"] = (
+            "change in the log-odds of class k against class 1 per SD of the covariate"
+        )
+        posterior["membership_probability"].attrs["meaning"] = (
+            "P(class k | covariates) of each firm, before its answers are seen"
+        )
+        return posterior
+
+    def _relabelled_tree(
+        self,
+        raw: xr.DataTree,
+        encoded,
+        reference,
+        seed,
+        covariates: EncodedCovariates | None = None,
+    ) -> xr.DataTree:
         posterior = raw["posterior"].to_dataset()
         theta = posterior["theta"].transpose(CHAIN, DRAW, LATENT_CLASS, ITEM, CATEGORY)
         theta = theta.to_numpy()
         n_chains, n_draws = theta.shape[:2]
         k = self.n_classes
-        if "pi" in posterior:
+        alpha = gamma = log_weights = None
+        if covariates is not None:
+            # each firm has its own class weights; the class shares are their mean
+            alpha = posterior["alpha"].transpose(CHAIN, DRAW, LATENT_CLASS).to_numpy()
+            alpha = alpha.reshape(-1, k)
+            gamma = posterior["gamma"].transpose(CHAIN, DRAW, COVARIATE, LATENT_CLASS)
+            gamma = gamma.to_numpy().reshape(-1, len(covariates.names), k)
+            log_weights = membership_log_weights(alpha, gamma, covariates.values)
+            pi = np.exp(log_weights).mean(axis=1).reshape(n_chains, n_draws, k)
+        elif "pi" in posterior:
             pi = posterior["pi"].transpose(CHAIN, DRAW, LATENT_CLASS).to_numpy()
         else:
             pi = np.ones((n_chains, n_draws, 1))
@@ -1023,6 +1423,19 @@ class BayesianLatentClass(BayesianModel):
             order = np.argsort(-flat_pi.mean(axis=0), kind="stable")
             flat_pi, flat_theta = flat_pi[:, order], flat_theta[:, order]
             permutation = permutation[:, order]
+            if log_weights is not None:
+                # the membership logit's classes move with the classes they describe
+                alpha = alpha[rows, permutation]
+                gamma = gamma[
+                    rows[:, :, None],
+                    np.arange(gamma.shape[1])[None, :, None],
+                    permutation[:, None, :],
+                ]
+                log_weights = log_weights[
+                    rows[:, :, None],
+                    np.arange(log_weights.shape[1])[None, :, None],
+                    permutation[:, None, :],
+                ]
             switched = float((permutation != np.arange(k)).any(axis=1).mean())
             method = (
                 "Hungarian relabelling of every draw to a pivot started at "
@@ -1037,7 +1450,13 @@ class BayesianLatentClass(BayesianModel):
         pi = flat_pi.reshape(n_chains, n_draws, k)
         theta = flat_theta.reshape(theta.shape)
         # (chain, draw, firm) and (chain, draw, firm, class)
-        log_lik, class_probability = class_posterior(encoded.one_hot, pi, theta)
+        if log_weights is None:
+            log_lik, class_probability = class_posterior(encoded.one_hot, pi, theta)
+        else:
+            log_weights = log_weights.reshape(n_chains, n_draws, *log_weights.shape[1:])
+            log_lik, class_probability = _class_posterior_by_firm(
+                encoded.one_hot, log_weights, theta
+            )
 
         chain_coord = posterior[CHAIN].to_numpy()
         draw_coord = posterior[DRAW].to_numpy()
@@ -1058,6 +1477,10 @@ class BayesianLatentClass(BayesianModel):
             coords={d: coords[d] for d in (CHAIN, DRAW, LATENT_CLASS, ITEM, CATEGORY, FIRM)},
         )
         new_posterior[CATEGORY].attrs["labels"] = ",".join(encoded.category_labels)
+        if covariates is not None:
+            new_posterior = self._with_membership(
+                new_posterior, alpha, gamma, log_weights, covariates
+            )
         log_likelihood = xr.Dataset(
             {"responses": ((CHAIN, DRAW, FIRM), log_lik)},
             coords={CHAIN: chain_coord, DRAW: draw_coord, FIRM: coords[FIRM]},
@@ -1087,12 +1510,23 @@ class BayesianLatentClass(BayesianModel):
             "observed_data": observed,
             "relabelling": relabelling,
         }
+        if covariates is not None:
+            groups["constant_data"] = xr.Dataset(
+                {"covariates": ((FIRM, COVARIATE), covariates.raw)},
+                coords={FIRM: coords[FIRM], COVARIATE: list(covariates.names)},
+            )
+            groups["constant_data"]["covariates"].attrs["scale"] = "as given (not standardised)"
         if stats is not None:
             # object-typed messages cannot be written to NetCDF
             groups["sample_stats"] = stats.drop_vars(
                 [n for n, v in stats.data_vars.items() if v.dtype == object]
             )
         tree = xr.DataTree.from_dict(groups)
+        if covariates is not None:
+            tree.attrs["covariates"] = ",".join(covariates.names)
+            tree.attrs["covariate_means"] = ",".join(repr(float(v)) for v in covariates.means)
+            tree.attrs["covariate_scales"] = ",".join(repr(float(v)) for v in covariates.scales)
+            tree.attrs["membership_reference_class"] = "1 (the largest class after relabelling)"
         tree.attrs["label_switching"] = method
         tree.attrs["share_of_draws_relabelled"] = f"{switched:.4f}"
         return tree
@@ -1113,7 +1547,9 @@ class BayesianLatentClass(BayesianModel):
         hdi_prob : float, optional
             Probability mass of the highest-density interval (default 0.94).
         var_names : sequence of str
-            Posterior variables (``pi``, ``theta``, ``class_probability``).
+            Posterior variables (``pi``, ``theta``, ``class_probability``).  With
+            ``covariates``, ``pi`` is the mean of the firms' membership probabilities and
+            the rows of ``alpha`` and ``gamma`` (log-odds against class 1) follow it.
 
         Returns
         -------
@@ -1129,6 +1565,9 @@ class BayesianLatentClass(BayesianModel):
         if hdi_prob is None:
             hdi_prob = 0.94
         tree = self._require_fit()
+        if "pi" in var_names and "gamma" in tree["posterior"].data_vars:
+            # the membership logit's rows follow the class shares it explains
+            var_names = [*var_names, *(v for v in ("alpha", "gamma") if v not in var_names)]
         with np.errstate(invalid="ignore", divide="ignore"):  # constant 0 of absent cells
             table = azs.summary(
                 tree,
@@ -1164,6 +1603,159 @@ class BayesianLatentClass(BayesianModel):
         categories = tuple(int(c) for c in tree["posterior"][CATEGORY].to_numpy())
         return {str(item): categories for item in tree["posterior"][ITEM].to_numpy()}
 
+    # ---------------------------------------------------------------- membership covariates
+    def _require_covariates(self) -> xr.DataTree:
+        tree = self._require_fit()
+        if "gamma" not in tree["posterior"].data_vars:
+            raise ValueError(
+                "this fit has no covariates of class membership: fit "
+                f"{type(self).__name__}(..., covariates=[...]) first"
+            )
+        return tree
+
+    def _covariate_scaling(self) -> tuple[tuple[str, ...], np.ndarray, np.ndarray]:
+        """Covariate names and the means and SDs they were standardised with."""
+        attrs = self._require_covariates().attrs
+        names = tuple(attrs["covariates"].split(","))
+        means = np.array([float(v) for v in attrs["covariate_means"].split(",")])
+        scales = np.array([float(v) for v in attrs["covariate_scales"].split(",")])
+        return names, means, scales
+
+    def membership_effects(self, hdi_prob: float = 0.94) -> pd.DataFrame:
+        r"""Covariate effects on class membership: log-odds of class k against class 1.
+
+        :math:`\gamma_{pk} - \gamma_{p1}`: the change in
+        :math:`\log P(z = k \mid x) / P(z = 1 \mid x)` when covariate :math:`p` rises by
+        one standard deviation (of the fitted firms) and the others stay put.  Class 1
+        is the largest class after relabelling (the reference).
+
+        Parameters
+        ----------
+        hdi_prob : float
+            Mass of the highest-density interval.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per (covariate, class k >= 2): ``covariate``, ``latent_class``,
+            ``reference_class`` (1), ``log_odds`` (posterior mean), ``sd``,
+            ``hdi_lower``, ``hdi_upper``, ``odds_ratio`` (exp of the mean), ``p_positive``
+            (posterior probability that the log-odds are above 0), ``r_hat``,
+            ``ess_bulk``, ``ess_tail``, ``covariate_sd`` (one SD on the covariate's scale).
+
+        Raises
+        ------
+        ValueError
+            When the fit has no covariates.
+        """
+        from bayes_cluster.inference.summaries import summary_table
+
+        if not 0 < hdi_prob < 1:
+            raise ValueError(f"hdi_prob must be in (0, 1), got {hdi_prob}")
+        tree = self._require_covariates()
+        names, _, scales = self._covariate_scaling()
+        posterior = tree["posterior"].to_dataset()
+        table = summary_table(posterior, ["gamma"], hdi_prob)
+        gamma = posterior["gamma"].transpose(CHAIN, DRAW, COVARIATE, CLASS_CONTRAST).to_numpy()
+        rows = []
+        for p, name in enumerate(names):
+            for c, k in enumerate(posterior[CLASS_CONTRAST].to_numpy()):
+                row = table.loc[f"gamma[{name}, {k}]"]
+                rows.append(
+                    {
+                        "covariate": name,
+                        LATENT_CLASS: int(k),
+                        "reference_class": 1,
+                        "log_odds": row["mean"],
+                        "sd": row["sd"],
+                        "hdi_lower": row["hdi_lower"],
+                        "hdi_upper": row["hdi_upper"],
+                        "odds_ratio": float(np.exp(row["mean"])),
+                        "p_positive": float((gamma[:, :, p, c] > 0).mean()),
+                        "r_hat": row["r_hat"],
+                        "ess_bulk": row["ess_bulk"],
+                        "ess_tail": row["ess_tail"],
+                        "covariate_sd": float(scales[p]),
+                    }
+                )
+        frame = pd.DataFrame(rows)
+        frame.attrs["hdi_prob"] = hdi_prob
+        return frame
+
+    def membership_curve(
+        self,
+        covariate: str,
+        grid: Sequence[float] | np.ndarray | None = None,
+        hdi_prob: float = 0.94,
+    ) -> pd.DataFrame:
+        r"""P(class k | covariate) as one covariate varies, the others at their means.
+
+        Per posterior draw, :math:`P(z = k \mid x) = \mathrm{softmax}_k(\alpha_k +
+        \gamma_{pk} (x_p - \bar x_p) / s_p)` (class 1's :math:`\alpha, \gamma` are 0);
+        the posterior mean and HDI over draws at every grid value.
+
+        Parameters
+        ----------
+        covariate : str
+            One of the fit's covariates.
+        grid : array-like, optional
+            Values of the covariate on its own scale (default: 50 values from the
+            smallest to the largest fitted firm's).
+        hdi_prob : float
+            Mass of the highest-density interval.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Long: ``covariate``, ``value``, ``latent_class``, ``mean``, ``hdi_lower``,
+            ``hdi_upper``.
+
+        Raises
+        ------
+        ValueError
+            When the fit has no covariates or ``covariate`` is not one of them.
+        """
+        from bayes_cluster.inference.summaries import hdi
+
+        tree = self._require_covariates()
+        names, means, scales = self._covariate_scaling()
+        if covariate not in names:
+            raise ValueError(
+                f"{covariate!r} is not a covariate of this fit; its covariates: {', '.join(names)}"
+            )
+        p = names.index(covariate)
+        if grid is None:
+            values = tree["constant_data"]["covariates"].sel({COVARIATE: covariate}).to_numpy()
+            grid = np.linspace(values.min(), values.max(), 50)
+        grid = np.asarray(grid, dtype=float).reshape(-1)
+        posterior = tree["posterior"]
+        alpha = posterior["alpha"].transpose(CHAIN, DRAW, CLASS_CONTRAST).to_numpy()
+        gamma = posterior["gamma"].sel({COVARIATE: covariate})
+        gamma = gamma.transpose(CHAIN, DRAW, CLASS_CONTRAST).to_numpy()
+        alpha = alpha.reshape(-1, alpha.shape[-1])
+        gamma = gamma.reshape(-1, gamma.shape[-1])
+        x = (grid - means[p]) / scales[p]
+        eta = np.zeros((len(alpha), len(grid), self.n_classes))
+        eta[..., 1:] = alpha[:, None, :] + x[None, :, None] * gamma[:, None, :]
+        eta -= eta.max(axis=-1, keepdims=True)
+        probability = np.exp(eta)
+        probability /= probability.sum(axis=-1, keepdims=True)
+        rows = []
+        for g, value in enumerate(grid):
+            for k in range(self.n_classes):
+                lower, upper = hdi(probability[:, g, k], hdi_prob)
+                rows.append(
+                    {
+                        "covariate": covariate,
+                        "value": float(value),
+                        LATENT_CLASS: k + 1,
+                        "mean": float(probability[:, g, k].mean()),
+                        "hdi_lower": lower,
+                        "hdi_upper": upper,
+                    }
+                )
+        return pd.DataFrame(rows)
+
     def class_probabilities(self) -> pd.DataFrame:
         r"""Each firm's posterior class probabilities and its most probable class.
 
@@ -1187,6 +1779,8 @@ class BayesianLatentClass(BayesianModel):
         For each posterior draw, :math:`P(z = k \mid \mathbf{y}) \propto \pi_k
         \prod_{j,c} \theta_{kjc}^{y_{jc}}`, averaged over draws.  Items are encoded
         exactly as in the fit (same columns, same collapsing); missing answers drop out.
+        With covariates, :math:`\pi_k` is the new firm's own
+        :math:`P(z = k \mid x)` (its covariates standardised as in the fit).
 
         Parameters
         ----------
@@ -1208,7 +1802,24 @@ class BayesianLatentClass(BayesianModel):
         )
         pi = posterior["pi"].transpose(CHAIN, DRAW, LATENT_CLASS).to_numpy()
         theta = posterior["theta"].transpose(CHAIN, DRAW, LATENT_CLASS, ITEM, CATEGORY)
-        probability = class_posterior(encoded.one_hot, pi, theta.to_numpy())[1].mean((0, 1))
+        if "gamma" in posterior.data_vars:
+            # each new firm's own class weights, from its covariates (fit's scaling)
+            names, means, scales = self._covariate_scaling()
+            x = encode_covariates(data, names, means=means, scales=scales).values
+            alpha = posterior["alpha"].transpose(CHAIN, DRAW, CLASS_CONTRAST).to_numpy()
+            gamma = posterior["gamma"].transpose(CHAIN, DRAW, COVARIATE, CLASS_CONTRAST)
+            zeros = np.zeros((*alpha.shape[:2], 1))
+            log_weights = membership_log_weights(
+                np.concatenate([zeros, alpha], axis=-1),
+                np.concatenate(
+                    [np.zeros((*alpha.shape[:2], len(names), 1)), gamma.to_numpy()], axis=-1
+                ),
+                x,
+            )
+            probability = _class_posterior_by_firm(encoded.one_hot, log_weights, theta.to_numpy())
+            probability = probability[1].mean((0, 1))
+        else:
+            probability = class_posterior(encoded.one_hot, pi, theta.to_numpy())[1].mean((0, 1))
         frame = pd.DataFrame(
             probability,
             index=pd.Index(encoded.firms, name=FIRM),
@@ -1412,6 +2023,24 @@ class BayesianLatentClass(BayesianModel):
         return ClusterVerdict(text=text, table=table, statements=statements, share_draws=draws)
 
     # ---------------------------------------------------------------- predictive checks
+    def _prior_membership_weights(self, frame, rng: np.random.Generator, draws: int):
+        """Prior draws of each firm's class weights (draw, firm, class) from its covariates.
+
+        A ZeroSumNormal draw is a normal draw minus its mean over the classes.
+        """
+        if not isinstance(frame, pd.DataFrame):
+            raise ValueError(
+                "a model with covariates draws its prior predictive from the survey frame "
+                "(the covariates' values are needed), not from encoded items"
+            )
+        x = encode_covariates(frame, self.covariates).values
+        k = self.n_classes
+        alpha = rng.normal(0.0, self.priors["membership_intercept_sd"], size=(draws, k))
+        gamma = rng.normal(0.0, self.priors["membership_slope_sd"], size=(draws, x.shape[1], k))
+        alpha -= alpha.mean(axis=-1, keepdims=True)
+        gamma -= gamma.mean(axis=-1, keepdims=True)
+        return np.exp(membership_log_weights(alpha, gamma, x))
+
     def sample_prior_predictive(
         self,
         frame_or_items: pd.DataFrame | EncodedItems,
@@ -1426,7 +2055,10 @@ class BayesianLatentClass(BayesianModel):
         :math:`z_i \sim \mathrm{Categorical}(\pi^{(s)})` and answers
         :math:`y_{ij} \sim \mathrm{Categorical}(\theta^{(s)}_{z_i j\cdot})`.  A response
         missing in the data is missing (code 0) in every replicate.  Plain numpy with a
-        seeded generator: nothing is compiled and the model need not be fitted.
+        seeded generator: nothing is compiled and the model need not be fitted.  With
+        covariates, :math:`\alpha` and :math:`\gamma` are drawn from their
+        ZeroSumNormal priors and each firm's class from its own
+        :math:`P(z_i = k \mid x_i)` (``pi`` is then the mean over the firms).
 
         Parameters
         ----------
@@ -1469,7 +2101,12 @@ class BayesianLatentClass(BayesianModel):
             gamma = rng.gamma(self.priors["item_concentration"], size=(draws, k, n_items, n_cat))
             gamma = gamma * mask
             theta = gamma / gamma.sum(axis=-1, keepdims=True)
-        responses = _replicate_responses(rng, pi, theta, encoded.codes != 0)
+        if self.covariates:
+            weights = self._prior_membership_weights(frame_or_items, rng, draws)
+            pi = weights.mean(axis=1)
+            responses = _replicate_by_firm(rng, weights, theta, encoded.codes != 0)
+        else:
+            responses = _replicate_responses(rng, pi, theta, encoded.codes != 0)
         coords = _predictive_coords(encoded, np.arange(1), np.arange(draws), k)
         prior = xr.Dataset(
             {
@@ -1551,12 +2188,25 @@ class BayesianLatentClass(BayesianModel):
         n_chains, n_kept = pi.shape[:2]
         encoded = self._encoded_from_tree()
         rng = np.random.default_rng(random_seed)
-        responses = _replicate_responses(
-            rng,
-            pi.reshape(n_chains * n_kept, -1),
-            theta.reshape(n_chains * n_kept, *theta.shape[2:]),
-            encoded.codes != 0,
-        ).reshape(n_chains, n_kept, *encoded.codes.shape)
+        if "membership_probability" in posterior.data_vars:
+            # covariates: replicate each firm from its own class weights
+            weights = posterior["membership_probability"].transpose(
+                CHAIN, DRAW, FIRM, LATENT_CLASS
+            )
+            responses = _replicate_by_firm(
+                rng,
+                weights.to_numpy().reshape(n_chains * n_kept, *weights.shape[2:]),
+                theta.reshape(n_chains * n_kept, *theta.shape[2:]),
+                encoded.codes != 0,
+            )
+        else:
+            responses = _replicate_responses(
+                rng,
+                pi.reshape(n_chains * n_kept, -1),
+                theta.reshape(n_chains * n_kept, *theta.shape[2:]),
+                encoded.codes != 0,
+            )
+        responses = responses.reshape(n_chains, n_kept, *encoded.codes.shape)
         coords = _predictive_coords(
             encoded, posterior[CHAIN].to_numpy(), posterior[DRAW].to_numpy(), self.n_classes
         )

@@ -36,7 +36,7 @@ import pandas as pd
 import xarray as xr
 
 from bayes_cluster.common import latent_class_math
-from bayes_cluster.common.dims import CATEGORY, FIRM, ITEM, LATENT_CLASS
+from bayes_cluster.common.dims import CATEGORY, FIRM, INTERCEPT, ITEM, LATENT_CLASS
 from bayes_cluster.common.latent_class_math import safe_log
 
 __all__ = ["LatentClassEM", "select_n_classes"]
@@ -248,6 +248,216 @@ def _em(
     return final_theta, final_pi, final_ll, n_iter, converged
 
 
+# ---------------------------------------------------------------------- class covariates
+
+
+def _coerce_covariates(
+    covariates: pd.DataFrame | np.ndarray, n_rows: int
+) -> tuple[np.ndarray, list[str]]:
+    """Validate covariates of class membership: (firm, covariate) floats and their names."""
+    if isinstance(covariates, np.ndarray):
+        array = covariates.reshape(len(covariates), -1) if covariates.ndim == 1 else covariates
+        if array.ndim != 2:
+            raise ValueError(f"covariates must be 2-D (firm x covariate), got {array.ndim}-D")
+        covariates = pd.DataFrame(array, columns=[f"x{p + 1}" for p in range(array.shape[1])])
+    if not isinstance(covariates, pd.DataFrame):
+        raise TypeError(f"covariates must be a pandas DataFrame, got {type(covariates).__name__}")
+    if len(covariates) != n_rows:
+        raise ValueError(
+            f"covariates have {len(covariates)} rows but the items have {n_rows}: one row "
+            "per firm, in the same order"
+        )
+    if covariates.shape[1] == 0:
+        raise ValueError("covariates frame has no columns")
+    names = [str(c) for c in covariates.columns]
+    values = np.empty(covariates.shape)
+    for p, column in enumerate(covariates.columns):
+        series = covariates[column]
+        numeric = pd.to_numeric(series, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        bad = np.flatnonzero(~np.isfinite(numeric))
+        if bad.size:
+            i = int(bad[0])
+            raise ValueError(
+                f"covariate {column!r}, row {series.index[i]!r}: value {series.iloc[i]!r} is "
+                "not a number (a covariate of class membership needs one for every firm)"
+            )
+        if np.ptp(numeric) == 0:
+            raise ValueError(
+                f"covariate {column!r} is constant (every firm has {numeric[0]:g}): it "
+                "cannot shift class membership"
+            )
+        values[:, p] = numeric
+    return values, names
+
+
+def _log_softmax(eta: np.ndarray) -> np.ndarray:
+    peak = eta.max(axis=-1, keepdims=True)
+    return eta - peak - np.log(np.exp(eta - peak).sum(axis=-1, keepdims=True))
+
+
+def _newton_membership_step(
+    beta: np.ndarray, design: np.ndarray, posterior: np.ndarray
+) -> np.ndarray:
+    r"""One Newton step (halved until it helps) of the weighted multinomial logit.
+
+    Maximises :math:`Q(\beta) = \sum_{i,r} p_{ir} \log w_{ir}(\beta)`, the M-step of the
+    class-membership model; ``beta`` (term, class) has class 1's column fixed at 0.
+    """
+    n_terms, n_classes = beta.shape
+
+    def objective(b):
+        return float((posterior * _log_softmax(design @ b)).sum())
+
+    weights = np.exp(_log_softmax(design @ beta))
+    gradient = (design.T @ (posterior - weights))[:, 1:].T.reshape(-1)  # (class, term)
+    free = n_classes - 1
+    hessian = np.zeros((free * n_terms, free * n_terms))
+    for r in range(1, n_classes):
+        for s in range(1, n_classes):
+            cross = weights[:, r] * ((r == s) - weights[:, s])
+            block = -(design.T * cross) @ design
+            hessian[(r - 1) * n_terms : r * n_terms, (s - 1) * n_terms : s * n_terms] = block
+    try:
+        step = np.linalg.solve(hessian, -gradient)
+    except np.linalg.LinAlgError:
+        step = np.linalg.lstsq(hessian, -gradient, rcond=None)[0]
+    current = objective(beta)
+    for _ in range(30):
+        candidate = beta.copy()
+        candidate[:, 1:] += step.reshape(free, n_terms).T
+        if objective(candidate) >= current:
+            return candidate
+        step = step / 2
+    return beta
+
+
+def _em_with_covariates(
+    indicator: np.ndarray,
+    observed: np.ndarray,
+    design: np.ndarray,
+    theta: np.ndarray,
+    pi: np.ndarray,
+    max_iter: int,
+    tol: float,
+) -> tuple[np.ndarray, np.ndarray, float, int, bool]:
+    """EM of the one-step covariate model from one start (``theta``, ``pi`` of a plain fit).
+
+    Returns ``theta`` (class, item, k_max), ``beta`` (term, class; class 1 = 0), the
+    log-likelihood, the iterations and whether the gain fell below ``tol``.
+    """
+    n_classes, n_items, k_max = theta.shape
+    beta = np.zeros((design.shape[1], n_classes))
+    beta[0] = safe_log(pi) - safe_log(pi[:1])
+    flat_theta = theta.reshape(1, n_classes, n_items * k_max)
+    previous = -np.inf
+    log_likelihood = -np.inf
+    for iteration in range(1, max_iter + 1):
+        log_weights = _log_softmax(design @ beta)  # (firm, class)
+        joint = (safe_log(flat_theta[0]) @ indicator.T).T + log_weights  # (firm, class)
+        marginal = _log_softmax_total(joint)
+        log_likelihood = float(marginal.sum())
+        if abs(log_likelihood - previous) < tol:
+            return flat_theta[0].reshape(theta.shape), beta, log_likelihood, iteration - 1, True
+        previous = log_likelihood
+        posterior = np.exp(joint - marginal[:, None])
+        flat_theta, _ = _m_step(posterior.T[None], indicator, observed, n_items, k_max)
+        beta = _newton_membership_step(beta, design, posterior)
+    return flat_theta[0].reshape(theta.shape), beta, log_likelihood, max_iter, False
+
+
+def _log_softmax_total(joint: np.ndarray) -> np.ndarray:
+    """Log-sum-exp over the last axis."""
+    peak = joint.max(axis=-1)
+    return peak + np.log(np.exp(joint - peak[..., None]).sum(axis=-1))
+
+
+def _covariate_model_gradient(
+    parameters: np.ndarray,
+    layout: list[tuple[int, int, np.ndarray, int]],
+    theta_shape: tuple[int, int, int],
+    indicator: np.ndarray,
+    observed: np.ndarray,
+    design: np.ndarray,
+    theta_fixed: np.ndarray,
+) -> np.ndarray:
+    """Gradient of the marginal log-likelihood in the free parameters (see ``_information``)."""
+    n_classes, n_items, k_max = theta_shape
+    n_terms = design.shape[1]
+    n_beta = n_terms * (n_classes - 1)
+    beta = np.zeros((n_terms, n_classes))
+    beta[:, 1:] = parameters[:n_beta].reshape(n_classes - 1, n_terms).T
+    theta = theta_fixed.copy()
+    offset = n_beta
+    for r, j, categories, reference in layout:
+        eta = np.zeros(len(categories))
+        free = categories != reference
+        eta[free] = parameters[offset : offset + free.sum()]
+        offset += int(free.sum())
+        theta[r, j, :] = 0.0
+        theta[r, j, categories] = np.exp(_log_softmax(eta))
+    log_weights = _log_softmax(design @ beta)
+    joint = (safe_log(theta.reshape(n_classes, -1)) @ indicator.T).T + log_weights
+    marginal = _log_softmax_total(joint)
+    posterior = np.exp(joint - marginal[:, None])  # (firm, class)
+    weights = np.exp(log_weights)
+    gradient = [(design.T @ (posterior - weights))[:, 1:].T.reshape(-1)]
+    counts = (posterior.T @ indicator).reshape(n_classes, n_items, k_max)
+    answered = posterior.T @ observed  # (class, item)
+    for r, j, categories, reference in layout:
+        free = categories[categories != reference]
+        gradient.append(counts[r, j, free] - answered[r, j] * theta[r, j, free])
+    return np.concatenate(gradient)
+
+
+def _information(
+    theta: np.ndarray,
+    beta: np.ndarray,
+    indicator: np.ndarray,
+    observed: np.ndarray,
+    design: np.ndarray,
+    boundary: float = 1e-7,
+) -> np.ndarray:
+    r"""Covariance of the membership coefficients from the observed information.
+
+    The free parameters are the coefficients of classes 2..R and, per class and item,
+    the log-ratios of each category to the item's most probable category in that class;
+    a probability at the boundary (below ``boundary``) is held fixed, as Latent GOLD
+    does.  The Hessian is central differences of the analytic gradient; its inverse's
+    block of the coefficients is returned, shape (coefficient, coefficient), ordered
+    class 2 (intercept, covariates...), class 3, ...
+    """
+    n_classes, n_items, k_max = theta.shape
+    layout = []
+    values = [beta[:, 1:].T.reshape(-1)]
+    for r in range(n_classes):
+        for j in range(n_items):
+            categories = np.flatnonzero(theta[r, j] > boundary)
+            if categories.size < 2:
+                continue
+            reference = int(categories[np.argmax(theta[r, j, categories])])
+            layout.append((r, j, categories, reference))
+            free = categories[categories != reference]
+            values.append(np.log(theta[r, j, free] / theta[r, j, reference]))
+    point = np.concatenate(values)
+    step = 1e-5 * np.maximum(1.0, np.abs(point))
+    hessian = np.empty((point.size, point.size))
+    arguments = (layout, theta.shape, indicator, observed, design, theta)
+    for a in range(point.size):
+        up, down = point.copy(), point.copy()
+        up[a] += step[a]
+        down[a] -= step[a]
+        hessian[:, a] = (
+            _covariate_model_gradient(up, *arguments) - _covariate_model_gradient(down, *arguments)
+        ) / (2 * step[a])
+    hessian = (hessian + hessian.T) / 2
+    n_beta = beta.shape[0] * (n_classes - 1)
+    try:
+        covariance = np.linalg.inv(-hessian)
+    except np.linalg.LinAlgError:
+        return np.full((n_beta, n_beta), np.nan)
+    return covariance[:n_beta, :n_beta]
+
+
 class LatentClassEM:
     r"""Maximum-likelihood latent class analysis of polytomous items by EM (poLCA's model).
 
@@ -270,6 +480,22 @@ class LatentClassEM:
     by default (``init="mixed"``) the starts alternate between the two.  Each start stops
     when its log-likelihood gains less than ``tol`` (poLCA: ``tol = 1e-10``,
     ``maxiter = 1000``).
+
+    **Covariates of class membership** (``fit(items, covariates)``, one step, as poLCA's
+    ``formula = cbind(...) ~ x`` and StepMix's covariate model): :math:`\pi_r` becomes
+    each firm's :math:`\pi_{ir} = \mathrm{softmax}_r(\beta_{0r} + x_i^\top\beta_r)`
+    with :math:`\beta_1 = 0`.  The M-step of :math:`\beta` is one Newton step (halved
+    until it helps) on the expected complete-data log-likelihood
+    :math:`\sum_{i,r} p_{ir} \log \pi_{ir}`, a weighted multinomial logit, so each
+    iteration still raises the likelihood.  The covariate model starts from the ten best
+    starts of the plain fit.  Classes are then ordered by decreasing mean share and
+    :math:`\beta` re-expressed against the new class 1.  Standard errors come from the
+    observed information: central differences of the analytic gradient of the marginal
+    log-likelihood in all free parameters (the coefficients and, per class and item, the
+    log-ratios of the categories to the most probable one), inverted; probabilities below
+    1e-7 are held fixed (a boundary, as Latent GOLD treats them).  ``n_parameters_``
+    counts :math:`(R - 1)(P + 1)` coefficients; ``g2_`` and ``x2_`` are NaN (the pattern
+    frequencies would depend on each firm's covariates).
 
     Parameters
     ----------
@@ -336,6 +562,11 @@ class LatentClassEM:
         EM iterations of the best start.
     converged_ : bool
         Whether the best start met ``tol`` within ``max_iter``.
+    covariates_ : list of str or None
+        Names of the covariates of class membership (None without).
+    membership_coefficients_ : pandas.DataFrame
+        With covariates: one row per (term, class k >= 2), ``log_odds`` against class 1,
+        ``se``, ``z``, ``p_value`` and the 95% Wald interval (:meth:`membership_effects`).
 
     Examples
     --------
@@ -381,13 +612,25 @@ class LatentClassEM:
         self.init = init
 
     # ------------------------------------------------------------------ fitting
-    def fit(self, items_frame: pd.DataFrame) -> LatentClassEM:
-        """Fit the model by EM from :attr:`n_starts` random starts.
+    def fit(
+        self,
+        items_frame: pd.DataFrame,
+        covariates: pd.DataFrame | np.ndarray | None = None,
+    ) -> LatentClassEM:
+        r"""Fit the model by EM from :attr:`n_starts` random starts.
 
         Parameters
         ----------
         items_frame : pandas.DataFrame
             One row per firm, one column per item, codes 1..K_j; missing as NaN/None.
+        covariates : pandas.DataFrame or numpy.ndarray, optional
+            Covariates of class membership, one row per firm in the order of
+            ``items_frame``, used as given (standardise them first to read the
+            coefficients per SD).  The shares then follow a multinomial logit,
+            :math:`P(z_i = r \mid x_i) = \mathrm{softmax}_r(\beta_{0r} + x_i^\top
+            \beta_r)`, class 1 (the largest) the reference (one-step, as poLCA's
+            ``formula = cbind(...) ~ x`` and StepMix's covariate model); see the
+            class docstring.
 
         Returns
         -------
@@ -396,7 +639,14 @@ class LatentClassEM:
         """
         codes, names, index, k = _coerce_items(items_frame, self.n_categories)
         complete = (codes > 0).all(axis=1)
+        x = covariate_names = None
+        if covariates is not None:
+            if self.n_classes < 2:
+                raise ValueError("covariates of class membership need at least 2 classes")
+            x, covariate_names = _coerce_covariates(covariates, codes.shape[0])
         if self.missing == "listwise":
+            if x is not None:
+                x = x[complete]
             codes, index = codes[complete], index[complete]
             if codes.shape[0] == 0:
                 raise ValueError("listwise deletion left no firm with complete responses")
@@ -424,6 +674,29 @@ class LatentClassEM:
         best = int(np.argmax(start_ll))
         order = np.argsort(-pi[best], kind="stable")
         theta_best, pi_best = theta[best][order], pi[best][order]
+        self.covariates_ = covariate_names
+        self._log_weights = None
+        if x is not None:
+            design = np.column_stack([np.ones(n_firms), x])
+            # the covariate model starts from the best plain solutions (distinct starts)
+            top = np.argsort(-start_ll, kind="stable")[: min(self.n_starts, 10)]
+            runs = [
+                _em_with_covariates(
+                    indicator, observed, design, theta[s], pi[s], self.max_iter, self.tol
+                )
+                for s in top
+            ]
+            start_ll = np.array([run[2] for run in runs])
+            n_iter = np.array([run[3] for run in runs])
+            converged = np.array([run[4] for run in runs])
+            best = int(np.argmax(start_ll))
+            theta_c, beta = runs[best][0], runs[best][1]
+            shares = np.exp(_log_softmax(design @ beta)).mean(axis=0)
+            order = np.argsort(-shares, kind="stable")
+            theta_best, pi_best = theta_c[order], shares[order]
+            beta = beta[:, order] - beta[:, order][:, :1]  # class 1 (largest) the reference
+            self._log_weights = _log_softmax(design @ beta)
+            self._fit_membership(theta_best, beta, indicator, observed, design)
 
         self.items_ = names
         self.firm_index_ = index
@@ -443,7 +716,8 @@ class LatentClassEM:
         self.n_iter_ = int(n_iter[best])
         self.converged_ = bool(converged[best])
         self.n_firms_ = n_firms
-        self.n_parameters_ = int(self.n_classes * (k - 1).sum() + self.n_classes - 1)
+        n_terms = 1 if x is None else 1 + x.shape[1]
+        self.n_parameters_ = int(self.n_classes * (k - 1).sum() + (self.n_classes - 1) * n_terms)
         self.aic_ = -2.0 * self.log_likelihood_ + 2.0 * self.n_parameters_
         self.bic_ = -2.0 * self.log_likelihood_ + np.log(n_firms) * self.n_parameters_
         self.sabic_ = -2.0 * self.log_likelihood_ + np.log((n_firms + 2) / 24) * self.n_parameters_
@@ -451,8 +725,75 @@ class LatentClassEM:
         self.posterior_ = self._posterior(indicator)
         self.modal_class_ = labels[self.posterior_.argmax(axis=1)]
         self.relative_entropy_ = _relative_entropy(self.posterior_)
-        self.g2_, self.x2_ = self._pattern_statistics(codes[complete], k)
+        if x is None:
+            self.g2_, self.x2_ = self._pattern_statistics(codes[complete], k)
+        else:  # pattern frequencies depend on each firm's covariates: not computed
+            self.g2_ = self.x2_ = float("nan")
         return self
+
+    def _fit_membership(self, theta, beta, indicator, observed, design) -> None:
+        """Coefficients of the membership logit, their SEs and Wald intervals."""
+        from scipy.stats import norm
+
+        covariance = _information(theta, beta, indicator, observed, design)
+        terms = [INTERCEPT, *self.covariates_]
+        rows = []
+        for r in range(1, self.n_classes):
+            for t, term in enumerate(terms):
+                a = (r - 1) * len(terms) + t
+                estimate = float(beta[t, r])
+                se = float(np.sqrt(covariance[a, a])) if covariance[a, a] >= 0 else np.nan
+                z = estimate / se if se > 0 else np.nan
+                rows.append(
+                    {
+                        "term": term,
+                        LATENT_CLASS: r + 1,
+                        "reference_class": 1,
+                        "log_odds": estimate,
+                        "se": se,
+                        "z": z,
+                        "p_value": float(2 * norm.sf(abs(z))),
+                        "ci_lower": estimate - norm.ppf(0.975) * se,
+                        "ci_upper": estimate + norm.ppf(0.975) * se,
+                    }
+                )
+        self.membership_coefficients_ = pd.DataFrame(rows)
+        self.membership_covariance_ = covariance
+
+    def membership_effects(self, level: float = 0.95) -> pd.DataFrame:
+        """Covariate effects on class membership: log-odds of class k against class 1.
+
+        Parameters
+        ----------
+        level : float
+            Coverage of the Wald intervals ``estimate +/- z * se``.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per (covariate, class k >= 2): ``covariate``, ``latent_class``,
+            ``reference_class``, ``log_odds``, ``se`` (observed information), ``z``,
+            ``p_value``, ``ci_lower``, ``ci_upper``, ``odds_ratio``.
+
+        Raises
+        ------
+        ValueError
+            When the model was fitted without covariates.
+        """
+        from scipy.stats import norm
+
+        self._check_fitted()
+        if not self.covariates_:
+            raise ValueError("this fit has no covariates: call fit(items, covariates=...)")
+        if not 0 < level < 1:
+            raise ValueError(f"level must be in (0, 1), got {level}")
+        table = self.membership_coefficients_
+        table = table[table["term"] != INTERCEPT].rename(columns={"term": "covariate"}).copy()
+        half = norm.ppf(0.5 + level / 2) * table["se"]
+        table["ci_lower"] = table["log_odds"] - half
+        table["ci_upper"] = table["log_odds"] + half
+        table["odds_ratio"] = np.exp(table["log_odds"])
+        return table.reset_index(drop=True)
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "log_likelihood_"):
@@ -463,6 +804,9 @@ class LatentClassEM:
         return safe_log(theta.reshape(1, self.n_classes, -1))
 
     def _posterior(self, indicator: np.ndarray) -> np.ndarray:
+        if self._log_weights is not None:  # each firm's own class weights (covariates)
+            joint = (self._flat_log_theta()[0] @ indicator.T).T + self._log_weights
+            return np.exp(joint - _log_softmax_total(joint)[:, None])
         log_joint, log_marginal = _log_joint(
             self._flat_log_theta(), safe_log(self.class_shares_[None, :]), indicator
         )

@@ -57,13 +57,17 @@ import xarray as xr
 from bayes_cluster.common.dims import CATEGORY, CHAIN, DRAW, ITEM, LATENT_CLASS
 from bayes_cluster.common.latent_class_math import simulate_responses
 from bayes_cluster.estimators.latent_class import (
+    MEMBERSHIP_PRIORS,
     BayesianLatentClass,
+    EncodedCovariates,
     EncodedItems,
+    _check_covariate_names,
     _FitInput,
     _observed_dataset,
     _predictive_coords,
     _replicate_responses,
     _responses_dataset,
+    encode_covariates,
     encode_items,
 )
 from bayes_cluster.inference.sampling import SamplerSettings
@@ -265,6 +269,7 @@ class BayesianOrdinalLatentClass(BayesianLatentClass):
         items: Sequence[str] | None = None,
         priors: Mapping[str, float] | None = None,
         levels: Mapping[str, Sequence[int]] | None = None,
+        covariates: Sequence[str] | None = None,
     ) -> None:
         if (
             isinstance(n_classes, bool)
@@ -274,16 +279,18 @@ class BayesianOrdinalLatentClass(BayesianLatentClass):
             or n_classes < 1
         ):
             raise ValueError(f"n_classes must be a positive whole number, got {n_classes!r}")
-        unknown = set(priors or {}) - set(ORDINAL_DEFAULT_PRIORS)
+        # covariates of class membership: BayesianLatentClass's membership logit
+        self.covariates = _check_covariate_names(covariates, int(n_classes))
+        defaults = {**ORDINAL_DEFAULT_PRIORS, **(MEMBERSHIP_PRIORS if self.covariates else {})}
+        unknown = set(priors or {}) - set(defaults)
         if unknown:
             raise ValueError(
-                f"unknown prior names {sorted(unknown)}; known: "
-                f"{', '.join(ORDINAL_DEFAULT_PRIORS)}"
+                f"unknown prior names {sorted(unknown)}; known: {', '.join(defaults)}"
             )
         for name, value in (priors or {}).items():
             if isinstance(value, bool) or not isinstance(value, int | float | np.number):
                 raise ValueError(f"prior {name} must be a positive number, got {value!r}")
-        merged = {**ORDINAL_DEFAULT_PRIORS, **{k: float(v) for k, v in (priors or {}).items()}}
+        merged = {**defaults, **{k: float(v) for k, v in (priors or {}).items()}}
         for name, value in merged.items():
             if not value > 0:
                 raise ValueError(f"prior {name} must be positive, got {value}")
@@ -313,6 +320,8 @@ class BayesianOrdinalLatentClass(BayesianLatentClass):
             "levels": None
             if self.levels is None
             else {item: list(values) for item, values in self.levels.items()},
+            # only when set: fits without covariates keep the config they always had
+            **({"covariates": list(self.covariates)} if self.covariates else {}),
         }
 
     def prior_summary(self) -> pd.DataFrame:
@@ -345,6 +354,8 @@ class BayesianOrdinalLatentClass(BayesianLatentClass):
             p[name] == ORDINAL_DEFAULT_PRIORS[name]
             for name in ("class_concentration", "location_sd", "cutpoint_sd")
         ]
+        if self.covariates:
+            frame = pd.concat([frame.drop(index="pi"), self._membership_prior_rows()])
         return frame
 
     def encode(self, data: pd.DataFrame) -> EncodedItems:
@@ -372,13 +383,20 @@ class BayesianOrdinalLatentClass(BayesianLatentClass):
             )
         return encoded
 
-    def build_model(self, data: pd.DataFrame | EncodedItems):
+    def build_model(
+        self,
+        data: pd.DataFrame | EncodedItems,
+        covariates: EncodedCovariates | None = None,
+    ):
         """Build the PyMC model for ``data``.
 
         Parameters
         ----------
         data : pandas.DataFrame or EncodedItems
             Survey or item frame, or already encoded items.
+        covariates : EncodedCovariates, optional
+            Covariates of class membership (default: read from ``data`` when it is a
+            frame and the model has ``covariates``; see :class:`BayesianLatentClass`).
 
         Returns
         -------
@@ -391,6 +409,8 @@ class BayesianOrdinalLatentClass(BayesianLatentClass):
         import pytensor.tensor as pt
         from pymc.distributions.transforms import ordered
 
+        if covariates is None and self.covariates and isinstance(data, pd.DataFrame):
+            covariates = encode_covariates(data, self.covariates)
         encoded = data if isinstance(data, EncodedItems) else self.encode(data)
         n_firms, n_items, n_cat = encoded.one_hot.shape
         k = self.n_classes
@@ -405,14 +425,10 @@ class BayesianOrdinalLatentClass(BayesianLatentClass):
             responses = pm.Data("responses", encoded.one_hot, dims=("firm", ITEM, CATEGORY))
             location_sd = pm.Data("location_sd", np.asarray(self.priors["location_sd"]))
             cutpoint_sd = pm.Data("cutpoint_sd", np.asarray(self.priors["cutpoint_sd"]))
+            log_weights = self._class_log_weights(covariates)  # log pi, or the membership logit
             if k == 1:
-                pi = pm.Deterministic("pi", pt.ones(1), dims=LATENT_CLASS)
                 mu = pm.Deterministic("mu", pt.zeros((n_items, 1)), dims=(ITEM, LATENT_CLASS))
             else:
-                class_concentration = pm.Data(
-                    "class_concentration", np.full(k, self.priors["class_concentration"])
-                )
-                pi = pm.Dirichlet("pi", a=class_concentration, dims=LATENT_CLASS)
                 mu = pm.ZeroSumNormal("mu", sigma=location_sd, dims=(ITEM, LATENT_CLASS))
             cutpoints = pm.Normal(
                 "cutpoints",
@@ -426,13 +442,13 @@ class BayesianOrdinalLatentClass(BayesianLatentClass):
             pm.Deterministic("theta", pt.exp(log_theta), dims=(LATENT_CLASS, ITEM, CATEGORY))
             flat_responses = responses.reshape((responses.shape[0], n_items * n_cat))
             per_class = pt.dot(flat_responses, log_theta.reshape((k, n_items * n_cat)).T)
-            per_class = per_class + pt.log(pi)
+            per_class = per_class + log_weights
             pm.Potential("marginal_log_likelihood", pt.logsumexp(per_class, axis=1).sum())
         return model
 
     # ---------------------------------------------------------------- the contract
     def _compile_key(self, prepared: _FitInput) -> tuple:
-        return prepared.encoded.one_hot.shape, self.n_classes
+        return prepared.encoded.one_hot.shape, self.n_classes, *self._membership_compile_key()
 
     def _sampler_data(self, prepared: _FitInput) -> dict[str, np.ndarray]:
         updates = {
@@ -440,7 +456,9 @@ class BayesianOrdinalLatentClass(BayesianLatentClass):
             "location_sd": np.asarray(self.priors["location_sd"]),
             "cutpoint_sd": np.asarray(self.priors["cutpoint_sd"]),
         }
-        if self.n_classes > 1:
+        if self.covariates:
+            updates.update(self._membership_sampler_data(prepared))
+        elif self.n_classes > 1:
             updates["class_concentration"] = np.full(
                 self.n_classes, self.priors["class_concentration"]
             )
@@ -483,7 +501,9 @@ class BayesianOrdinalLatentClass(BayesianLatentClass):
         }
 
     def _diagnostic_variables(self, tree: xr.DataTree) -> list[str]:
-        return ["pi", "mu", "cutpoints"] if self.n_classes > 1 else ["cutpoints"]
+        if self.n_classes == 1:
+            return ["cutpoints"]
+        return ["pi", "mu", "cutpoints", *self._membership_variables()]
 
     # ---------------------------------------------------------------- results
     def summary(
