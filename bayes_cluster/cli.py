@@ -85,11 +85,12 @@ def _add_validate_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--missing",
-        choices=("error", "drop"),
+        choices=("error", "drop", "model"),
         default=None,
         help=(
             "missing cells: 'error' reports each one (default, or the spec's rule); 'drop' "
-            "drops the rows with missing cells and lists them"
+            "drops the rows with missing cells and lists them; 'model' keeps blank "
+            "predictor and item cells for the models to impute (docs/missing_data.md)"
         ),
     )
     parser.add_argument(

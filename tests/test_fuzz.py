@@ -622,7 +622,11 @@ SPEC_KEYS = [
     ('[data]\ndecimal = ","\nthousands = ","', "[data].thousands", "must differ from"),
     ('[data]\ndecimal = ","\nthousands = "_"', "[data].thousands", "got '_'"),
     ("[data]\ndecimal = 1", "[data].decimal", "must be a string, got 1"),
-    ('[data]\nmissing = "maybe"', "[data].missing", "must be 'error' or 'drop', got 'maybe'"),
+    (
+        '[data]\nmissing = "maybe"',
+        "[data].missing",
+        "must be 'error', 'drop' or 'model', got 'maybe'",
+    ),
     ('[data]\ncodebook = "other"', "[data].codebook", "unknown built-in codebook 'other'"),
     ("[latent_class]\nitems = []\nn_classes = [3, 1]", "[latent_class].n_classes", "[3, 1]"),
     (

@@ -446,7 +446,7 @@ def test_missing_drop_reports_the_dropped_rows(tmp_path, bundled_lines):
 
 
 def test_missing_option_is_checked():
-    with pytest.raises(ValueError, match="missing must be 'error' or 'drop', got 'skip'"):
+    with pytest.raises(ValueError, match="missing must be 'error', 'drop' or 'model', got 'skip'"):
         load_survey(tumang_data_path(), missing="skip")
 
 

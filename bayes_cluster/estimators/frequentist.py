@@ -49,12 +49,15 @@ from bayes_cluster.surveys.design_matrix import DesignInfo
 
 __all__ = [
     "FirthLogitResult",
+    "MICELogitResult",
     "MLELogitResult",
     "classification_table",
     "detect_separation",
     "firth_logit",
     "hosmer_lemeshow",
+    "mice_logit",
     "mle_logit",
+    "rubin_pool",
 ]
 
 
@@ -965,3 +968,332 @@ def firth_logit(
         iterations=fit.iterations,
         warnings=messages,
     )
+
+
+# ---------------------------------------------------------------------- multiple imputation
+@dataclass
+class MICELogitResult:
+    r"""Maximum-likelihood logit after multiple imputation, pooled by Rubin's rules.
+
+    Attributes
+    ----------
+    summary : pandas.DataFrame
+        Indexed by term (``Intercept`` first): ``estimate`` (pooled, :math:`\bar Q`),
+        ``std_error`` (:math:`\sqrt T`), ``df`` (Barnard & Rubin 1999), ``p_value``,
+        ``ci_lower``, ``ci_upper`` (t interval at ``level``), ``odds_ratio``,
+        ``or_ci_lower``, ``or_ci_upper``, ``within_variance`` (:math:`\bar U`),
+        ``between_variance`` (:math:`B`), ``fmi`` (fraction of missing information
+        :math:`\lambda = (1 + 1/m)B/T`).
+    n_obs : int
+        Firms used (every firm: the blanks are imputed).
+    n_complete : int
+        Firms with no blank among the outcome and predictors.
+    n_imputations : int
+        Imputed data sets (m).
+    imputed_cells : dict of str to int
+        Blanks per predictor.
+    methods : dict of str to str
+        Imputation method per predictor with blanks (``pmm`` or ``logreg``).
+    warnings : list of str
+        Imputations whose MLE met separation (their infinite estimates cannot be pooled).
+    """
+
+    summary: pd.DataFrame
+    n_obs: int
+    n_complete: int
+    n_imputations: int
+    imputed_cells: dict[str, int]
+    methods: dict[str, str]
+    level: float = 0.95
+    warnings: list[str] = field(default_factory=list)
+
+
+def rubin_pool(
+    estimates: np.ndarray,
+    variances: np.ndarray,
+    *,
+    complete_df: float | None = None,
+    level: float = 0.95,
+) -> pd.DataFrame:
+    r"""Pool estimates of m imputed data sets by Rubin's (1987) rules.
+
+    .. math::
+
+        \bar Q = \tfrac1m\sum_l \hat Q_l, \quad \bar U = \tfrac1m\sum_l U_l, \quad
+        B = \tfrac{1}{m-1}\sum_l (\hat Q_l - \bar Q)^2, \quad
+        T = \bar U + (1 + \tfrac1m) B,
+
+    with :math:`\nu_{old} = (m-1)/\lambda^2`, :math:`\lambda = (1 + 1/m)B/T`, and, given
+    the complete-data degrees of freedom :math:`\nu_{com}`, Barnard & Rubin's (1999)
+    small-sample :math:`\nu = (1/\nu_{old} + 1/\nu_{obs})^{-1}`,
+    :math:`\nu_{obs} = \frac{\nu_{com}+1}{\nu_{com}+3}\nu_{com}(1-\lambda)` (as R's
+    ``mice::pool``).
+
+    Parameters
+    ----------
+    estimates, variances : numpy.ndarray
+        Shape (m, p): each imputation's estimates and squared standard errors.
+    complete_df : float, optional
+        :math:`\nu_{com}` (e.g. firms minus coefficients); None: Rubin's large-sample
+        :math:`\nu_{old}`.
+    level : float, default 0.95
+        Level of the t intervals.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per parameter: ``estimate``, ``std_error``, ``df``, ``p_value``,
+        ``ci_lower``, ``ci_upper``, ``within_variance``, ``between_variance``, ``fmi``.
+
+    Examples
+    --------
+    >>> table = rubin_pool(np.array([[1.0], [2.0]]), np.array([[0.5], [0.5]]))
+    >>> float(table["std_error"].iloc[0] ** 2)  # 0.5 + (1 + 1/2) * 0.5
+    1.25
+    """
+    estimates = np.atleast_2d(np.asarray(estimates, dtype=float))
+    variances = np.atleast_2d(np.asarray(variances, dtype=float))
+    if estimates.shape != variances.shape:
+        raise ValueError(
+            f"estimates {estimates.shape} and variances {variances.shape} differ in shape"
+        )
+    m = estimates.shape[0]
+    if m < 2:
+        raise ValueError(f"Rubin's rules need at least 2 imputations, got {m}")
+    q_bar = estimates.mean(axis=0)
+    u_bar = variances.mean(axis=0)
+    between = estimates.var(axis=0, ddof=1)
+    total = u_bar + (1 + 1 / m) * between
+    with np.errstate(divide="ignore", invalid="ignore"):
+        fmi = (1 + 1 / m) * between / total
+        df_old = np.where(fmi > 0, (m - 1) / fmi**2, np.inf)
+        if complete_df is not None:
+            df_obs = (complete_df + 1) / (complete_df + 3) * complete_df * (1 - fmi)
+            df = 1 / (1 / df_old + 1 / df_obs)
+        else:
+            df = df_old
+        se = np.sqrt(total)
+        statistic = q_bar / se
+    p_value = 2 * stats.t.sf(np.abs(statistic), df)
+    half = stats.t.ppf(0.5 + level / 2, df) * se
+    return pd.DataFrame(
+        {
+            "estimate": q_bar,
+            "std_error": se,
+            "df": df,
+            "p_value": p_value,
+            "ci_lower": q_bar - half,
+            "ci_upper": q_bar + half,
+            "within_variance": u_bar,
+            "between_variance": between,
+            "fmi": fmi,
+        }
+    )
+
+
+def mice_logit(
+    frame: pd.DataFrame,
+    outcome: str,
+    predictors: Sequence[str],
+    *,
+    binary: Sequence[str] | None = None,
+    n_imputations: int = 20,
+    iterations: int = 10,
+    donors: int = 5,
+    level: float = 0.95,
+    seed: int | None = None,
+) -> MICELogitResult:
+    r"""Multiple imputation by chained equations, then the MLE logit, pooled by Rubin's rules.
+
+    The blanks of the numeric predictors are filled ``n_imputations`` times by chained
+    equations (van Buuren & Groothuis-Oudshoorn 2011, the defaults of R's ``mice``): each
+    incomplete column in turn is regressed on every other predictor **and the outcome**
+    (rows where it is observed), the regression's parameters are drawn from their
+    approximate posterior, and the blanks are filled by predictive mean matching
+    (``pmm``: the observed value of one of the ``donors`` firms with the closest predicted
+    mean, so a Likert or count column keeps its own values) or, for 0/1 columns, by a
+    draw from the logistic model (``logreg``); ``iterations`` cycles per data set. Each
+    completed data set is fitted by :func:`mle_logit` and the estimates are pooled by
+    :func:`rubin_pool`, with :math:`\nu_{com} = n - p - 1`.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        The survey, blanks as NaN in numeric predictor columns; the outcome must be
+        complete.
+    outcome : str
+        The 0/1 outcome.
+    predictors : sequence of str
+        Predictor columns (numeric; categorical ones must be complete).
+    binary : sequence of str, optional
+        Predictors imputed by the logistic model (default: those whose observed values
+        are all 0/1).
+    n_imputations : int, default 20
+        Imputed data sets (m).
+    iterations : int, default 10
+        Chained-equation cycles per data set.
+    donors : int, default 5
+        Donor pool of predictive mean matching.
+    level : float, default 0.95
+        Level of the pooled intervals.
+    seed : int, optional
+        Seed; the same seed gives the same imputations.
+
+    Returns
+    -------
+    MICELogitResult
+        The pooled table, the firms used and complete, and the imputation methods.
+
+    Raises
+    ------
+    ValueError
+        A blank outcome (named with its rows), a predictor entirely blank or categorical
+        with blanks, or fewer than 2 imputations.
+    """
+    predictors = list(predictors)
+    if n_imputations < 2:
+        raise ValueError(f"n_imputations must be at least 2, got {n_imputations}")
+    absent = [c for c in [outcome, *predictors] if c not in frame.columns]
+    if absent:
+        raise ValueError(f"column(s) {absent} not in the data")
+    blank_outcome = frame[outcome].isna()
+    if blank_outcome.any():
+        raise ValueError(
+            f"outcome {outcome!r} is blank on rows {list(frame.index[blank_outcome][:8])}: a "
+            "missing outcome is not imputed"
+        )
+    incomplete = [c for c in predictors if frame[c].isna().any()]
+    for column in incomplete:
+        if frame[column].isna().all():
+            raise ValueError(f"predictor {column!r} is blank on every row: it cannot be imputed")
+        if not pd.api.types.is_numeric_dtype(frame[column].dtype):
+            raise ValueError(f"predictor {column!r} is not numeric: its blanks cannot be imputed")
+    if binary is None:
+        binary = [c for c in incomplete if set(frame[c].dropna().unique().tolist()) <= {0.0, 1.0}]
+    methods = {c: "logreg" if c in set(binary) else "pmm" for c in incomplete}
+    data = frame[[outcome, *predictors]].copy()
+    for column in incomplete:
+        data[column] = data[column].astype(float)
+    n = len(data)
+    n_complete = int((~data[predictors].isna().any(axis=1)).sum())
+    rng = np.random.default_rng(seed)
+    estimates, variances, messages = [], [], []
+    terms: list[str] | None = None
+    for imputation in range(n_imputations):
+        completed = _chained_equations(
+            data, outcome, predictors, incomplete, methods, iterations, donors, rng
+        )
+        result = mle_logit(completed, outcome, predictors, level=level)
+        terms = list(result.params_.index)
+        if not np.isfinite(result.params_.to_numpy()).all():
+            messages.append(
+                f"imputation {imputation + 1}: separation, infinite estimate(s) "
+                f"{[t for t in terms if not np.isfinite(result.params_[t])]}"
+            )
+        estimates.append(result.params_.to_numpy(dtype=float))
+        variances.append(result.bse_.to_numpy(dtype=float) ** 2)
+    pooled = rubin_pool(
+        np.array(estimates),
+        np.array(variances),
+        complete_df=n - len(terms),
+        level=level,
+    )
+    pooled.index = pd.Index(terms, name=TERM)
+    pooled["odds_ratio"] = np.exp(pooled["estimate"])
+    pooled["or_ci_lower"] = np.exp(pooled["ci_lower"])
+    pooled["or_ci_upper"] = np.exp(pooled["ci_upper"])
+    return MICELogitResult(
+        summary=pooled,
+        n_obs=n,
+        n_complete=n_complete,
+        n_imputations=n_imputations,
+        imputed_cells={c: int(frame[c].isna().sum()) for c in incomplete},
+        methods=methods,
+        level=level,
+        warnings=messages,
+    )
+
+
+def _chained_equations(
+    data: pd.DataFrame,
+    outcome: str,
+    predictors: list[str],
+    incomplete: list[str],
+    methods: Mapping[str, str],
+    iterations: int,
+    donors: int,
+    rng: np.random.Generator,
+) -> pd.DataFrame:
+    """One completed copy of ``data`` (a chain of ``iterations`` cycles)."""
+    completed = data.copy()
+    numeric = [c for c in [*predictors, outcome] if pd.api.types.is_numeric_dtype(data[c])]
+    categorical = [c for c in [*predictors, outcome] if c not in numeric]
+    matrix = data[numeric].to_numpy(dtype=float)
+    dummies = (
+        pd.get_dummies(data[categorical], drop_first=True, dtype=float).to_numpy(float)
+        if categorical
+        else np.zeros((len(data), 0))
+    )
+    position = {c: numeric.index(c) for c in incomplete}
+    blanks = {c: np.isnan(matrix[:, position[c]]) for c in incomplete}
+    for column in incomplete:  # start: random draws of the observed values
+        j, blank = position[column], blanks[column]
+        matrix[blank, j] = rng.choice(matrix[~blank, j], blank.sum())
+    ones = np.ones((len(matrix), 1))
+    for _ in range(iterations if incomplete else 0):
+        for column in incomplete:
+            j, blank = position[column], blanks[column]
+            Z = np.hstack([ones, np.delete(matrix, j, axis=1), dummies])
+            target = matrix[:, j]
+            seen = ~blank
+            if methods[column] == "logreg":
+                matrix[blank, j] = _draw_logreg(Z[seen], target[seen], Z[blank], rng)
+            else:
+                matrix[blank, j] = _draw_pmm(Z[seen], target[seen], Z[blank], donors, rng)
+    for column in incomplete:
+        completed[column] = matrix[:, position[column]]
+    return completed
+
+
+def _draw_pmm(
+    Z: np.ndarray, y: np.ndarray, Z_new: np.ndarray, donors: int, rng: np.random.Generator
+) -> np.ndarray:
+    """Predictive mean matching with a Bayesian linear-regression draw (mice's ``pmm``)."""
+    ridge = 1e-5 * np.eye(Z.shape[1])
+    gram_inv = linalg.inv(Z.T @ Z + ridge)
+    coef = gram_inv @ Z.T @ y
+    residual = y - Z @ coef
+    dof = max(len(y) - Z.shape[1], 1)
+    sigma = np.sqrt(residual @ residual / rng.chisquare(dof))
+    drawn = coef + sigma * linalg.cholesky(gram_inv, lower=True) @ rng.standard_normal(len(coef))
+    fitted = Z @ coef
+    wanted = Z_new @ drawn
+    distance = np.abs(fitted[None, :] - wanted[:, None])
+    nearest = np.argsort(distance, axis=1)[:, : min(donors, len(y))]
+    pick = nearest[np.arange(len(wanted)), rng.integers(0, nearest.shape[1], len(wanted))]
+    return y[pick]
+
+
+def _draw_logreg(
+    Z: np.ndarray, y: np.ndarray, Z_new: np.ndarray, rng: np.random.Generator
+) -> np.ndarray:
+    """Draw 0/1 values from a logistic regression with drawn coefficients (``logreg``).
+
+    As mice's ``logreg``; a small ridge keeps the coefficients finite under separation.
+    """
+    beta = np.zeros(Z.shape[1])
+    penalty = np.diag([0.0, *[1e-2] * (Z.shape[1] - 1)])
+    for _ in range(50):
+        p = special.expit(Z @ beta)
+        gradient = Z.T @ (y - p) - penalty @ beta
+        information = Z.T @ (Z * (p * (1 - p))[:, None]) + penalty
+        step = linalg.solve(information, gradient, assume_a="pos")
+        beta = beta + step
+        if np.max(np.abs(step)) < 1e-8:
+            break
+    p = special.expit(Z @ beta)
+    information = Z.T @ (Z * (p * (1 - p))[:, None]) + penalty
+    drawn = beta + linalg.cholesky(linalg.inv(information), lower=True) @ rng.standard_normal(
+        len(beta)
+    )
+    return (rng.random(len(Z_new)) < special.expit(Z_new @ drawn)).astype(float)

@@ -472,19 +472,7 @@ class BayesianLogit(BayesianModel):
             center = pm.Data("center", data["center"], dims=PREDICTOR)
             scale = pm.Data("scale", data["scale"], dims=PREDICTOR)
             y_obs = pm.Data("y_obs", data["y_obs"], dims=FIRM)
-            alpha_std = make_prior_variable("alpha_std", priors["intercept"])
-            if priors["horseshoe"] is not None:
-                beta_std = _horseshoe(priors["horseshoe"], len(terms), len(data["y_obs"]))
-            else:
-                specs = list(priors["slopes"].values())
-                if len({spec["dist"] for spec in specs}) == 1:
-                    beta_std = make_prior_variable("beta_std", specs, dims=PREDICTOR)
-                else:
-                    parts = [
-                        make_prior_variable(f"beta_std__{term}", spec)
-                        for term, spec in priors["slopes"].items()
-                    ]
-                    beta_std = pm.Deterministic("beta_std", pm.math.stack(parts), dims=PREDICTOR)
+            alpha_std, beta_std = self._coefficient_variables(priors, len(data["y_obs"]))
             eta = alpha_std + pm.math.dot(X, beta_std)
             if self.group is not None:
                 group_idx = pm.Data("group_idx", data["group_idx"], dims=FIRM)
@@ -496,6 +484,28 @@ class BayesianLogit(BayesianModel):
             pm.Deterministic("alpha", alpha_std - (center * beta).sum())
             pm.Bernoulli("y", logit_p=eta, observed=y_obs, dims=FIRM)
         return model
+
+    def _coefficient_variables(self, priors: Mapping[str, Any], n_obs: int) -> tuple[Any, Any]:
+        """Create ``alpha_std`` and ``beta_std`` (dims predictor) in the model being built.
+
+        Shared with the models that extend the logit (e.g. the imputation model of
+        :mod:`bayes_cluster.estimators.imputation`), so the coefficients and their priors
+        are written once.
+        """
+        import pymc as pm
+
+        terms = self.terms
+        alpha_std = make_prior_variable("alpha_std", priors["intercept"])
+        if priors["horseshoe"] is not None:
+            return alpha_std, _horseshoe(priors["horseshoe"], len(terms), n_obs)
+        specs = list(priors["slopes"].values())
+        if len({spec["dist"] for spec in specs}) == 1:
+            return alpha_std, make_prior_variable("beta_std", specs, dims=PREDICTOR)
+        parts = [
+            make_prior_variable(f"beta_std__{term}", spec)
+            for term, spec in priors["slopes"].items()
+        ]
+        return alpha_std, pm.Deterministic("beta_std", pm.math.stack(parts), dims=PREDICTOR)
 
     def _compile_key(self, prepared: _Prepared) -> tuple:
         """Priors, terms and group levels fix the graph; the firms are data.

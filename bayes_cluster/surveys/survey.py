@@ -34,10 +34,11 @@ import re
 import unicodedata
 import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
 import pandas as pd
 
 from bayes_cluster.surveys.codebook import (
@@ -206,7 +207,8 @@ def load_survey(
     id_column: str | None = None,
     predictors: Sequence[str] | None = None,
     outcome_labels: Mapping[str, int] | None = None,
-    missing: Literal["error", "drop"] = "error",
+    missing: Literal["error", "drop", "model"] = "error",
+    max_missing_fraction: float = 0.5,
     sheet_name: str | int = 0,
     decimal: str | None = None,
     thousands: str | None = None,
@@ -237,10 +239,18 @@ def load_survey(
         Labels accepted in the outcome column besides 0/1, e.g.
         ``{"ekspor": 1, "domestik": 0}`` or ``{"export": 1, "domestic": 0}``; compared
         case-insensitively. Without it, only 0 and 1 are accepted.
-    missing : {"error", "drop"}
+    missing : {"error", "drop", "model"}
         ``"error"`` (default) reports every missing cell of a codebook column as a
         problem. ``"drop"`` drops the rows with missing cells instead, and reports their
         line numbers in a :class:`SurveyWarning` and in ``frame.attrs["dropped_rows"]``.
+        ``"model"`` keeps blank cells of numeric (binary, count, number, Likert) columns
+        other than the id and the outcome as NaN, for a model to impute or marginalise;
+        such a column is then ``float64``, and ``frame.attrs["missing_cells"]`` lists
+        ``(line, firm id, column)`` of each blank. A blank outcome, id or category, a
+        column blank on every row, or blank on more than ``max_missing_fraction`` of the
+        rows, is still a problem.
+    max_missing_fraction : float, default 0.5
+        With ``missing="model"``: the largest share of blank cells a column may have.
     sheet_name : str or int
         Worksheet of an ``.xlsx`` file.
     decimal : {".", ","}, optional
@@ -270,8 +280,8 @@ def load_survey(
     >>> int(frame["export"].sum())
     32
     """
-    if missing not in ("error", "drop"):
-        raise ValueError(f"missing must be 'error' or 'drop', got {missing!r}")
+    if missing not in ("error", "drop", "model"):
+        raise ValueError(f"missing must be 'error', 'drop' or 'model', got {missing!r}")
     _check_number_format(decimal, thousands)
     codebook = tuple(codebook)
     by_name = {column.name: column for column in codebook}
@@ -319,6 +329,12 @@ def load_survey(
 
     dropped_rows: list[int] = []
     keep = list(range(len(table.rows)))
+    kept_blanks: list[tuple[int, str | None, str]] = []
+    if missing == "model" and missing_cells:
+        missing_cells, kept_blanks, column_problems = _keep_imputable_blanks(
+            table, present, values, missing_cells, id_column, outcome, max_missing_fraction
+        )
+        problems += column_problems
     if missing == "drop" and missing_cells:
         dropped_rows = [table.line_numbers[r] for r in sorted(missing_cells)]
         keep = [r for r in keep if r not in missing_cells]
@@ -351,7 +367,52 @@ def load_survey(
             SurveyWarning,
             stacklevel=2,
         )
-    return _build_frame(source, table, present, values, keep, dropped_rows)
+    frame = _build_frame(source, table, present, values, keep, dropped_rows)
+    frame.attrs["missing_cells"] = kept_blanks
+    return frame
+
+
+def _keep_imputable_blanks(
+    table: _Table,
+    present: Sequence[Column],
+    values: Mapping[str, list[Any]],
+    missing_cells: dict[int, list[SurveyProblem]],
+    id_column: str | None,
+    outcome: str | None,
+    max_missing_fraction: float,
+) -> tuple[dict[int, list[SurveyProblem]], list[tuple[int, str | None, str]], list]:
+    """Split the blanks into those a model may fill and those that stay problems."""
+    numeric = {c.name for c in present if c.kind in ("binary", "count", "number", "likert")}
+    imputable = numeric - {id_column, outcome}
+    remaining: dict[int, list[SurveyProblem]] = {}
+    kept: list[tuple[int, str | None, str]] = []
+    per_column: dict[str, int] = {}
+    for r, row_problems in sorted(missing_cells.items()):
+        for problem in row_problems:
+            if problem.column in imputable:
+                firm = values[id_column][r] if id_column in values else None
+                kept.append((problem.row, firm, problem.column))
+                per_column[problem.column] = per_column.get(problem.column, 0) + 1
+            else:
+                if problem.column == outcome:
+                    problem = replace(problem, issue="missing value (an outcome is not imputed)")
+                remaining.setdefault(r, []).append(problem)
+    problems = []
+    rows = len(table.rows)
+    for column, count in per_column.items():
+        if count == rows:
+            issue = "every cell blank: there is nothing to impute it from"
+        elif count / rows > max_missing_fraction:
+            issue = (
+                f"{count} of {rows} cells blank ({count / rows:.0%}), more than the "
+                f"{max_missing_fraction:.0%} missing='model' accepts"
+            )
+        else:
+            continue
+        problems.append(
+            SurveyProblem(table.file, None, column, None, "mostly answered cells", issue)
+        )
+    return remaining, kept, problems
 
 
 def describe_survey(
@@ -1035,10 +1096,12 @@ def _build_frame(
                 data[name] = pd.Series(cells, dtype=object if not cells else None)
             continue
         kept = [values[name][r] for r in keep]
-        if column.kind in ("binary", "count", "likert"):
+        if column.kind in ("binary", "count", "likert") and None in kept:
+            data[name] = pd.Series([np.nan if v is None else v for v in kept], dtype="float64")
+        elif column.kind in ("binary", "count", "likert"):
             data[name] = pd.Series(kept, dtype="int64")
         elif column.kind == "number":
-            data[name] = pd.Series(kept, dtype="float64")
+            data[name] = pd.Series([np.nan if v is None else v for v in kept], dtype="float64")
         else:
             data[name] = pd.Series(kept, dtype="str")
     frame = pd.DataFrame(data)

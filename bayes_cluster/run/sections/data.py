@@ -11,7 +11,7 @@ from bayes_cluster.run.context import PipelineError, RunContext
 from bayes_cluster.run.report import Alert, Paragraph, TableBlock
 from bayes_cluster.run.spec import LogisticSpec, Spec
 
-__all__ = ["apply_transforms", "load_data", "run_data"]
+__all__ = ["apply_transforms", "load_data", "missing_cells", "run_data"]
 
 
 def load_data(spec: Spec) -> tuple[pd.DataFrame, list[str]]:
@@ -140,4 +140,53 @@ def run_data(context: RunContext) -> None:
     for note in context.results.get("data_notes", []):
         section.add(Alert(note, "warning"))
     section.add(TableBlock(columns, "Columns of the survey", digits=2, index=True))
+    blanks = missing_cells(frame, [c.name for c in spec.data.codebook])
+    if not blanks.empty:
+        context.save_table(blanks, "missing_cells.csv")
+        per_column = blanks["column"].value_counts()
+        section.add(
+            Alert(
+                f"{len(blanks)} blank cell(s) in {blanks['firm'].nunique()} firm(s), kept "
+                '(missing = "model"): '
+                + ", ".join(f"{column} {count}" for column, count in per_column.items())
+                + ". The Bayesian logits impute blank predictors, the frequentist logits "
+                "use complete cases and multiple imputation, the latent-class fits leave "
+                "blank items out of the likelihood.",
+                "warning",
+            ),
+            TableBlock(blanks, "Blank cells of the survey (line = line of the file)"),
+        )
     context.verdicts["n_firms"] = summary["n"]
+
+
+def missing_cells(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """List the blank cells of a survey kept by ``missing = "model"``.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        The validated survey.
+    columns : list of str
+        The codebook's columns (others are not listed).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``firm``, ``column``, ``line`` (line of the file, the header being 1, as
+        :func:`~bayes_cluster.surveys.survey.load_survey` recorded it), one row per blank.
+    """
+    lines = {
+        (str(firm), column): line for line, firm, column in frame.attrs.get("missing_cells", [])
+    }
+    ids = frame["firm_id"] if "firm_id" in frame.columns else frame.index.to_series()
+    records = [
+        {
+            "firm": str(ids.iloc[i]),
+            "column": column,
+            "line": lines.get((str(ids.iloc[i]), column), i + 2),
+        }
+        for column in columns
+        if column in frame.columns
+        for i in np.flatnonzero(frame[column].isna().to_numpy())
+    ]
+    return pd.DataFrame.from_records(records, columns=["firm", "column", "line"])

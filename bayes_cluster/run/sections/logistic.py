@@ -67,6 +67,8 @@ def run_frequentist(context: RunContext) -> None:
     logistic, frequentist = spec.logistic, spec.frequentist
     predictors = list(logistic.terms)
     section = context.report.section("Export orientation: frequentist logits")
+    all_firms = frame
+    frame = _complete_cases(frame, predictors, section)
     if frequentist.separation:
         context.progress("logit: separation check")
         separation = _detect_separation(frame, logistic.outcome, predictors)
@@ -112,6 +114,64 @@ def run_frequentist(context: RunContext) -> None:
             ),
             TableBlock(result.summary, "Firth coefficients", index=True),
         )
+    if len(frame) < len(all_firms) and spec.data.missing == "model":
+        _multiple_imputation(context, section, all_firms, predictors)
+
+
+def _complete_cases(frame: pd.DataFrame, predictors: Sequence[str], section: Section):
+    """Keep the firms with no blank predictor; the report says which were left out."""
+    blank = frame[list(predictors)].isna()
+    incomplete = blank.any(axis=1)
+    if not incomplete.any():
+        return frame
+    ids = frame["firm_id"] if "firm_id" in frame.columns else frame.index.to_series()
+    dropped = ", ".join(
+        f"{ids[i]} ({', '.join(blank.columns[blank.loc[i]])})" for i in frame.index[incomplete]
+    )
+    section.add(
+        Alert(
+            f"Complete cases: the separation check, maximum likelihood and Firth use the "
+            f"{int((~incomplete).sum())} of {len(frame)} firms with every predictor answered; "
+            f"{int(incomplete.sum())} firm(s) with blank cells are left out: {dropped}.",
+            "warning",
+        )
+    )
+    return frame.loc[~incomplete].reset_index(drop=True)
+
+
+def _multiple_imputation(
+    context: RunContext, section: Section, frame: pd.DataFrame, predictors: Sequence[str]
+) -> None:
+    """MICE + maximum likelihood on every firm, pooled by Rubin's rules (beside the CC fit)."""
+    from bayes_cluster.estimators.frequentist import mice_logit
+
+    context.progress("logit: multiple imputation (MICE) + maximum likelihood")
+    binary = [c.name for c in context.spec.data.codebook if c.kind == "binary"]
+    result = mice_logit(
+        frame,
+        context.spec.logistic.outcome,
+        list(predictors),
+        binary=[c for c in predictors if c in binary],
+        seed=context.seed("mice"),
+    )
+    context.save_table(result.summary, "logistic/mice_mle_summary.csv")
+    context.results["mice_mle"] = result
+    methods = ", ".join(
+        f"{c}: {m} ({result.imputed_cells[c]} blank)" for c, m in result.methods.items()
+    )
+    section.add(
+        Paragraph(
+            f"**Multiple imputation + maximum likelihood** (all {result.n_obs} firms; "
+            f"{result.n_obs - result.n_complete} with blank cells imputed "
+            f"{result.n_imputations} times by chained equations, {methods}; each completed "
+            "data set fitted by maximum likelihood and pooled by Rubin's rules, t intervals "
+            "with Barnard-Rubin degrees of freedom; `fmi` is the fraction of missing "
+            "information)."
+        ),
+        TableBlock(result.summary, "MICE + maximum likelihood, pooled", index=True),
+    )
+    for message in result.warnings:
+        section.add(Alert(f"MICE: {message}", "warning"))
 
 
 def _fit_bayes_logit(
@@ -130,19 +190,33 @@ def _fit_bayes_logit(
     Its convergence verdict goes into the report (top, in red, when it failed), so the
     model's own ConvergenceWarning is not repeated here.
     """
+    from bayes_cluster.estimators.imputation import (
+        BayesianImputedLogit,
+        imputation_kinds_from_codebook,
+    )
     from bayes_cluster.estimators.logistic import BayesianLogit
     from bayes_cluster.inference.diagnostics import ConvergenceWarning
 
     sampler = context.sampler
-    model = BayesianLogit(
-        logistic.outcome,
-        list(predictors),
-        group=group,
-        priors=dict(priors) or None,
-        standardize=logistic.standardize,
-        shrinkage=shrinkage,
-        hdi_prob=sampler.hdi_prob,
-    )
+    arguments = {
+        "group": group,
+        "priors": dict(priors) or None,
+        "standardize": logistic.standardize,
+        "shrinkage": shrinkage,
+        "hdi_prob": sampler.hdi_prob,
+    }
+    if frame[list(predictors)].isna().any().any():  # missing = "model": impute the blanks
+        codebook = context.spec.data.codebook
+        model = BayesianImputedLogit(
+            logistic.outcome,
+            list(predictors),
+            kinds=imputation_kinds_from_codebook(codebook),
+            levels={c.name: c.levels for c in codebook if c.kind == "likert"},
+            source=context.spec.data.path.name,
+            **arguments,
+        )
+    else:
+        model = BayesianLogit(logistic.outcome, list(predictors), **arguments)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         model.fit(
@@ -251,6 +325,7 @@ def run_bayes_logit(context: RunContext) -> None:
             TableBlock(prior_table, f"{name}: priors used", index=True),
         )
         _bayes_logit_figures(context, section, model, name)
+        _imputed_cells(context, section, model, name)
     context.results["bayes_logit"] = fitted
     if logistic.loo and len(fitted) > 1:
         context.progress("logit: PSIS-LOO comparison of the Bayesian models")
@@ -273,7 +348,18 @@ def run_bayes_logit(context: RunContext) -> None:
         )
     if logistic.prior_sensitivity:
         context.progress("logit: prior sensitivity (power-scaling)")
-        sensitivity, failure = _prior_sensitivity(fitted["bayes"])
+        if isinstance(fitted["bayes"], _imputed_model_class()):
+            sensitivity, failure = None, None
+            context.report.section("Prior sensitivity").add(
+                Alert(
+                    "Prior sensitivity (power-scaling) is not computed for a logit whose "
+                    "blank predictor cells are imputed (the log prior would include the "
+                    "imputation models); run the spec on the complete cases for it.",
+                    "warning",
+                )
+            )
+        else:
+            sensitivity, failure = _prior_sensitivity(fitted["bayes"])
         sensitivity_section = context.report.section("Prior sensitivity")
         if sensitivity is not None:
             context.save_table(sensitivity, "logistic/prior_sensitivity.csv")
@@ -287,11 +373,45 @@ def run_bayes_logit(context: RunContext) -> None:
                 TableBlock(sensitivity, "Prior and likelihood sensitivity", index=True),
             )
             _wider_prior(context, sensitivity_section, fitted["bayes"], sensitivity)
-        else:
+        elif failure is not None:
             context.verdicts["prior_sensitivity_failed"] = failure
             sensitivity_section.add(
                 Alert(f"Prior sensitivity could not be computed: {failure}", "error")
             )
+
+
+def _imputed_model_class() -> type:
+    from bayes_cluster.estimators.imputation import BayesianImputedLogit
+
+    return BayesianImputedLogit
+
+
+def _imputed_cells(context: RunContext, section: Section, model: Any, name: str) -> None:
+    """Report the imputed cells' posterior: a table and a figure (imputation models only)."""
+    if not isinstance(model, _imputed_model_class()):
+        return
+    from bayes_cluster.plots.imputation import plot_imputed_values
+
+    hdi_prob = context.sampler.hdi_prob
+    table = model.imputed_values(hdi_prob=hdi_prob)
+    context.save_table(table, f"logistic/{name}_imputed_values.csv")
+    section.add(
+        Paragraph(
+            f"**{name}: imputed cells.** {len(table)} blank predictor cell(s) were imputed "
+            "jointly with the logit (each a parameter of the posterior, modelled from the "
+            "other predictors and, through the likelihood, the outcome); `mode` and "
+            "`prob_mode` give the most probable answer of a binary or Likert column and its "
+            "posterior probability."
+        ),
+        TableBlock(table, f"{name}: posterior of each imputed cell", index=True),
+        context.save_figure(
+            plot_imputed_values(model, hdi_prob=hdi_prob),
+            f"{name}_imputed_values",
+            f"{name}: posterior of each imputed cell (mean and {hdi_prob:.0%} HDI; for a "
+            "binary or Likert column, the probability of each answer), beside the range of "
+            "the answers the other firms gave",
+        ),
+    )
 
 
 def _loo_compare(models: Mapping[str, Any]) -> tuple[pd.DataFrame, list[str]]:
