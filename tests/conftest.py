@@ -4,7 +4,7 @@ that a check which cannot run fails instead of skipping."""
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import NoReturn
 
@@ -133,6 +133,26 @@ def tumang_quick_run(tmp_path_factory) -> tuple[Path, str]:
     return _run_tumang(tmp_path_factory.mktemp("tumang_quick"), "--quick")
 
 
+@pytest.fixture
+def python_graphs() -> Iterator[None]:
+    """Compile PyTensor functions without C or numba code while the test runs.
+
+    For tests that only evaluate a model's graph (a log density at a point, prior draws, a
+    likelihood term): PyTensor's ``FAST_COMPILE`` mode with ``cxx=""`` runs each operation's
+    Python implementation, so the numbers are the graph's own, without a compile of each small
+    function on a cold cache (seconds to a minute each on two cores). Model fits never use it.
+
+    Yields
+    ------
+    None
+        The flags are restored when the test ends.
+    """
+    import pytensor
+
+    with pytensor.config.change_flags(mode="FAST_COMPILE", cxx=""):
+        yield
+
+
 @pytest.fixture(autouse=True)
 def _close_figures():
     """Close every matplotlib figure a test made."""
@@ -156,6 +176,7 @@ LONGEST_FILES_FIRST = (
     "test_joint.py",  # 350 s: the shared joint fit, recovery studies, class slopes
     "test_run_specs.py",  # 300 s: logit-only pair, joint, full-settings, item specs
     "test_study.py",  # 250 s
+    "test_class_covariates.py",  # ~300 s (est.): recovery (n = 400, 3 seeds) and a small run
     "test_ordinal_latent_class.py",  # 180 s: the n = 120 fit and the recovery study
     "test_run_ordinal.py",  # 170 s: a quick run of the ordinal spec
     "test_run.py",  # 150 s: the quick Tumang run and the tests that read it

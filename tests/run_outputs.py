@@ -86,6 +86,8 @@ TUMANG_TABLES = {
     "latent_class/descriptive_types.csv",
     "latent_class/em_classes.csv",
     "latent_class/em_fit_statistics.csv",
+    "latent_class/em_bootstrap_lrt.csv",
+    "latent_class/choosing_k.csv",
     "latent_class/em_item_probabilities.csv",
     "latent_class/em_markusen_typing.csv",
     "latent_class/loo_comparison.csv",
@@ -164,6 +166,50 @@ JOINT_TABLES = {
 JOINT_FIGURES = {"figures/joint_comparison.png", "figures/joint_calibration.png"}
 JOINT_OTHER = {"report.html", "report.md", "run.json", "joint/joint_comparison.md",
                "joint/joint_posterior.nc", "methods.md"}  # fmt: skip
+
+
+# ---------------------------------------------------------- models/tumang_covariates.toml
+# (added to what the latent-class part of a run writes; K = the one chosen by PSIS-LOO)
+
+
+def covariates_outputs(k: int) -> tuple[set[str], set[str], set[str]]:
+    """Tables, figures and other files of `[latent_class].covariates` for the chosen K."""
+    tables = {
+        "latent_class/class_membership_effects.csv",
+        f"diagnostics/latent_classes_k_{k}_covariates.csv",
+    }
+    figures = {"figures/class_membership_covariates.png"}
+    other = {f"latent_class/bayes_covariates_posterior_K{k}.nc"}
+    return tables, figures, other
+
+
+# ---------------------------------------------------------- measurement = "ordinal"
+# (added to what the latent-class part of a run writes)
+
+
+def ordinal_outputs(n_classes: tuple[int, ...]) -> tuple[set[str], set[str], set[str]]:
+    """Tables, figures and other files of `[latent_class] measurement = "ordinal"`."""
+    tables = {
+        "latent_class/ordinal_vs_nominal_loo.csv",
+        "latent_class/ordinal_vs_nominal.csv",
+        "latent_class/choosing_k.csv",
+        "latent_class/em_bootstrap_lrt.csv",
+        *(f"latent_class/bayes_ordinal_summary_K{k}.csv" for k in n_classes),
+        *(f"diagnostics/latent_classes_ordinal_k_{k}.csv" for k in n_classes),
+    }
+    figures = {"figures/ordinal_prior_predictive.png"}
+    other = {f"latent_class/bayes_ordinal_posterior_K{k}.nc" for k in n_classes}
+    return tables, figures, other
+
+
+# ---------------------------------------------------------------- missing = "model"
+# (a logit-only spec on a survey with blank predictor cells; tests/test_imputation.py)
+MISSING_TABLES = {
+    "missing_cells.csv",
+    "logistic/mice_mle_summary.csv",
+    "logistic/bayes_imputed_values.csv",
+}
+MISSING_FIGURES = {"figures/bayes_imputed_values.png"}
 
 
 def vector_versions(figures: set[str]) -> set[str]:

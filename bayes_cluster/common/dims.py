@@ -31,8 +31,14 @@ GROUP = "group"
 """A level of the grouping factor of varying intercepts."""
 
 CLASS_CONTRAST = "class_contrast"
-"""A class-effect contrast of the joint model, alpha_k - alpha_1 for k = 2..K."""
+"""A class contrast, k against class 1 for k = 2..K: the joint model's class effects
+alpha_k - alpha_1, and the log-odds of the membership logit (covariates of class membership)."""
 
+COVARIATE = "covariate"
+"""A firm characteristic that shifts the class shares (covariates of class membership)."""
+
+MISSING_CELL = "missing_cell"
+"""A blank predictor cell of the survey imputed by a model (``column[firm]``)."""
 CHAIN = "chain"
 DRAW = "draw"
 
@@ -49,4 +55,6 @@ ALL_DIMS = (
     TERM,
     GROUP,
     CLASS_CONTRAST,
+    COVARIATE,
+    MISSING_CELL,
 )

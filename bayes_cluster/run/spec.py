@@ -93,7 +93,7 @@ TRANSFORMS: Mapping[str, str] = MappingProxyType(
 FREQUENTIST_METHODS = ("mle", "firth")
 """Frequentist logits the ``[frequentist]`` section can run."""
 
-SAMPLER_BACKENDS = ("nutpie", "pymc")
+SAMPLER_BACKENDS = ("nutpie", "nutpie_c", "pymc")
 """MCMC backends."""
 
 REPORT_FORMATS = ("html", "md")
@@ -153,8 +153,10 @@ class DataSpec:
     value_labels : dict
         Display names of values per column (``[data.value_labels.<column>]``).
     missing : str
-        What to do with missing values: ``"error"`` (default) or ``"drop"`` (listwise,
-        reported).
+        What to do with missing values: ``"error"`` (default), ``"drop"`` (listwise,
+        reported) or ``"model"`` (blank predictor cells imputed by the Bayesian logit's
+        imputation model, MICE beside complete cases for the frequentist logits, blank
+        Markusen items marginalised; see docs/missing_data.md).
     decimal : str or None
         The file's decimal mark (``"."`` or ``","``); None: told from the file
         (:func:`bayes_cluster.surveys.survey.load_survey`).
@@ -282,6 +284,14 @@ class LatentClassSpec:
         How the Bayesian mixture reads the items: ``"nominal"`` (free response
         probabilities per class) or ``"ordinal"`` (a cumulative logit per item, fitted
         beside the nominal model and compared with it by PSIS-LOO; needs uncollapsed items).
+    covariates : tuple of str
+        Numeric columns that shift the class shares (a multinomial logit of class
+        membership, fitted one step for the chosen number of classes, Bayes and EM).
+    bootstrap_lrt : bool
+        Whether the EM part tests K - 1 against K classes for every K >= 2 of
+        ``n_classes`` by the parametric bootstrap likelihood-ratio test (default true).
+    bootstrap_samples : int
+        :math:`B`, the data sets the bootstrap test simulates per K (default 99).
     """
 
     items: tuple[str, ...]
@@ -295,6 +305,9 @@ class LatentClassSpec:
     priors: dict[str, dict[str, Any]] = field(default_factory=dict)
     markusen_items: dict[str, str] = field(default_factory=dict)
     measurement: str = "nominal"
+    covariates: tuple[str, ...] = ()
+    bootstrap_lrt: bool = True
+    bootstrap_samples: int = 99
 
     @property
     def markusen_names(self) -> tuple[str, ...]:
@@ -707,8 +720,8 @@ def _validate_data(raw: Any, problems: Problems, folder: Path) -> DataSpec | Non
         else:
             value_labels[column] = {str(k): str(v) for k, v in labels.items()}
     missing = table.get("missing", str, "error")
-    if missing not in ("error", "drop"):
-        problems.add("[data].missing", f"must be 'error' or 'drop', got {missing!r}")
+    if missing not in ("error", "drop", "model"):
+        problems.add("[data].missing", f"must be 'error', 'drop' or 'model', got {missing!r}")
     decimal = table.get("decimal", str, None)
     if decimal is not None and decimal not in DECIMAL_MARKS:
         problems.add("[data].decimal", f"must be '.' or ',', got {decimal!r}")
@@ -979,6 +992,9 @@ def _validate_latent_class(
             "priors",
             "markusen_items",
             "measurement",
+            "covariates",
+            "bootstrap_lrt",
+            "bootstrap_samples",
         ),
     )
     if table.has("items") and table.has("item_prefix"):
@@ -1073,6 +1089,7 @@ def _validate_latent_class(
                 "the ordinal model needs every item on the same levels, but the codebook "
                 f"gives {shown}",
             )
+    covariates = _latent_class_covariates(table, items, n_classes, data, problems)
     if not items:
         return None
     return LatentClassSpec(
@@ -1087,7 +1104,47 @@ def _validate_latent_class(
         priors=priors,
         markusen_items=markusen_items,
         measurement=measurement,
+        covariates=covariates,
+        bootstrap_lrt=table.get("bootstrap_lrt", bool, True),
+        bootstrap_samples=table.positive_int("bootstrap_samples", 99, maximum=100_000),
     )
+
+
+COVARIATE_KINDS = ("count", "number", "binary", "likert")
+"""Codebook kinds a covariate of class membership may have (numbers)."""
+
+
+def _latent_class_covariates(
+    table: Table,
+    items: Sequence[str],
+    n_classes: Sequence[int],
+    data: DataSpec | None,
+    problems: Problems,
+) -> tuple[str, ...]:
+    """Check ``[latent_class].covariates``: numeric columns, not items, K >= 2 fitted."""
+    if not table.has("covariates"):
+        return ()
+    key = "[latent_class].covariates"
+    covariates = table.string_list("covariates")
+    if not covariates:
+        if table.raw["covariates"] == []:
+            problems.add(key, "is empty: name numeric columns or leave the key out")
+        return ()
+    for column in covariates:
+        if column in items:
+            problems.add(
+                key, f"{column!r} is an item of the classes; a covariate cannot also be an item"
+            )
+    _check_columns(covariates, key, data, problems, kinds=COVARIATE_KINDS)
+    if table.raw.get("bayesian") is False:
+        problems.add(
+            key,
+            "covariates are fitted for the number of classes the Bayesian model chooses: "
+            "set bayesian = true (or leave it out)",
+        )
+    if max(n_classes) < 2:
+        problems.add(key, "covariates of class membership need at least 2 classes (n_classes)")
+    return tuple(covariates)
 
 
 def _validate_markusen_items(

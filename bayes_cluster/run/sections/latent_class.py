@@ -1,7 +1,8 @@
 """The ``[latent_class]`` section: the cluster pattern (Markusen typology).
 
 Descriptive Markusen scoring, EM and Bayesian latent classes, the choice of the number
-of classes by PSIS-LOO, and the posterior predictive check of the chosen mixture.
+of classes by PSIS-LOO, covariates of class membership for the chosen number (``covariates``:
+Bayes and EM, one step), and the posterior predictive check of the chosen mixture.
 """
 
 from __future__ import annotations
@@ -87,7 +88,11 @@ def _fit_em(items: pd.DataFrame, n_classes: int, n_starts: int, seed: int) -> La
 
 
 def _fit_bayes_latent_class(
-    responses: pd.DataFrame, n_classes: int, lc: LatentClassSpec, context: RunContext
+    responses: pd.DataFrame,
+    n_classes: int,
+    lc: LatentClassSpec,
+    context: RunContext,
+    covariates: Sequence[str] | None = None,
 ) -> BayesianLatentClass:
     """Adapter: the Bayesian latent-class mixture (fitted, with diagnostics)."""
     from bayes_cluster.estimators.latent_class import BayesianLatentClass
@@ -99,8 +104,14 @@ def _fit_bayes_latent_class(
     else:  # any other grouping: collapse here, hand over the codes as they are
         data, collapse = _items_frame(responses, lc), "none"
     model = BayesianLatentClass(
-        n_classes, collapse=collapse, priors=lc.priors or None, items=list(lc.markusen_names)
+        n_classes,
+        collapse=collapse,
+        priors=lc.priors or None,
+        items=list(lc.markusen_names),
+        covariates=covariates,
     )
+    if covariates and data is not responses:
+        data = data.assign(**{name: responses[name].to_numpy() for name in covariates})
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # log(0) of empty classes, in numpy
         # the verdict goes into the report (add_diagnostics); not repeated as a warning
@@ -110,7 +121,9 @@ def _fit_bayes_latent_class(
             draws=sampler.draws,
             tune=sampler.tune,
             chains=sampler.chains,
-            random_seed=context.seed(f"latent_class_K{n_classes}"),
+            random_seed=context.seed(
+                f"latent_class_K{n_classes}" + ("_covariates" if covariates else "")
+            ),
             sampler=sampler.backend,
             progressbar=context.progressbar,
         )
@@ -118,7 +131,11 @@ def _fit_bayes_latent_class(
 
 
 def _fit_ordinal_latent_class(
-    responses: pd.DataFrame, n_classes: int, lc: LatentClassSpec, context: RunContext
+    responses: pd.DataFrame,
+    n_classes: int,
+    lc: LatentClassSpec,
+    context: RunContext,
+    covariates: Sequence[str] | None = None,
 ) -> BayesianOrdinalLatentClass:
     """Adapter: the Bayesian ordinal (cumulative logit) latent classes, items uncollapsed."""
     from bayes_cluster.estimators.ordinal_latent_class import BayesianOrdinalLatentClass
@@ -128,7 +145,7 @@ def _fit_ordinal_latent_class(
     # of the mixture's priors only the class shares' Dirichlet applies to the ordinal model
     priors = {k: v for k, v in lc.priors.items() if k == "class_concentration"}
     model = BayesianOrdinalLatentClass(
-        n_classes, priors=priors or None, items=list(lc.markusen_names)
+        n_classes, priors=priors or None, items=list(lc.markusen_names), covariates=covariates
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # log(0) of empty classes, in numpy
@@ -139,7 +156,9 @@ def _fit_ordinal_latent_class(
             draws=sampler.draws,
             tune=sampler.tune,
             chains=sampler.chains,
-            random_seed=context.seed(f"latent_class_ordinal_K{n_classes}"),
+            random_seed=context.seed(
+                f"latent_class_ordinal_K{n_classes}" + ("_covariates" if covariates else "")
+            ),
             sampler=sampler.backend,
             progressbar=context.progressbar,
         )
@@ -217,6 +236,8 @@ def _run_ordinal(
         context.save_table(summary, f"latent_class/bayes_ordinal_summary_K{k}.csv")
     table = ordinal_vs_nominal_loo(models, nominal)
     context.save_table(table, "latent_class/ordinal_vs_nominal_loo.csv")
+    measurement_table = _ordinal_vs_nominal_table(context, responses, table)
+    context.save_table(measurement_table, "latent_class/ordinal_vs_nominal.csv")
     context.results["latent_class_ordinal_vs_nominal"] = table
     context.results["latent_class_nominal"] = dict(nominal)
     context.verdicts["ordinal_vs_nominal"] = table["preferred"].to_dict()
@@ -237,8 +258,112 @@ def _run_ordinal(
             "difference; a gap within two of its SEs does not separate the models)",
             index=True,
         ),
+        Paragraph(_measurement_reading(measurement_table)),
+        TableBlock(
+            measurement_table,
+            "Ordinal against nominal measurement on the same uncollapsed answers: "
+            "maximum likelihood (EM: log-likelihood, parameters, BIC and SABIC, lower is "
+            "better) and Bayes (PSIS-LOO ELPD with its SE, higher is better; elpd_diff = "
+            "ordinal minus nominal, with the SE of the difference)",
+            index=True,
+        ),
+        _ordinal_prior_predictive_figure(context, responses, lc),
     )
     return models
+
+
+def _ordinal_vs_nominal_table(
+    context: RunContext, responses: pd.DataFrame, loo: pd.DataFrame
+) -> pd.DataFrame:
+    """EM and PSIS-LOO of both measurements for every K, one row per (K, measurement).
+
+    Both EM models read every item on the same ``C`` categories (the largest level
+    observed), so their likelihoods are of the same data and their BICs comparable.
+    """
+    from bayes_cluster.estimators.latent_class_em import LatentClassEM
+    from bayes_cluster.estimators.ordinal_latent_class_em import OrdinalLatentClassEM
+
+    lc = context.spec.latent_class
+    items = responses[list(lc.markusen_names)]
+    n_categories = int(np.nanmax(items.to_numpy(dtype=float)))
+    starts = max(5, lc.em_starts // 5) if context.quick else lc.em_starts
+    rows = []
+    for k in lc.n_classes:
+        fits = {
+            "ordinal": OrdinalLatentClassEM(
+                k,
+                n_starts=max(1, starts // 2),
+                random_state=context.seed(f"em_ordinal_K{k}"),
+                n_categories=n_categories,
+            ).fit(items),
+            "nominal": LatentClassEM(
+                k,
+                n_starts=starts,
+                random_state=context.seed(f"em_nominal_uncollapsed_K{k}"),
+                n_categories=n_categories,
+            ).fit(items),
+        }
+        for measurement, fit in fits.items():
+            bayes = loo.loc[f"K={k}"]
+            rows.append(
+                {
+                    "n_classes": k,
+                    "measurement": measurement,
+                    "log_likelihood": fit.log_likelihood_,
+                    "n_parameters": fit.n_parameters_,
+                    "bic": fit.bic_,
+                    "sabic": fit.sabic_,
+                    "elpd_loo": bayes[f"elpd_{measurement}"],
+                    "se": bayes[f"se_{measurement}"],
+                    "elpd_diff": bayes["elpd_diff"] if measurement == "ordinal" else 0.0,
+                    "se_diff": bayes["se_diff"] if measurement == "ordinal" else 0.0,
+                }
+            )
+    return pd.DataFrame(rows).set_index(["n_classes", "measurement"])
+
+
+def _measurement_reading(table: pd.DataFrame) -> str:
+    """One plain-language sentence per K: which measurement BIC and LOO prefer."""
+    sentences = []
+    for k in table.index.get_level_values("n_classes").unique():
+        ordinal, nominal = table.loc[(k, "ordinal")], table.loc[(k, "nominal")]
+        bic = "ordinal" if ordinal["bic"] < nominal["bic"] else "nominal"
+        gap, se = float(ordinal["elpd_diff"]), float(ordinal["se_diff"])
+        if abs(gap) > 2 * se:
+            loo_text = (
+                f"LOO prefers the {'ordinal' if gap > 0 else 'nominal'} model by "
+                f"{abs(gap):.1f} ({abs(gap) / se:.1f} SE)"
+            )
+        else:
+            loo_text = (
+                f"LOO does not separate them (ordinal minus nominal {gap:+.1f}, SE {se:.1f})"
+            )
+        sentences.append(
+            f"K = {k}: BIC prefers the {bic} model "
+            f"({ordinal['bic']:.1f} against {nominal['bic']:.1f}); {loo_text}."
+        )
+    return "**Ordinal or nominal?** " + " ".join(sentences)
+
+
+def _ordinal_prior_predictive_figure(context: RunContext, responses: pd.DataFrame, lc):
+    """Save the figure of the ordinal priors' answer shares beside the observed ones."""
+    from bayes_cluster.estimators.ordinal_latent_class import BayesianOrdinalLatentClass
+    from bayes_cluster.plots.ordinal import plot_prior_predictive_shares
+
+    k = max(lc.n_classes)
+    model = BayesianOrdinalLatentClass(k, items=list(lc.markusen_names))
+    tree = model.sample_prior_predictive(
+        responses, draws=500, random_seed=context.seed("ordinal_prior_predictive")
+    )
+    return context.save_figure(
+        plot_prior_predictive_shares(tree),
+        "ordinal_prior_predictive",
+        f"Prior predictive check of the ordinal model (K = {k}): for each item and answer, "
+        "the range of shares of firms giving that answer in surveys simulated from the "
+        "priors alone (bars, 94% interval) and the observed share (dots). Bars spanning "
+        "most of 0-1 mean the priors leave the answers to the data; a dot outside its bar "
+        "would mean the priors rule out what was observed.",
+    )
 
 
 THREE_LEVELS = LIKERT_THREE_LEVELS
@@ -326,6 +451,7 @@ def run_latent_class(context: RunContext) -> None:
         )
         context.results["em"] = best
         context.results["em_bic"] = statistics["bic"].astype(float).to_dict()
+        context.results["em_fit_statistics"] = statistics
         context.verdicts["em_n_classes_bic"] = best_k
         section.add(
             Paragraph(
@@ -339,6 +465,8 @@ def run_latent_class(context: RunContext) -> None:
                 index=True,
             ),
         )
+        if lc.bootstrap_lrt and any(k >= 2 for k in lc.n_classes):
+            _run_bootstrap_lrt(context, section, items, starts)
         if lc.markusen and typed and best_k > 1:
             typing = _em_markusen_typing(best)
             context.save_table(typing, "latent_class/em_markusen_typing.csv")
@@ -368,6 +496,79 @@ def run_latent_class(context: RunContext) -> None:
     # -- Bayesian latent classes
     if lc.bayesian:
         _run_bayes_latent_class(context, section, responses, typed=typed)
+
+
+def bootstrap_lrt_table(results: Sequence) -> pd.DataFrame:
+    """Tabulate bootstrap likelihood-ratio tests: one row per K (K - 1 vs K classes).
+
+    Parameters
+    ----------
+    results : sequence of BootstrapLRT
+        The tests, one per K.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by ``n_classes`` (K): ``null_classes`` (K - 1), ``lr``, ``p_value``,
+        ``n_bootstrap`` (B), ``n_single_start_optima`` and ``seconds``.
+    """
+    table = pd.DataFrame(
+        {
+            "null_classes": [r.n_classes - 1 for r in results],
+            "lr": [r.statistic for r in results],
+            "p_value": [r.p_value for r in results],
+            "n_bootstrap": [r.n_bootstrap for r in results],
+            "n_single_start_optima": [r.n_single_start_optima for r in results],
+            "seconds": [r.seconds for r in results],
+        },
+        index=pd.Index([r.n_classes for r in results], name="n_classes"),
+    )
+    return table
+
+
+def _run_bootstrap_lrt(
+    context: RunContext, section: Section, items: pd.DataFrame, starts: int
+) -> None:
+    """Test K - 1 against K classes by the parametric bootstrap for every K >= 2."""
+    from bayes_cluster.analyses.n_classes import bootstrap_lrt
+
+    lc = context.spec.latent_class
+    samples = max(19, lc.bootstrap_samples // 5) if context.quick else lc.bootstrap_samples
+    results = []
+    for k in (k for k in lc.n_classes if k >= 2):
+        context.progress(
+            f"cluster pattern: bootstrap likelihood-ratio test {k - 1} vs {k} classes (B = "
+            f"{samples})"
+        )
+        results.append(
+            bootstrap_lrt(
+                items, k, n_bootstrap=samples, n_starts=starts, seed=context.seed(f"blrt_K{k}")
+            )
+        )
+    table = bootstrap_lrt_table(results)
+    context.save_table(table, "latent_class/em_bootstrap_lrt.csv")
+    context.results["em_bootstrap_lrt"] = table
+    supported = [r.n_classes for r in results if r.p_value <= r.alpha]
+    section.add(
+        Paragraph(
+            "**Bootstrap likelihood-ratio test** (EM; each K against K - 1 classes, the "
+            "null distribution of the ratio simulated from the K - 1 fit). "
+            + " ".join(r.reading for r in results)
+            + (
+                f" The tests reject K - 1 for K = {', '.join(map(str, supported))}."
+                if supported
+                else " No test rejects K - 1 classes at the 5% level."
+            )
+        ),
+        TableBlock(
+            table,
+            "Bootstrap likelihood-ratio tests of K - 1 against K classes (lr = 2 x gain in "
+            "log-likelihood; p = Monte Carlo p-value from n_bootstrap simulated data sets, "
+            "never below 1 / (n_bootstrap + 1); n_single_start_optima = bootstrap K fits "
+            "whose best optimum only one start reached)",
+            index=True,
+        ),
+    )
 
 
 EM_TABLE_COLUMNS = (
@@ -454,6 +655,8 @@ def _run_bayes_latent_class(
     context.results["latent_class"] = model
     context.verdicts["bayes_n_classes_loo"] = chosen
     context.save_table(model.class_probabilities(), "latent_class/bayes_class_probabilities.csv")
+    if lc.covariates and chosen > 1:
+        _run_class_covariates(context, section, responses, model, typed=typed and lc.markusen)
     shares = model.posterior["pi"].mean(("chain", "draw")).to_numpy()
     how = "chosen by PSIS-LOO" if len(models) > 1 else "the only number of classes fitted"
     if lc.markusen and typed:
@@ -649,4 +852,304 @@ def _choose_n_classes(
             "separate the models",
         ),
     )
+    choosing = choosing_k_table(
+        table,
+        {k: _pair_misfit(model, context.seed(f"ppc_pairs_K{k}")) for k, model in models.items()},
+        em_statistics=context.results.get("em_fit_statistics"),
+        bootstrap=context.results.get("em_bootstrap_lrt"),
+    )
+    context.save_table(choosing, "latent_class/choosing_k.csv")
+    context.results["latent_class_choosing_k"] = choosing
+    section.add(
+        Paragraph("**Choosing K.** " + choosing_k_reading(choosing)),
+        TableBlock(
+            choosing,
+            "Choosing the number of classes: EM information criteria (lower is better) and "
+            "the bootstrap likelihood-ratio test of K - 1 against K (p), PSIS-LOO (higher "
+            "ELPD is better; elpd_diff to the best with its SE) and the posterior predictive "
+            "check of local independence (item pairs whose bivariate residual the model "
+            "replicates in fewer than 5% of draws, out of all pairs)",
+            index=True,
+        ),
+    )
     return int(str(table.index[0]).removeprefix("K="))
+
+
+def _pair_misfit(model: BayesianLatentClass, seed: int) -> tuple[int, int]:
+    """Item pairs with posterior predictive p_bvr < 0.05, and the number of pairs."""
+    pairs = model.posterior_predictive_check(random_seed=seed)["pairs"]
+    return int((pairs["p_bvr"] < 0.05).sum()), len(pairs)
+
+
+def choosing_k_table(
+    loo: pd.DataFrame,
+    pair_misfit: Mapping[int, tuple[int, int]],
+    *,
+    em_statistics: pd.DataFrame | None = None,
+    bootstrap: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """One table of every criterion for the number of classes, one row per K.
+
+    Parameters
+    ----------
+    loo : pandas.DataFrame
+        :func:`~bayes_cluster.analyses.n_classes.compare_n_classes` (index ``K=k``).
+    pair_misfit : mapping of int to (int, int)
+        Per K: item pairs with a posterior predictive bivariate-residual p below 0.05,
+        and the number of pairs.
+    em_statistics : pandas.DataFrame, optional
+        EM fit statistics by K (``bic``, ``sabic``, ``caic``, ``relative_entropy``).
+    bootstrap : pandas.DataFrame, optional
+        :func:`bootstrap_lrt_table` (``lr``, ``p_value`` by K).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by ``n_classes`` (increasing K).
+    """
+    ks = sorted(int(str(k).removeprefix("K=")) for k in loo.index)
+    table = pd.DataFrame(index=pd.Index(ks, name="n_classes"))
+    if em_statistics is not None:
+        for column in ("bic", "sabic", "caic", "relative_entropy"):
+            table[f"{column}_em"] = [float(em_statistics[column].get(k, np.nan)) for k in ks]
+    if bootstrap is not None:
+        table["blrt_lr"] = [float(bootstrap["lr"].get(k, np.nan)) for k in ks]
+        table["blrt_p"] = [float(bootstrap["p_value"].get(k, np.nan)) for k in ks]
+    for column in ("elpd_loo", "se", "elpd_diff", "se_diff"):
+        table[column] = [float(loo.loc[f"K={k}", column]) for k in ks]
+    table["pairs_misfit"] = [pair_misfit[k][0] for k in ks]
+    table["pairs"] = [pair_misfit[k][1] for k in ks]
+    return table
+
+
+def choosing_k_reading(table: pd.DataFrame, alpha: float = 0.05) -> str:
+    """Say in plain language what each criterion of the choosing-K table chooses.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        :func:`choosing_k_table`.
+    alpha : float
+        Level of the bootstrap test.
+
+    Returns
+    -------
+    str
+        E.g. "BIC chooses K = 2; the bootstrap LRT chooses K = 2 (3 against 2 classes:
+        p = 0.32); LOO prefers K = 3 by 0.8 SE: not a clear difference. ..."
+    """
+    parts = []
+    if "bic_em" in table and table["bic_em"].notna().any():
+        parts.append(f"BIC chooses K = {int(table['bic_em'].idxmin())}")
+    if "blrt_p" in table and table["blrt_p"].notna().any():
+        tested = table["blrt_p"].dropna()
+        chosen = int(table.index.min())
+        for k in tested.index:  # step up while each extra class is needed
+            if k == chosen + 1 and tested[k] <= alpha:
+                chosen = k
+        following = chosen + 1
+        detail = (
+            f" ({following} against {chosen} class{'' if chosen == 1 else 'es'}: "
+            f"p = {tested[following]:.2f})"
+            if following in tested.index
+            else ""
+        )
+        parts.append(f"the bootstrap LRT chooses K = {chosen}{detail}")
+    ranked = table.sort_values("elpd_loo", ascending=False)
+    best = int(ranked.index[0])
+    if len(ranked) > 1:
+        runner = ranked.iloc[1]
+        gap, se = -float(runner["elpd_diff"]), float(runner["se_diff"])
+        ratio = gap / se if se > 0 else np.inf
+        clear = "a clear difference" if ratio > 2 else "not a clear difference"
+        parts.append(
+            f"LOO prefers K = {best} by {ratio:.1f} SE over K = {int(ranked.index[1])}: {clear}"
+        )
+    else:
+        parts.append(f"LOO has only K = {best}")
+    sentence = "; ".join(parts) + "."
+    sentence = sentence[0].upper() + sentence[1:]
+    misfit = ", ".join(
+        f"K = {k}: {int(row['pairs_misfit'])} of {int(row['pairs'])}"
+        for k, row in table.iterrows()
+    )
+    return (
+        sentence
+        + " Item pairs whose association the classes leave unexplained (posterior predictive "
+        f"bivariate residual, p < 0.05): {misfit}; a K that leaves few such pairs fits the "
+        "pattern of answers, fewer classes than that leave association unexplained."
+    )
+
+
+def _run_class_covariates(
+    context: RunContext,
+    section: Section,
+    responses: pd.DataFrame,
+    chosen: BayesianLatentClass,
+    *,
+    typed: bool,
+) -> None:
+    """Covariates of class membership for the chosen K: Bayes and EM side by side."""
+    from bayes_cluster.estimators.latent_class import encode_covariates
+    from bayes_cluster.plots.membership import plot_membership_curves
+
+    lc = context.spec.latent_class
+    k = chosen.n_classes
+    names = list(lc.covariates)
+    context.progress(
+        f"cluster pattern: class membership on {', '.join(names)} (K = {k}, Bayes and EM)"
+    )
+    data = responses.assign(**{name: context.frame[name].to_numpy() for name in names})
+    try:
+        covariates = encode_covariates(data, names)
+    except ValueError as error:  # e.g. a constant column in this survey
+        raise ValueError(f"[latent_class].covariates: {error}") from None
+    if lc.measurement == "ordinal":
+        model = _fit_ordinal_latent_class(data, k, lc, context, covariates=names)
+    else:
+        model = _fit_bayes_latent_class(data, k, lc, context, covariates=names)
+    context.add_diagnostics(f"latent classes K={k} covariates", model.diagnostics_)
+    context.save_tree(model.idata_, f"latent_class/bayes_covariates_posterior_K{k}.nc")
+    hdi_prob = context.sampler.hdi_prob
+    bayes = model.membership_effects(hdi_prob=hdi_prob)
+    em = None
+    if lc.em:
+        starts = max(5, lc.em_starts // 5) if context.quick else lc.em_starts
+        standardised = pd.DataFrame(covariates.values, columns=names)
+        em = _fit_em_covariates(_items_frame(responses, lc), k, starts, standardised, context)
+    table = membership_effects_table(bayes, None if em is None else em.membership_effects())
+    context.save_table(table, "latent_class/class_membership_effects.csv", index=False)
+    context.results["latent_class_covariates"] = model
+    types = {}
+    if lc.markusen and typed:
+        typing = model.markusen_typing()
+        types = {int(c): str(t) for c, t in typing["most_probable_type"].items()}
+    sentences = membership_sentences(bayes, types, hdi_prob)
+    context.verdicts["class_membership"] = sentences
+    section.add(
+        Paragraph(
+            f"**Who belongs to which class** (covariates of class membership, K = {k}): "
+            "the class shares depend on "
+            + ", ".join(f"`{n}`" for n in names)
+            + " through a multinomial logit, fitted in one step with the classes (Bayes, "
+            "and EM beside it). Effects are log-odds of each class against class 1 (the "
+            "largest) per standard deviation of the covariate; a positive value means "
+            "firms with more of it are more likely in that class. The classes here are "
+            "those of the model with covariates (relabelled on their own; check their "
+            "profiles before reading class numbers across tables)."
+        ),
+        BulletList(tuple(sentences)),
+        TableBlock(
+            table,
+            f"Covariate effects on class membership (log-odds against class 1 per SD): "
+            f"Bayesian posterior mean with its {hdi_prob:.0%} HDI and P(> 0), EM estimate "
+            "with its standard error and 95% Wald interval",
+            digits=2,
+        ),
+        context.save_figure(
+            plot_membership_curves(
+                model,
+                hdi_prob=hdi_prob,
+                class_names={c: f"class {c} ({t})" for c, t in types.items()} or None,
+            ),
+            "class_membership_covariates",
+            "Probability of each class against each covariate, the others at their means: "
+            f"posterior mean (line) and {hdi_prob:.0%} HDI (band); the ticks at the bottom "
+            "are the firms' own values. A band that spans a wide range means the data say "
+            "little about that covariate",
+        ),
+    )
+
+
+def _fit_em_covariates(
+    items: pd.DataFrame,
+    n_classes: int,
+    n_starts: int,
+    covariates: pd.DataFrame,
+    context: RunContext,
+) -> LatentClassEM:
+    """Adapter: EM latent classes with covariates of class membership (one step)."""
+    from bayes_cluster.estimators.latent_class_em import LatentClassEM
+
+    seed = context.seed(f"em_covariates_K{n_classes}")
+    return LatentClassEM(n_classes, n_starts=n_starts, random_state=seed).fit(items, covariates)
+
+
+def membership_effects_table(bayes: pd.DataFrame, em: pd.DataFrame | None) -> pd.DataFrame:
+    """Put the Bayesian and the EM covariate effects side by side, one row per effect.
+
+    Parameters
+    ----------
+    bayes : pandas.DataFrame
+        :meth:`BayesianLatentClass.membership_effects`.
+    em : pandas.DataFrame or None
+        :meth:`LatentClassEM.membership_effects` (None: no EM fit).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``covariate``, ``latent_class``, ``reference_class``, ``bayes_log_odds``,
+        ``bayes_hdi_lower``, ``bayes_hdi_upper``, ``bayes_p_positive``, ``r_hat``,
+        ``ess_bulk``, then ``em_log_odds``, ``em_se``, ``em_ci_lower``, ``em_ci_upper``,
+        ``em_p_value`` when EM ran.
+    """
+    table = bayes[
+        ["covariate", "latent_class", "reference_class", "log_odds", "hdi_lower", "hdi_upper"]
+        + ["p_positive", "r_hat", "ess_bulk"]
+    ].rename(
+        columns={
+            "log_odds": "bayes_log_odds",
+            "hdi_lower": "bayes_hdi_lower",
+            "hdi_upper": "bayes_hdi_upper",
+            "p_positive": "bayes_p_positive",
+        }
+    )
+    if em is None:
+        return table
+    em = em[["covariate", "latent_class", "log_odds", "se", "ci_lower", "ci_upper", "p_value"]]
+    em = em.rename(
+        columns={c: f"em_{c}" for c in em.columns if c not in ("covariate", "latent_class")}
+    )
+    return table.merge(em, on=["covariate", "latent_class"], how="left")
+
+
+def membership_sentences(
+    effects: pd.DataFrame, types: Mapping[int, str], hdi_prob: float
+) -> list[str]:
+    """One plain-language sentence per covariate effect on class membership.
+
+    Parameters
+    ----------
+    effects : pandas.DataFrame
+        :meth:`BayesianLatentClass.membership_effects`.
+    types : mapping of int to str
+        Each class's most probable Markusen type (empty: classes named by number).
+    hdi_prob : float
+        Mass of the HDIs in ``effects``.
+
+    Returns
+    -------
+    list of str
+        E.g. "P(class 2 (Hub-and-Spoke) rather than class 1 (Marshallian)) rises with
+        workers: +0.8 log-odds per SD (94% HDI 0.1 to 1.5; P(> 0) = 0.98)."
+    """
+
+    def name(k: int) -> str:
+        return f"class {k} ({types[k]})" if k in types else f"class {k}"
+
+    sentences = []
+    for row in effects.itertuples(index=False):
+        k = int(row.latent_class)
+        lower, upper = row.hdi_lower, row.hdi_upper
+        if lower > 0:
+            trend = "rises with"
+        elif upper < 0:
+            trend = "falls with"
+        else:
+            trend = "has no clear relation to"
+        sentences.append(
+            f"P({name(k)} rather than {name(1)}) {trend} {row.covariate}: "
+            f"{row.log_odds:+.2f} log-odds per SD ({hdi_prob:.0%} HDI {lower:.2f} to "
+            f"{upper:.2f}; P(> 0) = {row.p_positive:.2f})."
+        )
+    return sentences
