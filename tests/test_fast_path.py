@@ -48,6 +48,9 @@ def compiled_default():
     model = logit._build(prepared)
     key = ("BayesianLogit", *logit._compile_key(prepared))
     compiled, _, _ = compiled_cache.get_or_compile(key, lambda: model)
+    # the cached model may hold another test's data (the cache is process-wide): this
+    # survey's data, as every fit does before sampling
+    compiled = compiled.with_data(**logit._sampler_data(prepared))
     fused = fuse_logit_logp(compiled, model, logit.resolved_priors())
     return logit, model, compiled, fused
 
