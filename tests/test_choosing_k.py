@@ -119,6 +119,10 @@ def test_bootstrap_spec_keys_default_and_bad_values(tmp_path):
         load_spec(path)
     assert caught.value.problems == [
         "[latent_class].bootstrap_lrt: must be a boolean, got 'yes'",
-        "[latent_class].bootstrap_samples: must be >= 1, got 0",
+        "[latent_class].bootstrap_samples: must be >= 19, got 0 (with fewer, the Monte Carlo "
+        "p-value cannot fall to 0.05)",
     ]
-    assert f"{path}: [latent_class].bootstrap_samples: must be >= 1, got 0" in str(caught.value)
+    assert (
+        f"{path}: [latent_class].bootstrap_samples: must be >= 19, got 0 (with fewer, the Monte "
+        "Carlo p-value cannot fall to 0.05)"
+    ) in str(caught.value)

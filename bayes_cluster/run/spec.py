@@ -1106,7 +1106,13 @@ def _validate_latent_class(
         measurement=measurement,
         covariates=covariates,
         bootstrap_lrt=table.get("bootstrap_lrt", bool, True),
-        bootstrap_samples=table.positive_int("bootstrap_samples", 99, maximum=100_000),
+        bootstrap_samples=table.positive_int(
+            "bootstrap_samples",
+            99,
+            minimum=19,
+            maximum=100_000,
+            why="with fewer, the Monte Carlo p-value cannot fall to 0.05",
+        ),
     )
 
 
