@@ -28,7 +28,7 @@ Conventions (stated, as poLCA's help pages state theirs):
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Literal
 
 import numpy as np
@@ -208,44 +208,94 @@ def _em(
     n_items, k_max = category_mask.shape
     theta, pi = _random_starts(indicator, observed, category_mask, n_classes, n_starts, rng, init)
 
-    final_theta = np.empty_like(theta)
+    theta = theta.reshape(n_starts, n_classes, n_items * k_max)
+    final_theta, final_pi, final_ll, n_iter, converged = run_em_starts(
+        theta,
+        pi,
+        lambda theta, pi: _log_joint(safe_log(theta), safe_log(pi), indicator),
+        # M-step: posterior-weighted category counts over the firms that answered each item.
+        lambda posterior, _: _m_step(posterior, indicator, observed, n_items, k_max),
+        max_iter,
+        tol,
+    )
+    return (
+        final_theta.reshape(n_starts, n_classes, n_items, k_max),
+        final_pi,
+        final_ll,
+        n_iter,
+        converged,
+    )
+
+
+def run_em_starts(
+    params: np.ndarray,
+    pi: np.ndarray,
+    log_joint: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]],
+    m_step: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]],
+    max_iter: int,
+    tol: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Iterate EM from many starts at once, retiring each start once it has converged.
+
+    The loop shared by the nominal and the ordinal latent class EM: only the E step's
+    log-joint and the M step differ between them.
+
+    Parameters
+    ----------
+    params : numpy.ndarray
+        Measurement parameters, one row per start (any trailing shape).
+    pi : numpy.ndarray
+        Class shares, (start, class).
+    log_joint : callable
+        ``log_joint(params, pi)`` returns the log-joint (start, class, firm) and the
+        log-marginal (start, firm) of the active starts.
+    m_step : callable
+        ``m_step(posterior, params)`` returns the new ``(params, pi)`` from the class
+        posteriors (start, class, firm) and the current parameters.
+    max_iter : int
+        Maximum number of iterations per start.
+    tol : float
+        A start stops once its log-likelihood gains less than this in one iteration (EM
+        never decreases the likelihood).
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        The final parameters and shares per start, their log-likelihoods, the number of
+        iterations and whether each start converged.
+    """
+    n_starts = len(params)
+    final_params = np.empty_like(params)
     final_pi = np.empty_like(pi)
     final_ll = np.full(n_starts, -np.inf)
     n_iter = np.full(n_starts, max_iter)
     converged = np.zeros(n_starts, dtype=bool)
-
     active = np.arange(n_starts)
     previous = np.full(n_starts, -np.inf)
-    theta = theta.reshape(n_starts, n_classes, n_items * k_max)
     for iteration in range(1, max_iter + 1):
-        log_joint, log_marginal = _log_joint(safe_log(theta), safe_log(pi), indicator)
-        log_likelihood = log_marginal.sum(axis=1)
-        # EM never decreases the likelihood: stop a start once the gain is below tol.
+        joint, marginal = log_joint(params, pi)
+        log_likelihood = marginal.sum(axis=1)
         done = np.abs(log_likelihood - previous) < tol
         if done.any():
             finished = active[done]
-            final_theta[finished] = theta[done].reshape(-1, n_classes, n_items, k_max)
+            final_params[finished] = params[done]
             final_pi[finished] = pi[done]
             final_ll[finished] = log_likelihood[done]
             n_iter[finished] = iteration - 1
             converged[finished] = True
             keep = ~done
-            active, theta, pi = active[keep], theta[keep], pi[keep]
-            log_joint, log_likelihood = log_joint[keep], log_likelihood[keep]
-            log_marginal = log_marginal[keep]
+            active, params, pi = active[keep], params[keep], pi[keep]
+            joint, marginal, log_likelihood = joint[keep], marginal[keep], log_likelihood[keep]
             if active.size == 0:
                 break
         previous = log_likelihood
-        # M-step: posterior-weighted category counts over the firms that answered each item.
-        theta, pi = _m_step(
-            np.exp(log_joint - log_marginal[:, None, :]), indicator, observed, n_items, k_max
-        )
+        params, pi = m_step(np.exp(joint - marginal[:, None, :]), params)
     if active.size:
-        log_joint, log_marginal = _log_joint(safe_log(theta), safe_log(pi), indicator)
-        final_theta[active] = theta.reshape(-1, n_classes, n_items, k_max)
+        _, marginal = log_joint(params, pi)
+        final_params[active] = params
         final_pi[active] = pi
-        final_ll[active] = log_marginal.sum(axis=1)
-    return final_theta, final_pi, final_ll, n_iter, converged
+        final_ll[active] = marginal.sum(axis=1)
+    return final_params, final_pi, final_ll, n_iter, converged
 
 
 # ---------------------------------------------------------------------- class covariates

@@ -54,6 +54,7 @@ from bayes_cluster.estimators.latent_class_em import (
     _coerce_items,
     _one_hot,
     _relative_entropy,
+    run_em_starts,
 )
 from bayes_cluster.estimators.ordinal_latent_class import CUTPOINT, ordinal_log_probabilities
 
@@ -318,42 +319,18 @@ def _ordinal_em(
         start_params[:n_given] = initial_params[:n_given]
         start_pi[:n_given] = initial_pi[:n_given]
 
-    params, pi = start_params, start_pi
-    final_params = np.empty_like(params)
-    final_pi = np.empty_like(pi)
-    final_ll = np.full(n_starts, -np.inf)
-    n_iter = np.full(n_starts, max_iter)
-    converged = np.zeros(n_starts, dtype=bool)
-    active = np.arange(n_starts)
-    previous = np.full(n_starts, -np.inf)
-    for iteration in range(1, max_iter + 1):
-        log_joint, log_marginal = _log_joint(params, safe_log(pi), indicator, n_classes)
-        log_likelihood = log_marginal.sum(axis=1)
-        done = np.abs(log_likelihood - previous) < tol
-        if done.any():
-            finished = active[done]
-            final_params[finished] = params[done]
-            final_pi[finished] = pi[done]
-            final_ll[finished] = log_likelihood[done]
-            n_iter[finished] = iteration - 1
-            converged[finished] = True
-            keep = ~done
-            active, params, pi = active[keep], params[keep], pi[keep]
-            log_joint, log_marginal = log_joint[keep], log_marginal[keep]
-            log_likelihood = log_likelihood[keep]
-            if active.size == 0:
-                break
-        previous = log_likelihood
-        posterior = np.exp(log_joint - log_marginal[:, None, :])
-        pi = posterior.mean(axis=2)
+    def m_step(posterior: np.ndarray, params: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         counts = _class_item_counts(posterior, indicator, n_items)
-        params = _m_step(params, counts, n_classes, m_step_iter)
-    if active.size:
-        _, log_marginal = _log_joint(params, safe_log(pi), indicator, n_classes)
-        final_params[active] = params
-        final_pi[active] = pi
-        final_ll[active] = log_marginal.sum(axis=1)
-    return final_params, final_pi, final_ll, n_iter, converged
+        return _m_step(params, counts, n_classes, m_step_iter), posterior.mean(axis=2)
+
+    return run_em_starts(
+        start_params,
+        start_pi,
+        lambda params, pi: _log_joint(params, safe_log(pi), indicator, n_classes),
+        m_step,
+        max_iter,
+        tol,
+    )
 
 
 class OrdinalLatentClassEM(LatentClassEM):
