@@ -28,6 +28,7 @@ files, same local processes or Dask, same output-folder rules.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
@@ -37,6 +38,7 @@ import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from statistics import NormalDist
 from typing import Any, TextIO
 
 import numpy as np
@@ -55,7 +57,7 @@ from bayes_cluster.studies.study import (
     run_study,
 )
 from bayes_cluster.surveys.codebook import TUMANG_PREDICTORS
-from bayes_cluster.surveys.simulate import TUMANG_COEFFICIENTS, TUMANG_INTERCEPT
+from bayes_cluster.surveys.simulate import TUMANG_COEFFICIENTS, TUMANG_INTERCEPT, simulate_tumang
 
 __all__ = [
     "DISTRIBUTIONS",
@@ -84,6 +86,12 @@ TARGET = 0.8
 """Detection probability the one-line answers look for (the conventional 80%)."""
 
 _TRUTH_STREAM = zlib.crc32(b"plan truth")
+
+MAX_LOG_ODDS_PER_SD = 10.0
+"""Largest assumed slope a plan accepts, in log-odds per standard deviation of its predictor
+in the Tumang design (an odds ratio of e^10, about 22,000, per SD); the intercept may be
+at most this many times 5 in absolute value. Larger effects only make every simulated
+survey separate (or overflow), so they are refused as a typo rather than planned for."""
 
 
 @dataclass(frozen=True)
@@ -140,6 +148,20 @@ class EffectPrior:
         if self.dist == "StudentT" and p["nu"] <= 1:
             return math.nan
         return p["mu"]
+
+    @property
+    def largest(self) -> float:
+        """Largest absolute value in the central 98% of the distribution."""
+        p = self.params
+        if self.dist == "Point":
+            return abs(p["value"])
+        if self.dist == "Uniform":
+            return max(abs(p["lower"]), abs(p["upper"]))
+        if self.dist == "Normal":
+            return abs(p["mu"]) + NormalDist().inv_cdf(0.99) * p["sigma"]
+        from scipy import stats
+
+        return abs(p["mu"]) + float(stats.t.ppf(0.99, p["nu"])) * p["sigma"]
 
     @property
     def sd(self) -> float:
@@ -320,6 +342,39 @@ def _load_pilot(
     return str(path), digest, (INTERCEPT, *terms), draws, verdict
 
 
+@functools.cache
+def _design_sd() -> dict[str, float]:
+    """Return the SD of each Tumang predictor in the simulated design (20,000 firms)."""
+    frame, _ = simulate_tumang(n=20_000, seed=1)
+    return {name: float(frame[name].std()) for name in TUMANG_PREDICTORS}
+
+
+def _refuse_implausible(priors: Mapping[str, EffectPrior], problems: Problems) -> None:
+    """Add a problem for each assumed effect beyond :data:`MAX_LOG_ODDS_PER_SD`."""
+    for term, prior in priors.items():
+        largest = prior.largest
+        key = f"[plan].{'intercept' if term == INTERCEPT else term}"
+        if term == INTERCEPT:
+            if largest > 5 * MAX_LOG_ODDS_PER_SD:
+                problems.add(
+                    key,
+                    f"the central 98% of the intercept reaches {largest:.4g} log-odds, beyond "
+                    f"what a plan can simulate (at most {5 * MAX_LOG_ODDS_PER_SD:g} in absolute "
+                    "value)",
+                )
+            continue
+        sd = _design_sd()[term]
+        if largest * sd > MAX_LOG_ODDS_PER_SD:
+            problems.add(
+                key,
+                f"the central 98% of this effect reaches {largest:.4g} per unit, more than "
+                f"{MAX_LOG_ODDS_PER_SD:g} log-odds per standard deviation of {term} (SD "
+                f"{sd:.3g} in the Tumang design; an odds ratio above 22,000 per SD), which "
+                "only simulates separated surveys: is the effect on the log-odds scale, per "
+                "unit of the predictor?",
+            )
+
+
 def parse_plan_spec(
     raw: Mapping[str, Any], source: str = "<spec>", folder: str | Path = "."
 ) -> PlanSpec:
@@ -384,6 +439,7 @@ def parse_plan_spec(
             prior = _parse_effect(plan.raw[name], plan.sub(name), problems)
             if prior is not None:
                 priors[INTERCEPT if name == "intercept" else name] = prior
+    _refuse_implausible(priors, problems)
     pilot = None
     if plan.has("pilot"):
         pilot = _load_pilot(plan.raw["pilot"], plan.sub("pilot"), Path(folder), problems)

@@ -69,7 +69,7 @@ from bayes_cluster.run.safety import (
     is_package_marker,
     raise_if_interrupted,
 )
-from bayes_cluster.run.spec import Problems, SpecError, Table, validate_priors
+from bayes_cluster.run.spec import SAMPLER_BOUNDS, Problems, SpecError, Table, validate_priors
 from bayes_cluster.surveys.codebook import PRODUCT_LINES, TUMANG_PREDICTORS
 from bayes_cluster.surveys.simulate import TUMANG_COEFFICIENTS, TUMANG_INTERCEPT, simulate_tumang
 
@@ -484,7 +484,8 @@ def parse_study_spec(raw: Mapping[str, Any], source: str = "<spec>") -> StudySpe
     sampler = SamplerSettings(
         draws=sampler_table.positive_int("draws", 1000, minimum=10),
         tune=sampler_table.positive_int("tune", 1000, minimum=0),
-        chains=sampler_table.positive_int("chains", 4),
+        # one chain has no R-hat: every Bayesian fit of the study would count as failed
+        chains=sampler_table.positive_int("chains", 4, *SAMPLER_BOUNDS["chains"]),
         target_accept=target_accept,
     )
     if problems.items:
