@@ -12,6 +12,7 @@ P(y = c) = P(group(c)) P(c | group(c)).  The added term does not depend on the m
 parameters, so it moves each firm's PSIS-LOO ELPD exactly.  Prints one JSON line per n::
 
     .venv/bin/python benchmarks/ordinal_vs_nominal_loo.py 60 200 500
+    .venv/bin/python benchmarks/ordinal_vs_nominal_loo.py 500 --seeds 11,12,13,14,15
 
 (about 3 to 10 minutes per n on one shared core).
 """
@@ -83,5 +84,12 @@ def compare(n: int, seed: int = 11) -> dict[str, float]:
 
 
 if __name__ == "__main__":
-    for size in [int(a) for a in sys.argv[1:]] or [60, 200, 500]:
-        print(json.dumps(compare(size)), flush=True)
+    arguments = sys.argv[1:]
+    seeds = [11]
+    if "--seeds" in arguments:
+        at = arguments.index("--seeds")
+        seeds = [int(s) for s in arguments[at + 1].split(",")]
+        del arguments[at : at + 2]
+    for size in [int(a) for a in arguments] or [60, 200, 500]:
+        for seed in seeds:
+            print(json.dumps(compare(size, seed)), flush=True)
