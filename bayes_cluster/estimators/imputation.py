@@ -63,7 +63,8 @@ def imputation_kinds_from_codebook(columns: Sequence[Any]) -> dict[str, str]:
     """Map each codebook column to the imputation model its type calls for.
 
     ``binary`` columns get a logit, ``likert`` columns an ordered logit, ``count`` and
-    ``number`` columns a normal model on the standardised scale.
+    ``number`` columns a normal model on the standardised scale (on the log scale when
+    every observed value is above 0, see :class:`BayesianImputedLogit`).
 
     Parameters
     ----------
@@ -91,6 +92,8 @@ class _Incomplete:
     covariates: tuple[int, ...]  # design columns it is regressed on (standardised)
     levels: tuple[float, ...]  # observed values of a binary/ordinal column, sorted
     missing_firms: tuple[int, ...]
+    # a continuous column positive by nature (every observed value > 0): modelled as log(x)
+    log_scale: bool = False
 
 
 @dataclass(frozen=True)
@@ -120,6 +123,12 @@ class BayesianImputedLogit(BayesianLogit):
     * continuous (``count``/``number``, and transformed columns): on the standardised
       scale, :math:`\tilde x_{ij} \sim \mathcal N(\gamma_{j0} + \gamma_j^\top v_{ij},
       \sigma_j)`;
+      a column positive by nature (every observed value > 0: firm age, counts of
+      workers) is modelled on the log scale instead, :math:`\tilde x_{ij}` being
+      :math:`\log x_{ij}` standardised by the observed cells' logs, so an imputed value
+      is never impossible (never 0 or below; a column with an observed 0 or a negative
+      value keeps the normal model); the logit and the later regressions see the
+      imputed value on the column's own scale;
     * binary: :math:`x_{ij} \sim \operatorname{Bernoulli}(\operatorname{logit}^{-1}
       (\gamma_{j0} + \gamma_j^\top v_{ij}))`;
     * ordinal (Likert): ordered logit over the column's observed levels,
@@ -320,8 +329,13 @@ class BayesianImputedLogit(BayesianLogit):
                     f"{self._where()}column {name!r} is modelled as binary but its values are "
                     f"{np.unique(observed).tolist()} (expected 0 and 1)"
                 )
+            # positive by nature (firm age, counts): imputed on the log scale, so an
+            # imputed value is never 0 or negative
+            log_scale = kind == "continuous" and bool(observed.min() > 0)
             plan.append(
-                _Incomplete(name, j, kind, (), levels, tuple(np.flatnonzero(blank).tolist()))
+                _Incomplete(
+                    name, j, kind, (), levels, tuple(np.flatnonzero(blank).tolist()), log_scale
+                )
             )
         # continuous columns first (their blanks are NUTS parameters; the discrete ones are
         # summed out given them), each regressed on the complete terms and earlier columns
@@ -333,7 +347,13 @@ class BayesianImputedLogit(BayesianLogit):
             covariates = tuple(sorted(complete + earlier))
             ordered.append(
                 _Incomplete(
-                    item.term, item.index, item.kind, covariates, item.levels, item.missing_firms
+                    item.term,
+                    item.index,
+                    item.kind,
+                    covariates,
+                    item.levels,
+                    item.missing_firms,
+                    item.log_scale,
                 )
             )
         completions = np.ones(len(frame))
@@ -353,6 +373,9 @@ class BayesianImputedLogit(BayesianLogit):
         data["center"], data["scale"] = center, scale
         data["X"] = np.where(np.isnan(standardised), 0.0, standardised)
         data.update(_missing_data(standardised, tuple(ordered), center, scale))
+        for item in ordered:
+            if item.log_scale:
+                data.update(_log_scale_data(X[:, item.index], item, center, scale))
         prepared = _ImputedPrepared(data, base.firm_ids, tuple(ordered))
         self.incomplete_ = prepared.incomplete
         self._data = data
@@ -381,25 +404,31 @@ class BayesianImputedLogit(BayesianLogit):
             for item in prepared.incomplete:
                 if item.kind == "continuous":
                     X = _continuous_model(pm, pt, X, X_data, item, data)
+            # one row per firm and completion of its blank binary/Likert cells; only the
+            # discrete columns differ between a firm's rows, so every linear predictor is
+            # its firm-level part (complete and continuous columns, n x P) taken to the
+            # rows, plus the discrete columns' part (rows x discrete): no rows x P design
             row_firm = pm.Data("row_firm", data["row_firm"])
-            X_rows = X[row_firm]
             if discrete:
                 row_std = pm.Data("row_std", data["row_std"])
-                X_rows = pt.set_subtensor(X_rows[:, [d.index for d in discrete]], row_std)
-                row_codes = pm.Data("row_codes", data["row_codes"])
-            eta = alpha_std + pt.dot(X_rows, beta_std)
+            position = {d.index: k for k, d in enumerate(discrete)}
+            firm_terms = [j for j in range(len(terms)) if j not in position]
+            eta_firm = alpha_std + pt.dot(X[:, firm_terms], beta_std[firm_terms])
             if self.group is not None:
                 group_idx = pm.Data("group_idx", data["group_idx"], dims=FIRM)
                 sigma_group = make_prior_variable("sigma_group", priors["group_sd"])
                 z_group = pm.Normal("z_group", 0.0, 1.0, dims=GROUP)
                 u = pm.Deterministic("u", sigma_group * z_group, dims=GROUP)
-                eta = eta + u[group_idx[row_firm]]
+                eta_firm = eta_firm + u[group_idx]
+            eta = eta_firm[row_firm]
+            if discrete:
+                eta = eta + pt.dot(row_std, beta_std[[d.index for d in discrete]])
             beta = pm.Deterministic("beta", beta_std / scale, dims=PREDICTOR)
             pm.Deterministic("alpha", alpha_std - (center * beta).sum())
             y_rows = y_obs[row_firm]
             row_logp = _bernoulli_logit_logp(pt, y_rows, eta)
-            for position, item in enumerate(discrete):
-                row_logp = row_logp + _discrete_logp(pm, pt, X_rows, item, row_codes[:, position])
+            for item in discrete:
+                row_logp = row_logp + _discrete_logp(pm, pt, X, data, position, item)
             # each firm's log of the sum over its completion rows (rows are grouped by
             # firm), shifted by the firm's first row: the rows of one firm differ only by
             # the log-probabilities of its blank answers, never by hundreds of nats
@@ -424,10 +453,16 @@ class BayesianImputedLogit(BayesianLogit):
                 item.covariates,
                 item.levels,
                 len(item.missing_firms) if item.kind == "continuous" else None,
+                item.log_scale,
             )
             for item in prepared.incomplete
         )
         return (*super()._compile_key(prepared), plan)
+
+    def _sampler_data(self, prepared: _ImputedPrepared) -> dict[str, np.ndarray]:
+        # the completion rows' codes are read after sampling only (the graph reads each
+        # column's contexts)
+        return {k: v for k, v in prepared.data.items() if k != "row_codes"}
 
     def _diagnostic_variables(self, tree: xr.DataTree) -> list[str]:
         names = super()._diagnostic_variables(tree)
@@ -629,8 +664,12 @@ class BayesianImputedLogit(BayesianLogit):
         for item in self.incomplete_:
             covariates = ", ".join(self.terms[j] for j in item.covariates) or "none"
             if item.kind == "continuous":
+                scale_text = (
+                    "" if not item.log_scale else " on the log scale (log(x), standardised)"
+                )
                 text = (
-                    f"Normal(g0 + g'v, sigma); g0 ~ Normal(0, {p['intercept']['sigma']:g}), "
+                    f"Normal(g0 + g'v, sigma){scale_text}; "
+                    f"g0 ~ Normal(0, {p['intercept']['sigma']:g}), "
                     f"g ~ Normal(0, {p['slopes']['sigma']:g}), "
                     f"sigma ~ HalfNormal({p['sigma']['sigma']:g})"
                 )
@@ -709,6 +748,7 @@ class BayesianImputedLogit(BayesianLogit):
                     "covariates": list(item.covariates),
                     "levels": list(item.levels),
                     "missing_firms": list(item.missing_firms),
+                    "log_scale": item.log_scale,
                 }
                 for item in self.incomplete_
             ],
@@ -724,6 +764,7 @@ class BayesianImputedLogit(BayesianLogit):
                 tuple(item["covariates"]),
                 tuple(item["levels"]),
                 tuple(item["missing_firms"]),
+                bool(item.get("log_scale", False)),
             )
             for item in state.get("incomplete", [])
         )
@@ -751,11 +792,15 @@ def _continuous_model(pm, pt, X, X_data, item: _Incomplete, data: Mapping[str, n
         mu = intercept + pt.dot(X[:, list(item.covariates)], slopes)
     observed = pm.Data(f"observed_firms__{name}", data[f"observed_firms__{name}"])
     missing = pm.Data(f"missing_firms__{name}", data[f"missing_firms__{name}"])
+    if not item.log_scale:
+        modelled = X_data[:, item.index]
+    else:
+        modelled = pm.Data(f"log_values__{name}", data[f"log_values__{name}"])
     pm.Normal(
         f"x_obs__{name}",
         mu=mu[observed] if item.covariates else mu,
         sigma=sigma,
-        observed=X_data[observed, item.index],
+        observed=modelled[observed],
     )
     x_mis = pm.Normal(
         f"x_mis__{name}",
@@ -763,22 +808,52 @@ def _continuous_model(pm, pt, X, X_data, item: _Incomplete, data: Mapping[str, n
         sigma=sigma,
         shape=len(item.missing_firms),
     )
+    if item.log_scale:
+        # x_mis is on the standardised log scale; the logit and the later regressions
+        # see the value on the column's own standardised scale (always above 0)
+        log_center = pm.Data(f"log_center__{name}", data[f"log_center__{name}"])
+        log_scale = pm.Data(f"log_scale__{name}", data[f"log_scale__{name}"])
+        center = pm.Data(f"center__{name}", data[f"center__{name}"])
+        scale = pm.Data(f"scale__{name}", data[f"scale__{name}"])
+        value = pt.exp(log_center + log_scale * x_mis)
+        return pt.set_subtensor(X[missing, item.index], (value - center) / scale)
     return pt.set_subtensor(X[missing, item.index], x_mis)
 
 
-def _discrete_logp(pm, pt, X_rows, item: _Incomplete, codes):
-    """Log-probability of each completion row's value of a binary or ordinal column."""
+def _discrete_logp(pm, pt, X, data, position, item: _Incomplete):
+    """Log-probability of each completion row's value of a binary or ordinal column.
+
+    The column's regression depends on the firm and on the values of the earlier
+    discrete columns only, so it is evaluated once per distinct *context* (firm and
+    earlier discrete values) for every level at once, and each completion row picks its
+    entry: a firm with four blank Likert answers has 625 rows but only 125 contexts for
+    its last blank column, 25 for the one before, and so on.  ``X`` is the firm-level
+    design (continuous blanks filled) and ``position`` each discrete column's place in
+    the rows' discrete values.
+    """
     p = IMPUTATION_PRIORS
     name = item.term
-    linear = 0.0
+    context_firm = pm.Data(f"context_firm__{name}", data[f"context_firm__{name}"])
+    context_row = pm.Data(f"context_row__{name}", data[f"context_row__{name}"])
+    linear = pt.zeros(context_firm.shape, dtype="float64")
     if item.covariates:
         slopes = pm.Normal(
             f"imp_slopes__{name}", 0.0, p["slopes"]["sigma"], shape=len(item.covariates)
         )
-        linear = pt.dot(X_rows[:, list(item.covariates)], slopes)
+        at_firm = [k for k, j in enumerate(item.covariates) if j not in position]
+        at_rows = [k for k, j in enumerate(item.covariates) if j in position]
+        if at_firm:
+            firm_columns = [item.covariates[k] for k in at_firm]
+            linear = linear + pt.dot(X[:, firm_columns], slopes[at_firm])[context_firm]
+        if at_rows:
+            context_std = pm.Data(f"context_std__{name}", data[f"context_std__{name}"])
+            row_columns = [position[item.covariates[k]] for k in at_rows]
+            linear = linear + pt.dot(context_std[:, row_columns], slopes[at_rows])
     if item.kind == "binary":
         intercept = pm.Normal(f"imp_intercept__{name}", 0.0, p["intercept"]["sigma"])
-        return _bernoulli_logit_logp(pt, codes, intercept + linear)
+        logit = intercept + linear
+        table = pt.stack([-pt.softplus(logit), -pt.softplus(-logit)], axis=1)
+        return table.flatten()[context_row]
     n_cut = len(item.levels) - 1
     cutpoints = pm.Normal(
         f"imp_cutpoints__{name}",
@@ -788,18 +863,14 @@ def _discrete_logp(pm, pt, X_rows, item: _Incomplete, codes):
         transform=pm.distributions.transforms.ordered,
         initval=np.linspace(-1.5, 1.5, n_cut),
     )
-    # P(code = k) = sigma(c_k - eta) - sigma(c_{k-1} - eta), c_{-1} = -inf, c_{K-1} = +inf
+    # P(level k) = sigma(c_k - eta) - sigma(c_{k-1} - eta), c_{-1} = -inf, c_{K-1} = +inf
     # (PyMC's OrderedLogistic, written out: a smaller graph compiles much faster)
-    edge = pt.as_tensor_variable(np.array([_EDGE]))
-    upper = pt.concatenate([cutpoints, edge])[codes]
-    lower = pt.concatenate([-edge, cutpoints])[codes]
-    probability = pt.sigmoid(upper - linear) - pt.sigmoid(lower - linear)
-    return pt.log(pt.maximum(probability, 1e-300))
-
-
-_EDGE = 1e4
-"""Stands in for an infinite outer cutpoint (sigmoid(1e4 - eta) is 1 for any eta the
-model meets)."""
+    below = pt.sigmoid(cutpoints[None, :] - linear[:, None])
+    one = pt.ones_like(linear)[:, None]
+    upper = pt.concatenate([below, one], axis=1)
+    lower = pt.concatenate([pt.zeros_like(one), below], axis=1)
+    table = pt.log(pt.maximum(upper - lower, 1e-300))
+    return table.flatten()[context_row]
 
 
 def _bernoulli_logit_logp(pt, values, logit):
@@ -860,7 +931,48 @@ def _missing_data(
         out["row_codes"] = np.asarray(row_codes, dtype=np.int64).reshape(len(row_firm), -1)
         out["row_std"] = np.asarray(row_std, dtype=float).reshape(len(row_firm), -1)
     out["firm_first_row"] = np.asarray([r[0] for r in per_firm], dtype=np.int64)
+    for k, item in enumerate(discrete):
+        # contexts of column k: distinct (firm, codes of the earlier discrete columns)
+        keys = np.column_stack([out["row_firm"], out["row_codes"][:, :k]])
+        _, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
+        out[f"context_firm__{item.term}"] = out["row_firm"][first]
+        if k:
+            out[f"context_std__{item.term}"] = out["row_std"][first, :k]
+        out[f"context_row__{item.term}"] = (
+            inverse.ravel() * len(item.levels) + out["row_codes"][:, k]
+        ).astype(np.int64)
     return out
+
+
+def _log_scale_data(
+    raw: np.ndarray, item: _Incomplete, center: np.ndarray, scale: np.ndarray
+) -> dict[str, np.ndarray]:
+    """Return a positive column's standardised log values and the scales in and out of them.
+
+    The imputation regression of the column is on ``(log(x) - m) / s``, with ``m``
+    and ``s`` the mean and SD of the observed cells' logs (blanks hold 0, never read).
+    """
+    name, j = item.term, item.index
+    logs = np.log(raw)
+    observed = logs[~np.isnan(logs)]
+    log_center, log_scale = observed.mean(), observed.std(ddof=1)
+    values = np.where(np.isnan(logs), 0.0, (logs - log_center) / log_scale)
+    return {
+        f"log_values__{name}": values,
+        f"log_center__{name}": np.asarray(log_center),
+        f"log_scale__{name}": np.asarray(log_scale),
+        f"center__{name}": np.asarray(center[j]),
+        f"scale__{name}": np.asarray(scale[j]),
+    }
+
+
+def _from_log_scale(
+    x_mis: np.ndarray, item: _Incomplete, data: Mapping[str, np.ndarray]
+) -> np.ndarray:
+    """Blanks drawn on the standardised log scale, on the column's standardised scale."""
+    name = item.term
+    value = np.exp(data[f"log_center__{name}"] + data[f"log_scale__{name}"] * x_mis)
+    return (value - data[f"center__{name}"]) / data[f"scale__{name}"]
 
 
 def _segment_logsumexp(values: np.ndarray, starts: np.ndarray, segment: np.ndarray):
@@ -917,9 +1029,10 @@ def _continuous_completion(
     X = np.broadcast_to(data["X"], (S, *data["X"].shape)).copy()
     for item in incomplete:
         if item.kind == "continuous":
-            X[:, data[f"missing_firms__{item.term}"], item.index] = params[
-                f"x_mis__{item.term}"
-            ].reshape(S, -1)
+            x_mis = params[f"x_mis__{item.term}"].reshape(S, -1)
+            if item.log_scale:
+                x_mis = _from_log_scale(x_mis, item, data)
+            X[:, data[f"missing_firms__{item.term}"], item.index] = x_mis
     return X
 
 
@@ -929,24 +1042,42 @@ def _row_log_probs(
     incomplete: tuple[_Incomplete, ...],
     params: Mapping[str, np.ndarray],
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Per draw and completion row: log p(discrete values | ...) and log p(y | x)."""
-    rows = X[:, data["row_firm"]]
+    """Per draw and completion row: log p(discrete values | ...) and log p(y | x).
+
+    As in the PyMC graph, each linear predictor is a firm-level part (complete and
+    continuous columns) taken to the rows plus the discrete columns' part per row.
+    """
+    row_firm = data["row_firm"]
     discrete = [item for item in incomplete if item.kind != "continuous"]
-    for position, item in enumerate(discrete):
-        rows[:, :, item.index] = data["row_std"][:, position]
-    eta = params["alpha_std"][:, None] + np.einsum("srp,sp->sr", rows, params["beta_std"])
+    position = {d.index: k for k, d in enumerate(discrete)}
+    firm_terms = [j for j in range(X.shape[2]) if j not in position]
+    beta = params["beta_std"]
+    eta_firm = params["alpha_std"][:, None] + np.einsum(
+        "snp,sp->sn", X[:, :, firm_terms], beta[:, firm_terms]
+    )
     if "u" in params:
-        eta = eta + params["u"][:, data["group_idx"][data["row_firm"]]]
-    y = data["y_obs"][data["row_firm"]]
+        eta_firm = eta_firm + params["u"][:, data["group_idx"]]
+    eta = eta_firm[:, row_firm]
+    if discrete:
+        eta = eta + (data["row_std"] @ beta[:, [d.index for d in discrete]].T).T
+    y = data["y_obs"][row_firm]
     log_y = y * _log_sigmoid(eta) + (1 - y) * _log_sigmoid(-eta)
     log_x = np.zeros_like(log_y)
-    for position, item in enumerate(discrete):
-        codes = data["row_codes"][:, position]
+    for k, item in enumerate(discrete):
+        codes = data["row_codes"][:, k]
         linear = np.zeros_like(log_y)
         if item.covariates:
-            linear = np.einsum(
-                "src,sc->sr", rows[:, :, list(item.covariates)], params[f"imp_slopes__{item.term}"]
-            )
+            slopes = params[f"imp_slopes__{item.term}"]
+            at_firm = [c for c, j in enumerate(item.covariates) if j not in position]
+            at_rows = [c for c, j in enumerate(item.covariates) if j in position]
+            if at_firm:
+                columns = [item.covariates[c] for c in at_firm]
+                linear += np.einsum("snc,sc->sn", X[:, :, columns], slopes[:, at_firm])[
+                    :, row_firm
+                ]
+            if at_rows:
+                columns = [position[item.covariates[c]] for c in at_rows]
+                linear += (data["row_std"][:, columns] @ slopes[:, at_rows].T).T
         if item.kind == "binary":
             linear = linear + params[f"imp_intercept__{item.term}"][:, None]
             log_x += codes * _log_sigmoid(linear) + (1 - codes) * _log_sigmoid(-linear)
