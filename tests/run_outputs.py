@@ -166,6 +166,10 @@ JOINT_TABLES = {
 JOINT_FIGURES = {"figures/joint_comparison.png", "figures/joint_calibration.png"}
 JOINT_OTHER = {"report.html", "report.md", "run.json", "joint/joint_comparison.md",
                "joint/joint_posterior.nc", "methods.md"}  # fmt: skip
+# added by `[joint] covariates` (models/tumang_joint.toml has none: its documented numbers
+# are those of the model without them; tests/test_joint_covariates.py runs a spec with them)
+JOINT_COVARIATES_TABLES = {"joint/joint_membership_effects.csv"}
+JOINT_COVARIATES_FIGURES = {"figures/joint_class_membership_covariates.png"}
 
 
 # ---------------------------------------------------------- models/tumang_covariates.toml

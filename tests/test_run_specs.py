@@ -234,41 +234,9 @@ def test_transform_undefined_for_the_data_names_the_key(tmp_path, capsys):
     assert not (tmp_path / "out").exists()
 
 
-@pytest.mark.slow  # the joint model compiles its own graph (about a minute on 2 cores)
-def test_joint_section_runs_through_its_plugin(tmp_path):
-    spec = write_spec(
-        tmp_path,
-        f"""
-        [data]
-        path = "{DATA.as_posix()}"
-        [logistic]
-        outcome = "export"
-        predictors = ["workers", "buyer_network"]
-        bayesian = false
-        [joint]
-        n_classes = 2
-        items = ["mk_small_local_firms", "mk_hub_dependence", "mk_cooperation", "mk_local_finance"]
-        approaches = ["joint"]
-        em_starts = 5
-        collapse = "three"
-        [sampler.quick]
-        draws = 100
-        tune = 100
-        """,
-    )
-    code, printed = run_cli(str(spec), "--out", str(tmp_path / "out"), "--quick")
-    assert code == 0
-    out = tmp_path / "out"
-    effect = pd.read_csv(out / "joint" / "joint_class_effect.csv")
-    assert effect["approach"].tolist() == ["joint"]
-    assert effect["run"].tolist() == ["quick preview"]
-    assert (out / "figures" / "joint_comparison.png").is_file()
-    assert (out / "diagnostics" / "joint_joint.csv").is_file()
-    report = (out / "report.md").read_text()
-    assert "## Does the cluster pattern matter? Joint latent class + logit" in report
-    assert "![Class effect on exporting, by approach: where the joint model's interval" in report
-    assert "the uncertainty of the class assignment (quick preview)]" in report
-    assert "  Joint model, does the cluster pattern matter? class effect: 2" in printed
+# The [joint] section run through the CLI on its own (approaches = ["joint"], with
+# covariates of class membership) is tests/test_joint_covariates.py::
+# test_joint_covariates_run_writes_table_sentences_and_figure: one run checks both.
 
 
 # --------------------------------------------------------------------------- full study (slow)

@@ -52,6 +52,7 @@ from bayes_cluster.common.dims import (
     CATEGORY,
     CHAIN,
     CLASS_CONTRAST,
+    COVARIATE,
     DRAW,
     FIRM,
     INTERCEPT,
@@ -68,7 +69,20 @@ from bayes_cluster.common.latent_class_math import (
     simulate_responses,
 )
 from bayes_cluster.estimators.latent_class import DEFAULT_PRIORS as LATENT_CLASS_PRIORS
-from bayes_cluster.estimators.latent_class import encode_items, relabel_draws
+from bayes_cluster.estimators.latent_class import (
+    MEMBERSHIP_PRIORS,
+    EncodedCovariates,
+    _check_covariate_names,
+    _membership_log_weights_tensor,
+    covariate_scaling,
+    encode_covariates,
+    encode_items,
+    membership_curve_table,
+    membership_effects_table,
+    membership_log_weights,
+    prior_membership_weights,
+    relabel_draws,
+)
 from bayes_cluster.estimators.logistic import DEFAULT_PRIORS as LOGIT_PRIORS
 from bayes_cluster.estimators.logistic import standardisation
 from bayes_cluster.inference.base import BayesianModel
@@ -87,6 +101,7 @@ __all__ = [
     "class_names_from_profiles",
     "classification_error_matrix",
     "fit_em_classes",
+    "joint_priors",
     "merge_priors",
     "prepare_joint_data",
 ]
@@ -104,7 +119,36 @@ DEFAULT_PRIORS: dict[str, Any] = {
 }
 """Default priors of the joint model, as data (standardised predictor scale)."""
 
+
+def joint_priors(covariates: bool = False) -> dict[str, Any]:
+    """Return the joint model's default priors, with or without covariates of membership.
+
+    Parameters
+    ----------
+    covariates : bool
+        True: the class shares come from the membership logit, so ``class_concentration``
+        gives way to :data:`~bayes_cluster.estimators.latent_class.MEMBERSHIP_PRIORS`.
+
+    Returns
+    -------
+    dict
+        Prior name -> prior (a copy).
+
+    Examples
+    --------
+    >>> sorted(set(joint_priors(True)) - set(joint_priors()))
+    ['membership_intercept_sd', 'membership_slope_sd']
+    """
+    if not covariates:
+        return dict(DEFAULT_PRIORS)
+    shares = {k: v for k, v in DEFAULT_PRIORS.items() if k != "class_concentration"}
+    return {**shares, **{k: float(v) for k, v in MEMBERSHIP_PRIORS.items()}}
+
+
 _CONCENTRATIONS = ("class_concentration", "item_concentration")
+# priors given as one positive number: the Dirichlet concentrations and, with covariates of
+# class membership, the membership logit's prior SDs (latent_class.MEMBERSHIP_PRIORS)
+_POSITIVE_NUMBERS = (*_CONCENTRATIONS, *MEMBERSHIP_PRIORS)
 
 Form = Literal["no_class", "two_step", "three_step_ml"]
 
@@ -298,7 +342,7 @@ def merge_priors(defaults: Mapping[str, Any], user: Mapping[str, Any] | None) ->
     merged: dict[str, Any] = {}
     for name, default in defaults.items():
         prior = user.get(name, default)
-        if name in _CONCENTRATIONS:
+        if name in _POSITIVE_NUMBERS:
             if isinstance(prior, bool) or not isinstance(prior, int | float) or prior <= 0:
                 raise ValueError(f"prior {name} must be a positive number, got {prior!r}")
             merged[name] = float(prior)
@@ -313,7 +357,12 @@ def _prior_table(priors: Mapping[str, Any]) -> pd.DataFrame:
 
     rows = []
     for name, prior in priors.items():
-        text = f"Dirichlet({prior:g} * 1)" if name in _CONCENTRATIONS else describe_prior(prior)
+        if name in _CONCENTRATIONS:
+            text = f"Dirichlet({prior:g} * 1)"
+        elif name in MEMBERSHIP_PRIORS:
+            text = f"ZeroSumNormal(sigma={prior:g})"
+        else:
+            text = describe_prior(prior)
         rows.append({"parameter": name, "prior": text, "role": _PRIOR_ROLES[name]})
     return pd.DataFrame(rows).set_index("parameter")
 
@@ -324,6 +373,10 @@ _PRIOR_ROLES = {
     "class_concentration": "pi: class shares (symmetric Dirichlet)",
     "item_concentration": "theta_kj: response probabilities per class and item (Dirichlet)",
     "slope_spread": "tau: spread of class-specific slopes (class_slopes=True only)",
+    "membership_intercept_sd": "delta: class intercepts of the membership logit (sum to zero; "
+    "covariates only)",
+    "membership_slope_sd": "gamma: class slopes of the membership logit per covariate SD "
+    "(sum to zero; covariates only)",
 }
 
 
@@ -598,7 +651,8 @@ class _ExportModel(BayesianModel):
 
     def _diagnostic_variables(self, tree: xr.DataTree) -> list[str]:
         present = tree["posterior"].data_vars
-        return [v for v in ("pi", "theta", "alpha", "beta", "tau") if v in present]
+        names = ("pi", "theta", "alpha", "beta", "tau", "delta", "gamma")
+        return [v for v in names if v in present]
 
     def _fitted_state(self) -> dict[str, Any]:
         return {"class_names": list(self.class_names_)}
@@ -757,6 +811,14 @@ class _ExportModel(BayesianModel):
             tau = posterior["tau"].transpose(CHAIN, DRAW, PREDICTOR)
             for p, predictor in enumerate(tau[PREDICTOR].to_numpy()):
                 pieces.append((f"tau[{predictor}]", tau.to_numpy()[..., p]))
+        if "gamma" in posterior.data_vars:  # the membership logit, against class 1
+            delta = posterior["delta"].transpose(CHAIN, DRAW, CLASS_CONTRAST).to_numpy()
+            gamma = posterior["gamma"].transpose(CHAIN, DRAW, COVARIATE, CLASS_CONTRAST)
+            covariates = gamma[COVARIATE].to_numpy()
+            for k, name in enumerate(self.class_names_[1:]):
+                pieces.append((f"delta[{name}]", delta[..., k]))
+                for p, covariate in enumerate(covariates):
+                    pieces.append((f"gamma[{covariate}, {name}]", gamma.to_numpy()[..., p, k]))
         return pieces
 
     def coefficient_summary(self, hdi_prob: float | None = None) -> pd.DataFrame:
@@ -786,8 +848,9 @@ class _ExportModel(BayesianModel):
         contrasts (``class effect: <class k> - <class 1>``), then the class shares
         ``pi[<class>]``, the item-response probabilities
         ``theta[<class>, <item>, <category>]`` (joint model) and the slope spreads
-        ``tau[<predictor>]`` (class-specific slopes; standardised scale), where the model
-        has them.
+        ``tau[<predictor>]`` (class-specific slopes; standardised scale), and the
+        membership logit's ``delta[<class>]`` and ``gamma[<covariate>, <class>]``
+        (log-odds against class 1, per covariate SD), where the model has them.
 
         Parameters
         ----------
@@ -846,6 +909,7 @@ class _JointFit:
     data: JointData
     reference: tuple[np.ndarray, np.ndarray]
     class_names: list[str]
+    covariates: EncodedCovariates | None = None
 
 
 class JointLatentClassLogit(_ExportModel):
@@ -868,6 +932,29 @@ class JointLatentClassLogit(_ExportModel):
     The class :math:`z_i` is summed out (``logsumexp``), so NUTS samples only continuous
     parameters; the log of the last line, summed over firms, is the model's likelihood
     (a ``pm.Potential``).  Missing item responses drop out of the product over ``j``.
+
+    **Covariates of class membership** (``covariates=[...]``): the class shares then depend
+    on each firm's characteristics :math:`\mathbf{w}_i` (standardised: mean 0, SD 1)
+    through the multinomial logit of
+    :class:`~bayes_cluster.estimators.latent_class.BayesianLatentClass`, which replaces
+    :math:`\pi_k` above:
+
+    .. math::
+
+        \delta \sim \mathrm{ZeroSumNormal}(s_\delta), \qquad
+        \gamma_{p\cdot} \sim \mathrm{ZeroSumNormal}(s_\gamma), \qquad
+        \log P(z_i = k \mid \mathbf{w}_i) = \delta_k + \mathbf{w}_i^\top\gamma_{\cdot k}
+        - \operatorname{logsumexp}_l(\delta_l + \mathbf{w}_i^\top\gamma_{\cdot l}).
+
+    After relabelling (:math:`\delta, \gamma` permuted with the classes) they are stored
+    as log-odds against class 1: ``delta`` :math:`= \delta_k - \delta_1` and ``gamma``
+    :math:`= \gamma_{pk} - \gamma_{p1}` per SD of covariate :math:`p`
+    (:meth:`membership_effects`, :meth:`membership_curve`); ``pi`` is then the mean of the
+    firms' membership probabilities.  A covariate may also be a predictor of the outcome:
+    its slope :math:`\beta_p` is then its direct effect on the outcome *within* a class,
+    and the class effects are adjusted for it (leaving it out of the outcome logit would
+    let a covariate that drives both class and outcome pass its effect off as a class
+    effect).  It may not be an item or the outcome itself.
 
     Priors are symmetric in the class labels, so the posterior has ``K!`` equivalent modes.
     After sampling, every draw is relabelled
@@ -906,9 +993,13 @@ class JointLatentClassLogit(_ExportModel):
         latent class model); ``"none"``: the codes as given.
     priors : mapping, optional
         Overrides of :data:`DEFAULT_PRIORS`, e.g. ``{"intercept": {"dist": "Normal",
-        "mu": 0, "sigma": 2.5}, "item_concentration": 0.5}``.
+        "mu": 0, "sigma": 2.5}, "item_concentration": 0.5}``; with ``covariates`` also
+        :data:`~bayes_cluster.estimators.latent_class.MEMBERSHIP_PRIORS` (and no
+        ``class_concentration``: the shares are the membership logit's).
     hdi_prob : float
         Probability of the reported highest-density intervals.
+    covariates : sequence of str, optional
+        Numeric columns on which class membership depends (multinomial logit).
 
     Examples
     --------
@@ -934,6 +1025,7 @@ class JointLatentClassLogit(_ExportModel):
         collapse: Literal["three", "none"] = "three",
         priors: Mapping[str, Any] | None = None,
         hdi_prob: float = 0.94,
+        covariates: Sequence[str] | None = None,
     ) -> None:
         if isinstance(n_classes, bool) or int(n_classes) != n_classes or n_classes < 2:
             raise ValueError(
@@ -955,7 +1047,19 @@ class JointLatentClassLogit(_ExportModel):
             raise ValueError(f"collapse must be 'three' or 'none', got {collapse!r}")
         self.collapse = collapse
         self.hdi_prob = float(hdi_prob)
-        self.priors = merge_priors(DEFAULT_PRIORS, priors)
+        self.covariates = _check_covariate_names(covariates, self.n_classes)
+        for name in self.covariates or ():
+            if name in self.items:
+                raise ValueError(
+                    f"covariate {name!r} is an item of the classes; a covariate cannot also "
+                    "be an item"
+                )
+            if name == outcome:
+                raise ValueError(
+                    f"covariate {name!r} is the outcome; the outcome cannot also shift class "
+                    "membership (it is explained by the class, not a cause of it)"
+                )
+        self.priors = merge_priors(joint_priors(bool(self.covariates)), priors)
         self.class_names_ = [str(k) for k in _class_coords(self.n_classes)]
 
     def config(self) -> dict[str, Any]:
@@ -965,7 +1069,8 @@ class JointLatentClassLogit(_ExportModel):
         -------
         dict
             ``n_classes``, ``items``, ``predictors``, ``outcome``, ``class_slopes``,
-            ``collapse``, ``priors`` (all of them, as used) and ``hdi_prob``.
+            ``collapse``, ``priors`` (all of them, as used) and ``hdi_prob``; and
+            ``covariates`` when set.
         """
         return {
             "n_classes": self.n_classes,
@@ -976,6 +1081,8 @@ class JointLatentClassLogit(_ExportModel):
             "collapse": self.collapse,
             "priors": json.loads(json.dumps(self.priors)),
             "hdi_prob": self.hdi_prob,
+            # only when set: fits without covariates keep the config they always had
+            **({"covariates": list(self.covariates)} if self.covariates else {}),
         }
 
     def prepare(self, frame: pd.DataFrame) -> JointData:
@@ -998,24 +1105,43 @@ class JointLatentClassLogit(_ExportModel):
             collapse=self.collapse,
         )
 
-    def build_model(self, frame: pd.DataFrame | JointData):
+    def build_model(
+        self,
+        frame: pd.DataFrame | JointData,
+        covariates: EncodedCovariates | None = None,
+    ):
         """Build the PyMC model (class marginalised; data in ``pm.Data`` containers).
 
         Parameters
         ----------
         frame : pandas.DataFrame or JointData
             The survey, or its prepared arrays.
+        covariates : EncodedCovariates, optional
+            The encoded covariates of class membership (default: read from ``frame``
+            when it is a survey frame and the model has ``covariates``).
 
         Returns
         -------
         pymc.Model
-            With ``pm.Data`` ``item_indicators``, ``design`` and ``y`` (swappable with
-            nutpie's ``with_data`` for data of the same shape) and the potential
-            ``likelihood``.
+            With ``pm.Data`` ``item_indicators``, ``design`` and ``y`` (and, with
+            covariates, ``covariates``; swappable with nutpie's ``with_data`` for data of
+            the same shape) and the potential ``likelihood``.
+
+        Raises
+        ------
+        ValueError
+            When the model has covariates and their values are not known.
         """
         import pymc as pm
         import pytensor.tensor as pt
 
+        if covariates is None and self.covariates and isinstance(frame, pd.DataFrame):
+            covariates = encode_covariates(frame, self.covariates)
+        if self.covariates and covariates is None:
+            raise ValueError(
+                f"this model has covariates {list(self.covariates)}: build it from the "
+                "survey frame (or pass covariates=) so their values are known"
+            )
         data = frame if isinstance(frame, JointData) else self.prepare(frame)
         n, n_items, n_categories = data.item_indicators.shape
         coords = {
@@ -1025,7 +1151,7 @@ class JointLatentClassLogit(_ExportModel):
             LATENT_CLASS: _class_coords(self.n_classes),
             PREDICTOR: list(data.predictors),
         }
-        shares_a = self.priors["class_concentration"]
+        shares_a = self.priors.get("class_concentration")
         theta_a = self.priors["item_concentration"]
         with pm.Model(coords=coords) as model:
             indicators = pm.Data(
@@ -1033,7 +1159,14 @@ class JointLatentClassLogit(_ExportModel):
             )
             design = pm.Data("design", data.design, dims=(FIRM, PREDICTOR))
             y = pm.Data("y", data.y, dims=FIRM)
-            pi = pm.Dirichlet("pi", a=np.full(self.n_classes, shares_a), dims=LATENT_CLASS)
+            if covariates is not None:
+                # log P(z_i = k | w_i), (firm, class): latent_class's membership logit
+                log_weights = _membership_log_weights_tensor(
+                    covariates, self.priors, intercept="delta"
+                )
+            else:
+                pi = pm.Dirichlet("pi", a=np.full(self.n_classes, shares_a), dims=LATENT_CLASS)
+                log_weights = pt.log(pi)[None, :]
             theta = pm.Dirichlet(
                 "theta",
                 a=np.full((self.n_classes, n_items, n_categories), theta_a),
@@ -1049,7 +1182,7 @@ class JointLatentClassLogit(_ExportModel):
             log_outcome = y[:, None] * eta - pt.softplus(eta)
             pm.Potential(
                 "likelihood",
-                pt.logsumexp(pt.log(pi)[None, :] + log_items + log_outcome, axis=1).sum(),
+                pt.logsumexp(log_weights + log_items + log_outcome, axis=1).sum(),
             )
         return model
 
@@ -1089,7 +1222,13 @@ class JointLatentClassLogit(_ExportModel):
         rng = np.random.default_rng(random_seed)
         n, n_items, n_categories = data.item_indicators.shape
         k = self.n_classes
-        pi = rng.dirichlet(np.full(k, self.priors["class_concentration"]), size=draws)
+        if self.covariates:
+            x = encode_covariates(frame, self.covariates).values
+            # each firm's own class weights (draw, firm, class); pi is their mean
+            weights = prior_membership_weights(x, k, self.priors, rng, draws)
+            pi = weights.mean(axis=1)
+        else:
+            pi = rng.dirichlet(np.full(k, self.priors["class_concentration"]), size=draws)
         theta = rng.dirichlet(
             np.full(n_categories, self.priors["item_concentration"]), size=(draws, k, n_items)
         )
@@ -1102,7 +1241,14 @@ class JointLatentClassLogit(_ExportModel):
             )
         else:
             slopes = np.broadcast_to(beta[:, None, :], (draws, k, len(data.predictors)))
-        classes, items = simulate_responses(rng, pi, theta, n)  # (draw, firm), (.., item)
+        if self.covariates:
+            classes = draw_categories(rng, weights)  # (draw, firm)
+            answers = theta[
+                np.arange(draws)[:, None, None], classes[..., None], np.arange(n_items)
+            ]
+            items = draw_categories(rng, answers) + 1  # (draw, firm, item)
+        else:
+            classes, items = simulate_responses(rng, pi, theta, n)  # (draw, firm), (.., item)
         draw_index = np.arange(draws)[:, None]
         eta = alpha[draw_index, classes] + np.einsum(
             "np,dnp->dn", data.design, slopes[draw_index, classes]
@@ -1222,42 +1368,59 @@ class JointLatentClassLogit(_ExportModel):
         em_seed: int | None = None,
     ) -> _JointFit:
         data = self.prepare(frame)
+        covariates = encode_covariates(frame, self.covariates) if self.covariates else None
         if reference is None:
             reference = _em_reference(data, self.n_classes, em_starts, em_seed)
         reference = check_reference(reference, self.n_classes, data)
-        return _JointFit(data, reference, class_names_from_profiles(reference[1], data))
+        names = class_names_from_profiles(reference[1], data)
+        return _JointFit(data, reference, names, covariates)
 
     def _build(self, prepared: _JointFit):
-        return self.build_model(prepared.data)
+        return self.build_model(prepared.data, prepared.covariates)
 
     def _compile_key(self, prepared: _JointFit) -> tuple:
+        membership = ("covariates", len(self.covariates)) if self.covariates else ()
         return (
             self.n_classes,
             self.class_slopes,
             _priors_json(self.priors),
             prepared.data.item_indicators.shape,
             prepared.data.design.shape,
+            *membership,
         )
 
     def _sampler_data(self, prepared: _JointFit) -> dict[str, np.ndarray]:
         data = prepared.data
-        return {"item_indicators": data.item_indicators, "design": data.design, "y": data.y}
+        values = {"item_indicators": data.item_indicators, "design": data.design, "y": data.y}
+        if prepared.covariates is not None:
+            values["covariates"] = prepared.covariates.values
+            values["membership_intercept_sd"] = np.asarray(self.priors["membership_intercept_sd"])
+            values["membership_slope_sd"] = np.asarray(self.priors["membership_slope_sd"])
+        return values
 
     def _postprocess(
         self, raw: xr.DataTree, prepared: _JointFit, settings: SamplerSettings
     ) -> xr.DataTree:
         self.class_names_ = list(prepared.class_names)
         self.data_ = prepared.data
-        return self._assemble(raw, prepared.data, prepared.reference, settings.seed)
+        return self._assemble(
+            raw, prepared.data, prepared.reference, settings.seed, prepared.covariates
+        )
 
     def _provenance_extra(self, prepared: _JointFit) -> dict[str, Any]:
-        return {
+        extra = {
             "n_classes": self.n_classes,
             "class_slopes": self.class_slopes,
             "priors": _priors_json(self.priors),
             "relabelled": "per draw, to the reference profile (latent_class.relabel_draws)",
             "class_names": "; ".join(prepared.class_names),
         }
+        if prepared.covariates is not None:
+            extra["membership_model"] = (
+                "multinomial logit on standardised covariates, sum-to-zero priors; stored "
+                "as log-odds against class 1"
+            )
+        return extra
 
     def _assemble(
         self,
@@ -1265,17 +1428,32 @@ class JointLatentClassLogit(_ExportModel):
         data: JointData,
         reference: tuple[np.ndarray, np.ndarray],
         seed: int | None,
+        covariates: EncodedCovariates | None = None,
     ) -> xr.DataTree:
         from scipy.special import expit, logsumexp
 
         posterior = raw["posterior"].to_dataset()
-        pi = posterior["pi"].transpose(CHAIN, DRAW, LATENT_CLASS).to_numpy()
         theta = posterior["theta"].transpose(CHAIN, DRAW, LATENT_CLASS, ITEM, CATEGORY).to_numpy()
         alpha = posterior["alpha"].transpose(CHAIN, DRAW, LATENT_CLASS).to_numpy()
+        if covariates is not None:
+            delta = posterior["delta"].transpose(CHAIN, DRAW, LATENT_CLASS).to_numpy()
+            gamma = posterior["gamma"].transpose(CHAIN, DRAW, LATENT_CLASS, COVARIATE)
+            gamma = gamma.to_numpy()  # class before covariate: permuted on axis 2
+            log_weights = membership_log_weights(
+                delta, np.swapaxes(gamma, -1, -2), covariates.values
+            )
+            pi = np.exp(log_weights).mean(axis=2)  # the firms' mean class weights
+        else:
+            pi = posterior["pi"].transpose(CHAIN, DRAW, LATENT_CLASS).to_numpy()
         permutation = _chain_draw_permutation(pi, theta, reference)
         pi = _apply_permutation(pi, permutation, axis=2)
         theta = _apply_permutation(theta, permutation, axis=2)
         alpha = _apply_permutation(alpha, permutation, axis=2)
+        if covariates is not None:
+            # the membership logit's classes move with the classes they describe
+            delta = _apply_permutation(delta, permutation, axis=2)
+            gamma = np.swapaxes(_apply_permutation(gamma, permutation, axis=2), -1, -2)
+            log_weights = membership_log_weights(delta, gamma, covariates.values)
         if self.class_slopes:
             beta_common = posterior["beta"].transpose(CHAIN, DRAW, PREDICTOR).to_numpy()
             tau = posterior["tau"].transpose(CHAIN, DRAW, PREDICTOR).to_numpy()
@@ -1289,8 +1467,13 @@ class JointLatentClassLogit(_ExportModel):
         # per-draw, per-firm, per-class pieces of the likelihood
         flat = data.item_indicators.reshape(data.n_firms, -1)
         log_theta = safe_log(theta).reshape(n_chains, n_draws, self.n_classes, -1)
-        # log pi_k p(u_i | k): the latent class model's joint, (chain, draw, firm, class)
-        log_prior_class = np.swapaxes(log_joint(flat, np.log(pi), log_theta), -1, -2)
+        # log pi_k p(u_i | k): the latent class model's joint, (chain, draw, firm, class);
+        # with covariates each firm's own log P(z_i = k | w_i) in place of log pi_k
+        if covariates is None:
+            log_prior_class = np.swapaxes(log_joint(flat, np.log(pi), log_theta), -1, -2)
+        else:
+            log_items_k = log_joint(flat, np.zeros_like(pi), log_theta)
+            log_prior_class = np.swapaxes(log_items_k, -1, -2) + log_weights
         if self.class_slopes:
             eta = alpha[:, :, None, :] + np.einsum("np,cdkp->cdnk", data.design, beta)
         else:
@@ -1320,6 +1503,21 @@ class JointLatentClassLogit(_ExportModel):
             variables["tau"] = xr.DataArray(tau, dims=(CHAIN, DRAW, PREDICTOR))
         else:
             variables["beta"] = xr.DataArray(beta, dims=(CHAIN, DRAW, PREDICTOR))
+        if covariates is not None:
+            # log-odds against class 1: the sum-to-zero parameters differ from them by a
+            # constant per draw, which the softmax ignores
+            variables["delta"] = xr.DataArray(
+                delta[..., 1:] - delta[..., :1], dims=(CHAIN, DRAW, CLASS_CONTRAST)
+            )
+            variables["gamma"] = xr.DataArray(
+                gamma[..., 1:] - gamma[..., :1], dims=(CHAIN, DRAW, COVARIATE, CLASS_CONTRAST)
+            )
+            variables["delta"].attrs["meaning"] = (
+                "log-odds of class k against class 1 for a firm at the covariates' means"
+            )
+            variables["gamma"].attrs["meaning"] = (
+                "change in the log-odds of class k against class 1 per SD of the covariate"
+            )
         coords = {
             CHAIN: np.arange(n_chains),
             DRAW: np.arange(n_draws),
@@ -1330,6 +1528,8 @@ class JointLatentClassLogit(_ExportModel):
             CLASS_CONTRAST: _contrast_labels(self.class_names_),
             FIRM: list(data.firm_ids),
         }
+        if covariates is not None:
+            coords[COVARIATE] = list(covariates.names)
 
         def dataset(values: dict[str, xr.DataArray]) -> xr.Dataset:
             ds = xr.Dataset(values)
@@ -1359,7 +1559,25 @@ class JointLatentClassLogit(_ExportModel):
         }
         if data.outcome != "export":  # LOO reads the outcome's name
             groups["log_likelihood"] = groups["log_likelihood"].rename({"export": data.outcome})
-        return xr.DataTree.from_dict(groups)
+        if covariates is not None:
+            membership = xr.DataArray(np.exp(log_weights), dims=(CHAIN, DRAW, FIRM, LATENT_CLASS))
+            membership.attrs["meaning"] = (
+                "P(class k | covariates) of each firm, before its answers are seen"
+            )
+            groups["class_membership"]["membership_probability"] = membership
+            groups["constant_data"]["covariates"] = xr.DataArray(
+                covariates.raw,
+                dims=(FIRM, COVARIATE),
+                coords={COVARIATE: list(covariates.names)},
+                attrs={"scale": "as given (not standardised)"},
+            )
+        tree = xr.DataTree.from_dict(groups)
+        if covariates is not None:
+            tree.attrs["covariates"] = ",".join(covariates.names)
+            tree.attrs["covariate_means"] = ",".join(repr(float(v)) for v in covariates.means)
+            tree.attrs["covariate_scales"] = ",".join(repr(float(v)) for v in covariates.scales)
+            tree.attrs["membership_reference_class"] = "1 (the reference profile's largest class)"
+        return tree
 
     def class_probabilities(self) -> pd.DataFrame:
         r"""Each firm's posterior class probabilities :math:`p(z_i = k \mid \text{data})`.
@@ -1375,6 +1593,99 @@ class JointLatentClassLogit(_ExportModel):
             probabilities.transpose(FIRM, LATENT_CLASS).to_numpy(),
             index=pd.Index(idata["class_membership"][FIRM].to_numpy(), name=FIRM),
             columns=self.class_names_,
+        )
+
+    # ---------------------------------------------------------------- membership covariates
+    def _require_covariates(self) -> xr.DataTree:
+        tree = self._require_fit()
+        if "gamma" not in tree["posterior"].data_vars:
+            raise ValueError(
+                "this fit has no covariates of class membership: fit "
+                f"{type(self).__name__}(..., covariates=[...]) first"
+            )
+        return tree
+
+    def membership_effects(self, hdi_prob: float | None = None) -> pd.DataFrame:
+        r"""Covariate effects on class membership: log-odds of class k against class 1.
+
+        :math:`\gamma_{pk} - \gamma_{p1}`, the change in
+        :math:`\log P(z = k \mid w) / P(z = 1 \mid w)` when covariate :math:`p` rises by
+        one standard deviation (of the fitted firms), the others held; the same table as
+        :meth:`~bayes_cluster.estimators.latent_class.BayesianLatentClass.membership_effects`
+        (:func:`~bayes_cluster.estimators.latent_class.membership_effects_table`).
+
+        Parameters
+        ----------
+        hdi_prob : float, optional
+            Mass of the highest-density interval (default :attr:`hdi_prob`).
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per (covariate, class k >= 2): ``covariate``, ``latent_class``,
+            ``reference_class``, ``log_odds``, ``sd``, ``hdi_lower``, ``hdi_upper``,
+            ``odds_ratio``, ``p_positive``, ``r_hat``, ``ess_bulk``, ``ess_tail``,
+            ``covariate_sd``.
+
+        Raises
+        ------
+        ValueError
+            When the fit has no covariates.
+        """
+        tree = self._require_covariates()
+        names, _, scales = covariate_scaling(tree)
+        gamma = tree["posterior"]["gamma"].transpose(CHAIN, DRAW, COVARIATE, CLASS_CONTRAST)
+        return membership_effects_table(gamma.to_numpy(), names, scales, self._hdi(hdi_prob))
+
+    def membership_curve(
+        self,
+        covariate: str,
+        grid: Sequence[float] | np.ndarray | None = None,
+        hdi_prob: float | None = None,
+    ) -> pd.DataFrame:
+        r"""P(class k | covariate) as one covariate varies, the others at their means.
+
+        As :meth:`~bayes_cluster.estimators.latent_class.BayesianLatentClass.membership_curve`
+        (:func:`~bayes_cluster.estimators.latent_class.membership_curve_table`), from
+        ``delta`` and ``gamma``.
+
+        Parameters
+        ----------
+        covariate : str
+            One of the fit's covariates.
+        grid : array-like, optional
+            Values of the covariate on its own scale (default: 50 values over the fitted
+            firms' range).
+        hdi_prob : float, optional
+            Mass of the highest-density interval (default :attr:`hdi_prob`).
+
+        Returns
+        -------
+        pandas.DataFrame
+            Long: ``covariate``, ``value``, ``latent_class``, ``mean``, ``hdi_lower``,
+            ``hdi_upper``.
+
+        Raises
+        ------
+        ValueError
+            When the fit has no covariates or ``covariate`` is not one of them.
+        """
+        tree = self._require_covariates()
+        names, means, scales = covariate_scaling(tree)
+        if covariate not in names:
+            raise ValueError(
+                f"{covariate!r} is not a covariate of this fit; its covariates: {', '.join(names)}"
+            )
+        p = names.index(covariate)
+        if grid is None:
+            values = tree["constant_data"]["covariates"].sel({COVARIATE: covariate}).to_numpy()
+            grid = np.linspace(values.min(), values.max(), 50)
+        posterior = tree["posterior"]
+        delta = posterior["delta"].transpose(CHAIN, DRAW, CLASS_CONTRAST).to_numpy()
+        gamma = posterior["gamma"].sel({COVARIATE: covariate})
+        gamma = gamma.transpose(CHAIN, DRAW, CLASS_CONTRAST).to_numpy()
+        return membership_curve_table(
+            delta, gamma, covariate, grid, means[p], scales[p], self._hdi(hdi_prob)
         )
 
 

@@ -92,7 +92,11 @@ __all__ = [
     "EncodedItems",
     "encode_covariates",
     "encode_items",
+    "covariate_scaling",
+    "membership_curve_table",
+    "membership_effects_table",
     "membership_log_weights",
+    "prior_membership_weights",
     "relabel_draws",
 ]
 
@@ -776,12 +780,15 @@ def _check_covariate_names(covariates: Sequence[str] | None, n_classes: int):
     return names
 
 
-def _membership_log_weights_tensor(covariates: EncodedCovariates, priors: Mapping[str, float]):
+def _membership_log_weights_tensor(
+    covariates: EncodedCovariates, priors: Mapping[str, float], *, intercept: str = "alpha"
+):
     r"""Inside a PyMC model: :math:`\log P(z_i = k \mid x_i)`, shape (firm, class).
 
     :math:`\eta_{ik} = \alpha_k + \sum_p x_{ip}\gamma_{pk}` with sum-to-zero
     :math:`\alpha` and :math:`\gamma_{p\cdot}` (no class is special while sampling, so the
-    label-switching modes stay equal), log-softmaxed over the classes.
+    label-switching modes stay equal), log-softmaxed over the classes.  ``intercept``
+    names the intercepts' variable (the joint model's ``alpha`` is its export logit's).
     """
     import pymc as pm
     import pytensor.tensor as pt
@@ -794,7 +801,7 @@ def _membership_log_weights_tensor(covariates: EncodedCovariates, priors: Mappin
         "membership_intercept_sd", np.asarray(priors["membership_intercept_sd"])
     )
     slope_sd = pm.Data("membership_slope_sd", np.asarray(priors["membership_slope_sd"]))
-    alpha = pm.ZeroSumNormal("alpha", sigma=intercept_sd, dims=LATENT_CLASS)
+    alpha = pm.ZeroSumNormal(intercept, sigma=intercept_sd, dims=LATENT_CLASS)
     gamma = pm.ZeroSumNormal("gamma", sigma=slope_sd, dims=(COVARIATE, LATENT_CLASS))
     eta = alpha[None, :] + pt.dot(x, gamma)
     return eta - pt.logsumexp(eta, axis=1, keepdims=True)
@@ -826,6 +833,192 @@ def membership_log_weights(alpha: np.ndarray, gamma: np.ndarray, x: np.ndarray) 
     eta = alpha[..., None, :] + np.einsum("fp,...pk->...fk", x, gamma)
     peak = eta.max(axis=-1, keepdims=True)
     return eta - peak - np.log(np.exp(eta - peak).sum(axis=-1, keepdims=True))
+
+
+def membership_effects_table(
+    gamma: np.ndarray, names: Sequence[str], scales: np.ndarray, hdi_prob: float = 0.94
+) -> pd.DataFrame:
+    r"""Summarise a membership logit's slopes: log-odds of class k against class 1 per SD.
+
+    The table of :meth:`BayesianLatentClass.membership_effects` (and of the joint model's),
+    from the draws of :math:`\gamma_{pk} - \gamma_{p1}`.
+
+    Parameters
+    ----------
+    gamma : numpy.ndarray
+        Shape (chain, draw, covariate, class - 1): slopes against class 1, per SD of each
+        standardised covariate (column ``c`` is class ``c + 2``).
+    names : sequence of str
+        The covariates.
+    scales : numpy.ndarray
+        Shape (covariate,): one SD of each covariate on its own scale.
+    hdi_prob : float
+        Mass of the highest-density interval.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (covariate, class k >= 2): ``covariate``, ``latent_class``,
+        ``reference_class`` (1), ``log_odds`` (posterior mean), ``sd``, ``hdi_lower``,
+        ``hdi_upper``, ``odds_ratio`` (exp of the mean), ``p_positive``, ``r_hat``,
+        ``ess_bulk``, ``ess_tail``, ``covariate_sd``.
+    """
+    from bayes_cluster.inference.summaries import summary_table
+
+    if not 0 < hdi_prob < 1:
+        raise ValueError(f"hdi_prob must be in (0, 1), got {hdi_prob}")
+    gamma = np.asarray(gamma, dtype=float)
+    classes = np.arange(2, gamma.shape[-1] + 2)
+    draws = xr.Dataset(
+        {"gamma": ((CHAIN, DRAW, COVARIATE, CLASS_CONTRAST), gamma)},
+        coords={COVARIATE: list(names), CLASS_CONTRAST: classes},
+    )
+    table = summary_table(draws, ["gamma"], hdi_prob)
+    rows = []
+    for p, name in enumerate(names):
+        for c, k in enumerate(classes):
+            row = table.loc[f"gamma[{name}, {k}]"]
+            rows.append(
+                {
+                    "covariate": name,
+                    LATENT_CLASS: int(k),
+                    "reference_class": 1,
+                    "log_odds": row["mean"],
+                    "sd": row["sd"],
+                    "hdi_lower": row["hdi_lower"],
+                    "hdi_upper": row["hdi_upper"],
+                    "odds_ratio": float(np.exp(row["mean"])),
+                    "p_positive": float((gamma[:, :, p, c] > 0).mean()),
+                    "r_hat": row["r_hat"],
+                    "ess_bulk": row["ess_bulk"],
+                    "ess_tail": row["ess_tail"],
+                    "covariate_sd": float(scales[p]),
+                }
+            )
+    frame = pd.DataFrame(rows)
+    frame.attrs["hdi_prob"] = hdi_prob
+    return frame
+
+
+def membership_curve_table(
+    alpha: np.ndarray,
+    gamma: np.ndarray,
+    covariate: str,
+    grid: Sequence[float] | np.ndarray,
+    mean: float,
+    scale: float,
+    hdi_prob: float = 0.94,
+) -> pd.DataFrame:
+    r"""P(class k | covariate) over a grid of one covariate, the others at their means.
+
+    Per draw :math:`\mathrm{softmax}_k(\alpha_k + \gamma_k (x - \bar x) / s)` with class
+    1's :math:`\alpha, \gamma` at 0; the posterior mean and HDI at every grid value (the
+    curve of :meth:`BayesianLatentClass.membership_curve` and of the joint model's).
+
+    Parameters
+    ----------
+    alpha, gamma : numpy.ndarray
+        Shape (..., class - 1): intercepts and this covariate's slopes against class 1.
+    covariate : str
+        The covariate's name (a column of the result).
+    grid : array-like
+        Values of the covariate on its own scale.
+    mean, scale : float
+        The mean and SD the covariate was standardised with.
+    hdi_prob : float
+        Mass of the highest-density interval.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Long: ``covariate``, ``value``, ``latent_class``, ``mean``, ``hdi_lower``,
+        ``hdi_upper``.
+    """
+    from bayes_cluster.inference.summaries import hdi
+
+    grid = np.asarray(grid, dtype=float).reshape(-1)
+    alpha = np.asarray(alpha, dtype=float).reshape(-1, np.shape(alpha)[-1])
+    gamma = np.asarray(gamma, dtype=float).reshape(-1, np.shape(gamma)[-1])
+    n_classes = alpha.shape[-1] + 1
+    x = (grid - mean) / scale
+    eta = np.zeros((len(alpha), len(grid), n_classes))
+    eta[..., 1:] = alpha[:, None, :] + x[None, :, None] * gamma[:, None, :]
+    eta -= eta.max(axis=-1, keepdims=True)
+    probability = np.exp(eta)
+    probability /= probability.sum(axis=-1, keepdims=True)
+    rows = []
+    for g, value in enumerate(grid):
+        for k in range(n_classes):
+            lower, upper = hdi(probability[:, g, k], hdi_prob)
+            rows.append(
+                {
+                    "covariate": covariate,
+                    "value": float(value),
+                    LATENT_CLASS: k + 1,
+                    "mean": float(probability[:, g, k].mean()),
+                    "hdi_lower": lower,
+                    "hdi_upper": upper,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def prior_membership_weights(
+    x: np.ndarray,
+    n_classes: int,
+    priors: Mapping[str, float],
+    rng: np.random.Generator,
+    draws: int,
+) -> np.ndarray:
+    r"""Prior draws of each firm's class weights from its standardised covariates.
+
+    A ZeroSumNormal draw is a normal draw minus its mean over the classes.
+
+    Parameters
+    ----------
+    x : numpy.ndarray
+        Shape (firm, covariate): standardised covariates.
+    n_classes : int
+        Number of classes.
+    priors : mapping
+        ``membership_intercept_sd`` and ``membership_slope_sd`` (:data:`MEMBERSHIP_PRIORS`).
+    rng : numpy.random.Generator
+        Random generator.
+    draws : int
+        Number of prior draws.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (draw, firm, class): :math:`P(z_i = k \mid x_i)` per draw.
+    """
+    k = n_classes
+    alpha = rng.normal(0.0, priors["membership_intercept_sd"], size=(draws, k))
+    gamma = rng.normal(0.0, priors["membership_slope_sd"], size=(draws, x.shape[1], k))
+    alpha -= alpha.mean(axis=-1, keepdims=True)
+    gamma -= gamma.mean(axis=-1, keepdims=True)
+    return np.exp(membership_log_weights(alpha, gamma, x))
+
+
+def covariate_scaling(tree: xr.DataTree) -> tuple[tuple[str, ...], np.ndarray, np.ndarray]:
+    """Return a fit's covariate names and the means and SDs they were standardised with.
+
+    Parameters
+    ----------
+    tree : xarray.DataTree
+        A fit with covariates of class membership (its ``attrs`` name them).
+
+    Returns
+    -------
+    tuple
+        Names, means and SDs (``attrs`` ``covariates``, ``covariate_means``,
+        ``covariate_scales``).
+    """
+    attrs = tree.attrs
+    names = tuple(attrs["covariates"].split(","))
+    means = np.array([float(v) for v in attrs["covariate_means"].split(",")])
+    scales = np.array([float(v) for v in attrs["covariate_scales"].split(",")])
+    return names, means, scales
 
 
 def _class_posterior_by_firm(
@@ -1193,7 +1386,7 @@ class BayesianLatentClass(BayesianModel):
             ``"nutpie"`` (default): compiled once per data shape and number of classes
             and re-used with new data or priors in the same process; the faster choice
             here (compile about 16 s, 4 x 2000 iterations about 2 s on an idle 2-core
-            machine).  ``"pymc"``: PyMC's NUTS (C backend, cached across processes).
+            machine).  ``"pymc"``: PyMC's NUTS (compiled code cached across processes).
         reference : {"em", "draw"}
             Start of the relabelling pivot: the maximum-likelihood EM solution (default)
             or the draw with the highest log density.
@@ -1615,11 +1808,7 @@ class BayesianLatentClass(BayesianModel):
 
     def _covariate_scaling(self) -> tuple[tuple[str, ...], np.ndarray, np.ndarray]:
         """Covariate names and the means and SDs they were standardised with."""
-        attrs = self._require_covariates().attrs
-        names = tuple(attrs["covariates"].split(","))
-        means = np.array([float(v) for v in attrs["covariate_means"].split(",")])
-        scales = np.array([float(v) for v in attrs["covariate_scales"].split(",")])
-        return names, means, scales
+        return covariate_scaling(self._require_covariates())
 
     def membership_effects(self, hdi_prob: float = 0.94) -> pd.DataFrame:
         r"""Covariate effects on class membership: log-odds of class k against class 1.
@@ -1648,39 +1837,10 @@ class BayesianLatentClass(BayesianModel):
         ValueError
             When the fit has no covariates.
         """
-        from bayes_cluster.inference.summaries import summary_table
-
-        if not 0 < hdi_prob < 1:
-            raise ValueError(f"hdi_prob must be in (0, 1), got {hdi_prob}")
         tree = self._require_covariates()
         names, _, scales = self._covariate_scaling()
-        posterior = tree["posterior"].to_dataset()
-        table = summary_table(posterior, ["gamma"], hdi_prob)
-        gamma = posterior["gamma"].transpose(CHAIN, DRAW, COVARIATE, CLASS_CONTRAST).to_numpy()
-        rows = []
-        for p, name in enumerate(names):
-            for c, k in enumerate(posterior[CLASS_CONTRAST].to_numpy()):
-                row = table.loc[f"gamma[{name}, {k}]"]
-                rows.append(
-                    {
-                        "covariate": name,
-                        LATENT_CLASS: int(k),
-                        "reference_class": 1,
-                        "log_odds": row["mean"],
-                        "sd": row["sd"],
-                        "hdi_lower": row["hdi_lower"],
-                        "hdi_upper": row["hdi_upper"],
-                        "odds_ratio": float(np.exp(row["mean"])),
-                        "p_positive": float((gamma[:, :, p, c] > 0).mean()),
-                        "r_hat": row["r_hat"],
-                        "ess_bulk": row["ess_bulk"],
-                        "ess_tail": row["ess_tail"],
-                        "covariate_sd": float(scales[p]),
-                    }
-                )
-        frame = pd.DataFrame(rows)
-        frame.attrs["hdi_prob"] = hdi_prob
-        return frame
+        gamma = tree["posterior"]["gamma"].transpose(CHAIN, DRAW, COVARIATE, CLASS_CONTRAST)
+        return membership_effects_table(gamma.to_numpy(), names, scales, hdi_prob)
 
     def membership_curve(
         self,
@@ -1715,8 +1875,6 @@ class BayesianLatentClass(BayesianModel):
         ValueError
             When the fit has no covariates or ``covariate`` is not one of them.
         """
-        from bayes_cluster.inference.summaries import hdi
-
         tree = self._require_covariates()
         names, means, scales = self._covariate_scaling()
         if covariate not in names:
@@ -1727,34 +1885,11 @@ class BayesianLatentClass(BayesianModel):
         if grid is None:
             values = tree["constant_data"]["covariates"].sel({COVARIATE: covariate}).to_numpy()
             grid = np.linspace(values.min(), values.max(), 50)
-        grid = np.asarray(grid, dtype=float).reshape(-1)
         posterior = tree["posterior"]
         alpha = posterior["alpha"].transpose(CHAIN, DRAW, CLASS_CONTRAST).to_numpy()
         gamma = posterior["gamma"].sel({COVARIATE: covariate})
         gamma = gamma.transpose(CHAIN, DRAW, CLASS_CONTRAST).to_numpy()
-        alpha = alpha.reshape(-1, alpha.shape[-1])
-        gamma = gamma.reshape(-1, gamma.shape[-1])
-        x = (grid - means[p]) / scales[p]
-        eta = np.zeros((len(alpha), len(grid), self.n_classes))
-        eta[..., 1:] = alpha[:, None, :] + x[None, :, None] * gamma[:, None, :]
-        eta -= eta.max(axis=-1, keepdims=True)
-        probability = np.exp(eta)
-        probability /= probability.sum(axis=-1, keepdims=True)
-        rows = []
-        for g, value in enumerate(grid):
-            for k in range(self.n_classes):
-                lower, upper = hdi(probability[:, g, k], hdi_prob)
-                rows.append(
-                    {
-                        "covariate": covariate,
-                        "value": float(value),
-                        LATENT_CLASS: k + 1,
-                        "mean": float(probability[:, g, k].mean()),
-                        "hdi_lower": lower,
-                        "hdi_upper": upper,
-                    }
-                )
-        return pd.DataFrame(rows)
+        return membership_curve_table(alpha, gamma, covariate, grid, means[p], scales[p], hdi_prob)
 
     def class_probabilities(self) -> pd.DataFrame:
         r"""Each firm's posterior class probabilities and its most probable class.
@@ -2034,12 +2169,7 @@ class BayesianLatentClass(BayesianModel):
                 "(the covariates' values are needed), not from encoded items"
             )
         x = encode_covariates(frame, self.covariates).values
-        k = self.n_classes
-        alpha = rng.normal(0.0, self.priors["membership_intercept_sd"], size=(draws, k))
-        gamma = rng.normal(0.0, self.priors["membership_slope_sd"], size=(draws, x.shape[1], k))
-        alpha -= alpha.mean(axis=-1, keepdims=True)
-        gamma -= gamma.mean(axis=-1, keepdims=True)
-        return np.exp(membership_log_weights(alpha, gamma, x))
+        return prior_membership_weights(x, self.n_classes, self.priors, rng, draws)
 
     def sample_prior_predictive(
         self,

@@ -12,6 +12,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from bayes_cluster.common.dims import LATENT_CLASS
+from bayes_cluster.estimators.joint import JointLatentClassLogit
 from bayes_cluster.estimators.latent_class import BayesianLatentClass
 from bayes_cluster.plots.style import palette, styled
 
@@ -20,7 +21,7 @@ __all__ = ["plot_membership_curves"]
 
 @styled
 def plot_membership_curves(
-    model: BayesianLatentClass,
+    model: BayesianLatentClass | JointLatentClassLogit,
     *,
     covariates: Sequence[str] | None = None,
     hdi_prob: float = 0.94,
@@ -35,8 +36,8 @@ def plot_membership_curves(
 
     Parameters
     ----------
-    model : BayesianLatentClass
-        A model fitted with ``covariates``.
+    model : BayesianLatentClass or JointLatentClassLogit
+        A model fitted with ``covariates`` (both have ``membership_curve``).
     covariates : sequence of str, optional
         The covariates to draw (default: all of the fit's).
     hdi_prob : float

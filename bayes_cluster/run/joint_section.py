@@ -22,7 +22,8 @@ from bayes_cluster.analyses.class_approaches import (
     compare_class_approaches,
 )
 from bayes_cluster.common.latent_class_math import LIKERT_THREE_LEVELS
-from bayes_cluster.estimators.joint import DEFAULT_PRIORS, merge_priors
+from bayes_cluster.estimators.joint import JointLatentClassLogit, joint_priors, merge_priors
+from bayes_cluster.estimators.latent_class import MEMBERSHIP_PRIORS, encode_covariates
 from bayes_cluster.run.collapse import Collapse, check_collapse, parse_collapse
 from bayes_cluster.surveys.codebook import TUMANG_PREDICTORS
 from bayes_cluster.surveys.markusen import MARKUSEN_ITEMS
@@ -57,6 +58,9 @@ class JointSpec:
         Random starts of the step-1 EM fit.
     priors : dict
         Prior overrides: the ``[logistic]`` intercept/slope priors, then ``[joint.priors]``.
+    covariates : tuple of str
+        Covariates of class membership (numeric columns; empty: the class shares are
+        the same for every firm).
     """
 
     n_classes: int = 2
@@ -68,6 +72,7 @@ class JointSpec:
     approaches: tuple[str, ...] = ("no_class", "two_step", "three_step_ml", "joint")
     em_starts: int = 50
     priors: dict[str, dict[str, Any]] = field(default_factory=dict)
+    covariates: tuple[str, ...] = ()
 
 
 _JOINT_KEYS = (
@@ -80,6 +85,7 @@ _JOINT_KEYS = (
     "approaches",
     "em_starts",
     "priors",
+    "covariates",
 )
 
 
@@ -128,8 +134,11 @@ def validate_joint_section(
     ``outcome`` and ``collapse`` (default: those of ``[latent_class]`` / ``[logistic]``),
     ``class_slopes`` (bool), ``approaches`` (subset of ``no_class``, ``two_step``,
     ``three_step_ml``, ``joint``), ``em_starts`` (int), ``priors`` (tables
-    ``{ dist = ..., ... }`` for ``intercept``, ``slopes``, ``class_shares``,
-    ``item_probabilities``, ``slope_spread``).
+    ``{ dist = ..., ... }`` for ``intercept``, ``slopes``, ``slope_spread``; positive
+    numbers for ``class_concentration``, ``item_concentration`` and, with covariates,
+    ``membership_intercept_sd``, ``membership_slope_sd``), ``covariates`` (numeric columns
+    on which class membership depends, not items nor the outcome; their codebook kinds are
+    checked by :mod:`bayes_cluster.run.spec`, as ``[latent_class].covariates``).
 
     Parameters
     ----------
@@ -214,6 +223,9 @@ def validate_joint_section(
                 f"unknown approaches {unknown}; choose from {', '.join(APPROACH_LABELS)}",
             )
             ok = False
+    covariates = _covariates(raw, items, outcome, problems)
+    if covariates is None:
+        ok, covariates = False, ()
     em_starts = raw.get("em_starts", getattr(latent_class, "em_starts", 50))
     if isinstance(em_starts, bool) or not isinstance(em_starts, int) or em_starts < 1:
         problems.add("[joint].em_starts", f"must be a whole number >= 1, got {em_starts!r}")
@@ -221,14 +233,21 @@ def validate_joint_section(
     logistic_priors = getattr(logistic, "priors", {}) or {}
     priors = {k: dict(v) for k, v in logistic_priors.items() if k in ("intercept", "slopes")}
     user_priors = raw.get("priors", {})
-    known = DEFAULT_PRIORS
+    known = joint_priors(bool(covariates))
     if not isinstance(user_priors, Mapping):
         problems.add("[joint].priors", f"must be a table, got {user_priors!r}")
         ok = False
     else:
         for name, prior in user_priors.items():
             if name not in known:
-                problems.add(f"[joint].priors.{name}", f"unknown prior; known: {sorted(known)}")
+                why = ""
+                if name in MEMBERSHIP_PRIORS:
+                    why = " (membership priors need [joint].covariates)"
+                elif name == "class_concentration":
+                    why = " (with [joint].covariates the class shares are the membership logit's)"
+                problems.add(
+                    f"[joint].priors.{name}", f"unknown prior{why}; known: {sorted(known)}"
+                )
                 ok = False
             else:
                 try:
@@ -250,7 +269,48 @@ def validate_joint_section(
         approaches=tuple(approaches),
         em_starts=int(em_starts),
         priors=priors,
+        covariates=covariates,
     )
+
+
+def _covariates(
+    raw: Mapping[str, Any], items: tuple[str, ...], outcome: Any, problems: Any
+) -> tuple[str, ...] | None:
+    """Check ``[joint].covariates`` as a list of names; None when it is not valid.
+
+    The codebook checks (a column of the data, a numeric kind) are those of
+    ``[latent_class].covariates``, made by :mod:`bayes_cluster.run.spec`.
+    """
+    key = "[joint].covariates"
+    if "covariates" not in raw:
+        return ()
+    value = raw["covariates"]
+    if isinstance(value, str) or not isinstance(value, list | tuple):
+        problems.add(key, f"must be a list of column names, got {value!r}")
+        return None
+    if not all(isinstance(v, str) for v in value):
+        problems.add(key, f"must be a list of column names, got {value!r}")
+        return None
+    if not value:
+        problems.add(key, "is empty: name numeric columns or leave the key out")
+        return None
+    duplicated = sorted({v for v in value if value.count(v) > 1})
+    if duplicated:
+        problems.add(key, f"names a column twice: {duplicated}")
+        return None
+    for column in value:
+        if column in items:
+            problems.add(
+                key, f"{column!r} is an item of the classes; a covariate cannot also be an item"
+            )
+            return None
+        if column == outcome:
+            problems.add(
+                key,
+                f"{column!r} is the outcome; the outcome cannot also shift class membership",
+            )
+            return None
+    return tuple(value)
 
 
 def _sampler_settings(sampler: Any) -> dict[str, Any]:
@@ -281,7 +341,10 @@ def run_joint_section(
     ``joint_comparison.md``, ``joint_posterior.nc`` (the joint model's DataTree),
     ``joint_comparison.png`` (:func:`bayes_cluster.plots.joint.plot_class_effect_comparison`)
     and ``joint_calibration.png`` (posterior predictive check of the joint model,
-    :func:`bayes_cluster.plots.joint.plot_export_calibration`).
+    :func:`bayes_cluster.plots.joint.plot_export_calibration`); with ``covariates``, also
+    ``joint_membership_effects.csv`` (:meth:`~bayes_cluster.estimators.joint.
+    JointLatentClassLogit.membership_effects`) and ``joint_class_membership_covariates.png``
+    (:func:`bayes_cluster.plots.membership.plot_membership_curves`).
 
     Parameters
     ----------
@@ -321,6 +384,25 @@ def run_joint_section(
             raise ValueError("invalid [joint] section:\n  " + "\n  ".join(collected.messages))
         config = validated
     settings = _sampler_settings(sampler)
+    models = {}
+    if config.covariates:
+        try:  # before any fit: a blank or constant covariate of this survey, named
+            encode_covariates(frame, config.covariates)
+        except ValueError as error:
+            raise ValueError(f"[joint].covariates: {error}") from None
+        # the joint approach's model with covariates of class membership (the other
+        # approaches' step 1 is the EM fit of the items alone, as without covariates)
+        models["joint"] = JointLatentClassLogit(
+            config.n_classes,
+            items=config.items,
+            predictors=config.predictors,
+            outcome=config.outcome,
+            class_slopes=config.class_slopes,
+            collapse=model_collapse(config.collapse),
+            priors=config.priors,
+            hdi_prob=settings["hdi_prob"],
+            covariates=config.covariates,
+        )
     comparison = compare_class_approaches(
         frame,
         n_classes=config.n_classes,
@@ -332,6 +414,7 @@ def run_joint_section(
         priors=config.priors,
         approaches=config.approaches,
         em_starts=config.em_starts,
+        models=models,
         progressbar=progressbar,
         **settings,
     )
@@ -358,6 +441,18 @@ def run_joint_section(
     if "joint" in comparison.models:
         idata = comparison.models["joint"].idata_
         writers["joint_posterior.nc"] = lambda p: idata.to_netcdf(p, engine="h5netcdf")
+    membership = None
+    if config.covariates and "joint" in comparison.models:
+        from bayes_cluster.plots.membership import plot_membership_curves
+
+        joint = comparison.models["joint"]
+        effects = joint.membership_effects()
+        writers["joint_membership_effects.csv"] = lambda p: effects.to_csv(p, index=False)
+        if figures:
+            membership = plot_membership_curves(joint, hdi_prob=settings["hdi_prob"])
+            writers["joint_class_membership_covariates.png"] = lambda p: membership.savefig(
+                p, dpi=150, format="png"
+            )
     if figure is not None:
         writers["joint_comparison.png"] = lambda p: figure.savefig(p, dpi=150, format="png")
     if calibration is not None:
@@ -369,7 +464,7 @@ def run_joint_section(
         for name, path in temporary.items():
             path.replace(out_dir / name)
     finally:
-        for drawn in (figure, calibration):
+        for drawn in (figure, calibration, membership):
             if drawn is not None:
                 plt.close(drawn)
         for path in temporary.values():

@@ -116,7 +116,7 @@ same for ``[sampler.quick]``)."""
 QUICK_SAMPLER = MappingProxyType({"draws": 150, "tune": 150, "chains": 2, "backend": "pymc"})
 """Sampler settings of ``--quick`` unless the spec gives ``[sampler.quick]``.
 
-The preview uses PyMC's own NUTS: its compiled C code is cached across processes
+The preview uses PyMC's own NUTS: its compiled code is cached across processes
 (``~/.pytensor``), while nutpie compiles every model anew in each process (10-30 s a
 model), which would dominate a run of a few hundred draws.
 """
@@ -593,10 +593,23 @@ def register_section(name: str, validator: SectionValidator) -> None:
 
 
 def _validate_joint(raw: Any, problems: Problems, context: dict[str, Any]) -> Any:
-    """Hand ``[joint]`` to its own validator (:mod:`bayes_cluster.run.joint_section`)."""
+    """Hand ``[joint]`` to its own validator (:mod:`bayes_cluster.run.joint_section`).
+
+    Its ``covariates`` are then checked against the codebook as
+    ``[latent_class].covariates`` are (a column of the data, of a numeric kind).
+    """
     from bayes_cluster.run.joint_section import validate_joint_section
 
-    return validate_joint_section(raw, problems, context)
+    joint = validate_joint_section(raw, problems, context)
+    if joint is not None and joint.covariates:
+        _check_columns(
+            joint.covariates,
+            "[joint].covariates",
+            context.get("data"),
+            problems,
+            kinds=COVARIATE_KINDS,
+        )
+    return joint
 
 
 register_section("joint", _validate_joint)
