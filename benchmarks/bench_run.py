@@ -7,8 +7,9 @@
 Each run is a separate process (nutpie's numba compilation lives in the process, PyTensor's
 C code in the compile directory), writing to a temporary folder. The load average is
 printed beside the times, and the CPU seconds the run used (user + system, all its
-threads): on a shared machine wall times are only comparable at the same load, CPU seconds
-move less with it.  Goal (issue 15): under 1 minute cold and 30 s warm on 2 cores.
+threads and its figure-writer process): on a shared machine wall times are only
+comparable at the same load, CPU seconds move less with it.  Goal (issue 15): under 1
+minute cold and 30 s warm on 2 cores.
 
 ``--backend`` runs a copy of the spec with ``[sampler]`` and ``[sampler.quick]`` set to
 that backend (``nutpie``, ``nutpie_c`` or ``pymc``), to compare them on the same machine.
@@ -93,9 +94,13 @@ def main() -> None:
                 spec, folder / label, folder / "compiledir", args.quick
             )
             detail = ", ".join(f"{name} {value:.1f}" for name, value in sections.items())
+            # after the sections: journal tables, the wait for the figure writer, the report
+            # (and, before them, reading the spec and the survey, importing the libraries)
+            rest = seconds - sum(sections.values())
             print(
-                f"{label}: {seconds:6.1f} s wall, {cpu:6.1f} CPU s (load average before: "
-                f"{load:.1f}); by section: {detail}"
+                f"{label}: {seconds:6.1f} s wall, {cpu:6.1f} CPU s with the figure writer "
+                f"(load average before: {load:.1f}); by section: {detail}; outside the "
+                f"sections (imports, figures still being written, report) {rest:.1f}"
             )
 
 

@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+from matplotlib.ticker import LogLocator, NullFormatter, StrMethodFormatter
 
 from bayes_cluster.common.dims import INTERCEPT
 from bayes_cluster.plots.style import OKABE_ITO, styled
@@ -115,7 +115,8 @@ def forest_plot_methods(
     right.axvline(1.0, color="black", linewidth=0.8, linestyle="--")
     right.set_xscale("log")
     right.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
-    right.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+    # a formatter that pickles (no lambda): the run's figure writer gets figures pickled
+    right.xaxis.set_major_formatter(StrMethodFormatter("{x:g}"))
     right.xaxis.set_minor_formatter(NullFormatter())
     left.set_xlabel("coefficient (log-odds, original scale)")
     right.set_xlabel("odds ratio (log axis)")

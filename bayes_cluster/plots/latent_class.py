@@ -587,7 +587,12 @@ def plot_markusen_typing(model, *, title: str | None = None) -> Figure:
 
 @styled
 def plot_item_ppc(
-    model, *, interval_prob: float = 0.94, random_seed: int | None = None, title: str | None = None
+    model,
+    *,
+    interval_prob: float = 0.94,
+    random_seed: int | None = None,
+    title: str | None = None,
+    item_shares: pd.DataFrame | None = None,
 ) -> Figure:
     """Posterior predictive check of the item margins: observed shares over replicated ones.
 
@@ -607,6 +612,10 @@ def plot_item_ppc(
         Seed of the replicates if they must be drawn.
     title : str, optional
         Figure title.
+    item_shares : pandas.DataFrame, optional
+        The ``item_shares`` table of the model's
+        :meth:`~BayesianLatentClass.posterior_predictive_check` at ``interval_prob``, when
+        the caller has it already (it is then not computed again).
 
     Returns
     -------
@@ -616,9 +625,11 @@ def plot_item_ppc(
 
     if not isinstance(model, BayesianLatentClass):
         raise TypeError(f"expected a fitted BayesianLatentClass, got {type(model).__name__}")
-    table = model.posterior_predictive_check(random_seed=random_seed, interval_prob=interval_prob)[
-        "item_shares"
-    ]
+    table = item_shares
+    if table is None:
+        table = model.posterior_predictive_check(
+            random_seed=random_seed, interval_prob=interval_prob
+        )["item_shares"]
     items = list(dict.fromkeys(table.index.get_level_values(ITEM)))
     categories = list(dict.fromkeys(table.index.get_level_values(CATEGORY)))
     labels = [str(table.xs(c, level=CATEGORY)["label"].iloc[0]) for c in categories]

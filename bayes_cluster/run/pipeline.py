@@ -39,6 +39,7 @@ from typing import Any, TextIO
 import numpy as np
 
 from bayes_cluster.run.context import (
+    FigureWriter,
     PipelineError,
     RunContext,
     RunResult,
@@ -166,6 +167,9 @@ def run_spec(
         stream=stream,
         progressbar=progressbar,
         started=started,
+        figure_writer=FigureWriter(),  # figures written by a second process, beside the fits
+        # and the largest latent-class fit in another (run.fit_worker), if there is a core
+        parallel=(os.cpu_count() or 1) > 1,
     )
     context.results["data_notes"] = notes
     quiet = _quiet_library_logs() if not progressbar else contextlib.nullcontext()
@@ -196,6 +200,7 @@ def run_spec(
         lines = summary_lines(context, folder)
         report.summary = [line for line in lines if not line.startswith("Report:")]
         context.progress("writing the report")
+        context.figure_writer.wait()  # the report embeds the PNGs
         write_report(report, temporary, spec.report.formats)
         seconds = time.perf_counter() - started
         record = {
@@ -224,12 +229,15 @@ def run_spec(
         _move_into_place(temporary, target)
     except BaseException:
         with deferred_interrupts():  # a second Ctrl-C does not leave half a folder behind
+            # no figure is written into the folder once it is removed
+            context.figure_writer.close(cancel=True)
             shutil.rmtree(temporary, ignore_errors=True)
             for parent in created:  # deepest first
                 with contextlib.suppress(OSError):
                     parent.rmdir()
         raise
     finally:
+        context.figure_writer.close()
         quiet.__exit__(None, None, None)
     context.progress("done")
     return RunResult(

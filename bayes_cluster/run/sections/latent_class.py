@@ -17,12 +17,14 @@ import pandas as pd
 from bayes_cluster.common.latent_class_math import LIKERT_THREE_LEVELS
 from bayes_cluster.run.context import RunContext
 from bayes_cluster.run.report import Alert, BulletList, Paragraph, Section, TableBlock
-from bayes_cluster.run.spec import LatentClassSpec
+from bayes_cluster.run.safety import raise_if_interrupted
+from bayes_cluster.run.spec import LatentClassSpec, SamplerSpec
 
 if TYPE_CHECKING:
     from bayes_cluster.estimators.latent_class import BayesianLatentClass
     from bayes_cluster.estimators.latent_class_em import LatentClassEM
     from bayes_cluster.estimators.ordinal_latent_class import BayesianOrdinalLatentClass
+    from bayes_cluster.run.fit_worker import BackgroundCall
     from bayes_cluster.surveys.markusen import DescriptiveScoring
 
 __all__ = ["run_latent_class"]
@@ -95,10 +97,48 @@ def _fit_bayes_latent_class(
     covariates: Sequence[str] | None = None,
 ) -> BayesianLatentClass:
     """Adapter: the Bayesian latent-class mixture (fitted, with diagnostics)."""
+    seed = context.seed(f"latent_class_K{n_classes}" + ("_covariates" if covariates else ""))
+    return fit_latent_class_model(
+        responses, n_classes, lc, context.sampler, seed, context.progressbar, covariates
+    )
+
+
+def fit_latent_class_model(
+    responses: pd.DataFrame,
+    n_classes: int,
+    lc: LatentClassSpec,
+    sampler: SamplerSpec,
+    seed: int,
+    progressbar: bool = False,
+    covariates: Sequence[str] | None = None,
+) -> BayesianLatentClass:
+    """Fit the Bayesian latent-class mixture of a run (no run context: a worker can call it).
+
+    Parameters
+    ----------
+    responses : pandas.DataFrame
+        The item answers (and covariate columns).
+    n_classes : int
+        Number of classes.
+    lc : LatentClassSpec
+        The spec's ``[latent_class]`` section.
+    sampler : SamplerSpec
+        The run's MCMC settings.
+    seed : int
+        Seed of this fit.
+    progressbar : bool
+        Show the sampler's progress bar.
+    covariates : sequence of str, optional
+        Covariates of class membership.
+
+    Returns
+    -------
+    BayesianLatentClass
+        Fitted, with its diagnostics.
+    """
     from bayes_cluster.estimators.latent_class import BayesianLatentClass
     from bayes_cluster.inference.diagnostics import ConvergenceWarning
 
-    sampler = context.sampler
     if lc.collapse in (None, THREE_LEVELS):
         data, collapse = responses, "three" if lc.collapse else "none"
     else:  # any other grouping: collapse here, hand over the codes as they are
@@ -121,11 +161,9 @@ def _fit_bayes_latent_class(
             draws=sampler.draws,
             tune=sampler.tune,
             chains=sampler.chains,
-            random_seed=context.seed(
-                f"latent_class_K{n_classes}" + ("_covariates" if covariates else "")
-            ),
+            random_seed=seed,
             sampler=sampler.backend,
-            progressbar=context.progressbar,
+            progressbar=progressbar,
         )
     return model
 
@@ -373,11 +411,28 @@ THREE_LEVELS = LIKERT_THREE_LEVELS
 def run_latent_class(context: RunContext) -> None:
     """Run the ``[latent_class]`` section: descriptive scoring, EM and Bayesian classes.
 
+    In a run that allows it (``context.parallel``), the Bayesian fit of the largest K
+    starts first, in a worker process (:mod:`bayes_cluster.run.fit_worker`), and runs
+    beside the EM fits and the other K; its results are written in the same order as
+    before, and it is the same fit (same data, settings and seed).
+
     Parameters
     ----------
     context : RunContext
         The run; every file is written through it, its report gets the section.
     """
+    lc = context.spec.latent_class
+    background = None
+    if lc is not None and lc.bayesian:
+        background = _start_in_background(context, _item_responses(context.frame, lc), lc)
+    try:
+        _run_latent_class(context, background)
+    finally:  # stops a worker the section did not wait for (an error, Ctrl-C)
+        if background is not None:
+            background[1].cancel()
+
+
+def _run_latent_class(context: RunContext, background: tuple[int, BackgroundCall] | None) -> None:
     from bayes_cluster.plots.latent_class import (
         plot_descriptive_scoring,
         plot_item_profiles,
@@ -495,7 +550,7 @@ def run_latent_class(context: RunContext) -> None:
         )
     # -- Bayesian latent classes
     if lc.bayesian:
-        _run_bayes_latent_class(context, section, responses, typed=typed)
+        _run_bayes_latent_class(context, section, responses, background, typed=typed)
 
 
 def bootstrap_lrt_table(results: Sequence) -> pd.DataFrame:
@@ -626,7 +681,12 @@ PPC_ROWS = 8
 
 
 def _run_bayes_latent_class(
-    context: RunContext, section: Section, responses: pd.DataFrame, *, typed: bool
+    context: RunContext,
+    section: Section,
+    responses: pd.DataFrame,
+    background: tuple[int, BackgroundCall] | None,
+    *,
+    typed: bool,
 ) -> None:
     from bayes_cluster.plots.latent_class import (
         plot_class_profiles,
@@ -641,13 +701,13 @@ def _run_bayes_latent_class(
     models = {}
     for k in lc.n_classes:
         context.progress(f"cluster pattern: Bayesian latent classes K = {k} (MCMC)")
-        model = _fit_bayes_latent_class(responses, k, lc, context)
+        if background is not None and k == background[0]:
+            model = background[1].result()  # started with the section, in a worker
+        else:
+            model = _fit_bayes_latent_class(responses, k, lc, context)
+        raise_if_interrupted()
         models[k] = model
-        context.add_diagnostics(f"latent classes K={k}", model.diagnostics_)
-        context.save_tree(model.idata_, f"latent_class/bayes_posterior_K{k}.nc")
-        # with one class pi is the constant 1: nothing to summarise (and no R-hat)
-        summary = model.summary(var_names=("pi", "theta") if k > 1 else ("theta",))
-        context.save_table(summary, f"latent_class/bayes_summary_K{k}.csv")
+        _record_bayes_latent_class(context, k, model)
     if lc.measurement == "ordinal":
         models = _run_ordinal(context, section, responses, models)
     chosen = _choose_n_classes(context, section, models)
@@ -734,6 +794,35 @@ def _run_bayes_latent_class(
     _latent_class_ppc(context, section, model)
 
 
+def _start_in_background(
+    context: RunContext, responses: pd.DataFrame, lc: LatentClassSpec
+) -> tuple[int, BackgroundCall] | None:
+    """Start the fit of the largest K in a worker process, when the run allows it.
+
+    Same arguments and seed as in the run's own process: the same fit.  Only in a run
+    that asks for it (``context.parallel``) and fits more than one K.
+    """
+    if not context.parallel or len(lc.n_classes) < 2:
+        return None
+    from bayes_cluster.run.fit_worker import start
+
+    k = max(lc.n_classes)
+    seed = context.seed(f"latent_class_K{k}")
+    call = start(
+        fit_latent_class_model, responses, k, lc, context.sampler, seed, context.progressbar
+    )
+    return k, call
+
+
+def _record_bayes_latent_class(context: RunContext, k: int, model: BayesianLatentClass) -> None:
+    """Write one K's diagnostics, posterior and summary."""
+    context.add_diagnostics(f"latent classes K={k}", model.diagnostics_)
+    context.save_tree(model.idata_, f"latent_class/bayes_posterior_K{k}.nc")
+    # with one class pi is the constant 1: nothing to summarise (and no R-hat)
+    summary = model.summary(var_names=("pi", "theta") if k > 1 else ("theta",))
+    context.save_table(summary, f"latent_class/bayes_summary_K{k}.csv")
+
+
 def _verdict_over_n_classes(
     context: RunContext,
     section: Section,
@@ -777,7 +866,12 @@ def _latent_class_ppc(context: RunContext, section: Section, model: BayesianLate
     context.progress("cluster pattern: posterior predictive check of the latent classes")
     interval = context.sampler.hdi_prob
     seed = context.seed("latent_class_ppc")
-    check = model.posterior_predictive_check(random_seed=seed, interval_prob=interval)
+    # computed already when K was chosen (_pair_misfit), on the same replicates
+    kept = context.results.get("latent_class_ppc", {}).get(model.n_classes)
+    if kept is not None and kept[0] is model:
+        check = kept[1]
+    else:
+        check = model.posterior_predictive_check(random_seed=seed, interval_prob=interval)
     item_shares, pairs = check["item_shares"], check["pairs"]
     context.save_table(item_shares, "latent_class/bayes_ppc_item_shares.csv")
     context.save_table(pairs, "latent_class/bayes_ppc_pairs.csv")
@@ -795,7 +889,9 @@ def _latent_class_ppc(context: RunContext, section: Section, model: BayesianLate
             "`latent_class/bayes_ppc_pairs.csv`."
         ),
         context.save_figure(
-            plot_item_ppc(model, interval_prob=interval, random_seed=seed),
+            plot_item_ppc(
+                model, interval_prob=interval, random_seed=seed, item_shares=item_shares
+            ),
             "latent_class_ppc",
             f"Posterior predictive check of the item response shares (K = {model.n_classes}): "
             f"dots are the observed shares, bars the {interval:.0%} interval of the share in "
@@ -854,7 +950,7 @@ def _choose_n_classes(
     )
     choosing = choosing_k_table(
         table,
-        {k: _pair_misfit(model, context.seed(f"ppc_pairs_K{k}")) for k, model in models.items()},
+        {k: _pair_misfit(context, model, k) for k, model in models.items()},
         em_statistics=context.results.get("em_fit_statistics"),
         bootstrap=context.results.get("em_bootstrap_lrt"),
     )
@@ -875,9 +971,19 @@ def _choose_n_classes(
     return int(str(table.index[0]).removeprefix("K="))
 
 
-def _pair_misfit(model: BayesianLatentClass, seed: int) -> tuple[int, int]:
-    """Item pairs with posterior predictive p_bvr < 0.05, and the number of pairs."""
-    pairs = model.posterior_predictive_check(random_seed=seed)["pairs"]
+def _pair_misfit(context: RunContext, model: BayesianLatentClass, k: int) -> tuple[int, int]:
+    """Item pairs with posterior predictive p_bvr < 0.05, and the number of pairs.
+
+    The check is kept in ``context.results["latent_class_ppc"]`` (by K, with its model):
+    the chosen K's check is the one the section reports (:func:`_latent_class_ppc`), not
+    computed again.  Its intervals are at the run's ``hdi_prob``; ``p_bvr`` does not
+    depend on them.
+    """
+    check = model.posterior_predictive_check(
+        random_seed=context.seed(f"ppc_pairs_K{k}"), interval_prob=context.sampler.hdi_prob
+    )
+    context.results.setdefault("latent_class_ppc", {})[k] = (model, check)
+    pairs = check["pairs"]
     return int((pairs["p_bvr"] < 0.05).sum()), len(pairs)
 
 

@@ -1,0 +1,140 @@
+"""Run one call (a model fit) in a second process, beside the run's own work.
+
+A run fits its models one after another in one process, which leaves one of two cores
+mostly idle.  :func:`start` runs one independent call (e.g. the largest latent-class
+fit) in a worker process, ``python -m bayes_cluster.run.fit_worker JOB RESULT``, while the
+run goes on; :meth:`BackgroundCall.result` returns what the call returned (pickled back:
+the same object, the same numbers), re-issues the warnings it raised (so that the run's
+report shows them as before) and re-raises its error.
+
+The worker sits in a process group of its own: a terminal's Ctrl-C reaches only the run,
+which stops the worker (:meth:`BackgroundCall.cancel`).  The job and result files are
+scratch files of a folder the caller owns; pickle is used between the run's own processes
+only, never for a user-facing file.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import subprocess
+import sys
+import tempfile
+import traceback
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+__all__ = ["BackgroundCall", "start"]
+
+
+class BackgroundCall:
+    """A call running in a worker process (see :func:`start`)."""
+
+    def __init__(self, process: subprocess.Popen, scratch: Path) -> None:
+        self._process = process
+        self._scratch = scratch
+
+    def result(self) -> Any:
+        """Wait for the call; return its value (re-issuing its warnings) or raise its error.
+
+        Returns
+        -------
+        object
+            What the call returned.
+
+        Raises
+        ------
+        Exception
+            The call's own error, or a :class:`RuntimeError` if the worker stopped without
+            an answer.
+        """
+        import shutil
+
+        try:
+            status = self._process.wait()
+            answer_file = self._scratch / "result.pickle"
+            if not answer_file.exists():
+                raise RuntimeError(f"the fit worker stopped (exit status {status}) with no result")
+            answer = pickle.loads(answer_file.read_bytes())  # noqa: S301 - our own worker
+        except BaseException:
+            self.cancel()
+            raise
+        shutil.rmtree(self._scratch, ignore_errors=True)
+        for message, category, filename, lineno in answer["warnings"]:
+            warnings.warn_explicit(message, category, filename, lineno)
+        if answer["error"] is not None:
+            raise answer["error"]
+        return answer["value"]
+
+    def cancel(self) -> None:
+        """Stop the worker now and remove its scratch files (the run failed or stopped)."""
+        import shutil
+
+        if self._process.poll() is None:
+            self._process.kill()
+        self._process.wait()
+        shutil.rmtree(self._scratch, ignore_errors=True)
+
+
+def start(function: Callable[..., Any], *args: Any, **kwargs: Any) -> BackgroundCall:
+    """Start ``function(*args, **kwargs)`` in a worker process.
+
+    Parameters
+    ----------
+    function : callable
+        A module-level function (pickled by reference).
+    *args, **kwargs
+        Its arguments (pickled).
+
+    Returns
+    -------
+    BackgroundCall
+    """
+    scratch = Path(tempfile.mkdtemp(prefix="bayes_cluster_fit_"))
+    (scratch / "job.pickle").write_bytes(
+        pickle.dumps((function, args, kwargs), protocol=pickle.HIGHEST_PROTOCOL)
+    )
+    environment = dict(os.environ)
+    # the worker imports this very package, wherever it was imported from
+    package_root = str(Path(__file__).resolve().parents[2])
+    environment["PYTHONPATH"] = os.pathsep.join(
+        [package_root, *filter(None, [environment.get("PYTHONPATH")])]
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bayes_cluster.run.fit_worker", str(scratch)],
+        env=environment,
+        stdin=subprocess.DEVNULL,
+        process_group=0,  # Ctrl-C at the terminal reaches the run only
+    )
+    return BackgroundCall(process, scratch)
+
+
+def _main(scratch: Path) -> None:
+    function, args, kwargs = pickle.loads((scratch / "job.pickle").read_bytes())  # noqa: S301
+    value, error = None, None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            value = function(*args, **kwargs)
+        except Exception as exception:  # handed to the run, which raises it
+            error = exception
+            try:
+                pickle.dumps(error)
+            except Exception:  # an error that does not pickle: its traceback as text
+                error = RuntimeError(traceback.format_exc())
+    answer = {
+        "value": value,
+        "error": error,
+        "warnings": [
+            (str(item.message), item.category, item.filename, item.lineno) for item in caught
+        ],
+    }
+    partial = scratch / "result.pickle.partial"
+    partial.write_bytes(pickle.dumps(answer, protocol=pickle.HIGHEST_PROTOCOL))
+    partial.rename(scratch / "result.pickle")
+
+
+if __name__ == "__main__":
+    _main(Path(sys.argv[1]))

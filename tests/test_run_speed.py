@@ -1,0 +1,201 @@
+"""The run's figure writer (issue 15): figures written by a worker process are the same files.
+
+A run hands its figures, pickled, to one worker process
+(:class:`bayes_cluster.run.context.FigureWriter`) so that the three formats are written
+while it fits the next model.  These tests pin what that must not change: the bytes of
+every file (against :func:`bayes_cluster.plots.style.save_formats` in this process), the
+error a failed figure raises, and that a cancelled writer leaves no process and no file.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from matplotlib.figure import Figure
+
+from bayes_cluster.plots.compare import forest_plot_methods
+from bayes_cluster.plots.style import FIGURE_FORMATS, save_formats, stamp_label, styled
+from bayes_cluster.run.context import QUICK_LABEL, FigureWriter
+
+
+@styled
+def _figure(seed: int) -> Figure:
+    """A small figure with text in two weights, a legend and a suptitle (font subsets)."""
+    rng = np.random.default_rng(seed)
+    figure = Figure(figsize=(4, 3), layout="constrained")
+    axis = figure.subplots()
+    axis.plot(rng.normal(size=20), "o-", label="draws")
+    axis.hlines([0.0, 1.0], -1, 21, color="grey")
+    axis.set_xlabel("draw")
+    axis.set_title("trace, seed " + str(seed), fontweight="bold")
+    axis.legend()
+    figure.suptitle("a figure")
+    return figure
+
+
+def _bytes(png: Path) -> dict[str, bytes]:
+    return {kind: png.with_suffix(f".{kind}").read_bytes() for kind in FIGURE_FORMATS}
+
+
+def test_worker_writes_the_same_files_as_the_run_itself(tmp_path):
+    writer = FigureWriter()
+    try:
+        for seed in (1, 2):
+            for folder in ("direct", "worker"):
+                (tmp_path / folder).mkdir(exist_ok=True)
+            direct = _figure(seed)
+            stamp_label(direct, QUICK_LABEL)
+            save_formats(direct, tmp_path / "direct" / f"f{seed}.png", dpi=300)
+            handed = _figure(seed)
+            stamp_label(handed, QUICK_LABEL)
+            writer.submit(handed, tmp_path / "worker" / f"f{seed}.png", 300)
+        writer.wait()
+    finally:
+        writer.close()
+    for seed in (1, 2):
+        direct = _bytes(tmp_path / "direct" / f"f{seed}.png")
+        worker = _bytes(tmp_path / "worker" / f"f{seed}.png")
+        assert direct.keys() == worker.keys() == set(FIGURE_FORMATS)
+        for kind in FIGURE_FORMATS:
+            assert worker[kind] == direct[kind], f"f{seed}.{kind} differs"
+    # the two seeds drew different figures: the comparison could fail
+    assert _bytes(tmp_path / "worker" / "f1.png") != _bytes(tmp_path / "worker" / "f2.png")
+
+
+def test_the_forest_plot_pickles(tmp_path):
+    """Its odds-ratio axis once had a lambda formatter, which cannot be pickled."""
+    import pandas as pd
+
+    estimate = np.array([0.8, 0.1, 0.7, 0.05])
+    table = pd.DataFrame(
+        {
+            "method": ["mle", "mle", "bayes", "bayes"],
+            "term": ["workers", "firm_age"] * 2,
+            "interval": ["95% CI", "95% CI", "94% HDI", "94% HDI"],
+            "estimate": estimate,
+            "ci_lower": estimate - 0.5,
+            "ci_upper": estimate + 0.5,
+            "odds_ratio": np.exp(estimate),
+            "or_ci_lower": np.exp(estimate - 0.5),
+            "or_ci_upper": np.exp(estimate + 0.5),
+            "published": ["effect", "effect"] * 2,
+        }
+    )
+    writer = FigureWriter()
+    try:
+        writer.submit(forest_plot_methods(table), tmp_path / "forest.png", 300)
+        writer.wait()
+    finally:
+        writer.close()
+    assert all((tmp_path / f"forest.{kind}").stat().st_size > 0 for kind in FIGURE_FORMATS)
+
+
+def test_a_figure_that_cannot_be_written_fails_the_wait_naming_it(tmp_path):
+    missing = tmp_path / "no_such_folder" / "figure.png"
+    writer = FigureWriter()
+    try:
+        writer.submit(_figure(3), missing, 300)
+        with pytest.raises(
+            RuntimeError, match="a figure could not be written: .*figure.png"
+        ) as info:
+            writer.wait()
+        assert "FileNotFoundError" in str(info.value)
+    finally:
+        writer.close()
+
+
+def test_a_cancelled_writer_leaves_no_process_and_no_scratch_file(tmp_path):
+    writer = FigureWriter()
+    for seed in range(4):
+        writer.submit(_figure(seed), tmp_path / f"f{seed}.png", 300)
+    process, scratch = writer._process, writer._scratch
+    assert process is not None and scratch is not None and scratch.is_dir()
+    writer.close(cancel=True)
+    assert process.poll() is not None  # it has exited
+    assert not scratch.exists()
+    assert not os.path.exists(f"/proc/{process.pid}/status") or "zombie" in (
+        Path(f"/proc/{process.pid}/status").read_text().lower()
+    )
+    writer.close()  # a second close does nothing
+
+
+def test_the_worker_removes_its_scratch_folder_when_the_run_dies(tmp_path):
+    """A killed run closes the worker's input: it writes what it has, then cleans up."""
+    writer = FigureWriter()
+    writer.submit(_figure(5), tmp_path / "f.png", 300)
+    process, scratch = writer._process, writer._scratch
+    process.stdin.close()  # what the end of the run's process does to the pipe
+    assert process.wait(timeout=120) == 0
+    assert not scratch.exists()
+    assert all((tmp_path / f"f.{kind}").is_file() for kind in FIGURE_FORMATS)
+    process.stdout.close()
+    writer._process = None  # already gone
+    writer.close()
+
+
+# --------------------------------------------------------------------------- fit worker
+
+
+# The calls are of the standard library: a worker process imports them by name (a test
+# module is not importable there).
+
+
+def test_a_background_call_returns_its_value_and_runs_in_another_process():
+    from bayes_cluster.run.fit_worker import start
+
+    assert start(divmod, 17, 5).result() == (3, 2)
+    assert start(os.getpid).result() != os.getpid()
+
+
+def test_a_background_call_reissues_the_warnings_it_raised():
+    import warnings
+
+    from bayes_cluster.run.fit_worker import start
+
+    call = start(warnings.warn, "a warning raised in the worker", UserWarning)
+    with pytest.warns(UserWarning, match="a warning raised in the worker"):
+        assert call.result() is None
+
+
+def test_a_background_call_reraises_the_error_of_the_call():
+    from bayes_cluster.run.fit_worker import start
+
+    call = start(int, "workers")
+    with pytest.raises(ValueError, match=r"invalid literal for int\(\) with base 10: 'workers'"):
+        call.result()
+
+
+def test_a_cancelled_background_call_leaves_no_process_and_no_scratch_file():
+    import time
+
+    from bayes_cluster.run.fit_worker import start
+
+    call = start(time.sleep, 60)
+    process, scratch = call._process, call._scratch
+    started = time.monotonic()
+    call.cancel()
+    assert time.monotonic() - started < 10  # killed, not waited for
+    assert process.poll() is not None
+    assert not scratch.exists()
+
+
+def test_a_latent_class_fit_in_the_worker_is_the_same_fit():
+    """Same arguments and seed in another process: the same draws, bit for bit."""
+    from bayes_cluster.run.fit_worker import start
+    from bayes_cluster.run.sections.data import load_data
+    from bayes_cluster.run.sections.latent_class import _item_responses, fit_latent_class_model
+    from bayes_cluster.run.spec import load_spec
+
+    spec = load_spec(Path(__file__).resolve().parents[1] / "models" / "tumang.toml")
+    frame, _ = load_data(spec)
+    responses = _item_responses(frame, spec.latent_class)
+    sampler = spec.sampler.for_run(True)
+    lc = spec.latent_class
+    here = fit_latent_class_model(responses, 2, lc, sampler, 11, False)
+    there = start(fit_latent_class_model, responses, 2, lc, sampler, 11, False).result()
+    assert there.posterior["theta"].equals(here.posterior["theta"])
+    assert there.posterior["pi"].equals(here.posterior["pi"])
+    assert there.summary().equals(here.summary())
