@@ -228,6 +228,25 @@ def test_compile_pytensor_c_matches_pymc_logp_and_gradient_on_new_data():
         np.testing.assert_allclose(gradient, gradient_fn(names), rtol=1e-10)
 
 
+def test_compile_pytensor_c_accepts_data_its_functions_never_read():
+    # a one-class ordinal model passes its location prior's SD, which nothing reads when
+    # there are no locations: with_data must take it (it raised "Unknown data variable")
+    from bayes_cluster.inference.sampling import compile_pytensor_c
+
+    rng = np.random.default_rng(6)
+    with pm.Model() as model:
+        y = pm.Data("y", rng.normal(size=20))
+        pm.Data("unused_sd", 2.0)
+        mu = pm.Normal("mu", 0.0, 5.0)
+        pm.Normal("obs", mu, 1.0, observed=y)
+    compiled = compile_pytensor_c(model)
+    new_y = rng.normal(size=20)
+    data = compiled.with_data(y=new_y, unused_sd=np.array(7.0))._shared_data
+    value, _ = compiled._make_logp_func()(np.array([0.3]), **data)
+    pm.set_data({"y": new_y}, model=model)
+    assert value == pytest.approx(model.compile_logp()({"mu": 0.3}), rel=1e-12)
+
+
 def test_sample_needs_a_target_acceptance():
     with pytest.raises(ValueError) as error:
         sample(pm.Model, key=("x",), data={}, settings=SamplerSettings())

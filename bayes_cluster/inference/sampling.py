@@ -11,13 +11,15 @@ simulation-based-calibration draw) samples through
   model on new data with ``compiled.with_data(...)`` -- a study of 1,000 replicates pays
   one compile per worker;
 * with ``backend="nutpie_c"`` hands nutpie's NUTS (Rust, chains on threads) the model's
-  log-density and gradient compiled by PyTensor's C backend instead of numba: PyTensor
-  caches that C code on disk, so a model compiles in seconds in every new process (numba
-  needs 20-30 s per model structure, each process anew), at some cost per gradient
+  log-density and gradient as PyTensor functions in PyTensor's default mode (FAST_RUN,
+  which in PyTensor 3.3 compiles with numba) instead of nutpie's own numba module:
+  PyTensor caches that compiled code on disk, so a model compiles in seconds in every new
+  process (nutpie's module needs 20-30 s per model structure, each process anew; the
+  backend's name is from PyTensor 2, whose default mode was C), at some cost per gradient
   evaluation (a Python call under a lock) -- the right trade for a run of a few fits of
   several model structures; compiled models are cached and re-used with ``with_data``;
-* runs PyMC's own NUTS instead with ``backend="pymc"`` (no cache: PyTensor caches its C
-  code on disk);
+* runs PyMC's own NUTS instead with ``backend="pymc"`` (no cache: PyTensor caches its
+  compiled code on disk);
 * returns the raw ``xarray.DataTree`` and the seconds spent compiling and sampling.
 
 The convergence rule is :func:`converged` (R-hat, ESS, divergences and E-BFMI of
@@ -80,7 +82,7 @@ class SamplerSettings:
         for the horseshoe).
     backend : {"nutpie", "nutpie_c", "pymc"}, default "nutpie"
         nutpie (numba, compiled once per model structure, re-used on new data), nutpie
-        on PyTensor's C code (cached on disk, see :func:`compile_pytensor_c`) or PyMC's
+        on PyTensor's compiled functions (cached on disk, see :func:`compile_pytensor_c`) or PyMC's
         NUTS.
     cores : int, optional
         Chains run in parallel on this many threads (nutpie, nutpie_c) or processes (pymc);
@@ -212,7 +214,7 @@ class CompiledCache:
             ``None`` to keep it; the result is what the cache holds under ``key``.
         compiler : callable, optional
             Compiles the PyMC model (default ``nutpie.compile_pymc_model``, numba;
-            :func:`compile_pytensor_c` for PyTensor's C code).
+            :func:`compile_pytensor_c` for PyTensor's disk-cached compiled functions).
 
         Returns
         -------
@@ -239,15 +241,17 @@ class CompiledCache:
 
 
 def compile_pytensor_c(model: Any) -> Any:
-    """Compile a PyMC model for nutpie's sampler with PyTensor's C backend (no numba).
+    """Compile a PyMC model for nutpie's sampler as PyTensor functions (backend "nutpie_c").
 
     The log-density with its gradient, and the function that adds the deterministics to
-    each draw, are PyTensor functions on the C backend, whose compiled code PyTensor keeps
-    on disk (``~/.pytensor``): a model structure compiles in seconds in every new process,
-    where numba recompiles it (20-30 s) in each. nutpie calls them from its chain threads;
-    a lock makes the calls one at a time (a compiled PyTensor function is not re-entrant),
-    so the chains share one core for the density but the sampler's own work runs beside
-    it. Initial points as :func:`nutpie.compile_pymc_model` (the support point, jittered).
+    each draw, are PyTensor functions in the default ``FAST_RUN`` mode (C in PyTensor 2,
+    numba in PyTensor 3.3), whose compiled code PyTensor keeps on disk (``~/.pytensor``):
+    a model structure compiles in seconds in every new process once it has been compiled
+    once, where nutpie's own numba module recompiles it (20-30 s) in each. nutpie calls
+    them from its chain threads; a lock makes the calls one at a time (a compiled PyTensor
+    function is not re-entrant), so the chains share one core for the density but the
+    sampler's own work runs beside it. Initial points as :func:`nutpie.compile_pymc_model`
+    (the support point, jittered).
 
     Parameters
     ----------
@@ -289,10 +293,17 @@ def compile_pytensor_c(model: Any) -> Any:
     shared = {var.name: var for fn in (logp_fn, expand_fn) for var in fn.get_shared()}
     current = {name: var.get_value(borrow=True) for name, var in shared.items()}
     names, _, shapes = shape_info
+    # data containers the compiled functions never read (e.g. the location prior of a
+    # one-class ordinal model): accepted by with_data like the others, and ignored
+    unread = {
+        var.name: var.get_value(borrow=True) for var in model.data_vars if var.name not in shared
+    }
 
     def use_data(values: Mapping[str, np.ndarray]) -> None:
         # the data of the fit being sampled (with_data), set only when it changed
         for name, value in values.items():
+            if name in unread:
+                continue
             if current[name] is not value:
                 # in the container's dtype (pm.Data keeps integer data as int32)
                 variable = shared[name]
@@ -329,7 +340,9 @@ def compile_pytensor_c(model: Any) -> Any:
         expanded_dtypes=[np.dtype(np.float64)] * len(names),
         expanded_shapes=shapes,
         expanded_names=names,
-        shared_data={name: np.array(value, copy=True) for name, value in current.items()},
+        shared_data={
+            name: np.array(value, copy=True) for name, value in {**unread, **current}.items()
+        },
         dims=dims,
         coords=coords,
         reparameterized_names=reparameterized,
