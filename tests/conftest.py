@@ -172,6 +172,9 @@ def _close_figures():
 # uncertainty checks moved there from test_report_uncertainty.py, which no longer runs the study
 # (it was about 100 s cold) and is now short.
 LONGEST_FILES_FIRST = (
+    # at least 385 s in the cold CI of 2026-11-30 10:04 (its tests among the 40 slowest): it
+    # was missing here, so it started only after every listed file and a dozen short ones
+    "test_imputation.py",
     "test_latent_class.py",  # about 400 s cold (2026-11-30, 2 workers): K choice, collapse none
     "test_joint.py",  # 350 s: the shared joint fit, recovery studies, class slopes
     "test_run_specs.py",  # 300 s: logit-only pair, joint, full-settings, item specs

@@ -515,7 +515,7 @@ em_starts = 5
 draws = 150
 tune = 150
 chains = 2
-backend = "pymc"
+backend = "nutpie_c"  # numba code cached on disk; samples ~4x cheaper than pymc
 seed = 5
 """
 )
