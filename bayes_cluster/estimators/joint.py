@@ -77,7 +77,7 @@ from bayes_cluster.estimators.latent_class import (
     covariate_scaling,
     encode_covariates,
     encode_items,
-    membership_curve_table,
+    fitted_membership_curve,
     membership_effects_table,
     membership_log_weights,
     prior_membership_weights,
@@ -1670,22 +1670,8 @@ class JointLatentClassLogit(_ExportModel):
         ValueError
             When the fit has no covariates or ``covariate`` is not one of them.
         """
-        tree = self._require_covariates()
-        names, means, scales = covariate_scaling(tree)
-        if covariate not in names:
-            raise ValueError(
-                f"{covariate!r} is not a covariate of this fit; its covariates: {', '.join(names)}"
-            )
-        p = names.index(covariate)
-        if grid is None:
-            values = tree["constant_data"]["covariates"].sel({COVARIATE: covariate}).to_numpy()
-            grid = np.linspace(values.min(), values.max(), 50)
-        posterior = tree["posterior"]
-        delta = posterior["delta"].transpose(CHAIN, DRAW, CLASS_CONTRAST).to_numpy()
-        gamma = posterior["gamma"].sel({COVARIATE: covariate})
-        gamma = gamma.transpose(CHAIN, DRAW, CLASS_CONTRAST).to_numpy()
-        return membership_curve_table(
-            delta, gamma, covariate, grid, means[p], scales[p], self._hdi(hdi_prob)
+        return fitted_membership_curve(
+            self._require_covariates(), covariate, grid, self._hdi(hdi_prob), intercept="delta"
         )
 
 

@@ -900,6 +900,59 @@ def membership_effects_table(
     return frame
 
 
+def fitted_membership_curve(
+    tree: xr.DataTree,
+    covariate: str,
+    grid: Any | None,
+    hdi_prob: float,
+    intercept: str,
+) -> pd.DataFrame:
+    """Return :func:`membership_curve_table` for one covariate of a fitted posterior.
+
+    The one implementation behind ``membership_curve`` of the latent class and the joint
+    models, which differ only in the name of the membership intercepts.
+
+    Parameters
+    ----------
+    tree : xarray.DataTree
+        A fit with covariates of class membership (``posterior`` with ``intercept`` and
+        ``gamma``; ``constant_data`` with ``covariates``).
+    covariate : str
+        One of the fit's covariates.
+    grid : array-like, optional
+        Values of the covariate on its own scale (default: 50 values from the smallest to
+        the largest fitted firm's).
+    hdi_prob : float
+        Mass of the highest-density interval.
+    intercept : str
+        Name of the membership intercepts in the posterior (``"alpha"`` or ``"delta"``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        As :func:`membership_curve_table`.
+
+    Raises
+    ------
+    ValueError
+        When ``covariate`` is not one of the fit's covariates.
+    """
+    names, means, scales = covariate_scaling(tree)
+    if covariate not in names:
+        raise ValueError(
+            f"{covariate!r} is not a covariate of this fit; its covariates: {', '.join(names)}"
+        )
+    p = names.index(covariate)
+    if grid is None:
+        values = tree["constant_data"]["covariates"].sel({COVARIATE: covariate}).to_numpy()
+        grid = np.linspace(values.min(), values.max(), 50)
+    posterior = tree["posterior"]
+    alpha = posterior[intercept].transpose(CHAIN, DRAW, CLASS_CONTRAST).to_numpy()
+    gamma = posterior["gamma"].sel({COVARIATE: covariate})
+    gamma = gamma.transpose(CHAIN, DRAW, CLASS_CONTRAST).to_numpy()
+    return membership_curve_table(alpha, gamma, covariate, grid, means[p], scales[p], hdi_prob)
+
+
 def membership_curve_table(
     alpha: np.ndarray,
     gamma: np.ndarray,
@@ -1875,21 +1928,9 @@ class BayesianLatentClass(BayesianModel):
         ValueError
             When the fit has no covariates or ``covariate`` is not one of them.
         """
-        tree = self._require_covariates()
-        names, means, scales = self._covariate_scaling()
-        if covariate not in names:
-            raise ValueError(
-                f"{covariate!r} is not a covariate of this fit; its covariates: {', '.join(names)}"
-            )
-        p = names.index(covariate)
-        if grid is None:
-            values = tree["constant_data"]["covariates"].sel({COVARIATE: covariate}).to_numpy()
-            grid = np.linspace(values.min(), values.max(), 50)
-        posterior = tree["posterior"]
-        alpha = posterior["alpha"].transpose(CHAIN, DRAW, CLASS_CONTRAST).to_numpy()
-        gamma = posterior["gamma"].sel({COVARIATE: covariate})
-        gamma = gamma.transpose(CHAIN, DRAW, CLASS_CONTRAST).to_numpy()
-        return membership_curve_table(alpha, gamma, covariate, grid, means[p], scales[p], hdi_prob)
+        return fitted_membership_curve(
+            self._require_covariates(), covariate, grid, hdi_prob, intercept="alpha"
+        )
 
     def class_probabilities(self) -> pd.DataFrame:
         r"""Each firm's posterior class probabilities and its most probable class.
