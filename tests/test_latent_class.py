@@ -301,6 +301,32 @@ def test_save_and_load_round_trip(short_fit, tmp_path):
     assert loaded.idata_.attrs["bayes_cluster_model"] == "BayesianLatentClass"
 
 
+def test_another_sample_size_reuses_the_compiled_model_and_gives_a_fresh_compiles_draws(
+    short_fit,
+):
+    from bayes_cluster.inference.sampling import clear_compiled_cache, compiled_cache
+
+    # The firms are data: the compile key holds the items, their categories and K, not n,
+    # so a fit on 45 firms runs on the model compiled for short_fit's 60 (a study's or a
+    # test's sizes pay one compile) -- and must sample exactly what a model compiled for
+    # 45 firms samples.
+    _, frame, _ = short_fit
+    smaller = frame.iloc[:45]
+    settings = {"draws": 60, "tune": 60, "chains": 2, "random_seed": 3}
+    compilations = compiled_cache.compilations
+    with pytest.warns(ConvergenceWarning):  # 2 x 60 draws: R-hat cannot pass
+        reused = BayesianLatentClass(2).fit(smaller, **settings)
+    assert compiled_cache.compilations == compilations
+    clear_compiled_cache()
+    with pytest.warns(ConvergenceWarning):
+        fresh = BayesianLatentClass(2).fit(smaller, **settings)
+    assert compiled_cache.compilations == compilations + 1
+    assert reused["posterior"].sizes["draw"] == 60
+    np.testing.assert_array_equal(
+        reused["posterior"]["theta"].to_numpy(), fresh["posterior"]["theta"].to_numpy()
+    )
+
+
 def test_load_refuses_a_file_of_another_model(tmp_path):
     import xarray as xr
 

@@ -42,7 +42,7 @@ bootstrap_samples = 19
 draws = 100
 tune = 100
 chains = 2
-backend = "pymc"
+backend = "nutpie_c"
 seed = 7
 """
 )

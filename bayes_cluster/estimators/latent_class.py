@@ -1436,8 +1436,9 @@ class BayesianLatentClass(BayesianModel):
         random_seed : int, optional
             Seed of the sampler (and of the EM reference); same seed, same numbers.
         sampler : {"nutpie", "pymc"}
-            ``"nutpie"`` (default): compiled once per data shape and number of classes
-            and re-used with new data or priors in the same process; the faster choice
+            ``"nutpie"`` (default): compiled once per item layout and number of classes
+            (any number of firms) and re-used with new data or priors in the same process;
+            the faster choice
             here (compile about 16 s, 4 x 2000 iterations about 2 s on an idle 2-core
             machine).  ``"pymc"``: PyMC's NUTS (compiled code cached across processes).
         reference : {"em", "draw"}
@@ -1489,10 +1490,11 @@ class BayesianLatentClass(BayesianModel):
         return self.build_model(prepared.encoded, prepared.covariates)
 
     def _compile_key(self, prepared: _FitInput) -> tuple:
-        # the items' own categories fix which Dirichlet blocks the graph has
+        # the items' own categories fix which Dirichlet blocks the graph has; the firms are
+        # data (every sample size re-uses one compiled model)
         encoded = prepared.encoded
         return (
-            encoded.one_hot.shape,
+            encoded.one_hot.shape[1:],
             self.n_classes,
             encoded.item_categories,
             *self._membership_compile_key(),

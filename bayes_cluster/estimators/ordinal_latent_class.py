@@ -448,7 +448,8 @@ class BayesianOrdinalLatentClass(BayesianLatentClass):
 
     # ---------------------------------------------------------------- the contract
     def _compile_key(self, prepared: _FitInput) -> tuple:
-        return prepared.encoded.one_hot.shape, self.n_classes, *self._membership_compile_key()
+        # the firms are data: every sample size re-uses one compiled model
+        return prepared.encoded.one_hot.shape[1:], self.n_classes, *self._membership_compile_key()
 
     def _sampler_data(self, prepared: _FitInput) -> dict[str, np.ndarray]:
         updates = {
