@@ -310,13 +310,19 @@ def _add_study_options(parser: argparse.ArgumentParser, what: str, example: str)
 def _add_study_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "study",
-        help="run (or resume) a simulation study comparing MLE, Firth and Bayesian logits",
+        help=(
+            "run (or resume) a simulation study comparing MLE, Firth and Bayesian logits, "
+            "or the bootstrap LRT's rejection rate under its null"
+        ),
         description=(
             "Simulate many surveys from a known truth for each sample size of SPEC, fit "
             "every method, and write replicates.parquet, metrics.csv (bias, RMSE, coverage, "
             "interval width, power, separation rate per method x n x term) and figures to "
-            "--out. Each finished replicate is saved as it completes: rerunning the same "
-            "command after an interruption resumes where it stopped."
+            '--out. A spec with [study] kind = "bootstrap_lrt" (models/lrt_null.toml) '
+            "instead tests data sets simulated under K - 1 classes, K - 1 vs K, and writes "
+            "the rejection rate per n and level (metrics.csv, metrics.md). Each finished "
+            "replicate is saved as it completes: rerunning the same command after an "
+            "interruption resumes where it stopped."
         ),
     )
     _add_study_options(parser, "study", "models/simulation.toml")
@@ -384,8 +390,25 @@ def _run_study_command(
 
 
 def _cmd_study(args: argparse.Namespace) -> int:
+    from bayes_cluster.studies.lrt_study import (
+        LRT_KIND,
+        load_lrt_study_spec,
+        lrt_summary_markdown,
+        run_lrt_study,
+        study_kind,
+    )
     from bayes_cluster.studies.study import load_study_spec, run_study
 
+    if study_kind(args.spec) == LRT_KIND:  # the bootstrap LRT under its null
+        code, result, total = _run_study_command(args, load_lrt_study_spec, run_lrt_study)
+        if result is not None:
+            print(lrt_summary_markdown(result.metrics, result.spec))
+            print(
+                f"{result.computed} replicates computed in {result.seconds:.1f} s "
+                f"({total} in the study); wrote {args.out / 'metrics.csv'}, "
+                f"{args.out / 'metrics.md'} and {args.out / 'replicates.parquet'}"
+            )
+        return code
     code, result, total = _run_study_command(args, load_study_spec, run_study)
     if result is not None:
         print(

@@ -11,6 +11,7 @@ from bayes_cluster.analyses import n_classes
 from bayes_cluster.analyses.n_classes import BootstrapLRT, bootstrap_lrt, monte_carlo_p_value
 from bayes_cluster.common.latent_class_math import simulate_responses
 from bayes_cluster.estimators.latent_class_em import LatentClassEM
+from bayes_cluster.studies.study import ReplicateTask
 
 
 def two_class_items(n_firms: int, seed: int, *, p_yes: float = 0.85) -> pd.DataFrame:
@@ -176,39 +177,53 @@ def test_bad_arguments_are_named():
 
 
 @pytest.mark.slow
-def test_type_one_error_is_nominal_under_the_null():
-    # 100 data sets of 60 firms (the Tumang size) from one class (5 yes/no items), each
-    # tested 1 vs 2 classes with B = 19. The Monte Carlo p-value takes the values k/20;
-    # p <= 0.05 means no LR_b reaches LR, which for exchangeable statistics has
-    # probability exactly 1/20 = 0.05, and p <= 0.10 exactly 2/20 = 0.10. (The null
+def test_type_one_error_is_nominal_under_the_null(tmp_path):
+    # The study models/lrt_null.toml, run by the study engine (bayes_cluster.studies.
+    # lrt_study): 100 data sets of 60 firms (the Tumang size) from one class (5 yes/no
+    # items), each tested 1 vs 2 classes with B = 19. The Monte Carlo p-value takes the
+    # values k/20; p <= 0.05 means no LR_b reaches LR, which for exchangeable statistics
+    # has probability exactly 1/20 = 0.05, and p <= 0.10 exactly 2/20 = 0.10. (The null
     # parameters are estimated, so the bootstrap is exact only asymptotically.) The
     # rejection counts are then Binomial(100, 0.05) and Binomial(100, 0.10), whose central
     # 99% intervals are [0, 11] and [3, 18]: the second also catches a test that never
     # rejects. EM is loosened (tol 1e-5, 300 iterations) and the 2-class fits get 6
     # random starts on the data and 6 on each bootstrap sample (there beside the split
-    # and warm starts), so the data and the bootstrap samples are fitted alike. Seen: 3
-    # and 10 (32 s of CPU for the 100 tests).
-    n_data_sets = 100
-    p_values = np.array(
-        [
-            bootstrap_lrt(
-                one_class_items(60, seed),
-                2,
-                n_bootstrap=19,
-                n_starts=1,
-                n_starts_alternative=6,
-                n_starts_bootstrap=6,
-                n_starts_bootstrap_null=0,
-                seed=1000 + seed,
-                tol=1e-5,
-                max_iter=300,
-            ).p_value
-            for seed in range(n_data_sets)
-        ]
+    # and warm starts), so the data and the bootstrap samples are fitted alike. Data set r
+    # is one_class_items(60, r) tested with seed 1000 + r, as before the study existed.
+    # Seen: 3 and 10 (32 s of CPU for the 100 tests).
+    from bayes_cluster.studies.lrt_study import load_lrt_study_spec
+    from bayes_cluster.studies.study import run_study
+
+    spec = load_lrt_study_spec("models/lrt_null.toml")
+    assert (spec.sizes, spec.replicates, spec.n_bootstrap, spec.alphas) == (
+        (60,),
+        100,
+        19,
+        (0.05, 0.10),
     )
+    assert spec.em == {
+        "n_starts": 1,
+        "n_starts_alternative": 6,
+        "n_starts_bootstrap": 6,
+        "n_starts_bootstrap_null": 0,
+        "tol": 1e-5,
+        "max_iter": 300,
+    }
+    # the study's data set r is this file's one_class_items(60, r)
+    first = spec.simulate(ReplicateTask("null", 60, 7))
+    assert np.array_equal(first.to_numpy(), one_class_items(60, 7).to_numpy())
+    result = run_study(spec, tmp_path / "study", workers=1, progress=False, figures=False)
+    assert result.computed == 100 and not result.replicates["failed"].any()
+    p_values = result.replicates["p_value"].to_numpy()
+    n_data_sets = len(p_values)
+    assert n_data_sets == 100
     assert set(np.round(p_values * 20)) <= set(range(1, 21))  # the values k/20
+    summary = result.metrics.set_index("alpha")
     for alpha, band in ((0.05, (0, 11)), (0.10, (3, 18))):
         low, high = stats.binom.interval(0.99, n_data_sets, alpha)
         assert (low, high) == band
         rejections = int(np.sum(p_values <= alpha + 1e-12))
         assert low <= rejections <= high, (alpha, rejections)
+        row = summary.loc[alpha]
+        assert (row["rejections"], row["band_low"], row["band_high"]) == (rejections, *band)
+        assert bool(row["within_band"])

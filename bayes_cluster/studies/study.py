@@ -53,7 +53,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from functools import cache
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, ClassVar, Protocol, TextIO
 
 import numpy as np
 import pandas as pd
@@ -78,6 +78,7 @@ __all__ = [
     "BayesianVariant",
     "EffectSet",
     "ReplicateTask",
+    "StudyKind",
     "StudyResult",
     "StudySpec",
     "collect_replicates",
@@ -274,6 +275,28 @@ class StudySpec:
             "group_effects": self.group_effects,
         }
 
+    # The engine's hooks (StudyKind): what run_study asks of the spec it runs.
+
+    # a plain class attribute, not a field (PlanSpec copies StudySpec's fields)
+    replicate_columns = REPLICATE_COLUMNS
+    """Columns of one replicate's rows (:data:`REPLICATE_COLUMNS`)."""
+
+    def run_replicate(self, task: ReplicateTask, cores: int = 1) -> pd.DataFrame:
+        """Compute one replicate: :func:`run_replicate` (simulate, fit every method)."""
+        return run_replicate(self, task, cores)
+
+    def replicate_cores(self) -> int:
+        """Threads one replicate may use in this process: one per chain, at most the CPUs."""
+        return max(1, min(self.sampler.chains, os.cpu_count() or 1))
+
+    def typed_replicates(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Give replicate rows the column types every replicate file shares."""
+        return _typed(frame)
+
+    def metrics(self, replicates: pd.DataFrame) -> pd.DataFrame:
+        """Summarise the replicates: :func:`study_metrics` (``metrics.csv``)."""
+        return study_metrics(replicates)
+
 
 @dataclass(frozen=True, order=True)
 class ReplicateTask:
@@ -286,6 +309,45 @@ class ReplicateTask:
     def relative_path(self) -> Path:
         """File of the finished replicate, relative to the study's output folder."""
         return Path("replicates") / self.effects / f"n{self.n:04d}_r{self.replicate:05d}.parquet"
+
+
+class StudyKind(Protocol):
+    """What :func:`run_study` needs of a spec: the engine runs any kind of study that has it.
+
+    :class:`StudySpec` (the logit study, and the plan built on it) is one;
+    :class:`bayes_cluster.studies.lrt_study.LrtStudySpec` (the bootstrap LRT under its
+    null) another. A spec is a frozen dataclass defined at module level, so that its bound
+    :meth:`run_replicate` is shipped to spawned processes and Dask workers by pickling.
+    """
+
+    name: str
+    source: str
+    seed: int
+    replicate_columns: ClassVar[tuple[str, ...]]
+
+    def tasks(self) -> list[ReplicateTask]:
+        """Every replicate of the study, in a stable order."""
+        ...
+
+    def fingerprint(self) -> dict[str, Any]:
+        """Everything that shapes one replicate's numbers (kept in ``study.json``)."""
+        ...
+
+    def run_replicate(self, task: ReplicateTask, cores: int = 1) -> pd.DataFrame:
+        """Compute one replicate's rows (the unit of work of every executor)."""
+        ...
+
+    def replicate_cores(self) -> int:
+        """Threads a replicate run in the client's process may use."""
+        ...
+
+    def typed_replicates(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Give replicate rows their column types."""
+        ...
+
+    def metrics(self, replicates: pd.DataFrame) -> pd.DataFrame:
+        """Summarise the replicates (the table written as ``metrics.csv``)."""
+        ...
 
 
 _STUDY_KEYS = (
@@ -445,7 +507,23 @@ def parse_study_spec(raw: Mapping[str, Any], source: str = "<spec>") -> StudySpe
     top = Table(raw, "spec", problems, ("study", "sampler", "effects", "variants"))
     if "study" not in top.raw:
         problems.add("[study]", "is required")
-    study = Table(top.raw.get("study", {}), "[study]", problems, _STUDY_KEYS)
+    study_raw = top.raw.get("study", {})
+    # kind = "logit" may be written; other kinds are other studies (the study command
+    # sends "bootstrap_lrt" to bayes_cluster.studies.lrt_study)
+    kind = "logit"
+    if isinstance(study_raw, dict):  # a copy: the caller's mapping is left as it was
+        study_raw = dict(study_raw)
+        kind = study_raw.pop("kind", "logit")
+    study = Table(study_raw, "[study]", problems, _STUDY_KEYS)
+    if kind == "bootstrap_lrt":
+        problems.add(
+            "[study].kind",
+            '"bootstrap_lrt" studies are read by '
+            "bayes_cluster.studies.lrt_study.load_lrt_study_spec (the study command reads "
+            "both kinds); this parser reads logit studies",
+        )
+    elif kind != "logit":
+        problems.add("[study].kind", f'unknown kind {kind!r}; use "logit" or "bootstrap_lrt"')
     sizes_raw = study.require("sizes", list) or []
     sizes = []
     for value in sizes_raw:
@@ -1017,7 +1095,7 @@ def owns_study_folder(folder: Path) -> bool:
     return isinstance(stored, dict) and {"fingerprint", "provenance"} <= set(stored)
 
 
-def _check_out_folder(spec: StudySpec, out: Path) -> None:
+def _check_out_folder(spec: StudyKind, out: Path) -> None:
     """Refuse to mix replicates of different studies in one folder."""
     manifest = out / "study.json"
     fingerprint = spec.fingerprint()
@@ -1055,12 +1133,12 @@ def _check_out_folder(spec: StudySpec, out: Path) -> None:
         ) from None
 
 
-def collect_replicates(spec: StudySpec, out: str | Path) -> pd.DataFrame:
+def collect_replicates(spec: StudyKind, out: str | Path) -> pd.DataFrame:
     """Read every finished replicate of ``spec`` under ``out`` into one frame.
 
     Parameters
     ----------
-    spec : StudySpec
+    spec : StudyKind
         The study (only its grid's replicates are read).
     out : str or pathlib.Path
         The study's output folder.
@@ -1068,7 +1146,8 @@ def collect_replicates(spec: StudySpec, out: str | Path) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        Columns :data:`REPLICATE_COLUMNS`, sorted by effect set, n, replicate, method.
+        Columns ``spec.replicate_columns`` (:data:`REPLICATE_COLUMNS` for a logit study),
+        in the order of ``spec.tasks()``.
     """
     out = Path(out)
     frames = [
@@ -1077,9 +1156,9 @@ def collect_replicates(spec: StudySpec, out: str | Path) -> pd.DataFrame:
         if (out / task.relative_path()).exists()
     ]
     if not frames:
-        return _typed(pd.DataFrame(columns=list(REPLICATE_COLUMNS)))
+        return spec.typed_replicates(pd.DataFrame(columns=list(spec.replicate_columns)))
     frame = pd.concat(frames, ignore_index=True)
-    return _typed(frame).reset_index(drop=True)
+    return spec.typed_replicates(frame).reset_index(drop=True)
 
 
 # --------------------------------------------------------------------------- metrics
@@ -1189,8 +1268,8 @@ class StudyResult:
 
     Attributes
     ----------
-    spec : StudySpec
-        The study.
+    spec : StudyKind
+        The study (a :class:`StudySpec` or another kind the engine runs).
     out : pathlib.Path
         Output folder (``replicates/``, ``replicates.parquet``, ``metrics.csv``,
         ``figures/``, ``study.json``).
@@ -1204,7 +1283,7 @@ class StudyResult:
         Wall time of this run.
     """
 
-    spec: StudySpec
+    spec: StudyKind
     out: Path
     replicates: pd.DataFrame
     metrics: pd.DataFrame
@@ -1213,21 +1292,21 @@ class StudyResult:
     figures: dict[str, Path] = field(default_factory=dict)
 
 
-def pending_tasks(spec: StudySpec, out: str | Path) -> list[ReplicateTask]:
+def pending_tasks(spec: StudyKind, out: str | Path) -> list[ReplicateTask]:
     """Replicates of ``spec`` not yet persisted under ``out``."""
     out = Path(out)
     return [task for task in spec.tasks() if not (out / task.relative_path()).exists()]
 
 
 def _run_in_process(
-    spec: StudySpec, tasks: Sequence[ReplicateTask], cores: int
+    spec: StudyKind, tasks: Sequence[ReplicateTask], cores: int
 ) -> Iterator[tuple[ReplicateTask, pd.DataFrame]]:
     for task in tasks:
-        yield task, run_replicate(spec, task, cores)
+        yield task, spec.run_replicate(task, cores)
 
 
 def _run_local_processes(
-    spec: StudySpec, tasks: Sequence[ReplicateTask], workers: int
+    spec: StudyKind, tasks: Sequence[ReplicateTask], workers: int
 ) -> Iterator[tuple[ReplicateTask, pd.DataFrame]]:
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -1239,7 +1318,7 @@ def _run_local_processes(
     with ProcessPoolExecutor(
         max_workers=workers, mp_context=context, initializer=install_worker_interrupt_handler
     ) as pool:
-        futures = {pool.submit(run_replicate, spec, task, 1): task for task in tasks}
+        futures = {pool.submit(spec.run_replicate, task, 1): task for task in tasks}
         try:
             for future in as_completed(futures):
                 yield futures[future], future.result()
@@ -1260,7 +1339,7 @@ def _run_local_processes(
 
 
 def _run_dask(
-    spec: StudySpec, tasks: Sequence[ReplicateTask], scheduler: Any
+    spec: StudyKind, tasks: Sequence[ReplicateTask], scheduler: Any
 ) -> Iterator[tuple[ReplicateTask, pd.DataFrame]]:
     try:
         from distributed import Client, as_completed
@@ -1273,9 +1352,7 @@ def _run_dask(
     client = Client(scheduler) if own_client else scheduler
     try:
         futures = {
-            client.submit(
-                run_replicate, spec, task, 1, pure=False, key=_dask_key(spec, task)
-            ): task
+            client.submit(spec.run_replicate, task, 1, pure=False, key=_dask_key(spec, task)): task
             for task in tasks
         }
         try:
@@ -1288,13 +1365,13 @@ def _run_dask(
             client.close()
 
 
-def _dask_key(spec: StudySpec, task: ReplicateTask) -> str:
+def _dask_key(spec: StudyKind, task: ReplicateTask) -> str:
     stamp = zlib.crc32(json.dumps(spec.fingerprint(), sort_keys=True).encode())
     return f"replicate-{stamp:08x}-{task.effects}-n{task.n}-r{task.replicate}-{time.time_ns()}"
 
 
 def run_study(
-    spec: StudySpec,
+    spec: StudyKind,
     out: str | Path,
     *,
     workers: int = 1,
@@ -1308,8 +1385,11 @@ def run_study(
 
     Parameters
     ----------
-    spec : StudySpec
-        The study (:func:`load_study_spec`).
+    spec : StudyKind
+        The study (:func:`load_study_spec`; or another kind with the engine's hooks,
+        :class:`StudyKind`, e.g. :class:`bayes_cluster.studies.lrt_study.LrtStudySpec`).
+        Each replicate is ``spec.run_replicate(task, cores)`` and ``metrics.csv`` is
+        ``spec.metrics(replicates)``.
     out : str or pathlib.Path
         Output folder. Replicates already persisted there are not recomputed.
     workers : int
@@ -1321,7 +1401,8 @@ def run_study(
         Show a progress bar over replicates.
     figures : bool
         Save the coverage, RMSE, bias and power figures of every effect set in
-        ``out/figures`` (``coverage_truth.png``, ...).
+        ``out/figures`` (``coverage_truth.png``, ...); logit studies (:class:`StudySpec`)
+        only.
     stream : file-like, optional
         Where to print one line when the computing starts (``study: computing ...``).
     write_metrics : bool, default True
@@ -1369,7 +1450,7 @@ def run_study(
     ]:
         stale.unlink(missing_ok=True)
     tasks = pending_tasks(spec, out)
-    cores = max(1, min(spec.sampler.chains, os.cpu_count() or 1))
+    cores = spec.replicate_cores()
     if scheduler is not None:
         results = _run_dask(spec, tasks, scheduler)
     elif workers > 1 and len(tasks) > 1:
@@ -1403,12 +1484,12 @@ def run_study(
             results.close()
     raise_if_interrupted()
     replicates = collect_replicates(spec, out)
-    metrics = study_metrics(replicates)
+    metrics = spec.metrics(replicates)
     _write_atomic(replicates, out / "replicates.parquet")
     if write_metrics:
         _write_text_atomic(metrics.to_csv(index=False, lineterminator="\n"), out / "metrics.csv")
     written: dict[str, Path] = {}
-    if figures and not metrics.empty:
+    if figures and not metrics.empty and isinstance(spec, StudySpec):
         written = _save_figures(metrics, out / "figures", spec.interval_level)
     raise_if_interrupted()  # an interrupt a library swallowed never ends in exit status 0
     return StudyResult(
