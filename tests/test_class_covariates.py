@@ -173,7 +173,7 @@ def _numpy_marginal(one_hot, theta, alpha, gamma, x):
 
 
 @pytest.mark.parametrize("model_class", [BayesianLatentClass, BayesianOrdinalLatentClass])
-def test_marginal_log_likelihood_with_covariates_matches_numpy(model_class):
+def test_marginal_log_likelihood_with_covariates_matches_numpy(model_class, python_graphs):
     frame, _ = simulate_with_covariates(25, seed=4)
     if model_class is BayesianLatentClass:
         model = model_class(3, collapse="none", items=ITEMS, covariates=["workers", "firm_age"])

@@ -71,7 +71,7 @@ def _call_cfunc(compiled, x: np.ndarray) -> tuple[float, np.ndarray]:
     return float(logp[0]), gradient
 
 
-def test_fused_density_matches_pymc_through_nutpies_callback(compiled_default):
+def test_fused_density_matches_pymc_through_nutpies_callback(compiled_default, python_graphs):
     logit, model, compiled, fused = compiled_default
     assert fused is not None
     logp = model.compile_logp()
@@ -106,7 +106,7 @@ def test_fused_density_follows_with_data_to_another_sample_size(compiled_default
         assert value == pytest.approx(value_pymc, abs=1e-6)
 
 
-def test_every_supported_prior_family_matches_pymc():
+def test_every_supported_prior_family_matches_pymc(python_graphs):
     """Normal, Student-t, Cauchy and Laplace priors (one per slope), as PyMC writes them."""
     frame, _ = simulate_tumang(n=40, seed=5)
     priors = {

@@ -43,7 +43,7 @@ def _standardise(values: np.ndarray) -> tuple[float, float]:
 
 
 @pytest.mark.parametrize("shift", [0.0, -2.0], ids=["positive x_c: log scale", "x_c < 0"])
-def test_log_density_matches_an_independent_scipy_computation(shift):
+def test_log_density_matches_an_independent_scipy_computation(shift, python_graphs):
     frame = _small_frame()
     frame["x_c"] += shift  # all observed x_c > 0 (log scale), or some below 0 (normal)
     model = BayesianImputedLogit("y", ["x_c", "x_o", "x_b", "x_full"])

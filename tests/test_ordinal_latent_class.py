@@ -73,7 +73,7 @@ def test_log_probabilities_equal_differences_of_cumulative_logits():
     assert tail[2] == pytest.approx(-80.0, abs=1e-9)
 
 
-def test_model_likelihood_equals_hand_computed_marginal():
+def test_model_likelihood_equals_hand_computed_marginal(python_graphs):
     # 2 classes, 2 items on 1..5; firm 3 leaves item b unanswered
     frame = pd.DataFrame({"a": [1, 5, 3, 4], "b": [2, 5, np.nan, 1]})
     model = BayesianOrdinalLatentClass(2, levels={"a": range(1, 6), "b": range(1, 6)})
