@@ -11,6 +11,7 @@ import pytest
 
 from bayes_cluster.surveys.codebook import TUMANG_CODEBOOK, Column
 from bayes_cluster.surveys.survey import (
+    MISSING_CELLS_HINT,
     SurveyProblem,
     SurveyValidationError,
     SurveyWarning,
@@ -430,6 +431,23 @@ def test_missing_cells_are_reported(tmp_path, bundled_lines):
         expected="a whole number >= 1",
         issue="missing value",
     )
+    # the last line says how to go on: the two explicit choices, and where to write them
+    assert str(error).splitlines()[-1] == (
+        '2 blank cell(s): blanks are handled only by an explicit choice, and missing is "error" '
+        "(the default). Choose one ([data] missing in a spec, load_survey(missing=...) in "
+        'Python): "model" imputes each blank predictor cell inside the Bayesian models '
+        "(complete cases and multiple imputation beside them for the frequentist logits; "
+        'docs/missing_data.md), "drop" leaves out every firm with a blank.'
+    )
+    assert len(str(error).splitlines()) == 4
+
+
+def test_a_blank_id_under_missing_model_gets_no_imputation_hint(tmp_path, bundled_lines):
+    path = _write(tmp_path, _set(bundled_lines, 3, "firm_id", ""))
+    with pytest.raises(SurveyValidationError) as caught:
+        load_survey(path, missing="model")
+    assert caught.value.hint is None
+    assert [p.column for p in caught.value.problems] == ["firm_id"]
 
 
 def test_missing_drop_reports_the_dropped_rows(tmp_path, bundled_lines):
@@ -643,7 +661,7 @@ def test_nan_cell_is_a_missing_value_not_a_number(tmp_path, bundled_lines):
     path = _write(tmp_path, _set(bundled_lines, 4, "workers", "nan"))
     assert _single(path) == _one(
         f"{path}, row 4, column 'workers': missing value: got 'nan'; expected a whole number >= 1"
-    )
+    ) + "\n" + MISSING_CELLS_HINT.format(cells=1)
 
 
 def test_frame_numbers_are_taken_as_they_are_and_bounded():

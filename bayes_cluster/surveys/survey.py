@@ -130,6 +130,16 @@ class SurveyProblem:
         return f"{text}; expected {self.expected}"
 
 
+MISSING_CELLS_HINT = (
+    "{cells} blank cell(s): blanks are handled only by an explicit choice, and missing is "
+    '"error" (the default). Choose one ([data] missing in a spec, load_survey(missing=...) '
+    'in Python): "model" imputes each blank predictor cell inside the Bayesian models '
+    "(complete cases and multiple imputation beside them for the frequentist logits; "
+    'docs/missing_data.md), "drop" leaves out every firm with a blank.'
+)
+"""The last line of a validation error with blank cells under ``missing="error"``."""
+
+
 class SurveyValidationError(ValueError):
     """A survey failed validation; :attr:`problems` lists every problem found.
 
@@ -137,14 +147,19 @@ class SurveyValidationError(ValueError):
     ----------
     problems : sequence of SurveyProblem
         All problems, in file order.
+    hint : str, optional
+        A last line saying what the user can do (e.g. how to handle blank cells).
     """
 
-    def __init__(self, problems: Sequence[SurveyProblem]):
+    def __init__(self, problems: Sequence[SurveyProblem], hint: str | None = None):
         self.problems: list[SurveyProblem] = list(problems)
+        self.hint = hint
         count = len(self.problems)
         noun = "problem" if count == 1 else "problems"
         lines = [f"survey failed validation with {count} {noun}:"]
         lines += [f"  - {problem}" for problem in self.problems]
+        if hint:
+            lines.append(hint)
         super().__init__("\n".join(lines))
 
 
@@ -358,7 +373,10 @@ def load_survey(
     # header (row 1), then cells in file order, then whole-column problems (no row)
     problems.sort(key=lambda p: (math.inf if p.row is None else p.row, _order(codebook, p.column)))
     if problems:
-        raise SurveyValidationError(problems)
+        hint = None
+        if missing == "error" and missing_cells:
+            hint = MISSING_CELLS_HINT.format(cells=sum(map(len, missing_cells.values())))
+        raise SurveyValidationError(problems, hint)
 
     if dropped_rows:
         warnings.warn(
