@@ -62,6 +62,7 @@ from bayes_cluster.studies.study import (
     StudyResult,
     _warning_note,
     _write_text_atomic,
+    parse_sizes,
     run_study,
 )
 
@@ -641,17 +642,7 @@ def parse_lrt_study_spec(raw: Mapping[str, Any], source: str = "<spec>") -> LrtS
         problems.add(
             "[study].kind", f'must be "{LRT_KIND}" in a bootstrap-LRT study, got {kind!r}'
         )
-    sizes_raw = study.require("sizes", list) or []
-    sizes = []
-    for value in sizes_raw:
-        if isinstance(value, bool) or not isinstance(value, int) or value < 10:
-            problems.add("[study].sizes", f"each size must be an integer >= 10, got {value!r}")
-        else:
-            sizes.append(value)
-    if len(set(sizes)) != len(sizes):
-        problems.add("[study].sizes", "lists a size more than once")
-    if study.has("sizes") and sizes_raw == []:
-        problems.add("[study].sizes", "must list at least one sample size")
+    sizes = parse_sizes(study, problems)
     replicates = study.positive_int("replicates", 100)
     classes = study.positive_int("classes", 2, minimum=2, why="it tests K - 1 against K classes")
     n_bootstrap = study.positive_int("n_bootstrap", 99)

@@ -84,6 +84,7 @@ __all__ = [
     "collect_replicates",
     "load_study_spec",
     "owns_study_folder",
+    "parse_sizes",
     "parse_study_spec",
     "replicate_seeds",
     "run_replicate",
@@ -483,6 +484,35 @@ def _parse_variants(raw: Any, problems: Problems) -> dict[str, BayesianVariant]:
     return variants
 
 
+def parse_sizes(study: Table, problems: Problems) -> list[int]:
+    """Read ``[study].sizes``: distinct whole numbers of firms, each at least 10.
+
+    Parameters
+    ----------
+    study : Table
+        The spec's ``[study]`` table.
+    problems : Problems
+        Collects every problem (key and message).
+
+    Returns
+    -------
+    list of int
+        The valid sizes, in spec order.
+    """
+    sizes_raw = study.require("sizes", list) or []
+    sizes = []
+    for value in sizes_raw:
+        if isinstance(value, bool) or not isinstance(value, int) or value < 10:
+            problems.add("[study].sizes", f"each size must be an integer >= 10, got {value!r}")
+        else:
+            sizes.append(value)
+    if len(set(sizes)) != len(sizes):
+        problems.add("[study].sizes", "lists a size more than once")
+    if study.has("sizes") and sizes_raw == []:
+        problems.add("[study].sizes", "must list at least one sample size")
+    return sizes
+
+
 def parse_study_spec(raw: Mapping[str, Any], source: str = "<spec>") -> StudySpec:
     """Validate a study spec given as a mapping (a parsed TOML document).
 
@@ -524,17 +554,7 @@ def parse_study_spec(raw: Mapping[str, Any], source: str = "<spec>") -> StudySpe
         )
     elif kind != "logit":
         problems.add("[study].kind", f'unknown kind {kind!r}; use "logit" or "bootstrap_lrt"')
-    sizes_raw = study.require("sizes", list) or []
-    sizes = []
-    for value in sizes_raw:
-        if isinstance(value, bool) or not isinstance(value, int) or value < 10:
-            problems.add("[study].sizes", f"each size must be an integer >= 10, got {value!r}")
-        else:
-            sizes.append(value)
-    if len(set(sizes)) != len(sizes):
-        problems.add("[study].sizes", "lists a size more than once")
-    if study.has("sizes") and sizes_raw == []:
-        problems.add("[study].sizes", "must list at least one sample size")
+    sizes = parse_sizes(study, problems)
     replicates = study.positive_int("replicates", 100)
     seed = study.positive_int("seed", 1, minimum=0)
     level = study.get("interval_level", float, 0.95)
