@@ -849,6 +849,28 @@ def test_run_reads_the_declared_number_format(tmp_path, capsys):
     assert summary.loc["workers", "max"] == 1000
 
 
+def test_run_progress_goes_to_the_stderr_of_the_call_not_of_the_import(tmp_path, monkeypatch):
+    import io
+    import sys
+
+    import bayes_cluster.run.pipeline  # noqa: F401 -- imported before stderr is replaced
+
+    # run_spec once bound the stderr of its import as its default stream: a process that
+    # imported it under one stderr (a test's capture, since closed) and ran later failed
+    # with "I/O operation on closed file"
+    survey = write_survey(tmp_path, survey_lines({}))
+    spec = write_spec(
+        tmp_path,
+        spec_text(
+            survey, '[frequentist]\nmethods = ["mle"]\n[report]\nformats = ["md"]\n'
+        ).replace("[logistic]\n", "[logistic]\nbayesian = false\n"),
+    )
+    now = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", now)
+    assert main(["run", str(spec), "--out", str(tmp_path / "out")]) == 0
+    assert "] run " in now.getvalue() and "logit: maximum likelihood" in now.getvalue()
+
+
 CASES["cli"] = len(COMMAND_LINES) + 2
 
 

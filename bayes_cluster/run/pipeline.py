@@ -34,7 +34,7 @@ import sys
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Literal, TextIO
 
 import numpy as np
 
@@ -104,7 +104,7 @@ def run_spec(
     *,
     out: str | Path | None = None,
     quick: bool = False,
-    stream: TextIO | None = sys.stderr,
+    stream: TextIO | Literal["stderr"] | None = "stderr",
     progressbar: bool = False,
 ) -> RunResult:
     """Run everything a spec asks for and write the results, figures and report.
@@ -119,8 +119,10 @@ def run_spec(
     quick : bool
         Fast preview with few draws (``[sampler.quick]``) and EM starts, labelled as such
         in every output.
-    stream : file-like or None
-        Where progress lines go (default stderr; ``None`` for silence).
+    stream : file-like, "stderr" or None
+        Where progress lines go: ``"stderr"`` (default) is ``sys.stderr`` at the time of
+        the call (not of the import, which may be a stream closed since); ``None`` for
+        silence.
     progressbar : bool
         Show the samplers' own progress bars.
 
@@ -164,7 +166,7 @@ def run_spec(
         folder=temporary,
         frame=frame,
         report=report,
-        stream=stream,
+        stream=sys.stderr if stream == "stderr" else stream,
         progressbar=progressbar,
         started=started,
         figure_writer=FigureWriter(),  # figures written by a second process, beside the fits
