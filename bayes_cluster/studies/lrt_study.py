@@ -43,7 +43,6 @@ from __future__ import annotations
 
 import math
 import time
-import tomllib
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -63,6 +62,7 @@ from bayes_cluster.studies.study import (
     _warning_note,
     _write_text_atomic,
     parse_sizes,
+    read_study_toml,
     run_study,
 )
 
@@ -679,17 +679,6 @@ def parse_lrt_study_spec(raw: Mapping[str, Any], source: str = "<spec>") -> LrtS
     )
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
-    from bayes_cluster.run.spec import read_spec_text  # UTF-8/UTF-16 read, others refused
-
-    if not path.exists():
-        raise SpecError(str(path), ["file not found"])
-    try:
-        return tomllib.loads(read_spec_text(path))
-    except tomllib.TOMLDecodeError as error:
-        raise SpecError(str(path), [f"not valid TOML: {error}"]) from None
-
-
 def load_lrt_study_spec(path: str | Path) -> LrtStudySpec:
     """Read and validate a bootstrap-LRT study spec (TOML).
 
@@ -708,7 +697,7 @@ def load_lrt_study_spec(path: str | Path) -> LrtStudySpec:
         If the file is missing, is not TOML, or has invalid keys (every problem listed).
     """
     path = Path(path)
-    return parse_lrt_study_spec(_read_toml(path), source=str(path))
+    return parse_lrt_study_spec(read_study_toml(path), source=str(path))
 
 
 def study_kind(path: str | Path) -> str:
@@ -727,7 +716,7 @@ def study_kind(path: str | Path) -> str:
     str
     """
     try:
-        raw = _read_toml(Path(path))
+        raw = read_study_toml(Path(path))
     except SpecError:
         return "logit"
     study = raw.get("study")

@@ -33,7 +33,6 @@ import hashlib
 import json
 import math
 import os
-import tomllib
 import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -54,6 +53,7 @@ from bayes_cluster.studies.study import (
     StudyResult,
     StudySpec,
     parse_study_spec,
+    read_study_toml,
     run_study,
 )
 from bayes_cluster.surveys.codebook import TUMANG_PREDICTORS
@@ -487,16 +487,8 @@ def load_plan_spec(path: str | Path) -> PlanSpec:
     bayes_cluster.run.spec.SpecError
         If the file is missing, is not TOML, or has invalid keys (every problem listed).
     """
-    from bayes_cluster.run.spec import read_spec_text
-
     path = Path(path)
-    if not path.exists():
-        raise SpecError(str(path), ["file not found"])
-    try:
-        raw = tomllib.loads(read_spec_text(path))
-    except tomllib.TOMLDecodeError as error:
-        raise SpecError(str(path), [f"not valid TOML: {error}"]) from None
-    return parse_plan_spec(raw, source=str(path), folder=path.parent)
+    return parse_plan_spec(read_study_toml(path), source=str(path), folder=path.parent)
 
 
 # --------------------------------------------------------------------------- results

@@ -86,6 +86,7 @@ __all__ = [
     "owns_study_folder",
     "parse_sizes",
     "parse_study_spec",
+    "read_study_toml",
     "replicate_seeds",
     "run_replicate",
     "run_study",
@@ -603,6 +604,34 @@ def parse_study_spec(raw: Mapping[str, Any], source: str = "<spec>") -> StudySpe
     )
 
 
+def read_study_toml(path: Path) -> dict[str, Any]:
+    """Read a study or plan spec file as TOML (UTF-8 or UTF-16, as run specs are read).
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        The spec file.
+
+    Returns
+    -------
+    dict
+        The parsed TOML.
+
+    Raises
+    ------
+    bayes_cluster.run.spec.SpecError
+        If the file is missing or is not valid TOML.
+    """
+    from bayes_cluster.run.spec import read_spec_text  # UTF-8/UTF-16 read, others refused
+
+    if not path.exists():
+        raise SpecError(str(path), ["file not found"])
+    try:
+        return tomllib.loads(read_spec_text(path))
+    except tomllib.TOMLDecodeError as error:
+        raise SpecError(str(path), [f"not valid TOML: {error}"]) from None
+
+
 def load_study_spec(path: str | Path) -> StudySpec:
     """Read and validate a study spec (TOML).
 
@@ -627,16 +656,8 @@ def load_study_spec(path: str | Path) -> StudySpec:
     >>> spec.sizes
     (30, 60, 120, 240)
     """
-    from bayes_cluster.run.spec import read_spec_text  # UTF-8/UTF-16 read, others refused
-
     path = Path(path)
-    if not path.exists():
-        raise SpecError(str(path), ["file not found"])
-    try:
-        raw = tomllib.loads(read_spec_text(path))
-    except tomllib.TOMLDecodeError as error:
-        raise SpecError(str(path), [f"not valid TOML: {error}"]) from None
-    return parse_study_spec(raw, source=str(path))
+    return parse_study_spec(read_study_toml(path), source=str(path))
 
 
 # --------------------------------------------------------------------------- one replicate
