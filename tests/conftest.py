@@ -175,14 +175,14 @@ LONGEST_FILES_FIRST = (
     # at least 385 s in the cold CI of 2026-11-30 10:04 (its tests among the 40 slowest): it
     # was missing here, so it started only after every listed file and a dozen short ones
     "test_imputation.py",
+    # ~250 s (est.): the quick Tumang run (ordinal and nominal classes, covariates, logits)
+    "test_run.py",
     "test_latent_class.py",  # about 400 s cold (2026-11-30, 2 workers): K choice, collapse none
     "test_joint.py",  # 350 s: the shared joint fit, recovery studies, class slopes
     "test_run_specs.py",  # 300 s: logit-only pair, joint, full-settings, item specs
     "test_study.py",  # 250 s
     "test_class_covariates.py",  # ~300 s (est.): recovery (n = 400, 3 seeds) and a small run
     "test_ordinal_latent_class.py",  # 180 s: the n = 120 fit and the recovery study
-    "test_run_ordinal.py",  # 170 s: a quick run of the ordinal spec
-    "test_run.py",  # 150 s: the quick Tumang run and the tests that read it
     "test_logistic.py",  # 150 s
     "test_interrupt.py",  # 120 s
     "test_plan.py",  # 115 s

@@ -65,6 +65,8 @@ def write_spec(folder: Path, text: str, name: str = "spec.toml") -> Path:
 # ------------------------------------------------ every table and figure a run must produce
 
 # ---------------------------------------------------------------- models/tumang.toml
+# (every run of latent classes and logits; tumang_outputs() below adds what the bundled
+# spec's ordinal measurement and covariates of class membership write)
 
 TUMANG_TABLES = {
     "comparison.csv",
@@ -203,6 +205,18 @@ def ordinal_outputs(n_classes: tuple[int, ...]) -> tuple[set[str], set[str], set
     }
     figures = {"figures/ordinal_prior_predictive.png"}
     other = {f"latent_class/bayes_ordinal_posterior_K{k}.nc" for k in n_classes}
+    return tables, figures, other
+
+
+def tumang_outputs(chosen_k: int) -> tuple[set[str], set[str], set[str]]:
+    """Tables, figures and other files of models/tumang.toml: the sets above, its ordinal
+    measurement (K = 1, 2, 3, each beside the nominal model) and its covariates of class
+    membership, fitted for the K that PSIS-LOO chooses (``chosen_k``)."""
+    ordinal = ordinal_outputs((1, 2, 3))
+    covariates = covariates_outputs(chosen_k)
+    tables = TUMANG_TABLES | ordinal[0] | covariates[0]
+    figures = TUMANG_FIGURES | ordinal[1] | covariates[1]
+    other = TUMANG_OTHER | ordinal[2] | covariates[2]
     return tables, figures, other
 
 

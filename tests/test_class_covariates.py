@@ -11,7 +11,6 @@ known truth is a slow test.
 
 from __future__ import annotations
 
-import re
 import textwrap
 import warnings
 from pathlib import Path
@@ -20,7 +19,6 @@ import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
-from run_outputs import covariates_outputs, files_under, run_cli, vector_versions
 from scipy.optimize import minimize
 from scipy.special import logsumexp
 
@@ -460,7 +458,11 @@ def test_bundled_covariates_spec_loads_and_is_feasible():
     spec = load_spec(ROOT / "models" / "tumang_covariates.toml")
     assert spec.latent_class.covariates == ("workers", "firm_age")
     assert check_feasibility(spec, load_survey(tumang_data_path())) == []
-    assert load_spec(ROOT / "models" / "tumang.toml").latent_class.covariates == ()
+    # the bundled study has them too (tests/test_run.py reads its covariates table and figure)
+    assert load_spec(ROOT / "models" / "tumang.toml").latent_class.covariates == (
+        "workers",
+        "firm_age",
+    )
 
 
 @pytest.mark.parametrize(
@@ -503,54 +505,6 @@ def test_bad_covariates_key_names_file_key_and_value(tmp_path, lines, problem):
         load_spec(path)
     assert len(caught.value.problems) == 1
     assert caught.value.problems[0].startswith(problem)
-
-
-SMALL_RUN = (
-    LATENT
-    + """n_classes = 2
-covariates = ["workers", "firm_age"]
-em_starts = 5
-
-[sampler]
-draws = 150
-tune = 150
-chains = 2
-backend = "nutpie_c"  # numba code cached on disk; samples ~4x cheaper than pymc
-seed = 5
-"""
-)
-
-
-@pytest.fixture(scope="module")
-def covariates_run(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("covariates")
-    spec = folder / "spec.toml"
-    spec.write_text(textwrap.dedent(SMALL_RUN), encoding="utf-8")
-    out = folder / "out"
-    code, stdout = run_cli(str(spec), "--out", str(out))
-    assert code == 0, stdout
-    return out
-
-
-@pytest.mark.slow
-def test_covariates_run_writes_the_table_and_figure(covariates_run):
-    out = covariates_run
-    tables, figures, other = covariates_outputs(2)
-    written = files_under(out)
-    assert tables | figures | other | vector_versions(figures) <= written
-    table = pd.read_csv(out / "latent_class" / "class_membership_effects.csv")
-    assert list(table["covariate"]) == ["workers", "firm_age"]
-    assert (table["bayes_hdi_lower"] <= table["bayes_log_odds"]).all()
-    assert (table["em_ci_lower"] < table["em_log_odds"]).all()
-    np.testing.assert_allclose(
-        table["em_ci_upper"] - table["em_log_odds"], 1.959963984540054 * table["em_se"], rtol=1e-6
-    )
-    report = (out / "report.md").read_text(encoding="utf-8")
-    assert "Who belongs to which class" in report
-    assert re.search(r"P\(class 2 \([^)]*\) rather than class 1 \([^)]*\)\) (rises with|falls "
-                     r"with|has no clear relation to) workers: [+-]\d\.\d\d log-odds per SD",
-                     report)  # fmt: skip
-    assert "figures/class_membership_covariates.png" in report
 
 
 def test_membership_figure_and_sentences():

@@ -31,11 +31,9 @@ from run_outputs import (
     TERMS,
     THESIS,
     TRUTH,
-    TUMANG_FIGURES,
-    TUMANG_OTHER,
-    TUMANG_TABLES,
     assert_figures_in_report,
     files_under,
+    tumang_outputs,
     vector_versions,
 )
 
@@ -303,14 +301,14 @@ def test_tumang_run_produces_every_table_and_figure(tumang_run):
     # the figures of a typed multi-class model: on these data EM and LOO both pick K > 1
     assert verdicts["em_n_classes_bic"] > 1
     assert verdicts["bayes_n_classes_loo"] > 1
-    assert files_under(out) == (
-        TUMANG_TABLES | TUMANG_FIGURES | vector_versions(TUMANG_FIGURES) | TUMANG_OTHER
-    )
+    tables, figures, other = tumang_outputs(verdicts["bayes_n_classes_loo"])
+    assert files_under(out) == tables | figures | vector_versions(figures) | other
 
 
 def test_tumang_report_shows_every_figure_with_a_caption(tumang_run):
     out, _ = tumang_run
-    assert_figures_in_report(out, TUMANG_FIGURES)
+    chosen = json.loads((out / "run.json").read_text())["verdicts"]["bayes_n_classes_loo"]
+    assert_figures_in_report(out, tumang_outputs(chosen)[1])
     markdown = (out / "report.md").read_text(encoding="utf-8")
     # the latent-class posterior predictive check says what to look for
     ppc = re.search(r"!\[(Posterior predictive check of the item response shares[^\]]*)\]",
@@ -325,8 +323,8 @@ def test_tumang_ppc_tables_hold_the_check_of_the_chosen_model(tumang_run):
     out, _ = tumang_run
     chosen = json.loads((out / "run.json").read_text())["verdicts"]["bayes_n_classes_loo"]
     shares = pd.read_csv(out / "latent_class" / "bayes_ppc_item_shares.csv")
-    # 12 Markusen items x 3 collapsed categories; shares of each item sum to one
-    assert len(shares) == len(MARKUSEN_ITEMS) * 3
+    # 12 Markusen items x 5 Likert levels (uncollapsed); shares of each item sum to one
+    assert len(shares) == len(MARKUSEN_ITEMS) * 5
     np.testing.assert_allclose(shares.groupby("item")["observed_share"].sum(), 1.0)
     assert shares["p_two_sided"].between(0, 1).all()
     pairs = pd.read_csv(out / "latent_class" / "bayes_ppc_pairs.csv")
@@ -334,9 +332,10 @@ def test_tumang_ppc_tables_hold_the_check_of_the_chosen_model(tumang_run):
     assert pairs["p_bvr"].between(0, 1).all()
     # the observed item shares come from the data alone: check them against the survey
     frame = pd.read_csv(DATA)
-    agree = (frame["mk_cooperation"] >= 4).mean()
-    row = shares[(shares["item"] == "mk_cooperation") & (shares["category"] == 3)]
-    assert row["observed_share"].item() == pytest.approx(agree)
+    for level in (1, 4, 5):
+        share = (frame["mk_cooperation"] == level).mean()
+        row = shares[(shares["item"] == "mk_cooperation") & (shares["category"] == level)]
+        assert row["observed_share"].item() == pytest.approx(share)
     markdown = (out / "report.md").read_text(encoding="utf-8")
     assert f"of the chosen model (K = {chosen})" in markdown
 
@@ -359,3 +358,96 @@ def test_em_table_shows_every_criterion_and_says_whether_they_agree(quick_run):
         assert "AIC, SABIC and CAIC agree." in report
     else:
         assert f"The criteria disagree (AIC K = {best['aic']}, SABIC K = {best['sabic']}" in report
+
+
+# ------------------------------------- the ordinal measurement and the covariates of membership
+
+
+def test_tumang_run_compares_ordinal_with_nominal_by_loo(tumang_run):
+    out, _ = tumang_run
+    table = pd.read_csv(out / "latent_class" / "ordinal_vs_nominal_loo.csv", index_col=0)
+    assert list(table.index) == ["K=1", "K=2", "K=3"]
+    assert table["elpd_diff"].to_numpy() == pytest.approx(  # CSV: 10 digits
+        (table["elpd_ordinal"] - table["elpd_nominal"]).to_numpy(), abs=1e-5
+    )
+    assert (table["se_diff"] > 0).all()
+    for k, row in table.iterrows():
+        gap, se = row["elpd_diff"], row["se_diff"]
+        expected = "neither (gap within 2 SE)" if abs(gap) <= 2 * se else None
+        if expected is None:
+            expected = "ordinal" if gap > 0 else "nominal"
+        assert row["preferred"] == expected, k
+    # the ordinal model (fewer parameters per item) has the smaller p_loo for K > 1
+    for k in ("K=2", "K=3"):
+        assert table.loc[k, "p_loo_ordinal"] < table.loc[k, "p_loo_nominal"]
+
+
+def test_tumang_run_chooses_k_and_types_classes_with_the_ordinal_model(tumang_run):
+    out, _ = tumang_run
+    lc = out / "latent_class"
+    summary = pd.read_csv(lc / "bayes_ordinal_summary_K2.csv", index_col=0)
+    assert any(str(name).startswith("cutpoints") for name in summary.index)
+    assert any(str(name).startswith("mu") for name in summary.index)
+    # the K comparison, the verdict and the typing come from the ordinal fits
+    loo = pd.read_csv(lc / "loo_comparison.csv", index_col=0)
+    ordinal = pd.read_csv(lc / "ordinal_vs_nominal_loo.csv", index_col=0)
+    for k in ("K=1", "K=2", "K=3"):
+        assert loo.loc[k, "elpd_loo"] == pytest.approx(ordinal.loc[k, "elpd_ordinal"])
+    report = (out / "report.md").read_text(encoding="utf-8")
+    assert "Ordinal against nominal latent classes by PSIS-LOO" in report
+    assert "latent classes ordinal K=2" in report
+    run = json.loads((out / "run.json").read_text(encoding="utf-8"))
+    assert set(run["verdicts"]["ordinal_vs_nominal"]) == {"K=1", "K=2", "K=3"}
+
+
+def test_tumang_run_compares_measurements_by_bic_and_loo(tumang_run):
+    out, _ = tumang_run
+    lc = out / "latent_class"
+    table = pd.read_csv(lc / "ordinal_vs_nominal.csv", index_col=[0, 1])
+    loo = pd.read_csv(lc / "ordinal_vs_nominal_loo.csv", index_col=0)
+    assert list(table.index) == [(k, m) for k in (1, 2, 3) for m in ("ordinal", "nominal")]
+    n_firms = len(pd.read_csv(DATA))
+    # BIC = -2 LL + ln(N) npar, from the table's own columns
+    np.testing.assert_allclose(
+        table["bic"], -2 * table["log_likelihood"] + np.log(n_firms) * table["n_parameters"]
+    )
+    # parameters on 12 five-level items: ordinal (K-1) + 12 (K-1+4), nominal (K-1) + 12 K 4
+    for k in (1, 2, 3):
+        assert table.loc[(k, "ordinal"), "n_parameters"] == (k - 1) + 12 * (k - 1 + 4)
+        assert table.loc[(k, "nominal"), "n_parameters"] == (k - 1) + 12 * k * 4
+    # with one class the two models are the item margins against a cumulative logit
+    # with one location per item: the same fit (4 free numbers per item either way)
+    assert table.loc[(1, "ordinal"), "log_likelihood"] == pytest.approx(
+        table.loc[(1, "nominal"), "log_likelihood"], abs=1e-4
+    )
+    for k in (1, 2, 3):
+        for measurement in ("ordinal", "nominal"):
+            assert table.loc[(k, measurement), "elpd_loo"] == pytest.approx(
+                loo.loc[f"K={k}", f"elpd_{measurement}"]
+            )
+        assert table.loc[(k, "ordinal"), "elpd_diff"] == pytest.approx(
+            loo.loc[f"K={k}", "elpd_diff"]
+        )
+    report = (out / "report.md").read_text(encoding="utf-8")
+    assert "**Ordinal or nominal?** K = 1: BIC prefers the" in report
+    assert "figures/ordinal_prior_predictive.png" in report
+
+
+def test_tumang_run_writes_the_class_membership_table_and_figure(tumang_run):
+    out, _ = tumang_run
+    chosen = json.loads((out / "run.json").read_text())["verdicts"]["bayes_n_classes_loo"]
+    table = pd.read_csv(out / "latent_class" / "class_membership_effects.csv")
+    # one row per covariate and contrast against class 1
+    assert list(table["covariate"]) == ["workers", "firm_age"] * (chosen - 1)
+    assert (table["bayes_hdi_lower"] <= table["bayes_log_odds"]).all()
+    assert (table["bayes_log_odds"] <= table["bayes_hdi_upper"]).all()
+    assert (table["em_ci_lower"] < table["em_log_odds"]).all()
+    np.testing.assert_allclose(
+        table["em_ci_upper"] - table["em_log_odds"], 1.959963984540054 * table["em_se"], rtol=1e-6
+    )
+    report = (out / "report.md").read_text(encoding="utf-8")
+    assert "Who belongs to which class" in report
+    assert re.search(r"P\(class 2 \([^)]*\) rather than class 1 \([^)]*\)\) (rises with|falls "
+                     r"with|has no clear relation to) workers: [+-]\d\.\d\d log-odds per SD",
+                     report)  # fmt: skip
+    assert "figures/class_membership_covariates.png" in report

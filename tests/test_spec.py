@@ -49,7 +49,10 @@ def test_bundled_tumang_spec_is_the_full_study():
     assert spec.logistic.variants[0].group == "product_line"
     assert spec.latent_class.items == MARKUSEN_ITEMS  # from item_prefix = "mk_"
     assert spec.latent_class.n_classes == (1, 2, 3)
-    assert spec.latent_class.collapse == ((1, 2), (3,), (4, 5))
+    # the five Likert levels, ordinal beside nominal, and covariates of class membership
+    assert spec.latent_class.collapse is None
+    assert spec.latent_class.measurement == "ordinal"
+    assert spec.latent_class.covariates == ("workers", "firm_age")
     assert spec.frequentist.methods == ("mle", "firth")
     assert (spec.sampler.chains, spec.sampler.draws, spec.sampler.backend) == (4, 1000, "nutpie_c")
     quick = spec.sampler.for_run(quick=True)
