@@ -182,11 +182,19 @@ def test_a_cancelled_background_call_leaves_no_process_and_no_scratch_file():
     assert not scratch.exists()
 
 
-def test_a_latent_class_fit_in_the_worker_is_the_same_fit():
-    """Same arguments and seed in another process: the same draws, bit for bit."""
+@pytest.mark.parametrize("measurement", ["nominal", "ordinal"])
+def test_a_latent_class_fit_in_the_worker_is_the_same_fit(measurement):
+    """Same arguments and seed in another process: the same draws, bit for bit.
+
+    Both fits a run may start in a worker: the nominal and the ordinal mixture.
+    """
     from bayes_cluster.run.fit_worker import start
     from bayes_cluster.run.sections.data import load_data
-    from bayes_cluster.run.sections.latent_class import _item_responses, fit_latent_class_model
+    from bayes_cluster.run.sections.latent_class import (
+        _item_responses,
+        fit_latent_class_model,
+        fit_ordinal_latent_class_model,
+    )
     from bayes_cluster.run.spec import load_spec
 
     spec = load_spec(Path(__file__).resolve().parents[1] / "models" / "tumang.toml")
@@ -194,8 +202,11 @@ def test_a_latent_class_fit_in_the_worker_is_the_same_fit():
     responses = _item_responses(frame, spec.latent_class)
     sampler = spec.sampler.for_run(True)
     lc = spec.latent_class
-    here = fit_latent_class_model(responses, 2, lc, sampler, 11, False)
-    there = start(fit_latent_class_model, responses, 2, lc, sampler, 11, False).result()
-    assert there.posterior["theta"].equals(here.posterior["theta"])
-    assert there.posterior["pi"].equals(here.posterior["pi"])
+    fit = fit_latent_class_model if measurement == "nominal" else fit_ordinal_latent_class_model
+    here = fit(responses, 2, lc, sampler, 11, False)
+    there = start(fit, responses, 2, lc, sampler, 11, False).result()
+    assert type(there) is type(here)
+    variables = ("theta", "pi") if measurement == "nominal" else ("mu", "cutpoints", "pi")
+    for name in variables:
+        assert there.posterior[name].equals(here.posterior[name]), name
     assert there.summary().equals(here.summary())

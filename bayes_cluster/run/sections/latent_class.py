@@ -175,11 +175,65 @@ def _fit_ordinal_latent_class(
     context: RunContext,
     covariates: Sequence[str] | None = None,
 ) -> BayesianOrdinalLatentClass:
-    """Adapter: the Bayesian ordinal (cumulative logit) latent classes, items uncollapsed."""
+    """Adapter: the run's ordinal latent classes for ``n_classes``, with the run's seed."""
+    return fit_ordinal_latent_class_model(
+        responses,
+        n_classes,
+        lc,
+        context.sampler,
+        _ordinal_seed(context, n_classes, covariates),
+        context.progressbar,
+        covariates,
+    )
+
+
+def _ordinal_seed(
+    context: RunContext, n_classes: int, covariates: Sequence[str] | None = None
+) -> int:
+    """Return the seed of the run's ordinal fit with ``n_classes`` (and covariates or not)."""
+    return context.seed(
+        f"latent_class_ordinal_K{n_classes}" + ("_covariates" if covariates else "")
+    )
+
+
+def fit_ordinal_latent_class_model(
+    responses: pd.DataFrame,
+    n_classes: int,
+    lc: LatentClassSpec,
+    sampler: SamplerSpec,
+    seed: int,
+    progressbar: bool = False,
+    covariates: Sequence[str] | None = None,
+) -> BayesianOrdinalLatentClass:
+    """Fit the Bayesian ordinal (cumulative logit) latent classes of a run, items uncollapsed.
+
+    No run context: a worker process can call it (:mod:`bayes_cluster.run.fit_worker`).
+
+    Parameters
+    ----------
+    responses : pandas.DataFrame
+        The item answers (and covariate columns).
+    n_classes : int
+        Number of classes.
+    lc : LatentClassSpec
+        The spec's ``[latent_class]`` section.
+    sampler : SamplerSpec
+        The run's MCMC settings.
+    seed : int
+        Seed of this fit.
+    progressbar : bool
+        Show the sampler's progress bar.
+    covariates : sequence of str, optional
+        Covariates of class membership.
+
+    Returns
+    -------
+    BayesianOrdinalLatentClass
+        Fitted, with its diagnostics.
+    """
     from bayes_cluster.estimators.ordinal_latent_class import BayesianOrdinalLatentClass
     from bayes_cluster.inference.diagnostics import ConvergenceWarning
 
-    sampler = context.sampler
     # of the mixture's priors only the class shares' Dirichlet applies to the ordinal model
     priors = {k: v for k, v in lc.priors.items() if k == "class_concentration"}
     model = BayesianOrdinalLatentClass(
@@ -194,11 +248,9 @@ def _fit_ordinal_latent_class(
             draws=sampler.draws,
             tune=sampler.tune,
             chains=sampler.chains,
-            random_seed=context.seed(
-                f"latent_class_ordinal_K{n_classes}" + ("_covariates" if covariates else "")
-            ),
+            random_seed=seed,
             sampler=sampler.backend,
-            progressbar=context.progressbar,
+            progressbar=progressbar,
         )
     return model
 
@@ -260,13 +312,18 @@ def _run_ordinal(
     section: Section,
     responses: pd.DataFrame,
     nominal: Mapping[int, BayesianLatentClass],
+    background: Mapping[tuple[str, int], BackgroundCall],
 ) -> dict[int, BayesianLatentClass]:
     """Fit the ordinal mixture for every K, compare it with the nominal one, return it."""
     lc = context.spec.latent_class
     models: dict[int, BayesianLatentClass] = {}
     for k in lc.n_classes:
         context.progress(f"cluster pattern: Bayesian ordinal latent classes K = {k} (MCMC)")
-        model = _fit_ordinal_latent_class(responses, k, lc, context)
+        if ("ordinal", k) in background:
+            model = background["ordinal", k].result()  # started with the section, in a worker
+        else:
+            model = _fit_ordinal_latent_class(responses, k, lc, context)
+        raise_if_interrupted()
         models[k] = model
         context.add_diagnostics(f"latent classes ordinal K={k}", model.diagnostics_)
         context.save_tree(model.idata_, f"latent_class/bayes_ordinal_posterior_K{k}.nc")
@@ -412,9 +469,10 @@ def run_latent_class(context: RunContext) -> None:
     """Run the ``[latent_class]`` section: descriptive scoring, EM and Bayesian classes.
 
     In a run that allows it (``context.parallel``), the Bayesian fit of the largest K
-    starts first, in a worker process (:mod:`bayes_cluster.run.fit_worker`), and runs
-    beside the EM fits and the other K; its results are written in the same order as
-    before, and it is the same fit (same data, settings and seed).
+    (and with ``measurement = "ordinal"`` the ordinal fit of the largest K, the longest of
+    all) starts first, in a worker process of its own (:mod:`bayes_cluster.run.fit_worker`),
+    and runs beside the EM fits and the other K; the results are written in the same order
+    as before, and each is the same fit (same data, settings and seed).
 
     Parameters
     ----------
@@ -422,17 +480,19 @@ def run_latent_class(context: RunContext) -> None:
         The run; every file is written through it, its report gets the section.
     """
     lc = context.spec.latent_class
-    background = None
+    background: dict[tuple[str, int], BackgroundCall] = {}
     if lc is not None and lc.bayesian:
         background = _start_in_background(context, _item_responses(context.frame, lc), lc)
     try:
         _run_latent_class(context, background)
     finally:  # stops a worker the section did not wait for (an error, Ctrl-C)
-        if background is not None:
-            background[1].cancel()
+        for call in background.values():
+            call.cancel()
 
 
-def _run_latent_class(context: RunContext, background: tuple[int, BackgroundCall] | None) -> None:
+def _run_latent_class(
+    context: RunContext, background: Mapping[tuple[str, int], BackgroundCall]
+) -> None:
     from bayes_cluster.plots.latent_class import (
         plot_descriptive_scoring,
         plot_item_profiles,
@@ -684,7 +744,7 @@ def _run_bayes_latent_class(
     context: RunContext,
     section: Section,
     responses: pd.DataFrame,
-    background: tuple[int, BackgroundCall] | None,
+    background: Mapping[tuple[str, int], BackgroundCall],
     *,
     typed: bool,
 ) -> None:
@@ -701,15 +761,15 @@ def _run_bayes_latent_class(
     models = {}
     for k in lc.n_classes:
         context.progress(f"cluster pattern: Bayesian latent classes K = {k} (MCMC)")
-        if background is not None and k == background[0]:
-            model = background[1].result()  # started with the section, in a worker
+        if ("nominal", k) in background:
+            model = background["nominal", k].result()  # started with the section, in a worker
         else:
             model = _fit_bayes_latent_class(responses, k, lc, context)
         raise_if_interrupted()
         models[k] = model
         _record_bayes_latent_class(context, k, model)
     if lc.measurement == "ordinal":
-        models = _run_ordinal(context, section, responses, models)
+        models = _run_ordinal(context, section, responses, models, background)
     chosen = _choose_n_classes(context, section, models)
     model = models[chosen]
     context.results["latent_class"] = model
@@ -796,22 +856,40 @@ def _run_bayes_latent_class(
 
 def _start_in_background(
     context: RunContext, responses: pd.DataFrame, lc: LatentClassSpec
-) -> tuple[int, BackgroundCall] | None:
-    """Start the fit of the largest K in a worker process, when the run allows it.
+) -> dict[tuple[str, int], BackgroundCall]:
+    """Start the longest fits in worker processes, when the run allows it.
 
-    Same arguments and seed as in the run's own process: the same fit.  Only in a run
-    that asks for it (``context.parallel``) and fits more than one K.
+    The Bayesian fit of the largest K, and with ``measurement = "ordinal"`` also the
+    ordinal fit of the largest K (each in a process of its own). Same arguments and seed as
+    in the run's own process: the same fits. Only in a run that asks for it
+    (``context.parallel``) and fits more than one K; keyed ``(measurement, K)``.
     """
     if not context.parallel or len(lc.n_classes) < 2:
-        return None
+        return {}
     from bayes_cluster.run.fit_worker import start
 
     k = max(lc.n_classes)
-    seed = context.seed(f"latent_class_K{k}")
-    call = start(
-        fit_latent_class_model, responses, k, lc, context.sampler, seed, context.progressbar
-    )
-    return k, call
+    calls: dict[tuple[str, int], BackgroundCall] = {}
+    try:
+        if lc.measurement == "ordinal":
+            calls["ordinal", k] = start(
+                fit_ordinal_latent_class_model,
+                responses,
+                k,
+                lc,
+                context.sampler,
+                _ordinal_seed(context, k),
+                context.progressbar,
+            )
+        seed = context.seed(f"latent_class_K{k}")
+        calls["nominal", k] = start(
+            fit_latent_class_model, responses, k, lc, context.sampler, seed, context.progressbar
+        )
+    except BaseException:
+        for call in calls.values():
+            call.cancel()
+        raise
+    return calls
 
 
 def _record_bayes_latent_class(context: RunContext, k: int, model: BayesianLatentClass) -> None:
