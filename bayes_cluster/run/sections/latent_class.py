@@ -137,7 +137,6 @@ def fit_latent_class_model(
         Fitted, with its diagnostics.
     """
     from bayes_cluster.estimators.latent_class import BayesianLatentClass
-    from bayes_cluster.inference.diagnostics import ConvergenceWarning
 
     if lc.collapse in (None, THREE_LEVELS):
         data, collapse = responses, "three" if lc.collapse else "none"
@@ -152,6 +151,19 @@ def fit_latent_class_model(
     )
     if covariates and data is not responses:
         data = data.assign(**{name: responses[name].to_numpy() for name in covariates})
+    return _fit_for_run(model, data, sampler, seed, progressbar)
+
+
+def _fit_for_run(
+    model: BayesianLatentClass,
+    data: pd.DataFrame,
+    sampler: SamplerSpec,
+    seed: int,
+    progressbar: bool,
+) -> BayesianLatentClass:
+    """Fit ``model`` with the run's sampler settings; its diagnostics go to the report."""
+    from bayes_cluster.inference.diagnostics import ConvergenceWarning
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # log(0) of empty classes, in numpy
         # the verdict goes into the report (add_diagnostics); not repeated as a warning
@@ -232,27 +244,13 @@ def fit_ordinal_latent_class_model(
         Fitted, with its diagnostics.
     """
     from bayes_cluster.estimators.ordinal_latent_class import BayesianOrdinalLatentClass
-    from bayes_cluster.inference.diagnostics import ConvergenceWarning
 
     # of the mixture's priors only the class shares' Dirichlet applies to the ordinal model
     priors = {k: v for k, v in lc.priors.items() if k == "class_concentration"}
     model = BayesianOrdinalLatentClass(
         n_classes, priors=priors or None, items=list(lc.markusen_names), covariates=covariates
     )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # log(0) of empty classes, in numpy
-        # the verdict goes into the report (add_diagnostics); not repeated as a warning
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        model.fit(
-            responses,
-            draws=sampler.draws,
-            tune=sampler.tune,
-            chains=sampler.chains,
-            random_seed=seed,
-            sampler=sampler.backend,
-            progressbar=progressbar,
-        )
-    return model
+    return _fit_for_run(model, responses, sampler, seed, progressbar)
 
 
 def ordinal_vs_nominal_loo(
