@@ -428,8 +428,18 @@ def test_tumang_run_compares_measurements_by_bic_and_loo(tumang_run):
         assert table.loc[(k, "ordinal"), "elpd_diff"] == pytest.approx(
             loo.loc[f"K={k}", "elpd_diff"]
         )
+    # the nominal EM of each K is the section's own (em_fit_statistics.csv): one maximum
+    statistics = pd.read_csv(lc / "em_fit_statistics.csv", index_col=0)
+    for k in (1, 2, 3):
+        for column in ("log_likelihood", "n_parameters", "bic"):
+            assert table.loc[(k, "nominal"), column] == pytest.approx(statistics.loc[k, column])
     report = (out / "report.md").read_text(encoding="utf-8")
-    assert "**Ordinal or nominal?** K = 1: BIC prefers the" in report
+    # K = 1 is one fit under two names: BIC cannot prefer either
+    bic = table.loc[(1, "ordinal"), "bic"]
+    assert f"**Ordinal or nominal?** K = 1: BIC does not separate them ({bic:.1f} each)" in report
+    for k in (2, 3):
+        better = table.loc[k, "bic"].idxmin()
+        assert f"K = {k}: BIC prefers the {better} model" in report
     assert "figures/ordinal_prior_predictive.png" in report
 
 

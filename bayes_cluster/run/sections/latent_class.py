@@ -371,7 +371,9 @@ def _ordinal_vs_nominal_table(
     """EM and PSIS-LOO of both measurements for every K, one row per (K, measurement).
 
     Both EM models read every item on the same ``C`` categories (the largest level
-    observed), so their likelihoods are of the same data and their BICs comparable.
+    observed), so their likelihoods are of the same data and their BICs comparable. The
+    nominal fit is the section's own EM fit of that K where it read the same items on the
+    same categories (``collapse = "none"``): one maximum per K in every table of the run.
     """
     from bayes_cluster.estimators.latent_class_em import LatentClassEM
     from bayes_cluster.estimators.ordinal_latent_class_em import OrdinalLatentClassEM
@@ -380,8 +382,17 @@ def _ordinal_vs_nominal_table(
     items = responses[list(lc.markusen_names)]
     n_categories = int(np.nanmax(items.to_numpy(dtype=float)))
     starts = max(5, lc.em_starts // 5) if context.quick else lc.em_starts
+    section_fits = context.results.get("em_fits", {}) if lc.collapse is None else {}
     rows = []
     for k in lc.n_classes:
+        nominal = section_fits.get(k)
+        if nominal is None or not np.all(nominal.n_categories_ == n_categories):
+            nominal = LatentClassEM(
+                k,
+                n_starts=starts,
+                random_state=context.seed(f"em_nominal_uncollapsed_K{k}"),
+                n_categories=n_categories,
+            ).fit(items)
         fits = {
             "ordinal": OrdinalLatentClassEM(
                 k,
@@ -389,12 +400,7 @@ def _ordinal_vs_nominal_table(
                 random_state=context.seed(f"em_ordinal_K{k}"),
                 n_categories=n_categories,
             ).fit(items),
-            "nominal": LatentClassEM(
-                k,
-                n_starts=starts,
-                random_state=context.seed(f"em_nominal_uncollapsed_K{k}"),
-                n_categories=n_categories,
-            ).fit(items),
+            "nominal": nominal,
         }
         for measurement, fit in fits.items():
             bayes = loo.loc[f"K={k}"]
@@ -420,7 +426,13 @@ def _measurement_reading(table: pd.DataFrame) -> str:
     sentences = []
     for k in table.index.get_level_values("n_classes").unique():
         ordinal, nominal = table.loc[(k, "ordinal")], table.loc[(k, "nominal")]
-        bic = "ordinal" if ordinal["bic"] < nominal["bic"] else "nominal"
+        if f"{ordinal['bic']:.1f}" == f"{nominal['bic']:.1f}":  # e.g. K = 1: the same fit
+            bic_text = f"BIC does not separate them ({ordinal['bic']:.1f} each)"
+        else:
+            bic = "ordinal" if ordinal["bic"] < nominal["bic"] else "nominal"
+            bic_text = (
+                f"BIC prefers the {bic} model ({ordinal['bic']:.1f} against {nominal['bic']:.1f})"
+            )
         gap, se = float(ordinal["elpd_diff"]), float(ordinal["se_diff"])
         if abs(gap) > 2 * se:
             loo_text = (
@@ -431,10 +443,7 @@ def _measurement_reading(table: pd.DataFrame) -> str:
             loo_text = (
                 f"LOO does not separate them (ordinal minus nominal {gap:+.1f}, SE {se:.1f})"
             )
-        sentences.append(
-            f"K = {k}: BIC prefers the {bic} model "
-            f"({ordinal['bic']:.1f} against {nominal['bic']:.1f}); {loo_text}."
-        )
+        sentences.append(f"K = {k}: {bic_text}; {loo_text}.")
     return "**Ordinal or nominal?** " + " ".join(sentences)
 
 
@@ -563,6 +572,7 @@ def _run_latent_class(
             best.item_probabilities_frame(), "latent_class/em_item_probabilities.csv"
         )
         context.results["em"] = best
+        context.results["em_fits"] = fits
         context.results["em_bic"] = statistics["bic"].astype(float).to_dict()
         context.results["em_fit_statistics"] = statistics
         context.verdicts["em_n_classes_bic"] = best_k
