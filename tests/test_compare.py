@@ -177,14 +177,16 @@ def test_plain_language_reading_names_agreement_and_disagreement():
         published={"workers": "effect", "product_line": "effect"},
         term_columns={"log(workers)": "workers", "product_line[casting]": "product_line"},
     )
-    assert plain_language_reading(table, published_source="the thesis") == [
+    assert plain_language_reading(table, published_source="the thesis", n_firms=15) == [
         "product_line[casting]: both methods find no clear effect (which is not evidence of "
-        "no effect with about 60 firms).",
+        "no effect with 15 firms).",
         "log(workers): the methods disagree (bayes finds an effect, mle does not); read its "
         "intervals rather than the verdicts.",
         "The bayes model agrees with the thesis on 1 of 2 predictors; it differs on "
         "product_line[casting] (the thesis: effect; here: no clear effect).",
     ]
+    # without the survey size the caution does not invent one
+    assert plain_language_reading(table)[0].endswith("no effect with a small survey).")
 
 
 def test_markdown_writer():

@@ -354,7 +354,10 @@ def verdict_table(comparison: pd.DataFrame) -> pd.DataFrame:
 
 
 def plain_language_reading(
-    comparison: pd.DataFrame, *, published_source: str | None = None
+    comparison: pd.DataFrame,
+    *,
+    published_source: str | None = None,
+    n_firms: int | None = None,
 ) -> list[str]:
     """Read the comparison in plain language, one sentence per finding.
 
@@ -364,6 +367,9 @@ def plain_language_reading(
         Output of :func:`comparison_table`.
     published_source : str, optional
         Name of the study whose conclusions are in the ``published`` column.
+    n_firms : int, optional
+        Number of firms the fits read, named in the caution about "no clear effect"
+        (default: "a small survey").
 
     Returns
     -------
@@ -384,9 +390,10 @@ def plain_language_reading(
     if agreed_effect:
         sentences.append(f"{_words(agreed_effect)}: {label} {verb} a clear effect.")
     if agreed_none:
+        sample = "a small survey" if n_firms is None else f"{n_firms} firms"
         sentences.append(
             f"{_words(agreed_none)}: {label} {verb} no clear effect "
-            "(which is not evidence of no effect with about 60 firms)."
+            f"(which is not evidence of no effect with {sample})."
         )
     for term in disputed:
         yes = [m for m in methods if wide.loc[term, m] == EFFECT]

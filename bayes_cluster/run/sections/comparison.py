@@ -126,7 +126,9 @@ def run_comparison(context: RunContext) -> None:
         "comparison.tex",
     )
     reading = comparison_module.plain_language_reading(
-        table, published_source=published.name if published else None
+        table,
+        published_source=published.name if published else None,
+        n_firms=len(context.frame),
     )
     context.verdicts["logit_reading"] = reading
     wide = comparison_module.verdict_table(table)
