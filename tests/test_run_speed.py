@@ -210,3 +210,98 @@ def test_a_latent_class_fit_in_the_worker_is_the_same_fit(measurement):
     for name in variables:
         assert there.posterior[name].equals(here.posterior[name]), name
     assert there.summary().equals(here.summary())
+
+
+# ------------------------------------------------------------- fit workers only on idle cores
+def _counters(monkeypatch, *readings: tuple[int, int], cores: int = 2) -> None:
+    """Make fit_worker read these (idle, total) CPU counters, one per reading."""
+    from bayes_cluster.run import fit_worker
+
+    sequence = iter(readings)
+    monkeypatch.setattr(fit_worker, "_cpu_times", lambda stat: next(sequence))
+    monkeypatch.setattr(os, "cpu_count", lambda: cores)
+
+
+def test_idle_cores_reads_the_kernel_counters(tmp_path, monkeypatch):
+    from bayes_cluster.run.fit_worker import _cpu_times, a_core_is_idle, idle_cores
+
+    stat = tmp_path / "stat"
+    # user nice system idle iowait irq softirq steal guest guest_nice
+    stat.write_text("cpu  100 5 20 700 30 1 2 3 50 0\ncpu0 50 2 10 350 15 0 1 1 25 0\n")
+    assert _cpu_times(stat) == (730, 861)  # idle + iowait, the first eight fields
+    stat.write_text("intr 12 0\n")
+    with pytest.raises(ValueError, match="the first line is not the all-CPU line"):
+        _cpu_times(stat)
+    # one of two cores idle over the window (half of all jiffies idle)
+    _counters(monkeypatch, (1000, 4000), (1100, 4200))
+    assert idle_cores(0.0) == pytest.approx(1.0)
+    _counters(monkeypatch, (1000, 4000), (1100, 4200))
+    assert a_core_is_idle(interval=0.0)
+    # both cores busy (the test suite's two workers, or another job)
+    _counters(monkeypatch, (1000, 4000), (1004, 4200))
+    assert idle_cores(0.0) == pytest.approx(0.04)
+    _counters(monkeypatch, (1000, 4000), (1004, 4200))
+    assert not a_core_is_idle(interval=0.0)
+
+
+def test_idle_cores_falls_back_on_the_load_average(tmp_path, monkeypatch):
+    from bayes_cluster.run.fit_worker import a_core_is_idle, idle_cores
+
+    missing = tmp_path / "no-proc-stat"
+    monkeypatch.setattr(os, "cpu_count", lambda: 4)
+    monkeypatch.setattr(os, "getloadavg", lambda: (3.5, 2.0, 1.0))
+    assert idle_cores(0.0, stat=missing) == pytest.approx(0.5)
+    assert not a_core_is_idle(interval=0.0, stat=missing)
+    monkeypatch.setattr(os, "getloadavg", lambda: (6.0, 2.0, 1.0))
+    assert idle_cores(0.0, stat=missing) == 0.0
+
+    def no_load_average():
+        raise OSError("load average unobtainable")
+
+    monkeypatch.setattr(os, "getloadavg", no_load_average)
+    assert idle_cores(0.0, stat=missing) is None
+    assert a_core_is_idle(interval=0.0, stat=missing)  # unknown: start them, as before
+
+
+def test_idle_cores_on_this_machine_is_between_none_and_all():
+    from bayes_cluster.run.fit_worker import idle_cores
+
+    idle = idle_cores(0.1)
+    assert idle is not None  # Linux (/proc/stat) or the load average
+    assert 0.0 <= idle <= (os.cpu_count() or 1) + 1e-9
+
+
+@pytest.mark.parametrize("idle", [True, False])
+def test_the_run_starts_its_fit_workers_only_on_an_idle_core(idle, monkeypatch):
+    from types import SimpleNamespace
+
+    from bayes_cluster.run import fit_worker
+    from bayes_cluster.run.sections import latent_class
+    from bayes_cluster.run.sections.latent_class import _start_in_background
+
+    started = []
+    monkeypatch.setattr(fit_worker, "a_core_is_idle", lambda: idle)
+    monkeypatch.setattr(fit_worker, "start", lambda function, *args: started.append(function))
+    printed: list[str] = []
+    context = SimpleNamespace(
+        parallel=True,
+        sampler="settings",
+        progressbar=False,
+        seed=lambda name: len(name),
+        progress=printed.append,
+    )
+    lc = SimpleNamespace(n_classes=(1, 2, 3), measurement="ordinal")
+    calls = _start_in_background(context, "responses", lc)
+    if idle:
+        assert started == [
+            latent_class.fit_ordinal_latent_class_model,
+            latent_class.fit_latent_class_model,
+        ]
+        assert set(calls) == {("ordinal", 3), ("nominal", 3)}
+        assert printed == []
+    else:
+        assert started == [] and calls == {}
+        assert printed == [
+            "cluster pattern: every core is busy, so every fit runs in this process "
+            "(a worker process would only take turns with it)"
+        ]

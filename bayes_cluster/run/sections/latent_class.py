@@ -870,11 +870,20 @@ def _start_in_background(
     The Bayesian fit of the largest K, and with ``measurement = "ordinal"`` also the
     ordinal fit of the largest K (each in a process of its own). Same arguments and seed as
     in the run's own process: the same fits. Only in a run that asks for it
-    (``context.parallel``) and fits more than one K; keyed ``(measurement, K)``.
+    (``context.parallel``) and fits more than one K, and only when a core is idle
+    (:func:`bayes_cluster.run.fit_worker.a_core_is_idle`: on a busy machine a worker only
+    takes turns with the run); keyed ``(measurement, K)``.
     """
     if not context.parallel or len(lc.n_classes) < 2:
         return {}
-    from bayes_cluster.run.fit_worker import start
+    from bayes_cluster.run.fit_worker import a_core_is_idle, start
+
+    if not a_core_is_idle():
+        context.progress(
+            "cluster pattern: every core is busy, so every fit runs in this process "
+            "(a worker process would only take turns with it)"
+        )
+        return {}
 
     k = max(lc.n_classes)
     calls: dict[tuple[str, int], BackgroundCall] = {}
