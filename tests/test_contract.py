@@ -247,55 +247,6 @@ def test_compile_pytensor_c_accepts_data_its_functions_never_read():
     assert value == pytest.approx(model.compile_logp()({"mu": 0.3}), rel=1e-12)
 
 
-def test_compile_pytensor_c_expands_each_draw_without_compiling_and_on_new_data():
-    """The deterministics of a draw (constrained values, a Deterministic) run in Python
-    (PyTensor's "py" linker: no numba compilation) and equal PyMC's own on the new data."""
-    from pytensor.compile.executor import Function
-    from pytensor.link.basic import PerformLinker
-
-    from bayes_cluster.inference.sampling import compile_pytensor_c
-
-    rng = np.random.default_rng(7)
-    with pm.Model() as model:
-        x = pm.Data("x", rng.normal(size=12))
-        pi = pm.Dirichlet("pi", a=np.ones(3))
-        sigma = pm.HalfNormal("sigma", 1.0)
-        pm.Deterministic("scaled", sigma * x * pi[0])
-        pm.Normal("obs", 0.0, sigma, observed=rng.normal(size=12))
-    compiled = compile_pytensor_c(model)
-    expand = compiled._make_expand_func(1, 2, 0)
-    # the PyTensor function the closure calls
-    functions = [
-        cell.cell_contents
-        for cell in expand.__closure__
-        if isinstance(cell.cell_contents, Function)
-    ]
-    assert len(functions) == 1 and isinstance(functions[0].maker.linker, PerformLinker)
-    new_x = rng.normal(size=12)
-    data = compiled.with_data(x=new_x)._shared_data
-    pm.set_data({"x": new_x}, model=model)
-    # PyMC's own values of the deterministics, as functions of the sampler's coordinates
-    constrained = {var.name: var for var in model.unobserved_value_vars}
-    reference = model.compile_fn(
-        [constrained[name] for name in ("pi", "sigma", "scaled")],
-        inputs=model.value_vars,
-        point_fn=False,
-    )
-    for _ in range(3):
-        point = rng.normal(size=3)  # pi's two simplex coordinates, then log(sigma)
-        values = expand(point, **data)
-        expected = dict(
-            zip(
-                ("pi", "sigma", "scaled"),
-                reference(pi_simplex__=point[:2], sigma_log__=point[2]),
-                strict=True,
-            )
-        )
-        for name, value in expected.items():
-            np.testing.assert_allclose(values[name], value, rtol=1e-12, err_msg=name)
-        assert values["pi"].sum() == pytest.approx(1.0)
-
-
 def test_sample_needs_a_target_acceptance():
     with pytest.raises(ValueError) as error:
         sample(pm.Model, key=("x",), data={}, settings=SamplerSettings())

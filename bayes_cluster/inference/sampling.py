@@ -243,16 +243,15 @@ class CompiledCache:
 def compile_pytensor_c(model: Any) -> Any:
     """Compile a PyMC model for nutpie's sampler as PyTensor functions (backend "nutpie_c").
 
-    The log-density with its gradient is a PyTensor function in the default ``FAST_RUN``
-    mode (C in PyTensor 2, numba in PyTensor 3.3), whose compiled code PyTensor keeps on
-    disk (``~/.pytensor``): a model structure compiles in seconds in every new process once
-    it has been compiled once, where nutpie's own numba module recompiles it (20-30 s) in
-    each. The deterministics added to each draw run op by op in Python (the ``py`` linker,
-    after the same rewrites): no compilation, microseconds per draw. nutpie calls both from
-    its chain threads; a lock makes the calls one at a time (a compiled PyTensor function is
-    not re-entrant), so the chains share one core for the density but the sampler's own
-    work runs beside it. Initial points as :func:`nutpie.compile_pymc_model` (the support
-    point, jittered).
+    The log-density with its gradient, and the function that adds the deterministics to
+    each draw, are PyTensor functions in the default ``FAST_RUN`` mode (C in PyTensor 2,
+    numba in PyTensor 3.3), whose compiled code PyTensor keeps on disk (``~/.pytensor``):
+    a model structure compiles in seconds in every new process once it has been compiled
+    once, where nutpie's own numba module recompiles it (20-30 s) in each. nutpie calls
+    them from its chain threads; a lock makes the calls one at a time (a compiled PyTensor
+    function is not re-entrant), so the chains share one core for the density but the
+    sampler's own work runs beside it. Initial points as :func:`nutpie.compile_pymc_model`
+    (the support point, jittered).
 
     Parameters
     ----------
@@ -267,7 +266,6 @@ def compile_pytensor_c(model: Any) -> Any:
     from nutpie.compile_pymc import _make_functions, _prepare_dims_and_coords
     from nutpie.compiled_pyfunc import from_pyfunc
     from pymc.initial_point import make_initial_point_fn
-    from pytensor.compile.mode import Mode
 
     lock = threading.Lock()
     point_fn = make_initial_point_fn(
@@ -282,7 +280,7 @@ def compile_pytensor_c(model: Any) -> Any:
         with lock:
             return point_fn(*args, **kwargs)
 
-    n_dim, _, logp_fn, _, initial_point_fn, shape_info, reparameterized = _make_functions(
+    n_dim, _, logp_fn, expand_fn, initial_point_fn, shape_info, reparameterized = _make_functions(
         model,
         mode="FAST_RUN",
         compute_grad=True,
@@ -290,25 +288,6 @@ def compile_pytensor_c(model: Any) -> Any:
         pymc_initial_point_fn=locked_point_fn,
         var_names=None,
     )
-    # The deterministics of each draw (the constrained parameters, e.g. class shares from
-    # their simplex coordinates): a few array operations, called once per draw where the
-    # density is called tens of times. Run op by op in Python (PyTensor's "py" linker,
-    # after the same graph rewrites), they cost microseconds per draw and need no numba
-    # compilation, which was a tenth of a cold quick run of models/tumang.toml (36 s).
-    _, _, _, expand_fn, _, expand_shape_info, _ = _make_functions(
-        model,
-        mode=Mode(linker="py", optimizer="fast_run"),
-        compute_grad=False,
-        join_expanded=False,
-        pymc_initial_point_fn=locked_point_fn,
-        var_names=None,
-    )
-    layout = [(name, tuple(shape)) for name, _, shape in zip(*shape_info, strict=True)]
-    expand_layout = [
-        (name, tuple(shape)) for name, _, shape in zip(*expand_shape_info, strict=True)
-    ]
-    if expand_layout != layout:
-        raise RuntimeError("nutpie laid the model's variables out differently in two compiles")
     logp_fn.trust_input = True
     expand_fn.trust_input = True
     shared = {var.name: var for fn in (logp_fn, expand_fn) for var in fn.get_shared()}
