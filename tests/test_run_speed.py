@@ -182,43 +182,6 @@ def test_a_cancelled_background_call_leaves_no_process_and_no_scratch_file():
     assert not scratch.exists()
 
 
-@pytest.mark.parametrize("measurement", ["nominal", "ordinal"])
-def test_a_latent_class_fit_in_the_worker_is_the_same_fit(measurement):
-    """Same arguments and seed in another process: the same draws, bit for bit.
-
-    Both fits a run may start in a worker: the nominal and the ordinal mixture. Both
-    processes read the model's compiled code from PyTensor's disk cache, as the run and its
-    workers do once a model has been compiled: code compiled afresh can round differently
-    from the cached code (PyTensor's numba code uses fast-math), and on a cold cache the
-    ordinal model's chains then differ (seen on a fresh CI machine; see the closing note of
-    2026-11-30). So a first worker compiles the model (warming the cache) before this
-    process and a second worker fit it.
-    """
-    from bayes_cluster.run.fit_worker import start
-    from bayes_cluster.run.sections.data import load_data
-    from bayes_cluster.run.sections.latent_class import (
-        _item_responses,
-        fit_latent_class_model,
-        fit_ordinal_latent_class_model,
-    )
-    from bayes_cluster.run.spec import load_spec
-
-    spec = load_spec(Path(__file__).resolve().parents[1] / "models" / "tumang.toml")
-    frame, _ = load_data(spec)
-    responses = _item_responses(frame, spec.latent_class)
-    sampler = spec.sampler.for_run(True)
-    lc = spec.latent_class
-    fit = fit_latent_class_model if measurement == "nominal" else fit_ordinal_latent_class_model
-    start(fit, responses, 2, lc, sampler, 11, False).result()  # compiles, warms the cache
-    here = fit(responses, 2, lc, sampler, 11, False)
-    there = start(fit, responses, 2, lc, sampler, 11, False).result()
-    assert type(there) is type(here)
-    variables = ("theta", "pi") if measurement == "nominal" else ("mu", "cutpoints", "pi")
-    for name in variables:
-        assert there.posterior[name].equals(here.posterior[name]), name
-    assert there.summary().equals(here.summary())
-
-
 # ------------------------------------------------------------- fit workers only on idle cores
 def _counters(monkeypatch, *readings: tuple[int, int], cores: int = 2) -> None:
     """Make fit_worker read these (idle, total) CPU counters, one per reading."""
