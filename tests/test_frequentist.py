@@ -210,6 +210,46 @@ def test_profile_limits_are_where_the_penalized_profile_drops_by_the_chi2_quanti
     assert drop == pytest.approx(3.841458820694124, abs=1e-4)
 
 
+def test_a_fit_on_a_flat_penalised_likelihood_stops_early_with_the_same_limits(monkeypatch):
+    """A restricted fit whose objective stopped rising stops (unconverged), limits unchanged.
+
+    On a simulated n = 30 survey (the small-sample study's seed 1, replicate 1) the profile
+    limits' bracketing walks far out, where fitted probabilities saturate: a restricted fit
+    there reaches its maximum but its score stays above the tolerance, and used to run all
+    200 iterations (30 step-halvings each). Stopped after ``STALL_ITERATIONS`` iterations
+    without a rise, every estimate and limit is the same to 1e-10.
+    """
+    from bayes_cluster.estimators import firth
+    from bayes_cluster.studies.study import (
+        OUTCOME,
+        ReplicateTask,
+        parse_study_spec,
+        simulate_replicate,
+    )
+
+    spec = parse_study_spec({"study": {"sizes": [30], "replicates": 2, "seed": 1}})
+    frame = simulate_replicate(spec, ReplicateTask("truth", 30, 1))
+    predictors = list(spec.predictors)
+    iterations: list[int] = []
+    fit_batch = firth.fit_batch
+
+    def counted(*args, **kwargs):
+        fit = fit_batch(*args, **kwargs)
+        iterations.append(fit.iterations)
+        return fit
+
+    monkeypatch.setattr(firth, "fit_batch", counted)
+    monkeypatch.setattr(firth, "STALL_ITERATIONS", 10**9)  # the rule off: the old fits
+    without = firth_logit(frame, OUTCOME, predictors).summary
+    assert max(iterations) == 200
+    iterations.clear()
+    monkeypatch.setattr(firth, "STALL_ITERATIONS", 5)
+    with_rule = firth_logit(frame, OUTCOME, predictors).summary
+    assert max(iterations) < 100
+    columns = ["estimate", "std_error", "ci_lower", "ci_upper", "p_value"]
+    assert_allclose(with_rule[columns], without[columns], rtol=1e-10, atol=1e-10)
+
+
 def test_sex2_dia_is_flagged_infinite_and_mle_report_says_so(sex2):
     separation = detect_separation(sex2, "case", SEX2_PREDICTORS)
     assert separation.kind == "quasi-complete"

@@ -271,6 +271,10 @@ def _inverse(matrix: np.ndarray) -> np.ndarray:
         return np.linalg.pinv(matrix, hermitian=True)
 
 
+STALL_ITERATIONS = 5
+"""Iterations without a rise of the objective after which :func:`fit_batch` stops a problem."""
+
+
 def fit_batch(
     X: np.ndarray,
     y: np.ndarray,
@@ -300,7 +304,8 @@ def fit_batch(
     firth : bool, default True
         Penalised (Firth) or ordinary maximum likelihood.
     max_iter : int, default 200
-        Newton--Raphson iterations at most.
+        Newton--Raphson iterations at most. A problem whose objective has not risen in
+        :data:`STALL_ITERATIONS` iterations in a row stops earlier, unconverged.
     max_step : float, default 5.0
         Largest change of any coefficient in one iteration (logistf's ``maxstep``).
     max_halvings : int, default 30
@@ -321,10 +326,14 @@ def fit_batch(
         fixed = np.zeros_like(beta, dtype=bool)
     state = penalized_state(X, y, beta, firth, offset)
     converged = np.zeros(beta.shape[0], dtype=bool)
+    # a problem whose objective has not risen for STALL_ITERATIONS iterations in a row
+    # stops (unconverged): on a numerically flat penalised likelihood (saturated fitted
+    # probabilities) the free score can stay above ``tol`` while no step changes anything
+    stalled = np.zeros(beta.shape[0], dtype=int)
     iteration = 0
     while iteration < max_iter:
         iteration += 1
-        active = ~converged
+        active = ~converged & (stalled < STALL_ITERATIONS)
         delta = _solve_restricted(_subset(state, active), fixed[active])
         largest = np.abs(delta).max(axis=1, initial=0.0)
         delta *= np.minimum(1.0, max_step / np.maximum(largest, 1e-300))[:, None]
@@ -345,7 +354,10 @@ def fit_batch(
         step = np.abs(delta).max(axis=1, initial=0.0)
         done = (step < tol) & (free_score < max(tol, 1e-8))
         converged[np.flatnonzero(active)[done]] = True
-        if converged.all():
+        scale = np.where(np.isfinite(old), np.maximum(1.0, np.abs(old)), 1.0)
+        risen = new_state.log_likelihood > old + 1e-13 * scale
+        stalled[active] = np.where(risen, 0, stalled[active] + 1)
+        if not (~converged & (stalled < STALL_ITERATIONS)).any():
             break
     return BatchFit(beta, state.log_likelihood, state.fisher, converged, iteration)
 
