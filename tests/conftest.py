@@ -36,9 +36,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 # session whose PYTENSOR_FLAGS already name a base_compiledir, or that sets NUMBA_OPT,
 # keeps its own settings.
 TEST_CACHE = REPO_ROOT / ".test-cache"
-if "NUMBA_OPT" not in os.environ and "base_compiledir" not in os.environ.get(
-    "PYTENSOR_FLAGS", ""
-):
+if "NUMBA_OPT" not in os.environ and "base_compiledir" not in os.environ.get("PYTENSOR_FLAGS", ""):
     os.environ["NUMBA_OPT"] = "1"
     os.environ["NUMBA_LOOP_VECTORIZE"] = "0"
     os.environ["NUMBA_SLP_VECTORIZE"] = "0"
