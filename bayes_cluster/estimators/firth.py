@@ -331,9 +331,9 @@ def fit_batch(
     # probabilities) the free score can stay above ``tol`` while no step changes anything
     stalled = np.zeros(beta.shape[0], dtype=int)
     iteration = 0
+    active = np.ones(beta.shape[0], dtype=bool)
     while iteration < max_iter:
         iteration += 1
-        active = ~converged & (stalled < STALL_ITERATIONS)
         delta = _solve_restricted(_subset(state, active), fixed[active])
         largest = np.abs(delta).max(axis=1, initial=0.0)
         delta *= np.minimum(1.0, max_step / np.maximum(largest, 1e-300))[:, None]
@@ -357,7 +357,8 @@ def fit_batch(
         scale = np.where(np.isfinite(old), np.maximum(1.0, np.abs(old)), 1.0)
         risen = new_state.log_likelihood > old + 1e-13 * scale
         stalled[active] = np.where(risen, 0, stalled[active] + 1)
-        if not (~converged & (stalled < STALL_ITERATIONS)).any():
+        active = ~converged & (stalled < STALL_ITERATIONS)
+        if not active.any():
             break
     return BatchFit(beta, state.log_likelihood, state.fisher, converged, iteration)
 
