@@ -132,7 +132,7 @@ def test_fit_sets_results_provenance_and_a_plausible_posterior(fitted):
     assert attrs[MODEL_ATTR] == "NormalMean" and attrs["model"] == "NormalMean"
     assert attrs[VERSION_ATTR] == bayes_cluster.__version__
     assert attrs["seed"] == "11" and attrs["data_hash"] == data_hash(frame)
-    assert attrs["sampler"] == "nutpie" and attrs["target_accept"] == "0.8"
+    assert attrs["sampler"] == "nutpie_c" and attrs["target_accept"] == "0.8"
     assert (attrs["draws"], attrs["tune"], attrs["chains"]) == ("300", "200", "2")
     assert json.loads(attrs[STATE_ATTR]) == {"config": {"prior_sd": 10.0}, "state": {"n_obs": 20}}
     assert attrs["diagnostics_verdict"] == fitted.diagnostics_.verdict
@@ -145,8 +145,9 @@ def test_fit_sets_results_provenance_and_a_plausible_posterior(fitted):
 
 
 def test_same_structure_is_not_compiled_again_and_same_seed_gives_same_draws(fitted):
-    key = ("NormalMean", 10.0, 20)
-    assert key in compiled_cache  # the class name leads the model's own compile key
+    key = ("nutpie_c", "NormalMean", 10.0, 20)
+    # the backend, then the class name, lead the model's own compile key
+    assert key in compiled_cache
     compilations = compiled_cache.compilations
     again = NormalMean()
     again.fit(normal_data(0), random_seed=11, **DRAWS)
@@ -174,6 +175,7 @@ def test_pymc_backend_samples_the_same_model_without_the_cache():
     model.fit(normal_data(0), random_seed=3, sampler="pymc", cores=1, **DRAWS)
     assert compiled_cache.compilations == compilations  # PyTensor caches its own C code
     assert ("NormalMean", 5.0, 20) not in compiled_cache
+    assert ("nutpie_c", "NormalMean", 5.0, 20) not in compiled_cache
     assert model.idata_.attrs["sampler"] == "pymc" and model.diagnostics_.passed
     assert model.idata_["posterior"]["mu"].shape == (2, 300)
     assert model.timings_["compile_s"] > 0
@@ -184,12 +186,13 @@ def test_pymc_backend_samples_the_same_model_without_the_cache():
     assert abs(row["mean"] - exact_mean) < 4 * precision**-0.5 / np.sqrt(row["ess_bulk"])
 
 
-def test_nutpie_c_backend_gives_nutpie_draws_and_reuses_its_compile(fitted):
-    # the same sampler (nutpie's) on the same log-density, compiled by PyTensor's C backend
+def test_nutpie_backend_gives_the_default_backends_draws_and_reuses_its_compile(fitted):
+    # the same sampler (nutpie's) on the same log-density, compiled by nutpie's own numba
+    # module instead of PyTensor's disk-cached functions (the default, "nutpie_c")
     model = NormalMean()
-    model.fit(normal_data(0), random_seed=11, sampler="nutpie_c", **DRAWS)
-    assert ("nutpie_c", "NormalMean", 10.0, 20) in compiled_cache
-    assert model.idata_.attrs["sampler"] == "nutpie_c" and model.diagnostics_.passed
+    model.fit(normal_data(0), random_seed=11, sampler="nutpie", **DRAWS)
+    assert ("NormalMean", 10.0, 20) in compiled_cache
+    assert model.idata_.attrs["sampler"] == "nutpie" and model.diagnostics_.passed
     np.testing.assert_allclose(
         model.idata_["posterior"]["mu"].to_numpy(),
         fitted.idata_["posterior"]["mu"].to_numpy(),
@@ -197,7 +200,7 @@ def test_nutpie_c_backend_gives_nutpie_draws_and_reuses_its_compile(fitted):
     )
     compilations = compiled_cache.compilations
     other = NormalMean()
-    other.fit(normal_data(1, mean=-3.0), random_seed=11, sampler="nutpie_c", **DRAWS)
+    other.fit(normal_data(1, mean=-3.0), random_seed=11, sampler="nutpie", **DRAWS)
     assert compiled_cache.compilations == compilations
     assert other.timings_["compile_s"] == 0.0
     assert other.summary().loc["mu", "mean"] == pytest.approx(-3.0, abs=0.8)
@@ -226,6 +229,42 @@ def test_compile_pytensor_c_matches_pymc_logp_and_gradient_on_new_data():
         names = {"beta": point[:2], "sigma_log__": point[2]}
         assert value == pytest.approx(value_fn(names), rel=1e-10)
         np.testing.assert_allclose(gradient, gradient_fn(names), rtol=1e-10)
+
+
+def test_compile_pytensor_c_density_releases_the_gil_and_runs_on_threads_side_by_side():
+    # nutpie's chain threads call the log-density at once: the graph function is compiled
+    # with nogil and keeps no state, so concurrent calls give the serial results
+    from concurrent.futures import ThreadPoolExecutor
+
+    import pytensor
+    import pytensor.tensor as pt
+
+    from bayes_cluster.inference.sampling import _nogil_numba_mode, compile_pytensor_c
+
+    x = pt.vector("x")
+    function = pytensor.function([x], (x**2).sum(), mode=_nogil_numba_mode())
+    assert function(np.arange(3.0)) == 5.0
+    assert function.vm.jit_fn.targetoptions["nogil"] is True
+    rng = np.random.default_rng(7)
+    with pm.Model() as model:
+        y = pm.Data("y", rng.normal(size=50))
+        mu = pm.Normal("mu", 0.0, 5.0, shape=2)
+        sigma = pm.HalfNormal("sigma", 1.0)
+        pm.Normal("obs", mu[0] + mu[1], sigma, observed=y)
+    compiled = compile_pytensor_c(model)
+    points = rng.normal(size=(400, 3))
+    serial_logp = compiled._make_logp_func()
+    serial = [serial_logp(point, **compiled._shared_data) for point in points]
+
+    def evaluate(chunk: np.ndarray) -> list:
+        logp = compiled._make_logp_func()  # one per chain, as nutpie makes them
+        return [logp(point, **compiled._shared_data) for point in chunk]
+
+    with ThreadPoolExecutor(4) as pool:
+        threaded = [result for part in pool.map(evaluate, np.split(points, 4)) for result in part]
+    for (value, gradient), (again, again_gradient) in zip(serial, threaded, strict=True):
+        assert value == again
+        np.testing.assert_array_equal(gradient, again_gradient)
 
 
 def test_compile_pytensor_c_accepts_data_its_functions_never_read():

@@ -16,7 +16,8 @@ simulation-based-calibration draw) samples through
   PyTensor caches that compiled code on disk, so a model compiles in seconds in every new
   process (nutpie's module needs 20-30 s per model structure, each process anew; the
   backend's name is from PyTensor 2, whose default mode was C), at some cost per gradient
-  evaluation (a Python call under a lock) -- the right trade for a run of a few fits of
+  evaluation (a Python call from nutpie's chain threads, which then run the compiled
+  function side by side without the GIL) -- the right trade for a run of a few fits of
   several model structures; compiled models are cached and re-used with ``with_data``;
 * runs PyMC's own NUTS instead with ``backend="pymc"`` (no cache: PyTensor caches its
   compiled code on disk);
@@ -80,10 +81,11 @@ class SamplerSettings:
     target_accept : float, optional
         NUTS target acceptance rate; ``None`` lets the model choose (0.9 for most, 0.99
         for the horseshoe).
-    backend : {"nutpie", "nutpie_c", "pymc"}, default "nutpie"
-        nutpie (numba, compiled once per model structure, re-used on new data), nutpie
-        on PyTensor's compiled functions (cached on disk, see :func:`compile_pytensor_c`) or PyMC's
-        NUTS.
+    backend : {"nutpie", "nutpie_c", "pymc"}, default "nutpie_c"
+        nutpie on PyTensor's compiled functions (cached on disk, so a model structure
+        compiles once per machine, see :func:`compile_pytensor_c`), nutpie on its own
+        numba module (faster per draw, but compiled anew in every process: 20-30 s per
+        model structure) or PyMC's NUTS. Both nutpie backends give the same draws.
     cores : int, optional
         Chains run in parallel on this many threads (nutpie, nutpie_c) or processes (pymc);
         ``None``: nutpie's own choice, and one process for pymc (forking workers from a
@@ -102,7 +104,7 @@ class SamplerSettings:
     chains: int = 4
     seed: int | None = None
     target_accept: float | None = None
-    backend: Backend = "nutpie"
+    backend: Backend = "nutpie_c"
     cores: int | None = None
     progressbar: bool = False
 
@@ -240,17 +242,71 @@ class CompiledCache:
         self._compiled.clear()
 
 
+_NOGIL_MODE: Any = None
+
+
+def _nogil_numba_mode() -> Any:
+    """PyTensor's numba mode (FAST_RUN in PyTensor 3.3) whose graph function releases the GIL.
+
+    PyTensor's ``NumbaLinker`` compiles the function of the whole graph (it calls the
+    per-op functions) without ``nogil``: every call holds the GIL, so nutpie's chain
+    threads evaluate the density one at a time. This linker compiles it with
+    ``nogil=True`` under its own disk-cache key (PyTensor's key plus ``_nogil``, so that
+    the two variants never load each other), from the same generated source; the per-op
+    functions and the rewrites are PyTensor's own.
+
+    Returns
+    -------
+    pytensor.compile.mode.Mode
+        The mode, built once per process.
+    """
+    global _NOGIL_MODE
+    if _NOGIL_MODE is None:
+        from pytensor.compile.mode import Mode
+        from pytensor.graph.rewriting.db import RewriteDatabaseQuery
+        from pytensor.link.numba.linker import NumbaLinker
+
+        class NogilNumbaLinker(NumbaLinker):
+            def jit_compile(self, fn_and_cache: Any) -> Any:
+                from pytensor.link.numba.cache import (
+                    CACHED_SRC_FUNCTIONS,
+                    compile_numba_function_src,
+                )
+                from pytensor.link.numba.dispatch.basic import numba_njit
+
+                function, cache_key = fn_and_cache
+                source = function.py_func
+                disk_key = CACHED_SRC_FUNCTIONS.get(source)
+                if cache_key is None or disk_key is None:
+                    return numba_njit(source, final_function=True, nogil=True)
+                fresh = compile_numba_function_src(
+                    src=source.__source__,
+                    function_name=source.__name__,
+                    global_env=dict(source.__globals__),
+                    cache_key=f"{disk_key}_nogil",
+                )
+                return numba_njit(fresh, final_function=True, cache=True, nogil=True)
+
+        _NOGIL_MODE = Mode(NogilNumbaLinker(), RewriteDatabaseQuery(include=["fast_run", "numba"]))
+    return _NOGIL_MODE
+
+
 def compile_pytensor_c(model: Any) -> Any:
     """Compile a PyMC model for nutpie's sampler as PyTensor functions (backend "nutpie_c").
 
     The log-density with its gradient, and the function that adds the deterministics to
-    each draw, are PyTensor functions in the default ``FAST_RUN`` mode (C in PyTensor 2,
-    numba in PyTensor 3.3), whose compiled code PyTensor keeps on disk (``~/.pytensor``):
-    a model structure compiles in seconds in every new process once it has been compiled
-    once, where nutpie's own numba module recompiles it (20-30 s) in each. nutpie calls
-    them from its chain threads; a lock makes the calls one at a time (a compiled PyTensor
-    function is not re-entrant), so the chains share one core for the density but the
-    sampler's own work runs beside it. Initial points as :func:`nutpie.compile_pymc_model`
+    each draw, are PyTensor functions compiled with numba (PyTensor 3.3's FAST_RUN),
+    whose compiled code PyTensor keeps on disk (``~/.pytensor``): a model structure
+    compiles in seconds in every new process once it has been compiled once, where
+    nutpie's own numba module recompiles it (20-30 s) in each. (The backend's name is
+    from PyTensor 2, whose default mode was C.)
+
+    nutpie's chain threads call the log-density's compiled graph function directly, with
+    the fit's data as arguments: the function releases the GIL
+    (:func:`_nogil_numba_mode`) and keeps no state, so the chains evaluate it side by
+    side on the machine's cores. The deterministics and the initial points, called once
+    per draw or chain, go through PyTensor's functions under a lock (a PyTensor
+    ``Function`` is not re-entrant). Initial points as :func:`nutpie.compile_pymc_model`
     (the support point, jittered).
 
     Parameters
@@ -282,14 +338,19 @@ def compile_pytensor_c(model: Any) -> Any:
 
     n_dim, _, logp_fn, expand_fn, initial_point_fn, shape_info, reparameterized = _make_functions(
         model,
-        mode="FAST_RUN",
+        mode=_nogil_numba_mode(),
         compute_grad=True,
         join_expanded=False,
         pymc_initial_point_fn=locked_point_fn,
         var_names=None,
     )
-    logp_fn.trust_input = True
     expand_fn.trust_input = True
+    # the graph function's arguments: the point, then the data in the function's order
+    graph_function = logp_fn.vm.jit_fn
+    point_input, *data_inputs = logp_fn.maker.inputs
+    if point_input.implicit or not all(entry.implicit for entry in data_inputs):
+        raise RuntimeError("nutpie's log-density function no longer takes (point, *data)")
+    logp_data = [(entry.variable.name, entry.variable.type.dtype) for entry in data_inputs]
     shared = {var.name: var for fn in (logp_fn, expand_fn) for var in fn.get_shared()}
     current = {name: var.get_value(borrow=True) for name, var in shared.items()}
     names, _, shapes = shape_info
@@ -311,11 +372,20 @@ def compile_pytensor_c(model: Any) -> Any:
                 current[name] = value
 
     def make_logp_fn() -> Callable[..., tuple[float, np.ndarray]]:
+        # one per chain: the data as the graph function takes them, converted once per fit
+        converted: dict[str, tuple[Any, np.ndarray]] = {}
+
         def logp(point: np.ndarray, /, **values: np.ndarray) -> tuple[float, np.ndarray]:
-            with lock:
-                use_data(values)
-                value, gradient = logp_fn(point)
-                return float(value), np.array(gradient, dtype=np.float64, order="C")
+            arguments = [point]
+            for name, dtype in logp_data:
+                given = values[name]
+                entry = converted.get(name)
+                if entry is None or entry[0] is not given:
+                    # in the container's dtype (pm.Data keeps integer data as int32)
+                    entry = converted[name] = (given, np.ascontiguousarray(given, dtype=dtype))
+                arguments.append(entry[1])
+            value, gradient = graph_function(*arguments)
+            return float(value), np.ascontiguousarray(gradient, dtype=np.float64)
 
         return logp
 
