@@ -132,7 +132,7 @@ def test_fit_sets_results_provenance_and_a_plausible_posterior(fitted):
     assert attrs[MODEL_ATTR] == "NormalMean" and attrs["model"] == "NormalMean"
     assert attrs[VERSION_ATTR] == bayes_cluster.__version__
     assert attrs["seed"] == "11" and attrs["data_hash"] == data_hash(frame)
-    assert attrs["sampler"] == "nutpie_c" and attrs["target_accept"] == "0.8"
+    assert attrs["sampler"] == "nutpie" and attrs["target_accept"] == "0.8"
     assert (attrs["draws"], attrs["tune"], attrs["chains"]) == ("300", "200", "2")
     assert json.loads(attrs[STATE_ATTR]) == {"config": {"prior_sd": 10.0}, "state": {"n_obs": 20}}
     assert attrs["diagnostics_verdict"] == fitted.diagnostics_.verdict
@@ -145,9 +145,8 @@ def test_fit_sets_results_provenance_and_a_plausible_posterior(fitted):
 
 
 def test_same_structure_is_not_compiled_again_and_same_seed_gives_same_draws(fitted):
-    key = ("nutpie_c", "NormalMean", 10.0, 20)
-    # the backend, then the class name, lead the model's own compile key
-    assert key in compiled_cache
+    key = ("NormalMean", 10.0, 20)
+    assert key in compiled_cache  # the class name leads the model's own compile key
     compilations = compiled_cache.compilations
     again = NormalMean()
     again.fit(normal_data(0), random_seed=11, **DRAWS)
@@ -175,7 +174,6 @@ def test_pymc_backend_samples_the_same_model_without_the_cache():
     model.fit(normal_data(0), random_seed=3, sampler="pymc", cores=1, **DRAWS)
     assert compiled_cache.compilations == compilations  # PyTensor caches its own C code
     assert ("NormalMean", 5.0, 20) not in compiled_cache
-    assert ("nutpie_c", "NormalMean", 5.0, 20) not in compiled_cache
     assert model.idata_.attrs["sampler"] == "pymc" and model.diagnostics_.passed
     assert model.idata_["posterior"]["mu"].shape == (2, 300)
     assert model.timings_["compile_s"] > 0
@@ -186,13 +184,12 @@ def test_pymc_backend_samples_the_same_model_without_the_cache():
     assert abs(row["mean"] - exact_mean) < 4 * precision**-0.5 / np.sqrt(row["ess_bulk"])
 
 
-def test_nutpie_backend_gives_the_default_backends_draws_and_reuses_its_compile(fitted):
-    # the same sampler (nutpie's) on the same log-density, compiled by nutpie's own numba
-    # module instead of PyTensor's disk-cached functions (the default, "nutpie_c")
+def test_nutpie_c_backend_gives_nutpie_draws_and_reuses_its_compile(fitted):
+    # the same sampler (nutpie's) on the same log-density, compiled by PyTensor's C backend
     model = NormalMean()
-    model.fit(normal_data(0), random_seed=11, sampler="nutpie", **DRAWS)
-    assert ("NormalMean", 10.0, 20) in compiled_cache
-    assert model.idata_.attrs["sampler"] == "nutpie" and model.diagnostics_.passed
+    model.fit(normal_data(0), random_seed=11, sampler="nutpie_c", **DRAWS)
+    assert ("nutpie_c", "NormalMean", 10.0, 20) in compiled_cache
+    assert model.idata_.attrs["sampler"] == "nutpie_c" and model.diagnostics_.passed
     np.testing.assert_allclose(
         model.idata_["posterior"]["mu"].to_numpy(),
         fitted.idata_["posterior"]["mu"].to_numpy(),
@@ -200,7 +197,7 @@ def test_nutpie_backend_gives_the_default_backends_draws_and_reuses_its_compile(
     )
     compilations = compiled_cache.compilations
     other = NormalMean()
-    other.fit(normal_data(1, mean=-3.0), random_seed=11, sampler="nutpie", **DRAWS)
+    other.fit(normal_data(1, mean=-3.0), random_seed=11, sampler="nutpie_c", **DRAWS)
     assert compiled_cache.compilations == compilations
     assert other.timings_["compile_s"] == 0.0
     assert other.summary().loc["mu", "mean"] == pytest.approx(-3.0, abs=0.8)

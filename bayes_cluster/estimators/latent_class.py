@@ -101,7 +101,7 @@ __all__ = [
 ]
 
 Collapse = Literal["three", "none"]
-Sampler = Literal["nutpie_c", "nutpie", "pymc"]
+Sampler = Literal["nutpie", "pymc"]
 
 DEFAULT_PRIORS: Mapping[str, float] = {
     "class_concentration": 1.0,
@@ -1419,7 +1419,7 @@ class BayesianLatentClass(BayesianModel):
         tune: int = 1000,
         chains: int = 4,
         random_seed: int | None = None,
-        sampler: Sampler = "nutpie_c",
+        sampler: Sampler = "nutpie",
         reference: Literal["em", "draw"] = "em",
         target_accept: float | None = None,
         progressbar: bool = False,
@@ -1435,13 +1435,12 @@ class BayesianLatentClass(BayesianModel):
             Draws kept and warm-up iterations per chain; number of chains.
         random_seed : int, optional
             Seed of the sampler (and of the EM reference); same seed, same numbers.
-        sampler : {"nutpie_c", "nutpie", "pymc"}, default "nutpie_c"
-            Both nutpie backends compile once per item layout and number of classes (any
-            number of firms) and re-use the compiled model with new data or priors in the
-            same process. ``"nutpie_c"`` (default): PyTensor's compiled code, cached on
-            disk, so the layout compiles once per machine (a few seconds in later
-            processes); ``"nutpie"``: nutpie's own numba module, faster per draw but
-            compiled in every process (20-30 s). ``"pymc"``: PyMC's NUTS.
+        sampler : {"nutpie", "pymc"}
+            ``"nutpie"`` (default): compiled once per item layout and number of classes
+            (any number of firms) and re-used with new data or priors in the same process;
+            the faster choice
+            here (compile about 16 s, 4 x 2000 iterations about 2 s on an idle 2-core
+            machine).  ``"pymc"``: PyMC's NUTS (compiled code cached across processes).
         reference : {"em", "draw"}
             Start of the relabelling pivot: the maximum-likelihood EM solution (default)
             or the draw with the highest log density.

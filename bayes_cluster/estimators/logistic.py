@@ -543,7 +543,7 @@ class BayesianLogit(BayesianModel):
         tune: int = 1000,
         chains: int = 4,
         random_seed: int | None = None,
-        sampler: Literal["nutpie_c", "nutpie", "pymc"] = "nutpie_c",
+        sampler: Literal["nutpie", "pymc"] = "nutpie",
         *,
         target_accept: float | None = None,
         progressbar: bool = False,
@@ -559,11 +559,9 @@ class BayesianLogit(BayesianModel):
             Draws per chain after warm-up, warm-up iterations, chains.
         random_seed : int, optional
             Seed; the same seed gives the same draws.
-        sampler : {"nutpie_c", "nutpie", "pymc"}, default "nutpie_c"
-            Both nutpie backends compile once per configuration and re-use the compiled
-            model on new data; "nutpie_c" keeps the compiled code on disk (a configuration
-            compiles once per machine), "nutpie" compiles its own numba module in every
-            process (faster per draw); "pymc" uses PyMC's own NUTS.
+        sampler : {"nutpie", "pymc"}, default "nutpie"
+            nutpie compiles once per configuration and re-uses the compiled model on new
+            data; "pymc" uses PyMC's own NUTS.
         target_accept : float, optional
             NUTS target acceptance (default 0.9, 0.99 with the horseshoe).
         progressbar : bool, default False

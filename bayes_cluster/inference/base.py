@@ -205,7 +205,7 @@ class BayesianModel(ABC):
         tune: int = 1000,
         chains: int = 4,
         random_seed: int | None = None,
-        sampler: str = "nutpie_c",
+        sampler: str = "nutpie",
         target_accept: float | None = None,
         progressbar: bool = False,
         cores: int | None = None,
@@ -221,12 +221,9 @@ class BayesianModel(ABC):
             Draws per chain after warm-up, warm-up iterations, chains.
         random_seed : int, optional
             Seed; the same seed gives the same draws.
-        sampler : {"nutpie_c", "nutpie", "pymc"}, default "nutpie_c"
-            nutpie's NUTS on PyTensor's compiled functions, cached on disk (a model
-            structure compiles once per machine; see :class:`SamplerSettings`); "nutpie"
-            on nutpie's own numba module (faster per draw, compiled in every process);
-            "pymc" uses PyMC's own NUTS. Both nutpie backends compile once per model
-            structure in a process and re-use the compiled model on new data.
+        sampler : {"nutpie", "pymc"}, default "nutpie"
+            nutpie compiles once per model structure and re-uses the compiled model on
+            new data; "pymc" uses PyMC's own NUTS.
         target_accept : float, optional
             NUTS target acceptance (default :attr:`default_target_accept`).
         progressbar : bool, default False

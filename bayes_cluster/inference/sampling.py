@@ -81,11 +81,12 @@ class SamplerSettings:
     target_accept : float, optional
         NUTS target acceptance rate; ``None`` lets the model choose (0.9 for most, 0.99
         for the horseshoe).
-    backend : {"nutpie", "nutpie_c", "pymc"}, default "nutpie_c"
-        nutpie on PyTensor's compiled functions (cached on disk, so a model structure
-        compiles once per machine, see :func:`compile_pytensor_c`), nutpie on its own
-        numba module (faster per draw, but compiled anew in every process: 20-30 s per
-        model structure) or PyMC's NUTS. Both nutpie backends give the same draws.
+    backend : {"nutpie", "nutpie_c", "pymc"}, default "nutpie"
+        nutpie on its own numba module (fastest per draw, but compiled anew in every
+        process: 20-30 s per model structure), nutpie on PyTensor's compiled functions
+        (cached on disk, so a model structure compiles once per machine, see
+        :func:`compile_pytensor_c`; each gradient costs a Python call) or PyMC's NUTS.
+        Both nutpie backends give the same draws.
     cores : int, optional
         Chains run in parallel on this many threads (nutpie, nutpie_c) or processes (pymc);
         ``None``: nutpie's own choice, and one process for pymc (forking workers from a
@@ -104,7 +105,7 @@ class SamplerSettings:
     chains: int = 4
     seed: int | None = None
     target_accept: float | None = None
-    backend: Backend = "nutpie_c"
+    backend: Backend = "nutpie"
     cores: int | None = None
     progressbar: bool = False
 
