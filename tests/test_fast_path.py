@@ -222,6 +222,45 @@ def test_lean_trace_equals_nutpies_own_conversion(compiled_default):
     np.testing.assert_array_equal(verdicts[0].table.to_numpy(), verdicts[1].table.to_numpy())
 
 
+def test_the_fused_compile_skips_nutpies_density_and_gives_the_same_draws(compiled_default):
+    """A study's compile never builds nutpie's log-density of the PyMC graph (most of the
+    compile) when the fused one replaces it: same model, same seed, same draws."""
+    import nutpie
+
+    from bayes_cluster.inference.sampling import compile_nutpie_numba
+
+    logit, model, compiled, fused = compiled_default
+    priors = logit.resolved_priors()
+    seen = []
+
+    def fuse(bare, built):
+        seen.append(bare.compiled_logp_func)
+        return fuse_logit_logp(bare, built, priors)
+
+    direct = compile_nutpie_numba(model, replace_logp=fuse)
+    assert seen == [None]  # handed over before nutpie's density was compiled
+    data = {name: compiled.shared_data[key] for name, key in _data_keys(compiled).items()}
+    x = _point(np.random.default_rng(3), compiled.n_dim)
+    direct = direct.with_data(**data)
+    assert _call_cfunc(direct, x)[0] == pytest.approx(_call_cfunc(fused, x)[0], rel=1e-12)
+    settings = {"draws": 100, "tune": 100, "chains": 2, "seed": 7, "cores": 1}
+    draws = [
+        nutpie.sample(model_, progress_bar=False, **settings)["posterior"]["beta_std"].to_numpy()
+        for model_ in (fused, direct)
+    ]
+    np.testing.assert_array_equal(draws[0], draws[1])
+    # declined (a model outside the fused family): nutpie's own density, as nutpie builds it
+    kept = compile_nutpie_numba(model, replace_logp=lambda bare, built: None).with_data(**data)
+    value, gradient = _call_cfunc(kept, x)
+    reference_value, reference_gradient = _call_cfunc(compiled, x)
+    assert value == pytest.approx(reference_value, rel=1e-12)
+    np.testing.assert_allclose(gradient, reference_gradient, rtol=1e-10)
+
+
+def _data_keys(compiled) -> dict[str, str]:
+    return {variable.name: key for variable, key in compiled.shared_var_keys.items()}
+
+
 def _awkward_draws() -> np.ndarray:
     rng = np.random.default_rng(1)
     draws = rng.normal(size=(6, 4, 301))  # an odd number of draws: split drops one
