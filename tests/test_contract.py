@@ -168,6 +168,21 @@ def test_same_structure_is_not_compiled_again_and_same_seed_gives_same_draws(fit
     )
 
 
+def test_models_are_compiled_without_numba_fast_math(fitted):
+    # With PyTensor's default numba fast-math, LLVM may reassociate and contract across the
+    # graph's functions when it compiles them together (a model's first compile on a
+    # machine) but not when it reads them from the disk cache: the same seed then drew
+    # other chains on a cold cache than on a warm one (a latent class fit's R-hat verdict
+    # changed with them in a cold CI run). The compile cache turns fast-math off for what
+    # it compiles, and only for that.
+    import pytensor
+
+    compiled = compiled_cache._compiled[("NormalMean", 10.0, 20)]
+    assert compiled.logp_func.vm.jit_fn.targetoptions["fastmath"] is False
+    assert compiled.expand_func.vm.jit_fn.targetoptions["fastmath"] is False
+    assert pytensor.config.numba__fastmath is True  # the user's setting is left as it was
+
+
 def test_pymc_backend_samples_the_same_model_without_the_cache():
     model = NormalMean(prior_sd=5.0)
     compilations = compiled_cache.compilations

@@ -229,16 +229,23 @@ class CompiledCache:
         if key in self._compiled:
             return self._compiled[key], None, 0.0
         import nutpie
+        import pytensor
 
         started = time.perf_counter()
         model = build()
-        if compile_with is not None and compiler is None:
-            # the replacement's own log-density: nutpie's is compiled only if it declines
-            compiled = compile_nutpie_numba(model, replace_logp=compile_with)
-        else:
-            compiled = (nutpie.compile_pymc_model if compiler is None else compiler)(model)
-            if compile_with is not None:
-                compiled = compile_with(compiled, model) or compiled
+        # Without numba's fast-math: with it, a model compiled afresh drew different chains
+        # (same seed) from the same model read from the on-disk cache, because LLVM may
+        # reassociate and contract across the inlined graph functions only when it compiles
+        # them together (measured: a latent class fit's draws differed, cold against warm,
+        # and its R-hat verdict with them; identical without fast-math, at the same speed).
+        with pytensor.config.change_flags(numba__fastmath=False):
+            if compile_with is not None and compiler is None:
+                # the replacement's own log-density: nutpie's is compiled only if it declines
+                compiled = compile_nutpie_numba(model, replace_logp=compile_with)
+            else:
+                compiled = (nutpie.compile_pymc_model if compiler is None else compiler)(model)
+                if compile_with is not None:
+                    compiled = compile_with(compiled, model) or compiled
         self._compiled[key] = compiled
         self.compilations += 1
         return self._compiled[key], model, time.perf_counter() - started
