@@ -608,22 +608,25 @@ def sample(
         raise ValueError("settings.target_accept is unset: call settings.with_defaults(...)")
     if settings.backend == "pymc":
         import pymc as pm
+        import pytensor
 
         started = time.perf_counter()
         model = build()
         built = time.perf_counter()
-        tree = pm.sample(
-            model=model,
-            draws=settings.draws,
-            tune=settings.tune,
-            chains=settings.chains,
-            cores=1 if settings.cores is None else settings.cores,
-            random_seed=settings.seed,
-            nuts_sampler="pymc",
-            target_accept=settings.target_accept,
-            progressbar=settings.progressbar,
-            compute_convergence_checks=False,
-        )
+        # compiled without numba's fast-math, as CompiledCache.get_or_compile compiles
+        with pytensor.config.change_flags(numba__fastmath=False):
+            tree = pm.sample(
+                model=model,
+                draws=settings.draws,
+                tune=settings.tune,
+                chains=settings.chains,
+                cores=1 if settings.cores is None else settings.cores,
+                random_seed=settings.seed,
+                nuts_sampler="pymc",
+                target_accept=settings.target_accept,
+                progressbar=settings.progressbar,
+                compute_convergence_checks=False,
+            )
         return SampleResult(tree, built - started, time.perf_counter() - built, model)
 
     import nutpie
