@@ -205,10 +205,9 @@ def test_nutpie_c_backend_gives_nutpie_draws_and_reuses_its_compile(fitted):
     model.fit(normal_data(0), random_seed=11, sampler="nutpie_c", **DRAWS)
     assert ("nutpie_c", "NormalMean", 10.0, 20) in compiled_cache
     assert model.idata_.attrs["sampler"] == "nutpie_c" and model.diagnostics_.passed
-    np.testing.assert_allclose(
-        model.idata_["posterior"]["mu"].to_numpy(),
-        fitted.idata_["posterior"]["mu"].to_numpy(),
-        rtol=1e-9,
+    # the same draws to the last bit: both compile the same graph without fast-math
+    np.testing.assert_array_equal(
+        model.idata_["posterior"]["mu"].to_numpy(), fitted.idata_["posterior"]["mu"].to_numpy()
     )
     compilations = compiled_cache.compilations
     other = NormalMean()
