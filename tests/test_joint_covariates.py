@@ -430,6 +430,7 @@ covariates = ["workers", "firm_age"]
 [sampler.quick]
 draws = 100
 tune = 100
+backend = "nutpie_c"
 """
 
 

@@ -286,6 +286,8 @@ def test_tumang_joint_run_produces_every_table_and_figure(tmp_path):
     tree = xr.open_datatree(out / "joint" / "joint_posterior.nc", engine="h5netcdf")
     assert tree.attrs["run_mode"] == "quick preview"
     assert tree.attrs["data_hash"] and tree.attrs["bayes_cluster_model"] == "JointLatentClassLogit"
+    # the spec's [sampler.quick].backend reaches the joint model (it was always nutpie)
+    assert tree.attrs["sampler"] == "nutpie_c"
     model = JointLatentClassLogit.load(out / "joint" / "joint_posterior.nc")
     assert model.summary().loc[:, "mean"].notna().all()
     # every table carries the run column, written once by the run context

@@ -178,6 +178,7 @@ def compare_class_approaches(
     hdi_prob: float = 0.94,
     models: Mapping[str, FittedModel] | None = None,
     progressbar: bool = False,
+    backend: str = "nutpie",
 ) -> JointComparison:
     """Fit the export model without class, two-step, three-step (ML) and joint; compare.
 
@@ -206,6 +207,8 @@ def compare_class_approaches(
         across calls (a simulation study); created when absent.
     progressbar : bool
         Show nutpie's progress bars.
+    backend : {"nutpie", "nutpie_c", "pymc"}
+        The NUTS implementation of every approach's fit (``[sampler].backend``).
 
     Returns
     -------
@@ -250,6 +253,7 @@ def compare_class_approaches(
         "random_seed": random_seed,
         "target_accept": target_accept,
         "progressbar": progressbar,
+        "sampler": backend,
     }
     fitted: dict[str, FittedModel] = {}
     for approach in approaches:

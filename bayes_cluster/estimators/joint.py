@@ -1326,7 +1326,7 @@ class JointLatentClassLogit(_ExportModel):
             Random starts of the EM reference fit.
         progressbar : bool
             Show the sampler's progress bar.
-        sampler : {"nutpie", "pymc"}, default "nutpie"
+        sampler : {"nutpie", "nutpie_c", "pymc"}, default "nutpie"
             Sampling backend (:func:`bayes_cluster.inference.sampling.sample`).
         cores : int, optional
             Chains run in parallel on this many threads (nutpie) or processes (pymc).
@@ -1896,7 +1896,7 @@ class ClassLogit(_ExportModel):
             Sampler settings.
         target_accept : float, optional
             NUTS target acceptance rate (default 0.9).
-        sampler : {"nutpie", "pymc"}, default "nutpie"
+        sampler : {"nutpie", "nutpie_c", "pymc"}, default "nutpie"
             Sampling backend (:func:`bayes_cluster.inference.sampling.sample`).
         cores : int, optional
             Chains run in parallel on this many threads (nutpie) or processes (pymc).
