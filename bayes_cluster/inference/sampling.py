@@ -234,8 +234,8 @@ class CompiledCache:
         started = time.perf_counter()
         model = build()
         # Without numba's fast-math: with it, a model compiled afresh drew different chains
-        # (same seed) from the same model read from the on-disk cache, because LLVM may
-        # reassociate and contract across the inlined graph functions only when it compiles
+        # (same seed) from the same model read from the on-disk cache, most likely because
+        # LLVM may reassociate and contract across graph functions only when it compiles
         # them together (measured: a latent class fit's draws differed, cold against warm,
         # and its R-hat verdict with them; identical without fast-math, at the same speed).
         with pytensor.config.change_flags(numba__fastmath=False):
