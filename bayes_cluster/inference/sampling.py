@@ -179,6 +179,26 @@ class SampleResult:
     model: Any = None
 
 
+def _reproducible_compile() -> Any:
+    """Return the PyTensor settings every model of the package is compiled under.
+
+    Without numba's fast-math (PyTensor's default turns it on): with it, a model compiled
+    afresh drew different chains (same seed) from the same model read from the on-disk
+    cache, most likely because LLVM may reassociate and contract across graph functions
+    only when it compiles them together (measured: a latent class fit's draws differed,
+    cold against warm, and its R-hat verdict with them; identical without fast-math, at the
+    same speed). Scoped: the user's own setting is left as it was.
+
+    Returns
+    -------
+    contextlib.AbstractContextManager
+        ``pytensor.config.change_flags(numba__fastmath=False)``.
+    """
+    import pytensor
+
+    return pytensor.config.change_flags(numba__fastmath=False)
+
+
 class CompiledCache:
     """Compiled nutpie models, keyed by model structure (one per process).
 
@@ -229,16 +249,10 @@ class CompiledCache:
         if key in self._compiled:
             return self._compiled[key], None, 0.0
         import nutpie
-        import pytensor
 
         started = time.perf_counter()
         model = build()
-        # Without numba's fast-math: with it, a model compiled afresh drew different chains
-        # (same seed) from the same model read from the on-disk cache, most likely because
-        # LLVM may reassociate and contract across graph functions only when it compiles
-        # them together (measured: a latent class fit's draws differed, cold against warm,
-        # and its R-hat verdict with them; identical without fast-math, at the same speed).
-        with pytensor.config.change_flags(numba__fastmath=False):
+        with _reproducible_compile():
             if compile_with is not None and compiler is None:
                 # the replacement's own log-density: nutpie's is compiled only if it declines
                 compiled = compile_nutpie_numba(model, replace_logp=compile_with)
@@ -608,13 +622,11 @@ def sample(
         raise ValueError("settings.target_accept is unset: call settings.with_defaults(...)")
     if settings.backend == "pymc":
         import pymc as pm
-        import pytensor
 
         started = time.perf_counter()
         model = build()
         built = time.perf_counter()
-        # compiled without numba's fast-math, as CompiledCache.get_or_compile compiles
-        with pytensor.config.change_flags(numba__fastmath=False):
+        with _reproducible_compile():
             tree = pm.sample(
                 model=model,
                 draws=settings.draws,
