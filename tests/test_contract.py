@@ -218,7 +218,7 @@ def test_nutpie_c_backend_gives_nutpie_draws_and_reuses_its_compile(fitted):
 
 
 def test_compile_pytensor_c_matches_pymc_logp_and_gradient_on_new_data():
-    from bayes_cluster.inference.sampling import compile_pytensor_c
+    from bayes_cluster.inference.sampling import compile_pytensor_c, evaluate_logp
 
     rng = np.random.default_rng(5)
     with pm.Model() as model:
@@ -235,22 +235,25 @@ def test_compile_pytensor_c_matches_pymc_logp_and_gradient_on_new_data():
     for _ in range(3):
         point = rng.normal(size=3)  # beta, then log(sigma) (nutpie's order: free RVs)
         # the data as nutpie hands it over after with_data (int64 cast to the container's)
-        data = compiled.with_data(x=new_x, y=new_y)._shared_data
-        value, gradient = compiled._make_logp_func()(point, **data)
+        value, gradient = evaluate_logp(compiled.with_data(x=new_x, y=new_y), point)
         names = {"beta": point[:2], "sigma_log__": point[2]}
         assert value == pytest.approx(value_fn(names), rel=1e-10)
         np.testing.assert_allclose(gradient, gradient_fn(names), rtol=1e-10)
 
 
 def test_compile_pytensor_c_density_releases_the_gil_and_runs_on_threads_side_by_side():
-    # nutpie's chain threads call the log-density at once: the graph function is compiled
+    # nutpie's chain threads call the C log-density at once: the graph function is compiled
     # with nogil and keeps no state, so concurrent calls give the serial results
     from concurrent.futures import ThreadPoolExecutor
 
     import pytensor
     import pytensor.tensor as pt
 
-    from bayes_cluster.inference.sampling import _nogil_numba_mode, compile_pytensor_c
+    from bayes_cluster.inference.sampling import (
+        _nogil_numba_mode,
+        compile_pytensor_c,
+        evaluate_logp,
+    )
 
     x = pt.vector("x")
     function = pytensor.function([x], (x**2).sum(), mode=_nogil_numba_mode())
@@ -263,13 +266,12 @@ def test_compile_pytensor_c_density_releases_the_gil_and_runs_on_threads_side_by
         sigma = pm.HalfNormal("sigma", 1.0)
         pm.Normal("obs", mu[0] + mu[1], sigma, observed=y)
     compiled = compile_pytensor_c(model)
+    assert compiled.logp_func.vm.jit_fn.targetoptions["nogil"] is True
     points = rng.normal(size=(400, 3))
-    serial_logp = compiled._make_logp_func()
-    serial = [serial_logp(point, **compiled._shared_data) for point in points]
+    serial = [evaluate_logp(compiled, point) for point in points]
 
     def evaluate(chunk: np.ndarray) -> list:
-        logp = compiled._make_logp_func()  # one per chain, as nutpie makes them
-        return [logp(point, **compiled._shared_data) for point in chunk]
+        return [evaluate_logp(compiled, point) for point in chunk]
 
     with ThreadPoolExecutor(4) as pool:
         threaded = [result for part in pool.map(evaluate, np.split(points, 4)) for result in part]
@@ -281,7 +283,7 @@ def test_compile_pytensor_c_density_releases_the_gil_and_runs_on_threads_side_by
 def test_compile_pytensor_c_accepts_data_its_functions_never_read():
     # a one-class ordinal model passes its location prior's SD, which nothing reads when
     # there are no locations: with_data must take it (it raised "Unknown data variable")
-    from bayes_cluster.inference.sampling import compile_pytensor_c
+    from bayes_cluster.inference.sampling import compile_pytensor_c, evaluate_logp
 
     rng = np.random.default_rng(6)
     with pm.Model() as model:
@@ -291,8 +293,7 @@ def test_compile_pytensor_c_accepts_data_its_functions_never_read():
         pm.Normal("obs", mu, 1.0, observed=y)
     compiled = compile_pytensor_c(model)
     new_y = rng.normal(size=20)
-    data = compiled.with_data(y=new_y, unused_sd=np.array(7.0))._shared_data
-    value, _ = compiled._make_logp_func()(np.array([0.3]), **data)
+    value, _ = evaluate_logp(compiled.with_data(y=new_y, unused_sd=np.array(7.0)), np.array([0.3]))
     pm.set_data({"y": new_y}, model=model)
     assert value == pytest.approx(model.compile_logp()({"mu": 0.3}), rel=1e-12)
 

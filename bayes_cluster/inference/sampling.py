@@ -31,7 +31,6 @@ a fit by the same rule.
 from __future__ import annotations
 
 import math
-import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, replace
@@ -440,132 +439,253 @@ def _nogil_numba_mode() -> Any:
     return _NOGIL_MODE
 
 
+_CFUNC_SIGNATURES: dict[str, Any] = {}
+_CFUNC_KEY_VERSION = "bayes_cluster-cfunc-1"
+
+
+def _cfunc_signature(kind: str) -> Any:
+    """Return the C signature nutpie calls: log-density ``"logp"`` or expansion ``"expand"``."""
+    if not _CFUNC_SIGNATURES:
+        from numba import types
+
+        double_pointer = types.CPointer(types.double)
+        _CFUNC_SIGNATURES["logp"] = types.int64(
+            types.uint64, double_pointer, double_pointer, double_pointer, types.voidptr
+        )
+        _CFUNC_SIGNATURES["expand"] = types.int64(
+            types.uint64, types.uint64, double_pointer, double_pointer, types.voidptr
+        )
+    return _CFUNC_SIGNATURES[kind]
+
+
+def _cfunc_source(
+    kind: str, n_dim: int, n_expanded: int, arguments: list[tuple[str, int, str]]
+) -> str:
+    """Python source of nutpie's C callback around a compiled graph function.
+
+    ``arguments`` are the graph function's data arguments after the point: (key in
+    nutpie's ``user_data`` record, number of dimensions, dtype name). Every constant the
+    callback needs is written into the source, so that the source (with the graph's own
+    cache key) identifies the compiled code on disk.
+    """
+    lines = [
+        f"def nutpie_{kind}(dim, {'expanded, ' if kind == 'expand' else ''}x_, out_, "
+        f"{'logp_, ' if kind == 'logp' else ''}user_data_):",
+        f"    if dim != {n_dim}:",
+        "        return -1",
+    ]
+    if kind == "expand":
+        lines += [f"    if expanded != {n_expanded}:", "        return -1"]
+    lines += [
+        "    try:",
+        "        shared = numba.carray(user_data_, (), RECORD)['shared']",
+    ]
+    for key, ndim, dtype in arguments:
+        shape = "".join(f"int(shared['shape']['{key}'][{axis}]), " for axis in range(ndim))
+        lines.append(
+            f"        {key} = numba.carray(address_as_void_pointer("
+            f"shared['data']['{key}'][()]), int(shared['size']['{key}'][()]), "
+            f"np.{dtype}).reshape(({shape}))"
+        )
+    call = ", ".join(["x", *(key for key, _, _ in arguments)])
+    lines.append(f"        x = numba.carray(x_, ({n_dim},))")
+    if kind == "logp":
+        lines += [
+            f"        out = numba.carray(out_, ({n_dim},))",
+            "        logp = numba.carray(logp_, ())",
+            f"        value, gradient = graph({call})",
+            "        logp[()] = value",
+            "        out[...] = gradient",
+            "        if not np.all(np.isfinite(out)):",
+            "            return 3",
+            "        if not np.isfinite(value):",
+            "            return 4",
+            "    except Exception:",
+            "        return 1",
+        ]
+    else:
+        lines += [
+            f"        out = numba.carray(out_, ({n_expanded},))",
+            f"        (values,) = graph({call})",
+            "        out[...] = values",
+            "    except Exception:",
+            "        return -2",
+        ]
+    return "\n".join([*lines, "    return 0", ""])
+
+
+def _nutpie_cfunc(kind: str, source: str, graph: Any, record: np.dtype) -> Any:
+    """Compile nutpie's C callback ``source`` around ``graph``, cached on disk with it.
+
+    The cache entry (PyTensor's numba cache folder) is keyed by the graph function's own
+    PyTensor cache key, the callback's source and the data record's layout: a new graph,
+    layout or callback never loads another's code. Where the graph has no disk cache key
+    (or PyTensor's numba cache is off), the callback is compiled without a cache.
+    """
+    import hashlib
+
+    import numba
+    import pytensor
+    from nutpie.compile_pymc import address_as_void_pointer
+    from pytensor.link.numba.cache import CACHED_SRC_FUNCTIONS, compile_numba_function_src
+
+    graph_key = CACHED_SRC_FUNCTIONS.get(graph.py_func)
+    cache_key = None
+    if graph_key is not None and pytensor.config.numba__cache:
+        text = f"{_CFUNC_KEY_VERSION}\n{graph_key}\n{record.descr}\n{source}"
+        cache_key = hashlib.sha256(text.encode()).hexdigest()
+    function = compile_numba_function_src(
+        src=source,
+        function_name=f"nutpie_{kind}",
+        global_env={
+            # numba's cached environment re-imports the module named here
+            "__name__": __name__,
+            "numba": numba,
+            "np": np,
+            "graph": graph,
+            "RECORD": record,
+            "address_as_void_pointer": address_as_void_pointer,
+        },
+        cache_key=cache_key,
+    )
+    return numba.cfunc(_cfunc_signature(kind), cache=cache_key is not None)(function)
+
+
 def compile_pytensor_c(model: Any) -> Any:
-    """Compile a PyMC model for nutpie's sampler as PyTensor functions (backend "nutpie_c").
+    """Compile a PyMC model for nutpie's sampler with code cached on disk (backend "nutpie_c").
 
     The log-density with its gradient, and the function that adds the deterministics to
-    each draw, are PyTensor functions compiled with numba (PyTensor 3.3's FAST_RUN),
-    whose compiled code PyTensor keeps on disk (``~/.pytensor``): a model structure
-    compiles in seconds in every new process once it has been compiled once, where
-    nutpie's own numba module recompiles it (20-30 s) in each. (The backend's name is
-    from PyTensor 2, whose default mode was C.)
-
-    nutpie's chain threads call the log-density's compiled graph function directly, with
-    the fit's data as arguments: the function releases the GIL
-    (:func:`_nogil_numba_mode`) and keeps no state, so the chains evaluate it side by
-    side on the machine's cores. The deterministics and the initial points, called once
-    per draw or chain, go through PyTensor's functions under a lock (a PyTensor
-    ``Function`` is not re-entrant). Initial points as :func:`nutpie.compile_pymc_model`
-    (the support point, jittered).
+    each draw, are PyTensor functions compiled with numba (PyTensor 3.3's FAST_RUN, graph
+    function without the GIL: :func:`_nogil_numba_mode`), whose compiled code PyTensor
+    keeps on disk (``~/.pytensor``). nutpie's chain threads call them through C callbacks
+    (numba ``cfunc``) that read the fit's data from nutpie's ``user_data`` record, as
+    nutpie's own numba backend does; unlike nutpie's, these callbacks are cached on disk
+    too (:func:`_nutpie_cfunc`), so a model structure compiled once on a machine loads in
+    about a second in every new process, where nutpie's module recompiles (20-30 s) in
+    each. No Python runs per gradient evaluation, and the chains run side by side on the
+    machine's cores. Same graph, same settings: the draws are nutpie's to the last bit.
+    Initial points as :func:`nutpie.compile_pymc_model` (the support point, jittered).
+    (The backend's name is from PyTensor 2, whose default mode was C.)
 
     Parameters
     ----------
     model : pymc.Model
-        The model; its data containers become the compiled model's data (``with_data``).
+        The model; its data containers become the compiled model's data (``with_data``),
+        also those neither function reads (accepted, and ignored).
 
     Returns
     -------
-    nutpie.compiled_pyfunc.PyFuncModel
+    nutpie.compile_pymc.CompiledPyMCModel
         Sampled with :func:`nutpie.sample`, like nutpie's own compiled models.
     """
-    from nutpie.compile_pymc import _make_functions, _prepare_dims_and_coords
-    from nutpie.compiled_pyfunc import from_pyfunc
+    from nutpie.compile_pymc import (
+        CompiledPyMCModel,
+        _make_functions,
+        _prepare_dims_and_coords,
+        _wrap_with_lock,
+        make_user_data,
+    )
     from pymc.initial_point import make_initial_point_fn
 
-    lock = threading.Lock()
-    point_fn = make_initial_point_fn(
-        model=model,
-        overrides=None,
-        default_strategy="support_point",
-        jitter_rvs=set(model.free_RVs),
-        return_transformed=True,
+    initial_points = _wrap_with_lock(
+        make_initial_point_fn(
+            model=model,
+            overrides=None,
+            default_strategy="support_point",
+            jitter_rvs=set(model.free_RVs),
+            return_transformed=True,
+        )
     )
-
-    def locked_point_fn(*args: Any, **kwargs: Any) -> Any:
-        with lock:
-            return point_fn(*args, **kwargs)
-
-    n_dim, _, logp_fn, expand_fn, initial_point_fn, shape_info, reparameterized = _make_functions(
-        model,
-        mode=_nogil_numba_mode(),
-        compute_grad=True,
-        join_expanded=False,
-        pymc_initial_point_fn=locked_point_fn,
-        var_names=None,
+    n_dim, n_expanded, logp_fn, expand_fn, initial_point_fn, shape_info, reparameterized = (
+        _make_functions(
+            model,
+            mode=_nogil_numba_mode(),
+            compute_grad=True,
+            join_expanded=True,
+            pymc_initial_point_fn=initial_points,
+            var_names=None,
+        )
     )
-    expand_fn.trust_input = True
-    # the graph function's arguments: the point, then the data in the function's order
-    graph_function = logp_fn.vm.jit_fn
-    point_input, *data_inputs = logp_fn.maker.inputs
-    if point_input.implicit or not all(entry.implicit for entry in data_inputs):
-        raise RuntimeError("nutpie's log-density function no longer takes (point, *data)")
-    logp_data = [(entry.variable.name, entry.variable.type.dtype) for entry in data_inputs]
-    shared = {var.name: var for fn in (logp_fn, expand_fn) for var in fn.get_shared()}
-    current = {name: var.get_value(borrow=True) for name, var in shared.items()}
-    names, _, shapes = shape_info
-    # data containers the compiled functions never read (e.g. the location prior of a
-    # one-class ordinal model): accepted by with_data like the others, and ignored
-    unread = {
-        var.name: var.get_value(borrow=True) for var in model.data_vars if var.name not in shared
-    }
+    # the data containers: those the functions read, then those they never read (e.g. the
+    # location prior of a one-class ordinal model), under keys fixed by their order
+    variables: list[Any] = []
+    for variable in [*logp_fn.get_shared(), *expand_fn.get_shared()]:
+        if variable not in variables:
+            variables.append(variable)
+    names = {variable.name for variable in variables}
+    variables += [variable for variable in model.data_vars if variable.name not in names]
+    keys = {variable: f"data_{index}" for index, variable in enumerate(variables)}
+    shared_data: dict[str, np.ndarray] = {}
+    for variable, key in keys.items():
+        shared_data[key] = np.array(variable.get_value(), order="C", copy=True)
+        shared_data[key].flags.writeable = False
+    user_data = make_user_data(keys, shared_data)
 
-    def use_data(values: Mapping[str, np.ndarray]) -> None:
-        # the data of the fit being sampled (with_data), set only when it changed
-        for name, value in values.items():
-            if name in unread:
-                continue
-            if current[name] is not value:
-                # in the container's dtype (pm.Data keeps integer data as int32)
-                variable = shared[name]
-                variable.set_value(np.asarray(value, dtype=variable.type.dtype), borrow=True)
-                current[name] = value
-
-    def make_logp_fn() -> Callable[..., tuple[float, np.ndarray]]:
-        # one per chain: the data as the graph function takes them, converted once per fit
-        converted: dict[str, tuple[Any, np.ndarray]] = {}
-
-        def logp(point: np.ndarray, /, **values: np.ndarray) -> tuple[float, np.ndarray]:
-            arguments = [point]
-            for name, dtype in logp_data:
-                given = values[name]
-                entry = converted.get(name)
-                if entry is None or entry[0] is not given:
-                    # in the container's dtype (pm.Data keeps integer data as int32)
-                    entry = converted[name] = (given, np.ascontiguousarray(given, dtype=dtype))
-                arguments.append(entry[1])
-            value, gradient = graph_function(*arguments)
-            return float(value), np.ascontiguousarray(gradient, dtype=np.float64)
-
-        return logp
-
-    def make_expand_fn(seed1: int, seed2: int, chain: int) -> Callable[..., dict]:
-        def expand(point: np.ndarray, /, **values: np.ndarray) -> dict[str, np.ndarray]:
-            with lock:
-                use_data(values)
-                outputs = expand_fn(point)
-                return {
-                    name: np.array(value, dtype=np.float64, order="C").reshape(shape)
-                    for name, value, shape in zip(names, outputs, shapes, strict=True)
-                }
-
-        return expand
+    def callback(kind: str, function: Any) -> Any:
+        arguments = [
+            (key, shared_data[key].ndim, shared_data[key].dtype.name)
+            for key in (keys[variable] for variable in function.get_shared())
+        ]
+        source = _cfunc_source(kind, n_dim, n_expanded, arguments)
+        return _nutpie_cfunc(kind, source, function.vm.jit_fn, user_data.dtype)
 
     dims, coords = _prepare_dims_and_coords(model, shape_info, reparameterized)
-    return from_pyfunc(
-        ndim=n_dim,
-        make_logp_fn=make_logp_fn,
-        make_expand_fn=make_expand_fn,
-        make_initial_point_fn=initial_point_fn,
-        expanded_dtypes=[np.dtype(np.float64)] * len(names),
-        expanded_shapes=shapes,
-        expanded_names=names,
-        shared_data={
-            name: np.array(value, copy=True) for name, value in {**unread, **current}.items()
-        },
+    return CompiledPyMCModel(
+        _n_dim=n_dim,
         dims=dims,
-        coords=coords,
+        _coords=coords,
+        _shapes={name: tuple(shape) for name, _, shape in zip(*shape_info, strict=True)},
+        compiled_logp_func=callback("logp", logp_fn),
+        compiled_expand_func=callback("expand", expand_fn),
+        initial_point_func=initial_point_fn,
+        shared_data=shared_data,
+        shared_var_keys=keys,
+        user_data=user_data,
+        n_expanded=n_expanded,
+        shape_info=shape_info,
+        logp_func=logp_fn,
+        expand_func=expand_fn,
         reparameterized_names=reparameterized,
     )
+
+
+def evaluate_logp(compiled: Any, point: np.ndarray) -> tuple[float, np.ndarray]:
+    """Call a compiled model's C log-density once, as nutpie's chains do.
+
+    Parameters
+    ----------
+    compiled : nutpie.compile_pymc.CompiledPyMCModel
+        A model of :func:`compile_pytensor_c` or :func:`compile_nutpie_numba` (after
+        ``with_data``, the new data).
+    point : numpy.ndarray
+        The unconstrained parameter vector (nutpie's order: the free variables, raveled).
+
+    Returns
+    -------
+    tuple of float and numpy.ndarray
+        The log-density and its gradient.
+
+    Raises
+    ------
+    RuntimeError
+        When the callback returns a non-zero code (1: an error; 3, 4: a non-finite
+        gradient or value; -1: a point of the wrong length).
+    """
+    import ctypes
+
+    x = np.ascontiguousarray(point, dtype=np.float64)
+    gradient = np.empty(compiled.n_dim)
+    value = np.empty(())
+    code = compiled.compiled_logp_func.ctypes(
+        x.size,
+        x.ctypes.data_as(ctypes.POINTER(ctypes.c_double)),
+        gradient.ctypes.data_as(ctypes.POINTER(ctypes.c_double)),
+        value.ctypes.data_as(ctypes.POINTER(ctypes.c_double)),
+        compiled.user_data.ctypes.data_as(ctypes.c_void_p),
+    )
+    if code != 0:
+        raise RuntimeError(f"the compiled log-density returned code {code}")
+    return float(value), gradient
 
 
 compiled_cache = CompiledCache()
