@@ -18,7 +18,7 @@ from matplotlib.figure import Figure
 
 from bayes_cluster.plots.compare import forest_plot_methods
 from bayes_cluster.plots.style import FIGURE_FORMATS, save_formats, stamp_label, styled
-from bayes_cluster.run.context import QUICK_LABEL, FigureWriter
+from bayes_cluster.run.context import QUICK_LABEL, FigureWriter, FigureWriters
 
 
 @styled
@@ -134,6 +134,40 @@ def test_the_worker_removes_its_scratch_folder_when_the_run_dies(tmp_path):
     process.stdout.close()
     writer._process = None  # already gone
     writer.close()
+
+
+def test_two_writers_share_the_figures_and_write_the_same_files(tmp_path):
+    writers = FigureWriters(workers=2)
+    try:
+        for seed in range(4):
+            (tmp_path / "direct").mkdir(exist_ok=True)
+            save_formats(_figure(seed), tmp_path / "direct" / f"f{seed}.png", dpi=300)
+            writers.submit(_figure(seed), tmp_path / f"f{seed}.png", 300)
+        # handed out in turn: each process has two figures
+        assert [len(writer._pending) for writer in writers.writers] == [2, 2]
+        processes = [writer._process for writer in writers.writers]
+        assert processes[0].pid != processes[1].pid
+        writers.wait()
+    finally:
+        writers.close()
+    for seed in range(4):
+        assert _bytes(tmp_path / f"f{seed}.png") == _bytes(tmp_path / "direct" / f"f{seed}.png")
+    assert all(process.poll() == 0 for process in processes)
+
+
+def test_two_writers_report_the_error_of_either_after_waiting_for_both(tmp_path):
+    writers = FigureWriters(workers=2)
+    try:
+        writers.submit(_figure(1), tmp_path / "fine.png", 300)
+        writers.submit(_figure(2), tmp_path / "no_such_folder" / "broken.png", 300)
+        with pytest.raises(RuntimeError, match="a figure could not be written: .*broken.png"):
+            writers.wait()
+        assert all((tmp_path / f"fine.{kind}").is_file() for kind in FIGURE_FORMATS)
+    finally:
+        writers.close(cancel=True)
+    assert all(writer._process is None for writer in writers.writers)
+    with pytest.raises(ValueError, match="workers must be at least 1, got 0"):
+        FigureWriters(workers=0)
 
 
 # --------------------------------------------------------------------------- fit worker

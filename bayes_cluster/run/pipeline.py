@@ -39,7 +39,7 @@ from typing import Any, Literal, TextIO
 import numpy as np
 
 from bayes_cluster.run.context import (
-    FigureWriter,
+    FigureWriters,
     PipelineError,
     RunContext,
     RunResult,
@@ -169,7 +169,7 @@ def run_spec(
         stream=sys.stderr if stream == "stderr" else stream,
         progressbar=progressbar,
         started=started,
-        figure_writer=FigureWriter(),  # figures written by a second process, beside the fits
+        figure_writer=FigureWriters(),  # figures written by other processes, beside the fits
         # and the largest latent-class fit in another (run.fit_worker), if there is a core
         parallel=(os.cpu_count() or 1) > 1,
     )
