@@ -3,7 +3,7 @@
 Prints compile and sampling time for both samplers, a warm re-fit on new data of the same
 shape (nutpie re-uses its compiled model), and the convergence diagnostics of each fit.
 
-Run: ``.venv/bin/python benchmarks/bench_latent_class.py [--samplers nutpie pymc]``
+Run: ``.venv/bin/python benchmarks/bench_latent_class.py [--samplers nutpie_c nutpie pymc]``
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ def _report(label: str, model: BayesianLatentClass, wall: float) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--samplers", nargs="+", default=["nutpie", "pymc"])
+    parser.add_argument("--samplers", nargs="+", default=["nutpie_c", "nutpie", "pymc"])
     parser.add_argument("--n-classes", type=int, default=3)
     args = parser.parse_args()
     first, _ = simulate_tumang(n=60, seed=1)

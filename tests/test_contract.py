@@ -298,6 +298,63 @@ def test_compile_pytensor_c_accepts_data_its_functions_never_read():
     assert value == pytest.approx(model.compile_logp()({"mu": 0.3}), rel=1e-12)
 
 
+_CALLBACK_SCRIPT = """
+import json, sys
+import numpy as np
+import pymc as pm
+from bayes_cluster.inference.sampling import (
+    _reproducible_compile, compile_pytensor_c, evaluate_logp,
+)
+
+rng = np.random.default_rng(8)
+with pm.Model() as model:
+    y = pm.Data("y", rng.normal(size=25))
+    mu = pm.Normal("mu", 0.0, 5.0)
+    sigma = pm.HalfNormal("sigma", 1.0)
+    pm.Normal("obs", mu, sigma, observed=y)
+with _reproducible_compile():
+    compiled = compile_pytensor_c(model)
+value, gradient = evaluate_logp(compiled, np.array([0.4, -0.2]))
+print(json.dumps({
+    "hits": [compiled.compiled_logp_func.cache_hits, compiled.compiled_expand_func.cache_hits],
+    "value": value,
+    "gradient": gradient.tolist(),
+}))
+"""
+
+
+def test_compile_pytensor_c_callbacks_load_from_the_disk_cache_in_a_new_process():
+    # the point of the backend: a structure compiled once is read from ~/.pytensor by every
+    # later process (nutpie's own callbacks are compiled afresh in each, 20-30 s)
+    import json
+    import subprocess
+    import sys
+
+    runs = []
+    for _ in range(2):
+        finished = subprocess.run(
+            [sys.executable, "-c", _CALLBACK_SCRIPT],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=True,
+        )
+        runs.append(json.loads(finished.stdout.strip().splitlines()[-1]))
+    assert runs[1]["hits"] == [1, 1]  # compiled by the first process at the latest
+    assert runs[1]["value"] == runs[0]["value"]
+    assert runs[1]["gradient"] == runs[0]["gradient"]
+    # and the value is the model's, as PyMC's own log-density function gives it
+    rng = np.random.default_rng(8)
+    with pm.Model() as model:
+        y = pm.Data("y", rng.normal(size=25))
+        mu = pm.Normal("mu", 0.0, 5.0)
+        sigma = pm.HalfNormal("sigma", 1.0)
+        pm.Normal("obs", mu, sigma, observed=y)
+    point = {"mu": 0.4, "sigma_log__": -0.2}
+    assert runs[1]["value"] == pytest.approx(model.compile_logp()(point), rel=1e-12)
+    np.testing.assert_allclose(runs[1]["gradient"], model.compile_dlogp()(point), rtol=1e-10)
+
+
 def test_sample_needs_a_target_acceptance():
     with pytest.raises(ValueError) as error:
         sample(pm.Model, key=("x",), data={}, settings=SamplerSettings())

@@ -12,13 +12,13 @@ simulation-based-calibration draw) samples through
   one compile per worker;
 * with ``backend="nutpie_c"`` hands nutpie's NUTS (Rust, chains on threads) the model's
   log-density and gradient as PyTensor functions in PyTensor's default mode (FAST_RUN,
-  which in PyTensor 3.3 compiles with numba) instead of nutpie's own numba module:
-  PyTensor caches that compiled code on disk, so a model compiles in seconds in every new
+  which in PyTensor 3.3 compiles with numba) instead of nutpie's own numba module,
+  wrapped in C callbacks that are cached on disk with them (:func:`compile_pytensor_c`):
+  a model structure compiled once on a machine loads in a second or two in every new
   process (nutpie's module needs 20-30 s per model structure, each process anew; the
-  backend's name is from PyTensor 2, whose default mode was C), at some cost per gradient
-  evaluation (a Python call from nutpie's chain threads, which then run the compiled
-  function side by side without the GIL) -- the right trade for a run of a few fits of
-  several model structures; compiled models are cached and re-used with ``with_data``;
+  backend's name is from PyTensor 2, whose default mode was C), and the chains evaluate
+  it side by side without a Python call per gradient; compiled models are cached and
+  re-used with ``with_data``;
 * runs PyMC's own NUTS instead with ``backend="pymc"`` (no cache: PyTensor caches its
   compiled code on disk);
 * returns the raw ``xarray.DataTree`` and the seconds spent compiling and sampling.
