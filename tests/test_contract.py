@@ -250,6 +250,7 @@ def test_compile_pytensor_c_density_releases_the_gil_and_runs_on_threads_side_by
     import pytensor.tensor as pt
 
     from bayes_cluster.inference.sampling import (
+        _inlinable_graph,
         _nogil_numba_mode,
         compile_pytensor_c,
         evaluate_logp,
@@ -267,6 +268,10 @@ def test_compile_pytensor_c_density_releases_the_gil_and_runs_on_threads_side_by
         pm.Normal("obs", mu[0] + mu[1], sigma, observed=y)
     compiled = compile_pytensor_c(model)
     assert compiled.logp_func.vm.jit_fn.targetoptions["nogil"] is True
+    # the callbacks inline the graph's function rather than link PyTensor's wrapper
+    # (which would compile the graph's code a second time on a cold cache)
+    graph = compiled.logp_func.vm.jit_fn
+    assert _inlinable_graph(graph).py_func is graph.py_func.__globals__["jitable_func"].py_func
     points = rng.normal(size=(400, 3))
     serial = [evaluate_logp(compiled, point) for point in points]
 
@@ -330,29 +335,36 @@ def test_compile_pytensor_c_callbacks_load_from_the_disk_cache_in_a_new_process(
     import subprocess
     import sys
 
-    runs = []
-    for _ in range(2):
-        finished = subprocess.run(
-            [sys.executable, "-c", _CALLBACK_SCRIPT],
-            capture_output=True,
-            text=True,
-            timeout=600,
-            check=True,
-        )
-        runs.append(json.loads(finished.stdout.strip().splitlines()[-1]))
-    assert runs[1]["hits"] == [1, 1]  # compiled by the first process at the latest
-    assert runs[1]["value"] == runs[0]["value"]
-    assert runs[1]["gradient"] == runs[0]["gradient"]
-    # and the value is the model's, as PyMC's own log-density function gives it
+    from bayes_cluster.inference.sampling import (
+        _reproducible_compile,
+        compile_pytensor_c,
+        evaluate_logp,
+    )
+
     rng = np.random.default_rng(8)
     with pm.Model() as model:
         y = pm.Data("y", rng.normal(size=25))
         mu = pm.Normal("mu", 0.0, 5.0)
         sigma = pm.HalfNormal("sigma", 1.0)
         pm.Normal("obs", mu, sigma, observed=y)
+    with _reproducible_compile():
+        compiled = compile_pytensor_c(model)  # compiled here, or read from the cache
+    value, gradient = evaluate_logp(compiled, np.array([0.4, -0.2]))
+    finished = subprocess.run(
+        [sys.executable, "-c", _CALLBACK_SCRIPT],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=True,
+    )
+    again = json.loads(finished.stdout.strip().splitlines()[-1])
+    assert again["hits"] == [1, 1]  # both callbacks read from the disk cache
+    assert again["value"] == value
+    assert again["gradient"] == gradient.tolist()
+    # and the value is the model's, as PyMC's own log-density function gives it
     point = {"mu": 0.4, "sigma_log__": -0.2}
-    assert runs[1]["value"] == pytest.approx(model.compile_logp()(point), rel=1e-12)
-    np.testing.assert_allclose(runs[1]["gradient"], model.compile_dlogp()(point), rtol=1e-10)
+    assert value == pytest.approx(model.compile_logp()(point), rel=1e-12)
+    np.testing.assert_allclose(gradient, model.compile_dlogp()(point), rtol=1e-10)
 
 
 def test_sample_needs_a_target_acceptance():

@@ -440,7 +440,7 @@ def _nogil_numba_mode() -> Any:
 
 
 _CFUNC_SIGNATURES: dict[str, Any] = {}
-_CFUNC_KEY_VERSION = "bayes_cluster-cfunc-1"
+_CFUNC_KEY_VERSION = "bayes_cluster-cfunc-2"
 
 
 def _cfunc_signature(kind: str) -> Any:
@@ -514,6 +514,30 @@ def _cfunc_source(
     return "\n".join([*lines, "    return 0", ""])
 
 
+def _inlinable_graph(graph: Any) -> Any:
+    """Return the graph function for the callback to call, inlined where it can be.
+
+    PyTensor's compiled function is a wrapper ``(*args)`` around the function of the graph
+    (``jitable_func``), which calls the per-op functions. Calling the wrapper, the callback
+    would link the graph's compiled code and optimise and compile it again (some 5-7 s
+    per model structure on a cold cache, on top of the graph's own compile); the graph's
+    Python function, inlined into the callback at numba's IR level, is compiled once,
+    there. Falls back to the wrapper where PyTensor's layout is not this one.
+    """
+    import inspect
+
+    import numba
+
+    inner = graph.py_func.__globals__.get("jitable_func")
+    function = getattr(inner, "py_func", None)
+    if function is None:
+        return graph
+    parameters = inspect.signature(function).parameters.values()
+    if any(p.kind not in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in parameters):
+        return graph
+    return numba.njit(inline="always")(function)
+
+
 def _nutpie_cfunc(kind: str, source: str, graph: Any, record: np.dtype) -> Any:
     """Compile nutpie's C callback ``source`` around ``graph``, cached on disk with it.
 
@@ -534,6 +558,7 @@ def _nutpie_cfunc(kind: str, source: str, graph: Any, record: np.dtype) -> Any:
     if graph_key is not None and pytensor.config.numba__cache:
         text = f"{_CFUNC_KEY_VERSION}\n{graph_key}\n{record.descr}\n{source}"
         cache_key = hashlib.sha256(text.encode()).hexdigest()
+    callee = _inlinable_graph(graph)
     function = compile_numba_function_src(
         src=source,
         function_name=f"nutpie_{kind}",
@@ -542,7 +567,7 @@ def _nutpie_cfunc(kind: str, source: str, graph: Any, record: np.dtype) -> Any:
             "__name__": __name__,
             "numba": numba,
             "np": np,
-            "graph": graph,
+            "graph": callee,
             "RECORD": record,
             "address_as_void_pointer": address_as_void_pointer,
         },
