@@ -303,20 +303,27 @@ def test_compile_pytensor_c_accepts_data_its_functions_never_read():
     assert value == pytest.approx(model.compile_logp()({"mu": 0.3}), rel=1e-12)
 
 
-_CALLBACK_SCRIPT = """
-import json, sys
-import numpy as np
-import pymc as pm
-from bayes_cluster.inference.sampling import (
-    _reproducible_compile, compile_pytensor_c, evaluate_logp,
-)
-
+# the model both processes compile (the test's and a new one)
+_CALLBACK_MODEL = """
 rng = np.random.default_rng(8)
 with pm.Model() as model:
     y = pm.Data("y", rng.normal(size=25))
     mu = pm.Normal("mu", 0.0, 5.0)
     sigma = pm.HalfNormal("sigma", 1.0)
     pm.Normal("obs", mu, sigma, observed=y)
+"""
+
+_CALLBACK_SCRIPT = (
+    """
+import json, sys
+import numpy as np
+import pymc as pm
+from bayes_cluster.inference.sampling import (
+    _reproducible_compile, compile_pytensor_c, evaluate_logp,
+)
+"""
+    + _CALLBACK_MODEL
+    + """
 with _reproducible_compile():
     compiled = compile_pytensor_c(model)
 value, gradient = evaluate_logp(compiled, np.array([0.4, -0.2]))
@@ -326,6 +333,7 @@ print(json.dumps({
     "gradient": gradient.tolist(),
 }))
 """
+)
 
 
 def test_compile_pytensor_c_callbacks_load_from_the_disk_cache_in_a_new_process():
@@ -341,12 +349,9 @@ def test_compile_pytensor_c_callbacks_load_from_the_disk_cache_in_a_new_process(
         evaluate_logp,
     )
 
-    rng = np.random.default_rng(8)
-    with pm.Model() as model:
-        y = pm.Data("y", rng.normal(size=25))
-        mu = pm.Normal("mu", 0.0, 5.0)
-        sigma = pm.HalfNormal("sigma", 1.0)
-        pm.Normal("obs", mu, sigma, observed=y)
+    namespace = {"np": np, "pm": pm}
+    exec(_CALLBACK_MODEL, namespace)  # noqa: S102 - the test's own code
+    model = namespace["model"]
     with _reproducible_compile():
         compiled = compile_pytensor_c(model)  # compiled here, or read from the cache
     value, gradient = evaluate_logp(compiled, np.array([0.4, -0.2]))

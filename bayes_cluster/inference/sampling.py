@@ -268,6 +268,36 @@ class CompiledCache:
         self._compiled.clear()
 
 
+def _nutpie_functions(model: Any, mode: Any) -> tuple:
+    """Compile the model's functions as :func:`nutpie.compile_pymc_model` does, in ``mode``.
+
+    Initial points as nutpie's: the support point, every free variable jittered. Returns
+    ``nutpie.compile_pymc._make_functions``'s tuple (``n_dim``, ``n_expanded``, the
+    log-density and expansion functions, the initial point function, shape information,
+    reparameterised names), the expansion joined into one vector.
+    """
+    from nutpie.compile_pymc import _make_functions, _wrap_with_lock
+    from pymc.initial_point import make_initial_point_fn
+
+    initial_points = _wrap_with_lock(
+        make_initial_point_fn(
+            model=model,
+            overrides=None,
+            default_strategy="support_point",
+            jitter_rvs=set(model.free_RVs),
+            return_transformed=True,
+        )
+    )
+    return _make_functions(
+        model,
+        mode=mode,
+        compute_grad=True,
+        join_expanded=True,
+        pymc_initial_point_fn=initial_points,
+        var_names=None,
+    )
+
+
 def compile_nutpie_numba(model: Any, replace_logp: Callable[[Any, Any], Any] | None = None) -> Any:
     """Compile a PyMC model as :func:`nutpie.compile_pymc_model` does (numba backend).
 
@@ -302,32 +332,12 @@ def compile_nutpie_numba(model: Any, replace_logp: Callable[[Any, Any], Any] | N
         CompiledPyMCModel,
         _make_c_expand_func,
         _make_c_logp_func,
-        _make_functions,
         _prepare_dims_and_coords,
-        _wrap_with_lock,
         make_user_data,
     )
-    from pymc.initial_point import make_initial_point_fn
 
-    # as nutpie.compile_pymc_model(model): support point, every free variable jittered
-    initial_points = _wrap_with_lock(
-        make_initial_point_fn(
-            model=model,
-            overrides=None,
-            default_strategy="support_point",
-            jitter_rvs=set(model.free_RVs),
-            return_transformed=True,
-        )
-    )
     n_dim, n_expanded, logp_fn, expand_fn, initial_point_fn, shape_info, reparameterized = (
-        _make_functions(
-            model,
-            mode="NUMBA",
-            compute_grad=True,
-            join_expanded=True,
-            pymc_initial_point_fn=initial_points,
-            var_names=None,
-        )
+        _nutpie_functions(model, "NUMBA")
     )
     shared_data: dict[str, np.ndarray] = {}
     shared_var_keys: dict[Any, str] = {}
@@ -605,31 +615,12 @@ def compile_pytensor_c(model: Any) -> Any:
     """
     from nutpie.compile_pymc import (
         CompiledPyMCModel,
-        _make_functions,
         _prepare_dims_and_coords,
-        _wrap_with_lock,
         make_user_data,
     )
-    from pymc.initial_point import make_initial_point_fn
 
-    initial_points = _wrap_with_lock(
-        make_initial_point_fn(
-            model=model,
-            overrides=None,
-            default_strategy="support_point",
-            jitter_rvs=set(model.free_RVs),
-            return_transformed=True,
-        )
-    )
     n_dim, n_expanded, logp_fn, expand_fn, initial_point_fn, shape_info, reparameterized = (
-        _make_functions(
-            model,
-            mode=_nogil_numba_mode(),
-            compute_grad=True,
-            join_expanded=True,
-            pymc_initial_point_fn=initial_points,
-            var_names=None,
-        )
+        _nutpie_functions(model, _nogil_numba_mode())
     )
     # the data containers: those the functions read, then those they never read (e.g. the
     # location prior of a one-class ordinal model), under keys fixed by their order
