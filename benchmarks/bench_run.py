@@ -4,12 +4,12 @@
   new machine);
 - **warm**: the same command again with that compile directory filled.
 
-Each run is a separate process (nutpie's numba compilation lives in the process, PyTensor's
-C code in the compile directory), writing to a temporary folder. The load average is
-printed beside the times, and the CPU seconds the run used (user + system, all its
-threads and its figure-writer process): on a shared machine wall times are only
-comparable at the same load, CPU seconds move less with it.  Goal (issue 15): under 1
-minute cold and 30 s warm on 2 cores.
+Each run is a separate process (nutpie's numba compilation lives in the process,
+PyTensor's compiled code, numba in PyTensor 3, in the compile directory), writing to a
+temporary folder. The load average is printed beside the times, and the CPU seconds the
+run used (user + system, all its threads and its figure-writer processes): on a shared
+machine wall times are only comparable at the same load, CPU seconds move less with it.
+Goal (issue 15): under 1 minute cold and 30 s warm on 2 cores.
 
 ``--backend`` runs a copy of the spec with ``[sampler]`` and ``[sampler.quick]`` set to
 that backend (``nutpie``, ``nutpie_c`` or ``pymc``), to compare them on the same machine.
@@ -37,7 +37,10 @@ REPO = Path(__file__).resolve().parents[1]
 def run_once(spec: Path, out: Path, compiledir: Path, quick: bool) -> tuple[float, float, dict]:
     """Run the spec in a new process; return wall seconds, CPU seconds and its timings."""
     environment = dict(os.environ)
-    environment["PYTENSOR_FLAGS"] = f"compiledir={compiledir}"
+    # base_compiledir, not compiledir: PyTensor 3 keeps its numba cache (the compiled
+    # models and nutpie_c's callbacks) in base_compiledir/numba, which compiledir= leaves
+    # pointing at ~/.pytensor (a "cold" run was then warm for everything numba compiles)
+    environment["PYTENSOR_FLAGS"] = f"base_compiledir={compiledir}"
     command = [sys.executable, "-m", "bayes_cluster.cli", "run", str(spec), "--out", str(out)]
     if quick:
         command.append("--quick")
