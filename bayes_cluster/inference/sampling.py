@@ -407,11 +407,14 @@ def _nogil_numba_mode() -> Any:
     """PyTensor's numba mode (FAST_RUN in PyTensor 3.3) whose graph function releases the GIL.
 
     PyTensor's ``NumbaLinker`` compiles the function of the whole graph (it calls the
-    per-op functions) without ``nogil``: every call holds the GIL, so nutpie's chain
-    threads evaluate the density one at a time. This linker compiles it with
-    ``nogil=True`` under its own disk-cache key (PyTensor's key plus ``_nogil``, so that
-    the two variants never load each other), from the same generated source; the per-op
-    functions and the rewrites are PyTensor's own.
+    per-op functions) without ``nogil``: every call holds the GIL. This linker compiles it
+    with ``nogil=True`` under its own disk-cache key (PyTensor's key plus ``_nogil``, so
+    that the two variants never load each other), from the same generated source; the
+    per-op functions and the rewrites are PyTensor's own. (It was written for chain
+    threads that called the graph function from Python. :func:`compile_pytensor_c`'s C
+    callbacks now inline the graph's Python function and never call this compiled
+    wrapper, so ``nogil`` no longer matters to sampling; the mode stays for its cache keys,
+    which the callbacks' keys are built on.)
 
     Returns
     -------
