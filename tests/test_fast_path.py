@@ -94,6 +94,61 @@ def test_fused_density_matches_pymc_through_nutpies_callback(compiled_default, p
     np.testing.assert_allclose(differences, differences_pymc, rtol=1e-10, atol=1e-9)
 
 
+def test_polynomial_exp_and_log1p_are_within_a_few_ulp_of_libm():
+    """The vectorisable kernels against libm (numpy) and, at spot checks, 50-digit decimals."""
+    import decimal
+
+    import numba
+
+    from bayes_cluster.inference.fast_logit import _make_kernels
+
+    exp_neg, log1p_unit = _make_kernels()
+
+    @numba.njit
+    def both(a):
+        first, second = np.empty(a.size), np.empty(a.size)
+        for i in range(a.size):
+            first[i] = exp_neg(a[i])
+            second[i] = log1p_unit(np.exp(-a[i]))
+        return first, second
+
+    rng = np.random.default_rng(3)
+    a = np.concatenate(
+        [np.linspace(0, 700, 400_001), rng.uniform(0, 700, 100_000), np.geomspace(1e-300, 1, 5000)]
+    )
+    exp_values, log1p_values = both(a)
+    eps = np.finfo(float).eps
+    assert np.max(np.abs(exp_values / np.exp(-a) - 1)) <= 2 * eps
+    assert np.max(np.abs(log1p_values / np.log1p(np.exp(-a)) - 1)) <= 4 * eps
+    decimal.getcontext().prec = 50
+    for value in (1e-9, 0.3465735902799726, 0.34657359027997275, 17.25, 355.5, 699.99):
+        exact = float((-decimal.Decimal(value)).exp())
+        assert abs(exp_neg(value) / exact - 1) <= eps
+    # beyond 700 the kernel holds exp(-700) ~ 1e-304: below what 1 + e can resolve
+    assert exp_neg(800.0) == pytest.approx(np.exp(-700.0), rel=2 * eps)
+    assert exp_neg(np.inf) == pytest.approx(np.exp(-700.0), rel=2 * eps)
+
+
+def test_fused_likelihood_at_extreme_linear_predictors():
+    """Separated-looking points (|eta| up to 900) against numpy's logaddexp and expit."""
+    from scipy.special import expit
+
+    flat = {"dist": "Normal", "mu": 0.0, "sigma": 1e6}
+    density = _make_fused_logp(*fused_prior_arrays(flat, [flat, flat]))
+    rng = np.random.default_rng(8)
+    X = np.column_stack([np.linspace(-30, 30, 41), rng.normal(size=41)])
+    y = (rng.random(41) < 0.5).astype(float)
+    for x in (np.array([0.0, 30.0, 0.0]), np.array([1.0, -2.0, 0.5]), np.array([5.0, 0.0, 9.0])):
+        eta = x[0] + X @ x[1:]
+        prior = fused_prior_arrays(flat, [flat, flat])[4] - 0.5 * np.sum((x / 1e6) ** 2)
+        expected = prior + np.sum(y * eta - np.logaddexp(0.0, eta))
+        residual = y - expit(eta)
+        expected_gradient = np.concatenate([[residual.sum()], X.T @ residual]) - x / 1e12
+        value, gradient = density(x, X, y)
+        assert value == pytest.approx(expected, rel=1e-13)
+        np.testing.assert_allclose(gradient, expected_gradient, rtol=1e-12, atol=1e-12)
+
+
 def test_fused_density_follows_with_data_to_another_sample_size(compiled_default):
     logit, _, compiled, fused = compiled_default
     frame, _ = simulate_tumang(n=23, seed=8)

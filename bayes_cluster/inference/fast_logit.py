@@ -14,7 +14,10 @@ every sampler statistic) costs another ~0.15 s per fit. This module removes both
   horseshoe whose priors are all Normal, Student-t, Cauchy or Laplace (every variant a
   study spec can name without ``group``); otherwise it returns ``None`` and the PyMC
   graph is used. ``tests/test_fast_path.py`` checks it against PyMC's ``logp`` and
-  ``dlogp`` at random points, so the two cannot drift.
+  ``dlogp`` at random points, so the two cannot drift. Its ``exp`` and ``log1p`` are
+  branch-free polynomials (:func:`_make_kernels`, within 2 and 4 ulp of libm, tested)
+  so that the loop over the firms vectorises: libm's calls were half of a gradient's
+  time, and a fit at n = 60 took 0.17 s on one core with them, 0.115 s without.
 * :func:`lean_tree` turns nutpie's raw trace into a DataTree with only the ``posterior``
   and the sampler statistics the convergence rule reads (divergences, tree depth,
   energy), with the same names, coordinates and values as nutpie's own conversion.
@@ -25,6 +28,7 @@ Both are used through :func:`bayes_cluster.inference.sampling.sample`
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
@@ -91,10 +95,118 @@ def fused_prior_arrays(
     return kind, mu, sigma, nu, constant
 
 
+_LN2_HI = 6.93147180369123816490e-01
+_LN2_LO = 1.90821492927058770002e-10
+"""ln 2 split for Cody-Waite range reduction (fdlibm's constants: ``k * _LN2_HI`` is exact)."""
+
+
+@functools.cache
+def _make_kernels():
+    """Compile the two elementwise kernels of the likelihood once (numba, inlined).
+
+    Both are branch-free polynomials so that LLVM can vectorise the loop over the firms:
+    libm's ``exp`` and ``log1p`` are calls it cannot vectorise, and they were about half
+    of a gradient's time (n = 60: 0.6 of 1.1 microseconds).
+    """
+    import numba
+
+    @numba.njit(error_model="numpy", inline="always")
+    def exp_neg(a):  # pragma: no cover - runs compiled
+        # exp(-a) for a >= 0 (a > 700 is taken as 700: exp(-700) ~ 1e-304, below what
+        # 1 + exp(-a) or a residual can resolve). exp(-a) = exp(-r) 2^-k with
+        # k = round(a / ln 2) and |r| <= ln(2) / 2; exp(-r) by its Taylor polynomial of
+        # degree 13 (truncation < 5e-18), 2^-k as a product over the bits of k (exact)
+        a = min(a, 700.0)
+        k = np.floor(a * 1.4426950408889634 + 0.5)
+        r = -((a - k * _LN2_HI) - k * _LN2_LO)
+        p = 1.0 / 6227020800.0
+        p = p * r + 1.0 / 479001600.0
+        p = p * r + 1.0 / 39916800.0
+        p = p * r + 1.0 / 3628800.0
+        p = p * r + 1.0 / 362880.0
+        p = p * r + 1.0 / 40320.0
+        p = p * r + 1.0 / 5040.0
+        p = p * r + 1.0 / 720.0
+        p = p * r + 1.0 / 120.0
+        p = p * r + 1.0 / 24.0
+        p = p * r + 1.0 / 6.0
+        p = p * r + 0.5
+        p = p * r + 1.0
+        p = p * r + 1.0
+        bits = np.int64(k)  # <= 1010 < 2^10; written out so that the loop vectorises
+        scale = 0.5 if bits & 1 else 1.0
+        scale *= 0.25 if bits & 2 else 1.0
+        scale *= 0.0625 if bits & 4 else 1.0
+        scale *= 2.0**-8 if bits & 8 else 1.0
+        scale *= 2.0**-16 if bits & 16 else 1.0
+        scale *= 2.0**-32 if bits & 32 else 1.0
+        scale *= 2.0**-64 if bits & 64 else 1.0
+        scale *= 2.0**-128 if bits & 128 else 1.0
+        scale *= 2.0**-256 if bits & 256 else 1.0
+        scale *= 2.0**-512 if bits & 512 else 1.0
+        return p * scale
+
+    @numba.njit(error_model="numpy", inline="always")
+    def log1p_unit(e):  # pragma: no cover - runs compiled
+        # log1p(e) for 0 <= e <= 1 as 2 atanh(s): s = e / (2 + e) for e <= sqrt(2) - 1,
+        # else ln 2 + 2 atanh(s) with s = (e - 1) / (e + 3); |s| <= 0.1716, so the atanh
+        # series to s^23 leaves < 1e-19 (relative)
+        big = e > 0.41421356237309503
+        s = (e - 1.0) / (e + 3.0) if big else e / (2.0 + e)
+        z = s * s
+        p = 1.0 / 23.0
+        p = p * z + 1.0 / 21.0
+        p = p * z + 1.0 / 19.0
+        p = p * z + 1.0 / 17.0
+        p = p * z + 1.0 / 15.0
+        p = p * z + 1.0 / 13.0
+        p = p * z + 1.0 / 11.0
+        p = p * z + 1.0 / 9.0
+        p = p * z + 1.0 / 7.0
+        p = p * z + 1.0 / 5.0
+        p = p * z + 1.0 / 3.0
+        p = p * z + 1.0
+        return 2.0 * s * p + (0.6931471805599453 if big else 0.0)
+
+    return exp_neg, log1p_unit
+
+
+@functools.cache
+def _likelihood_terms():
+    """Compile the middle pass of the likelihood once: per firm its term and residual.
+
+    A function of its own (not inlined by numba) so that it keeps its own floating-point
+    flags: only ``contract`` (fused multiply-add, never less accurate), where the passes
+    around it may reorder sums; reordering would undo the range reduction of ``exp``.
+    """
+    import numba
+
+    exp_neg, log1p_unit = _make_kernels()
+
+    @numba.njit(error_model="numpy", fastmath={"contract"})
+    def terms(term, residual, y):  # pragma: no cover - runs compiled
+        # term holds eta on entry; y * eta - log(1 + exp(eta)) and y - expit(eta) on exit,
+        # overflow-safe through e = exp(-|eta|)
+        for i in range(term.size):
+            eta = term[i]
+            e = exp_neg(abs(eta))
+            inverse = 1.0 / (1.0 + e)
+            term[i] = y[i] * eta - max(eta, 0.0) - log1p_unit(e)
+            residual[i] = y[i] - (inverse if eta > 0 else e * inverse)
+
+    return terms
+
+
+_SUM_FLAGS = {"reassoc", "contract", "nsz", "arcp"}
+"""Floating-point flags of the linear predictor and gradient passes (vectorised sums)."""
+
+
 def _make_fused_logp(kind, mu, sigma, nu, constant):
     import numba
 
-    @numba.njit(cache=False)
+    terms = _likelihood_terms()
+
+    @numba.njit(cache=False, error_model="numpy", fastmath=_SUM_FLAGS)
     def logit_logp(x, X, y):  # pragma: no cover - runs compiled
         n_obs, n_slopes = X.shape
         grad = np.empty(n_slopes + 1)
@@ -113,24 +225,27 @@ def _make_fused_logp(kind, mu, sigma, nu, constant):
             else:
                 logp -= abs(z)
                 grad[k] = -np.sign(z) / sigma[k]
+        # three passes over the firms so that the middle one (exp and log1p as
+        # polynomials) vectorises: the linear predictor, the terms, the gradient
+        term = np.empty(n_obs)
         for i in range(n_obs):
             eta = x[0]
             for j in range(n_slopes):
                 eta += X[i, j] * x[j + 1]
-            # y * eta - log(1 + exp(eta)) and its derivative y - expit(eta), overflow-safe
-            if eta > 0:
-                e = math.exp(-eta)
-                softplus = eta + math.log1p(e)
-                expit = 1.0 / (1.0 + e)
-            else:
-                e = math.exp(eta)
-                softplus = math.log1p(e)
-                expit = e / (1.0 + e)
-            logp += y[i] * eta - softplus
-            residual = y[i] - expit
-            grad[0] += residual
+            term[i] = eta
+        residual = np.empty(n_obs)
+        terms(term, residual, y)
+        total = 0.0
+        first = 0.0
+        for i in range(n_obs):
+            total += term[i]
+            first += residual[i]
+        logp += total
+        grad[0] += first
+        for i in range(n_obs):
+            r = residual[i]
             for j in range(n_slopes):
-                grad[j + 1] += residual * X[i, j]
+                grad[j + 1] += r * X[i, j]
         return logp, grad
 
     return logit_logp
