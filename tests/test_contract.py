@@ -132,7 +132,7 @@ def test_fit_sets_results_provenance_and_a_plausible_posterior(fitted):
     assert attrs[MODEL_ATTR] == "NormalMean" and attrs["model"] == "NormalMean"
     assert attrs[VERSION_ATTR] == bayes_cluster.__version__
     assert attrs["seed"] == "11" and attrs["data_hash"] == data_hash(frame)
-    assert attrs["sampler"] == "nutpie" and attrs["target_accept"] == "0.8"
+    assert attrs["sampler"] == "nutpie_c" and attrs["target_accept"] == "0.8"
     assert (attrs["draws"], attrs["tune"], attrs["chains"]) == ("300", "200", "2")
     assert json.loads(attrs[STATE_ATTR]) == {"config": {"prior_sd": 10.0}, "state": {"n_obs": 20}}
     assert attrs["diagnostics_verdict"] == fitted.diagnostics_.verdict
@@ -145,8 +145,9 @@ def test_fit_sets_results_provenance_and_a_plausible_posterior(fitted):
 
 
 def test_same_structure_is_not_compiled_again_and_same_seed_gives_same_draws(fitted):
-    key = ("NormalMean", 10.0, 20)
-    assert key in compiled_cache  # the class name leads the model's own compile key
+    # the default backend's entry: the class name leads the model's own compile key
+    key = ("nutpie_c", "NormalMean", 10.0, 20)
+    assert key in compiled_cache
     compilations = compiled_cache.compilations
     again = NormalMean()
     again.fit(normal_data(0), random_seed=11, **DRAWS)
@@ -177,6 +178,7 @@ def test_models_are_compiled_without_numba_fast_math(fitted):
     # it compiles, and only for that.
     import pytensor
 
+    NormalMean().fit(normal_data(0), random_seed=11, sampler="nutpie", **DRAWS)
     compiled = compiled_cache._compiled[("NormalMean", 10.0, 20)]
     assert compiled.logp_func.vm.jit_fn.targetoptions["fastmath"] is False
     assert compiled.expand_func.vm.jit_fn.targetoptions["fastmath"] is False
@@ -200,11 +202,14 @@ def test_pymc_backend_samples_the_same_model_without_the_cache():
 
 
 def test_nutpie_c_backend_gives_nutpie_draws_and_reuses_its_compile(fitted):
-    # the same sampler (nutpie's) on the same log-density, compiled by PyTensor's C backend
+    # the same sampler (nutpie's) on the same log-density: fitted used the default backend,
+    # nutpie_c (PyTensor's compiled functions behind cached C callbacks); this one nutpie's
+    # own numba module
+    assert fitted.idata_.attrs["sampler"] == "nutpie_c"
     model = NormalMean()
-    model.fit(normal_data(0), random_seed=11, sampler="nutpie_c", **DRAWS)
-    assert ("nutpie_c", "NormalMean", 10.0, 20) in compiled_cache
-    assert model.idata_.attrs["sampler"] == "nutpie_c" and model.diagnostics_.passed
+    model.fit(normal_data(0), random_seed=11, sampler="nutpie", **DRAWS)
+    assert ("NormalMean", 10.0, 20) in compiled_cache
+    assert model.idata_.attrs["sampler"] == "nutpie" and model.diagnostics_.passed
     # the same draws to the last bit: both compile the same graph without fast-math
     np.testing.assert_array_equal(
         model.idata_["posterior"]["mu"].to_numpy(), fitted.idata_["posterior"]["mu"].to_numpy()

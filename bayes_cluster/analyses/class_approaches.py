@@ -178,7 +178,7 @@ def compare_class_approaches(
     hdi_prob: float = 0.94,
     models: Mapping[str, FittedModel] | None = None,
     progressbar: bool = False,
-    backend: str = "nutpie",
+    backend: str = "nutpie_c",
 ) -> JointComparison:
     """Fit the export model without class, two-step, three-step (ML) and joint; compare.
 

@@ -120,7 +120,7 @@ def select_n_classes_bayes(
     tune: int = 1000,
     chains: int = 4,
     random_seed: int | None = None,
-    sampler: Sampler = "nutpie",
+    sampler: Sampler = "nutpie_c",
     em_starts: int = 50,
 ) -> tuple[pd.DataFrame, dict[int, BayesianLatentClass]]:
     """Fit K = 1..k_max Bayesian latent class models; compare by PSIS-LOO with EM BIC.

@@ -1300,7 +1300,7 @@ class JointLatentClassLogit(_ExportModel):
         reference: tuple[np.ndarray, np.ndarray] | None = None,
         em_starts: int = 50,
         progressbar: bool = False,
-        sampler: str = "nutpie",
+        sampler: str = "nutpie_c",
         cores: int | None = None,
     ) -> xr.DataTree:
         """Sample the posterior, relabel the classes and add the derived groups.
@@ -1326,7 +1326,7 @@ class JointLatentClassLogit(_ExportModel):
             Random starts of the EM reference fit.
         progressbar : bool
             Show the sampler's progress bar.
-        sampler : {"nutpie", "nutpie_c", "pymc"}, default "nutpie"
+        sampler : {"nutpie_c", "nutpie", "pymc"}, default "nutpie_c"
             Sampling backend (:func:`bayes_cluster.inference.sampling.sample`).
         cores : int, optional
             Chains run in parallel on this many threads (nutpie) or processes (pymc).
@@ -1877,7 +1877,7 @@ class ClassLogit(_ExportModel):
         random_seed: int | None = None,
         target_accept: float | None = None,
         progressbar: bool = False,
-        sampler: str = "nutpie",
+        sampler: str = "nutpie_c",
         cores: int | None = None,
     ) -> xr.DataTree:
         """Sample the posterior (nutpie: compiled once per form and data shape).
@@ -1896,7 +1896,7 @@ class ClassLogit(_ExportModel):
             Sampler settings.
         target_accept : float, optional
             NUTS target acceptance rate (default 0.9).
-        sampler : {"nutpie", "nutpie_c", "pymc"}, default "nutpie"
+        sampler : {"nutpie_c", "nutpie", "pymc"}, default "nutpie_c"
             Sampling backend (:func:`bayes_cluster.inference.sampling.sample`).
         cores : int, optional
             Chains run in parallel on this many threads (nutpie) or processes (pymc).

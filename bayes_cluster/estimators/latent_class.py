@@ -101,7 +101,7 @@ __all__ = [
 ]
 
 Collapse = Literal["three", "none"]
-Sampler = Literal["nutpie", "pymc"]
+Sampler = Literal["nutpie_c", "nutpie", "pymc"]
 
 DEFAULT_PRIORS: Mapping[str, float] = {
     "class_concentration": 1.0,
@@ -1419,7 +1419,7 @@ class BayesianLatentClass(BayesianModel):
         tune: int = 1000,
         chains: int = 4,
         random_seed: int | None = None,
-        sampler: Sampler = "nutpie",
+        sampler: Sampler = "nutpie_c",
         reference: Literal["em", "draw"] = "em",
         target_accept: float | None = None,
         progressbar: bool = False,
@@ -1435,12 +1435,12 @@ class BayesianLatentClass(BayesianModel):
             Draws kept and warm-up iterations per chain; number of chains.
         random_seed : int, optional
             Seed of the sampler (and of the EM reference); same seed, same numbers.
-        sampler : {"nutpie", "pymc"}
-            ``"nutpie"`` (default): compiled once per item layout and number of classes
-            (any number of firms) and re-used with new data or priors in the same process;
-            the faster choice
-            here (compile about 16 s, 4 x 2000 iterations about 2 s on an idle 2-core
-            machine).  ``"pymc"``: PyMC's NUTS (compiled code cached across processes).
+        sampler : {"nutpie_c", "nutpie", "pymc"}, default "nutpie_c"
+            ``"nutpie_c"``: compiled once per item layout and number of classes (any
+            number of firms) and machine (cached on disk), and re-used with new data or
+            priors; ``"nutpie"``: the same draws, compiled anew in every process;
+            ``"pymc"``: PyMC's NUTS, several times slower per draw
+            (:class:`~bayes_cluster.inference.sampling.SamplerSettings`).
         reference : {"em", "draw"}
             Start of the relabelling pivot: the maximum-likelihood EM solution (default)
             or the draw with the highest log density.
@@ -1449,7 +1449,8 @@ class BayesianLatentClass(BayesianModel):
         progressbar : bool
             Show the sampler's progress bar.
         cores : int, optional
-            Chains run in parallel on this many processes (pymc) or threads (nutpie).
+            Chains run in parallel on this many processes (pymc) or threads (nutpie_c,
+            nutpie).
             Default: nutpie's own choice; pymc runs the chains one after another (its
             worker processes are forked from a process that by then runs threads, which
             Python warns may deadlock, and on 2 cores they were measured no faster).

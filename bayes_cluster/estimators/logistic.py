@@ -9,10 +9,11 @@ checked (:mod:`bayes_cluster.inference.diagnostics`) and a failing fit is report
 :class:`BayesianLogit` is a :class:`~bayes_cluster.inference.base.BayesianModel`: it
 samples, saves and loads through the package's one model contract.
 
-Speed: with ``sampler="nutpie"`` the model is compiled once per configuration (priors,
-terms, group levels; with the horseshoe also the number of firms, which sets its global
-scale) in :data:`bayes_cluster.inference.sampling.compiled_cache`, and re-run on new data
-with ``compiled.with_data`` (a simulation study fits it thousands of times).
+Speed: with nutpie (``sampler="nutpie_c"`` or ``"nutpie"``) the model is compiled once per
+configuration (priors, terms, group levels; with the horseshoe also the number of firms,
+which sets its global scale) in :data:`bayes_cluster.inference.sampling.compiled_cache`,
+and re-run on new data with ``compiled.with_data`` (a simulation study fits it thousands
+of times).
 Standardisation constants are data containers, so re-use is exact.
 """
 
@@ -543,7 +544,7 @@ class BayesianLogit(BayesianModel):
         tune: int = 1000,
         chains: int = 4,
         random_seed: int | None = None,
-        sampler: Literal["nutpie", "pymc"] = "nutpie",
+        sampler: Literal["nutpie_c", "nutpie", "pymc"] = "nutpie_c",
         *,
         target_accept: float | None = None,
         progressbar: bool = False,
@@ -559,9 +560,10 @@ class BayesianLogit(BayesianModel):
             Draws per chain after warm-up, warm-up iterations, chains.
         random_seed : int, optional
             Seed; the same seed gives the same draws.
-        sampler : {"nutpie", "pymc"}, default "nutpie"
-            nutpie compiles once per configuration and re-uses the compiled model on new
-            data; "pymc" uses PyMC's own NUTS.
+        sampler : {"nutpie_c", "nutpie", "pymc"}, default "nutpie_c"
+            "nutpie_c" compiles once per configuration and machine (cached on disk) and
+            re-uses the compiled model on new data; "nutpie" gives the same draws but
+            compiles in every process; "pymc" uses PyMC's own NUTS.
         target_accept : float, optional
             NUTS target acceptance (default 0.9, 0.99 with the horseshoe).
         progressbar : bool, default False

@@ -205,7 +205,7 @@ class BayesianModel(ABC):
         tune: int = 1000,
         chains: int = 4,
         random_seed: int | None = None,
-        sampler: str = "nutpie",
+        sampler: str = "nutpie_c",
         target_accept: float | None = None,
         progressbar: bool = False,
         cores: int | None = None,
@@ -221,15 +221,18 @@ class BayesianModel(ABC):
             Draws per chain after warm-up, warm-up iterations, chains.
         random_seed : int, optional
             Seed; the same seed gives the same draws.
-        sampler : {"nutpie", "pymc"}, default "nutpie"
-            nutpie compiles once per model structure and re-uses the compiled model on
-            new data; "pymc" uses PyMC's own NUTS.
+        sampler : {"nutpie_c", "nutpie", "pymc"}, default "nutpie_c"
+            NUTS implementation (:class:`~bayes_cluster.inference.sampling.SamplerSettings`):
+            "nutpie_c" compiles once per model structure and machine (cached on disk) and
+            re-uses the compiled model on new data; "nutpie" gives the same draws but
+            compiles anew in every process; "pymc" uses PyMC's own NUTS.
         target_accept : float, optional
             NUTS target acceptance (default :attr:`default_target_accept`).
         progressbar : bool, default False
             Show the sampler's progress bar.
         cores : int, optional
-            Chains run in parallel on this many threads (nutpie) or processes (pymc).
+            Chains run in parallel on this many threads (nutpie_c, nutpie) or processes
+            (pymc).
         **options
             The model's own fit options (see its ``_prepare_fit``).
 

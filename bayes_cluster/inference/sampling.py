@@ -81,12 +81,12 @@ class SamplerSettings:
     target_accept : float, optional
         NUTS target acceptance rate; ``None`` lets the model choose (0.9 for most, 0.99
         for the horseshoe).
-    backend : {"nutpie", "nutpie_c", "pymc"}, default "nutpie"
-        nutpie on its own numba module (fastest per draw, but compiled anew in every
-        process: 20-30 s per model structure), nutpie on PyTensor's compiled functions
+    backend : {"nutpie_c", "nutpie", "pymc"}, default "nutpie_c"
+        nutpie's NUTS on PyTensor's compiled functions called through cached C callbacks
         (cached on disk, so a model structure compiles once per machine, see
-        :func:`compile_pytensor_c`; each gradient costs a Python call) or PyMC's NUTS.
-        Both nutpie backends give the same draws.
+        :func:`compile_pytensor_c`), nutpie on its own numba module (the same draws at
+        the same speed per draw, but compiled anew in every process: 20-40 s per model
+        structure; the simulation study's fused logit density needs it), or PyMC's NUTS.
     cores : int, optional
         Chains run in parallel on this many threads (nutpie, nutpie_c) or processes (pymc);
         ``None``: nutpie's own choice, and one process for pymc (forking workers from a
@@ -105,7 +105,7 @@ class SamplerSettings:
     chains: int = 4
     seed: int | None = None
     target_accept: float | None = None
-    backend: Backend = "nutpie"
+    backend: Backend = "nutpie_c"
     cores: int | None = None
     progressbar: bool = False
 

@@ -322,7 +322,7 @@ def _sampler_settings(sampler: Any) -> dict[str, Any]:
         "random_seed": get("seed", None),
         "target_accept": float(get("target_accept", 0.9)),
         "hdi_prob": float(get("hdi_prob", 0.94)),
-        "backend": str(get("backend", "nutpie")),
+        "backend": str(get("backend", "nutpie_c")),
     }
 
 

@@ -323,7 +323,7 @@ class SamplerSpec:
     tune: int = 1000
     chains: int = 4
     seed: int = 2028
-    backend: str = "nutpie"
+    backend: str = "nutpie_c"
     target_accept: float = 0.9
     hdi_prob: float = 0.94
     quick: dict[str, Any] = field(default_factory=lambda: dict(QUICK_SAMPLER))
@@ -1216,13 +1216,13 @@ def _validate_sampler(raw: Any, problems: Problems) -> SamplerSpec:
         problems,
         ("draws", "tune", "chains", "seed", "backend", "target_accept", "hdi_prob", "quick"),
     )
-    backend = table.get("backend", str, "nutpie")
+    backend = table.get("backend", str, "nutpie_c")
     if backend not in SAMPLER_BACKENDS:
         problems.add(
             "[sampler].backend",
             f"unknown backend {backend!r}; choose from {', '.join(SAMPLER_BACKENDS)}",
         )
-        backend = "nutpie"
+        backend = "nutpie_c"
     target_accept = table.get("target_accept", float, 0.9)
     if not 0.5 <= target_accept < 1:
         problems.add("[sampler].target_accept", f"must be in [0.5, 1), got {target_accept}")
