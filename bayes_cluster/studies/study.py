@@ -1499,6 +1499,16 @@ def run_study(
     else:
         results = _run_in_process(spec, tasks, cores)
     computed = 0
+    # Ctrl-C must not land inside tqdm's constructor: a half-built bar prints a traceback
+    # from its __del__ at exit (seen in a CI run); the flag is raised right after
+    with deferred_interrupts():
+        bar = tqdm(
+            total=len(all_tasks),
+            initial=len(all_tasks) - len(tasks),
+            desc="replicates",
+            unit="replicate",
+            disable=not progress,
+        )
     if stream is not None:  # the readiness line (tests wait for it before pressing Ctrl-C)
         print(
             f"study: computing {len(tasks)} of {len(all_tasks)} replicates in {out} "
@@ -1506,14 +1516,9 @@ def run_study(
             file=stream,
             flush=True,
         )
-    with tqdm(
-        total=len(all_tasks),
-        initial=len(all_tasks) - len(tasks),
-        desc="replicates",
-        unit="replicate",
-        disable=not progress,
-    ) as bar:
+    with bar:
         try:
+            raise_if_interrupted()
             for task, rows in results:
                 raise_if_interrupted()  # rows that arrive after Ctrl-C are not saved
                 _write_atomic(rows, out / task.relative_path())
