@@ -17,6 +17,7 @@ import subprocess
 import textwrap
 from pathlib import Path
 
+import matplotlib as mpl
 import numpy as np
 import pandas as pd
 import pytest
@@ -28,7 +29,7 @@ from bayes_cluster.common import latex
 from bayes_cluster.inference.diagnostics import MCMCDiagnostics
 from bayes_cluster.plots.compare import METHOD_COLOURS
 from bayes_cluster.plots.latent_class import RESPONSE_COLOURS
-from bayes_cluster.plots.style import OKABE_ITO, save_formats, stamp_label
+from bayes_cluster.plots.style import OKABE_ITO, RC_PARAMS, save_formats, stamp_label
 from bayes_cluster.run.methods_text import REFERENCES, describe_prior, methods_text
 from bayes_cluster.run.spec import load_spec
 
@@ -582,3 +583,41 @@ def compile_latex(folder: Path, document: str) -> str:
     assert result.returncode == 0, result.stdout[-3000:]
     assert (folder / "document.pdf").read_bytes().startswith(b"%PDF")
     return (folder / "document.log").read_text(encoding="latin-1")
+
+
+def test_the_three_formats_share_one_layout_and_the_figure_keeps_its_engine(tmp_path):
+    """save_formats lays a constrained figure out once (for the PNG) and restores it."""
+    from matplotlib.layout_engine import ConstrainedLayoutEngine
+
+    def make() -> Figure:
+        figure = Figure(figsize=(5, 3), layout="constrained")
+        axes = figure.subplots(1, 2)
+        for axis in axes:
+            axis.plot([0, 1], [0, 1])
+            axis.set_ylabel("a long label on the y axis")
+            axis.set_title("a title in the default font")
+        figure.colorbar(axes[1].imshow([[0, 1], [1, 0]]), ax=axes[1])
+        return figure
+
+    def left_edge(figure: Figure, kind: str) -> float:
+        """Left edge of the first axes, in figure fractions, after a save as ``kind``."""
+        with mpl.rc_context(RC_PARAMS):
+            figure.savefig(io.BytesIO(), format=kind, dpi=150)
+        return figure.axes[0].get_position().x0
+
+    png_left, svg_left = left_edge(make(), "png"), left_edge(make(), "svg")
+    assert png_left != svg_left  # each renderer's own layout differs (text metrics)
+    figure = make()
+    engine = figure.get_layout_engine()
+    assert isinstance(engine, ConstrainedLayoutEngine)
+    save_formats(figure, tmp_path / "figure.png", dpi=150)
+    assert figure.get_layout_engine() is engine
+    # the SVG's first axes patch starts where the PNG's layout put it (points: 5 in x 72)
+    svg = (tmp_path / "figure.svg").read_text(encoding="utf-8")
+    start = float(re.search(r'<g id="patch_2">\s*<path d="M ([\d.]+) ', svg).group(1))
+    assert start == pytest.approx(png_left * 5 * 72, abs=0.005)
+    assert start != pytest.approx(svg_left * 5 * 72, abs=0.005)
+    # the figure lays itself out again when drawn after the save
+    figure.set_size_inches(8, 3)
+    FigureCanvasAgg(figure).draw()
+    assert figure.axes[0].get_position().x0 != pytest.approx(png_left, abs=1e-4)
