@@ -378,3 +378,62 @@ def test_sbc_of_the_fused_logit_is_uniform():
     assert "fused" in result.verdict()
     assert (result.simulations["r_hat_max"] < 1.05).mean() > 0.95
     assert result.passed, result.verdict()
+
+
+_FUSED_SCRIPT = """
+import json
+import numpy as np
+from bayes_cluster.estimators.logistic import BayesianLogit
+from bayes_cluster.inference.fast_logit import fuse_logit_logp
+from bayes_cluster.inference.sampling import _reproducible_compile, compile_pytensor_c
+from bayes_cluster.inference.sampling import evaluate_logp
+from bayes_cluster.surveys.codebook import TUMANG_PREDICTORS
+from bayes_cluster.surveys.simulate import simulate_tumang
+
+frame, _ = simulate_tumang(n=60, seed=3)
+logit = BayesianLogit("export", list(TUMANG_PREDICTORS), priors=PRIORS)
+prepared = logit._prepare_fit(frame)
+model = logit._build(prepared)
+with _reproducible_compile():
+    compiled = compile_pytensor_c(model)
+fused = fuse_logit_logp(compiled, model, logit.resolved_priors())
+fused = fused.with_data(**logit._sampler_data(prepared))
+value, gradient = evaluate_logp(fused, np.linspace(-1, 1, 8))
+print(json.dumps({"hits": fused.compiled_logp_func.cache_hits, "value": value,
+                  "gradient": gradient.tolist()}))
+"""
+
+
+def test_the_fused_callback_loads_from_the_disk_cache_and_its_key_names_the_priors():
+    """A study worker loads the fused density compiled by an earlier process; other priors
+    (other constants in the loop) never load it."""
+    import json
+    import subprocess
+    import sys
+
+    def run(priors) -> dict:
+        script = _FUSED_SCRIPT.replace("PRIORS", repr(priors))
+        done = subprocess.run(
+            [sys.executable, "-c", script], capture_output=True, text=True, timeout=600
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+        return json.loads(done.stdout.strip().splitlines()[-1])
+
+    wide = {"intercept": {"dist": "Normal", "mu": 0.0, "sigma": 11.0}}
+    first, again = run(wide), run(wide)  # the first may itself load an earlier run's entry
+    assert again["hits"] == 1
+    assert again["value"] == first["value"] and again["gradient"] == first["gradient"]
+    narrow = run({"intercept": {"dist": "Normal", "mu": 0.0, "sigma": 0.5}})
+    assert narrow["value"] != first["value"]  # its own code, with its own constants
+    # the loaded callback computes the loop's own numbers
+    frame, _ = simulate_tumang(n=60, seed=3)
+    logit = BayesianLogit("export", PREDICTORS, priors=wide)
+    prepared = logit._prepare_fit(frame)
+    resolved = logit.resolved_priors()
+    density = _make_fused_logp(
+        *fused_prior_arrays(resolved["intercept"], list(resolved["slopes"].values()))
+    )
+    x = np.linspace(-1, 1, 8)
+    value, gradient = density(x, prepared.data["X"], prepared.data["y_obs"].astype(float))
+    assert again["value"] == pytest.approx(value, rel=1e-13)
+    np.testing.assert_allclose(again["gradient"], gradient, rtol=1e-12, atol=1e-12)

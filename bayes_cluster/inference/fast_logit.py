@@ -29,6 +29,8 @@ Both are used through :func:`bayes_cluster.inference.sampling.sample`
 from __future__ import annotations
 
 import functools
+import hashlib
+import inspect
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
@@ -273,8 +275,7 @@ def fuse_logit_logp(compiled: Any, model: Any, priors: Mapping[str, Any]) -> Any
         (varying intercepts, horseshoe, a prior not in :data:`FUSED_PRIORS`, or a graph of
         another layout): the caller then samples the PyMC graph.
     """
-    import numba
-    from nutpie.compile_pymc import _make_c_logp_func
+    from bayes_cluster.inference.sampling import _cfunc_source, _nutpie_cfunc
 
     if priors.get("horseshoe") is not None or priors.get("group_sd") is not None:
         return None
@@ -292,11 +293,21 @@ def fuse_logit_logp(compiled: Any, model: Any, priors: Mapping[str, Any]) -> Any
     keys = {variable.name: key for variable, key in compiled.shared_var_keys.items()}
     if "X" not in keys or "y_obs" not in keys:
         return None
-    logp = _make_fused_logp(*encoded)
-    raw, signature = _make_c_logp_func(
-        compiled.n_dim, logp, compiled.user_data, [keys["X"], keys["y_obs"]], compiled.shared_data
+    # nutpie's C callback around the loop, cached on disk like the nutpie_c backend's: the
+    # key names the loop's code and the priors' constants (the loop reads them as globals)
+    arguments = [
+        (key, compiled.shared_data[key].ndim, compiled.shared_data[key].dtype.name)
+        for key in (keys["X"], keys["y_obs"])
+    ]
+    source = _cfunc_source("logp", compiled.n_dim, 0, arguments)
+    code = "".join(inspect.getsource(f) for f in (_make_kernels, _likelihood_terms))
+    code += inspect.getsource(_make_fused_logp) + repr(sorted(_SUM_FLAGS))
+    constants = repr([array.tolist() for array in encoded[:4]] + [float(encoded[4])])
+    graph_key = hashlib.sha256(f"fused-logit-1\n{code}\n{constants}".encode()).hexdigest()
+    callback = _nutpie_cfunc(
+        "logp", source, _make_fused_logp(*encoded), compiled.user_data.dtype, graph_key
     )
-    return replace(compiled, compiled_logp_func=numba.cfunc(signature)(raw))
+    return replace(compiled, compiled_logp_func=callback)
 
 
 def lean_tree(

@@ -493,14 +493,16 @@ def _cfunc_source(
         "    try:",
         "        shared = numba.carray(user_data_, (), RECORD)['shared']",
     ]
-    for key, ndim, dtype in arguments:
+    # a key that is no Python name (nutpie's own records use hex uuids) gets a local name
+    names = [key if key.isidentifier() else f"arg_{i}" for i, (key, _, _) in enumerate(arguments)]
+    for name, (key, ndim, dtype) in zip(names, arguments, strict=True):
         shape = "".join(f"int(shared['shape']['{key}'][{axis}]), " for axis in range(ndim))
         lines.append(
-            f"        {key} = numba.carray(address_as_void_pointer("
+            f"        {name} = numba.carray(address_as_void_pointer("
             f"shared['data']['{key}'][()]), int(shared['size']['{key}'][()]), "
             f"np.{dtype}).reshape(({shape}))"
         )
-    call = ", ".join(["x", *(key for key, _, _ in arguments)])
+    call = ", ".join(["x", *names])
     lines.append(f"        x = numba.carray(x_, ({n_dim},))")
     if kind == "logp":
         lines += [
@@ -551,13 +553,17 @@ def _inlinable_graph(graph: Any) -> Any:
     return numba.njit(inline="always")(function)
 
 
-def _nutpie_cfunc(kind: str, source: str, graph: Any, record: np.dtype) -> Any:
+def _nutpie_cfunc(
+    kind: str, source: str, graph: Any, record: np.dtype, graph_key: str | None = None
+) -> Any:
     """Compile nutpie's C callback ``source`` around ``graph``, cached on disk with it.
 
     The cache entry (PyTensor's numba cache folder) is keyed by the graph function's own
-    PyTensor cache key, the callback's source and the data record's layout: a new graph,
-    layout or callback never loads another's code. Where the graph has no disk cache key
-    (or PyTensor's numba cache is off), the callback is compiled without a cache.
+    PyTensor cache key (or ``graph_key``, for a function PyTensor did not compile: it must
+    name everything the function's code depends on), the callback's source and the data
+    record's layout: a new graph, layout or callback never loads another's code. Where
+    the graph has no disk cache key (or PyTensor's numba cache is off), the callback is
+    compiled without a cache.
     """
     import hashlib
 
@@ -566,7 +572,8 @@ def _nutpie_cfunc(kind: str, source: str, graph: Any, record: np.dtype) -> Any:
     from nutpie.compile_pymc import address_as_void_pointer
     from pytensor.link.numba.cache import CACHED_SRC_FUNCTIONS, compile_numba_function_src
 
-    graph_key = CACHED_SRC_FUNCTIONS.get(graph.py_func)
+    if graph_key is None:
+        graph_key = CACHED_SRC_FUNCTIONS.get(graph.py_func)
     cache_key = None
     if graph_key is not None and pytensor.config.numba__cache:
         text = f"{_CFUNC_KEY_VERSION}\n{graph_key}\n{record.descr}\n{source}"
@@ -740,10 +747,11 @@ def sample(
         Sampler settings; ``target_accept`` must be set (see
         :meth:`SamplerSettings.with_defaults`).
     compile_with : callable, optional
-        nutpie only: ``compile_with(compiled, model)`` replaces the compiled model before it
-        is cached (see :meth:`CompiledCache.get_or_compile`); give it its own ``key``.
+        nutpie and nutpie_c: ``compile_with(compiled, model)`` replaces the compiled model
+        before it is cached (see :meth:`CompiledCache.get_or_compile`); give it its own
+        ``key``.
     lean : bool, default False
-        nutpie only: return only the posterior and the sampler statistics the
+        nutpie and nutpie_c: return only the posterior and the sampler statistics the
         convergence rule reads (:func:`bayes_cluster.inference.fast_logit.lean_tree`),
         skipping the full ArviZ conversion (for simulation studies).
 
@@ -783,9 +791,10 @@ def sample(
     import nutpie
 
     if settings.backend == "nutpie_c":
-        # its own cache entries; compile_with rewrites numba-compiled models only
+        # its own cache entries: the expansion (and the density, unless compile_with
+        # replaces it) load from the disk cache
         compiled, model, compile_seconds = compiled_cache.get_or_compile(
-            ("nutpie_c", *key), build, compiler=compile_pytensor_c
+            ("nutpie_c", *key), build, compile_with, compiler=compile_pytensor_c
         )
     else:
         compiled, model, compile_seconds = compiled_cache.get_or_compile(key, build, compile_with)

@@ -277,7 +277,7 @@ def _calibrate(
     keep = np.linspace(0, chains * draws - 1, n_rank_draws).round().astype(int)
     containers = _container_values(model)
     settings = SamplerSettings(
-        draws=draws, tune=tune, chains=chains, target_accept=target_accept, backend="nutpie"
+        draws=draws, tune=tune, chains=chains, target_accept=target_accept, backend="nutpie_c"
     )
     rank_rows, simulation_rows = [], []
     for i, (truth, data) in enumerate(tqdm(simulations, desc="SBC", disable=not progress)):

@@ -15,11 +15,13 @@ How it is made fast, resumable and distributable:
 * **Seeds** of each (effect set, n, replicate) come from
   ``numpy.random.SeedSequence(seed, spawn_key=(crc32(effect set), n, replicate))``, so a
   replicate's numbers do not depend on scheduling, worker count or resumption.
-* **Compile once**: each worker process compiles the Bayesian model once (nutpie, numba)
-  and re-runs it on every new data set with ``with_data``; nothing is recompiled per
-  replicate (:class:`BayesianFitter`). The compiled model lives in the package's one
-  compile cache (:data:`bayes_cluster.inference.sampling.compiled_cache`) under the key
-  :class:`~bayes_cluster.estimators.logistic.BayesianLogit` uses, marked ``"fused"``.
+* **Compile once**: each worker process compiles the Bayesian model once (nutpie's
+  ``nutpie_c`` backend: the draws' expansion loads from the disk cache, the fused density
+  is compiled with numba) and re-runs it on every new data set with ``with_data``; nothing
+  is recompiled per replicate (:class:`BayesianFitter`). The compiled model lives in the
+  package's one compile cache (:data:`bayes_cluster.inference.sampling.compiled_cache`)
+  under the key :class:`~bayes_cluster.estimators.logistic.BayesianLogit` uses, marked
+  ``"fused"``.
 * **Fast path** (:mod:`bayes_cluster.inference.fast_logit`): the logit's log-density
   and gradient are one numba loop handed to nutpie (tested against PyMC's), the trace
   keeps only what the convergence rule reads, and R-hat/ESS are computed for all
@@ -831,16 +833,15 @@ class BayesianFitter:
 
     The model is :class:`bayes_cluster.estimators.logistic.BayesianLogit` (same priors, same
     standardisation, same PyMC graph), sampled through
-    :func:`bayes_cluster.inference.sampling.sample` with, by default (``fast``), the
-    graph's log-density replaced by the same density written as one numba loop
-    (:func:`~bayes_cluster.inference.fast_logit.fuse_logit_logp`, tested against PyMC's)
-    and a lean trace: the first fit
-    compiles it with nutpie into the package's compile cache; every later fit only swaps
-    the data containers (``X``, ``center``, ``scale``, ``y_obs``, ``group_idx``) with
-    ``compiled.with_data`` -- for any sample size, since only the ranks of the containers
-    are fixed at compile time. The estimate is the posterior mean and the interval the
-    central posterior interval at the study's level, both of the original-scale
-    ``alpha``/``beta``. A fit is converged when every check of
+    :func:`bayes_cluster.inference.sampling.sample` with, by default (``fast``), the graph's
+    log-density replaced by the same density written as one numba loop
+    (:func:`~bayes_cluster.inference.fast_logit.fuse_logit_logp`, tested against PyMC's) and
+    a lean trace: the first fit compiles it (backend ``nutpie_c``) into the package's
+    compile cache; every later fit only swaps the data containers (``X``, ``center``,
+    ``scale``, ``y_obs``, ``group_idx``) with ``compiled.with_data`` -- for any sample size,
+    since only the ranks of the containers are fixed at compile time. The estimate is the
+    posterior mean and the interval the central posterior interval at the study's level,
+    both of the original-scale ``alpha``/``beta``. A fit is converged when every check of
     :func:`~bayes_cluster.inference.diagnostics.mcmc_diagnostics` passes on ``alpha`` and
     ``beta`` (the rule every model of the package is judged by).
 
@@ -910,7 +911,7 @@ class BayesianFitter:
         from bayes_cluster.inference.diagnostics import mcmc_diagnostics
 
         settings = replace(
-            self.sampler, seed=seed, backend="nutpie", cores=self.cores, progressbar=False
+            self.sampler, seed=seed, backend="nutpie_c", cores=self.cores, progressbar=False
         )
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
