@@ -254,8 +254,8 @@ def test_compile_pytensor_c_density_releases_the_gil_and_runs_on_threads_side_by
     import pytensor
     import pytensor.tensor as pt
 
+    from bayes_cluster.inference.callbacks import _inlinable_graph
     from bayes_cluster.inference.sampling import (
-        _inlinable_graph,
         _nogil_numba_mode,
         compile_pytensor_c,
         evaluate_logp,

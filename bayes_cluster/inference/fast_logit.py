@@ -275,7 +275,7 @@ def fuse_logit_logp(compiled: Any, model: Any, priors: Mapping[str, Any]) -> Any
         (varying intercepts, horseshoe, a prior not in :data:`FUSED_PRIORS`, or a graph of
         another layout): the caller then samples the PyMC graph.
     """
-    from bayes_cluster.inference.sampling import _cfunc_source, _nutpie_cfunc
+    from bayes_cluster.inference.callbacks import _cfunc_source, _nutpie_cfunc
 
     if priors.get("horseshoe") is not None or priors.get("group_sd") is not None:
         return None
