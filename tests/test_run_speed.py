@@ -279,33 +279,154 @@ def test_idle_cores_on_this_machine_is_between_none_and_all():
 def test_the_run_starts_its_fit_workers_only_on_an_idle_core(idle, monkeypatch):
     from types import SimpleNamespace
 
-    from bayes_cluster.run import fit_worker
-    from bayes_cluster.run.sections import latent_class
-    from bayes_cluster.run.sections.latent_class import _start_in_background
+    from bayes_cluster.run import fit_worker, pipeline
 
-    started = []
+    started: list[list] = []
+
+    def fake_queue(calls):
+        started.append([function for function, _, _ in calls])
+        return [f"call of {function.__name__}" for function, _, _ in calls]
+
     monkeypatch.setattr(fit_worker, "a_core_is_idle", lambda: idle)
-    monkeypatch.setattr(fit_worker, "start", lambda function, *args: started.append(function))
+    monkeypatch.setattr(fit_worker, "start_queue", fake_queue)
+    jobs = {
+        "latent_class": [(("nominal", k), (divmod, (k, 2), {})) for k in (1, 2, 3)]
+        + [(("ordinal", k), (pow, (k, 2), {})) for k in (1, 2, 3)],
+        "logistic": [(("logit", "bayes"), (max, (1, 2), {}))],
+    }
+    monkeypatch.setattr(
+        pipeline.latent_class_section, "background_fits", lambda c: jobs["latent_class"]
+    )
+    monkeypatch.setattr(pipeline.logistic_section, "background_fits", lambda c: jobs["logistic"])
     printed: list[str] = []
     context = SimpleNamespace(
+        spec=SimpleNamespace(latent_class="lc", logistic=SimpleNamespace(bayesian=True)),
         parallel=True,
-        sampler="settings",
-        progressbar=False,
-        seed=lambda name: len(name),
+        background={},
         progress=printed.append,
     )
-    lc = SimpleNamespace(n_classes=(1, 2, 3), measurement="ordinal")
-    calls = _start_in_background(context, "responses", lc)
+    pipeline._start_background_fits(context)
     if idle:
-        assert started == [
-            latent_class.fit_ordinal_latent_class_model,
-            latent_class.fit_latent_class_model,
+        # dealt out in turn: each worker makes its fits in the order the run takes them
+        assert started == [[divmod, divmod, pow, max], [divmod, pow, pow]]
+        assert list(context.background) == [
+            ("nominal", 1),
+            ("nominal", 3),
+            ("ordinal", 2),
+            ("logit", "bayes"),
+            ("nominal", 2),
+            ("ordinal", 1),
+            ("ordinal", 3),
         ]
-        assert set(calls) == {("ordinal", 3), ("nominal", 3)}
+        assert context.background["logit", "bayes"] == "call of max"
         assert printed == []
     else:
-        assert started == [] and calls == {}
+        assert started == [] and context.background == {}
         assert printed == [
-            "cluster pattern: every core is busy, so every fit runs in this process "
+            "every core is busy, so every fit runs in this process "
             "(a worker process would only take turns with it)"
         ]
+
+
+def test_the_run_starts_no_worker_for_one_fit_or_when_it_may_not(monkeypatch):
+    from types import SimpleNamespace
+
+    from bayes_cluster.run import fit_worker, pipeline
+
+    monkeypatch.setattr(fit_worker, "a_core_is_idle", lambda: True)
+    monkeypatch.setattr(fit_worker, "start_queue", lambda calls: pytest.fail("started"))
+    monkeypatch.setattr(pipeline.latent_class_section, "background_fits", lambda c: [])
+    one = [(("logit", "bayes"), (max, (1, 2), {}))]
+    monkeypatch.setattr(pipeline.logistic_section, "background_fits", lambda c: one)
+    spec = SimpleNamespace(latent_class=None, logistic=SimpleNamespace(bayesian=True))
+    context = SimpleNamespace(spec=spec, parallel=True, background={}, progress=print)
+    pipeline._start_background_fits(context)  # one fit: the run makes it itself
+    assert context.background == {}
+    monkeypatch.setattr(pipeline.logistic_section, "background_fits", lambda c: one * 2)
+    context.parallel = False  # a run that may not (one core)
+    pipeline._start_background_fits(context)
+    assert context.background == {}
+
+
+def test_a_worker_makes_its_calls_in_order_and_each_result_waits_for_its_own():
+    import time
+
+    from bayes_cluster.run.fit_worker import start_queue
+
+    first, slow, third = start_queue(
+        [(divmod, (17, 5), {}), (time.sleep, (0.5,), {}), (int, ("workers",), {})]
+    )
+    process, scratch = first._process, first._scratch
+    assert slow._process is process  # one worker, one start-up
+    assert first.result() == (3, 2)
+    with pytest.raises(ValueError, match=r"invalid literal for int\(\) with base 10: 'workers'"):
+        third.result()  # read before the second: the third call still ran after it
+    assert scratch.exists()  # an answer is still unread
+    assert slow.result() is None
+    # the last answer read: the worker has stopped and its scratch folder is gone
+    assert process.poll() is not None
+    assert not scratch.exists()
+    with pytest.raises(ValueError, match="start_queue needs at least one call"):
+        start_queue([])
+
+
+def test_cancelling_a_queued_call_stops_the_worker_and_its_other_calls():
+    import time
+
+    from bayes_cluster.run.fit_worker import start_queue
+
+    calls = start_queue([(time.sleep, (60,), {}), (divmod, (1, 1), {})])
+    process, scratch = calls[0]._process, calls[0]._scratch
+    started = time.monotonic()
+    calls[1].cancel()
+    assert time.monotonic() - started < 10
+    assert process.poll() is not None
+    assert not scratch.exists()
+    with pytest.raises(
+        RuntimeError, match=r"the fit worker stopped \(exit status -9\) with no result"
+    ):
+        calls[0].result()
+
+
+def test_a_run_with_fit_workers_writes_the_same_results_as_one_without(tmp_path, monkeypatch):
+    """The logit-only Tumang spec, --quick: its two Bayesian logits made by two workers
+    (forced, whatever the machine's load), then by the run itself: the same tables, byte for
+    byte, and the same posterior draws (the files' time stamps differ)."""
+    import xarray as xr
+
+    from bayes_cluster.run import fit_worker, pipeline
+
+    spec = Path(__file__).resolve().parents[1] / "models" / "tumang_logit_only.toml"
+    started: list[int] = []
+    real_queue = fit_worker.start_queue
+
+    def counting_queue(calls):
+        started.append(len(calls))
+        return real_queue(calls)
+
+    monkeypatch.setattr(fit_worker, "start_queue", counting_queue)
+    folders = {}
+    for idle in (True, False):
+        monkeypatch.setattr(fit_worker, "a_core_is_idle", lambda idle=idle: idle)
+        folders[idle] = tmp_path / f"idle_{idle}"
+        pipeline.run_spec(spec, out=folders[idle], quick=True, stream=None)
+    if (os.cpu_count() or 1) > 1:
+        assert started == [1, 1]  # bayes in one worker, bayes_hierarchical in the other
+    files = {
+        idle: sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
+        for idle, out in folders.items()
+    }
+    assert files[True] == files[False]
+    assert "logistic/bayes_hierarchical_summary.csv" in files[True]
+    tables = [name for name in files[True] if name.endswith((".csv", ".tex"))]
+    differing = [
+        name
+        for name in tables
+        if (folders[True] / name).read_bytes() != (folders[False] / name).read_bytes()
+    ]
+    assert differing == [], differing
+    for name in ("bayes", "bayes_hierarchical"):
+        trees = [
+            xr.open_datatree(folders[idle] / f"logistic/{name}_posterior.nc") for idle in folders
+        ]
+        assert trees[0]["posterior"].to_dataset().equals(trees[1]["posterior"].to_dataset())

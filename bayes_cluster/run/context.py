@@ -276,6 +276,10 @@ class RunContext:
     parallel : bool
         Sections may run an independent fit in a worker process beside their own work
         (:mod:`bayes_cluster.run.fit_worker`; same fit, same numbers).
+    background : dict
+        Fits started in worker processes at the start of the run, by key (e.g.
+        ``("nominal", 3)``, ``("logit", "bayes")``); a section takes its own with
+        :meth:`take_background`, and the run stops those nobody took.
     """
 
     spec: Spec
@@ -293,6 +297,28 @@ class RunContext:
     started: float = field(default_factory=time.perf_counter)
     figure_writer: FigureWriter | FigureWriters | None = None
     parallel: bool = False
+    background: dict[tuple, Any] = field(default_factory=dict)
+
+    def take_background(self, key: tuple) -> Any:
+        """Return the fit started in a worker under ``key`` (removed here), or None.
+
+        Parameters
+        ----------
+        key : tuple
+            The fit's key (see :attr:`background`).
+
+        Returns
+        -------
+        BackgroundCall or None
+            None when no worker has this fit: the section fits it in this process.
+        """
+        return self.background.pop(key, None)
+
+    def cancel_background(self) -> None:
+        """Stop every worker fit nobody took (the run ends, or failed)."""
+        while self.background:
+            _, call = self.background.popitem()
+            call.cancel()
 
     # ------------------------------------------------------------------ progress
     def progress(self, message: str) -> None:

@@ -1,11 +1,12 @@
-"""Run one call (a model fit) in a second process, beside the run's own work.
+"""Run calls (model fits) in worker processes, beside the run's own work.
 
 A run fits its models one after another in one process, which leaves one of two cores
 mostly idle.  :func:`start` runs one independent call (e.g. the largest latent-class
-fit) in a worker process, ``python -m bayes_cluster.run.fit_worker JOB RESULT``, while the
-run goes on; :meth:`BackgroundCall.result` returns what the call returned (pickled back:
-the same object, the same numbers), re-issues the warnings it raised (so that the run's
-report shows them as before) and re-raises its error.
+fit) in a worker process, ``python -m bayes_cluster.run.fit_worker SCRATCH``, while the
+run goes on, and :func:`start_queue` several calls one after another in one worker;
+:meth:`BackgroundCall.result` returns what the call returned (pickled back: the same
+object, the same numbers), re-issues the warnings it raised (so that the run's report
+shows them as before) and re-raises its error.
 
 The worker sits in a process group of its own: a terminal's Ctrl-C reaches only the run,
 which stops the worker (:meth:`BackgroundCall.cancel`).  The job and result files are
@@ -22,11 +23,11 @@ import sys
 import tempfile
 import traceback
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["BackgroundCall", "a_core_is_idle", "idle_cores", "start"]
+__all__ = ["BackgroundCall", "Call", "a_core_is_idle", "idle_cores", "start", "start_queue"]
 
 
 def _cpu_times(stat: Path) -> tuple[int, int]:
@@ -102,11 +103,32 @@ def a_core_is_idle(threshold: float = 0.75, **options: Any) -> bool:
 
 
 class BackgroundCall:
-    """A call running in a worker process (see :func:`start`)."""
+    """A call running in a worker process (see :func:`start` and :func:`start_queue`).
 
-    def __init__(self, process: subprocess.Popen, scratch: Path) -> None:
+    Calls started together with :func:`start_queue` share one worker process and run in
+    their order there; each call's :meth:`result` waits for that call only.
+    """
+
+    def __init__(
+        self, process: subprocess.Popen, scratch: Path, index: int = 0, unread: set | None = None
+    ) -> None:
         self._process = process
         self._scratch = scratch
+        self._index = index
+        # the worker's calls whose answers the run has not read (shared by its calls)
+        self._unread = {index} if unread is None else unread
+
+    def done(self) -> bool:
+        """Whether the call has finished (its result is waiting) or its worker has stopped.
+
+        Returns
+        -------
+        bool
+        """
+        return self._answer_file().exists() or self._process.poll() is not None
+
+    def _answer_file(self) -> Path:
+        return self._scratch / f"result_{self._index}.pickle"
 
     def result(self) -> Any:
         """Wait for the call; return its value (re-issuing its warnings) or raise its error.
@@ -123,17 +145,32 @@ class BackgroundCall:
             an answer.
         """
         import shutil
+        import time
 
+        answer_file = self._answer_file()
         try:
-            status = self._process.wait()
-            answer_file = self._scratch / "result.pickle"
-            if not answer_file.exists():
-                raise RuntimeError(f"the fit worker stopped (exit status {status}) with no result")
+            # the worker writes each answer whole (a rename) and goes on to its next call
+            delay = 0.002
+            while not answer_file.exists():
+                status = self._process.poll()
+                if status is not None:
+                    if answer_file.exists():
+                        break
+                    raise RuntimeError(
+                        f"the fit worker stopped (exit status {status}) with no result"
+                    )
+                time.sleep(delay)
+                delay = min(2 * delay, 0.05)
             answer = pickle.loads(answer_file.read_bytes())  # noqa: S301 - our own worker
         except BaseException:
             self.cancel()
             raise
-        shutil.rmtree(self._scratch, ignore_errors=True)
+        self._unread.discard(self._index)
+        if not self._unread:  # the worker's last answer: it stops now
+            self._process.wait()
+            shutil.rmtree(self._scratch, ignore_errors=True)
+        else:
+            answer_file.unlink()
         for message, category, filename, lineno in answer["warnings"]:
             warnings.warn_explicit(message, category, filename, lineno)
         if answer["error"] is not None:
@@ -141,13 +178,20 @@ class BackgroundCall:
         return answer["value"]
 
     def cancel(self) -> None:
-        """Stop the worker now and remove its scratch files (the run failed or stopped)."""
+        """Stop the worker now and remove its scratch files (the run failed or stopped).
+
+        The worker's other calls (:func:`start_queue`) stop with it.
+        """
         import shutil
 
         if self._process.poll() is None:
             self._process.kill()
         self._process.wait()
         shutil.rmtree(self._scratch, ignore_errors=True)
+
+
+Call = tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any]]
+"""A call for a worker: a module-level function (pickled by reference), its arguments."""
 
 
 def start(function: Callable[..., Any], *args: Any, **kwargs: Any) -> BackgroundCall:
@@ -164,9 +208,37 @@ def start(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Background
     -------
     BackgroundCall
     """
+    return start_queue([(function, args, kwargs)])[0]
+
+
+def start_queue(calls: Sequence[Call]) -> list[BackgroundCall]:
+    """Start a worker process that makes ``calls`` one after another, in their order.
+
+    One process (one start-up: imports, and compiled models it can share between the
+    calls) for several calls; the run takes each result when it needs it, while the
+    worker goes on with the next call.
+
+    Parameters
+    ----------
+    calls : sequence of (callable, tuple, dict)
+        Each call's module-level function and its positional and keyword arguments
+        (pickled).
+
+    Returns
+    -------
+    list of BackgroundCall
+        One per call, in order.
+
+    Raises
+    ------
+    ValueError
+        When ``calls`` is empty.
+    """
+    if not calls:
+        raise ValueError("start_queue needs at least one call")
     scratch = Path(tempfile.mkdtemp(prefix="bayes_cluster_fit_"))
     (scratch / "job.pickle").write_bytes(
-        pickle.dumps((function, args, kwargs), protocol=pickle.HIGHEST_PROTOCOL)
+        pickle.dumps([tuple(call) for call in calls], protocol=pickle.HIGHEST_PROTOCOL)
     )
     environment = dict(os.environ)
     # the worker imports this very package, wherever it was imported from
@@ -180,11 +252,12 @@ def start(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Background
         stdin=subprocess.DEVNULL,
         process_group=0,  # Ctrl-C at the terminal reaches the run only
     )
-    return BackgroundCall(process, scratch)
+    unread = set(range(len(calls)))
+    return [BackgroundCall(process, scratch, index, unread) for index in range(len(calls))]
 
 
-def _main(scratch: Path) -> None:
-    function, args, kwargs = pickle.loads((scratch / "job.pickle").read_bytes())  # noqa: S301
+def _call(function: Callable[..., Any], args: tuple, kwargs: dict) -> dict[str, Any]:
+    """Make one call; return its answer (value, error, warnings) for the run."""
     value, error = None, None
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -196,16 +269,22 @@ def _main(scratch: Path) -> None:
                 pickle.dumps(error)
             except Exception:  # an error that does not pickle: its traceback as text
                 error = RuntimeError(traceback.format_exc())
-    answer = {
+    return {
         "value": value,
         "error": error,
         "warnings": [
             (str(item.message), item.category, item.filename, item.lineno) for item in caught
         ],
     }
-    partial = scratch / "result.pickle.partial"
-    partial.write_bytes(pickle.dumps(answer, protocol=pickle.HIGHEST_PROTOCOL))
-    partial.rename(scratch / "result.pickle")
+
+
+def _main(scratch: Path) -> None:
+    calls = pickle.loads((scratch / "job.pickle").read_bytes())  # noqa: S301
+    for index, (function, args, kwargs) in enumerate(calls):
+        answer = _call(function, args, kwargs)
+        partial = scratch / f"result_{index}.pickle.partial"
+        partial.write_bytes(pickle.dumps(answer, protocol=pickle.HIGHEST_PROTOCOL))
+        partial.rename(scratch / f"result_{index}.pickle")
 
 
 if __name__ == "__main__":

@@ -49,6 +49,8 @@ from bayes_cluster.run.context import (
 from bayes_cluster.run.feasibility import ensure_feasible
 from bayes_cluster.run.report import Report, write_report
 from bayes_cluster.run.safety import PACKAGE, deferred_interrupts
+from bayes_cluster.run.sections import latent_class as latent_class_section
+from bayes_cluster.run.sections import logistic as logistic_section
 from bayes_cluster.run.sections.comparison import run_comparison
 from bayes_cluster.run.sections.data import apply_transforms, load_data, run_data
 from bayes_cluster.run.sections.joint import run_joint
@@ -181,6 +183,7 @@ def run_spec(
             f"run {spec.source}{' (QUICK PREVIEW)' if quick else ''}: "
             f"{len(frame)} firms -> {folder}"
         )
+        _start_background_fits(context)
         for runner in SECTIONS:
             if runner.applies(spec):
                 section_start = time.perf_counter()
@@ -233,6 +236,7 @@ def run_spec(
         with deferred_interrupts():  # a second Ctrl-C does not leave half a folder behind
             # no figure is written into the folder once it is removed
             context.figure_writer.close(cancel=True)
+            context.cancel_background()
             shutil.rmtree(temporary, ignore_errors=True)
             for parent in created:  # deepest first
                 with contextlib.suppress(OSError):
@@ -240,6 +244,7 @@ def run_spec(
         raise
     finally:
         context.figure_writer.close()
+        context.cancel_background()  # a fit nobody took (e.g. a section that stopped early)
         quiet.__exit__(None, None, None)
     context.progress("done")
     return RunResult(
@@ -250,6 +255,44 @@ def run_spec(
         diagnostics_passed=not report.failed,
         seconds=seconds,
     )
+
+
+FIT_WORKERS = 2
+"""Worker processes that make a run's Bayesian fits beside its own work."""
+
+
+def _start_background_fits(context: RunContext, workers: int = FIT_WORKERS) -> None:
+    """Start the run's independent Bayesian fits in worker processes, where it has a core.
+
+    The latent-class fits of every K and the Bayesian logits (each section's
+    ``background_fits``, in the order the run takes them) are dealt out in turn to
+    ``workers`` processes (:func:`bayes_cluster.run.fit_worker.start_queue`), which make
+    them one after another while the run fits its EM models and reads each result when
+    its section comes to it: the same calls, the same fits. Nothing starts in a run
+    without ``context.parallel``, with fewer than two fits, or on a machine with no idle
+    core (:func:`bayes_cluster.run.fit_worker.a_core_is_idle`: a worker would only take
+    turns with the run); each section then fits its models itself.
+    """
+    from bayes_cluster.run import fit_worker
+
+    spec = context.spec
+    jobs = []
+    if spec.latent_class is not None:
+        jobs += latent_class_section.background_fits(context)
+    if spec.logistic is not None and spec.logistic.bayesian:
+        jobs += logistic_section.background_fits(context)
+    if not context.parallel or len(jobs) < 2:
+        return
+    if not fit_worker.a_core_is_idle():
+        context.progress(
+            "every core is busy, so every fit runs in this process "
+            "(a worker process would only take turns with it)"
+        )
+        return
+    queues = [jobs[index::workers] for index in range(min(workers, len(jobs)))]
+    for queue in queues:
+        calls = fit_worker.start_queue([call for _, call in queue])
+        context.background.update(zip((key for key, _ in queue), calls, strict=True))
 
 
 @contextlib.contextmanager

@@ -8,7 +8,7 @@ Bayes and EM, one step), and the posterior predictive check of the chosen mixtur
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -24,10 +24,15 @@ if TYPE_CHECKING:
     from bayes_cluster.estimators.latent_class import BayesianLatentClass
     from bayes_cluster.estimators.latent_class_em import LatentClassEM
     from bayes_cluster.estimators.ordinal_latent_class import BayesianOrdinalLatentClass
-    from bayes_cluster.run.fit_worker import BackgroundCall
+    from bayes_cluster.run.fit_worker import Call
     from bayes_cluster.surveys.markusen import DescriptiveScoring
 
-__all__ = ["run_latent_class"]
+__all__ = [
+    "background_fits",
+    "fit_latent_class_model",
+    "fit_ordinal_latent_class_model",
+    "run_latent_class",
+]
 
 
 def _item_responses(frame: pd.DataFrame, lc: LatentClassSpec) -> pd.DataFrame:
@@ -96,11 +101,70 @@ def _fit_bayes_latent_class(
     context: RunContext,
     covariates: Sequence[str] | None = None,
 ) -> BayesianLatentClass:
-    """Adapter: the Bayesian latent-class mixture (fitted, with diagnostics)."""
-    seed = context.seed(f"latent_class_K{n_classes}" + ("_covariates" if covariates else ""))
-    return fit_latent_class_model(
-        responses, n_classes, lc, context.sampler, seed, context.progressbar, covariates
+    """Adapter: the Bayesian latent-class mixture (fitted, with diagnostics).
+
+    Without covariates, the fit a worker started at the start of the run
+    (:func:`background_fits`) when there is one: the same call.
+    """
+    if not covariates:
+        call = context.take_background(("nominal", n_classes))
+        if call is not None:
+            return call.result()
+    function, args, kwargs = _latent_class_call(
+        "nominal", responses, n_classes, lc, context, covariates
     )
+    return function(*args, **kwargs)
+
+
+def _latent_class_call(
+    measurement: str,
+    responses: pd.DataFrame,
+    n_classes: int,
+    lc: LatentClassSpec,
+    context: RunContext,
+    covariates: Sequence[str] | None = None,
+) -> Call:
+    """Return the run's fit of one mixture as a call: function, arguments (the run's seed).
+
+    One place for the fit's arguments, whether this process or a worker makes it.
+    """
+    if measurement == "nominal":
+        function: Callable[..., object] = fit_latent_class_model
+        seed = context.seed(f"latent_class_K{n_classes}" + ("_covariates" if covariates else ""))
+    else:
+        function = fit_ordinal_latent_class_model
+        seed = _ordinal_seed(context, n_classes, covariates)
+    args = (responses, n_classes, lc, context.sampler, seed, context.progressbar, covariates)
+    return function, args, {}
+
+
+def background_fits(context: RunContext) -> list[tuple[tuple[str, int], Call]]:
+    """Return the section's Bayesian fits that workers may make, in the order it takes them.
+
+    Every K of the nominal mixture, then (``measurement = "ordinal"``) of the ordinal one,
+    keyed ``(measurement, K)``; the fits with class covariates depend on the K chosen, and
+    stay in the run's own process.
+
+    Parameters
+    ----------
+    context : RunContext
+        The run.
+
+    Returns
+    -------
+    list of (key, call)
+        ``call`` as :func:`bayes_cluster.run.fit_worker.start_queue` takes it.
+    """
+    lc = context.spec.latent_class
+    if lc is None or not lc.bayesian:
+        return []
+    responses = _item_responses(context.frame, lc)
+    measurements = ["nominal", "ordinal"] if lc.measurement == "ordinal" else ["nominal"]
+    return [
+        ((measurement, k), _latent_class_call(measurement, responses, k, lc, context))
+        for measurement in measurements
+        for k in lc.n_classes
+    ]
 
 
 def fit_latent_class_model(
@@ -187,16 +251,19 @@ def _fit_ordinal_latent_class(
     context: RunContext,
     covariates: Sequence[str] | None = None,
 ) -> BayesianOrdinalLatentClass:
-    """Adapter: the run's ordinal latent classes for ``n_classes``, with the run's seed."""
-    return fit_ordinal_latent_class_model(
-        responses,
-        n_classes,
-        lc,
-        context.sampler,
-        _ordinal_seed(context, n_classes, covariates),
-        context.progressbar,
-        covariates,
+    """Adapter: the run's ordinal latent classes for ``n_classes``, with the run's seed.
+
+    Without covariates, the fit a worker started at the start of the run
+    (:func:`background_fits`) when there is one: the same call.
+    """
+    if not covariates:
+        call = context.take_background(("ordinal", n_classes))
+        if call is not None:
+            return call.result()
+    function, args, kwargs = _latent_class_call(
+        "ordinal", responses, n_classes, lc, context, covariates
     )
+    return function(*args, **kwargs)
 
 
 def _ordinal_seed(
@@ -310,17 +377,13 @@ def _run_ordinal(
     section: Section,
     responses: pd.DataFrame,
     nominal: Mapping[int, BayesianLatentClass],
-    background: Mapping[tuple[str, int], BackgroundCall],
 ) -> dict[int, BayesianLatentClass]:
     """Fit the ordinal mixture for every K, compare it with the nominal one, return it."""
     lc = context.spec.latent_class
     models: dict[int, BayesianLatentClass] = {}
     for k in lc.n_classes:
         context.progress(f"cluster pattern: Bayesian ordinal latent classes K = {k} (MCMC)")
-        if ("ordinal", k) in background:
-            model = background["ordinal", k].result()  # started with the section, in a worker
-        else:
-            model = _fit_ordinal_latent_class(responses, k, lc, context)
+        model = _fit_ordinal_latent_class(responses, k, lc, context)
         raise_if_interrupted()
         models[k] = model
         context.add_diagnostics(f"latent classes ordinal K={k}", model.diagnostics_)
@@ -475,31 +538,17 @@ THREE_LEVELS = LIKERT_THREE_LEVELS
 def run_latent_class(context: RunContext) -> None:
     """Run the ``[latent_class]`` section: descriptive scoring, EM and Bayesian classes.
 
-    In a run that allows it (``context.parallel``), the Bayesian fit of the largest K
-    (and with ``measurement = "ordinal"`` the ordinal fit of the largest K, the longest of
-    all) starts first, in a worker process of its own (:mod:`bayes_cluster.run.fit_worker`),
-    and runs beside the EM fits and the other K; the results are written in the same order
-    as before, and each is the same fit (same data, settings and seed).
+    In a run that allows it (``context.parallel``), the Bayesian fits of every K start
+    with the run, in worker processes (:func:`background_fits`,
+    :mod:`bayes_cluster.run.fit_worker`), and run beside the EM fits and the section's
+    own work; the results are written in the same order as before, and each is the same
+    fit (same data, settings and seed).
 
     Parameters
     ----------
     context : RunContext
         The run; every file is written through it, its report gets the section.
     """
-    lc = context.spec.latent_class
-    background: dict[tuple[str, int], BackgroundCall] = {}
-    if lc is not None and lc.bayesian:
-        background = _start_in_background(context, _item_responses(context.frame, lc), lc)
-    try:
-        _run_latent_class(context, background)
-    finally:  # stops a worker the section did not wait for (an error, Ctrl-C)
-        for call in background.values():
-            call.cancel()
-
-
-def _run_latent_class(
-    context: RunContext, background: Mapping[tuple[str, int], BackgroundCall]
-) -> None:
     from bayes_cluster.plots.latent_class import (
         plot_descriptive_scoring,
         plot_item_profiles,
@@ -618,7 +667,7 @@ def _run_latent_class(
         )
     # -- Bayesian latent classes
     if lc.bayesian:
-        _run_bayes_latent_class(context, section, responses, background, typed=typed)
+        _run_bayes_latent_class(context, section, responses, typed=typed)
 
 
 def bootstrap_lrt_table(results: Sequence) -> pd.DataFrame:
@@ -752,7 +801,6 @@ def _run_bayes_latent_class(
     context: RunContext,
     section: Section,
     responses: pd.DataFrame,
-    background: Mapping[tuple[str, int], BackgroundCall],
     *,
     typed: bool,
 ) -> None:
@@ -769,15 +817,12 @@ def _run_bayes_latent_class(
     models = {}
     for k in lc.n_classes:
         context.progress(f"cluster pattern: Bayesian latent classes K = {k} (MCMC)")
-        if ("nominal", k) in background:
-            model = background["nominal", k].result()  # started with the section, in a worker
-        else:
-            model = _fit_bayes_latent_class(responses, k, lc, context)
+        model = _fit_bayes_latent_class(responses, k, lc, context)
         raise_if_interrupted()
         models[k] = model
         _record_bayes_latent_class(context, k, model)
     if lc.measurement == "ordinal":
-        models = _run_ordinal(context, section, responses, models, background)
+        models = _run_ordinal(context, section, responses, models)
     chosen = _choose_n_classes(context, section, models)
     model = models[chosen]
     context.results["latent_class"] = model
@@ -860,53 +905,6 @@ def _run_bayes_latent_class(
             ),
         )
     _latent_class_ppc(context, section, model)
-
-
-def _start_in_background(
-    context: RunContext, responses: pd.DataFrame, lc: LatentClassSpec
-) -> dict[tuple[str, int], BackgroundCall]:
-    """Start the longest fits in worker processes, when the run allows it.
-
-    The Bayesian fit of the largest K, and with ``measurement = "ordinal"`` also the
-    ordinal fit of the largest K (each in a process of its own). Same arguments and seed as
-    in the run's own process: the same fits. Only in a run that asks for it
-    (``context.parallel``) and fits more than one K, and only when a core is idle
-    (:func:`bayes_cluster.run.fit_worker.a_core_is_idle`: on a busy machine a worker only
-    takes turns with the run); keyed ``(measurement, K)``.
-    """
-    if not context.parallel or len(lc.n_classes) < 2:
-        return {}
-    from bayes_cluster.run.fit_worker import a_core_is_idle, start
-
-    if not a_core_is_idle():
-        context.progress(
-            "cluster pattern: every core is busy, so every fit runs in this process "
-            "(a worker process would only take turns with it)"
-        )
-        return {}
-
-    k = max(lc.n_classes)
-    calls: dict[tuple[str, int], BackgroundCall] = {}
-    try:
-        if lc.measurement == "ordinal":
-            calls["ordinal", k] = start(
-                fit_ordinal_latent_class_model,
-                responses,
-                k,
-                lc,
-                context.sampler,
-                _ordinal_seed(context, k),
-                context.progressbar,
-            )
-        seed = context.seed(f"latent_class_K{k}")
-        calls["nominal", k] = start(
-            fit_latent_class_model, responses, k, lc, context.sampler, seed, context.progressbar
-        )
-    except BaseException:
-        for call in calls.values():
-            call.cancel()
-        raise
-    return calls
 
 
 def _record_bayes_latent_class(context: RunContext, k: int, model: BayesianLatentClass) -> None:

@@ -20,14 +20,15 @@ from bayes_cluster.analyses import compare as comparison_module
 from bayes_cluster.common.dims import INTERCEPT
 from bayes_cluster.run.context import RunContext, warning_notes
 from bayes_cluster.run.report import Alert, BulletList, Paragraph, Section, TableBlock
-from bayes_cluster.run.spec import LogisticSpec
+from bayes_cluster.run.spec import LogisticSpec, SamplerSpec
 
 if TYPE_CHECKING:
     from bayes_cluster.estimators.frequentist import FirthLogitResult, MLELogitResult
     from bayes_cluster.estimators.logistic import BayesianLogit
     from bayes_cluster.estimators.separation import SeparationResult
+    from bayes_cluster.run.fit_worker import Call
 
-__all__ = ["run_bayes_logit", "run_frequentist"]
+__all__ = ["background_fits", "fit_bayes_logit_model", "run_bayes_logit", "run_frequentist"]
 
 
 def _fit_mle(frame: pd.DataFrame, outcome: str, predictors: Sequence[str]) -> MLELogitResult:
@@ -188,7 +189,107 @@ def _fit_bayes_logit(
     """Adapter: build and fit one Bayesian logit; returns the fitted model.
 
     Its convergence verdict goes into the report (top, in red, when it failed), so the
-    model's own ConvergenceWarning is not repeated here.
+    model's own ConvergenceWarning is not repeated here. The fit a worker started at the
+    start of the run under ``name`` (:func:`background_fits`) when there is one: the same
+    call.
+    """
+    call = context.take_background(("logit", name))
+    if call is not None:
+        return call.result()
+    function, args, kwargs = _logit_call(
+        frame,
+        logistic,
+        predictors=predictors,
+        group=group,
+        priors=priors,
+        shrinkage=shrinkage,
+        name=name,
+        context=context,
+    )
+    return function(*args, **kwargs)
+
+
+def _logit_call(
+    frame: pd.DataFrame,
+    logistic: LogisticSpec,
+    *,
+    predictors: Sequence[str],
+    group: str | None,
+    priors: Mapping[str, Any],
+    shrinkage: str | None,
+    name: str,
+    context: RunContext,
+) -> Call:
+    """Return the run's fit of one Bayesian logit as a call (the run's seed for ``name``).
+
+    One place for the fit's arguments, whether this process or a worker makes it.
+    """
+    sampler = context.sampler
+    return (
+        fit_bayes_logit_model,
+        (frame, logistic),
+        {
+            "predictors": list(predictors),
+            "group": group,
+            "priors": dict(priors),
+            "shrinkage": shrinkage,
+            "sampler": sampler,
+            "seed": context.seed(name),
+            "progressbar": context.progressbar,
+            "codebook": context.spec.data.codebook,
+            "source": context.spec.data.path.name,
+        },
+    )
+
+
+def fit_bayes_logit_model(
+    frame: pd.DataFrame,
+    logistic: LogisticSpec,
+    *,
+    predictors: Sequence[str],
+    group: str | None,
+    priors: Mapping[str, Any],
+    shrinkage: str | None,
+    sampler: SamplerSpec,
+    seed: int,
+    progressbar: bool,
+    codebook: Any,
+    source: str,
+) -> Any:
+    """Build and fit one Bayesian logit of a run (no run context: a worker can call it).
+
+    A logit whose predictors have blank cells imputes them (``missing = "model"``:
+    :class:`~bayes_cluster.estimators.imputation.BayesianImputedLogit`).
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        The survey (with the transformed predictor columns).
+    logistic : LogisticSpec
+        The spec's ``[logistic]`` section.
+    predictors : sequence of str
+        The model's terms.
+    group : str or None
+        Column of the varying intercepts.
+    priors : mapping
+        The model's priors (the spec's, or a variant's).
+    shrinkage : str or None
+        ``"horseshoe"`` for the horseshoe prior on the slopes.
+    sampler : SamplerSpec
+        The run's MCMC settings.
+    seed : int
+        Seed of this fit.
+    progressbar : bool
+        Show the sampler's progress bar.
+    codebook : Codebook
+        The survey's codebook (the kinds and levels of imputed predictors).
+    source : str
+        Name of the survey file (in messages about imputed cells).
+
+    Returns
+    -------
+    BayesianLogit or BayesianImputedLogit
+        Fitted, with its diagnostics.
     """
     from bayes_cluster.estimators.imputation import (
         BayesianImputedLogit,
@@ -197,7 +298,6 @@ def _fit_bayes_logit(
     from bayes_cluster.estimators.logistic import BayesianLogit
     from bayes_cluster.inference.diagnostics import ConvergenceWarning
 
-    sampler = context.sampler
     arguments = {
         "group": group,
         "priors": dict(priors) or None,
@@ -206,13 +306,12 @@ def _fit_bayes_logit(
         "hdi_prob": sampler.hdi_prob,
     }
     if frame[list(predictors)].isna().any().any():  # missing = "model": impute the blanks
-        codebook = context.spec.data.codebook
         model = BayesianImputedLogit(
             logistic.outcome,
             list(predictors),
             kinds=imputation_kinds_from_codebook(codebook),
             levels={c.name: c.levels for c in codebook if c.kind == "likert"},
-            source=context.spec.data.path.name,
+            source=source,
             **arguments,
         )
     else:
@@ -224,12 +323,49 @@ def _fit_bayes_logit(
             draws=sampler.draws,
             tune=sampler.tune,
             chains=sampler.chains,
-            random_seed=context.seed(name),
+            random_seed=seed,
             sampler=sampler.backend,
             target_accept=None if shrinkage else sampler.target_accept,
-            progressbar=context.progressbar,
+            progressbar=progressbar,
         )
     return model
+
+
+def background_fits(context: RunContext) -> list[tuple[tuple[str, str], Call]]:
+    """Return the section's Bayesian logits that workers may make, in the order it takes them.
+
+    The base model and each variant, keyed ``("logit", name)``; the refit under a wider
+    prior depends on the base fit, and stays in the run's own process.
+
+    Parameters
+    ----------
+    context : RunContext
+        The run (its frame with the transformed predictor columns).
+
+    Returns
+    -------
+    list of (key, call)
+        ``call`` as :func:`bayes_cluster.run.fit_worker.start_queue` takes it.
+    """
+    logistic = context.spec.logistic
+    if logistic is None or not logistic.bayesian:
+        return []
+    return [
+        (
+            ("logit", name),
+            _logit_call(
+                context.frame,
+                logistic,
+                predictors=terms,
+                group=group,
+                priors=priors,
+                shrinkage=shrinkage,
+                name=name,
+                context=context,
+            ),
+        )
+        for name, terms, group, priors, shrinkage in _bayes_models(logistic)
+    ]
 
 
 def _bayes_models(logistic: LogisticSpec) -> list[tuple]:
