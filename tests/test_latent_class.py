@@ -241,6 +241,29 @@ def test_fit_result_layout(short_fit):
     )
 
 
+def test_summary_equals_arviz_stats_summary(short_fit):
+    """The summary's numbers, computed for all parameters at once, are ArviZ's own."""
+    import arviz_stats as azs
+
+    model, _, _ = short_fit
+    table = model.summary(0.9)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        reference = azs.summary(
+            model.idata_,
+            var_names=["pi", "theta"],
+            kind="all",
+            ci_prob=0.9,
+            ci_kind="hdi",
+            round_to="none",
+        )
+    reference = reference.rename(columns={"hdi90_lb": "hdi_lower", "hdi90_ub": "hdi_upper"})
+    assert list(table.index) == list(reference.index)
+    for column in ("mean", "sd", "hdi_lower", "hdi_upper"):
+        np.testing.assert_array_equal(table[column], reference[column], err_msg=column)
+    for column in ("r_hat", "ess_bulk", "ess_tail"):
+        np.testing.assert_allclose(table[column], reference[column], rtol=1e-10, err_msg=column)
+
+
 def test_summary_has_the_logit_columns(short_fit):
     model, _, _ = short_fit
     table = model.summary()
