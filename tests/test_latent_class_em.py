@@ -325,6 +325,26 @@ def test_markusen_match_heatmap(tumang_em):
         plot_markusen_match(np.zeros((2, 3)))
 
 
+def test_the_heatmap_svg_embeds_its_cells_not_a_resampled_raster(tumang_em, tmp_path):
+    """A heat map's vector files carry one pixel per cell (interpolation "none"): exact
+    cells, no 300-dpi resample to embed; the PNG looks the same as with "nearest"."""
+    import base64
+    import io
+    import re
+
+    from PIL import Image
+
+    from bayes_cluster.plots.latent_class import plot_markusen_match
+    from bayes_cluster.plots.style import save_formats
+
+    save_formats(plot_markusen_match(tumang_em), tmp_path / "match.png")
+    svg = (tmp_path / "match.svg").read_text()
+    embedded = re.findall(r'xlink:href="data:image/png;base64,([^"]+)"', svg)
+    assert len(embedded) == 2  # the heat map and its colour bar
+    cells = Image.open(io.BytesIO(base64.b64decode(embedded[0])))
+    assert cells.size == (4, 2)  # the four Markusen types by the two classes
+
+
 def test_item_profile_figure(tumang_em):
     from bayes_cluster.plots.latent_class import plot_item_profiles
 

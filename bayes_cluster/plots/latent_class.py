@@ -203,7 +203,9 @@ def plot_markusen_match(
     figure = Figure(figsize=(2.2 + 1.6 * len(MARKUSEN_TYPES), 1.4 + 0.8 * n_classes))
     figure.set_layout_engine("constrained")
     axis = figure.subplots()
-    image = axis.imshow(scores, cmap="RdBu", vmin=-1, vmax=1, aspect="auto")
+    # interpolation "none": the vector files carry the cells themselves (pixel-exact, and
+    # no 300-dpi resample to embed); the PNG is the same pixels as "nearest"
+    image = axis.imshow(scores, cmap="RdBu", vmin=-1, vmax=1, aspect="auto", interpolation="none")
     best = scores.argmax(axis=1)
     for r in range(n_classes):
         for t in range(len(MARKUSEN_TYPES)):
@@ -735,7 +737,7 @@ def plot_bivariate_residuals(
     figure = Figure(figsize=(2.5 + 0.6 * n_items, 1.8 + 0.55 * n_items), layout="constrained")
     axis = figure.subplots()
     top = max(3.0, float(np.nanmax(residuals, initial=0.0)))
-    image = axis.imshow(residuals, cmap="Reds", vmin=0.0, vmax=top)
+    image = axis.imshow(residuals, cmap="Reds", vmin=0.0, vmax=top, interpolation="none")
     for i in range(n_items):
         for j in range(n_items):
             if i > j:
