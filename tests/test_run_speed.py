@@ -370,6 +370,36 @@ def test_a_worker_makes_its_calls_in_order_and_each_result_waits_for_its_own():
         start_queue([])
 
 
+def test_a_worker_whose_run_died_stops_before_its_next_call(tmp_path):
+    """A run killed outright (SIGKILL: no cancel) leaves no worker making fits for nobody."""
+    import subprocess
+    import sys
+    import time
+
+    script = (
+        "import time\n"
+        "from bayes_cluster.run.fit_worker import start_queue\n"
+        "calls = start_queue([(time.sleep, (1.5,), {}), (time.sleep, (60,), {})])\n"
+        "print(calls[0]._scratch, calls[0]._process.pid, flush=True)\n"
+        "import os; os._exit(0)\n"  # dies at once, as if killed
+    )
+    with subprocess.Popen(
+        [sys.executable, "-c", script], stdout=subprocess.PIPE, text=True
+    ) as run:
+        printed = run.stdout.readline().split()  # the worker keeps the pipe: read one line
+        assert run.wait(timeout=60) == 0
+        run.stdout.close()
+    scratch, pid = Path(printed[0]), int(printed[1])
+    deadline = time.monotonic() + 30
+    while scratch.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not scratch.exists()  # after its first call, not after the 60 s of the second
+    with pytest.raises(ProcessLookupError):
+        for _ in range(50):  # gone (reaped by init) once it has returned
+            os.kill(pid, 0)
+            time.sleep(0.1)
+
+
 def test_cancelling_a_queued_call_stops_the_worker_and_its_other_calls():
     import time
 

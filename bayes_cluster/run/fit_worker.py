@@ -2,7 +2,7 @@
 
 A run fits its models one after another in one process, which leaves one of two cores
 mostly idle.  :func:`start` runs one independent call (e.g. the largest latent-class
-fit) in a worker process, ``python -m bayes_cluster.run.fit_worker SCRATCH``, while the
+fit) in a worker process, ``python -m bayes_cluster.run.fit_worker SCRATCH RUN_PID``, while the
 run goes on, and :func:`start_queue` several calls one after another in one worker;
 :meth:`BackgroundCall.result` returns what the call returned (pickled back: the same
 object, the same numbers), re-issues the warnings it raised (so that the run's report
@@ -247,7 +247,7 @@ def start_queue(calls: Sequence[Call]) -> list[BackgroundCall]:
         [package_root, *filter(None, [environment.get("PYTHONPATH")])]
     )
     process = subprocess.Popen(
-        [sys.executable, "-m", "bayes_cluster.run.fit_worker", str(scratch)],
+        [sys.executable, "-m", "bayes_cluster.run.fit_worker", str(scratch), str(os.getpid())],
         env=environment,
         stdin=subprocess.DEVNULL,
         process_group=0,  # Ctrl-C at the terminal reaches the run only
@@ -278,9 +278,14 @@ def _call(function: Callable[..., Any], args: tuple, kwargs: dict) -> dict[str, 
     }
 
 
-def _main(scratch: Path) -> None:
+def _main(scratch: Path, run: int | None = None) -> None:
+    import shutil
+
     calls = pickle.loads((scratch / "job.pickle").read_bytes())  # noqa: S301
     for index, (function, args, kwargs) in enumerate(calls):
+        if run is not None and os.getppid() != run:  # the run died (SIGKILL): nobody reads on
+            shutil.rmtree(scratch, ignore_errors=True)
+            return
         answer = _call(function, args, kwargs)
         partial = scratch / f"result_{index}.pickle.partial"
         partial.write_bytes(pickle.dumps(answer, protocol=pickle.HIGHEST_PROTOCOL))
@@ -288,4 +293,4 @@ def _main(scratch: Path) -> None:
 
 
 if __name__ == "__main__":
-    _main(Path(sys.argv[1]))
+    _main(Path(sys.argv[1]), int(sys.argv[2]) if len(sys.argv) > 2 else None)
