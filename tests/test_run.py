@@ -502,3 +502,11 @@ def test_tumang_run_writes_the_class_membership_table_and_figure(tumang_run):
                      r"with|has no clear relation to) workers: [+-]\d\.\d\d log-odds per SD",
                      report)  # fmt: skip
     assert "figures/class_membership_covariates.png" in report
+    # its part of the report sits right after the chosen K, before the Markusen verdict and
+    # the figures of the chosen model (it is fitted after them, while they are drawn)
+    assert (
+        report.index("**Choosing K.**")
+        < report.index("Who belongs to which class")
+        < report.index("**Bayesian latent classes** (K = ")
+        < report.index("figures/latent_class_profiles.png")
+    )

@@ -828,8 +828,9 @@ def _run_bayes_latent_class(
     context.results["latent_class"] = model
     context.verdicts["bayes_n_classes_loo"] = chosen
     context.save_table(model.class_probabilities(), "latent_class/bayes_class_probabilities.csv")
-    if lc.covariates and chosen > 1:
-        _run_class_covariates(context, section, responses, model, typed=typed and lc.markusen)
+    # the class covariates' part of the report goes here, but is fitted last: the figure
+    # writers draw the chosen model's figures meanwhile, instead of after it
+    covariates_at = len(section.blocks) if lc.covariates and chosen > 1 else None
     shares = model.posterior["pi"].mean(("chain", "draw")).to_numpy()
     how = "chosen by PSIS-LOO" if len(models) > 1 else "the only number of classes fitted"
     if lc.markusen and typed:
@@ -905,6 +906,10 @@ def _run_bayes_latent_class(
             ),
         )
     _latent_class_ppc(context, section, model)
+    if covariates_at is not None:
+        part = Section(section.title)
+        _run_class_covariates(context, part, responses, model, typed=typed and lc.markusen)
+        section.blocks[covariates_at:covariates_at] = part.blocks
 
 
 def _record_bayes_latent_class(context: RunContext, k: int, model: BayesianLatentClass) -> None:
