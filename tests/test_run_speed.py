@@ -419,14 +419,23 @@ def test_cancelling_a_queued_call_stops_the_worker_and_its_other_calls():
 
 
 def test_a_run_with_fit_workers_writes_the_same_results_as_one_without(tmp_path, monkeypatch):
-    """The logit-only Tumang spec, --quick: its two Bayesian logits made by two workers
-    (forced, whatever the machine's load), then by the run itself: the same tables, byte for
-    byte, and the same posterior draws (the files' time stamps differ)."""
+    """A logit spec, --quick: its two Bayesian logits made by two workers (forced, whatever
+    the machine's load), then by the run itself: the same tables, byte for byte, and the
+    same posterior draws (the files' time stamps differ)."""
     import xarray as xr
 
     from bayes_cluster.run import fit_worker, pipeline
 
-    spec = Path(__file__).resolve().parents[1] / "models" / "tumang_logit_only.toml"
+    data = Path(__file__).resolve().parents[1] / "data" / "tumang_synthetic.csv"
+    spec = tmp_path / "two_logits.toml"
+    spec.write_text(
+        f"[data]\npath = {str(data)!r}\n\n"
+        '[logistic]\noutcome = "export"\npredictors = ["workers", "buyer_network"]\n'
+        "loo = false\nprior_sensitivity = false\n\n"
+        '[logistic.variants.hierarchical]\ngroup = "product_line"\n\n'
+        "[sampler]\nseed = 2028\n",
+        encoding="utf-8",
+    )
     started: list[int] = []
     real_queue = fit_worker.start_queue
 
