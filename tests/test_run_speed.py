@@ -469,3 +469,47 @@ def test_a_run_with_fit_workers_writes_the_same_results_as_one_without(tmp_path,
             xr.open_datatree(folders[idle] / f"logistic/{name}_posterior.nc") for idle in folders
         ]
         assert trees[0]["posterior"].to_dataset().equals(trees[1]["posterior"].to_dataset())
+
+
+def test_the_covariates_fit_starts_in_a_worker_once_k_is_chosen(monkeypatch):
+    """Only in a run that started its fit workers, for a chosen K > 1 with covariates; once;
+    under the key the section's own fit takes it by, with the section's own arguments."""
+    from types import SimpleNamespace
+
+    import pandas as pd
+
+    from bayes_cluster.run import fit_worker
+    from bayes_cluster.run.sections import latent_class as section
+
+    started = []
+    monkeypatch.setattr(
+        fit_worker, "start", lambda function, *args, **kwargs: started.append((function, args))
+    )
+    lc = SimpleNamespace(covariates=("workers",), measurement="ordinal", n_classes=(1, 2, 3))
+    frame = pd.DataFrame({"mk_a": [1, 2, 3], "workers": [5.0, 9.0, 2.0]})
+    context = SimpleNamespace(
+        spec=SimpleNamespace(latent_class=lc),
+        frame=frame,
+        sampler="settings",
+        progressbar=False,
+        seed=lambda name: len(name),
+        background={},
+        fit_workers_started=False,
+    )
+    responses = frame[["mk_a"]]
+    section._start_covariates_fit(context, responses, 2)
+    assert started == []  # no workers in this run: the section fits it itself
+    context.fit_workers_started = True
+    section._start_covariates_fit(context, responses, 1)  # one class: no covariates model
+    assert started == []
+    section._start_covariates_fit(context, responses, 2)
+    section._start_covariates_fit(context, responses, 2)  # started once
+    assert len(started) == 1
+    function, args = started[0]
+    assert function is section.fit_ordinal_latent_class_model
+    data, k, _, _, seed, _, covariates = args
+    assert (k, covariates) == (2, ["workers"])
+    assert data["workers"].tolist() == [5.0, 9.0, 2.0]
+    assert seed == len("latent_class_ordinal_K2_covariates")
+    assert list(context.background) == [("ordinal", 2, "covariates", "workers")]
+    assert section._background_key("ordinal", 2, ["workers"]) in context.background
