@@ -280,9 +280,6 @@ class RunContext:
         Fits started in worker processes at the start of the run, by key (e.g.
         ``("nominal", 3)``, ``("logit", "bayes")``); a section takes its own with
         :meth:`take_background`, and the run stops those nobody took.
-    fit_workers_started : bool
-        Whether the run started fit workers (a core was idle): a section may then start
-        a fit that depends on an earlier result in a worker of its own.
     """
 
     spec: Spec
@@ -301,7 +298,6 @@ class RunContext:
     figure_writer: FigureWriter | FigureWriters | None = None
     parallel: bool = False
     background: dict[tuple, Any] = field(default_factory=dict)
-    fit_workers_started: bool = False
 
     def take_background(self, key: tuple) -> Any:
         """Return the fit started in a worker under ``key`` (removed here), or None.

@@ -289,7 +289,6 @@ def _start_background_fits(context: RunContext, workers: int = FIT_WORKERS) -> N
             "(a worker process would only take turns with it)"
         )
         return
-    context.fit_workers_started = True
     queues = [jobs[index::workers] for index in range(min(workers, len(jobs)))]
     for queue in queues:
         calls = fit_worker.start_queue([call for _, call in queue])

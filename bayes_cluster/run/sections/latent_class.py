@@ -103,12 +103,13 @@ def _fit_bayes_latent_class(
 ) -> BayesianLatentClass:
     """Adapter: the Bayesian latent-class mixture (fitted, with diagnostics).
 
-    The fit a worker started (:func:`background_fits`, :func:`_start_covariates_fit`)
-    when there is one: the same call.
+    Without covariates, the fit a worker started at the start of the run
+    (:func:`background_fits`) when there is one: the same call.
     """
-    call = context.take_background(_background_key("nominal", n_classes, covariates))
-    if call is not None:
-        return call.result()
+    if not covariates:
+        call = context.take_background(("nominal", n_classes))
+        if call is not None:
+            return call.result()
     function, args, kwargs = _latent_class_call(
         "nominal", responses, n_classes, lc, context, covariates
     )
@@ -137,41 +138,6 @@ def _latent_class_call(
     return function, args, {}
 
 
-def _background_key(
-    measurement: str, n_classes: int, covariates: Sequence[str] | None = None
-) -> tuple:
-    """Key of a latent-class fit in :attr:`RunContext.background`."""
-    return (measurement, n_classes, *(("covariates", *covariates) if covariates else ()))
-
-
-def _covariates_data(context: RunContext, responses: pd.DataFrame) -> pd.DataFrame:
-    """Return the item answers with the class covariates' columns (the covariates' fit)."""
-    names = list(context.spec.latent_class.covariates)
-    return responses.assign(**{name: context.frame[name].to_numpy() for name in names})
-
-
-def _start_covariates_fit(context: RunContext, responses: pd.DataFrame, k: int) -> None:
-    """Start the Bayesian fit with class covariates for the chosen K in a worker process.
-
-    Called as soon as PSIS-LOO has chosen K, in a run whose fit workers were started
-    (so a core was idle): the fit runs while the run checks the other K and draws the
-    chosen model's figures, and :func:`_run_class_covariates` takes it later. The same
-    call as in the run's own process (data, settings, seed).
-    """
-    from bayes_cluster.run.fit_worker import start
-
-    lc = context.spec.latent_class
-    if not (lc.covariates and k > 1 and context.fit_workers_started):
-        return
-    names = list(lc.covariates)
-    key = _background_key(lc.measurement, k, names)
-    if key in context.background:
-        return
-    data = _covariates_data(context, responses)
-    function, args, kwargs = _latent_class_call(lc.measurement, data, k, lc, context, names)
-    context.background[key] = start(function, *args, **kwargs)
-
-
 def background_fits(context: RunContext) -> list[tuple[tuple[str, int], Call]]:
     """Return the section's Bayesian fits that workers may make, in the order it takes them.
 
@@ -195,10 +161,7 @@ def background_fits(context: RunContext) -> list[tuple[tuple[str, int], Call]]:
     responses = _item_responses(context.frame, lc)
     measurements = ["nominal", "ordinal"] if lc.measurement == "ordinal" else ["nominal"]
     return [
-        (
-            _background_key(measurement, k),
-            _latent_class_call(measurement, responses, k, lc, context),
-        )
+        ((measurement, k), _latent_class_call(measurement, responses, k, lc, context))
         for measurement in measurements
         for k in lc.n_classes
     ]
@@ -290,12 +253,13 @@ def _fit_ordinal_latent_class(
 ) -> BayesianOrdinalLatentClass:
     """Adapter: the run's ordinal latent classes for ``n_classes``, with the run's seed.
 
-    The fit a worker started (:func:`background_fits`, :func:`_start_covariates_fit`)
-    when there is one: the same call.
+    Without covariates, the fit a worker started at the start of the run
+    (:func:`background_fits`) when there is one: the same call.
     """
-    call = context.take_background(_background_key("ordinal", n_classes, covariates))
-    if call is not None:
-        return call.result()
+    if not covariates:
+        call = context.take_background(("ordinal", n_classes))
+        if call is not None:
+            return call.result()
     function, args, kwargs = _latent_class_call(
         "ordinal", responses, n_classes, lc, context, covariates
     )
@@ -859,7 +823,7 @@ def _run_bayes_latent_class(
         _record_bayes_latent_class(context, k, model)
     if lc.measurement == "ordinal":
         models = _run_ordinal(context, section, responses, models)
-    chosen = _choose_n_classes(context, section, models, responses)
+    chosen = _choose_n_classes(context, section, models)
     model = models[chosen]
     context.results["latent_class"] = model
     context.verdicts["bayes_n_classes_loo"] = chosen
@@ -1051,16 +1015,9 @@ def _latent_class_ppc(context: RunContext, section: Section, model: BayesianLate
 
 
 def _choose_n_classes(
-    context: RunContext,
-    section: Section,
-    models: Mapping[int, BayesianLatentClass],
-    responses: pd.DataFrame | None = None,
+    context: RunContext, section: Section, models: Mapping[int, BayesianLatentClass]
 ) -> int:
-    """Adapter: pick the number of classes by PSIS-LOO (the only K if just one).
-
-    With ``responses``, the fit with class covariates for the chosen K starts in a worker
-    as soon as K is chosen (:func:`_start_covariates_fit`).
-    """
+    """Adapter: pick the number of classes by PSIS-LOO (the only K if just one)."""
     if len(models) == 1:
         return next(iter(models))
     from bayes_cluster.analyses.n_classes import compare_n_classes
@@ -1068,9 +1025,6 @@ def _choose_n_classes(
 
     em = context.results.get("em_bic")
     table = compare_n_classes(models, em_bic=em)
-    chosen = int(str(table.index[0]).removeprefix("K="))
-    if responses is not None:
-        _start_covariates_fit(context, responses, chosen)  # K is chosen: start it now
     context.results["latent_class_loo"] = table
     context.save_table(table, "latent_class/loo_comparison.csv")
     section.add(
@@ -1112,7 +1066,7 @@ def _choose_n_classes(
             index=True,
         ),
     )
-    return chosen
+    return int(str(table.index[0]).removeprefix("K="))
 
 
 def _pair_misfit(context: RunContext, model: BayesianLatentClass, k: int) -> tuple[int, int]:
@@ -1249,7 +1203,7 @@ def _run_class_covariates(
     context.progress(
         f"cluster pattern: class membership on {', '.join(names)} (K = {k}, Bayes and EM)"
     )
-    data = _covariates_data(context, responses)
+    data = responses.assign(**{name: context.frame[name].to_numpy() for name in names})
     try:
         covariates = encode_covariates(data, names)
     except ValueError as error:  # e.g. a constant column in this survey
