@@ -176,36 +176,20 @@ def _multiple_imputation(
 
 
 def _fit_bayes_logit(
-    frame: pd.DataFrame,
-    logistic: LogisticSpec,
-    *,
-    predictors: Sequence[str],
-    group: str | None,
-    priors: Mapping[str, Any],
-    shrinkage: str | None,
-    name: str,
-    context: RunContext,
+    frame: pd.DataFrame, logistic: LogisticSpec, *, name: str, context: RunContext, **model: Any
 ) -> Any:
     """Adapter: build and fit one Bayesian logit; returns the fitted model.
 
-    Its convergence verdict goes into the report (top, in red, when it failed), so the
-    model's own ConvergenceWarning is not repeated here. The fit a worker started at the
-    start of the run under ``name`` (:func:`background_fits`) when there is one: the same
-    call.
+    ``model`` holds the model's ``predictors``, ``group``, ``priors`` and ``shrinkage``,
+    as :func:`_logit_call` takes them. Its convergence verdict goes into the report (top,
+    in red, when it failed), so the model's own ConvergenceWarning is not repeated here.
+    The fit a worker started at the start of the run under ``name``
+    (:func:`background_fits`) when there is one: the same call.
     """
     call = context.take_background(("logit", name))
     if call is not None:
         return call.result()
-    function, args, kwargs = _logit_call(
-        frame,
-        logistic,
-        predictors=predictors,
-        group=group,
-        priors=priors,
-        shrinkage=shrinkage,
-        name=name,
-        context=context,
-    )
+    function, args, kwargs = _logit_call(frame, logistic, name=name, context=context, **model)
     return function(*args, **kwargs)
 
 
