@@ -1500,6 +1500,13 @@ class BayesianLatentClass(BayesianModel):
             *self._membership_compile_key(),
         )
 
+    def _fused_logp(self):
+        # every K, nominal or ordinal, with or without covariates: one hand-written loop
+        # (PyTensor's graph for item layouts it does not implement)
+        from bayes_cluster.inference.fast_latent_class import fuse_latent_class_logp
+
+        return fuse_latent_class_logp
+
     def _membership_compile_key(self) -> tuple:
         """Compile-key entries of the membership logit (nothing without covariates)."""
         return () if not self.covariates else ("covariates", len(self.covariates))

@@ -35,7 +35,7 @@ import os
 import shutil
 import warnings
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, ClassVar, Self
 
@@ -306,7 +306,17 @@ class BayesianModel(ABC):
             key=(type(self).__name__, *self._compile_key(prepared)),
             data=self._sampler_data(prepared),
             settings=settings,
+            compile_with=self._fused_logp(),
         )
+
+    def _fused_logp(self) -> Callable[[Any, Any], Any] | None:
+        """Return a hand-written log-density for the compiled model, or None (the graph's).
+
+        ``compile_with`` of :func:`bayes_cluster.inference.sampling.sample`: called with
+        the compiled model and the PyMC model, it returns the compiled model with its own
+        log-density, or ``None`` where the model is not one it implements.
+        """
+        return None
 
     def sample_raw(
         self, frame: pd.DataFrame, settings: SamplerSettings, **options: Any

@@ -239,7 +239,10 @@ class CompiledCache:
             ``None`` to keep it; the result is what the cache holds under ``key``.
         compiler : callable, optional
             Compiles the PyMC model (default ``nutpie.compile_pymc_model``, numba;
-            :func:`compile_pytensor_c` for PyTensor's disk-cached compiled functions).
+            :func:`compile_pytensor_c` for PyTensor's disk-cached compiled functions); with
+            ``compile_with`` it is called as ``compiler(model, replace_logp=compile_with)``
+            (default :func:`compile_nutpie_numba`), so that the graph's log-density is
+            compiled only when the replacement declines.
 
         Returns
         -------
@@ -254,13 +257,13 @@ class CompiledCache:
         started = time.perf_counter()
         model = build()
         with _reproducible_compile():
-            if compile_with is not None and compiler is None:
-                # the replacement's own log-density: nutpie's is compiled only if it declines
-                compiled = compile_nutpie_numba(model, replace_logp=compile_with)
+            if compile_with is not None:
+                # the replacement's own log-density: the graph's is compiled only if it
+                # declines
+                compiler = compile_nutpie_numba if compiler is None else compiler
+                compiled = compiler(model, replace_logp=compile_with)
             else:
                 compiled = (nutpie.compile_pymc_model if compiler is None else compiler)(model)
-                if compile_with is not None:
-                    compiled = compile_with(compiled, model) or compiled
         self._compiled[key] = compiled
         self.compilations += 1
         return self._compiled[key], model, time.perf_counter() - started
@@ -454,7 +457,7 @@ def _nogil_numba_mode() -> Any:
     return _NOGIL_MODE
 
 
-def compile_pytensor_c(model: Any) -> Any:
+def compile_pytensor_c(model: Any, replace_logp: Callable[[Any, Any], Any] | None = None) -> Any:
     """Compile a PyMC model for nutpie's sampler with code cached on disk (backend "nutpie_c").
 
     The log-density with its gradient, and the function that adds the deterministics to each
@@ -475,6 +478,12 @@ def compile_pytensor_c(model: Any) -> Any:
     model : pymc.Model
         The model; its data containers become the compiled model's data (``with_data``),
         also those neither function reads (accepted, and ignored).
+    replace_logp : callable, optional
+        As in :func:`compile_nutpie_numba`: called with the model compiled without its
+        log-density callback (``compiled_logp_func`` is ``None``); when it returns a model
+        with its own log-density (e.g.
+        :func:`bayes_cluster.inference.fast_latent_class.fuse_latent_class_logp`), the
+        graph's callback, most of a cold compile, is never compiled.
 
     Returns
     -------
@@ -514,12 +523,12 @@ def compile_pytensor_c(model: Any) -> Any:
         return _nutpie_cfunc(kind, source, function.vm.jit_fn, user_data.dtype)
 
     dims, coords = _prepare_dims_and_coords(model, shape_info, reparameterized)
-    return CompiledPyMCModel(
+    compiled = CompiledPyMCModel(
         _n_dim=n_dim,
         dims=dims,
         _coords=coords,
         _shapes={name: tuple(shape) for name, _, shape in zip(*shape_info, strict=True)},
-        compiled_logp_func=callback("logp", logp_fn),
+        compiled_logp_func=None,
         compiled_expand_func=callback("expand", expand_fn),
         initial_point_func=initial_point_fn,
         shared_data=shared_data,
@@ -531,6 +540,11 @@ def compile_pytensor_c(model: Any) -> Any:
         expand_func=expand_fn,
         reparameterized_names=reparameterized,
     )
+    if replace_logp is not None:
+        replaced = replace_logp(compiled, model)
+        if replaced is not None:
+            return replaced
+    return replace(compiled, compiled_logp_func=callback("logp", logp_fn))
 
 
 def evaluate_logp(compiled: Any, point: np.ndarray) -> tuple[float, np.ndarray]:

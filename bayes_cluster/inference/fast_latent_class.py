@@ -1,0 +1,493 @@
+r"""The latent-class mixtures' log-density and gradient as one hand-written numba loop.
+
+PyTensor compiles a latent-class model's log-density with numba op by op: for the ordinal
+mixture with two classes, some 600 numba functions, about 35-45 s of one core on a machine
+whose compile cache is empty, once per model structure (every K, nominal and ordinal, with
+and without class covariates: the README run has seven), and each gradient then pays
+PyTensor's per-op overhead (about 60 microseconds for the ordinal K = 3 where the arithmetic
+needs a few). :func:`fuse_latent_class_logp` replaces it with one loop, written out below,
+that serves every K and every item layout: compiled once per process (a few seconds) and
+cached on disk like the ``nutpie_c`` backend's callbacks.
+
+The loop is the model of ``BayesianLatentClass.build_model`` and
+``BayesianOrdinalLatentClass.build_model`` on PyMC's unconstrained scale, term for term:
+
+* class weights: none (one class), :math:`\pi \sim \mathrm{Dirichlet}` (PyMC's simplex
+  transform and its log-Jacobian), or the membership logit with sum-to-zero ``alpha`` and
+  ``gamma`` (``ZeroSumNormal``: PyMC's zero-sum transform, no Jacobian);
+* items: nominal, :math:`\theta_{kj\cdot} \sim \mathrm{Dirichlet}` (every item with every
+  category; an item layout with missing categories is left to PyTensor), or ordinal,
+  sum-to-zero class locations ``mu`` and ``Normal`` ``cutpoints`` under PyMC's ordered
+  transform, with the cumulative-logit category probabilities of
+  :func:`~bayes_cluster.estimators.ordinal_latent_class._ordinal_log_theta_tensor`;
+* the marginal likelihood :math:`\sum_i \log\sum_k \exp(\log w_{ik} + \sum_{jc}
+  y_{ijc}\log\theta_{kjc})`, the model's ``Potential``.
+
+Every normalising constant is kept, so the value equals PyMC's ``model.logp()``;
+``tests/test_fast_latent_class.py`` checks value and gradient against PyMC's at random
+points for every variant, so the two cannot drift. A model of another layout (the joint
+model, ragged items) gets ``None`` and samples PyTensor's graph as before.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import inspect
+import math
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+
+__all__ = ["fuse_latent_class_logp", "latent_class_layout"]
+
+_KERNEL_VERSION = "fused-latent-class-1"
+
+# class weights
+_ONE_CLASS, _DIRICHLET, _COVARIATES = 0, 1, 2
+
+
+@functools.cache
+def _kernel():
+    """Compile the log-density and gradient loop once per process (numba)."""
+    import numba
+
+    @numba.njit(error_model="numpy", inline="always")
+    def softplus(v):  # pragma: no cover - runs compiled
+        return v + math.log1p(math.exp(-v)) if v > 0 else math.log1p(math.exp(v))
+
+    @numba.njit(error_model="numpy", inline="always")
+    def sigmoid(v):  # pragma: no cover - runs compiled
+        if v >= 0:
+            return 1.0 / (1.0 + math.exp(-v))
+        e = math.exp(v)
+        return e / (1.0 + e)
+
+    @numba.njit(error_model="numpy", inline="always")
+    def log1mexp(u):  # pragma: no cover - runs compiled
+        # log(1 - exp(u)) for u < 0, as PyTensor's log1mexp
+        return math.log(-math.expm1(u)) if u > -0.6931471805599453 else math.log1p(-math.exp(u))
+
+    @numba.njit(error_model="numpy", inline="always")
+    def simplex(y, z):  # pragma: no cover - runs compiled
+        # PyMC's simplex backward: z = (y, -sum y), log p = z - logsumexp(z); returns the
+        # logsumexp, z holds log p on exit
+        n = z.size
+        total = 0.0
+        for c in range(n - 1):
+            z[c] = y[c]
+            total += y[c]
+        z[n - 1] = -total
+        top = z[0]
+        for c in range(1, n):
+            top = max(top, z[c])
+        acc = 0.0
+        for c in range(n):
+            acc += math.exp(z[c] - top)
+        lse = top + math.log(acc)
+        for c in range(n):
+            z[c] -= lse
+        return lse
+
+    @numba.njit(error_model="numpy", inline="always")
+    def dirichlet(log_p, a, lse):  # pragma: no cover - runs compiled
+        # Dirichlet(a) log-density of p = exp(log_p) plus the simplex log-Jacobian
+        n = log_p.size
+        value = math.log(n) - n * lse
+        total = 0.0
+        for c in range(n):
+            value += (a[c] - 1.0) * log_p[c] - math.lgamma(a[c])
+            total += a[c]
+        return value + math.lgamma(total)
+
+    @numba.njit(error_model="numpy", inline="always")
+    def simplex_grad(log_p, g, a, out):  # pragma: no cover - runs compiled
+        # out (n - 1) = gradient wrt the unconstrained y of: sum_c g_c log p_c + Dirichlet
+        # + log-Jacobian, where g is the gradient wrt log p of everything else
+        n = log_p.size
+        total = 0.0
+        for c in range(n):
+            total += g[c] + a[c] - 1.0
+        # d/dz_c = (g_c + a_c - 1) - (sum) p_c - n p_c ; dy_c = dz_c - dz_{n-1}
+        last = (g[n - 1] + a[n - 1] - 1.0) - (total + n) * math.exp(log_p[n - 1])
+        for c in range(n - 1):
+            out[c] = (g[c] + a[c] - 1.0) - (total + n) * math.exp(log_p[c]) - last
+
+    @numba.njit(error_model="numpy", inline="always")
+    def zerosum(y, v):  # pragma: no cover - runs compiled
+        # PyMC's zero-sum backward (one axis): v = (y - norm, -sum y / sqrt(n))
+        n = v.size
+        root = math.sqrt(n)
+        total = 0.0
+        for c in range(n - 1):
+            total += y[c]
+        norm = total / (root + n)
+        for c in range(n - 1):
+            v[c] = y[c] - norm
+        v[n - 1] = -total / root
+
+    @numba.njit(error_model="numpy", inline="always")
+    def zerosum_grad(g, out):  # pragma: no cover - runs compiled
+        # gradient wrt y from the gradient g wrt v (n values)
+        n = g.size
+        root = math.sqrt(n)
+        head = 0.0
+        for c in range(n - 1):
+            head += g[c]
+        shift = head / (root + n) + g[n - 1] / root
+        for c in range(n - 1):
+            out[c] = g[c] - shift
+
+    @numba.njit(error_model="numpy")
+    def logp(
+        x,
+        responses,
+        item_concentration,
+        class_concentration,
+        covariates,
+        intercept_sd,
+        slope_sd,
+        location_sd,
+        cutpoint_sd,
+        layout,
+    ):  # pragma: no cover - runs compiled
+        # layout: (ordinal, class-weight code, number of classes), an array so that numba
+        # compiles the loop once for every layout (literal arguments would specialise it)
+        ordinal = layout[0] == 1
+        weights = layout[1]
+        k_ = layout[2]
+        n_firms, n_items, n_cat = responses.shape
+        grad = np.zeros(x.size)
+        value = 0.0
+        offset = 0
+        # ---- class log weights (firm, class); one row when they do not vary by firm
+        log_w = np.zeros((n_firms if weights == _COVARIATES else 1, k_))
+        pi_offset = alpha_offset = gamma_offset = mu_offset = cut_offset = 0
+        alpha = np.empty(k_)
+        n_cov = covariates.shape[1]
+        gamma = np.empty((n_cov, k_))
+        if weights == _DIRICHLET:
+            pi_offset = offset
+            lse = simplex(x[offset : offset + k_ - 1], log_w[0])
+            value += dirichlet(log_w[0], class_concentration, lse)
+            offset += k_ - 1
+        elif weights == _COVARIATES:
+            alpha_offset = offset
+            zerosum(x[offset : offset + k_ - 1], alpha)
+            offset += k_ - 1
+            gamma_offset = offset
+            for p in range(n_cov):
+                zerosum(x[offset : offset + k_ - 1], gamma[p])
+                offset += k_ - 1
+            constant = math.log(math.sqrt(2.0 * math.pi))
+            value -= (k_ - 1) * (constant + math.log(intercept_sd))
+            value -= n_cov * (k_ - 1) * (constant + math.log(slope_sd))
+            for k in range(k_):
+                value -= 0.5 * (alpha[k] / intercept_sd) ** 2
+                for p in range(n_cov):
+                    value -= 0.5 * (gamma[p, k] / slope_sd) ** 2
+            for i in range(n_firms):
+                top = -np.inf
+                for k in range(k_):
+                    eta = alpha[k]
+                    for p in range(n_cov):
+                        eta += covariates[i, p] * gamma[p, k]
+                    log_w[i, k] = eta
+                    top = max(top, eta)
+                acc = 0.0
+                for k in range(k_):
+                    acc += math.exp(log_w[i, k] - top)
+                lse = top + math.log(acc)
+                for k in range(k_):
+                    log_w[i, k] -= lse
+        # ---- log theta (class, item, category)
+        log_theta = np.empty((k_, n_items, n_cat))
+        theta_offset = offset
+        mu = np.zeros((n_items, k_))
+        cut = np.empty((n_items, n_cat - 1))
+        eta = np.empty((k_, n_items, n_cat - 1))
+        if not ordinal:
+            for k in range(k_):
+                for j in range(n_items):
+                    lse = simplex(x[offset : offset + n_cat - 1], log_theta[k, j])
+                    value += dirichlet(log_theta[k, j], item_concentration, lse)
+                    offset += n_cat - 1
+        else:
+            mu_offset = offset
+            if k_ > 1:
+                constant = math.log(math.sqrt(2.0 * math.pi)) + math.log(location_sd)
+                for j in range(n_items):
+                    zerosum(x[offset : offset + k_ - 1], mu[j])
+                    offset += k_ - 1
+                    value -= (k_ - 1) * constant
+                    for k in range(k_):
+                        value -= 0.5 * (mu[j, k] / location_sd) ** 2
+            cut_offset = offset
+            constant = -math.log(cutpoint_sd) - 0.5 * math.log(2.0 * math.pi)
+            for j in range(n_items):
+                level = x[offset]
+                cut[j, 0] = level
+                for t in range(1, n_cat - 1):
+                    level += math.exp(x[offset + t])
+                    cut[j, t] = level
+                    value += x[offset + t]  # the ordered transform's log-Jacobian
+                for t in range(n_cat - 1):
+                    value += constant - 0.5 * (cut[j, t] / cutpoint_sd) ** 2
+                offset += n_cat - 1
+            for k in range(k_):
+                for j in range(n_items):
+                    for t in range(n_cat - 1):
+                        eta[k, j, t] = cut[j, t] - mu[j, k]
+                    log_theta[k, j, 0] = -softplus(-eta[k, j, 0])
+                    for c in range(1, n_cat - 1):
+                        upper = eta[k, j, c]
+                        lower = eta[k, j, c - 1]
+                        log_theta[k, j, c] = (
+                            upper + log1mexp(lower - upper) - softplus(upper) - softplus(lower)
+                        )
+                    log_theta[k, j, n_cat - 1] = -softplus(eta[k, j, n_cat - 2])
+        # ---- the marginal likelihood and its gradient wrt log theta and the log weights
+        g_theta = np.zeros((k_, n_items, n_cat))
+        g_w = np.zeros((n_firms if weights == _COVARIATES else 1, k_))
+        score = np.empty(k_)
+        for i in range(n_firms):
+            row = i if weights == _COVARIATES else 0
+            top = -np.inf
+            for k in range(k_):
+                s = log_w[row, k]
+                for j in range(n_items):
+                    for c in range(n_cat):
+                        s += responses[i, j, c] * log_theta[k, j, c]
+                score[k] = s
+                top = max(top, s)
+            acc = 0.0
+            for k in range(k_):
+                acc += math.exp(score[k] - top)
+            lse = top + math.log(acc)
+            value += lse
+            for k in range(k_):
+                r = math.exp(score[k] - lse)
+                g_w[row, k] += r
+                for j in range(n_items):
+                    for c in range(n_cat):
+                        g_theta[k, j, c] += r * responses[i, j, c]
+        # ---- back to the unconstrained parameters
+        if weights == _DIRICHLET:
+            simplex_grad(
+                log_w[0], g_w[0], class_concentration, grad[pi_offset : pi_offset + k_ - 1]
+            )
+        elif weights == _COVARIATES:
+            g_alpha = np.empty(k_)
+            g_gamma = np.empty((n_cov, k_))
+            for k in range(k_):
+                g_alpha[k] = -alpha[k] / intercept_sd**2
+                for p in range(n_cov):
+                    g_gamma[p, k] = -gamma[p, k] / slope_sd**2
+            for i in range(n_firms):
+                for k in range(k_):
+                    # d/d eta_ik of sum_k r_ik log softmax(eta_i)_k, with sum_k r_ik = 1
+                    d = g_w[i, k] - math.exp(log_w[i, k])
+                    g_alpha[k] += d
+                    for p in range(n_cov):
+                        g_gamma[p, k] += covariates[i, p] * d
+            zerosum_grad(g_alpha, grad[alpha_offset : alpha_offset + k_ - 1])
+            for p in range(n_cov):
+                start = gamma_offset + p * (k_ - 1)
+                zerosum_grad(g_gamma[p], grad[start : start + k_ - 1])
+        if not ordinal:
+            for k in range(k_):
+                for j in range(n_items):
+                    start = theta_offset + (k * n_items + j) * (n_cat - 1)
+                    simplex_grad(
+                        log_theta[k, j],
+                        g_theta[k, j],
+                        item_concentration,
+                        grad[start : start + n_cat - 1],
+                    )
+        else:
+            g_cut = np.zeros(n_cat - 1)
+            g_mu = np.zeros(k_)
+            for j in range(n_items):
+                for t in range(n_cat - 1):
+                    g_cut[t] = -cut[j, t] / cutpoint_sd**2
+                for k in range(k_):
+                    g_mu[k] = -mu[j, k] / location_sd**2 if k_ > 1 else 0.0
+                for k in range(k_):
+                    g_eta_sum = 0.0
+                    e0 = eta[k, j, 0]
+                    d = g_theta[k, j, 0] * sigmoid(-e0)
+                    g_cut[0] += d
+                    g_eta_sum += d
+                    for c in range(1, n_cat - 1):
+                        upper = eta[k, j, c]
+                        lower = eta[k, j, c - 1]
+                        inverse = 1.0 / math.expm1(upper - lower)
+                        d_upper = g_theta[k, j, c] * (1.0 + inverse - sigmoid(upper))
+                        d_lower = g_theta[k, j, c] * (-inverse - sigmoid(lower))
+                        g_cut[c] += d_upper
+                        g_cut[c - 1] += d_lower
+                        g_eta_sum += d_upper + d_lower
+                    d = -g_theta[k, j, n_cat - 1] * sigmoid(eta[k, j, n_cat - 2])
+                    g_cut[n_cat - 2] += d
+                    g_eta_sum += d
+                    g_mu[k] -= g_eta_sum
+                # the ordered transform: cut_t = y_0 + sum_{s <= t} exp(y_s)
+                start = cut_offset + j * (n_cat - 1)
+                tail = 0.0
+                for t in range(n_cat - 2, 0, -1):
+                    tail += g_cut[t]
+                    grad[start + t] = tail * math.exp(x[start + t]) + 1.0
+                grad[start] = tail + g_cut[0]
+                if k_ > 1:
+                    first = mu_offset + j * (k_ - 1)
+                    zerosum_grad(g_mu, grad[first : first + k_ - 1])
+        return value, grad
+
+    return logp
+
+
+def latent_class_layout(model: Any) -> tuple[bool, int, int] | None:
+    """Return ``(ordinal, weights, n_classes)`` of a latent-class model the loop implements.
+
+    Parameters
+    ----------
+    model : pymc.Model
+        A model built by ``BayesianLatentClass.build_model`` or
+        ``BayesianOrdinalLatentClass.build_model``.
+
+    Returns
+    -------
+    tuple or None
+        Whether the items are ordinal, the class-weight code (0: one class, 1: Dirichlet
+        ``pi``, 2: membership logit) and the number of classes; ``None`` for any other
+        model (the joint model, items with different categories, other priors).
+    """
+    from pymc.distributions.transforms import Ordered, ZeroSumTransform
+    from pymc.logprob.transforms import SimplexTransform
+
+    free = [(rv.name, type(model.rvs_to_transforms.get(rv))) for rv in model.free_RVs]
+    names = [name for name, _ in free]
+    data = {variable.name for variable in model.data_vars}
+    if "responses" not in data or "latent_class" not in model.coords:
+        return None
+    n_classes = len(model.coords["latent_class"])
+    ordinal = "cutpoints" in names
+    weights = _ONE_CLASS
+    expected: list[tuple[str, type]] = []
+    if "pi" in names:
+        weights = _DIRICHLET
+        expected.append(("pi", SimplexTransform))
+    elif "alpha" in names:
+        weights = _COVARIATES
+        expected += [("alpha", ZeroSumTransform), ("gamma", ZeroSumTransform)]
+    if ordinal:
+        if n_classes > 1:
+            expected.append(("mu", ZeroSumTransform))
+        expected.append(("cutpoints", Ordered))
+    else:
+        expected.append(("theta", SimplexTransform))
+    if free != expected or (weights == _ONE_CLASS) != (n_classes == 1):
+        return None
+    rv_ops = {rv.name: type(rv.owner.op).__name__ for rv in model.free_RVs}
+    if ordinal and rv_ops["cutpoints"] != "NormalRV":
+        return None
+    needed = {"responses"} | (
+        {"location_sd", "cutpoint_sd"} if ordinal else {"item_concentration"}
+    )
+    needed |= {
+        _DIRICHLET: {"class_concentration"},
+        _COVARIATES: {"covariates", "membership_intercept_sd", "membership_slope_sd"},
+    }.get(weights, set())
+    if not needed <= data:
+        return None
+    return ordinal, weights, n_classes
+
+
+_ARGUMENTS = (
+    "responses",
+    "item_concentration",
+    "class_concentration",
+    "covariates",
+    "membership_intercept_sd",
+    "membership_slope_sd",
+    "location_sd",
+    "cutpoint_sd",
+)
+"""The loop's data arguments after the point, in order (absent ones are filled in)."""
+
+
+@functools.cache
+def _entry(ordinal: bool, weights: int, n_classes: int, present: tuple[str, ...]):
+    """Compile a small numba function ``(x, *data) -> (logp, grad)`` around the loop.
+
+    ``present`` names the model's data containers the loop reads, in the callback's order;
+    the others get neutral values (empty arrays made at run time, so that every layout
+    calls the loop with the same argument types). Compiled per layout in well under a
+    second: the loop itself is compiled once per process.
+    """
+    import numba
+
+    parameters = ", ".join(present)
+
+    def read(name: str) -> str:
+        if name in present:
+            return f"{name}[()]" if name.endswith("_sd") else name
+        if name.endswith("_sd"):
+            return "1.0"
+        return "np.zeros((0, 0))" if name == "covariates" else "np.ones(0)"
+
+    arguments = ", ".join(read(name) for name in _ARGUMENTS)
+    source = f"def entry(x, {parameters}):\n    return kernel(x, {arguments}, LAYOUT)\n"
+    namespace: dict[str, Any] = {
+        "kernel": _kernel(),
+        "np": np,
+        "LAYOUT": np.array([int(ordinal), weights, n_classes], dtype=np.int64),
+    }
+    exec(compile(source, "<fused latent class entry>", "exec"), namespace)  # noqa: S102
+    return numba.njit(error_model="numpy")(namespace["entry"])
+
+
+def fuse_latent_class_logp(compiled: Any, model: Any) -> Any | None:
+    """Return ``compiled`` with its log-density replaced by the fused latent-class loop.
+
+    Parameters
+    ----------
+    compiled : nutpie.compile_pymc.CompiledPyMCModel
+        The model compiled from ``model`` (its initial points, expansion to the named
+        variables and data containers are kept).
+    model : pymc.Model
+        A latent-class mixture (:func:`latent_class_layout`).
+
+    Returns
+    -------
+    object or None
+        The compiled model with the fused log-density, or ``None`` when the model is not
+        one the loop implements (the caller then keeps PyTensor's).
+    """
+    from bayes_cluster.inference.callbacks import _cfunc_source, _nutpie_cfunc
+
+    layout = latent_class_layout(model)
+    if layout is None:
+        return None
+    keys = {variable.name: key for variable, key in compiled.shared_var_keys.items()}
+    present = tuple(name for name in _ARGUMENTS if name in keys)
+    arguments = [
+        (
+            keys[name],
+            compiled.shared_data[keys[name]].ndim,
+            compiled.shared_data[keys[name]].dtype.name,
+        )
+        for name in present
+    ]
+    if any(dtype != "float64" for _, _, dtype in arguments):
+        return None
+    source = _cfunc_source("logp", compiled.n_dim, 0, arguments)
+    code = inspect.getsource(_kernel) + inspect.getsource(_entry)
+    graph_key = hashlib.sha256(
+        f"{_KERNEL_VERSION}\n{code}\n{layout}\n{present}".encode()
+    ).hexdigest()
+    callback = _nutpie_cfunc(
+        "logp", source, _entry(*layout, present), compiled.user_data.dtype, graph_key
+    )
+    return replace(compiled, compiled_logp_func=callback)

@@ -1,0 +1,115 @@
+"""The latent-class mixtures' hand-written log-density against PyMC's, and its wiring.
+
+``inference/fast_latent_class.py`` replaces PyTensor's compiled log-density of every
+latent-class model the run fits (nominal and ordinal, one to three classes, Dirichlet
+class shares or the membership logit). These tests hold it to PyMC's own ``logp`` and
+``dlogp`` of the same model (graphs evaluated by PyTensor's Python implementation) at
+random points, and check that a model of another layout is left to PyTensor.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from bayes_cluster.estimators.latent_class import BayesianLatentClass
+from bayes_cluster.estimators.ordinal_latent_class import BayesianOrdinalLatentClass
+from bayes_cluster.inference.fast_latent_class import (
+    _ARGUMENTS,
+    _entry,
+    fuse_latent_class_logp,
+    latent_class_layout,
+)
+from bayes_cluster.surveys.simulate import simulate_tumang
+
+COVARIATES = ["workers", "firm_age"]
+
+VARIANTS = [
+    # (class, options, K, expected layout (ordinal, weights, K))
+    (BayesianLatentClass, {"collapse": "none"}, 1, (False, 0, 1)),
+    (BayesianLatentClass, {"collapse": "none"}, 3, (False, 1, 3)),
+    (BayesianLatentClass, {"collapse": "three"}, 2, (False, 1, 2)),
+    (BayesianLatentClass, {"collapse": "none", "covariates": COVARIATES}, 3, (False, 2, 3)),
+    (BayesianOrdinalLatentClass, {}, 1, (True, 0, 1)),
+    (BayesianOrdinalLatentClass, {}, 2, (True, 1, 2)),
+    (BayesianOrdinalLatentClass, {"covariates": COVARIATES}, 2, (True, 2, 2)),
+    (BayesianOrdinalLatentClass, {"covariates": COVARIATES}, 3, (True, 2, 3)),
+]
+
+
+@pytest.fixture(scope="module")
+def survey() -> pd.DataFrame:
+    frame, _ = simulate_tumang(n=45, seed=11)
+    return frame
+
+
+def _unconstrained(model, x: np.ndarray) -> dict[str, np.ndarray]:
+    """nutpie's flat point as PyMC's point: the free variables' values in model order."""
+    point, offset = {}, 0
+    initial = model.initial_point()
+    for rv in model.free_RVs:
+        name = model.rvs_to_values[rv].name
+        shape = initial[name].shape
+        size = int(np.prod(shape))
+        point[name] = x[offset : offset + size].reshape(shape)
+        offset += size
+    assert offset == x.size
+    return point
+
+
+@pytest.mark.parametrize(("cls", "options", "k", "layout"), VARIANTS)
+def test_fused_density_matches_pymc(survey, python_graphs, cls, options, k, layout):
+    model = cls(n_classes=k, **options).build_model(survey)
+    assert latent_class_layout(model) == layout
+    data = {variable.name: variable.get_value() for variable in model.data_vars}
+    present = tuple(name for name in _ARGUMENTS if name in data)
+    entry = _entry(*layout, present)
+    logp = model.compile_logp(jacobian=True)
+    dlogp = model.compile_dlogp(jacobian=True)
+    n_dim = sum(model.initial_point()[v.name].size for v in model.value_vars)
+    rng = np.random.default_rng(k)
+    for scale in (0.3, 1.0, 2.5):
+        x = rng.normal(0.0, scale, size=n_dim)
+        value, gradient = entry(x, *(np.asarray(data[name], dtype=float) for name in present))
+        point = _unconstrained(model, x)
+        np.testing.assert_allclose(value, logp(point), rtol=1e-12)
+        expected = dlogp(point)
+        np.testing.assert_allclose(gradient, expected, rtol=1e-9, atol=1e-9 * abs(expected).max())
+
+
+def test_fused_callback_and_with_data(survey):
+    """Through nutpie's C callback, after ``with_data`` (another survey, fewer firms)."""
+    from bayes_cluster.inference.sampling import compile_pytensor_c, evaluate_logp
+
+    lc = BayesianOrdinalLatentClass(n_classes=2, covariates=COVARIATES)
+    model = lc.build_model(survey)
+    compiled = compile_pytensor_c(model, replace_logp=fuse_latent_class_logp)
+    other, _ = simulate_tumang(n=30, seed=12)
+    prepared = lc._prepare_fit(other)
+    compiled = compiled.with_data(**lc._sampler_data(prepared))
+    reference = lc.build_model(other)
+    logp = reference.compile_logp(jacobian=True, mode="FAST_COMPILE")
+    dlogp = reference.compile_dlogp(jacobian=True, mode="FAST_COMPILE")
+    x = np.random.default_rng(5).normal(size=compiled.n_dim)
+    value, gradient = evaluate_logp(compiled, x)
+    point = _unconstrained(reference, x)
+    np.testing.assert_allclose(value, logp(point), rtol=1e-12)
+    np.testing.assert_allclose(gradient, dlogp(point), rtol=1e-9, atol=1e-9)
+
+
+def test_other_layouts_keep_pytensor(survey):
+    """Items with different categories (a ragged Dirichlet) are not the loop's: None."""
+    ragged = survey.copy()
+    item = "mk_local_trade"
+    ragged[item] = ragged[item].clip(upper=4)  # level 5 never answered
+    levels = {name: [1, 2, 3, 4, 5] for name in survey.columns if name.startswith("mk_")}
+    levels[item] = [1, 2, 3, 4]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        lc = BayesianLatentClass(n_classes=2, collapse="none", levels=levels)
+        model = lc.build_model(ragged)
+    assert any(rv.name.startswith("theta_levels") for rv in model.free_RVs)
+    assert latent_class_layout(model) is None
