@@ -10,6 +10,7 @@ random points, and check that a model of another layout is left to PyTensor.
 from __future__ import annotations
 
 import warnings
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -20,9 +21,12 @@ from bayes_cluster.estimators.ordinal_latent_class import BayesianOrdinalLatentC
 from bayes_cluster.inference.fast_latent_class import (
     _ARGUMENTS,
     _entry,
+    _expand_entry,
+    _expansion_layout,
     fuse_latent_class_logp,
     latent_class_layout,
 )
+from bayes_cluster.inference.sampling import _nutpie_functions
 from bayes_cluster.surveys.simulate import simulate_tumang
 
 COVARIATES = ["workers", "firm_age"]
@@ -80,8 +84,33 @@ def test_fused_density_matches_pymc(survey, python_graphs, cls, options, k, layo
         np.testing.assert_allclose(gradient, expected, rtol=1e-9, atol=1e-9 * abs(expected).max())
 
 
+@pytest.mark.parametrize(("cls", "options", "k", "layout"), VARIANTS)
+def test_fused_expansion_matches_pytensor(survey, python_graphs, cls, options, k, layout):
+    """The draw's named variables (pi or alpha/gamma, theta, mu, cutpoints) as nutpie's."""
+    model = cls(n_classes=k, **options).build_model(survey)
+    n_dim, n_expanded, _, expand_fn, _, shape_info, _ = _nutpie_functions(model, "FAST_COMPILE")
+    compiled = SimpleNamespace(
+        n_dim=n_dim,
+        n_expanded=n_expanded,
+        shape_info=shape_info,
+        shared_var_keys={variable: variable.name for variable in model.data_vars},
+        shared_data={variable.name: variable.get_value() for variable in model.data_vars},
+    )
+    dims_offsets = _expansion_layout(compiled, layout)
+    assert dims_offsets is not None
+    expand = _expand_entry(*dims_offsets)
+    rng = np.random.default_rng(10 + k)
+    for scale in (0.3, 2.0):
+        x = rng.normal(0.0, scale, size=n_dim)
+        (expected,) = expand_fn(x)
+        (values,) = expand(x)
+        np.testing.assert_allclose(values, expected, rtol=1e-12, atol=1e-15)
+
+
 def test_fused_callback_and_with_data(survey):
-    """Through nutpie's C callback, after ``with_data`` (another survey, fewer firms)."""
+    """Through nutpie's C callbacks, after ``with_data`` (another survey, fewer firms)."""
+    import ctypes
+
     from bayes_cluster.inference.sampling import compile_pytensor_c, evaluate_logp
 
     lc = BayesianOrdinalLatentClass(n_classes=2, covariates=COVARIATES)
@@ -98,6 +127,25 @@ def test_fused_callback_and_with_data(survey):
     point = _unconstrained(reference, x)
     np.testing.assert_allclose(value, logp(point), rtol=1e-12)
     np.testing.assert_allclose(gradient, dlogp(point), rtol=1e-9, atol=1e-9)
+    # the expansion is the loop's too: no graph callback was compiled for it
+    graph = compiled.compiled_expand_func._pyfunc.__globals__["graph"]
+    assert graph.py_func.__code__.co_filename == "<fused latent class expansion>"
+    expanded = np.empty(compiled.n_expanded)
+    code = compiled.compiled_expand_func.ctypes(
+        compiled.n_dim,
+        compiled.n_expanded,
+        x.ctypes.data_as(ctypes.POINTER(ctypes.c_double)),
+        expanded.ctypes.data_as(ctypes.POINTER(ctypes.c_double)),
+        compiled.user_data.ctypes.data_as(ctypes.c_void_p),
+    )
+    assert code == 0
+    names, slices, _ = compiled.shape_info
+    where = dict(zip(names, slices, strict=True))
+    # alpha, gamma and mu sum to zero over the classes; cutpoints increase; theta rows sum to 1
+    assert abs(expanded[where["alpha"]].sum()) < 1e-12
+    theta = expanded[where["theta"]].reshape(2, -1, 5)
+    np.testing.assert_allclose(theta.sum(axis=2), 1.0, rtol=1e-12)
+    assert (np.diff(expanded[where["cutpoints"]].reshape(-1, 4), axis=1) > 0).all()
 
 
 def test_other_layouts_keep_pytensor(survey):

@@ -128,6 +128,33 @@ def _kernel():
         v[n - 1] = -total / root
 
     @numba.njit(error_model="numpy", inline="always")
+    def ordered(y, cut):  # pragma: no cover - runs compiled
+        # PyMC's ordered backward: cut_t = y_0 + sum_{1 <= s <= t} exp(y_s); returns the
+        # log-Jacobian
+        level = y[0]
+        cut[0] = level
+        jacobian = 0.0
+        for t in range(1, cut.size):
+            level += math.exp(y[t])
+            cut[t] = level
+            jacobian += y[t]
+        return jacobian
+
+    @numba.njit(error_model="numpy", inline="always")
+    def ordinal_row(cut, location, eta, log_theta):  # pragma: no cover - runs compiled
+        # cumulative-logit log category probabilities of one item in one class, as
+        # _ordinal_log_theta_tensor: eta = cutpoints - location
+        n_cut = cut.size
+        for t in range(n_cut):
+            eta[t] = cut[t] - location
+        log_theta[0] = -softplus(-eta[0])
+        for c in range(1, n_cut):
+            upper = eta[c]
+            lower = eta[c - 1]
+            log_theta[c] = upper + log1mexp(lower - upper) - softplus(upper) - softplus(lower)
+        log_theta[n_cut] = -softplus(eta[n_cut - 1])
+
+    @numba.njit(error_model="numpy", inline="always")
     def zerosum_grad(g, out):  # pragma: no cover - runs compiled
         # gradient wrt y from the gradient g wrt v (n values)
         n = g.size
@@ -226,27 +253,13 @@ def _kernel():
             cut_offset = offset
             constant = -math.log(cutpoint_sd) - 0.5 * math.log(2.0 * math.pi)
             for j in range(n_items):
-                level = x[offset]
-                cut[j, 0] = level
-                for t in range(1, n_cat - 1):
-                    level += math.exp(x[offset + t])
-                    cut[j, t] = level
-                    value += x[offset + t]  # the ordered transform's log-Jacobian
+                value += ordered(x[offset : offset + n_cat - 1], cut[j])
                 for t in range(n_cat - 1):
                     value += constant - 0.5 * (cut[j, t] / cutpoint_sd) ** 2
                 offset += n_cat - 1
             for k in range(k_):
                 for j in range(n_items):
-                    for t in range(n_cat - 1):
-                        eta[k, j, t] = cut[j, t] - mu[j, k]
-                    log_theta[k, j, 0] = -softplus(-eta[k, j, 0])
-                    for c in range(1, n_cat - 1):
-                        upper = eta[k, j, c]
-                        lower = eta[k, j, c - 1]
-                        log_theta[k, j, c] = (
-                            upper + log1mexp(lower - upper) - softplus(upper) - softplus(lower)
-                        )
-                    log_theta[k, j, n_cat - 1] = -softplus(eta[k, j, n_cat - 2])
+                    ordinal_row(cut[j], mu[j, k], eta[k, j], log_theta[k, j])
         # ---- the marginal likelihood and its gradient wrt log theta and the log weights
         g_theta = np.zeros((k_, n_items, n_cat))
         g_w = np.zeros((n_firms if weights == _COVARIATES else 1, k_))
@@ -344,7 +357,58 @@ def _kernel():
                     zerosum_grad(g_mu, grad[first : first + k_ - 1])
         return value, grad
 
-    return logp
+    @numba.njit(error_model="numpy")
+    def expand(x, dims, offsets):  # pragma: no cover - runs compiled
+        # the draw's named variables, nutpie's expansion: the point itself, then (at the
+        # offsets of pi, alpha, gamma, theta, mu, cutpoints; -1 where absent) the
+        # constrained values; dims: (ordinal, weights, K, items, categories, covariates,
+        # length of the output)
+        ordinal = dims[0] == 1
+        weights = dims[1]
+        k_, n_items, n_cat, n_cov = dims[2], dims[3], dims[4], dims[5]
+        out = np.zeros(dims[6])
+        out[: x.size] = x
+        offset = 0
+        log_pi = np.zeros(k_)
+        if weights == _DIRICHLET:
+            simplex(x[: k_ - 1], log_pi)
+            offset = k_ - 1
+        elif weights == _COVARIATES:
+            for p in range(n_cov + 1):  # alpha, then each covariate's row of gamma
+                start = offsets[1] if p == 0 else offsets[2] + (p - 1) * k_
+                zerosum(x[offset : offset + k_ - 1], out[start : start + k_])
+                offset += k_ - 1
+        if offsets[0] >= 0:
+            for k in range(k_):
+                out[offsets[0] + k] = math.exp(log_pi[k])
+        log_theta = np.empty((k_, n_items, n_cat))
+        if not ordinal:
+            for k in range(k_):
+                for j in range(n_items):
+                    simplex(x[offset : offset + n_cat - 1], log_theta[k, j])
+                    offset += n_cat - 1
+        else:
+            mu = np.zeros((n_items, k_))
+            if k_ > 1:
+                for j in range(n_items):
+                    zerosum(x[offset : offset + k_ - 1], mu[j])
+                    offset += k_ - 1
+            cut = np.empty((n_items, n_cat - 1))
+            for j in range(n_items):
+                ordered(x[offset : offset + n_cat - 1], cut[j])
+                offset += n_cat - 1
+            eta = np.empty(n_cat - 1)
+            for k in range(k_):
+                for j in range(n_items):
+                    ordinal_row(cut[j], mu[j, k], eta, log_theta[k, j])
+            out[offsets[4] : offsets[4] + mu.size] = mu.ravel()
+            out[offsets[5] : offsets[5] + cut.size] = cut.ravel()
+        flat = log_theta.ravel()
+        for index in range(flat.size):
+            out[offsets[3] + index] = math.exp(flat[index])
+        return out
+
+    return logp, expand
 
 
 def latent_class_layout(model: Any) -> tuple[bool, int, int] | None:
@@ -440,7 +504,7 @@ def _entry(ordinal: bool, weights: int, n_classes: int, present: tuple[str, ...]
     arguments = ", ".join(read(name) for name in _ARGUMENTS)
     source = f"def entry(x, {parameters}):\n    return kernel(x, {arguments}, LAYOUT)\n"
     namespace: dict[str, Any] = {
-        "kernel": _kernel(),
+        "kernel": _kernel()[0],
         "np": np,
         "LAYOUT": np.array([int(ordinal), weights, n_classes], dtype=np.int64),
     }
@@ -490,4 +554,74 @@ def fuse_latent_class_logp(compiled: Any, model: Any) -> Any | None:
     callback = _nutpie_cfunc(
         "logp", source, _entry(*layout, present), compiled.user_data.dtype, graph_key
     )
-    return replace(compiled, compiled_logp_func=callback)
+    compiled = replace(compiled, compiled_logp_func=callback)
+    dims_offsets = _expansion_layout(compiled, layout)
+    if dims_offsets is None:  # nutpie expects another expansion: the graph's is compiled
+        return compiled
+    dims, offsets = dims_offsets
+    source = _cfunc_source("expand", compiled.n_dim, dims[-1], [])
+    code = inspect.getsource(_kernel) + inspect.getsource(_expand_entry)
+    graph_key = hashlib.sha256(
+        f"{_KERNEL_VERSION}-expand\n{code}\n{dims}\n{offsets}".encode()
+    ).hexdigest()
+    callback = _nutpie_cfunc(
+        "expand", source, _expand_entry(dims, offsets), compiled.user_data.dtype, graph_key
+    )
+    return replace(compiled, compiled_expand_func=callback)
+
+
+_EXPANDED = ("pi", "alpha", "gamma", "theta", "mu", "cutpoints")
+"""The constrained variables the loop's expansion writes, in the order of its offsets."""
+
+
+def _expansion_layout(
+    compiled: Any, layout: tuple[bool, int, int]
+) -> tuple[tuple[int, ...], tuple[int, ...]] | None:
+    """Return the expansion's ``dims`` and ``offsets``; None where nutpie expects others.
+
+    nutpie's expansion of a draw is the point itself, then every other variable of the
+    model (``compiled.shape_info``: names, slices, shapes). ``dims`` is (ordinal, class
+    weights, K, items, categories, covariates, length of the expansion); ``offsets`` the
+    start of each of :data:`_EXPANDED` in it (-1 where the model has none).
+    """
+    ordinal, weights, n_classes = layout
+    names, slices, shapes = compiled.shape_info
+    keys = {variable.name: key for variable, key in compiled.shared_var_keys.items()}
+    n_items, n_cat = compiled.shared_data[keys["responses"]].shape[1:]
+    n_cov = compiled.shared_data[keys["covariates"]].shape[1] if "covariates" in keys else 0
+    expected = {
+        "pi": (n_classes,),
+        "alpha": (n_classes,),
+        "gamma": (n_cov, n_classes),
+        "theta": (n_classes, n_items, n_cat),
+        "mu": (n_items, n_classes),
+        "cutpoints": (n_items, n_cat - 1),
+    }
+    wanted = {"theta"} | ({"alpha", "gamma"} if weights == _COVARIATES else {"pi"})
+    wanted |= {"mu", "cutpoints"} if ordinal else set()
+    offsets = dict.fromkeys(_EXPANDED, -1)
+    for name, where, shape in zip(names, slices, shapes, strict=True):
+        if where.start < compiled.n_dim:
+            continue  # the point itself
+        if name not in wanted or tuple(shape) != expected[name]:
+            return None
+        offsets[name] = where.start
+    if {name for name, at in offsets.items() if at >= 0} != wanted:
+        return None
+    dims = (int(ordinal), weights, n_classes, n_items, n_cat, n_cov, int(compiled.n_expanded))
+    return dims, tuple(offsets[name] for name in _EXPANDED)
+
+
+@functools.cache
+def _expand_entry(dims: tuple[int, ...], offsets: tuple[int, ...]):
+    """Compile ``x -> (expanded,)`` around the loop's expansion for one layout."""
+    import numba
+
+    namespace: dict[str, Any] = {
+        "expand": _kernel()[1],
+        "DIMS": np.array(dims, dtype=np.int64),
+        "OFFSETS": np.array(offsets, dtype=np.int64),
+    }
+    source = "def entry(x):\n    return (expand(x, DIMS, OFFSETS),)\n"
+    exec(compile(source, "<fused latent class expansion>", "exec"), namespace)  # noqa: S102
+    return numba.njit(error_model="numpy")(namespace["entry"])

@@ -480,10 +480,11 @@ def compile_pytensor_c(model: Any, replace_logp: Callable[[Any, Any], Any] | Non
         also those neither function reads (accepted, and ignored).
     replace_logp : callable, optional
         As in :func:`compile_nutpie_numba`: called with the model compiled without its
-        log-density callback (``compiled_logp_func`` is ``None``); when it returns a model
-        with its own log-density (e.g.
-        :func:`bayes_cluster.inference.fast_latent_class.fuse_latent_class_logp`), the
-        graph's callback, most of a cold compile, is never compiled.
+        callbacks (``compiled_logp_func`` and ``compiled_expand_func`` are ``None``); the
+        model it returns may set either (e.g.
+        :func:`bayes_cluster.inference.fast_latent_class.fuse_latent_class_logp` sets
+        both), and only the graph's callbacks it did not set are compiled: the
+        log-density's is most of a cold compile. ``None`` keeps both of the graph's.
 
     Returns
     -------
@@ -529,7 +530,7 @@ def compile_pytensor_c(model: Any, replace_logp: Callable[[Any, Any], Any] | Non
         _coords=coords,
         _shapes={name: tuple(shape) for name, _, shape in zip(*shape_info, strict=True)},
         compiled_logp_func=None,
-        compiled_expand_func=callback("expand", expand_fn),
+        compiled_expand_func=None,
         initial_point_func=initial_point_fn,
         shared_data=shared_data,
         shared_var_keys=keys,
@@ -541,10 +542,13 @@ def compile_pytensor_c(model: Any, replace_logp: Callable[[Any, Any], Any] | Non
         reparameterized_names=reparameterized,
     )
     if replace_logp is not None:
-        replaced = replace_logp(compiled, model)
-        if replaced is not None:
-            return replaced
-    return replace(compiled, compiled_logp_func=callback("logp", logp_fn))
+        compiled = replace_logp(compiled, model) or compiled
+    # the graph's callbacks for what the replacement did not supply
+    if compiled.compiled_logp_func is None:
+        compiled = replace(compiled, compiled_logp_func=callback("logp", logp_fn))
+    if compiled.compiled_expand_func is None:
+        compiled = replace(compiled, compiled_expand_func=callback("expand", expand_fn))
+    return compiled
 
 
 def evaluate_logp(compiled: Any, point: np.ndarray) -> tuple[float, np.ndarray]:
