@@ -508,6 +508,15 @@ class BayesianLogit(BayesianModel):
         ]
         return alpha_std, pm.Deterministic("beta_std", pm.math.stack(parts), dims=PREDICTOR)
 
+    def _fused_logp(self):
+        # the logit without varying intercepts or horseshoe whose priors the fused loop
+        # implements (fuse_logit_logp declines the others: the PyMC graph); the compile
+        # key holds the priors, which the loop's constants are
+        from bayes_cluster.inference.fast_logit import fuse_logit_logp
+
+        priors = self.resolved_priors()
+        return lambda compiled, model: fuse_logit_logp(compiled, model, priors)
+
     def _compile_key(self, prepared: _Prepared) -> tuple:
         """Priors, terms and group levels fix the graph; the firms are data.
 
