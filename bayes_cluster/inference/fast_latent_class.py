@@ -7,7 +7,9 @@ and without class covariates: the README run has seven), and each gradient then 
 PyTensor's per-op overhead (about 60 microseconds for the ordinal K = 3 where the arithmetic
 needs a few). :func:`fuse_latent_class_logp` replaces it with one loop, written out below,
 that serves every K and every item layout: compiled once per process (a few seconds) and
-cached on disk like the ``nutpie_c`` backend's callbacks.
+cached on disk like the ``nutpie_c`` backend's callbacks. The expansion of each draw to
+the model's named variables (``pi`` or ``alpha``/``gamma``, ``theta``, ``mu``,
+``cutpoints``), PyTensor's other compiled function, is a second loop beside it.
 
 The loop is the model of ``BayesianLatentClass.build_model`` and
 ``BayesianOrdinalLatentClass.build_model`` on PyMC's unconstrained scale, term for term:
@@ -24,9 +26,10 @@ The loop is the model of ``BayesianLatentClass.build_model`` and
   y_{ijc}\log\theta_{kjc})`, the model's ``Potential``.
 
 Every normalising constant is kept, so the value equals PyMC's ``model.logp()``;
-``tests/test_fast_latent_class.py`` checks value and gradient against PyMC's at random
-points for every variant, so the two cannot drift. A model of another layout (the joint
-model, ragged items) gets ``None`` and samples PyTensor's graph as before.
+``tests/test_fast_latent_class.py`` checks value and gradient against PyMC's, and the
+expansion against PyTensor's, at random points for every variant, so they cannot drift. A
+model of another layout (the joint model, ragged items) gets ``None`` and samples PyTensor's
+graph as before.
 """
 
 from __future__ import annotations

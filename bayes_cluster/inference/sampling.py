@@ -281,24 +281,14 @@ def _nutpie_functions(model: Any, mode: Any) -> tuple:
     log-density and expansion functions, the initial point function, shape information,
     reparameterised names), the expansion joined into one vector.
     """
-    from nutpie.compile_pymc import _make_functions, _wrap_with_lock
-    from pymc.initial_point import make_initial_point_fn
+    from nutpie.compile_pymc import _make_functions
 
-    initial_points = _wrap_with_lock(
-        make_initial_point_fn(
-            model=model,
-            overrides=None,
-            default_strategy="support_point",
-            jitter_rvs=set(model.free_RVs),
-            return_transformed=True,
-        )
-    )
     return _make_functions(
         model,
         mode=mode,
         compute_grad=True,
         join_expanded=True,
-        pymc_initial_point_fn=initial_points,
+        pymc_initial_point_fn=_initial_points(model),
         var_names=None,
     )
 
@@ -497,23 +487,47 @@ def compile_pytensor_c(model: Any, replace_logp: Callable[[Any, Any], Any] | Non
         make_user_data,
     )
 
-    n_dim, n_expanded, logp_fn, expand_fn, initial_point_fn, shape_info, reparameterized = (
-        _nutpie_functions(model, _nogil_numba_mode())
-    )
-    # the data containers: those the functions read, then those they never read (e.g. the
-    # location prior of a one-class ordinal model), under keys fixed by their order
-    variables: list[Any] = []
-    for variable in [*logp_fn.get_shared(), *expand_fn.get_shared()]:
-        if variable not in variables:
-            variables.append(variable)
-    names = {variable.name for variable in variables}
-    variables += [variable for variable in model.data_vars if variable.name not in names]
-    keys = {variable: f"data_{index}" for index, variable in enumerate(variables)}
-    shared_data: dict[str, np.ndarray] = {}
-    for variable, key in keys.items():
-        shared_data[key] = np.array(variable.get_value(), order="C", copy=True)
-        shared_data[key].flags.writeable = False
-    user_data = make_user_data(keys, shared_data)
+    n_dim, n_expanded, initial_point_fn, shape_info, reparameterized = _nutpie_layout(model)
+    # the data containers, under keys fixed by their order in the model (a replacement
+    # reads them by name); a shared variable of the graph outside them is added below
+    variables: list[Any] = list(model.data_vars)
+
+    def compiled_with(variables: list[Any]) -> Any:
+        keys = {variable: f"data_{index}" for index, variable in enumerate(variables)}
+        shared_data: dict[str, np.ndarray] = {}
+        for variable, key in keys.items():
+            shared_data[key] = np.array(variable.get_value(), order="C", copy=True)
+            shared_data[key].flags.writeable = False
+        dims, coords = _prepare_dims_and_coords(model, shape_info, reparameterized)
+        compiled = CompiledPyMCModel(
+            _n_dim=n_dim,
+            dims=dims,
+            _coords=coords,
+            _shapes={name: tuple(shape) for name, _, shape in zip(*shape_info, strict=True)},
+            compiled_logp_func=None,
+            compiled_expand_func=None,
+            initial_point_func=initial_point_fn,
+            shared_data=shared_data,
+            shared_var_keys=keys,
+            user_data=make_user_data(keys, shared_data),
+            n_expanded=n_expanded,
+            shape_info=shape_info,
+            logp_func=None,
+            expand_func=None,
+            reparameterized_names=reparameterized,
+        )
+        if replace_logp is not None:
+            compiled = replace_logp(compiled, model) or compiled
+        return compiled
+
+    compiled = compiled_with(variables)
+    if compiled.compiled_logp_func is not None and compiled.compiled_expand_func is not None:
+        return compiled  # the replacement's own: PyTensor's functions are never built
+    _, _, logp_fn, expand_fn, _, _, _ = _nutpie_functions(model, _nogil_numba_mode())
+    extra = [v for f in (logp_fn, expand_fn) for v in f.get_shared() if v not in variables]
+    if extra:  # a shared variable that is no data container: a record with it too
+        compiled = compiled_with(variables + list(dict.fromkeys(extra)))
+    keys, shared_data = compiled.shared_var_keys, compiled.shared_data
 
     def callback(kind: str, function: Any) -> Any:
         arguments = [
@@ -521,34 +535,62 @@ def compile_pytensor_c(model: Any, replace_logp: Callable[[Any, Any], Any] | Non
             for key in (keys[variable] for variable in function.get_shared())
         ]
         source = _cfunc_source(kind, n_dim, n_expanded, arguments)
-        return _nutpie_cfunc(kind, source, function.vm.jit_fn, user_data.dtype)
+        return _nutpie_cfunc(kind, source, function.vm.jit_fn, compiled.user_data.dtype)
 
-    dims, coords = _prepare_dims_and_coords(model, shape_info, reparameterized)
-    compiled = CompiledPyMCModel(
-        _n_dim=n_dim,
-        dims=dims,
-        _coords=coords,
-        _shapes={name: tuple(shape) for name, _, shape in zip(*shape_info, strict=True)},
-        compiled_logp_func=None,
-        compiled_expand_func=None,
-        initial_point_func=initial_point_fn,
-        shared_data=shared_data,
-        shared_var_keys=keys,
-        user_data=user_data,
-        n_expanded=n_expanded,
-        shape_info=shape_info,
-        logp_func=logp_fn,
-        expand_func=expand_fn,
-        reparameterized_names=reparameterized,
-    )
-    if replace_logp is not None:
-        compiled = replace_logp(compiled, model) or compiled
     # the graph's callbacks for what the replacement did not supply
+    compiled = replace(compiled, logp_func=logp_fn, expand_func=expand_fn)
     if compiled.compiled_logp_func is None:
         compiled = replace(compiled, compiled_logp_func=callback("logp", logp_fn))
     if compiled.compiled_expand_func is None:
         compiled = replace(compiled, compiled_expand_func=callback("expand", expand_fn))
     return compiled
+
+
+def _initial_points(model: Any) -> Callable:
+    """Return nutpie's initial points: the support point, every free variable jittered."""
+    from nutpie.compile_pymc import _wrap_with_lock
+    from pymc.initial_point import make_initial_point_fn
+
+    return _wrap_with_lock(
+        make_initial_point_fn(
+            model=model,
+            overrides=None,
+            default_strategy="support_point",
+            jitter_rvs=set(model.free_RVs),
+            return_transformed=True,
+        )
+    )
+
+
+def _nutpie_layout(model: Any) -> tuple:
+    """Return what :func:`_nutpie_functions` returns but the functions, compiling neither.
+
+    ``(n_dim, n_expanded, initial_point_fn, shape_info, reparameterized_names)`` as nutpie's
+    ``_make_functions`` computes them (shapes from nutpie's ``_compute_shapes``, initial
+    points as in :func:`_nutpie_functions`): what a model with its own log-density and
+    expansion needs, without PyTensor's rewrites of the two graphs (about 1.5 s per model).
+    """
+    from nutpie.compile_pymc import _compute_shapes, _rv_dict_to_flat_array_wrapper
+
+    shapes = _compute_shapes(model)
+    names = [model.rvs_to_values[rv].name for rv in model.free_RVs]
+    remaining = [v.name for v in model.unobserved_value_vars if v.name not in names]
+    all_shapes = [tuple(shapes[name]) for name in [*names, *remaining]]
+    slices, count = [], 0
+    for shape in all_shapes:
+        slices.append(slice(count, count + math.prod(shape)))
+        count += math.prod(shape)
+    n_dim = sum(math.prod(shape) for shape in all_shapes[: len(names)])
+    initial_point_fn = _rv_dict_to_flat_array_wrapper(
+        _initial_points(model), names=names, shapes=all_shapes[: len(names)]
+    )
+    reparameterized = [
+        model.rvs_to_values[rv].name
+        for rv in model.free_RVs
+        if model.rvs_to_transforms.get(rv) is not None
+    ]
+    shape_info = ([*names, *remaining], slices, all_shapes)
+    return n_dim, count, initial_point_fn, shape_info, reparameterized
 
 
 def evaluate_logp(compiled: Any, point: np.ndarray) -> tuple[float, np.ndarray]:
