@@ -488,8 +488,10 @@ def test_tumang_run_writes_the_class_membership_table_and_figure(tumang_run):
     out, _ = tumang_run
     chosen = json.loads((out / "run.json").read_text())["verdicts"]["bayes_n_classes_loo"]
     table = pd.read_csv(out / "latent_class" / "class_membership_effects.csv")
-    # one row per covariate and contrast against class 1
-    assert list(table["covariate"]) == ["workers", "firm_age"] * (chosen - 1)
+    # one row per covariate and contrast against class 1, covariate by covariate
+    columns = (table["covariate"], table["latent_class"], table["reference_class"])
+    rows = list(zip(*columns, strict=True))
+    assert rows == [(c, k, 1) for c in ("workers", "firm_age") for k in range(2, chosen + 1)]
     assert (table["bayes_hdi_lower"] <= table["bayes_log_odds"]).all()
     assert (table["bayes_log_odds"] <= table["bayes_hdi_upper"]).all()
     assert (table["em_ci_lower"] < table["em_log_odds"]).all()
