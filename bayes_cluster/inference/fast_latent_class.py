@@ -6,8 +6,9 @@ whose compile cache is empty, once per model structure (every K, nominal and ord
 and without class covariates: the README run has seven), and each gradient then pays
 PyTensor's per-op overhead (about 60 microseconds for the ordinal K = 3 where the arithmetic
 needs a few). :func:`fuse_latent_class_logp` replaces it with one loop, written out below,
-that serves every K and every item layout: compiled once per process (a few seconds) and
-cached on disk like the ``nutpie_c`` backend's callbacks. The expansion of each draw to
+that serves every K and every item layout: compiled by numba once on a machine (a few
+seconds; cached on disk beside this module), with nutpie's C callbacks around it cached as
+the ``nutpie_c`` backend's are. The expansion of each draw to
 the model's named variables (``pi`` or ``alpha``/``gamma``, ``theta``, ``mu``,
 ``cutpoints``), PyTensor's other compiled function, is a second loop beside it.
 
@@ -38,9 +39,11 @@ import functools
 import hashlib
 import inspect
 import math
+import sys
 from dataclasses import replace
 from typing import Any
 
+import numba
 import numpy as np
 
 __all__ = ["fuse_latent_class_logp", "latent_class_layout"]
@@ -51,367 +54,373 @@ _KERNEL_VERSION = "fused-latent-class-1"
 _ONE_CLASS, _DIRICHLET, _COVARIATES = 0, 1, 2
 
 
-@functools.cache
-def _kernel():
-    """Compile the log-density and gradient loop once per process (numba)."""
-    import numba
+# The loops below are compiled by numba on first use and cached on disk beside this module
+# (``cache=True``), so a new process (a fit worker, the next run) loads them.
 
-    @numba.njit(error_model="numpy", inline="always")
-    def softplus(v):  # pragma: no cover - runs compiled
-        return v + math.log1p(math.exp(-v)) if v > 0 else math.log1p(math.exp(v))
 
-    @numba.njit(error_model="numpy", inline="always")
-    def sigmoid(v):  # pragma: no cover - runs compiled
-        if v >= 0:
-            return 1.0 / (1.0 + math.exp(-v))
-        e = math.exp(v)
-        return e / (1.0 + e)
+@numba.njit(error_model="numpy", inline="always")
+def _softplus(v):  # pragma: no cover - runs compiled
+    return v + math.log1p(math.exp(-v)) if v > 0 else math.log1p(math.exp(v))
 
-    @numba.njit(error_model="numpy", inline="always")
-    def log1mexp(u):  # pragma: no cover - runs compiled
-        # log(1 - exp(u)) for u < 0, as PyTensor's log1mexp
-        return math.log(-math.expm1(u)) if u > -0.6931471805599453 else math.log1p(-math.exp(u))
 
-    @numba.njit(error_model="numpy", inline="always")
-    def simplex(y, z):  # pragma: no cover - runs compiled
-        # PyMC's simplex backward: z = (y, -sum y), log p = z - logsumexp(z); returns the
-        # logsumexp, z holds log p on exit
-        n = z.size
-        total = 0.0
-        for c in range(n - 1):
-            z[c] = y[c]
-            total += y[c]
-        z[n - 1] = -total
-        top = z[0]
-        for c in range(1, n):
-            top = max(top, z[c])
-        acc = 0.0
-        for c in range(n):
-            acc += math.exp(z[c] - top)
-        lse = top + math.log(acc)
-        for c in range(n):
-            z[c] -= lse
-        return lse
+@numba.njit(error_model="numpy", inline="always")
+def _sigmoid(v):  # pragma: no cover - runs compiled
+    if v >= 0:
+        return 1.0 / (1.0 + math.exp(-v))
+    e = math.exp(v)
+    return e / (1.0 + e)
 
-    @numba.njit(error_model="numpy", inline="always")
-    def dirichlet(log_p, a, lse):  # pragma: no cover - runs compiled
-        # Dirichlet(a) log-density of p = exp(log_p) plus the simplex log-Jacobian
-        n = log_p.size
-        value = math.log(n) - n * lse
-        total = 0.0
-        for c in range(n):
-            value += (a[c] - 1.0) * log_p[c] - math.lgamma(a[c])
-            total += a[c]
-        return value + math.lgamma(total)
 
-    @numba.njit(error_model="numpy", inline="always")
-    def simplex_grad(log_p, g, a, out):  # pragma: no cover - runs compiled
-        # out (n - 1) = gradient wrt the unconstrained y of: sum_c g_c log p_c + Dirichlet
-        # + log-Jacobian, where g is the gradient wrt log p of everything else
-        n = log_p.size
-        total = 0.0
-        for c in range(n):
-            total += g[c] + a[c] - 1.0
-        # d/dz_c = (g_c + a_c - 1) - (sum) p_c - n p_c ; dy_c = dz_c - dz_{n-1}
-        last = (g[n - 1] + a[n - 1] - 1.0) - (total + n) * math.exp(log_p[n - 1])
-        for c in range(n - 1):
-            out[c] = (g[c] + a[c] - 1.0) - (total + n) * math.exp(log_p[c]) - last
+@numba.njit(error_model="numpy", inline="always")
+def _log1mexp(u):  # pragma: no cover - runs compiled
+    # log(1 - exp(u)) for u < 0, as PyTensor's log1mexp
+    return math.log(-math.expm1(u)) if u > -0.6931471805599453 else math.log1p(-math.exp(u))
 
-    @numba.njit(error_model="numpy", inline="always")
-    def zerosum(y, v):  # pragma: no cover - runs compiled
-        # PyMC's zero-sum backward (one axis): v = (y - norm, -sum y / sqrt(n))
-        n = v.size
-        root = math.sqrt(n)
-        total = 0.0
-        for c in range(n - 1):
-            total += y[c]
-        norm = total / (root + n)
-        for c in range(n - 1):
-            v[c] = y[c] - norm
-        v[n - 1] = -total / root
 
-    @numba.njit(error_model="numpy", inline="always")
-    def ordered(y, cut):  # pragma: no cover - runs compiled
-        # PyMC's ordered backward: cut_t = y_0 + sum_{1 <= s <= t} exp(y_s); returns the
-        # log-Jacobian
-        level = y[0]
-        cut[0] = level
-        jacobian = 0.0
-        for t in range(1, cut.size):
-            level += math.exp(y[t])
-            cut[t] = level
-            jacobian += y[t]
-        return jacobian
+@numba.njit(error_model="numpy", inline="always")
+def _simplex(y, z):  # pragma: no cover - runs compiled
+    # PyMC's simplex backward: z = (y, -sum y), log p = z - logsumexp(z); returns the
+    # logsumexp, z holds log p on exit
+    n = z.size
+    total = 0.0
+    for c in range(n - 1):
+        z[c] = y[c]
+        total += y[c]
+    z[n - 1] = -total
+    top = z[0]
+    for c in range(1, n):
+        top = max(top, z[c])
+    acc = 0.0
+    for c in range(n):
+        acc += math.exp(z[c] - top)
+    lse = top + math.log(acc)
+    for c in range(n):
+        z[c] -= lse
+    return lse
 
-    @numba.njit(error_model="numpy", inline="always")
-    def ordinal_row(cut, location, eta, log_theta):  # pragma: no cover - runs compiled
-        # cumulative-logit log category probabilities of one item in one class, as
-        # _ordinal_log_theta_tensor: eta = cutpoints - location
-        n_cut = cut.size
-        for t in range(n_cut):
-            eta[t] = cut[t] - location
-        log_theta[0] = -softplus(-eta[0])
-        for c in range(1, n_cut):
-            upper = eta[c]
-            lower = eta[c - 1]
-            log_theta[c] = upper + log1mexp(lower - upper) - softplus(upper) - softplus(lower)
-        log_theta[n_cut] = -softplus(eta[n_cut - 1])
 
-    @numba.njit(error_model="numpy", inline="always")
-    def zerosum_grad(g, out):  # pragma: no cover - runs compiled
-        # gradient wrt y from the gradient g wrt v (n values)
-        n = g.size
-        root = math.sqrt(n)
-        head = 0.0
-        for c in range(n - 1):
-            head += g[c]
-        shift = head / (root + n) + g[n - 1] / root
-        for c in range(n - 1):
-            out[c] = g[c] - shift
+@numba.njit(error_model="numpy", inline="always")
+def _dirichlet(log_p, a, lse):  # pragma: no cover - runs compiled
+    # Dirichlet(a) log-density of p = exp(log_p) plus the simplex log-Jacobian
+    n = log_p.size
+    value = math.log(n) - n * lse
+    total = 0.0
+    for c in range(n):
+        value += (a[c] - 1.0) * log_p[c] - math.lgamma(a[c])
+        total += a[c]
+    return value + math.lgamma(total)
 
-    @numba.njit(error_model="numpy")
-    def logp(
-        x,
-        responses,
-        item_concentration,
-        class_concentration,
-        covariates,
-        intercept_sd,
-        slope_sd,
-        location_sd,
-        cutpoint_sd,
-        layout,
-    ):  # pragma: no cover - runs compiled
-        # layout: (ordinal, class-weight code, number of classes), an array so that numba
-        # compiles the loop once for every layout (literal arguments would specialise it)
-        ordinal = layout[0] == 1
-        weights = layout[1]
-        k_ = layout[2]
-        n_firms, n_items, n_cat = responses.shape
-        grad = np.zeros(x.size)
-        value = 0.0
-        offset = 0
-        # ---- class log weights (firm, class); one row when they do not vary by firm
-        log_w = np.zeros((n_firms if weights == _COVARIATES else 1, k_))
-        pi_offset = alpha_offset = gamma_offset = mu_offset = cut_offset = 0
-        alpha = np.empty(k_)
-        n_cov = covariates.shape[1]
-        gamma = np.empty((n_cov, k_))
-        if weights == _DIRICHLET:
-            pi_offset = offset
-            lse = simplex(x[offset : offset + k_ - 1], log_w[0])
-            value += dirichlet(log_w[0], class_concentration, lse)
+
+@numba.njit(error_model="numpy", inline="always")
+def _simplex_grad(log_p, g, a, out):  # pragma: no cover - runs compiled
+    # out (n - 1) = gradient wrt the unconstrained y of: sum_c g_c log p_c + Dirichlet
+    # + log-Jacobian, where g is the gradient wrt log p of everything else
+    n = log_p.size
+    total = 0.0
+    for c in range(n):
+        total += g[c] + a[c] - 1.0
+    # d/dz_c = (g_c + a_c - 1) - (sum) p_c - n p_c ; dy_c = dz_c - dz_{n-1}
+    last = (g[n - 1] + a[n - 1] - 1.0) - (total + n) * math.exp(log_p[n - 1])
+    for c in range(n - 1):
+        out[c] = (g[c] + a[c] - 1.0) - (total + n) * math.exp(log_p[c]) - last
+
+
+@numba.njit(error_model="numpy", inline="always")
+def _zerosum(y, v):  # pragma: no cover - runs compiled
+    # PyMC's zero-sum backward (one axis): v = (y - norm, -sum y / sqrt(n))
+    n = v.size
+    root = math.sqrt(n)
+    total = 0.0
+    for c in range(n - 1):
+        total += y[c]
+    norm = total / (root + n)
+    for c in range(n - 1):
+        v[c] = y[c] - norm
+    v[n - 1] = -total / root
+
+
+@numba.njit(error_model="numpy", inline="always")
+def _ordered(y, cut):  # pragma: no cover - runs compiled
+    # PyMC's ordered backward: cut_t = y_0 + sum_{1 <= s <= t} exp(y_s); returns the
+    # log-Jacobian
+    level = y[0]
+    cut[0] = level
+    jacobian = 0.0
+    for t in range(1, cut.size):
+        level += math.exp(y[t])
+        cut[t] = level
+        jacobian += y[t]
+    return jacobian
+
+
+@numba.njit(error_model="numpy", inline="always")
+def _ordinal_row(cut, location, eta, log_theta):  # pragma: no cover - runs compiled
+    # cumulative-logit log category probabilities of one item in one class, as
+    # _ordinal_log_theta_tensor: eta = cutpoints - location
+    n_cut = cut.size
+    for t in range(n_cut):
+        eta[t] = cut[t] - location
+    log_theta[0] = -_softplus(-eta[0])
+    for c in range(1, n_cut):
+        upper = eta[c]
+        lower = eta[c - 1]
+        log_theta[c] = upper + _log1mexp(lower - upper) - _softplus(upper) - _softplus(lower)
+    log_theta[n_cut] = -_softplus(eta[n_cut - 1])
+
+
+@numba.njit(error_model="numpy", inline="always")
+def _zerosum_grad(g, out):  # pragma: no cover - runs compiled
+    # gradient wrt y from the gradient g wrt v (n values)
+    n = g.size
+    root = math.sqrt(n)
+    head = 0.0
+    for c in range(n - 1):
+        head += g[c]
+    shift = head / (root + n) + g[n - 1] / root
+    for c in range(n - 1):
+        out[c] = g[c] - shift
+
+
+@numba.njit(error_model="numpy", cache=True)
+def _logp_loop(
+    x,
+    responses,
+    item_concentration,
+    class_concentration,
+    covariates,
+    intercept_sd,
+    slope_sd,
+    location_sd,
+    cutpoint_sd,
+    layout,
+):  # pragma: no cover - runs compiled
+    # layout: (ordinal, class-weight code, number of classes), an array so that numba
+    # compiles the loop once for every layout (literal arguments would specialise it)
+    ordinal = layout[0] == 1
+    weights = layout[1]
+    k_ = layout[2]
+    n_firms, n_items, n_cat = responses.shape
+    grad = np.zeros(x.size)
+    value = 0.0
+    offset = 0
+    # ---- class log weights (firm, class); one row when they do not vary by firm
+    log_w = np.zeros((n_firms if weights == _COVARIATES else 1, k_))
+    pi_offset = alpha_offset = gamma_offset = mu_offset = cut_offset = 0
+    alpha = np.empty(k_)
+    n_cov = covariates.shape[1]
+    gamma = np.empty((n_cov, k_))
+    if weights == _DIRICHLET:
+        pi_offset = offset
+        lse = _simplex(x[offset : offset + k_ - 1], log_w[0])
+        value += _dirichlet(log_w[0], class_concentration, lse)
+        offset += k_ - 1
+    elif weights == _COVARIATES:
+        alpha_offset = offset
+        _zerosum(x[offset : offset + k_ - 1], alpha)
+        offset += k_ - 1
+        gamma_offset = offset
+        for p in range(n_cov):
+            _zerosum(x[offset : offset + k_ - 1], gamma[p])
             offset += k_ - 1
-        elif weights == _COVARIATES:
-            alpha_offset = offset
-            zerosum(x[offset : offset + k_ - 1], alpha)
-            offset += k_ - 1
-            gamma_offset = offset
+        constant = math.log(math.sqrt(2.0 * math.pi))
+        value -= (k_ - 1) * (constant + math.log(intercept_sd))
+        value -= n_cov * (k_ - 1) * (constant + math.log(slope_sd))
+        for k in range(k_):
+            value -= 0.5 * (alpha[k] / intercept_sd) ** 2
             for p in range(n_cov):
-                zerosum(x[offset : offset + k_ - 1], gamma[p])
-                offset += k_ - 1
-            constant = math.log(math.sqrt(2.0 * math.pi))
-            value -= (k_ - 1) * (constant + math.log(intercept_sd))
-            value -= n_cov * (k_ - 1) * (constant + math.log(slope_sd))
-            for k in range(k_):
-                value -= 0.5 * (alpha[k] / intercept_sd) ** 2
-                for p in range(n_cov):
-                    value -= 0.5 * (gamma[p, k] / slope_sd) ** 2
-            for i in range(n_firms):
-                top = -np.inf
-                for k in range(k_):
-                    eta = alpha[k]
-                    for p in range(n_cov):
-                        eta += covariates[i, p] * gamma[p, k]
-                    log_w[i, k] = eta
-                    top = max(top, eta)
-                acc = 0.0
-                for k in range(k_):
-                    acc += math.exp(log_w[i, k] - top)
-                lse = top + math.log(acc)
-                for k in range(k_):
-                    log_w[i, k] -= lse
-        # ---- log theta (class, item, category)
-        log_theta = np.empty((k_, n_items, n_cat))
-        theta_offset = offset
-        mu = np.zeros((n_items, k_))
-        cut = np.empty((n_items, n_cat - 1))
-        eta = np.empty((k_, n_items, n_cat - 1))
-        if not ordinal:
-            for k in range(k_):
-                for j in range(n_items):
-                    lse = simplex(x[offset : offset + n_cat - 1], log_theta[k, j])
-                    value += dirichlet(log_theta[k, j], item_concentration, lse)
-                    offset += n_cat - 1
-        else:
-            mu_offset = offset
-            if k_ > 1:
-                constant = math.log(math.sqrt(2.0 * math.pi)) + math.log(location_sd)
-                for j in range(n_items):
-                    zerosum(x[offset : offset + k_ - 1], mu[j])
-                    offset += k_ - 1
-                    value -= (k_ - 1) * constant
-                    for k in range(k_):
-                        value -= 0.5 * (mu[j, k] / location_sd) ** 2
-            cut_offset = offset
-            constant = -math.log(cutpoint_sd) - 0.5 * math.log(2.0 * math.pi)
-            for j in range(n_items):
-                value += ordered(x[offset : offset + n_cat - 1], cut[j])
-                for t in range(n_cat - 1):
-                    value += constant - 0.5 * (cut[j, t] / cutpoint_sd) ** 2
-                offset += n_cat - 1
-            for k in range(k_):
-                for j in range(n_items):
-                    ordinal_row(cut[j], mu[j, k], eta[k, j], log_theta[k, j])
-        # ---- the marginal likelihood and its gradient wrt log theta and the log weights
-        g_theta = np.zeros((k_, n_items, n_cat))
-        g_w = np.zeros((n_firms if weights == _COVARIATES else 1, k_))
-        score = np.empty(k_)
+                value -= 0.5 * (gamma[p, k] / slope_sd) ** 2
         for i in range(n_firms):
-            row = i if weights == _COVARIATES else 0
             top = -np.inf
             for k in range(k_):
-                s = log_w[row, k]
-                for j in range(n_items):
-                    for c in range(n_cat):
-                        s += responses[i, j, c] * log_theta[k, j, c]
-                score[k] = s
-                top = max(top, s)
+                eta = alpha[k]
+                for p in range(n_cov):
+                    eta += covariates[i, p] * gamma[p, k]
+                log_w[i, k] = eta
+                top = max(top, eta)
             acc = 0.0
             for k in range(k_):
-                acc += math.exp(score[k] - top)
+                acc += math.exp(log_w[i, k] - top)
             lse = top + math.log(acc)
-            value += lse
             for k in range(k_):
-                r = math.exp(score[k] - lse)
-                g_w[row, k] += r
-                for j in range(n_items):
-                    for c in range(n_cat):
-                        g_theta[k, j, c] += r * responses[i, j, c]
-        # ---- back to the unconstrained parameters
-        if weights == _DIRICHLET:
-            simplex_grad(
-                log_w[0], g_w[0], class_concentration, grad[pi_offset : pi_offset + k_ - 1]
-            )
-        elif weights == _COVARIATES:
-            g_alpha = np.empty(k_)
-            g_gamma = np.empty((n_cov, k_))
-            for k in range(k_):
-                g_alpha[k] = -alpha[k] / intercept_sd**2
-                for p in range(n_cov):
-                    g_gamma[p, k] = -gamma[p, k] / slope_sd**2
-            for i in range(n_firms):
-                for k in range(k_):
-                    # d/d eta_ik of sum_k r_ik log softmax(eta_i)_k, with sum_k r_ik = 1
-                    d = g_w[i, k] - math.exp(log_w[i, k])
-                    g_alpha[k] += d
-                    for p in range(n_cov):
-                        g_gamma[p, k] += covariates[i, p] * d
-            zerosum_grad(g_alpha, grad[alpha_offset : alpha_offset + k_ - 1])
-            for p in range(n_cov):
-                start = gamma_offset + p * (k_ - 1)
-                zerosum_grad(g_gamma[p], grad[start : start + k_ - 1])
-        if not ordinal:
-            for k in range(k_):
-                for j in range(n_items):
-                    start = theta_offset + (k * n_items + j) * (n_cat - 1)
-                    simplex_grad(
-                        log_theta[k, j],
-                        g_theta[k, j],
-                        item_concentration,
-                        grad[start : start + n_cat - 1],
-                    )
-        else:
-            g_cut = np.zeros(n_cat - 1)
-            g_mu = np.zeros(k_)
+                log_w[i, k] -= lse
+    # ---- log theta (class, item, category)
+    log_theta = np.empty((k_, n_items, n_cat))
+    theta_offset = offset
+    mu = np.zeros((n_items, k_))
+    cut = np.empty((n_items, n_cat - 1))
+    eta = np.empty((k_, n_items, n_cat - 1))
+    if not ordinal:
+        for k in range(k_):
             for j in range(n_items):
-                for t in range(n_cat - 1):
-                    g_cut[t] = -cut[j, t] / cutpoint_sd**2
-                for k in range(k_):
-                    g_mu[k] = -mu[j, k] / location_sd**2 if k_ > 1 else 0.0
-                for k in range(k_):
-                    g_eta_sum = 0.0
-                    e0 = eta[k, j, 0]
-                    d = g_theta[k, j, 0] * sigmoid(-e0)
-                    g_cut[0] += d
-                    g_eta_sum += d
-                    for c in range(1, n_cat - 1):
-                        upper = eta[k, j, c]
-                        lower = eta[k, j, c - 1]
-                        inverse = 1.0 / math.expm1(upper - lower)
-                        d_upper = g_theta[k, j, c] * (1.0 + inverse - sigmoid(upper))
-                        d_lower = g_theta[k, j, c] * (-inverse - sigmoid(lower))
-                        g_cut[c] += d_upper
-                        g_cut[c - 1] += d_lower
-                        g_eta_sum += d_upper + d_lower
-                    d = -g_theta[k, j, n_cat - 1] * sigmoid(eta[k, j, n_cat - 2])
-                    g_cut[n_cat - 2] += d
-                    g_eta_sum += d
-                    g_mu[k] -= g_eta_sum
-                # the ordered transform: cut_t = y_0 + sum_{s <= t} exp(y_s)
-                start = cut_offset + j * (n_cat - 1)
-                tail = 0.0
-                for t in range(n_cat - 2, 0, -1):
-                    tail += g_cut[t]
-                    grad[start + t] = tail * math.exp(x[start + t]) + 1.0
-                grad[start] = tail + g_cut[0]
-                if k_ > 1:
-                    first = mu_offset + j * (k_ - 1)
-                    zerosum_grad(g_mu, grad[first : first + k_ - 1])
-        return value, grad
-
-    @numba.njit(error_model="numpy")
-    def expand(x, dims, offsets):  # pragma: no cover - runs compiled
-        # the draw's named variables, nutpie's expansion: the point itself, then (at the
-        # offsets of pi, alpha, gamma, theta, mu, cutpoints; -1 where absent) the
-        # constrained values; dims: (ordinal, weights, K, items, categories, covariates,
-        # length of the output)
-        ordinal = dims[0] == 1
-        weights = dims[1]
-        k_, n_items, n_cat, n_cov = dims[2], dims[3], dims[4], dims[5]
-        out = np.zeros(dims[6])
-        out[: x.size] = x
-        offset = 0
-        log_pi = np.zeros(k_)
-        if weights == _DIRICHLET:
-            simplex(x[: k_ - 1], log_pi)
-            offset = k_ - 1
-        elif weights == _COVARIATES:
-            for p in range(n_cov + 1):  # alpha, then each covariate's row of gamma
-                start = offsets[1] if p == 0 else offsets[2] + (p - 1) * k_
-                zerosum(x[offset : offset + k_ - 1], out[start : start + k_])
-                offset += k_ - 1
-        if offsets[0] >= 0:
-            for k in range(k_):
-                out[offsets[0] + k] = math.exp(log_pi[k])
-        log_theta = np.empty((k_, n_items, n_cat))
-        if not ordinal:
-            for k in range(k_):
-                for j in range(n_items):
-                    simplex(x[offset : offset + n_cat - 1], log_theta[k, j])
-                    offset += n_cat - 1
-        else:
-            mu = np.zeros((n_items, k_))
-            if k_ > 1:
-                for j in range(n_items):
-                    zerosum(x[offset : offset + k_ - 1], mu[j])
-                    offset += k_ - 1
-            cut = np.empty((n_items, n_cat - 1))
-            for j in range(n_items):
-                ordered(x[offset : offset + n_cat - 1], cut[j])
+                lse = _simplex(x[offset : offset + n_cat - 1], log_theta[k, j])
+                value += _dirichlet(log_theta[k, j], item_concentration, lse)
                 offset += n_cat - 1
-            eta = np.empty(n_cat - 1)
+    else:
+        mu_offset = offset
+        if k_ > 1:
+            constant = math.log(math.sqrt(2.0 * math.pi)) + math.log(location_sd)
+            for j in range(n_items):
+                _zerosum(x[offset : offset + k_ - 1], mu[j])
+                offset += k_ - 1
+                value -= (k_ - 1) * constant
+                for k in range(k_):
+                    value -= 0.5 * (mu[j, k] / location_sd) ** 2
+        cut_offset = offset
+        constant = -math.log(cutpoint_sd) - 0.5 * math.log(2.0 * math.pi)
+        for j in range(n_items):
+            value += _ordered(x[offset : offset + n_cat - 1], cut[j])
+            for t in range(n_cat - 1):
+                value += constant - 0.5 * (cut[j, t] / cutpoint_sd) ** 2
+            offset += n_cat - 1
+        for k in range(k_):
+            for j in range(n_items):
+                _ordinal_row(cut[j], mu[j, k], eta[k, j], log_theta[k, j])
+    # ---- the marginal likelihood and its gradient wrt log theta and the log weights
+    g_theta = np.zeros((k_, n_items, n_cat))
+    g_w = np.zeros((n_firms if weights == _COVARIATES else 1, k_))
+    score = np.empty(k_)
+    for i in range(n_firms):
+        row = i if weights == _COVARIATES else 0
+        top = -np.inf
+        for k in range(k_):
+            s = log_w[row, k]
+            for j in range(n_items):
+                for c in range(n_cat):
+                    s += responses[i, j, c] * log_theta[k, j, c]
+            score[k] = s
+            top = max(top, s)
+        acc = 0.0
+        for k in range(k_):
+            acc += math.exp(score[k] - top)
+        lse = top + math.log(acc)
+        value += lse
+        for k in range(k_):
+            r = math.exp(score[k] - lse)
+            g_w[row, k] += r
+            for j in range(n_items):
+                for c in range(n_cat):
+                    g_theta[k, j, c] += r * responses[i, j, c]
+    # ---- back to the unconstrained parameters
+    if weights == _DIRICHLET:
+        _simplex_grad(log_w[0], g_w[0], class_concentration, grad[pi_offset : pi_offset + k_ - 1])
+    elif weights == _COVARIATES:
+        g_alpha = np.empty(k_)
+        g_gamma = np.empty((n_cov, k_))
+        for k in range(k_):
+            g_alpha[k] = -alpha[k] / intercept_sd**2
+            for p in range(n_cov):
+                g_gamma[p, k] = -gamma[p, k] / slope_sd**2
+        for i in range(n_firms):
             for k in range(k_):
-                for j in range(n_items):
-                    ordinal_row(cut[j], mu[j, k], eta, log_theta[k, j])
-            out[offsets[4] : offsets[4] + mu.size] = mu.ravel()
-            out[offsets[5] : offsets[5] + cut.size] = cut.ravel()
-        flat = log_theta.ravel()
-        for index in range(flat.size):
-            out[offsets[3] + index] = math.exp(flat[index])
-        return out
+                # d/d eta_ik of sum_k r_ik log softmax(eta_i)_k, with sum_k r_ik = 1
+                d = g_w[i, k] - math.exp(log_w[i, k])
+                g_alpha[k] += d
+                for p in range(n_cov):
+                    g_gamma[p, k] += covariates[i, p] * d
+        _zerosum_grad(g_alpha, grad[alpha_offset : alpha_offset + k_ - 1])
+        for p in range(n_cov):
+            start = gamma_offset + p * (k_ - 1)
+            _zerosum_grad(g_gamma[p], grad[start : start + k_ - 1])
+    if not ordinal:
+        for k in range(k_):
+            for j in range(n_items):
+                start = theta_offset + (k * n_items + j) * (n_cat - 1)
+                _simplex_grad(
+                    log_theta[k, j],
+                    g_theta[k, j],
+                    item_concentration,
+                    grad[start : start + n_cat - 1],
+                )
+    else:
+        g_cut = np.zeros(n_cat - 1)
+        g_mu = np.zeros(k_)
+        for j in range(n_items):
+            for t in range(n_cat - 1):
+                g_cut[t] = -cut[j, t] / cutpoint_sd**2
+            for k in range(k_):
+                g_mu[k] = -mu[j, k] / location_sd**2 if k_ > 1 else 0.0
+            for k in range(k_):
+                g_eta_sum = 0.0
+                e0 = eta[k, j, 0]
+                d = g_theta[k, j, 0] * _sigmoid(-e0)
+                g_cut[0] += d
+                g_eta_sum += d
+                for c in range(1, n_cat - 1):
+                    upper = eta[k, j, c]
+                    lower = eta[k, j, c - 1]
+                    inverse = 1.0 / math.expm1(upper - lower)
+                    d_upper = g_theta[k, j, c] * (1.0 + inverse - _sigmoid(upper))
+                    d_lower = g_theta[k, j, c] * (-inverse - _sigmoid(lower))
+                    g_cut[c] += d_upper
+                    g_cut[c - 1] += d_lower
+                    g_eta_sum += d_upper + d_lower
+                d = -g_theta[k, j, n_cat - 1] * _sigmoid(eta[k, j, n_cat - 2])
+                g_cut[n_cat - 2] += d
+                g_eta_sum += d
+                g_mu[k] -= g_eta_sum
+            # the ordered transform: cut_t = y_0 + sum_{s <= t} exp(y_s)
+            start = cut_offset + j * (n_cat - 1)
+            tail = 0.0
+            for t in range(n_cat - 2, 0, -1):
+                tail += g_cut[t]
+                grad[start + t] = tail * math.exp(x[start + t]) + 1.0
+            grad[start] = tail + g_cut[0]
+            if k_ > 1:
+                first = mu_offset + j * (k_ - 1)
+                _zerosum_grad(g_mu, grad[first : first + k_ - 1])
+    return value, grad
 
-    return logp, expand
+
+@numba.njit(error_model="numpy", cache=True)
+def _expand_loop(x, dims, offsets):  # pragma: no cover - runs compiled
+    # the draw's named variables, nutpie's expansion: the point itself, then (at the
+    # offsets of pi, alpha, gamma, theta, mu, cutpoints; -1 where absent) the
+    # constrained values; dims: (ordinal, weights, K, items, categories, covariates,
+    # length of the output)
+    ordinal = dims[0] == 1
+    weights = dims[1]
+    k_, n_items, n_cat, n_cov = dims[2], dims[3], dims[4], dims[5]
+    out = np.zeros(dims[6])
+    out[: x.size] = x
+    offset = 0
+    log_pi = np.zeros(k_)
+    if weights == _DIRICHLET:
+        _simplex(x[: k_ - 1], log_pi)
+        offset = k_ - 1
+    elif weights == _COVARIATES:
+        for p in range(n_cov + 1):  # alpha, then each covariate's row of gamma
+            start = offsets[1] if p == 0 else offsets[2] + (p - 1) * k_
+            _zerosum(x[offset : offset + k_ - 1], out[start : start + k_])
+            offset += k_ - 1
+    if offsets[0] >= 0:
+        for k in range(k_):
+            out[offsets[0] + k] = math.exp(log_pi[k])
+    log_theta = np.empty((k_, n_items, n_cat))
+    if not ordinal:
+        for k in range(k_):
+            for j in range(n_items):
+                _simplex(x[offset : offset + n_cat - 1], log_theta[k, j])
+                offset += n_cat - 1
+    else:
+        mu = np.zeros((n_items, k_))
+        if k_ > 1:
+            for j in range(n_items):
+                _zerosum(x[offset : offset + k_ - 1], mu[j])
+                offset += k_ - 1
+        cut = np.empty((n_items, n_cat - 1))
+        for j in range(n_items):
+            _ordered(x[offset : offset + n_cat - 1], cut[j])
+            offset += n_cat - 1
+        eta = np.empty(n_cat - 1)
+        for k in range(k_):
+            for j in range(n_items):
+                _ordinal_row(cut[j], mu[j, k], eta, log_theta[k, j])
+        out[offsets[4] : offsets[4] + mu.size] = mu.ravel()
+        out[offsets[5] : offsets[5] + cut.size] = cut.ravel()
+    flat = log_theta.ravel()
+    for index in range(flat.size):
+        out[offsets[3] + index] = math.exp(flat[index])
+    return out
 
 
 def latent_class_layout(model: Any) -> tuple[bool, int, int] | None:
@@ -491,10 +500,8 @@ def _entry(ordinal: bool, weights: int, n_classes: int, present: tuple[str, ...]
     ``present`` names the model's data containers the loop reads, in the callback's order;
     the others get neutral values (empty arrays made at run time, so that every layout
     calls the loop with the same argument types). Compiled per layout in well under a
-    second: the loop itself is compiled once per process.
+    second: the loop itself is compiled once (and cached on disk).
     """
-    import numba
-
     parameters = ", ".join(present)
 
     def read(name: str) -> str:
@@ -507,12 +514,16 @@ def _entry(ordinal: bool, weights: int, n_classes: int, present: tuple[str, ...]
     arguments = ", ".join(read(name) for name in _ARGUMENTS)
     source = f"def entry(x, {parameters}):\n    return kernel(x, {arguments}, LAYOUT)\n"
     namespace: dict[str, Any] = {
-        "kernel": _kernel()[0],
+        "kernel": _logp_loop,
         "np": np,
         "LAYOUT": np.array([int(ordinal), weights, n_classes], dtype=np.int64),
     }
     exec(compile(source, "<fused latent class entry>", "exec"), namespace)  # noqa: S102
     return numba.njit(error_model="numpy")(namespace["entry"])
+
+
+_SOURCE = inspect.getsource(sys.modules[__name__])
+"""This module's code: the callbacks' disk-cache keys (a change to any loop is a new key)."""
 
 
 def fuse_latent_class_logp(compiled: Any, model: Any) -> Any | None:
@@ -550,7 +561,7 @@ def fuse_latent_class_logp(compiled: Any, model: Any) -> Any | None:
     if any(dtype != "float64" for _, _, dtype in arguments):
         return None
     source = _cfunc_source("logp", compiled.n_dim, 0, arguments)
-    code = inspect.getsource(_kernel) + inspect.getsource(_entry)
+    code = _SOURCE
     graph_key = hashlib.sha256(
         f"{_KERNEL_VERSION}\n{code}\n{layout}\n{present}".encode()
     ).hexdigest()
@@ -563,7 +574,7 @@ def fuse_latent_class_logp(compiled: Any, model: Any) -> Any | None:
         return compiled
     dims, offsets = dims_offsets
     source = _cfunc_source("expand", compiled.n_dim, dims[-1], [])
-    code = inspect.getsource(_kernel) + inspect.getsource(_expand_entry)
+    code = _SOURCE
     graph_key = hashlib.sha256(
         f"{_KERNEL_VERSION}-expand\n{code}\n{dims}\n{offsets}".encode()
     ).hexdigest()
@@ -618,10 +629,8 @@ def _expansion_layout(
 @functools.cache
 def _expand_entry(dims: tuple[int, ...], offsets: tuple[int, ...]):
     """Compile ``x -> (expanded,)`` around the loop's expansion for one layout."""
-    import numba
-
     namespace: dict[str, Any] = {
-        "expand": _kernel()[1],
+        "expand": _expand_loop,
         "DIMS": np.array(dims, dtype=np.int64),
         "OFFSETS": np.array(offsets, dtype=np.int64),
     }
