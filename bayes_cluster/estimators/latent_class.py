@@ -2527,7 +2527,12 @@ class BayesianLatentClass(BayesianModel):
             first, second
         ]  # (pair, a, b)
         n_pair = observed_tables.sum(axis=(-2, -1))
-        expected = np.einsum("sk,skja,sklb->sjlab", pi, theta, theta)[:, first, second]
+        # sum_k pi_k theta_kja theta_klb as one batched product over (item, category) cells
+        n_draws, n_k = pi.shape
+        weighted = (pi[:, :, None, None] * theta).reshape(n_draws, n_k, n_items * n_cat)
+        cells = np.matmul(weighted.transpose(0, 2, 1), theta.reshape(n_draws, n_k, -1))
+        expected = cells.reshape(n_draws, n_items, n_cat, n_items, n_cat).transpose(0, 1, 3, 2, 4)
+        expected = expected[:, first, second]
         expected = expected * n_pair[None, :, None, None]
         cramers_observed = _cramers_v(observed_tables, pair_categories)
         bvr_observed = _pearson(observed_tables[None], expected) / pair_df
@@ -2537,7 +2542,7 @@ class BayesianLatentClass(BayesianModel):
             block = slice(start, start + 256)
             indicator = (rep[block][..., None] == categories).astype(float)  # (s, n, j, c)
             flat = indicator.reshape(*indicator.shape[:2], n_items * n_cat)
-            tables = np.einsum("snd,sne->sde", flat, flat).reshape(
+            tables = np.matmul(flat.transpose(0, 2, 1), flat).reshape(
                 -1, n_items, n_cat, n_items, n_cat
             )
             tables = tables.transpose(0, 1, 3, 2, 4)[:, first, second]
