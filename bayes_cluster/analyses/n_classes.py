@@ -530,6 +530,11 @@ def _batched_em(
     data = indicator[pairs]  # (pair, firm, item * C)
     answered = observed[pairs]  # (pair, firm, item)
     previous = np.full(active.size, -np.inf)
+    # pairs still iterating; a finished pair's row stays in the tensors (its further steps
+    # are never read) until at least half the rows are finished, then the tensors shrink:
+    # shrinking them at every finish copied the data of every pair left (a third of the
+    # bootstrap's time), and each row's steps do not depend on the other rows
+    live = np.ones(active.size, dtype=bool)
     tiny = np.finfo(float).tiny
     for _ in range(max_iter):
         with np.errstate(divide="ignore"):
@@ -541,25 +546,30 @@ def _batched_em(
         peak = joint.max(axis=1, keepdims=True)
         marginal = peak[:, 0] + np.log(np.exp(joint - peak).sum(axis=1))  # (pair, firm)
         log_likelihood = marginal.sum(axis=1)
-        done = np.abs(log_likelihood - previous) < tol
+        done = live & (np.abs(log_likelihood - previous) < tol)
         if done.any():
             finished = active[done]
             final_ll[finished] = log_likelihood[done]
             final_theta[finished] = flat_theta[done]
             final_pi[finished] = flat_pi[done]
-            keep = ~done
-            active, flat_theta, flat_pi = active[keep], flat_theta[keep], flat_pi[keep]
-            data, answered = data[keep], answered[keep]
-            joint, marginal = joint[keep], marginal[keep]
-            log_likelihood = log_likelihood[keep]
-            if active.size == 0:
+            live &= ~done
+            if not live.any():
                 break
+            if 2 * live.sum() <= live.size:
+                keep = live
+                active, flat_theta, flat_pi = active[keep], flat_theta[keep], flat_pi[keep]
+                data, answered = data[keep], answered[keep]
+                joint, marginal = joint[keep], marginal[keep]
+                log_likelihood = log_likelihood[keep]
+                live = live[keep]
         previous = log_likelihood
         posterior = np.exp(joint - marginal[:, None, :])  # (pair, class, firm)
         counts = (posterior @ data).reshape(active.size, n_classes, n_items, n_categories)
         shares = np.maximum(posterior @ answered, tiny)  # (pair, class, item)
         flat_theta = (counts / shares[..., None]).reshape(active.size, n_classes, -1)
         flat_pi = posterior.mean(axis=2)
+    active, flat_theta, flat_pi = active[live], flat_theta[live], flat_pi[live]
+    data = data[live]
     if active.size:  # stopped at max_iter: the likelihood of the last M step's parameters
         log_theta = np.maximum(np.log(np.maximum(flat_theta, tiny)), np.log(tiny))
         with np.errstate(divide="ignore"):
