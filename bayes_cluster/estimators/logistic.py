@@ -509,9 +509,9 @@ class BayesianLogit(BayesianModel):
         return alpha_std, pm.Deterministic("beta_std", pm.math.stack(parts), dims=PREDICTOR)
 
     def _fused_logp(self):
-        # the logit without varying intercepts or horseshoe whose priors the fused loop
-        # implements (fuse_logit_logp declines the others: the PyMC graph); the compile
-        # key holds the priors, which the loop's constants are
+        # the logit (also with varying intercepts) whose priors the fused loop implements
+        # (fuse_logit_logp declines the others, e.g. the horseshoe: the PyMC graph); the
+        # compile key holds the priors, which the loop's constants are
         from bayes_cluster.inference.fast_logit import fuse_logit_logp
 
         priors = self.resolved_priors()

@@ -10,10 +10,11 @@ every sampler statistic) costs another ~0.15 s per fit. This module removes both
 * :func:`fuse_logit_logp` swaps the compiled model's log-density for one hand-written
   numba loop over the firms (the Bernoulli-logit log-likelihood plus the priors, with
   their exact gradient), reading the same data containers as the PyMC graph, so that
-  ``with_data`` keeps working. It applies to the logit without varying intercepts or
-  horseshoe whose priors are all Normal, Student-t, Cauchy or Laplace (every variant a
-  study spec can name without ``group``); otherwise it returns ``None`` and the PyMC
-  graph is used. ``tests/test_fast_path.py`` checks it against PyMC's ``logp`` and
+  ``with_data`` keeps working. It applies to the logit without horseshoe whose priors are
+  all Normal, Student-t, Cauchy or Laplace, with or without varying intercepts (a
+  half-normal scale and non-centred intercepts: :func:`_make_fused_group_logp`);
+  otherwise it returns ``None`` and the PyMC graph is used. ``BayesianLogit.fit`` uses it
+  too (a run's logits). ``tests/test_fast_path.py`` checks it against PyMC's ``logp`` and
   ``dlogp`` at random points, so the two cannot drift. Its ``exp`` and ``log1p`` are
   branch-free polynomials (:func:`_make_kernels`, within 2 and 4 ulp of libm, tested)
   so that the loop over the firms vectorises: libm's calls were half of a gradient's
@@ -203,17 +204,17 @@ _SUM_FLAGS = {"reassoc", "contract", "nsz", "arcp"}
 """Floating-point flags of the linear predictor and gradient passes (vectorised sums)."""
 
 
-def _make_fused_logp(kind, mu, sigma, nu, constant):
+def _make_prior_terms(kind, mu, sigma, nu, constant):
+    """``prior_terms(x, grad)``: the coefficients' log-prior, its gradient written to grad.
+
+    Inlined into the loops that call it (numba IR), under their floating-point flags.
+    """
     import numba
 
-    terms = _likelihood_terms()
-
-    @numba.njit(cache=False, error_model="numpy", fastmath=_SUM_FLAGS)
-    def logit_logp(x, X, y):  # pragma: no cover - runs compiled
-        n_obs, n_slopes = X.shape
-        grad = np.empty(n_slopes + 1)
+    @numba.njit(error_model="numpy", inline="always")
+    def prior_terms(x, grad):  # pragma: no cover - runs compiled
         logp = constant
-        for k in range(n_slopes + 1):
+        for k in range(kind.size):
             z = (x[k] - mu[k]) / sigma[k]
             if kind[k] == 0:
                 logp -= 0.5 * z * z
@@ -227,6 +228,22 @@ def _make_fused_logp(kind, mu, sigma, nu, constant):
             else:
                 logp -= abs(z)
                 grad[k] = -np.sign(z) / sigma[k]
+        return logp
+
+    return prior_terms
+
+
+def _make_fused_logp(kind, mu, sigma, nu, constant):
+    import numba
+
+    terms = _likelihood_terms()
+    prior_terms = _make_prior_terms(kind, mu, sigma, nu, constant)
+
+    @numba.njit(cache=False, error_model="numpy", fastmath=_SUM_FLAGS)
+    def logit_logp(x, X, y):  # pragma: no cover - runs compiled
+        n_obs, n_slopes = X.shape
+        grad = np.empty(n_slopes + 1)
+        logp = prior_terms(x, grad)
         # three passes over the firms so that the middle one (exp and log1p as
         # polynomials) vectorises: the linear predictor, the terms, the gradient
         term = np.empty(n_obs)
@@ -253,6 +270,66 @@ def _make_fused_logp(kind, mu, sigma, nu, constant):
     return logit_logp
 
 
+def _make_fused_group_logp(kind, mu, sigma, nu, constant, group_scale):
+    """Compile the fused loop with varying intercepts: ``eta_i += sigma_group * z[g_i]``.
+
+    The point is ``[alpha_std, slope_1..slope_p, log(sigma_group), z_1..z_G]`` (PyMC's
+    order, and its log transform of the half-normal ``sigma_group`` of scale
+    ``group_scale``; ``z ~ Normal(0, 1)``, the non-centred intercepts); the data
+    ``(X, y, group)``. The same three passes over the firms as :func:`_make_fused_logp`.
+    """
+    import numba
+
+    terms = _likelihood_terms()
+    prior_terms = _make_prior_terms(kind, mu, sigma, nu, constant)
+    n_fixed = kind.size
+    # the half-normal's log-density is log 2 plus the Normal(0, scale)'s; z's is Normal(0, 1)
+    half_constant = math.log(2.0) - math.log(group_scale) - 0.5 * math.log(2 * math.pi)
+    z_constant = -0.5 * math.log(2 * math.pi)
+
+    @numba.njit(cache=False, error_model="numpy", fastmath=_SUM_FLAGS)
+    def group_logp(x, X, y, group):  # pragma: no cover - runs compiled
+        n_obs, n_slopes = X.shape
+        n_groups = x.size - n_fixed - 1
+        grad = np.zeros(x.size)
+        logp = prior_terms(x, grad)
+        log_scale = x[n_fixed]
+        scale = math.exp(log_scale)
+        term = np.empty(n_obs)
+        for i in range(n_obs):
+            eta = x[0] + scale * x[n_fixed + 1 + group[i]]
+            for j in range(n_slopes):
+                eta += X[i, j] * x[j + 1]
+            term[i] = eta
+        residual = np.empty(n_obs)
+        terms(term, residual, y)
+        total = 0.0
+        first = 0.0
+        by_scale = 0.0
+        for i in range(n_obs):
+            total += term[i]
+            first += residual[i]
+            by_scale += residual[i] * x[n_fixed + 1 + group[i]]
+            grad[n_fixed + 1 + group[i]] += residual[i] * scale
+        logp += total
+        grad[0] += first
+        for i in range(n_obs):
+            r = residual[i]
+            for j in range(n_slopes):
+                grad[j + 1] += r * X[i, j]
+        # sigma_group on the log scale (with the log-Jacobian), then z
+        ratio = scale / group_scale
+        logp += half_constant - 0.5 * ratio * ratio + log_scale
+        grad[n_fixed] = by_scale * scale - ratio * ratio + 1.0
+        for g in range(n_groups):
+            z = x[n_fixed + 1 + g]
+            logp += z_constant - 0.5 * z * z
+            grad[n_fixed + 1 + g] -= z
+        return logp, grad
+
+    return group_logp
+
+
 def fuse_logit_logp(compiled: Any, model: Any, priors: Mapping[str, Any]) -> Any | None:
     """Return ``compiled`` with its log-density replaced by the fused logit loop.
 
@@ -263,7 +340,8 @@ def fuse_logit_logp(compiled: Any, model: Any, priors: Mapping[str, Any]) -> Any
         and data containers are kept).
     model : pymc.Model
         The :class:`~bayes_cluster.estimators.logistic.BayesianLogit` graph (data
-        containers ``X`` and ``y_obs``; free variables ``alpha_std`` then the slopes).
+        containers ``X`` and ``y_obs``, and ``group_idx`` with varying intercepts; free
+        variables ``alpha_std``, the slopes, then ``sigma_group`` and ``z_group``).
     priors : mapping
         ``BayesianLogit.resolved_priors()``: ``intercept``, ``slopes`` (term -> spec),
         ``group_sd``, ``horseshoe``.
@@ -272,12 +350,16 @@ def fuse_logit_logp(compiled: Any, model: Any, priors: Mapping[str, Any]) -> Any
     -------
     object or None
         The fused compiled model, or ``None`` when the model is outside the fused family
-        (varying intercepts, horseshoe, a prior not in :data:`FUSED_PRIORS`, or a graph of
-        another layout): the caller then samples the PyMC graph.
+        (horseshoe, a prior not in :data:`FUSED_PRIORS`, varying intercepts whose scale
+        is not half-normal, or a graph of another layout): the caller then samples the
+        PyMC graph.
     """
     from bayes_cluster.inference.callbacks import _cfunc_source, _nutpie_cfunc
 
-    if priors.get("horseshoe") is not None or priors.get("group_sd") is not None:
+    group_sd = priors.get("group_sd")
+    if priors.get("horseshoe") is not None:
+        return None
+    if group_sd is not None and (group_sd.get("dist") != "HalfNormal" or "sigma" not in group_sd):
         return None
     slopes = list(priors["slopes"].values())
     encoded = fused_prior_arrays(priors["intercept"], slopes)
@@ -285,28 +367,49 @@ def fuse_logit_logp(compiled: Any, model: Any, priors: Mapping[str, Any]) -> Any
         return None
     # the flat parameter vector nutpie hands the log-density: the free variables in
     # model order, each raveled; the fused loop expects [alpha_std, slope_1..slope_p]
+    # (then log sigma_group and z_1..z_G with varying intercepts)
     sizes = [(rv.name, int(np.prod(compiled.shapes.get(rv.name, ())))) for rv in model.free_RVs]
-    if not sizes or sizes[0] != ("alpha_std", 1) or sum(s for _, s in sizes) != 1 + len(slopes):
-        return None
-    if compiled.n_dim != 1 + len(slopes):
-        return None
+    n_fixed = 1 + len(slopes)
     keys = {variable.name: key for variable, key in compiled.shared_var_keys.items()}
-    if "X" not in keys or "y_obs" not in keys:
+    names = ["X", "y_obs"]
+    if not sizes or sizes[0] != ("alpha_std", 1):
+        return None
+    if group_sd is None:
+        if sum(s for _, s in sizes) != n_fixed or compiled.n_dim != n_fixed:
+            return None
+    else:
+        tail = [name for name, _ in sizes[-2:]]
+        n_groups = sizes[-1][1]
+        if tail != ["sigma_group", "z_group"] or sizes[-2][1] != 1:
+            return None
+        if sum(s for _, s in sizes[:-2]) != n_fixed or compiled.n_dim != n_fixed + 1 + n_groups:
+            return None
+        transforms = {
+            rv.name: type(model.rvs_to_transforms.get(rv)).__name__ for rv in model.free_RVs
+        }
+        if transforms["sigma_group"] != "LogTransform" or transforms["z_group"] != "NoneType":
+            return None
+        names.append("group_idx")
+    if any(name not in keys for name in names):
         return None
     # nutpie's C callback around the loop, cached on disk like the nutpie_c backend's: the
     # key names the loop's code and the priors' constants (the loop reads them as globals)
     arguments = [
         (key, compiled.shared_data[key].ndim, compiled.shared_data[key].dtype.name)
-        for key in (keys["X"], keys["y_obs"])
+        for key in (keys[name] for name in names)
     ]
     source = _cfunc_source("logp", compiled.n_dim, 0, arguments)
-    code = "".join(inspect.getsource(f) for f in (_make_kernels, _likelihood_terms))
-    code += inspect.getsource(_make_fused_logp) + repr(sorted(_SUM_FLAGS))
+    makers = (_make_kernels, _likelihood_terms, _make_prior_terms, _make_fused_logp)
+    code = "".join(inspect.getsource(f) for f in makers) + repr(sorted(_SUM_FLAGS))
     constants = repr([array.tolist() for array in encoded[:4]] + [float(encoded[4])])
+    if group_sd is None:
+        loop = _make_fused_logp(*encoded)
+    else:
+        code += inspect.getsource(_make_fused_group_logp)
+        constants += f"\ngroup_sd {float(group_sd['sigma'])!r}"
+        loop = _make_fused_group_logp(*encoded, float(group_sd["sigma"]))
     graph_key = hashlib.sha256(f"fused-logit-1\n{code}\n{constants}".encode()).hexdigest()
-    callback = _nutpie_cfunc(
-        "logp", source, _make_fused_logp(*encoded), compiled.user_data.dtype, graph_key
-    )
+    callback = _nutpie_cfunc("logp", source, loop, compiled.user_data.dtype, graph_key)
     return replace(compiled, compiled_logp_func=callback)
 
 

@@ -958,7 +958,7 @@ class BayesianFitter:
         priors = logit.resolved_priors()
         return sample(
             lambda: logit._build(prepared),
-            # its own cache entry: a run's BayesianLogit.fit keeps the PyMC graph
+            # its own cache entry (BayesianLogit.fit compiles the same fused density)
             key=(type(logit).__name__, *logit._compile_key(prepared), "fused"),
             data=logit._sampler_data(prepared),
             settings=settings,
