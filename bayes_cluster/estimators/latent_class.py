@@ -1826,7 +1826,9 @@ class BayesianLatentClass(BayesianModel):
         with np.errstate(invalid="ignore", divide="ignore"):  # constant 0 of absent cells
             # ArviZ's summary numbers (to 1e-10), all parameters at once: arviz_stats loops
             # over the parameters (about 0.5 s for the 111 of K = 3 on the Tumang items)
-            table = summary_table(tree["posterior"].to_dataset(), list(var_names), hdi_prob)
+            posterior = tree["posterior"].to_dataset()
+            diagnostics = self._fitted_diagnostics(posterior, list(var_names))
+            table = summary_table(posterior, list(var_names), hdi_prob, diagnostics)
         item_categories = self._item_categories()
         categories = [int(c) for c in tree["posterior"][CATEGORY].to_numpy()]
         absent = {
@@ -1839,6 +1841,31 @@ class BayesianLatentClass(BayesianModel):
         table = table.loc[[label for label in table.index if label not in absent]]
         table.attrs["item_categories"] = item_categories
         return table
+
+    def _fitted_diagnostics(
+        self, posterior: xr.Dataset, var_names: list[str]
+    ) -> pd.DataFrame | None:
+        """R-hat and ESS of ``var_names``: the fit's own rows where it has them.
+
+        The fit's convergence check (``diagnostics_``) already holds them for its
+        variables (the same function on the same draws); only the others are computed.
+        """
+        from bayes_cluster.inference.diagnostics import diagnostics_table
+
+        fitted = getattr(self, "diagnostics_", None)
+        if fitted is None:
+            return None
+        known = set(self._diagnostic_variables(self._require_fit()))
+        reused = [name for name in var_names if name in known]
+        if not reused:
+            return None
+        labels = fitted.table.index.to_series()
+        names = labels.str.split("[", n=1).str[0]
+        parts = [fitted.table.loc[names.isin(reused).to_numpy()]]
+        rest = [name for name in var_names if name not in known]
+        if rest:
+            parts.append(diagnostics_table(posterior, rest))
+        return pd.concat(parts)
 
     def _item_categories(self) -> dict[str, tuple[int, ...]]:
         """Return the categories of each fitted item (all of them for fits saved without)."""
