@@ -35,15 +35,12 @@ graph as before.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import hashlib
 import inspect
 import math
 import sys
-from collections.abc import Iterator
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 import numba
@@ -546,6 +543,8 @@ def fuse_latent_class_logp(compiled: Any, model: Any) -> Any | None:
         The compiled model with the fused log-density, or ``None`` when the model is not
         one the loop implements (the caller then keeps PyTensor's).
     """
+    from bayes_cluster.inference.callbacks import _cfunc_source, _nutpie_cfunc
+
     layout = latent_class_layout(model)
     if layout is None:
         return None
@@ -561,42 +560,6 @@ def fuse_latent_class_logp(compiled: Any, model: Any) -> Any | None:
     ]
     if any(dtype != "float64" for _, _, dtype in arguments):
         return None
-    with _compile_lock():
-        return _fused_callbacks(compiled, layout, present, arguments)
-
-
-@contextlib.contextmanager
-def _compile_lock() -> Iterator[None]:
-    """Hold a machine-wide lock (a file in PyTensor's compile folder) while compiling.
-
-    On an empty cache the run's two fit workers would both compile the loops at once (some
-    10 s of a core each, beside the run's own process on two cores); with the lock the
-    second waits, then loads what the first wrote to the disk cache. Without ``fcntl``
-    (Windows) there is no lock, only the duplicate work.
-    """
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover - not on Linux or macOS
-        yield
-        return
-    import pytensor
-
-    folder = Path(pytensor.config.compiledir)
-    folder.mkdir(parents=True, exist_ok=True)
-    with open(folder / "bayes_cluster_fused_loops.lock", "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def _fused_callbacks(
-    compiled: Any, layout: tuple[bool, int, int], present: tuple[str, ...], arguments: list
-) -> Any:
-    """Compile (or load) nutpie's two callbacks around the loops for one layout."""
-    from bayes_cluster.inference.callbacks import _cfunc_source, _nutpie_cfunc
-
     source = _cfunc_source("logp", compiled.n_dim, 0, arguments)
     code = _SOURCE
     graph_key = hashlib.sha256(
