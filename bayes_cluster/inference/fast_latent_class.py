@@ -100,15 +100,25 @@ def _simplex(y, z):  # pragma: no cover - runs compiled
 
 
 @numba.njit(error_model="numpy", inline="always")
-def _dirichlet(log_p, a, lse):  # pragma: no cover - runs compiled
-    # Dirichlet(a) log-density of p = exp(log_p) plus the simplex log-Jacobian
-    n = log_p.size
-    value = math.log(n) - n * lse
+def _dirichlet_constant(a):  # pragma: no cover - runs compiled
+    # the Dirichlet(a) normalising constant plus the simplex log-Jacobian's log(n): the
+    # same for every simplex of a model, so computed once per evaluation
     total = 0.0
-    for c in range(n):
-        value += (a[c] - 1.0) * log_p[c] - math.lgamma(a[c])
+    value = math.log(a.size)
+    for c in range(a.size):
+        value -= math.lgamma(a[c])
         total += a[c]
     return value + math.lgamma(total)
+
+
+@numba.njit(error_model="numpy", inline="always")
+def _dirichlet(log_p, a, lse, constant):  # pragma: no cover - runs compiled
+    # Dirichlet(a) log-density of p = exp(log_p) plus the simplex log-Jacobian
+    n = log_p.size
+    value = constant - n * lse
+    for c in range(n):
+        value += (a[c] - 1.0) * log_p[c]
+    return value
 
 
 @numba.njit(error_model="numpy", inline="always")
@@ -157,15 +167,19 @@ def _ordered(y, cut):  # pragma: no cover - runs compiled
 def _ordinal_row(cut, location, eta, log_theta):  # pragma: no cover - runs compiled
     # cumulative-logit log category probabilities of one item in one class, as
     # _ordinal_log_theta_tensor: eta = cutpoints - location
+    # (each cutpoint's softplus once: a middle category reads its two neighbours')
     n_cut = cut.size
+    log_theta[0] = -_softplus(location - cut[0])
+    below = 0.0
     for t in range(n_cut):
         eta[t] = cut[t] - location
-    log_theta[0] = -_softplus(-eta[0])
-    for c in range(1, n_cut):
-        upper = eta[c]
-        lower = eta[c - 1]
-        log_theta[c] = upper + _log1mexp(lower - upper) - _softplus(upper) - _softplus(lower)
-    log_theta[n_cut] = -_softplus(eta[n_cut - 1])
+        here = _softplus(eta[t])
+        if t > 0:
+            upper = eta[t]
+            lower = eta[t - 1]
+            log_theta[t] = upper + _log1mexp(lower - upper) - here - below
+        below = here
+    log_theta[n_cut] = -below
 
 
 @numba.njit(error_model="numpy", inline="always")
@@ -212,7 +226,9 @@ def _logp_loop(
     if weights == _DIRICHLET:
         pi_offset = offset
         lse = _simplex(x[offset : offset + k_ - 1], log_w[0])
-        value += _dirichlet(log_w[0], class_concentration, lse)
+        value += _dirichlet(
+            log_w[0], class_concentration, lse, _dirichlet_constant(class_concentration)
+        )
         offset += k_ - 1
     elif weights == _COVARIATES:
         alpha_offset = offset
@@ -250,10 +266,11 @@ def _logp_loop(
     cut = np.empty((n_items, n_cat - 1))
     eta = np.empty((k_, n_items, n_cat - 1))
     if not ordinal:
+        constant = _dirichlet_constant(item_concentration)
         for k in range(k_):
             for j in range(n_items):
                 lse = _simplex(x[offset : offset + n_cat - 1], log_theta[k, j])
-                value += _dirichlet(log_theta[k, j], item_concentration, lse)
+                value += _dirichlet(log_theta[k, j], item_concentration, lse, constant)
                 offset += n_cat - 1
     else:
         mu_offset = offset
@@ -279,27 +296,36 @@ def _logp_loop(
     g_theta = np.zeros((k_, n_items, n_cat))
     g_w = np.zeros((n_firms if weights == _COVARIATES else 1, k_))
     score = np.empty(k_)
+    weight = np.empty(k_)
     for i in range(n_firms):
         row = i if weights == _COVARIATES else 0
+        # a firm's answers are mostly zeros of the one-hot layout: only the others are
+        # read (the same sums, in the same order, as over every cell)
+        for k in range(k_):
+            score[k] = log_w[row, k]
+        for j in range(n_items):
+            for c in range(n_cat):
+                v = responses[i, j, c]
+                if v != 0.0:
+                    for k in range(k_):
+                        score[k] += v * log_theta[k, j, c]
         top = -np.inf
         for k in range(k_):
-            s = log_w[row, k]
-            for j in range(n_items):
-                for c in range(n_cat):
-                    s += responses[i, j, c] * log_theta[k, j, c]
-            score[k] = s
-            top = max(top, s)
+            top = max(top, score[k])
         acc = 0.0
         for k in range(k_):
             acc += math.exp(score[k] - top)
         lse = top + math.log(acc)
         value += lse
         for k in range(k_):
-            r = math.exp(score[k] - lse)
-            g_w[row, k] += r
-            for j in range(n_items):
-                for c in range(n_cat):
-                    g_theta[k, j, c] += r * responses[i, j, c]
+            weight[k] = math.exp(score[k] - lse)
+            g_w[row, k] += weight[k]
+        for j in range(n_items):
+            for c in range(n_cat):
+                v = responses[i, j, c]
+                if v != 0.0:
+                    for k in range(k_):
+                        g_theta[k, j, c] += weight[k] * v
     # ---- back to the unconstrained parameters
     if weights == _DIRICHLET:
         _simplex_grad(log_w[0], g_w[0], class_concentration, grad[pi_offset : pi_offset + k_ - 1])
