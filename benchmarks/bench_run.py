@@ -1,7 +1,7 @@
 """Wall time of the main job, ``bayes-cluster run models/tumang.toml``, cold and warm.
 
-- **cold**: a fresh PyTensor compile directory (nothing compiled yet: the first run on a
-  new machine);
+- **cold**: a fresh PyTensor compile directory and a fresh numba cache directory
+  (``NUMBA_CACHE_DIR``; nothing compiled yet: the first run on a new machine);
 - **warm**: the same command again with that compile directory filled.
 
 Each run is a separate process (nutpie's numba compilation lives in the process,
@@ -41,6 +41,9 @@ def run_once(spec: Path, out: Path, compiledir: Path, quick: bool) -> tuple[floa
     # models and nutpie_c's callbacks) in base_compiledir/numba, which compiledir= leaves
     # pointing at ~/.pytensor (a "cold" run was then warm for everything numba compiles)
     environment["PYTENSOR_FLAGS"] = f"base_compiledir={compiledir}"
+    # and numba's own disk cache (the fused latent-class loops, cached beside their module
+    # otherwise): cold means neither has anything yet
+    environment["NUMBA_CACHE_DIR"] = str(compiledir / "numba_cache")
     command = [sys.executable, "-m", "bayes_cluster.cli", "run", str(spec), "--out", str(out)]
     if quick:
         command.append("--quick")
