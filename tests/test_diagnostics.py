@@ -202,3 +202,19 @@ def test_table_matches_arviz_stats_summary():
         np.testing.assert_allclose(
             table[column].to_numpy(), expected.loc[table.index, column].to_numpy(), rtol=1e-10
         )
+
+
+def test_an_rhat_just_above_the_limit_is_written_with_the_digits_that_show_it():
+    """1.0104 beside "> 1.01" reads "1.0104": at three decimals it would read "1.010"."""
+    import pandas as pd
+
+    from bayes_cluster.inference.diagnostics import MCMCDiagnostics
+
+    table = pd.DataFrame(
+        {"r_hat": [1.0, 1.0104], "ess_bulk": [900.0, 900.0], "ess_tail": [900.0, 900.0]},
+        index=["a", "pi[3]"],
+    )
+    diagnostics = MCMCDiagnostics(False, table, 0, 1000, 4, 0, np.array([]))
+    assert diagnostics.compact_problems() == [
+        "R-hat > 1.01 for 1 of 2 parameters (worst 1.0104, pi[3])"
+    ]

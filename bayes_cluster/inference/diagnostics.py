@@ -62,6 +62,24 @@ class ConvergenceWarning(UserWarning):
     """An MCMC fit failed its convergence checks; its results should not be trusted yet."""
 
 
+def _above(value: float, limit: float) -> str:
+    """Write an R-hat that exceeds ``limit`` with the digits that show it does.
+
+    Three decimals, or more where three would round it down onto the limit (an R-hat of
+    1.0104 is "1.0104", not "1.010", beside "> 1.01").
+
+    Examples
+    --------
+    >>> _above(1.0504, 1.01), _above(1.0104, 1.01), _above(1.01004, 1.01)
+    ('1.050', '1.0104', '1.01004')
+    """
+    for digits in range(3, 8):
+        text = f"{value:.{digits}f}"
+        if float(text) > limit:
+            return text
+    return repr(float(value))
+
+
 @dataclass
 class MCMCDiagnostics:
     """Convergence diagnostics of one MCMC fit, with a verdict.
@@ -179,7 +197,7 @@ class MCMCDiagnostics:
             worst = failing.idxmax()
             lines.append(
                 f"R-hat > {self.rhat_max:g} for {len(failing)} of {n_parameters} parameters "
-                f"(worst {failing[worst]:.3f}, {worst})"
+                f"(worst {_above(failing[worst], self.rhat_max)}, {worst})"
             )
         for column, label in (("ess_bulk", "bulk ESS"), ("ess_tail", "tail ESS")):
             values = self.table[column]
@@ -323,7 +341,7 @@ def mcmc_diagnostics(
         advice.append("Run at least 4 chains.")
     for name, value in table["r_hat"].items():
         if np.isfinite(value) and value > rhat_max:
-            problems.append(f"R-hat {value:.3f} for {name} (> {rhat_max})")
+            problems.append(f"R-hat {_above(value, rhat_max)} for {name} (> {rhat_max})")
     for column, label in (("ess_bulk", "bulk ESS"), ("ess_tail", "tail ESS")):
         for name, value in table[column].items():
             if np.isfinite(value) and value < threshold:
