@@ -324,10 +324,8 @@ def compile_nutpie_numba(model: Any, replace_logp: Callable[[Any, Any], Any] | N
 
     import numba
     from nutpie.compile_pymc import (
-        CompiledPyMCModel,
         _make_c_expand_func,
         _make_c_logp_func,
-        _prepare_dims_and_coords,
         make_user_data,
     )
 
@@ -363,23 +361,16 @@ def compile_nutpie_numba(model: Any, replace_logp: Callable[[Any, Any], Any] | N
         [shared_var_keys[variable] for variable in expand_fn.get_shared()],
         shared_data,
     )
-    dims, coords = _prepare_dims_and_coords(model, shape_info, reparameterized)
-    compiled = CompiledPyMCModel(
-        _n_dim=n_dim,
-        dims=dims,
-        _coords=coords,
-        _shapes={name: tuple(shape) for name, _, shape in zip(*shape_info, strict=True)},
-        compiled_logp_func=None,
+    layout = (n_dim, n_expanded, initial_point_fn, shape_info, reparameterized)
+    compiled = _compiled_model(
+        model,
+        layout,
+        shared_data,
+        shared_var_keys,
+        user_data,
         compiled_expand_func=cfunc(expand_raw, expand_signature),
-        initial_point_func=initial_point_fn,
-        shared_data=shared_data,
-        shared_var_keys=shared_var_keys,
-        user_data=user_data,
-        n_expanded=n_expanded,
-        shape_info=shape_info,
         logp_func=logp_fn,
         expand_func=expand_fn,
-        reparameterized_names=reparameterized,
     )
     if replace_logp is not None:
         replaced = replace_logp(compiled, model)
@@ -482,12 +473,11 @@ def compile_pytensor_c(model: Any, replace_logp: Callable[[Any, Any], Any] | Non
         Sampled with :func:`nutpie.sample`, like nutpie's own compiled models.
     """
     from nutpie.compile_pymc import (
-        CompiledPyMCModel,
-        _prepare_dims_and_coords,
         make_user_data,
     )
 
-    n_dim, n_expanded, initial_point_fn, shape_info, reparameterized = _nutpie_layout(model)
+    layout = _nutpie_layout(model)
+    n_dim, n_expanded = layout[:2]
     # the data containers, under keys fixed by their order in the model (a replacement
     # reads them by name); a shared variable of the graph outside them is added below
     variables: list[Any] = list(model.data_vars)
@@ -498,23 +488,8 @@ def compile_pytensor_c(model: Any, replace_logp: Callable[[Any, Any], Any] | Non
         for variable, key in keys.items():
             shared_data[key] = np.array(variable.get_value(), order="C", copy=True)
             shared_data[key].flags.writeable = False
-        dims, coords = _prepare_dims_and_coords(model, shape_info, reparameterized)
-        compiled = CompiledPyMCModel(
-            _n_dim=n_dim,
-            dims=dims,
-            _coords=coords,
-            _shapes={name: tuple(shape) for name, _, shape in zip(*shape_info, strict=True)},
-            compiled_logp_func=None,
-            compiled_expand_func=None,
-            initial_point_func=initial_point_fn,
-            shared_data=shared_data,
-            shared_var_keys=keys,
-            user_data=make_user_data(keys, shared_data),
-            n_expanded=n_expanded,
-            shape_info=shape_info,
-            logp_func=None,
-            expand_func=None,
-            reparameterized_names=reparameterized,
+        compiled = _compiled_model(
+            model, layout, shared_data, keys, make_user_data(keys, shared_data)
         )
         if replace_logp is not None:
             compiled = replace_logp(compiled, model) or compiled
@@ -544,6 +519,43 @@ def compile_pytensor_c(model: Any, replace_logp: Callable[[Any, Any], Any] | Non
     if compiled.compiled_expand_func is None:
         compiled = replace(compiled, compiled_expand_func=callback("expand", expand_fn))
     return compiled
+
+
+def _compiled_model(
+    model: Any,
+    layout: tuple,
+    shared_data: dict[str, np.ndarray],
+    keys: dict[Any, str],
+    user_data: np.ndarray,
+    **functions: Any,
+) -> Any:
+    """Build nutpie's compiled model from a layout (:func:`_nutpie_layout`) and data.
+
+    ``functions`` sets ``compiled_logp_func``, ``compiled_expand_func``, ``logp_func`` and
+    ``expand_func`` (each ``None`` unless given).
+    """
+    from nutpie.compile_pymc import CompiledPyMCModel, _prepare_dims_and_coords
+
+    n_dim, n_expanded, initial_point_fn, shape_info, reparameterized = layout
+    dims, coords = _prepare_dims_and_coords(model, shape_info, reparameterized)
+    fields = dict.fromkeys(
+        ("compiled_logp_func", "compiled_expand_func", "logp_func", "expand_func")
+    )
+    fields.update(functions)
+    return CompiledPyMCModel(
+        _n_dim=n_dim,
+        dims=dims,
+        _coords=coords,
+        _shapes={name: tuple(shape) for name, _, shape in zip(*shape_info, strict=True)},
+        initial_point_func=initial_point_fn,
+        shared_data=shared_data,
+        shared_var_keys=keys,
+        user_data=user_data,
+        n_expanded=n_expanded,
+        shape_info=shape_info,
+        reparameterized_names=reparameterized,
+        **fields,
+    )
 
 
 def _initial_points(model: Any) -> Callable:
