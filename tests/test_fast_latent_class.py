@@ -10,7 +10,6 @@ random points, and check that a model of another layout is left to PyTensor.
 from __future__ import annotations
 
 import warnings
-from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -19,14 +18,11 @@ import pytest
 from bayes_cluster.estimators.latent_class import BayesianLatentClass
 from bayes_cluster.estimators.ordinal_latent_class import BayesianOrdinalLatentClass
 from bayes_cluster.inference.fast_latent_class import (
-    _ARGUMENTS,
-    _entry,
-    _expand_entry,
-    _expansion_layout,
+    _HEADER,
     fuse_latent_class_logp,
     latent_class_layout,
 )
-from bayes_cluster.inference.sampling import _nutpie_functions
+from bayes_cluster.inference.sampling import _nutpie_functions, compile_pytensor_c, evaluate_logp
 from bayes_cluster.surveys.simulate import simulate_tumang
 
 COVARIATES = ["workers", "firm_age"]
@@ -64,20 +60,37 @@ def _unconstrained(model, x: np.ndarray) -> dict[str, np.ndarray]:
     return point
 
 
+def _expand(compiled, x: np.ndarray) -> np.ndarray:
+    """Call a compiled model's C expansion callback once, as nutpie's chains do."""
+    import ctypes
+
+    expanded = np.empty(compiled.n_expanded)
+    code = compiled.compiled_expand_func.ctypes(
+        compiled.n_dim,
+        compiled.n_expanded,
+        x.ctypes.data_as(ctypes.POINTER(ctypes.c_double)),
+        expanded.ctypes.data_as(ctypes.POINTER(ctypes.c_double)),
+        compiled.user_data.ctypes.data_as(ctypes.c_void_p),
+    )
+    assert code == 0
+    return expanded
+
+
 @pytest.mark.parametrize(("cls", "options", "k", "layout"), VARIANTS)
 def test_fused_density_matches_pymc(survey, python_graphs, cls, options, k, layout):
+    """Through nutpie's C callback (one for every layout), against PyMC's logp and dlogp."""
     model = cls(n_classes=k, **options).build_model(survey)
     assert latent_class_layout(model) == layout
-    data = {variable.name: variable.get_value() for variable in model.data_vars}
-    present = tuple(name for name in _ARGUMENTS if name in data)
-    entry = _entry(*layout, present)
+    compiled = compile_pytensor_c(model, replace_logp=fuse_latent_class_logp)
+    assert compiled.user_data["fused"][3:6].tolist() == [int(layout[0]), *layout[1:]]
     logp = model.compile_logp(jacobian=True)
     dlogp = model.compile_dlogp(jacobian=True)
     n_dim = sum(model.initial_point()[v.name].size for v in model.value_vars)
+    assert compiled.n_dim == n_dim
     rng = np.random.default_rng(k)
     for scale in (0.3, 1.0, 2.5):
         x = rng.normal(0.0, scale, size=n_dim)
-        value, gradient = entry(x, *(np.asarray(data[name], dtype=float) for name in present))
+        value, gradient = evaluate_logp(compiled, x)
         point = _unconstrained(model, x)
         np.testing.assert_allclose(value, logp(point), rtol=1e-12)
         expected = dlogp(point)
@@ -89,27 +102,45 @@ def test_fused_expansion_matches_pytensor(survey, python_graphs, cls, options, k
     """The draw's named variables (pi or alpha/gamma, theta, mu, cutpoints) as nutpie's."""
     model = cls(n_classes=k, **options).build_model(survey)
     n_dim, n_expanded, _, expand_fn, _, shape_info, _ = _nutpie_functions(model, "FAST_COMPILE")
-    compiled = SimpleNamespace(
-        n_dim=n_dim,
-        n_expanded=n_expanded,
-        shape_info=shape_info,
-        shared_var_keys={variable: variable.name for variable in model.data_vars},
-        shared_data={variable.name: variable.get_value() for variable in model.data_vars},
-    )
-    dims_offsets = _expansion_layout(compiled, layout)
-    assert dims_offsets is not None
-    expand = _expand_entry(*dims_offsets)
+    compiled = compile_pytensor_c(model, replace_logp=fuse_latent_class_logp)
+    assert (compiled.n_dim, compiled.n_expanded) == (n_dim, n_expanded)
+    assert compiled.shape_info[0] == shape_info[0]
     rng = np.random.default_rng(10 + k)
     for scale in (0.3, 2.0):
         x = rng.normal(0.0, scale, size=n_dim)
         (expected,) = expand_fn(x)
-        (values,) = expand(x)
-        np.testing.assert_allclose(values, expected, rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(_expand(compiled, x), expected, rtol=1e-12, atol=1e-15)
+
+
+def test_one_callback_for_every_layout(survey):
+    """Every layout shares the two compiled callbacks; a wrong length is refused (-1)."""
+    import ctypes
+
+    first = compile_pytensor_c(
+        BayesianLatentClass(n_classes=2).build_model(survey), replace_logp=fuse_latent_class_logp
+    )
+    second = compile_pytensor_c(
+        BayesianOrdinalLatentClass(n_classes=3).build_model(survey),
+        replace_logp=fuse_latent_class_logp,
+    )
+    assert first.compiled_logp_func is second.compiled_logp_func
+    assert first.compiled_expand_func is second.compiled_expand_func
+    assert first.user_data["fused"].shape == (_HEADER,)
+    x = np.zeros(first.n_dim + 1)
+    out = np.empty(first.n_dim + 1)
+    value = np.empty(())
+    code = first.compiled_logp_func.ctypes(
+        x.size,
+        x.ctypes.data_as(ctypes.POINTER(ctypes.c_double)),
+        out.ctypes.data_as(ctypes.POINTER(ctypes.c_double)),
+        value.ctypes.data_as(ctypes.POINTER(ctypes.c_double)),
+        first.user_data.ctypes.data_as(ctypes.c_void_p),
+    )
+    assert code == -1
 
 
 def test_fused_callback_and_with_data(survey):
     """Through nutpie's C callbacks, after ``with_data`` (another survey, fewer firms)."""
-    import ctypes
 
     from bayes_cluster.inference.sampling import compile_pytensor_c, evaluate_logp
 
@@ -128,17 +159,8 @@ def test_fused_callback_and_with_data(survey):
     np.testing.assert_allclose(value, logp(point), rtol=1e-12)
     np.testing.assert_allclose(gradient, dlogp(point), rtol=1e-9, atol=1e-9)
     # the expansion is the loop's too: no graph callback was compiled for it
-    graph = compiled.compiled_expand_func._pyfunc.__globals__["graph"]
-    assert graph.py_func.__code__.co_filename == "<fused latent class expansion>"
-    expanded = np.empty(compiled.n_expanded)
-    code = compiled.compiled_expand_func.ctypes(
-        compiled.n_dim,
-        compiled.n_expanded,
-        x.ctypes.data_as(ctypes.POINTER(ctypes.c_double)),
-        expanded.ctypes.data_as(ctypes.POINTER(ctypes.c_double)),
-        compiled.user_data.ctypes.data_as(ctypes.c_void_p),
-    )
-    assert code == 0
+    assert compiled.expand_func is None and compiled.logp_func is None
+    expanded = _expand(compiled, x)
     names, slices, _ = compiled.shape_info
     where = dict(zip(names, slices, strict=True))
     # alpha, gamma and mu sum to zero over the classes; cutpoints increase; theta rows sum to 1

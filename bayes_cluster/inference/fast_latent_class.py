@@ -6,11 +6,14 @@ whose compile cache is empty, once per model structure (every K, nominal and ord
 and without class covariates: the README run has seven), and each gradient then pays
 PyTensor's per-op overhead (about 60 microseconds for the ordinal K = 3 where the arithmetic
 needs a few). :func:`fuse_latent_class_logp` replaces it with one loop, written out below,
-that serves every K and every item layout: compiled by numba once on a machine (a few
-seconds; cached on disk beside this module), with nutpie's C callbacks around it cached as
-the ``nutpie_c`` backend's are. The expansion of each draw to
-the model's named variables (``pi`` or ``alpha``/``gamma``, ``theta``, ``mu``,
-``cutpoints``), PyTensor's other compiled function, is a second loop beside it.
+that serves every K and every item layout. The expansion of each draw to the model's
+named variables (``pi`` or ``alpha``/``gamma``, ``theta``, ``mu``, ``cutpoints``),
+PyTensor's other compiled function, is a second loop beside it. nutpie calls both through
+two C callbacks that are the same for every layout: they read the layout and the data's
+addresses from a header in front of nutpie's user-data record (:func:`_record`). So numba
+compiles them once on a machine (about 15 s of a core; cached on disk beside this module)
+and a model of any layout loads them in a fraction of a second; a callback per layout
+cost some 6 s of a core for each of the README run's seven layouts on an empty cache.
 
 The loop is the model of ``BayesianLatentClass.build_model`` and
 ``BayesianOrdinalLatentClass.build_model`` on PyMC's unconstrained scale, term for term:
@@ -36,19 +39,16 @@ graph as before.
 from __future__ import annotations
 
 import functools
-import hashlib
-import inspect
 import math
-import sys
 from dataclasses import replace
 from typing import Any
 
 import numba
 import numpy as np
+from numba.core import cgutils, types
+from numba.extending import intrinsic
 
 __all__ = ["fuse_latent_class_logp", "latent_class_layout"]
-
-_KERNEL_VERSION = "fused-latent-class-1"
 
 # class weights
 _ONE_CLASS, _DIRICHLET, _COVARIATES = 0, 1, 2
@@ -518,96 +518,200 @@ _ARGUMENTS = (
 )
 """The loop's data arguments after the point, in order (absent ones are filled in)."""
 
+_NDIM = (3, 1, 1, 2, 0, 0, 0, 0)
+"""The number of dimensions of each of :data:`_ARGUMENTS`."""
+
+# The fused callbacks read everything they need from a header of int64 words at the start
+# of nutpie's user-data record (nutpie's own fields follow it, unchanged, so that
+# ``with_data`` fills them in as before):
+_HEADER = 40
+# 0: 8-byte words in the record; 1: n_dim; 2: n_expanded; 3-5: ordinal, weights, K
+_ARRAY_AT = 6  # 6-13: word of each argument's data pointer (-1: absent), _ARGUMENTS order
+_SHAPE_AT = 14  # 14-21: word of each argument's first shape entry
+_DIMS_AT = 22  # 22-28: the expansion's dims (see _expand_loop)
+_OFFSETS_AT = 29  # 29-34: the expansion's offsets
+
+
+@intrinsic
+def _as_pointer(typingctx, address):  # pragma: no cover - runs compiled
+    """Return the address (an integer) as a void pointer, for ``numba.carray``."""
+
+    def codegen(context, builder, signature, arguments):
+        return builder.inttoptr(arguments[0], cgutils.voidptr_t)
+
+    return types.voidptr(address), codegen
+
+
+@numba.njit(error_model="numpy", inline="always")
+def _vector(words, head, slot):  # pragma: no cover - runs compiled
+    # a 1-d argument of the record (an empty vector where the model has none)
+    if head[_ARRAY_AT + slot] < 0:
+        return np.ones(0)
+    size = words[head[_SHAPE_AT + slot]]
+    return numba.carray(_as_pointer(words[head[_ARRAY_AT + slot]]), (size,), np.float64)
+
+
+@numba.njit(error_model="numpy", inline="always")
+def _scalar(words, head, slot):  # pragma: no cover - runs compiled
+    # a 0-d argument of the record (1.0 where the model has none)
+    if head[_ARRAY_AT + slot] < 0:
+        return 1.0
+    return numba.carray(_as_pointer(words[head[_ARRAY_AT + slot]]), (1,), np.float64)[0]
+
+
+def _logp_callback(dim, x_, out_, logp_, user_data_):  # pragma: no cover - runs compiled
+    # nutpie's log-density callback for every layout: the layout and the data's addresses
+    # are read from the record's header (_record)
+    head = numba.carray(user_data_, (_HEADER,), np.int64)
+    if dim != head[1]:
+        return -1
+    try:
+        words = numba.carray(user_data_, (head[0],), np.uint64)
+        at = head[_SHAPE_AT]
+        responses = numba.carray(
+            _as_pointer(words[head[_ARRAY_AT]]),
+            (words[at], words[at + 1], words[at + 2]),
+            np.float64,
+        )
+        if head[_ARRAY_AT + 3] < 0:
+            covariates = np.zeros((0, 0))
+        else:
+            at = head[_SHAPE_AT + 3]
+            covariates = numba.carray(
+                _as_pointer(words[head[_ARRAY_AT + 3]]), (words[at], words[at + 1]), np.float64
+            )
+        x = numba.carray(x_, (dim,))
+        value, gradient = _logp_loop(
+            x,
+            responses,
+            _vector(words, head, 1),
+            _vector(words, head, 2),
+            covariates,
+            _scalar(words, head, 4),
+            _scalar(words, head, 5),
+            _scalar(words, head, 6),
+            _scalar(words, head, 7),
+            head[3:6],
+        )
+        out = numba.carray(out_, (dim,))
+        logp = numba.carray(logp_, ())
+        logp[()] = value
+        out[...] = gradient
+        if not np.all(np.isfinite(out)):
+            return 3
+        if not np.isfinite(value):
+            return 4
+    except Exception:
+        return 1
+    return 0
+
+
+def _expand_callback(dim, expanded, x_, out_, user_data_):  # pragma: no cover - compiled
+    # nutpie's expansion callback for every layout (dims and offsets from the header)
+    head = numba.carray(user_data_, (_HEADER,), np.int64)
+    if dim != head[1] or expanded != head[2]:
+        return -1
+    try:
+        x = numba.carray(x_, (dim,))
+        out = numba.carray(out_, (expanded,))
+        out[...] = _expand_loop(
+            x, head[_DIMS_AT : _DIMS_AT + 7], head[_OFFSETS_AT : _OFFSETS_AT + 6]
+        )
+    except Exception:
+        return -2
+    return 0
+
 
 @functools.cache
-def _entry(ordinal: bool, weights: int, n_classes: int, present: tuple[str, ...]):
-    """Compile a small numba function ``(x, *data) -> (logp, grad)`` around the loop.
+def _callbacks() -> tuple[Any, Any]:
+    """Return the two C callbacks of every latent-class layout (compiled once, cached).
 
-    ``present`` names the model's data containers the loop reads, in the callback's order;
-    the others get neutral values (empty arrays made at run time, so that every layout
-    calls the loop with the same argument types). Compiled per layout in well under a
-    second: the loop itself is compiled once (and cached on disk).
+    One log-density and one expansion callback serve every K, nominal or ordinal items and
+    every class-weight model: they read the layout and the data from the header that
+    :func:`_record` puts at the start of nutpie's user-data record. So numba compiles the
+    loops once on a machine (cached beside this module, ``cache=True``) and a model of any
+    layout only loads them; nothing is compiled per layout.
     """
-    parameters = ", ".join(present)
+    from bayes_cluster.inference.callbacks import _cfunc_signature
 
-    def read(name: str) -> str:
-        if name in present:
-            return f"{name}[()]" if name.endswith("_sd") else name
-        if name.endswith("_sd"):
-            return "1.0"
-        return "np.zeros((0, 0))" if name == "covariates" else "np.ones(0)"
-
-    arguments = ", ".join(read(name) for name in _ARGUMENTS)
-    source = f"def entry(x, {parameters}):\n    return kernel(x, {arguments}, LAYOUT)\n"
-    namespace: dict[str, Any] = {
-        "kernel": _logp_loop,
-        "np": np,
-        "LAYOUT": np.array([int(ordinal), weights, n_classes], dtype=np.int64),
-    }
-    exec(compile(source, "<fused latent class entry>", "exec"), namespace)  # noqa: S102
-    return numba.njit(error_model="numpy")(namespace["entry"])
+    logp = numba.cfunc(_cfunc_signature("logp"), cache=True, error_model="numpy")
+    expand = numba.cfunc(_cfunc_signature("expand"), cache=True, error_model="numpy")
+    return logp(_logp_callback), expand(_expand_callback)
 
 
-_SOURCE = inspect.getsource(sys.modules[__name__])
-"""This module's code: the callbacks' disk-cache keys (a change to any loop is a new key)."""
+def _record(
+    compiled: Any, layout: tuple[bool, int, int], dims: tuple[int, ...], offsets: tuple[int, ...]
+) -> np.ndarray | None:
+    """Return nutpie's user-data record of ``compiled`` with the callbacks' header in front.
+
+    The header holds the layout, the expansion's dims and offsets, and where in the record
+    each data argument's address and shape are (nutpie's ``with_data`` rewrites those, so a
+    fit on another survey reads its own data). None when an argument is not a float64
+    array of the expected rank.
+    """
+    keys = {variable.name: key for variable, key in compiled.shared_var_keys.items()}
+    shared = compiled.user_data.dtype
+    record = np.dtype([("fused", np.int64, (_HEADER,)), *((n, shared[n]) for n in shared.names)])
+    if record.itemsize % 8 or "shared" not in shared.names:
+        return None
+    base = record.fields["shared"][1]
+    fields = record["shared"]
+    head = np.full(_HEADER, -1, dtype=np.int64)
+    head[0] = record.itemsize // 8
+    head[1], head[2] = compiled.n_dim, compiled.n_expanded
+    head[3:6] = int(layout[0]), layout[1], layout[2]
+    head[_DIMS_AT : _DIMS_AT + 7] = dims
+    head[_OFFSETS_AT : _OFFSETS_AT + 6] = offsets
+    for slot, (name, ndim) in enumerate(zip(_ARGUMENTS, _NDIM, strict=True)):
+        if name not in keys:
+            continue
+        value = compiled.shared_data[keys[name]]
+        if value.dtype != np.float64 or value.ndim != ndim:
+            return None
+        data = base + fields.fields["data"][1] + fields["data"].fields[keys[name]][1]
+        head[_ARRAY_AT + slot] = data // 8
+        if ndim:
+            shape = base + fields.fields["shape"][1] + fields["shape"].fields[keys[name]][1]
+            head[_SHAPE_AT + slot] = shape // 8
+    if head[_ARRAY_AT] < 0:
+        return None
+    user_data = np.zeros((), dtype=record)
+    for name in shared.names:
+        user_data[name] = compiled.user_data[name]
+    user_data["fused"] = head
+    return user_data
 
 
 def fuse_latent_class_logp(compiled: Any, model: Any) -> Any | None:
-    """Return ``compiled`` with its log-density replaced by the fused latent-class loop.
+    """Return ``compiled`` with its log-density and expansion replaced by the fused loops.
 
     Parameters
     ----------
     compiled : nutpie.compile_pymc.CompiledPyMCModel
-        The model compiled from ``model`` (its initial points, expansion to the named
-        variables and data containers are kept).
+        The model compiled from ``model`` (its initial points and data containers are
+        kept; its user-data record gets the callbacks' header in front).
     model : pymc.Model
         A latent-class mixture (:func:`latent_class_layout`).
 
     Returns
     -------
     object or None
-        The compiled model with the fused log-density, or ``None`` when the model is not
-        one the loop implements (the caller then keeps PyTensor's).
+        The compiled model with the fused callbacks, or ``None`` when the model is not
+        one the loops implement (the caller then keeps PyTensor's).
     """
-    from bayes_cluster.inference.callbacks import _cfunc_source, _nutpie_cfunc
-
     layout = latent_class_layout(model)
     if layout is None:
         return None
-    keys = {variable.name: key for variable, key in compiled.shared_var_keys.items()}
-    present = tuple(name for name in _ARGUMENTS if name in keys)
-    arguments = [
-        (
-            keys[name],
-            compiled.shared_data[keys[name]].ndim,
-            compiled.shared_data[keys[name]].dtype.name,
-        )
-        for name in present
-    ]
-    if any(dtype != "float64" for _, _, dtype in arguments):
-        return None
-    source = _cfunc_source("logp", compiled.n_dim, 0, arguments)
-    code = _SOURCE
-    graph_key = hashlib.sha256(
-        f"{_KERNEL_VERSION}\n{code}\n{layout}\n{present}".encode()
-    ).hexdigest()
-    callback = _nutpie_cfunc(
-        "logp", source, _entry(*layout, present), compiled.user_data.dtype, graph_key
-    )
-    compiled = replace(compiled, compiled_logp_func=callback)
     dims_offsets = _expansion_layout(compiled, layout)
-    if dims_offsets is None:  # nutpie expects another expansion: the graph's is compiled
-        return compiled
-    dims, offsets = dims_offsets
-    source = _cfunc_source("expand", compiled.n_dim, dims[-1], [])
-    code = _SOURCE
-    graph_key = hashlib.sha256(
-        f"{_KERNEL_VERSION}-expand\n{code}\n{dims}\n{offsets}".encode()
-    ).hexdigest()
-    callback = _nutpie_cfunc(
-        "expand", source, _expand_entry(dims, offsets), compiled.user_data.dtype, graph_key
+    if dims_offsets is None:  # nutpie expects another expansion: the graph's is kept
+        return None
+    user_data = _record(compiled, layout, *dims_offsets)
+    if user_data is None:
+        return None
+    logp, expand = _callbacks()
+    return replace(
+        compiled, user_data=user_data, compiled_logp_func=logp, compiled_expand_func=expand
     )
-    return replace(compiled, compiled_expand_func=callback)
 
 
 _EXPANDED = ("pi", "alpha", "gamma", "theta", "mu", "cutpoints")
@@ -650,16 +754,3 @@ def _expansion_layout(
         return None
     dims = (int(ordinal), weights, n_classes, n_items, n_cat, n_cov, int(compiled.n_expanded))
     return dims, tuple(offsets[name] for name in _EXPANDED)
-
-
-@functools.cache
-def _expand_entry(dims: tuple[int, ...], offsets: tuple[int, ...]):
-    """Compile ``x -> (expanded,)`` around the loop's expansion for one layout."""
-    namespace: dict[str, Any] = {
-        "expand": _expand_loop,
-        "DIMS": np.array(dims, dtype=np.int64),
-        "OFFSETS": np.array(offsets, dtype=np.int64),
-    }
-    source = "def entry(x):\n    return (expand(x, DIMS, OFFSETS),)\n"
-    exec(compile(source, "<fused latent class expansion>", "exec"), namespace)  # noqa: S102
-    return numba.njit(error_model="numpy")(namespace["entry"])
