@@ -38,9 +38,12 @@ graph as before.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
+from collections.abc import Iterator
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import numba
@@ -636,7 +639,34 @@ def _callbacks() -> tuple[Any, Any]:
 
     logp = numba.cfunc(_cfunc_signature("logp"), cache=True, error_model="numpy")
     expand = numba.cfunc(_cfunc_signature("expand"), cache=True, error_model="numpy")
-    return logp(_logp_callback), expand(_expand_callback)
+    with _compile_lock():
+        return logp(_logp_callback), expand(_expand_callback)
+
+
+@contextlib.contextmanager
+def _compile_lock() -> Iterator[None]:
+    """Hold a machine-wide lock (a file in PyTensor's compile folder) while compiling.
+
+    On an empty cache a run's two fit workers would both compile the callbacks at once
+    (some 15 s of a core each, beside the run's own process on two cores); with the lock
+    the second waits, then loads what the first wrote to numba's disk cache. Without
+    ``fcntl`` (Windows) there is no lock, only the duplicate work.
+    """
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not on Linux or macOS
+        yield
+        return
+    import pytensor
+
+    folder = Path(pytensor.config.compiledir)
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / "bayes_cluster_fused_latent_class.lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _record(
