@@ -419,9 +419,10 @@ def test_cancelling_a_queued_call_stops_the_worker_and_its_other_calls():
 
 
 def test_a_run_with_fit_workers_writes_the_same_results_as_one_without(tmp_path, monkeypatch):
-    """A logit spec, --quick: its two Bayesian logits made by two workers (forced, whatever
-    the machine's load), then by the run itself: the same tables, byte for byte, and the
-    same posterior draws (the files' time stamps differ)."""
+    """A logit spec, --quick: its two Bayesian logits and the refit under a wider prior made
+    by two workers (forced, whatever the machine's load), then by the run itself: the same
+    tables, byte for byte, and the same posterior draws (the files' time stamps differ).
+    Every worker's fit is taken: none is cancelled (and made again by the run)."""
     import xarray as xr
 
     from bayes_cluster.run import fit_worker, pipeline
@@ -431,7 +432,7 @@ def test_a_run_with_fit_workers_writes_the_same_results_as_one_without(tmp_path,
     spec.write_text(
         f"[data]\npath = {str(data)!r}\n\n"
         '[logistic]\noutcome = "export"\npredictors = ["workers", "buyer_network"]\n'
-        "loo = false\nprior_sensitivity = false\n\n"
+        "loo = false\n\n"
         '[logistic.variants.hierarchical]\ngroup = "product_line"\n\n'
         "[sampler]\nseed = 2028\n",
         encoding="utf-8",
@@ -444,19 +445,30 @@ def test_a_run_with_fit_workers_writes_the_same_results_as_one_without(tmp_path,
         return real_queue(calls)
 
     monkeypatch.setattr(fit_worker, "start_queue", counting_queue)
+    cancelled: list[int] = []
+    real_cancel = fit_worker.BackgroundCall.cancel
+
+    def counting_cancel(call):
+        cancelled.append(1)
+        real_cancel(call)
+
+    monkeypatch.setattr(fit_worker.BackgroundCall, "cancel", counting_cancel)
     folders = {}
     for idle in (True, False):
         monkeypatch.setattr(fit_worker, "a_core_is_idle", lambda idle=idle: idle)
         folders[idle] = tmp_path / f"idle_{idle}"
         pipeline.run_spec(spec, out=folders[idle], quick=True, stream=None)
     if (os.cpu_count() or 1) > 1:
-        assert started == [1, 1]  # bayes in one worker, bayes_hierarchical in the other
+        # bayes and the wide-prior refit in one worker, bayes_hierarchical in the other
+        assert started == [2, 1]
+    assert cancelled == []
     files = {
         idle: sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
         for idle, out in folders.items()
     }
     assert files[True] == files[False]
     assert "logistic/bayes_hierarchical_summary.csv" in files[True]
+    assert "logistic/prior_sensitivity_wide.csv" in files[True]
     tables = [name for name in files[True] if name.endswith((".csv", ".tex"))]
     differing = [
         name

@@ -318,8 +318,9 @@ def fit_bayes_logit_model(
 def background_fits(context: RunContext) -> list[tuple[tuple[str, str], Call]]:
     """Return the section's Bayesian logits that workers may make, in the order it takes them.
 
-    The base model and each variant, keyed ``("logit", name)``; the refit under a wider
-    prior depends on the base fit, and stays in the run's own process.
+    The base model and each variant, keyed ``("logit", name)``, then the refit of the base
+    model under a wider prior (:func:`_wide_prior_background`: its priors need the base
+    model's design, not its fit).
 
     Parameters
     ----------
@@ -334,7 +335,7 @@ def background_fits(context: RunContext) -> list[tuple[tuple[str, str], Call]]:
     logistic = context.spec.logistic
     if logistic is None or not logistic.bayesian:
         return []
-    return [
+    jobs = [
         (
             ("logit", name),
             _logit_call(
@@ -350,6 +351,68 @@ def background_fits(context: RunContext) -> list[tuple[tuple[str, str], Call]]:
         )
         for name, terms, group, priors, shrinkage in _bayes_models(logistic)
     ]
+    wide = _wide_prior_background(context)
+    return jobs if wide is None else [*jobs, wide]
+
+
+def _wide_prior_background(context: RunContext) -> tuple[tuple, Call] | None:
+    """Return the refit under a wider prior as a worker's call, where the run makes it.
+
+    Its priors are the base model's widened (:func:`widened_priors`), which need only the
+    base model's design, not its fit: the call is the one :func:`_wider_prior` makes after
+    the base fit, and its key names the call's arguments, so that the run takes it only if
+    they are the same. None where the run makes no such refit (no prior sensitivity, the
+    horseshoe, imputed predictors) or the design fails here (the base fit reports it).
+    """
+    from bayes_cluster.estimators.logistic import BayesianLogit
+
+    logistic = context.spec.logistic
+    terms = list(logistic.terms)
+    if not logistic.prior_sensitivity or logistic.shrinkage is not None:
+        return None
+    if context.frame[terms].isna().any().any():
+        return None
+    base = BayesianLogit(
+        logistic.outcome,
+        terms,
+        group=logistic.group,
+        priors=dict(logistic.priors) or None,
+        standardize=logistic.standardize,
+        hdi_prob=context.sampler.hdi_prob,
+    )
+    try:
+        base._prepare(context.frame, fitting=True)  # the design: terms, sources of priors
+    except ValueError:
+        return None
+    call = _wide_prior_call(context, base)
+    return _wide_prior_key(call), call
+
+
+def _wide_prior_call(context: RunContext, base: BayesianLogit) -> Call:
+    """Return the refit of ``base`` under priors WIDE_PRIOR_FACTOR times wider, as a call."""
+    from bayes_cluster.estimators.logistic import widened_priors
+
+    return _logit_call(
+        context.frame,
+        context.spec.logistic,
+        predictors=base.terms,
+        group=base.group,
+        priors=widened_priors(base, WIDE_PRIOR_FACTOR),
+        shrinkage=None,
+        name="bayes_wide_prior",
+        context=context,
+    )
+
+
+def _wide_prior_key(call: Call) -> tuple:
+    """Return the background key of the wide-prior refit: its arguments, written out."""
+    kwargs = call[2]
+    return (
+        "logit",
+        "bayes_wide_prior",
+        repr((kwargs["predictors"], kwargs["group"])),
+        repr(sorted(kwargs["priors"].items())),
+    )
 
 
 def _bayes_models(logistic: LogisticSpec) -> list[tuple]:
@@ -566,10 +629,9 @@ def _wider_prior(
     context: RunContext, section: Section, base: BayesianLogit, sensitivity: pd.DataFrame
 ) -> None:
     """Refit the base logit under priors WIDE_PRIOR_FACTOR times wider; read the flags."""
-    from bayes_cluster.estimators.logistic import prior_sensitivity_reading, widened_priors
+    from bayes_cluster.estimators.logistic import prior_sensitivity_reading
     from bayes_cluster.plots.logistic import plot_prior_sensitivity
 
-    logistic = context.spec.logistic
     if base.shrinkage is not None:
         section.add(
             Paragraph(
@@ -580,16 +642,10 @@ def _wider_prior(
         return
     factor = WIDE_PRIOR_FACTOR
     context.progress(f"logit: base model under priors {factor:g} times wider (MCMC)")
-    wide = _fit_bayes_logit(
-        context.frame,
-        logistic,
-        predictors=base.terms,
-        group=base.group,
-        priors=widened_priors(base, factor),
-        shrinkage=None,
-        name="bayes_wide_prior",
-        context=context,
-    )
+    function, args, kwargs = call = _wide_prior_call(context, base)
+    # a worker made this very call from the start of the run, where it could
+    background = context.take_background(_wide_prior_key(call))
+    wide = background.result() if background is not None else function(*args, **kwargs)
     context.add_diagnostics("bayes_wide_prior", wide.diagnostics_)
     level = context.spec.report.comparison_level
     table, sentences = prior_sensitivity_reading(
