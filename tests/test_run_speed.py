@@ -519,3 +519,51 @@ def test_pdf_fonts_are_embedded_without_their_layout_tables():
     for name in lean[1]:
         assert lean[1][name] == default[1][name], name
         assert lean[2][name] == default[2][name], name
+
+
+def test_the_class_covariates_fit_is_made_by_a_worker_while_the_run_goes_on(tmp_path, monkeypatch):
+    """A latent-class spec with class covariates, --quick: the covariates fit starts in a
+    worker process when K is chosen and is taken at the end of the run (forced idle core),
+    then the run makes it itself (no idle core): the same tables and report, byte for
+    byte but the seconds; the covariates' diagnostics keep their place in the report."""
+    from bayes_cluster.run import fit_worker, pipeline
+
+    data = Path(__file__).resolve().parents[1] / "data" / "tumang_synthetic.csv"
+    spec = tmp_path / "covariates.toml"
+    spec.write_text(
+        f'[data]\npath = {str(data)!r}\ncodebook = "tumang"\n\n'
+        '[latent_class]\nitem_prefix = "mk_"\nn_classes = [2, 2]\ncovariates = ["workers"]\n'
+        "bootstrap_lrt = false\ndescriptive = false\nem_starts = 5\n\n[sampler]\nseed = 2029\n\n"
+        '[sampler.quick]\ndraws = 100\ntune = 100\nchains = 2\nbackend = "nutpie_c"\n',
+        encoding="utf-8",
+    )
+    started: list[str] = []
+    real_start = fit_worker.start
+
+    def counting_start(function, *args, **kwargs):
+        started.append(kwargs.get("covariates") or args[-1])
+        return real_start(function, *args, **kwargs)
+
+    monkeypatch.setattr(fit_worker, "start", counting_start)
+    folders = {}
+    for idle in (True, False):
+        monkeypatch.setattr(fit_worker, "a_core_is_idle", lambda idle=idle, **_: idle)
+        folders[idle] = tmp_path / f"idle_{idle}"
+        pipeline.run_spec(spec, out=folders[idle], quick=True, stream=None)
+    if (os.cpu_count() or 1) > 1:
+        assert started == [["workers"]]  # once, in the run with an idle core
+    names = sorted(
+        p.relative_to(folders[True]).as_posix()
+        for p in folders[True].rglob("*")
+        if p.suffix in (".csv", ".md")
+    )
+    assert "latent_class/class_membership_effects.csv" in names
+    differing = [
+        name
+        for name in names
+        if (folders[True] / name).read_bytes() != (folders[False] / name).read_bytes()
+        and name != "report.md"  # its time stamp
+    ]
+    assert differing == [], differing
+    report = (folders[True] / "report.md").read_text(encoding="utf-8")
+    assert report.index("latent classes K=2 covariates") < report.index("Who belongs")

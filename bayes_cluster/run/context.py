@@ -280,6 +280,8 @@ class RunContext:
         Fits started in worker processes at the start of the run, by key (e.g.
         ``("nominal", 3)``, ``("logit", "bayes")``); a section takes its own with
         :meth:`take_background`, and the run stops those nobody took.
+    deferred : list of (str, callable)
+        Work a section left for the end of the run (:meth:`defer`), in order.
     """
 
     spec: Spec
@@ -298,6 +300,7 @@ class RunContext:
     figure_writer: FigureWriter | FigureWriters | None = None
     parallel: bool = False
     background: dict[tuple, Any] = field(default_factory=dict)
+    deferred: list[tuple[str, Callable[[], None]]] = field(default_factory=list)
 
     def take_background(self, key: tuple) -> Any:
         """Return the fit started in a worker under ``key`` (removed here), or None.
@@ -313,6 +316,22 @@ class RunContext:
             None when no worker has this fit: the section fits it in this process.
         """
         return self.background.pop(key, None)
+
+    def defer(self, name: str, finish: Callable[[], None]) -> None:
+        """Leave ``finish`` for the end of the run, after every section.
+
+        E.g. the rest of a part whose fit a worker makes meanwhile, while the run goes on
+        with its next section.
+
+        Parameters
+        ----------
+        name : str
+            Its name in :attr:`timings`.
+        finish : callable
+            Called with no arguments, in the order deferred; what it writes and adds to the
+            report is the section's, as if done at once.
+        """
+        self.deferred.append((name, finish))
 
     def cancel_background(self) -> None:
         """Stop every worker fit nobody took (the run ends, or failed)."""

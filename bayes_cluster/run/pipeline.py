@@ -191,6 +191,11 @@ def run_spec(
                 # a sampler may have swallowed Ctrl-C and returned a truncated fit
                 raise_if_interrupted()
                 context.timings[runner.name] = round(time.perf_counter() - section_start, 2)
+        for name, finish in context.deferred:  # what the sections left for the end
+            section_start = time.perf_counter()
+            finish()
+            raise_if_interrupted()
+            context.timings[name] = round(time.perf_counter() - section_start, 2)
         block = provenance(seed=sampler.seed, data=spec.data.path, spec=spec.source)
         block.pop("spec", None)
         report.reproducibility = {

@@ -908,8 +908,27 @@ def _run_bayes_latent_class(
     _latent_class_ppc(context, section, model)
     if covariates_at is not None:
         part = Section(section.title)
-        _run_class_covariates(context, part, responses, model, typed=typed and lc.markusen)
-        section.blocks[covariates_at:covariates_at] = part.blocks
+        finish = _run_class_covariates(
+            context, part, responses, model, typed=typed and lc.markusen
+        )
+
+        def finish_covariates() -> None:
+            # at the end of the run: the fit was made meanwhile (in a worker where a core
+            # was idle); its part goes where it belongs in the section, and its warnings
+            # to the section's end, as the run shows a section's warnings
+            from bayes_cluster.inference.diagnostics import ConvergenceWarning
+            from bayes_cluster.run.context import warning_notes
+
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                warnings.simplefilter("ignore", ConvergenceWarning)
+                finish()
+            section.blocks[covariates_at:covariates_at] = part.blocks
+            for note in warning_notes(caught):
+                section.add(Alert(f"Warning raised while running this section: {note}", "warning"))
+                context.progress(f"  warning (latent_class): {note}")
+
+        context.defer("latent_class_covariates", finish_covariates)
 
 
 def _record_bayes_latent_class(context: RunContext, k: int, model: BayesianLatentClass) -> None:
@@ -1192,10 +1211,17 @@ def _run_class_covariates(
     chosen: BayesianLatentClass,
     *,
     typed: bool,
-) -> None:
-    """Covariates of class membership for the chosen K: Bayes and EM side by side."""
+) -> Callable[[], None]:
+    """Covariates of class membership for the chosen K: Bayes and EM side by side.
+
+    The Bayesian fit starts here, in a worker process of its own where a core is idle
+    (:func:`bayes_cluster.run.fit_worker.start`: the same call, the same fit), while the
+    run goes on with its next sections; the returned function takes the fit and writes
+    the part (tables, figure, verdict; its diagnostics keep their place in the report's
+    list). Without a worker, it makes the fit itself.
+    """
     from bayes_cluster.estimators.latent_class import encode_covariates
-    from bayes_cluster.plots.membership import plot_membership_curves
+    from bayes_cluster.run import fit_worker
 
     lc = context.spec.latent_class
     k = chosen.n_classes
@@ -1208,11 +1234,39 @@ def _run_class_covariates(
         covariates = encode_covariates(data, names)
     except ValueError as error:  # e.g. a constant column in this survey
         raise ValueError(f"[latent_class].covariates: {error}") from None
-    if lc.measurement == "ordinal":
-        model = _fit_ordinal_latent_class(data, k, lc, context, covariates=names)
-    else:
-        model = _fit_bayes_latent_class(data, k, lc, context, covariates=names)
-    context.add_diagnostics(f"latent classes K={k} covariates", model.diagnostics_)
+    measurement = "ordinal" if lc.measurement == "ordinal" else "nominal"
+    function, args, kwargs = _latent_class_call(measurement, data, k, lc, context, names)
+    key = ("covariates", measurement, k)
+    if context.parallel and fit_worker.a_core_is_idle(interval=0.1):
+        context.background[key] = fit_worker.start(function, *args, **kwargs)
+    slot = len(context.report.diagnostics)
+    context.verdicts["class_membership"] = []  # its place in run.json, filled in below
+
+    def finish() -> None:
+        call = context.take_background(key)
+        model = call.result() if call is not None else function(*args, **kwargs)
+        context.add_diagnostics(f"latent classes K={k} covariates", model.diagnostics_)
+        context.report.diagnostics.insert(slot, context.report.diagnostics.pop())
+        _write_class_covariates(context, section, responses, model, covariates, typed=typed)
+
+    return finish
+
+
+def _write_class_covariates(
+    context: RunContext,
+    section: Section,
+    responses: pd.DataFrame,
+    model: BayesianLatentClass,
+    covariates: pd.DataFrame,
+    *,
+    typed: bool,
+) -> None:
+    """Write the class covariates' part: posterior, EM beside it, table, verdict, figure."""
+    from bayes_cluster.plots.membership import plot_membership_curves
+
+    lc = context.spec.latent_class
+    k = model.n_classes
+    names = list(lc.covariates)
     context.save_tree(model.idata_, f"latent_class/bayes_covariates_posterior_K{k}.nc")
     hdi_prob = context.sampler.hdi_prob
     bayes = model.membership_effects(hdi_prob=hdi_prob)
