@@ -300,15 +300,20 @@ def test_the_run_starts_its_fit_workers_only_on_an_idle_core(idle, monkeypatch):
     monkeypatch.setattr(pipeline.logistic_section, "background_fits", lambda c: jobs["logistic"])
     printed: list[str] = []
     context = SimpleNamespace(
-        spec=SimpleNamespace(latent_class="lc", logistic=SimpleNamespace(bayesian=True)),
+        spec=SimpleNamespace(
+            latent_class=SimpleNamespace(bayesian=True, covariates=("workers",), n_classes=(1, 3)),
+            logistic=SimpleNamespace(bayesian=True),
+        ),
         parallel=True,
         background={},
         progress=printed.append,
     )
     pipeline._start_background_fits(context)
     if idle:
-        # dealt out in turn: each worker makes its fits in the order the run takes them
-        assert started == [[divmod, divmod, pow, max], [divmod, pow, pow]]
+        # dealt out in turn: each worker makes its fits in the order the run takes them,
+        # and the last keeps a place for the class covariates fit of the K to be chosen
+        promised = fit_worker.PROMISED[0]
+        assert started == [[divmod, divmod, pow, max], [divmod, pow, pow, promised]]
         assert list(context.background) == [
             ("nominal", 1),
             ("nominal", 3),
@@ -317,6 +322,7 @@ def test_the_run_starts_its_fit_workers_only_on_an_idle_core(idle, monkeypatch):
             ("nominal", 2),
             ("ordinal", 1),
             ("ordinal", 3),
+            ("covariates", "promised"),
         ]
         assert context.background["logit", "bayes"] == "call of max"
         assert printed == []
@@ -346,6 +352,26 @@ def test_the_run_starts_no_worker_for_one_fit_or_when_it_may_not(monkeypatch):
     context.parallel = False  # a run that may not (one core)
     pipeline._start_background_fits(context)
     assert context.background == {}
+
+
+def test_a_promised_place_makes_the_call_the_run_sends_later_or_none():
+    from bayes_cluster.run.fit_worker import PROMISED, start_queue
+
+    first, promised = start_queue([(pow, (2, 3), {}), PROMISED])
+    assert first.result() == 8
+    assert not promised.done()  # waiting for the run's call
+    promised.send(divmod, 17, 5)
+    assert promised.result() == (3, 2)
+    first, released = start_queue([(pow, (2, 3), {}), PROMISED])
+    released.send(None)
+    assert released.result() is None and first.result() == 8
+
+
+def test_a_promised_place_whose_run_died_raises_instead_of_waiting(tmp_path):
+    from bayes_cluster.run.fit_worker import _promised
+
+    with pytest.raises(RuntimeError, match="the run stopped before it sent the promised call"):
+        _promised(str(tmp_path / "never.pickle"), run=-1)  # -1: no process's parent
 
 
 def test_a_worker_makes_its_calls_in_order_and_each_result_waits_for_its_own():
@@ -522,10 +548,10 @@ def test_pdf_fonts_are_embedded_without_their_layout_tables():
 
 
 def test_the_class_covariates_fit_is_made_by_a_worker_while_the_run_goes_on(tmp_path, monkeypatch):
-    """A latent-class spec with class covariates, --quick: the covariates fit starts in a
-    worker process when K is chosen and is taken at the end of the run (forced idle core),
-    then the run makes it itself (no idle core): the same tables and report, byte for
-    byte but the seconds; the covariates' diagnostics keep their place in the report."""
+    """A latent-class spec with class covariates, --quick: the covariates fit is sent to
+    the place a fit worker kept for it when K is chosen, and taken at the end of the run
+    (forced idle core), then the run makes it itself (no idle core): the same tables and
+    report, byte for byte but the seconds; the covariates' diagnostics keep their place."""
     from bayes_cluster.run import fit_worker, pipeline
 
     data = Path(__file__).resolve().parents[1] / "data" / "tumang_synthetic.csv"
@@ -537,21 +563,22 @@ def test_the_class_covariates_fit_is_made_by_a_worker_while_the_run_goes_on(tmp_
         '[sampler.quick]\ndraws = 100\ntune = 100\nchains = 2\nbackend = "nutpie_c"\n',
         encoding="utf-8",
     )
-    started: list[str] = []
-    real_start = fit_worker.start
+    sent: list = []
+    real_send = fit_worker.BackgroundCall.send
 
-    def counting_start(function, *args, **kwargs):
-        started.append(kwargs.get("covariates") or args[-1])
-        return real_start(function, *args, **kwargs)
+    def counting_send(call, function, *args, **kwargs):
+        sent.append(None if function is None else kwargs.get("covariates") or args[-1])
+        real_send(call, function, *args, **kwargs)
 
-    monkeypatch.setattr(fit_worker, "start", counting_start)
+    monkeypatch.setattr(fit_worker.BackgroundCall, "send", counting_send)
+    monkeypatch.setattr(fit_worker, "start", None)  # the kept place serves: no new worker
     folders = {}
     for idle in (True, False):
         monkeypatch.setattr(fit_worker, "a_core_is_idle", lambda idle=idle, **_: idle)
         folders[idle] = tmp_path / f"idle_{idle}"
         pipeline.run_spec(spec, out=folders[idle], quick=True, stream=None)
     if (os.cpu_count() or 1) > 1:
-        assert started == [["workers"]]  # once, in the run with an idle core
+        assert sent == [["workers"]]  # once, in the run with an idle core
     names = sorted(
         p.relative_to(folders[True]).as_posix()
         for p in folders[True].rglob("*")

@@ -27,7 +27,15 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["BackgroundCall", "Call", "a_core_is_idle", "idle_cores", "start", "start_queue"]
+__all__ = [
+    "PROMISED",
+    "BackgroundCall",
+    "Call",
+    "a_core_is_idle",
+    "idle_cores",
+    "start",
+    "start_queue",
+]
 
 
 def _cpu_times(stat: Path) -> tuple[int, int]:
@@ -118,6 +126,30 @@ class BackgroundCall:
         # the worker's calls whose answers the run has not read (shared by its calls)
         self._unread = {index} if unread is None else unread
 
+    @property
+    def promise(self) -> Path:
+        """Where the run writes the call of a :data:`PROMISED` place (:meth:`send`)."""
+        return self._scratch / f"promise_{self._index}.pickle"
+
+    def send(self, function: Callable[..., Any] | None, *args: Any, **kwargs: Any) -> None:
+        """Hand the worker the call of this :data:`PROMISED` place in its queue.
+
+        The worker, which has made its calls before this one, makes it when it gets there
+        (or at once, if it is waiting for it); :meth:`result` returns its value.
+        ``function=None`` releases the place: the worker makes no call, the result is None.
+
+        Parameters
+        ----------
+        function : callable or None
+            A module-level function (pickled by reference), or None.
+        *args, **kwargs
+            Its arguments (pickled).
+        """
+        call = None if function is None else (function, args, kwargs)
+        partial = self.promise.with_suffix(".partial")
+        partial.write_bytes(pickle.dumps(call, protocol=pickle.HIGHEST_PROTOCOL))
+        partial.rename(self.promise)  # whole, or not there
+
     def done(self) -> bool:
         """Whether the call has finished (its result is waiting) or its worker has stopped.
 
@@ -190,8 +222,41 @@ class BackgroundCall:
         shutil.rmtree(self._scratch, ignore_errors=True)
 
 
+_MODULE = "bayes_cluster.run.fit_worker"  # this module's name, also where it runs as __main__
+
 Call = tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any]]
 """A call for a worker: a module-level function (pickled by reference), its arguments."""
+
+
+def _promised(promise: str, run: int | None) -> Any:
+    """Wait for the call the run sends to ``promise`` (:meth:`BackgroundCall.send`), make it.
+
+    Returns None for a released place; raises if the run stopped before sending it.
+    """
+    import time
+
+    target = Path(promise)
+    delay = 0.005
+    while not target.exists():
+        if run is not None and os.getppid() != run:
+            raise RuntimeError("the run stopped before it sent the promised call")
+        time.sleep(delay)
+        delay = min(2 * delay, 0.05)
+    call = pickle.loads(target.read_bytes())  # noqa: S301 - written by the run's own process
+    target.unlink()
+    if call is None:
+        return None
+    function, args, kwargs = call
+    return function(*args, **kwargs)
+
+
+PROMISED: Call = (_promised, (), {})
+"""A place in a worker's queue (:func:`start_queue`) for a call the run sends later.
+
+The worker, once it has made the calls before it, waits for the run's
+:meth:`BackgroundCall.send` (with no CPU to speak of), then makes that call: a fit whose
+arguments the run knows only later (the class covariates of the K it chose) is made by
+a worker whose imports and compiled models are ready, as soon as it is known."""
 
 
 def start(function: Callable[..., Any], *args: Any, **kwargs: Any) -> BackgroundCall:
@@ -222,7 +287,7 @@ def start_queue(calls: Sequence[Call]) -> list[BackgroundCall]:
     ----------
     calls : sequence of (callable, tuple, dict)
         Each call's module-level function and its positional and keyword arguments
-        (pickled).
+        (pickled); :data:`PROMISED` for a call the run sends later.
 
     Returns
     -------
@@ -286,6 +351,9 @@ def _main(scratch: Path, run: int | None = None) -> None:
         if run is not None and os.getppid() != run:  # the run died (SIGKILL): nobody reads on
             shutil.rmtree(scratch, ignore_errors=True)
             return
+        # the run sends this call later (this module runs as __main__ here: by name)
+        if (function.__module__, function.__qualname__) == (_MODULE, "_promised"):
+            args, kwargs = (str(scratch / f"promise_{index}.pickle"), run), {}
         answer = _call(function, args, kwargs)
         partial = scratch / f"result_{index}.pickle.partial"
         partial.write_bytes(pickle.dumps(answer, protocol=pickle.HIGHEST_PROTOCOL))

@@ -270,7 +270,9 @@ def _start_background_fits(context: RunContext, workers: int = FIT_WORKERS) -> N
     """Start the run's independent Bayesian fits in worker processes, where it has a core.
 
     The latent-class fits of every K and the Bayesian logits (each section's
-    ``background_fits``, in the order the run takes them) are dealt out in turn to
+    ``background_fits``, in the order the run takes them), and a place for the class
+    covariates fit of the K the run will choose (:data:`fit_worker.PROMISED`), are dealt
+    out in turn to
     ``workers`` processes (:func:`bayes_cluster.run.fit_worker.start_queue`), which make
     them one after another while the run fits its EM models and reads each result when
     its section comes to it: the same calls, the same fits. Nothing starts in a run
@@ -286,6 +288,9 @@ def _start_background_fits(context: RunContext, workers: int = FIT_WORKERS) -> N
         jobs += latent_class_section.background_fits(context)
     if spec.logistic is not None and spec.logistic.bayesian:
         jobs += logistic_section.background_fits(context)
+    if jobs and latent_class_section.fits_class_covariates(spec):
+        # the class covariates of the K the run chooses: sent when it is known
+        jobs.append((latent_class_section.COVARIATES_PROMISE, fit_worker.PROMISED))
     if not context.parallel or len(jobs) < 2:
         return
     if not fit_worker.a_core_is_idle():

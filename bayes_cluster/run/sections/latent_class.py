@@ -18,7 +18,7 @@ from bayes_cluster.common.latent_class_math import LIKERT_THREE_LEVELS
 from bayes_cluster.run.context import RunContext
 from bayes_cluster.run.report import Alert, BulletList, Paragraph, Section, TableBlock
 from bayes_cluster.run.safety import raise_if_interrupted
-from bayes_cluster.run.spec import LatentClassSpec, SamplerSpec
+from bayes_cluster.run.spec import LatentClassSpec, SamplerSpec, Spec
 
 if TYPE_CHECKING:
     from bayes_cluster.estimators.latent_class import BayesianLatentClass
@@ -165,6 +165,27 @@ def background_fits(context: RunContext) -> list[tuple[tuple[str, int], Call]]:
         for measurement in measurements
         for k in lc.n_classes
     ]
+
+
+COVARIATES_PROMISE = ("covariates", "promised")
+"""Background key of the fit worker's place for the class covariates fit
+(:data:`bayes_cluster.run.fit_worker.PROMISED`)."""
+
+
+def fits_class_covariates(spec: Spec) -> bool:
+    """Whether a run of ``spec`` may fit class covariates (of the K it chooses, if above 1).
+
+    Parameters
+    ----------
+    spec : Spec
+        The run's spec.
+
+    Returns
+    -------
+    bool
+    """
+    lc = spec.latent_class
+    return bool(lc is not None and lc.bayesian and lc.covariates and max(lc.n_classes) > 1)
 
 
 def fit_latent_class_model(
@@ -906,7 +927,12 @@ def _run_bayes_latent_class(
             ),
         )
     _latent_class_ppc(context, section, model)
-    if covariates_at is not None:
+    if covariates_at is None:
+        promised = context.take_background(COVARIATES_PROMISE)
+        if promised is not None:  # no covariates fit after all (K = 1): the worker stops
+            promised.send(None)
+            context.background[COVARIATES_PROMISE] = promised  # read or stopped at the end
+    else:
         part = Section(section.title)
         finish = _run_class_covariates(
             context, part, responses, model, typed=typed and lc.markusen
@@ -1237,7 +1263,11 @@ def _run_class_covariates(
     measurement = "ordinal" if lc.measurement == "ordinal" else "nominal"
     function, args, kwargs = _latent_class_call(measurement, data, k, lc, context, names)
     key = ("covariates", measurement, k)
-    if context.parallel and fit_worker.a_core_is_idle(interval=0.1):
+    promised = context.take_background(COVARIATES_PROMISE)
+    if promised is not None:  # a fit worker kept a place for it: ready, and soon free
+        promised.send(function, *args, **kwargs)
+        context.background[key] = promised
+    elif context.parallel and fit_worker.a_core_is_idle(interval=0.1):
         context.background[key] = fit_worker.start(function, *args, **kwargs)
     slot = len(context.report.diagnostics)
     context.verdicts["class_membership"] = []  # its place in run.json, filled in below
