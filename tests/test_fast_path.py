@@ -500,3 +500,42 @@ def test_fit_of_the_hierarchical_logit_uses_the_fused_density():
     value, gradient = evaluate_logp(fused, x)
     np.testing.assert_allclose(gradient, dlogp(point), rtol=1e-7, atol=1e-9)
     assert value == pytest.approx(float(logp(point)), abs=1e-6)
+
+
+@pytest.mark.parametrize("group", [None, "product_line"])
+def test_a_fused_logit_compiles_only_the_graphs_expansion(group, python_graphs):
+    """With the fused density, ``compile_pytensor_c`` builds no graph log-density (its
+    rewrites and compile were most of a fused logit's compile) and the expansion it builds
+    is nutpie's: the same values at random points, through the C callback."""
+    import ctypes
+
+    from bayes_cluster.inference.sampling import (
+        _expand_function,
+        _nutpie_functions,
+        compile_pytensor_c,
+    )
+
+    frame, _ = simulate_tumang(n=40, seed=12)
+    logit = BayesianLogit("export", PREDICTORS, group=group)
+    model = logit._build(logit._prepare_fit(frame))
+    fused = compile_pytensor_c(model, replace_logp=logit._fused_logp())
+    assert fused.logp_func is None and fused.expand_func is not None
+    _, _, _, expand_fn, _, shape_info, _ = _nutpie_functions(model, "FAST_COMPILE")
+    ours = _expand_function(model, "FAST_COMPILE")
+    assert fused.shape_info[0] == shape_info[0]
+    rng = np.random.default_rng(4)
+    for _ in range(3):
+        x = _point(rng, fused.n_dim)
+        (expected,) = expand_fn(x)
+        (mine,) = ours(x)
+        np.testing.assert_array_equal(mine, expected)
+        out = np.empty(fused.n_expanded)
+        code = fused.compiled_expand_func.ctypes(
+            fused.n_dim,
+            fused.n_expanded,
+            x.ctypes.data_as(ctypes.POINTER(ctypes.c_double)),
+            out.ctypes.data_as(ctypes.POINTER(ctypes.c_double)),
+            fused.user_data.ctypes.data_as(ctypes.c_void_p),
+        )
+        assert code == 0
+        np.testing.assert_allclose(out, expected, rtol=1e-13, atol=1e-15)

@@ -293,6 +293,45 @@ def _nutpie_functions(model: Any, mode: Any) -> tuple:
     )
 
 
+def _expand_function(model: Any, mode: Any) -> Any:
+    """Compile only the expansion of a draw, as :func:`_nutpie_functions` compiles it.
+
+    The same graph as nutpie's ``_make_functions`` builds for it (the point split into the
+    free variables, then every other unobserved variable, joined into one vector), so the
+    same compiled function (and PyTensor cache entry); the log-density and its gradient,
+    which a model with its own log-density does not use, are not built (their rewrites,
+    and their compile on an empty cache, were most of a fused logit's compile).
+    """
+    import pytensor.tensor as pt
+    from nutpie.compile_pymc import _compute_shapes
+    from pymc.pytensorf import compile as compile_pymc
+
+    shapes = _compute_shapes(model)
+    names, slices, free_shapes, count = [], [], [], 0
+    for variable in model.free_RVs:
+        name = model.rvs_to_values[variable].name
+        shape = shapes[name]
+        names.append(name)
+        free_shapes.append(shape)
+        slices.append(slice(count, count + math.prod(shape)))
+        count += math.prod(shape)
+    joined = pt.TensorType("float64", shape=(count,))(name="_unconstrained_point")
+    values = [joined[where] for where in slices]
+    replacements = {
+        model.rvs_to_values[variable]: value.reshape(shape).astype(variable.dtype)
+        for variable, shape, value in zip(model.free_RVs, free_shapes, values, strict=True)
+    }
+    remaining = [v for v in model.unobserved_value_vars if v.name not in names]
+    expanded = pt.concatenate(
+        [
+            *[value.ravel() for value in values],
+            *[pt.as_tensor(v, allow_xtensor_conversion=True).ravel() for v in remaining],
+        ]
+    )
+    with model:
+        return compile_pymc((joined,), [expanded], givens=list(replacements.items()), mode=mode)
+
+
 def compile_nutpie_numba(model: Any, replace_logp: Callable[[Any, Any], Any] | None = None) -> Any:
     """Compile a PyMC model as :func:`nutpie.compile_pymc_model` does (numba backend).
 
@@ -498,8 +537,12 @@ def compile_pytensor_c(model: Any, replace_logp: Callable[[Any, Any], Any] | Non
     compiled = compiled_with(variables)
     if compiled.compiled_logp_func is not None and compiled.compiled_expand_func is not None:
         return compiled  # the replacement's own: PyTensor's functions are never built
-    _, _, logp_fn, expand_fn, _, _, _ = _nutpie_functions(model, _nogil_numba_mode())
-    extra = [v for f in (logp_fn, expand_fn) for v in f.get_shared() if v not in variables]
+    if compiled.compiled_logp_func is not None:  # only the expansion is the graph's
+        logp_fn, expand_fn = None, _expand_function(model, _nogil_numba_mode())
+    else:
+        _, _, logp_fn, expand_fn, _, _, _ = _nutpie_functions(model, _nogil_numba_mode())
+    functions = [f for f in (logp_fn, expand_fn) if f is not None]
+    extra = [v for f in functions for v in f.get_shared() if v not in variables]
     if extra:  # a shared variable that is no data container: a record with it too
         compiled = compiled_with(variables + list(dict.fromkeys(extra)))
     keys, shared_data = compiled.shared_var_keys, compiled.shared_data
