@@ -158,6 +158,11 @@ def test_fused_callback_and_with_data(survey):
     point = _unconstrained(reference, x)
     np.testing.assert_allclose(value, logp(point), rtol=1e-12)
     np.testing.assert_allclose(gradient, dlogp(point), rtol=1e-9, atol=1e-9)
+    # data passed without their answers (stale: the first survey's) read cell by cell
+    stale = compiled.with_data(responses=lc._sampler_data(prepared)["responses"] * 1.0)
+    stale = stale.with_data(answers=np.full((45, 12), 2.0))
+    np.testing.assert_array_equal(evaluate_logp(stale, x)[1], gradient)
+    assert evaluate_logp(stale, x)[0] == value
     # the expansion is the loop's too: no graph callback was compiled for it
     assert compiled.expand_func is None and compiled.logp_func is None
     expanded = _expand(compiled, x)

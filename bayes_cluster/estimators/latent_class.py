@@ -165,6 +165,16 @@ class EncodedItems:
         return int((self.codes == 0).sum())
 
     @property
+    def answers(self) -> np.ndarray:
+        """Shape (firm, item), float: each answer's cell of ``one_hot`` (0-based), -1 missing.
+
+        The models carry it as data beside ``one_hot`` (``pm.Data("answers")``), which
+        their graphs do not read: the hand-written log-density reads each firm's answer
+        from it instead of searching the one-hot row (a third of a gradient's time).
+        """
+        return (self.codes - 1).astype(float)
+
+    @property
     def category_mask(self) -> np.ndarray:
         """Boolean (item, category): whether the item has the category."""
         if not self.item_categories:
@@ -1365,6 +1375,7 @@ class BayesianLatentClass(BayesianModel):
         }
         with pm.Model(coords=coords) as model:
             responses = pm.Data("responses", encoded.one_hot, dims=(FIRM, ITEM, CATEGORY))
+            pm.Data("answers", encoded.answers, dims=(FIRM, ITEM))  # for the fused loop
             # concentrations are data, so one compiled model serves every prior setting
             item_concentration = pm.Data(
                 "item_concentration", np.full(n_cat, self.priors["item_concentration"])
@@ -1526,6 +1537,7 @@ class BayesianLatentClass(BayesianModel):
         n_cat = prepared.encoded.one_hot.shape[2]
         updates = {
             "responses": prepared.encoded.one_hot,
+            "answers": prepared.encoded.answers,
             "item_concentration": np.full(n_cat, self.priors["item_concentration"]),
         }
         if self.covariates:

@@ -423,6 +423,7 @@ class BayesianOrdinalLatentClass(BayesianLatentClass):
         with pm.Model(coords=coords) as model:
             model.add_coord("firm", list(encoded.firms))
             responses = pm.Data("responses", encoded.one_hot, dims=("firm", ITEM, CATEGORY))
+            pm.Data("answers", encoded.answers, dims=("firm", ITEM))  # for the fused loop
             location_sd = pm.Data("location_sd", np.asarray(self.priors["location_sd"]))
             cutpoint_sd = pm.Data("cutpoint_sd", np.asarray(self.priors["cutpoint_sd"]))
             log_weights = self._class_log_weights(covariates)  # log pi, or the membership logit
@@ -454,6 +455,7 @@ class BayesianOrdinalLatentClass(BayesianLatentClass):
     def _sampler_data(self, prepared: _FitInput) -> dict[str, np.ndarray]:
         updates = {
             "responses": prepared.encoded.one_hot,
+            "answers": prepared.encoded.answers,
             "location_sd": np.asarray(self.priors["location_sd"]),
             "cutpoint_sd": np.asarray(self.priors["cutpoint_sd"]),
         }

@@ -210,6 +210,7 @@ def _logp_loop(
     location_sd,
     cutpoint_sd,
     layout,
+    answers,
 ):  # pragma: no cover - runs compiled
     # layout: (ordinal, class-weight code, number of classes), an array so that numba
     # compiles the loop once for every layout (literal arguments would specialise it)
@@ -307,6 +308,14 @@ def _logp_loop(
         for k in range(k_):
             score[k] = log_w[row, k]
         for j in range(n_items):
+            # the firm's answer: its one cell of the one-hot row (a row that does not
+            # agree with ``answers``, e.g. data passed without them, is read cell by cell;
+            # the same sums, in the same order, as over every cell)
+            c = int(answers[i, j]) if i < answers.shape[0] else -1
+            if c >= 0 and responses[i, j, c] == 1.0:
+                for k in range(k_):
+                    score[k] += log_theta[k, j, c]
+                continue
             for c in range(n_cat):
                 v = responses[i, j, c]
                 if v != 0.0:
@@ -324,6 +333,11 @@ def _logp_loop(
             weight[k] = math.exp(score[k] - lse)
             g_w[row, k] += weight[k]
         for j in range(n_items):
+            c = int(answers[i, j]) if i < answers.shape[0] else -1
+            if c >= 0 and responses[i, j, c] == 1.0:
+                for k in range(k_):
+                    g_theta[k, j, c] += weight[k]
+                continue
             for c in range(n_cat):
                 v = responses[i, j, c]
                 if v != 0.0:
@@ -518,10 +532,11 @@ _ARGUMENTS = (
     "membership_slope_sd",
     "location_sd",
     "cutpoint_sd",
+    "answers",
 )
 """The loop's data arguments after the point, in order (absent ones are filled in)."""
 
-_NDIM = (3, 1, 1, 2, 0, 0, 0, 0)
+_NDIM = (3, 1, 1, 2, 0, 0, 0, 0, 2)
 """The number of dimensions of each of :data:`_ARGUMENTS`."""
 
 # The fused callbacks read everything they need from a header of int64 words at the start
@@ -529,10 +544,10 @@ _NDIM = (3, 1, 1, 2, 0, 0, 0, 0)
 # ``with_data`` fills them in as before):
 _HEADER = 40
 # 0: 8-byte words in the record; 1: n_dim; 2: n_expanded; 3-5: ordinal, weights, K
-_ARRAY_AT = 6  # 6-13: word of each argument's data pointer (-1: absent), _ARGUMENTS order
-_SHAPE_AT = 14  # 14-21: word of each argument's first shape entry
-_DIMS_AT = 22  # 22-28: the expansion's dims (see _expand_loop)
-_OFFSETS_AT = 29  # 29-34: the expansion's offsets
+_ARRAY_AT = 6  # 6-14: word of each argument's data pointer (-1: absent), _ARGUMENTS order
+_SHAPE_AT = 15  # 15-23: word of each argument's first shape entry
+_DIMS_AT = 24  # 24-30: the expansion's dims (see _expand_loop)
+_OFFSETS_AT = 31  # 31-36: the expansion's offsets
 
 
 @intrinsic
@@ -583,6 +598,13 @@ def _logp_callback(dim, x_, out_, logp_, user_data_):  # pragma: no cover - runs
             covariates = numba.carray(
                 _as_pointer(words[head[_ARRAY_AT + 3]]), (words[at], words[at + 1]), np.float64
             )
+        if head[_ARRAY_AT + 8] < 0:
+            answers = np.zeros((0, 0))
+        else:
+            at = head[_SHAPE_AT + 8]
+            answers = numba.carray(
+                _as_pointer(words[head[_ARRAY_AT + 8]]), (words[at], words[at + 1]), np.float64
+            )
         x = numba.carray(x_, (dim,))
         value, gradient = _logp_loop(
             x,
@@ -595,6 +617,7 @@ def _logp_callback(dim, x_, out_, logp_, user_data_):  # pragma: no cover - runs
             _scalar(words, head, 6),
             _scalar(words, head, 7),
             head[3:6],
+            answers,
         )
         out = numba.carray(out_, (dim,))
         logp = numba.carray(logp_, ())
