@@ -310,18 +310,20 @@ def test_the_run_starts_its_fit_workers_only_on_an_idle_core(idle, monkeypatch):
     )
     pipeline._start_background_fits(context)
     if idle:
-        # dealt out in turn: each worker makes its fits in the order the run takes them,
-        # and the last keeps a place for the class covariates fit of the K to be chosen
+        # the latent-class fits dealt out in turn (the last, largest, to the first
+        # worker), the logits first in the second worker's queue, and a place for the
+        # class covariates fit of the K to be chosen at the end of the shorter queue;
+        # each worker makes its fits in the order the run takes them
         promised = fit_worker.PROMISED[0]
-        assert started == [[divmod, divmod, pow, max], [divmod, pow, pow, promised]]
+        assert started == [[divmod, divmod, pow, pow], [max, divmod, pow, promised]]
         assert list(context.background) == [
             ("nominal", 1),
             ("nominal", 3),
             ("ordinal", 2),
+            ("ordinal", 3),
             ("logit", "bayes"),
             ("nominal", 2),
             ("ordinal", 1),
-            ("ordinal", 3),
             ("covariates", "promised"),
         ]
         assert context.background["logit", "bayes"] == "call of max"

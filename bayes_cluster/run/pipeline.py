@@ -269,29 +269,29 @@ FIT_WORKERS = 2
 def _start_background_fits(context: RunContext, workers: int = FIT_WORKERS) -> None:
     """Start the run's independent Bayesian fits in worker processes, where it has a core.
 
-    The latent-class fits of every K and the Bayesian logits (each section's
-    ``background_fits``, in the order the run takes them), and a place for the class
-    covariates fit of the K the run will choose (:data:`fit_worker.PROMISED`), are dealt
-    out in turn to
-    ``workers`` processes (:func:`bayes_cluster.run.fit_worker.start_queue`), which make
-    them one after another while the run fits its EM models and reads each result when
-    its section comes to it: the same calls, the same fits. Nothing starts in a run
-    without ``context.parallel``, with fewer than two fits, or on a machine with no idle
-    core (:func:`bayes_cluster.run.fit_worker.a_core_is_idle`: a worker would only take
-    turns with the run); each section then fits its models itself.
+    The latent-class fits of every K, the Bayesian logits (each section's
+    ``background_fits``) and a place for the class covariates fit of the K the run will
+    choose (:data:`fit_worker.PROMISED`) go to ``workers`` processes
+    (:func:`bayes_cluster.run.fit_worker.start_queue`, :func:`_queues`), which make them
+    one after another while the run fits its EM models and reads each result when its
+    section comes to it: the same calls, the same fits. Nothing starts in a run without
+    ``context.parallel``, with fewer than two fits, or on a machine with no idle core
+    (:func:`bayes_cluster.run.fit_worker.a_core_is_idle`: a worker would only take turns
+    with the run); each section then fits its models itself.
     """
     from bayes_cluster.run import fit_worker
 
     spec = context.spec
-    jobs = []
+    latent, logits = [], []
     if spec.latent_class is not None:
-        jobs += latent_class_section.background_fits(context)
+        latent = latent_class_section.background_fits(context)
     if spec.logistic is not None and spec.logistic.bayesian:
-        jobs += logistic_section.background_fits(context)
-    if jobs and latent_class_section.fits_class_covariates(spec):
+        logits = logistic_section.background_fits(context)
+    promise = []
+    if (latent or logits) and latent_class_section.fits_class_covariates(spec):
         # the class covariates of the K the run chooses: sent when it is known
-        jobs.append((latent_class_section.COVARIATES_PROMISE, fit_worker.PROMISED))
-    if not context.parallel or len(jobs) < 2:
+        promise = [(latent_class_section.COVARIATES_PROMISE, fit_worker.PROMISED)]
+    if not context.parallel or len(latent) + len(logits) + len(promise) < 2:
         return
     if not fit_worker.a_core_is_idle():
         context.progress(
@@ -299,10 +299,30 @@ def _start_background_fits(context: RunContext, workers: int = FIT_WORKERS) -> N
             "(a worker process would only take turns with it)"
         )
         return
-    queues = [jobs[index::workers] for index in range(min(workers, len(jobs)))]
-    for queue in queues:
+    for queue in _queues(latent, logits, promise, workers):
         calls = fit_worker.start_queue([call for _, call in queue])
         context.background.update(zip((key for key, _ in queue), calls, strict=True))
+
+
+def _queues(latent: list, logits: list, promise: list, workers: int) -> list[list]:
+    """Deal the fits out to the workers: each queue in the order the run takes its fits.
+
+    The latent-class fits go to the workers in turn, the last (the largest model) to the
+    first worker; the logits come first in the last worker's queue: on an empty cache it
+    compiles their callbacks while the first compiles the latent-class loops (which it
+    would otherwise wait for), and warm they take a few seconds while the run fits its EM
+    models. The promised place ends the shortest queue.
+    """
+    if workers < 2 or not latent:
+        jobs = latent + logits + promise
+        return [q for q in (jobs[index::workers] for index in range(workers)) if q]
+    queues = [latent[index::workers] for index in range(workers)]
+    if len(latent) > 1 and queues[-1] and queues[-1][-1] is latent[-1]:
+        queues[0].append(queues[-1].pop())  # the largest model: not behind the logits
+    queues[-1] = logits + queues[-1]
+    if promise:
+        min(queues, key=len).extend(promise)
+    return [queue for queue in queues if queue]
 
 
 @contextlib.contextmanager
