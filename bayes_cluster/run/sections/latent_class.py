@@ -393,13 +393,8 @@ def ordinal_vs_nominal_loo(
     return table
 
 
-def _run_ordinal(
-    context: RunContext,
-    section: Section,
-    responses: pd.DataFrame,
-    nominal: Mapping[int, BayesianLatentClass],
-) -> dict[int, BayesianLatentClass]:
-    """Fit the ordinal mixture for every K, compare it with the nominal one, return it."""
+def _take_ordinal(context: RunContext, responses: pd.DataFrame) -> dict[int, BayesianLatentClass]:
+    """Fit (or take from the workers) the ordinal mixture for every K; record each fit."""
     lc = context.spec.latent_class
     models: dict[int, BayesianLatentClass] = {}
     for k in lc.n_classes:
@@ -408,6 +403,19 @@ def _run_ordinal(
         raise_if_interrupted()
         models[k] = model
         context.add_diagnostics(f"latent classes ordinal K={k}", model.diagnostics_)
+    return models
+
+
+def _run_ordinal(
+    context: RunContext,
+    section: Section,
+    responses: pd.DataFrame,
+    nominal: Mapping[int, BayesianLatentClass],
+    models: Mapping[int, BayesianLatentClass],
+) -> None:
+    """Write the ordinal mixture of every K and compare it with the nominal one."""
+    lc = context.spec.latent_class
+    for k, model in models.items():
         context.save_tree(model.idata_, f"latent_class/bayes_ordinal_posterior_K{k}.nc")
         summary = model.summary(var_names=("pi", "mu", "cutpoints") if k > 1 else ("cutpoints",))
         context.save_table(summary, f"latent_class/bayes_ordinal_summary_K{k}.csv")
@@ -446,7 +454,6 @@ def _run_ordinal(
         ),
         _ordinal_prior_predictive_figure(context, responses, lc),
     )
-    return models
 
 
 def _ordinal_vs_nominal_table(
@@ -842,16 +849,35 @@ def _run_bayes_latent_class(
         raise_if_interrupted()
         models[k] = model
         _record_bayes_latent_class(context, k, model)
+    nominal = models
     if lc.measurement == "ordinal":
-        models = _run_ordinal(context, section, responses, models)
-    chosen = _choose_n_classes(context, section, models)
+        models = _take_ordinal(context, responses)
+    # K by PSIS-LOO as soon as the fits are in: the class covariates fit of that K starts
+    # now (a worker makes it while this process writes the comparisons and checks)
+    loo = _loo_table(context, models)
+    chosen = next(iter(models)) if loo is None else int(str(loo.index[0]).removeprefix("K="))
+    covariates = None
+    if lc.covariates and chosen > 1:
+        part = Section(section.title)
+        finish = _run_class_covariates(
+            context, part, responses, models[chosen], typed=typed and lc.markusen
+        )
+        covariates = part, finish
+    else:
+        promised = context.take_background(COVARIATES_PROMISE)
+        if promised is not None:  # no covariates fit (K = 1): the worker stops
+            promised.send(None)
+            context.background[COVARIATES_PROMISE] = promised  # read or stopped at the end
+    if lc.measurement == "ordinal":
+        _run_ordinal(context, section, responses, nominal, models)
+    _choose_n_classes(context, section, models, loo)
     model = models[chosen]
     context.results["latent_class"] = model
     context.verdicts["bayes_n_classes_loo"] = chosen
     context.save_table(model.class_probabilities(), "latent_class/bayes_class_probabilities.csv")
-    # the class covariates' part of the report goes here, but is fitted last: the figure
-    # writers draw the chosen model's figures meanwhile, instead of after it
-    covariates_at = len(section.blocks) if lc.covariates and chosen > 1 else None
+    # the class covariates' part of the report goes here; it is written at the end of the
+    # run, when the worker's fit is in
+    covariates_at = len(section.blocks)
     shares = model.posterior["pi"].mean(("chain", "draw")).to_numpy()
     how = "chosen by PSIS-LOO" if len(models) > 1 else "the only number of classes fitted"
     if lc.markusen and typed:
@@ -927,16 +953,8 @@ def _run_bayes_latent_class(
             ),
         )
     _latent_class_ppc(context, section, model)
-    if covariates_at is None:
-        promised = context.take_background(COVARIATES_PROMISE)
-        if promised is not None:  # no covariates fit after all (K = 1): the worker stops
-            promised.send(None)
-            context.background[COVARIATES_PROMISE] = promised  # read or stopped at the end
-    else:
-        part = Section(section.title)
-        finish = _run_class_covariates(
-            context, part, responses, model, typed=typed and lc.markusen
-        )
+    if covariates is not None:
+        part, finish = covariates
 
         def finish_covariates() -> None:
             # at the end of the run: the fit was made meanwhile (in a worker where a core
@@ -1059,17 +1077,31 @@ def _latent_class_ppc(context: RunContext, section: Section, model: BayesianLate
     )
 
 
-def _choose_n_classes(
-    context: RunContext, section: Section, models: Mapping[int, BayesianLatentClass]
-) -> int:
-    """Adapter: pick the number of classes by PSIS-LOO (the only K if just one)."""
+def _loo_table(
+    context: RunContext, models: Mapping[int, BayesianLatentClass]
+) -> pd.DataFrame | None:
+    """Compare the numbers of classes by PSIS-LOO (best first); None for a single K."""
     if len(models) == 1:
-        return next(iter(models))
+        return None
     from bayes_cluster.analyses.n_classes import compare_n_classes
+
+    return compare_n_classes(models, em_bic=context.results.get("em_bic"))
+
+
+def _choose_n_classes(
+    context: RunContext,
+    section: Section,
+    models: Mapping[int, BayesianLatentClass],
+    table: pd.DataFrame | None,
+) -> int:
+    """Adapter: report the number of classes PSIS-LOO chose; return it.
+
+    ``table`` is :func:`_loo_table`'s (None: the only K fitted).
+    """
+    if table is None:
+        return next(iter(models))
     from bayes_cluster.plots.compare import plot_elpd_comparison
 
-    em = context.results.get("em_bic")
-    table = compare_n_classes(models, em_bic=em)
     context.results["latent_class_loo"] = table
     context.save_table(table, "latent_class/loo_comparison.csv")
     section.add(
