@@ -22,7 +22,12 @@ from bayes_cluster.inference.fast_latent_class import (
     fuse_latent_class_logp,
     latent_class_layout,
 )
-from bayes_cluster.inference.sampling import _nutpie_functions, compile_pytensor_c, evaluate_logp
+from bayes_cluster.inference.sampling import (
+    _nutpie_functions,
+    compile_pytensor_c,
+    evaluate_expansion,
+    evaluate_logp,
+)
 from bayes_cluster.surveys.simulate import simulate_tumang
 
 COVARIATES = ["workers", "firm_age"]
@@ -60,22 +65,6 @@ def _unconstrained(model, x: np.ndarray) -> dict[str, np.ndarray]:
     return point
 
 
-def _expand(compiled, x: np.ndarray) -> np.ndarray:
-    """Call a compiled model's C expansion callback once, as nutpie's chains do."""
-    import ctypes
-
-    expanded = np.empty(compiled.n_expanded)
-    code = compiled.compiled_expand_func.ctypes(
-        compiled.n_dim,
-        compiled.n_expanded,
-        x.ctypes.data_as(ctypes.POINTER(ctypes.c_double)),
-        expanded.ctypes.data_as(ctypes.POINTER(ctypes.c_double)),
-        compiled.user_data.ctypes.data_as(ctypes.c_void_p),
-    )
-    assert code == 0
-    return expanded
-
-
 @pytest.mark.parametrize(("cls", "options", "k", "layout"), VARIANTS)
 def test_fused_density_matches_pymc(survey, python_graphs, cls, options, k, layout):
     """Through nutpie's C callback (one for every layout), against PyMC's logp and dlogp."""
@@ -109,12 +98,13 @@ def test_fused_expansion_matches_pytensor(survey, python_graphs, cls, options, k
     for scale in (0.3, 2.0):
         x = rng.normal(0.0, scale, size=n_dim)
         (expected,) = expand_fn(x)
-        np.testing.assert_allclose(_expand(compiled, x), expected, rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(
+            evaluate_expansion(compiled, x), expected, rtol=1e-12, atol=1e-15
+        )
 
 
 def test_one_callback_for_every_layout(survey):
     """Every layout shares the two compiled callbacks; a wrong length is refused (-1)."""
-    import ctypes
 
     first = compile_pytensor_c(
         BayesianLatentClass(n_classes=2).build_model(survey), replace_logp=fuse_latent_class_logp
@@ -126,17 +116,10 @@ def test_one_callback_for_every_layout(survey):
     assert first.compiled_logp_func is second.compiled_logp_func
     assert first.compiled_expand_func is second.compiled_expand_func
     assert first.user_data["fused"].shape == (_HEADER,)
-    x = np.zeros(first.n_dim + 1)
-    out = np.empty(first.n_dim + 1)
-    value = np.empty(())
-    code = first.compiled_logp_func.ctypes(
-        x.size,
-        x.ctypes.data_as(ctypes.POINTER(ctypes.c_double)),
-        out.ctypes.data_as(ctypes.POINTER(ctypes.c_double)),
-        value.ctypes.data_as(ctypes.POINTER(ctypes.c_double)),
-        first.user_data.ctypes.data_as(ctypes.c_void_p),
-    )
-    assert code == -1
+    with pytest.raises(RuntimeError, match="returned code -1"):
+        evaluate_logp(first, np.zeros(first.n_dim + 1))
+    with pytest.raises(RuntimeError, match="returned code -1"):
+        evaluate_expansion(first, np.zeros(first.n_dim + 1))
 
 
 def test_fused_callback_and_with_data(survey):
@@ -165,7 +148,7 @@ def test_fused_callback_and_with_data(survey):
     assert evaluate_logp(stale, x)[0] == value
     # the expansion is the loop's too: no graph callback was compiled for it
     assert compiled.expand_func is None and compiled.logp_func is None
-    expanded = _expand(compiled, x)
+    expanded = evaluate_expansion(compiled, x)
     names, slices, _ = compiled.shape_info
     where = dict(zip(names, slices, strict=True))
     # alpha, gamma and mu sum to zero over the classes; cutpoints increase; theta rows sum to 1

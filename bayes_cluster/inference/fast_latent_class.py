@@ -570,6 +570,16 @@ def _vector(words, head, slot):  # pragma: no cover - runs compiled
 
 
 @numba.njit(error_model="numpy", inline="always")
+def _matrix(words, head, slot):  # pragma: no cover - runs compiled
+    # a 2-d argument of the record (an empty matrix where the model has none)
+    if head[_ARRAY_AT + slot] < 0:
+        return np.zeros((0, 0))
+    at = head[_SHAPE_AT + slot]
+    address = _as_pointer(words[head[_ARRAY_AT + slot]])
+    return numba.carray(address, (words[at], words[at + 1]), np.float64)
+
+
+@numba.njit(error_model="numpy", inline="always")
 def _scalar(words, head, slot):  # pragma: no cover - runs compiled
     # a 0-d argument of the record (1.0 where the model has none)
     if head[_ARRAY_AT + slot] < 0:
@@ -591,20 +601,8 @@ def _logp_callback(dim, x_, out_, logp_, user_data_):  # pragma: no cover - runs
             (words[at], words[at + 1], words[at + 2]),
             np.float64,
         )
-        if head[_ARRAY_AT + 3] < 0:
-            covariates = np.zeros((0, 0))
-        else:
-            at = head[_SHAPE_AT + 3]
-            covariates = numba.carray(
-                _as_pointer(words[head[_ARRAY_AT + 3]]), (words[at], words[at + 1]), np.float64
-            )
-        if head[_ARRAY_AT + 8] < 0:
-            answers = np.zeros((0, 0))
-        else:
-            at = head[_SHAPE_AT + 8]
-            answers = numba.carray(
-                _as_pointer(words[head[_ARRAY_AT + 8]]), (words[at], words[at + 1]), np.float64
-            )
+        covariates = _matrix(words, head, 3)
+        answers = _matrix(words, head, 8)
         x = numba.carray(x_, (dim,))
         value, gradient = _logp_loop(
             x,

@@ -687,6 +687,43 @@ def evaluate_logp(compiled: Any, point: np.ndarray) -> tuple[float, np.ndarray]:
     return float(value), gradient
 
 
+def evaluate_expansion(compiled: Any, point: np.ndarray) -> np.ndarray:
+    """Call a compiled model's C expansion once, as nutpie's chains do for each draw.
+
+    Parameters
+    ----------
+    compiled : nutpie.compile_pymc.CompiledPyMCModel
+        A model of :func:`compile_pytensor_c` or :func:`compile_nutpie_numba`.
+    point : numpy.ndarray
+        The unconstrained parameter vector (nutpie's order).
+
+    Returns
+    -------
+    numpy.ndarray
+        The draw's named variables, joined (``compiled.shape_info`` names their slices).
+
+    Raises
+    ------
+    RuntimeError
+        When the callback returns a non-zero code (-1: a point or output of the wrong
+        length; -2: an error).
+    """
+    import ctypes
+
+    x = np.ascontiguousarray(point, dtype=np.float64)
+    expanded = np.empty(compiled.n_expanded)
+    code = compiled.compiled_expand_func.ctypes(
+        x.size,
+        compiled.n_expanded,
+        x.ctypes.data_as(ctypes.POINTER(ctypes.c_double)),
+        expanded.ctypes.data_as(ctypes.POINTER(ctypes.c_double)),
+        compiled.user_data.ctypes.data_as(ctypes.c_void_p),
+    )
+    if code != 0:
+        raise RuntimeError(f"the compiled expansion returned code {code}")
+    return expanded
+
+
 compiled_cache = CompiledCache()
 """The process-wide compile cache used by every fit, study replicate and SBC draw."""
 
