@@ -94,25 +94,22 @@ def _fit_em(items: pd.DataFrame, n_classes: int, n_starts: int, seed: int) -> La
     return LatentClassEM(n_classes, n_starts=n_starts, random_state=seed).fit(items)
 
 
-def _fit_bayes_latent_class(
+def _take_or_fit(
+    measurement: str,
     responses: pd.DataFrame,
     n_classes: int,
     lc: LatentClassSpec,
     context: RunContext,
-    covariates: Sequence[str] | None = None,
 ) -> BayesianLatentClass:
-    """Adapter: the Bayesian latent-class mixture (fitted, with diagnostics).
+    """Adapter: the run's Bayesian mixture (``"nominal"`` or ``"ordinal"``) with K classes.
 
-    Without covariates, the fit a worker started at the start of the run
-    (:func:`background_fits`) when there is one: the same call.
+    The fit a worker started at the start of the run (:func:`background_fits`) when there
+    is one, else fitted here: the same call, fitted, with its diagnostics.
     """
-    if not covariates:
-        call = context.take_background(("nominal", n_classes))
-        if call is not None:
-            return call.result()
-    function, args, kwargs = _latent_class_call(
-        "nominal", responses, n_classes, lc, context, covariates
-    )
+    call = context.take_background((measurement, n_classes))
+    if call is not None:
+        return call.result()
+    function, args, kwargs = _latent_class_call(measurement, responses, n_classes, lc, context)
     return function(*args, **kwargs)
 
 
@@ -265,28 +262,6 @@ def _fit_for_run(
     return model
 
 
-def _fit_ordinal_latent_class(
-    responses: pd.DataFrame,
-    n_classes: int,
-    lc: LatentClassSpec,
-    context: RunContext,
-    covariates: Sequence[str] | None = None,
-) -> BayesianOrdinalLatentClass:
-    """Adapter: the run's ordinal latent classes for ``n_classes``, with the run's seed.
-
-    Without covariates, the fit a worker started at the start of the run
-    (:func:`background_fits`) when there is one: the same call.
-    """
-    if not covariates:
-        call = context.take_background(("ordinal", n_classes))
-        if call is not None:
-            return call.result()
-    function, args, kwargs = _latent_class_call(
-        "ordinal", responses, n_classes, lc, context, covariates
-    )
-    return function(*args, **kwargs)
-
-
 def _ordinal_seed(
     context: RunContext, n_classes: int, covariates: Sequence[str] | None = None
 ) -> int:
@@ -399,7 +374,7 @@ def _take_ordinal(context: RunContext, responses: pd.DataFrame) -> dict[int, Bay
     models: dict[int, BayesianLatentClass] = {}
     for k in lc.n_classes:
         context.progress(f"cluster pattern: Bayesian ordinal latent classes K = {k} (MCMC)")
-        model = _fit_ordinal_latent_class(responses, k, lc, context)
+        model = _take_or_fit("ordinal", responses, k, lc, context)
         raise_if_interrupted()
         models[k] = model
         context.add_diagnostics(f"latent classes ordinal K={k}", model.diagnostics_)
@@ -845,7 +820,7 @@ def _run_bayes_latent_class(
     models = {}
     for k in lc.n_classes:
         context.progress(f"cluster pattern: Bayesian latent classes K = {k} (MCMC)")
-        model = _fit_bayes_latent_class(responses, k, lc, context)
+        model = _take_or_fit("nominal", responses, k, lc, context)
         raise_if_interrupted()
         models[k] = model
         _record_bayes_latent_class(context, k, model)
