@@ -283,7 +283,8 @@ def test_the_run_starts_its_fit_workers_only_on_an_idle_core(idle, monkeypatch):
 
     started: list[list] = []
 
-    def fake_queue(calls):
+    def fake_queue(calls, *, quiet):
+        assert quiet  # no --progressbar: the workers hold back PyMC's log lines
         started.append([function for function, _, _ in calls])
         return [f"call of {function.__name__}" for function, _, _ in calls]
 
@@ -305,6 +306,7 @@ def test_the_run_starts_its_fit_workers_only_on_an_idle_core(idle, monkeypatch):
             logistic=SimpleNamespace(bayesian=True),
         ),
         parallel=True,
+        progressbar=False,
         background={},
         progress=printed.append,
     )
@@ -342,7 +344,7 @@ def test_the_run_starts_no_worker_for_one_fit_or_when_it_may_not(monkeypatch):
     from bayes_cluster.run import fit_worker, pipeline
 
     monkeypatch.setattr(fit_worker, "a_core_is_idle", lambda: True)
-    monkeypatch.setattr(fit_worker, "start_queue", lambda calls: pytest.fail("started"))
+    monkeypatch.setattr(fit_worker, "start_queue", lambda calls, **_: pytest.fail("started"))
     monkeypatch.setattr(pipeline.latent_class_section, "background_fits", lambda c: [])
     one = [(("logit", "bayes"), (max, (1, 2), {}))]
     monkeypatch.setattr(pipeline.logistic_section, "background_fits", lambda c: one)
@@ -468,9 +470,9 @@ def test_a_run_with_fit_workers_writes_the_same_results_as_one_without(tmp_path,
     started: list[int] = []
     real_queue = fit_worker.start_queue
 
-    def counting_queue(calls):
+    def counting_queue(calls, **options):
         started.append(len(calls))
-        return real_queue(calls)
+        return real_queue(calls, **options)
 
     monkeypatch.setattr(fit_worker, "start_queue", counting_queue)
     cancelled: list[int] = []
@@ -573,7 +575,14 @@ def test_the_class_covariates_fit_is_made_by_a_worker_while_the_run_goes_on(tmp_
         real_send(call, function, *args, **kwargs)
 
     monkeypatch.setattr(fit_worker.BackgroundCall, "send", counting_send)
-    monkeypatch.setattr(fit_worker, "start", None)  # the kept place serves: no new worker
+    queues: list[int] = []
+    real_queue = fit_worker.start_queue
+
+    def counting_queue(calls, **options):
+        queues.append(len(calls))
+        return real_queue(calls, **options)
+
+    monkeypatch.setattr(fit_worker, "start_queue", counting_queue)
     folders = {}
     for idle in (True, False):
         monkeypatch.setattr(fit_worker, "a_core_is_idle", lambda idle=idle, **_: idle)
@@ -581,6 +590,7 @@ def test_the_class_covariates_fit_is_made_by_a_worker_while_the_run_goes_on(tmp_
         pipeline.run_spec(spec, out=folders[idle], quick=True, stream=None)
     if (os.cpu_count() or 1) > 1:
         assert sent == [["workers"]]  # once, in the run with an idle core
+        assert queues == [1, 1]  # the K = 2 fit, and the kept place: no other worker
     names = sorted(
         p.relative_to(folders[True]).as_posix()
         for p in folders[True].rglob("*")

@@ -16,6 +16,8 @@ only, never for a user-facing file.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import pickle
 import subprocess
@@ -23,7 +25,7 @@ import sys
 import tempfile
 import traceback
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +35,7 @@ __all__ = [
     "Call",
     "a_core_is_idle",
     "idle_cores",
+    "quiet_library_logs",
     "start",
     "start_queue",
 ]
@@ -222,6 +225,7 @@ class BackgroundCall:
         shutil.rmtree(self._scratch, ignore_errors=True)
 
 
+_QUIET = "BAYES_CLUSTER_WORKER_QUIET"  # the run's choice of library log lines, for a worker
 _MODULE = "bayes_cluster.run.fit_worker"  # this module's name, also where it runs as __main__
 
 Call = tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any]]
@@ -276,7 +280,7 @@ def start(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Background
     return start_queue([(function, args, kwargs)])[0]
 
 
-def start_queue(calls: Sequence[Call]) -> list[BackgroundCall]:
+def start_queue(calls: Sequence[Call], *, quiet: bool = True) -> list[BackgroundCall]:
     """Start a worker process that makes ``calls`` one after another, in their order.
 
     One process (one start-up: imports, and compiled models it can share between the
@@ -288,6 +292,10 @@ def start_queue(calls: Sequence[Call]) -> list[BackgroundCall]:
     calls : sequence of (callable, tuple, dict)
         Each call's module-level function and its positional and keyword arguments
         (pickled); :data:`PROMISED` for a call the run sends later.
+    quiet : bool, default True
+        Hold back PyMC's and ArviZ's own log lines in the worker
+        (:func:`quiet_library_logs`), as the run does unless it shows the samplers' own
+        progress (``--progressbar``).
 
     Returns
     -------
@@ -311,6 +319,7 @@ def start_queue(calls: Sequence[Call]) -> list[BackgroundCall]:
     environment["PYTHONPATH"] = os.pathsep.join(
         [package_root, *filter(None, [environment.get("PYTHONPATH")])]
     )
+    environment[_QUIET] = "1" if quiet else "0"
     process = subprocess.Popen(
         [sys.executable, "-m", "bayes_cluster.run.fit_worker", str(scratch), str(os.getpid())],
         env=environment,
@@ -319,6 +328,44 @@ def start_queue(calls: Sequence[Call]) -> list[BackgroundCall]:
     )
     unread = set(range(len(calls)))
     return [BackgroundCall(process, scratch, index, unread) for index in range(len(calls))]
+
+
+@contextlib.contextmanager
+def quiet_library_logs() -> Iterator[None]:
+    """Hold back PyMC's and ArviZ's own log lines: the run prints its own progress.
+
+    Used by the run (unless ``--progressbar``) and by its fit workers, whose PyMC would
+    otherwise write its lines ("Initializing NUTS ...") to the run's terminal.
+
+    What they would say is in the report (diagnostics, Pareto k, sensitivity diagnosis).
+    Setting the loggers' level is not enough when PyMC is imported later, inside the run:
+    ``import pymc`` sets its logger to INFO and adds a stderr handler when it finds none.
+    So each logger also gets a handler of its own for errors only, which makes PyMC keep
+    its hands off, and records below ERROR are dropped whatever level PyMC sets.
+
+    Yields
+    ------
+    None
+        The loggers are restored when the context ends.
+    """
+    names = ("pymc", "arviz_stats", "arviz_stats.psense", "nutpie")
+    loggers = [logging.getLogger(name) for name in names]
+    saved = [(logger.level, logger.propagate) for logger in loggers]
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setLevel(logging.ERROR)
+    for logger in loggers:
+        logger.setLevel(logging.ERROR)
+        if not logger.handlers:
+            logger.addHandler(handler)
+            logger.propagate = False
+    try:
+        yield
+    finally:
+        for logger, (level, propagate) in zip(loggers, saved, strict=True):
+            logger.setLevel(level)
+            logger.propagate = propagate
+            if handler in logger.handlers:
+                logger.removeHandler(handler)
 
 
 def _call(function: Callable[..., Any], args: tuple, kwargs: dict) -> dict[str, Any]:
@@ -344,9 +391,15 @@ def _call(function: Callable[..., Any], args: tuple, kwargs: dict) -> dict[str, 
 
 
 def _main(scratch: Path, run: int | None = None) -> None:
+    calls = pickle.loads((scratch / "job.pickle").read_bytes())  # noqa: S301
+    quiet = os.environ.get(_QUIET, "1") != "0"
+    with quiet_library_logs() if quiet else contextlib.nullcontext():
+        _make_calls(scratch, calls, run)
+
+
+def _make_calls(scratch: Path, calls: list, run: int | None) -> None:
     import shutil
 
-    calls = pickle.loads((scratch / "job.pickle").read_bytes())  # noqa: S301
     for index, (function, args, kwargs) in enumerate(calls):
         if run is not None and os.getppid() != run:  # the run died (SIGKILL): nobody reads on
             shutil.rmtree(scratch, ignore_errors=True)

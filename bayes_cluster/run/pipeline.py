@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import logging
 import os
 import shutil
 import sys
@@ -47,6 +46,7 @@ from bayes_cluster.run.context import (
     run_collecting_warnings,
 )
 from bayes_cluster.run.feasibility import ensure_feasible
+from bayes_cluster.run.fit_worker import quiet_library_logs
 from bayes_cluster.run.report import Report, write_report
 from bayes_cluster.run.safety import PACKAGE, deferred_interrupts
 from bayes_cluster.run.sections import latent_class as latent_class_section
@@ -176,7 +176,7 @@ def run_spec(
         parallel=(os.cpu_count() or 1) > 1,
     )
     context.results["data_notes"] = notes
-    quiet = _quiet_library_logs() if not progressbar else contextlib.nullcontext()
+    quiet = quiet_library_logs() if not progressbar else contextlib.nullcontext()
     try:
         quiet.__enter__()
         context.progress(
@@ -300,7 +300,7 @@ def _start_background_fits(context: RunContext, workers: int = FIT_WORKERS) -> N
         )
         return
     for queue in _queues(latent, logits, promise, workers):
-        calls = fit_worker.start_queue([call for _, call in queue])
+        calls = fit_worker.start_queue([c for _, c in queue], quiet=not context.progressbar)
         context.background.update(zip((key for key, _ in queue), calls, strict=True))
 
 
@@ -323,36 +323,6 @@ def _queues(latent: list, logits: list, promise: list, workers: int) -> list[lis
     if promise:
         min(queues, key=len).extend(promise)
     return [queue for queue in queues if queue]
-
-
-@contextlib.contextmanager
-def _quiet_library_logs():
-    """Hold back PyMC's and ArviZ's own log lines: the run prints its own progress.
-
-    What they would say is in the report (diagnostics, Pareto k, sensitivity diagnosis).
-    Setting the loggers' level is not enough when PyMC is imported later, inside the run:
-    ``import pymc`` sets its logger to INFO and adds a stderr handler when it finds none.
-    So each logger also gets a handler of its own for errors only, which makes PyMC keep
-    its hands off, and records below ERROR are dropped whatever level PyMC sets.
-    """
-    names = ("pymc", "arviz_stats", "arviz_stats.psense", "nutpie")
-    loggers = [logging.getLogger(name) for name in names]
-    saved = [(logger.level, logger.propagate) for logger in loggers]
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setLevel(logging.ERROR)
-    for logger in loggers:
-        logger.setLevel(logging.ERROR)
-        if not logger.handlers:
-            logger.addHandler(handler)
-            logger.propagate = False
-    try:
-        yield
-    finally:
-        for logger, (level, propagate) in zip(loggers, saved, strict=True):
-            logger.setLevel(level)
-            logger.propagate = propagate
-            if handler in logger.handlers:
-                logger.removeHandler(handler)
 
 
 def _make_temporary_folder(target: Path) -> Path:

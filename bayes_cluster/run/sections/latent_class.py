@@ -1275,7 +1275,8 @@ def _run_class_covariates(
         promised.send(function, *args, **kwargs)
         context.background[key] = promised
     elif context.parallel and fit_worker.a_core_is_idle(interval=0.1):
-        context.background[key] = fit_worker.start(function, *args, **kwargs)
+        call = (function, args, kwargs)
+        context.background[key] = fit_worker.start_queue([call], quiet=not context.progressbar)[0]
     slot = len(context.report.diagnostics)
     context.verdicts["class_membership"] = []  # its place in run.json, filled in below
 
