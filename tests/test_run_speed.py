@@ -448,6 +448,21 @@ def test_cancelling_a_queued_call_stops_the_worker_and_its_other_calls():
         calls[0].result()
 
 
+def _count_worker_queues(monkeypatch) -> list[int]:
+    """Record the number of calls of every worker queue the run starts (and start it)."""
+    from bayes_cluster.run import fit_worker
+
+    counts: list[int] = []
+    real_queue = fit_worker.start_queue
+
+    def counting_queue(calls, **options):
+        counts.append(len(calls))
+        return real_queue(calls, **options)
+
+    monkeypatch.setattr(fit_worker, "start_queue", counting_queue)
+    return counts
+
+
 def test_a_run_with_fit_workers_writes_the_same_results_as_one_without(tmp_path, monkeypatch):
     """A logit spec, --quick: its two Bayesian logits and the refit under a wider prior made
     by two workers (forced, whatever the machine's load), then by the run itself: the same
@@ -467,14 +482,7 @@ def test_a_run_with_fit_workers_writes_the_same_results_as_one_without(tmp_path,
         "[sampler]\nseed = 2028\n",
         encoding="utf-8",
     )
-    started: list[int] = []
-    real_queue = fit_worker.start_queue
-
-    def counting_queue(calls, **options):
-        started.append(len(calls))
-        return real_queue(calls, **options)
-
-    monkeypatch.setattr(fit_worker, "start_queue", counting_queue)
+    started = _count_worker_queues(monkeypatch)
     cancelled: list[int] = []
     real_cancel = fit_worker.BackgroundCall.cancel
 
@@ -575,14 +583,7 @@ def test_the_class_covariates_fit_is_made_by_a_worker_while_the_run_goes_on(tmp_
         real_send(call, function, *args, **kwargs)
 
     monkeypatch.setattr(fit_worker.BackgroundCall, "send", counting_send)
-    queues: list[int] = []
-    real_queue = fit_worker.start_queue
-
-    def counting_queue(calls, **options):
-        queues.append(len(calls))
-        return real_queue(calls, **options)
-
-    monkeypatch.setattr(fit_worker, "start_queue", counting_queue)
+    queues = _count_worker_queues(monkeypatch)
     folders = {}
     for idle in (True, False):
         monkeypatch.setattr(fit_worker, "a_core_is_idle", lambda idle=idle, **_: idle)
