@@ -321,6 +321,9 @@ def test_a_latent_class_fit_in_the_worker_is_the_same_fit(quick_run, measurement
     here = fit(responses, 2, lc, sampler, 11, False)
     there = start(fit, responses, 2, lc, sampler, 11, False).result()
     assert type(there) is type(here)
+    # the spec's target acceptance, which the methods text reports (the nominal model's own
+    # default is 0.8)
+    assert float(here.idata_.attrs["target_accept"]) == sampler.target_accept == 0.9
     variables = ("theta", "pi") if measurement == "nominal" else ("mu", "cutpoints", "pi")
     for name in variables:
         assert there.posterior[name].equals(here.posterior[name]), name

@@ -257,6 +257,9 @@ def _fit_for_run(
             chains=sampler.chains,
             random_seed=seed,
             sampler=sampler.backend,
+            # the spec's, which the methods text reports (the nominal model's own default,
+            # 0.8, had been used instead)
+            target_accept=sampler.target_accept,
             progressbar=progressbar,
         )
     return model
