@@ -275,6 +275,16 @@ def test_idle_cores_on_this_machine_is_between_none_and_all():
     assert 0.0 <= idle <= (os.cpu_count() or 1) + 1e-9
 
 
+def test_a_run_starts_as_many_fit_workers_as_run_all_their_chains_at_once():
+    from bayes_cluster.run.pipeline import MAX_FIT_WORKERS, fit_workers
+
+    # each fit samples its chains on one core each: on 2 cores one worker
+    assert [fit_workers(4, cores) for cores in (1, 2, 4, 7, 8, 64)] == [1, 1, 1, 1, 2, 2]
+    assert [fit_workers(2, cores) for cores in (1, 2, 3, 4)] == [1, 1, 1, 2]
+    assert fit_workers(1, 64) == MAX_FIT_WORKERS == 2
+    assert 1 <= fit_workers(4) <= MAX_FIT_WORKERS  # this machine's CPU affinity
+
+
 @pytest.mark.parametrize("idle", [True, False])
 def test_the_run_starts_its_fit_workers_only_on_an_idle_core(idle, monkeypatch):
     from types import SimpleNamespace
@@ -310,7 +320,7 @@ def test_the_run_starts_its_fit_workers_only_on_an_idle_core(idle, monkeypatch):
         background={},
         progress=printed.append,
     )
-    pipeline._start_background_fits(context)
+    pipeline._start_background_fits(context, workers=2)
     if idle:
         # the latent-class fits dealt out in turn (the last, largest, to the first
         # worker), the logits first in the second worker's queue, and a place for the
@@ -330,6 +340,18 @@ def test_the_run_starts_its_fit_workers_only_on_an_idle_core(idle, monkeypatch):
         ]
         assert context.background["logit", "bayes"] == "call of max"
         assert printed == []
+        # one worker (two cores): every fit in the order the run takes them, the
+        # promised place (taken at the end of the run) last
+        started.clear()
+        context.background = {}
+        pipeline._start_background_fits(context, workers=1)
+        assert started == [[divmod] * 3 + [pow] * 3 + [max, promised]]
+        assert list(context.background) == [
+            *[("nominal", k) for k in (1, 2, 3)],
+            *[("ordinal", k) for k in (1, 2, 3)],
+            ("logit", "bayes"),
+            ("covariates", "promised"),
+        ]
     else:
         assert started == [] and context.background == {}
         assert printed == [
@@ -483,6 +505,8 @@ def test_a_run_with_fit_workers_writes_the_same_results_as_one_without(tmp_path,
         encoding="utf-8",
     )
     started = _count_worker_queues(monkeypatch)
+    # two workers, whatever the machine's cores (on two cores a run starts one)
+    monkeypatch.setattr(pipeline, "fit_workers", lambda chains: 2)
     cancelled: list[int] = []
     real_cancel = fit_worker.BackgroundCall.cancel
 
@@ -591,7 +615,8 @@ def test_the_class_covariates_fit_is_made_by_a_worker_while_the_run_goes_on(tmp_
         pipeline.run_spec(spec, out=folders[idle], quick=True, stream=None)
     if (os.cpu_count() or 1) > 1:
         assert sent == [["workers"]]  # once, in the run with an idle core
-        assert queues == [1, 1]  # the K = 2 fit, and the kept place: no other worker
+        # the K = 2 fit and the kept place (two chains: one worker on up to 3 cores)
+        assert queues == ([2] if pipeline.fit_workers(2) == 1 else [1, 1])
     names = sorted(
         p.relative_to(folders[True]).as_posix()
         for p in folders[True].rglob("*")

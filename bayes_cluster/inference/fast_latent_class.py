@@ -668,9 +668,9 @@ def _callbacks() -> tuple[Any, Any]:
 def _compile_lock() -> Iterator[None]:
     """Hold a machine-wide lock (a file in PyTensor's compile folder) while compiling.
 
-    On an empty cache a run's two fit workers would both compile the callbacks at once
-    (some 15 s of a core each, beside the run's own process on two cores); with the lock
-    the second waits, then loads what the first wrote to numba's disk cache. Without
+    On an empty cache two processes (a run's two fit workers on eight cores or more, or
+    two runs) would both compile the callbacks at once (some 15 s of a core each); with
+    the lock the second waits, then loads what the first wrote to numba's disk cache. Without
     ``fcntl`` (Windows) there is no lock, only the duplicate work.
     """
     try:

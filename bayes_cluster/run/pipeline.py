@@ -262,17 +262,44 @@ def run_spec(
     )
 
 
-FIT_WORKERS = 2
-"""Worker processes that make a run's Bayesian fits beside its own work."""
+MAX_FIT_WORKERS = 2
+"""Most worker processes that make a run's Bayesian fits beside its own work."""
 
 
-def _start_background_fits(context: RunContext, workers: int = FIT_WORKERS) -> None:
+def fit_workers(chains: int, cores: int | None = None) -> int:
+    """Return how many fit workers a run starts: as many fits as run all their chains at once.
+
+    nutpie samples a fit's chains on threads, one per core, so one fit already keeps
+    ``chains`` cores busy: on two cores one worker (a second only took turns with the
+    first, and importing PyMC, nutpie and ArviZ cost it some 3 s of a core), on eight
+    cores with four chains two. At least 1, at most :data:`MAX_FIT_WORKERS`.
+
+    Parameters
+    ----------
+    chains : int
+        Chains of each fit (``[sampler] chains``).
+    cores : int, optional
+        Cores this process may use (default: its CPU affinity).
+
+    Returns
+    -------
+    int
+        The number of worker processes.
+    """
+    if cores is None:
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
+        cores = cores or os.cpu_count() or 1
+    return max(1, min(MAX_FIT_WORKERS, cores // max(chains, 1)))
+
+
+def _start_background_fits(context: RunContext, workers: int | None = None) -> None:
     """Start the run's independent Bayesian fits in worker processes, where it has a core.
 
     The latent-class fits of every K, the Bayesian logits (each section's
     ``background_fits``) and a place for the class covariates fit of the K the run will
-    choose (:data:`fit_worker.PROMISED`) go to ``workers`` processes
-    (:func:`bayes_cluster.run.fit_worker.start_queue`, :func:`_queues`), which make them
+    choose (:data:`fit_worker.PROMISED`) go to ``workers`` processes (default
+    :func:`fit_workers` of the run's chains;
+    :func:`bayes_cluster.run.fit_worker.start_queue`, :func:`_queues`), which make them
     one after another while the run fits its EM models and reads each result when its
     section comes to it: the same calls, the same fits. Nothing starts in a run without
     ``context.parallel``, with fewer than two fits, or on a machine with no idle core
@@ -299,6 +326,8 @@ def _start_background_fits(context: RunContext, workers: int = FIT_WORKERS) -> N
             "(a worker process would only take turns with it)"
         )
         return
+    if workers is None:
+        workers = fit_workers(context.sampler.chains)
     for queue in _queues(latent, logits, promise, workers):
         calls = fit_worker.start_queue([c for _, c in queue], quiet=not context.progressbar)
         context.background.update(zip((key for key, _ in queue), calls, strict=True))
@@ -307,7 +336,9 @@ def _start_background_fits(context: RunContext, workers: int = FIT_WORKERS) -> N
 def _queues(latent: list, logits: list, promise: list, workers: int) -> list[list]:
     """Deal the fits out to the workers: each queue in the order the run takes its fits.
 
-    The latent-class fits go to the workers in turn, the last (the largest model) to the
+    One worker makes them in the order the run takes them, the promised place last (the
+    run takes the class covariates fit at its very end). With more, the latent-class fits
+    go to the workers in turn, the last (the largest model) to the
     first worker; the logits come first in the last worker's queue: on an empty cache it
     compiles their callbacks while the first compiles the latent-class loops (which it
     would otherwise wait for), and warm they take a few seconds while the run fits its EM
