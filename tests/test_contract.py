@@ -570,3 +570,26 @@ def test_summary_table_against_numpy_by_hand():
     empty = summary_table(posterior, ["mu"], 0.9, diagnostics=pd.DataFrame(
         columns=["r_hat", "ess_bulk", "ess_tail"]))  # fmt: skip
     assert empty.loc["mu", ["r_hat", "ess_bulk", "ess_tail"]].isna().all()
+
+
+def test_loo_is_computed_once_per_fit(fitted):
+    """A run reads each fit's PSIS-LOO several times (the choice of K, ordinal against
+    nominal, the stacking weights): it is computed once, and again for a new fit."""
+    import arviz_stats as azs
+    from scipy.stats import norm
+
+    y = normal_data(0)["y"].to_numpy()
+    mu = fitted.idata_["posterior"]["mu"].to_numpy()
+    pointwise = xr.DataArray(norm.logpdf(y, mu[..., None], 1.0), dims=("chain", "draw", "obs"))
+    tree = fitted.idata_.copy()
+    tree["log_likelihood"] = xr.DataTree(xr.Dataset({"y": pointwise}))
+    model = NormalMean()
+    model.loo_variable = "y"
+    model.idata_ = tree
+    first = model.loo()
+    assert model.loo() is first
+    assert first.elpd == azs.loo(tree, pointwise=True, var_name="y").elpd
+    # about the sum of the log predictive densities of a well-fitted normal mean
+    assert first.elpd == pytest.approx(norm.logpdf(y, mu.mean(), 1.0).sum(), abs=2.0)
+    model.idata_ = tree.copy()  # another fit
+    assert model.loo() is not first
