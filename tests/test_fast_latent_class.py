@@ -171,3 +171,38 @@ def test_other_layouts_keep_pytensor(survey):
         model = lc.build_model(ragged)
     assert any(rv.name.startswith("theta_levels") for rv in model.free_RVs)
     assert latent_class_layout(model) is None
+
+
+@pytest.mark.slow
+def test_on_an_empty_cache_a_helper_compiles_the_expansion(tmp_path):
+    """The helper's command, as ``_callbacks`` runs it, into an empty numba cache:
+    afterwards the cache holds the expansion callback and not the log-density (which the
+    process that started it compiles meanwhile); ``_in_disk_cache`` tells them apart."""
+    import os
+    import subprocess
+    import sys
+
+    import bayes_cluster.inference.fast_latent_class as m
+
+    environment = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "numba")}
+    module = "bayes_cluster.inference.fast_latent_class"
+
+    def run(code: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-c", f"import {module} as m; {code}"],
+            env=environment,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout.strip()
+
+    check = (
+        "print(m._in_disk_cache(m._expand_callback, 'expand'), "
+        "m._in_disk_cache(m._logp_callback, 'logp'))"
+    )
+    assert run(check) == "False False"
+    helper = subprocess.run(m._HELPER_COMMAND, env=environment, timeout=300)
+    assert helper.returncode == 0
+    assert run(check) == "True False"
