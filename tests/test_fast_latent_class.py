@@ -200,9 +200,10 @@ def test_on_an_empty_cache_a_helper_compiles_the_expansion(tmp_path):
 
     check = (
         "print(m._in_disk_cache(m._expand_callback, 'expand'), "
-        "m._in_disk_cache(m._logp_callback, 'logp'))"
+        "m._in_disk_cache(m._logp_callback, 'logp'), m.callbacks_cached())"
     )
-    assert run(check) == "False False"
+    assert run(check) == "False False False"
     helper = subprocess.run(m._HELPER_COMMAND, env=environment, timeout=300)
     assert helper.returncode == 0
-    assert run(check) == "True False"
+    assert run(check) == "True False False"
+    assert m.callbacks_cached()  # this process's cache (the tests have compiled them)

@@ -283,6 +283,8 @@ def test_a_run_starts_as_many_fit_workers_as_run_all_their_chains_at_once():
     assert [fit_workers(2, cores) for cores in (1, 2, 3, 4)] == [1, 1, 1, 2]
     assert fit_workers(1, 64) == MAX_FIT_WORKERS == 2
     assert 1 <= fit_workers(4) <= MAX_FIT_WORKERS  # this machine's CPU affinity
+    # compiling the latent-class callbacks (an empty cache) takes one core: two workers
+    assert [fit_workers(4, cores, compiling=True) for cores in (1, 2, 8)] == [1, 2, 2]
 
 
 @pytest.mark.parametrize("idle", [True, False])
@@ -352,6 +354,17 @@ def test_the_run_starts_its_fit_workers_only_on_an_idle_core(idle, monkeypatch):
             ("logit", "bayes"),
             ("covariates", "promised"),
         ]
+        # the run's own choice: two workers while the latent-class callbacks must be
+        # compiled (two cores or more), else one per four chains' worth of cores
+        from bayes_cluster.inference import fast_latent_class
+
+        context.sampler = SimpleNamespace(chains=4, backend="nutpie_c")
+        for cached in (False, True):
+            monkeypatch.setattr(fast_latent_class, "callbacks_cached", lambda c=cached: c)
+            started.clear()
+            context.background = {}
+            pipeline._start_background_fits(context)
+            assert len(started) == pipeline.fit_workers(4, compiling=not cached)
     else:
         assert started == [] and context.background == {}
         assert printed == [
@@ -506,7 +519,7 @@ def test_a_run_with_fit_workers_writes_the_same_results_as_one_without(tmp_path,
     )
     started = _count_worker_queues(monkeypatch)
     # two workers, whatever the machine's cores (on two cores a run starts one)
-    monkeypatch.setattr(pipeline, "fit_workers", lambda chains: 2)
+    monkeypatch.setattr(pipeline, "fit_workers", lambda chains, **_: 2)
     cancelled: list[int] = []
     real_cancel = fit_worker.BackgroundCall.cancel
 
@@ -608,6 +621,9 @@ def test_the_class_covariates_fit_is_made_by_a_worker_while_the_run_goes_on(tmp_
 
     monkeypatch.setattr(fit_worker.BackgroundCall, "send", counting_send)
     queues = _count_worker_queues(monkeypatch)
+    from bayes_cluster.inference.fast_latent_class import callbacks_cached
+
+    workers = pipeline.fit_workers(2, compiling=not callbacks_cached())  # the run's choice
     folders = {}
     for idle in (True, False):
         monkeypatch.setattr(fit_worker, "a_core_is_idle", lambda idle=idle, **_: idle)
@@ -615,8 +631,9 @@ def test_the_class_covariates_fit_is_made_by_a_worker_while_the_run_goes_on(tmp_
         pipeline.run_spec(spec, out=folders[idle], quick=True, stream=None)
     if (os.cpu_count() or 1) > 1:
         assert sent == [["workers"]]  # once, in the run with an idle core
-        # the K = 2 fit and the kept place (two chains: one worker on up to 3 cores)
-        assert queues == ([2] if pipeline.fit_workers(2) == 1 else [1, 1])
+        # the K = 2 fit and the kept place (two chains: one worker on up to 3 cores, two
+        # while the callbacks must be compiled)
+        assert queues == ([2] if workers == 1 else [1, 1])
     names = sorted(
         p.relative_to(folders[True]).as_posix()
         for p in folders[True].rglob("*")

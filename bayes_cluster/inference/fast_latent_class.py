@@ -698,6 +698,20 @@ def _compile(kind: str) -> Any:
     return numba.cfunc(_cfunc_signature(kind), cache=True, error_model="numpy")(function)
 
 
+def callbacks_cached() -> bool:
+    """Whether numba's disk cache holds the log-density callback (True if it cannot tell).
+
+    A run starts a second fit worker on two cores when it does not: one compiles the
+    latent-class callbacks, the other the logits' (``pipeline.fit_workers``).
+
+    Returns
+    -------
+    bool
+        False only when the callback must be compiled.
+    """
+    return _in_disk_cache(_logp_callback, "logp") is not False
+
+
 def _in_disk_cache(function: Any, kind: str) -> bool | None:
     """Whether numba's disk cache holds the callback ``function``; None if it cannot tell."""
     from bayes_cluster.inference.callbacks import _cfunc_signature

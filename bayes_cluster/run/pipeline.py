@@ -266,13 +266,15 @@ MAX_FIT_WORKERS = 2
 """Most worker processes that make a run's Bayesian fits beside its own work."""
 
 
-def fit_workers(chains: int, cores: int | None = None) -> int:
+def fit_workers(chains: int, cores: int | None = None, *, compiling: bool = False) -> int:
     """Return how many fit workers a run starts: as many fits as run all their chains at once.
 
     nutpie samples a fit's chains on threads, one per core, so one fit already keeps
     ``chains`` cores busy: on two cores one worker (a second only took turns with the
     first, and importing PyMC, nutpie and ArviZ cost it some 3 s of a core), on eight
-    cores with four chains two. At least 1, at most :data:`MAX_FIT_WORKERS`.
+    cores with four chains two. Compiling uses one core: a run that must compile the
+    latent-class callbacks (an empty cache) starts two workers on two cores, one compiling
+    them, the other the logits' callbacks. At least 1, at most :data:`MAX_FIT_WORKERS`.
 
     Parameters
     ----------
@@ -280,6 +282,8 @@ def fit_workers(chains: int, cores: int | None = None) -> int:
         Chains of each fit (``[sampler] chains``).
     cores : int, optional
         Cores this process may use (default: its CPU affinity).
+    compiling : bool, default False
+        Whether the workers will compile the latent-class callbacks first.
 
     Returns
     -------
@@ -289,7 +293,19 @@ def fit_workers(chains: int, cores: int | None = None) -> int:
     if cores is None:
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
         cores = cores or os.cpu_count() or 1
-    return max(1, min(MAX_FIT_WORKERS, cores // max(chains, 1)))
+    workers = cores // max(chains, 1)
+    if compiling:
+        workers = max(workers, cores)
+    return max(1, min(MAX_FIT_WORKERS, workers))
+
+
+def _compiles_latent_class_callbacks(context: RunContext) -> bool:
+    """Whether the run's latent-class fits will compile their callbacks (an empty cache)."""
+    if context.sampler.backend != "nutpie_c":
+        return False
+    from bayes_cluster.inference.fast_latent_class import callbacks_cached
+
+    return not callbacks_cached()
 
 
 def _start_background_fits(context: RunContext, workers: int | None = None) -> None:
@@ -298,7 +314,8 @@ def _start_background_fits(context: RunContext, workers: int | None = None) -> N
     The latent-class fits of every K, the Bayesian logits (each section's
     ``background_fits``) and a place for the class covariates fit of the K the run will
     choose (:data:`fit_worker.PROMISED`) go to ``workers`` processes (default
-    :func:`fit_workers` of the run's chains;
+    :func:`fit_workers` of the run's chains, and of whether the latent-class callbacks
+    must be compiled;
     :func:`bayes_cluster.run.fit_worker.start_queue`, :func:`_queues`), which make them
     one after another while the run fits its EM models and reads each result when its
     section comes to it: the same calls, the same fits. Nothing starts in a run without
@@ -327,7 +344,8 @@ def _start_background_fits(context: RunContext, workers: int | None = None) -> N
         )
         return
     if workers is None:
-        workers = fit_workers(context.sampler.chains)
+        compiling = bool(latent) and _compiles_latent_class_callbacks(context)
+        workers = fit_workers(context.sampler.chains, compiling=compiling)
     for queue in _queues(latent, logits, promise, workers):
         calls = fit_worker.start_queue([c for _, c in queue], quiet=not context.progressbar)
         context.background.update(zip((key for key, _ in queue), calls, strict=True))
