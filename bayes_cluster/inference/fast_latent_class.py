@@ -41,6 +41,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import math
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -669,7 +670,7 @@ def _callbacks() -> tuple[Any, Any]:
         helper = None
         if _in_disk_cache(_expand_callback, "expand") is False:
             helper = subprocess.Popen(
-                _HELPER_COMMAND,
+                _helper_command(),
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
@@ -686,8 +687,26 @@ def _callbacks() -> tuple[Any, Any]:
         return logp, _compile("expand")
 
 
-_HELPER_COMMAND = [sys.executable, "-c", f"import {__name__} as m; m._compile('expand')"]
-"""The helper that compiles the expansion callback into numba's disk cache."""
+def _helper_command() -> list[str]:
+    """Return the command of the helper that compiles the expansion callback (this parent)."""
+    return [sys.executable, "-c", f"import {__name__} as m; m._helper({os.getpid()})"]
+
+
+def _helper(parent: int) -> None:
+    """Compile the expansion callback, unless ``parent`` (which started this) is gone.
+
+    On Linux the helper is killed with its parent (``PR_SET_PDEATHSIG``): a run's fit
+    worker stopped by the run (Ctrl-C, an error) leaves no helper compiling on.
+    """
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux: the helper ends with its compile
+        pass
+    if os.getppid() == parent:
+        _compile("expand")
 
 
 def _compile(kind: str) -> Any:
