@@ -662,13 +662,17 @@ def _callbacks() -> tuple[Any, Any]:
     On an empty cache a helper process compiles the expansion callback (about a quarter
     of the work) into numba's disk cache while this process compiles the log-density: two
     cores for some 9 s instead of one for 12 (the first K = 3 fit on an empty cache,
-    ``benchmarks/bench_latent_class.py``: 18.5 s before, 14.3-15.5 s with the helper). The
-    helper writes nothing but that cache; it is stopped if this process fails, and one
-    left by a process killed outright ends with its compile.
+    ``benchmarks/bench_latent_class.py``: 18.5 s before, 14.3-15.5 s with the helper) -
+    when a core is idle: in a run's first, cold, fit worker both cores are busy (the run,
+    the other worker compiling the logits), where a helper only added its own start-up.
+    The helper writes nothing but that cache and dies with this process (Linux).
     """
+    # the machine's idle share (a light module of the run layer, imported here only)
+    from bayes_cluster.run.fit_worker import a_core_is_idle
+
     with _compile_lock():
         helper = None
-        if _in_disk_cache(_expand_callback, "expand") is False:
+        if _in_disk_cache(_expand_callback, "expand") is False and a_core_is_idle(interval=0.1):
             helper = subprocess.Popen(
                 _helper_command(),
                 stdin=subprocess.DEVNULL,
