@@ -218,16 +218,16 @@ def test_a_cancelled_background_call_leaves_no_process_and_no_scratch_file():
 
 # ------------------------------------------------------------- fit workers only on idle cores
 def _counters(monkeypatch, *readings: tuple[int, int], cores: int = 2) -> None:
-    """Make fit_worker read these (idle, total) CPU counters, one per reading."""
-    from bayes_cluster.run import fit_worker
+    """Make the idle-core measure read these (idle, total) CPU counters, one per reading."""
+    from bayes_cluster.common import cores as cores_module
 
     sequence = iter(readings)
-    monkeypatch.setattr(fit_worker, "_cpu_times", lambda stat: next(sequence))
+    monkeypatch.setattr(cores_module, "_cpu_times", lambda stat: next(sequence))
     monkeypatch.setattr(os, "cpu_count", lambda: cores)
 
 
 def test_idle_cores_reads_the_kernel_counters(tmp_path, monkeypatch):
-    from bayes_cluster.run.fit_worker import _cpu_times, a_core_is_idle, idle_cores
+    from bayes_cluster.common.cores import _cpu_times, a_core_is_idle, idle_cores
 
     stat = tmp_path / "stat"
     # user nice system idle iowait irq softirq steal guest guest_nice

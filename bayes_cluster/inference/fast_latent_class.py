@@ -667,8 +667,7 @@ def _callbacks() -> tuple[Any, Any]:
     the other worker compiling the logits), where a helper only added its own start-up.
     The helper writes nothing but that cache and dies with this process (Linux).
     """
-    # the machine's idle share (a light module of the run layer, imported here only)
-    from bayes_cluster.run.fit_worker import a_core_is_idle
+    from bayes_cluster.common.cores import a_core_is_idle
 
     with _compile_lock():
         helper = None
