@@ -70,14 +70,6 @@ def _softplus(v):  # pragma: no cover - runs compiled
 
 
 @numba.njit(error_model="numpy", inline="always")
-def _sigmoid(v):  # pragma: no cover - runs compiled
-    if v >= 0:
-        return 1.0 / (1.0 + math.exp(-v))
-    e = math.exp(v)
-    return e / (1.0 + e)
-
-
-@numba.njit(error_model="numpy", inline="always")
 def _log1mexp(u):  # pragma: no cover - runs compiled
     # log(1 - exp(u)) for u < 0, as PyTensor's log1mexp
     return math.log(-math.expm1(u)) if u > -0.6931471805599453 else math.log1p(-math.exp(u))
@@ -201,6 +193,36 @@ def _zerosum_grad(g, out):  # pragma: no cover - runs compiled
         out[c] = g[c] - shift
 
 
+@numba.njit(error_model="numpy", inline="always")
+def _softplus_sigmoid(v):  # pragma: no cover - runs compiled
+    # softplus(v) and sigmoid(v) from one exponential, exp(-|v|): the same numbers as
+    # _softplus and 1 / (1 + exp(-v)) (v >= 0) or exp(v) / (1 + exp(v)) (v < 0)
+    if v > 0:
+        e = math.exp(-v)
+        return v + math.log1p(e), 1.0 / (1.0 + e)
+    e = math.exp(v)
+    return math.log1p(e), e / (1.0 + e)
+
+
+@numba.njit(error_model="numpy", inline="always")
+def _ordinal_row_sigmoids(cut, location, eta, log_theta, sigmoid):  # pragma: no cover
+    # _ordinal_row, keeping for the gradient each sigmoid(eta_t) (sigmoid[1:]) and
+    # sigmoid(-eta_0) (sigmoid[0]), from the exponentials the softplus terms take
+    n_cut = cut.size
+    below, sigmoid[0] = _softplus_sigmoid(location - cut[0])
+    log_theta[0] = -below
+    below = 0.0
+    for t in range(n_cut):
+        eta[t] = cut[t] - location
+        here, sigmoid[t + 1] = _softplus_sigmoid(eta[t])
+        if t > 0:
+            upper = eta[t]
+            lower = eta[t - 1]
+            log_theta[t] = upper + _log1mexp(lower - upper) - here - below
+        below = here
+    log_theta[n_cut] = -below
+
+
 @numba.njit(error_model="numpy", cache=True)
 def _logp_loop(
     x,
@@ -272,6 +294,7 @@ def _logp_loop(
     mu = np.zeros((n_items, k_))
     cut = np.empty((n_items, n_cat - 1))
     eta = np.empty((k_, n_items, n_cat - 1))
+    sigmoid = np.empty((k_ if ordinal else 0, n_items, n_cat))  # for the gradient
     if not ordinal:
         constant = _dirichlet_constant(item_concentration)
         for k in range(k_):
@@ -298,54 +321,67 @@ def _logp_loop(
             offset += n_cat - 1
         for k in range(k_):
             for j in range(n_items):
-                _ordinal_row(cut[j], mu[j, k], eta[k, j], log_theta[k, j])
+                _ordinal_row_sigmoids(cut[j], mu[j, k], eta[k, j], log_theta[k, j], sigmoid[k, j])
     # ---- the marginal likelihood and its gradient wrt log theta and the log weights
-    g_theta = np.zeros((k_, n_items, n_cat))
+    # log theta laid out (item x category, class); each firm's answers become cells of it
+    # first, then every class sums over them with the sum in a register
+    n_cells = n_items * n_cat
+    lt = np.empty((n_cells, k_))
+    for k in range(k_):
+        for j in range(n_items):
+            for c in range(n_cat):
+                lt[j * n_cat + c, k] = log_theta[k, j, c]
+    g_lt = np.zeros((n_cells, k_))
     g_w = np.zeros((n_firms if weights == _COVARIATES else 1, k_))
     score = np.empty(k_)
-    weight = np.empty(k_)
+    cell = np.empty(n_items, dtype=np.int64)
+    n_answers = answers.shape[0]
     for i in range(n_firms):
         row = i if weights == _COVARIATES else 0
-        # a firm's answers are mostly zeros of the one-hot layout: only the others are
-        # read (the same sums, in the same order, as over every cell)
-        for k in range(k_):
-            score[k] = log_w[row, k]
+        # the firm's answer to each item: its one cell of the one-hot row, or -1 where the
+        # row does not agree with ``answers`` (a missing answer, data passed without
+        # them): such a row is read cell by cell, the same sums in the same order
         for j in range(n_items):
-            # the firm's answer: its one cell of the one-hot row (a row that does not
-            # agree with ``answers``, e.g. data passed without them, is read cell by cell;
-            # the same sums, in the same order, as over every cell)
-            c = int(answers[i, j]) if i < answers.shape[0] else -1
-            if c >= 0 and responses[i, j, c] == 1.0:
-                for k in range(k_):
-                    score[k] += log_theta[k, j, c]
-                continue
-            for c in range(n_cat):
-                v = responses[i, j, c]
-                if v != 0.0:
-                    for k in range(k_):
-                        score[k] += v * log_theta[k, j, c]
+            c = int(answers[i, j]) if i < n_answers else -1
+            cell[j] = j * n_cat + c if c >= 0 and responses[i, j, c] == 1.0 else -1
         top = -np.inf
         for k in range(k_):
-            top = max(top, score[k])
+            total = log_w[row, k]
+            for j in range(n_items):
+                at = cell[j]
+                if at >= 0:
+                    total += lt[at, k]
+                else:
+                    for c in range(n_cat):
+                        v = responses[i, j, c]
+                        if v != 0.0:
+                            total += v * lt[j * n_cat + c, k]
+            score[k] = total
+            top = max(top, total)
         acc = 0.0
         for k in range(k_):
             acc += math.exp(score[k] - top)
         lse = top + math.log(acc)
         value += lse
         for k in range(k_):
-            weight[k] = math.exp(score[k] - lse)
-            g_w[row, k] += weight[k]
+            score[k] = math.exp(score[k] - lse)  # the firm's class weight
+            g_w[row, k] += score[k]
         for j in range(n_items):
-            c = int(answers[i, j]) if i < answers.shape[0] else -1
-            if c >= 0 and responses[i, j, c] == 1.0:
+            at = cell[j]
+            if at >= 0:
                 for k in range(k_):
-                    g_theta[k, j, c] += weight[k]
-                continue
+                    g_lt[at, k] += score[k]
+            else:
+                for c in range(n_cat):
+                    v = responses[i, j, c]
+                    if v != 0.0:
+                        for k in range(k_):
+                            g_lt[j * n_cat + c, k] += score[k] * v
+    g_theta = np.empty((k_, n_items, n_cat))
+    for k in range(k_):
+        for j in range(n_items):
             for c in range(n_cat):
-                v = responses[i, j, c]
-                if v != 0.0:
-                    for k in range(k_):
-                        g_theta[k, j, c] += weight[k] * v
+                g_theta[k, j, c] = g_lt[j * n_cat + c, k]
     # ---- back to the unconstrained parameters
     if weights == _DIRICHLET:
         _simplex_grad(log_w[0], g_w[0], class_concentration, grad[pi_offset : pi_offset + k_ - 1])
@@ -387,20 +423,19 @@ def _logp_loop(
                 g_mu[k] = -mu[j, k] / location_sd**2 if k_ > 1 else 0.0
             for k in range(k_):
                 g_eta_sum = 0.0
-                e0 = eta[k, j, 0]
-                d = g_theta[k, j, 0] * _sigmoid(-e0)
+                d = g_theta[k, j, 0] * sigmoid[k, j, 0]
                 g_cut[0] += d
                 g_eta_sum += d
                 for c in range(1, n_cat - 1):
                     upper = eta[k, j, c]
                     lower = eta[k, j, c - 1]
                     inverse = 1.0 / math.expm1(upper - lower)
-                    d_upper = g_theta[k, j, c] * (1.0 + inverse - _sigmoid(upper))
-                    d_lower = g_theta[k, j, c] * (-inverse - _sigmoid(lower))
+                    d_upper = g_theta[k, j, c] * (1.0 + inverse - sigmoid[k, j, c + 1])
+                    d_lower = g_theta[k, j, c] * (-inverse - sigmoid[k, j, c])
                     g_cut[c] += d_upper
                     g_cut[c - 1] += d_lower
                     g_eta_sum += d_upper + d_lower
-                d = -g_theta[k, j, n_cat - 1] * _sigmoid(eta[k, j, n_cat - 2])
+                d = -g_theta[k, j, n_cat - 1] * sigmoid[k, j, n_cat - 1]
                 g_cut[n_cat - 2] += d
                 g_eta_sum += d
                 g_mu[k] -= g_eta_sum
