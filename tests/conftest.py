@@ -47,6 +47,10 @@ if "NUMBA_OPT" not in os.environ and "base_compiledir" not in os.environ.get("PY
         if flag
     )
 
+# The PDFs' font subsets, kept between runs (bayes_cluster.plots.style.font_subset_cache):
+# the tests' in .test-cache/ too, not in the user's matplotlib cache folder.
+os.environ.setdefault("BAYES_CLUSTER_FONT_CACHE", str(TEST_CACHE / "fonts"))
+
 
 def in_ci() -> bool:
     """Whether the tests run under CI.

@@ -9,8 +9,11 @@ error a failed figure raises, and that a cancelled writer leaves no process and 
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -594,6 +597,93 @@ def test_pdf_fonts_are_embedded_without_their_layout_tables():
     for name in lean[1]:
         assert lean[1][name] == default[1][name], name
         assert lean[2][name] == default[2][name], name
+
+
+def _text_figure() -> Any:
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(3, 2))
+    axes.plot([0, 1], [0, 1], label="posterior − prior ±")
+    axes.set_title("Ordinal latent classes", fontweight="bold")
+    axes.legend()
+    return figure
+
+
+def test_pdf_font_subsets_are_kept_and_reused_byte_for_byte(tmp_path, monkeypatch):
+    """A PDF saved with the font-subset cache is the PDF matplotlib writes without it, byte
+    for byte: on a miss (the subsets are written to the cache), on a hit (no font is
+    subset at all: fontTools' subsetter would raise) and after a cache file was damaged
+    (subset again, rewritten)."""
+    import io
+
+    import matplotlib.pyplot as plt
+    from matplotlib.backends import _backend_pdf_ps
+
+    from bayes_cluster.plots.style import RC_PARAMS, _cached_font_subsets, _lean_font_subsets
+
+    folder = tmp_path / "fonts"
+    metadata = {"Creator": None, "Producer": None, "CreationDate": None}
+    figure = _text_figure()
+    monkeypatch.setitem(plt.rcParams, "pdf.fonttype", RC_PARAMS["pdf.fonttype"])  # Type 42
+
+    def pdf(cache: bool) -> bytes:
+        buffer = io.BytesIO()
+        with _lean_font_subsets():
+            with _cached_font_subsets(folder) if cache else contextlib.nullcontext():
+                figure.savefig(buffer, format="pdf", metadata=metadata)
+        return buffer.getvalue()
+
+    plain = pdf(cache=False)
+    assert not folder.exists()
+    assert pdf(cache=True) == plain  # a miss: subset, kept
+    kept = sorted(folder.glob("*.json"))
+    assert len(kept) >= 2  # at least DejaVu Sans and its bold face
+
+    class NoSubsetting:
+        def __getattr__(self, name: str) -> Any:
+            raise AssertionError(f"fontTools.subset.{name} used on a cache hit")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(_backend_pdf_ps, "subset", NoSubsetting())
+        with _cached_font_subsets(folder):
+            buffer = io.BytesIO()
+            figure.savefig(buffer, format="pdf", metadata=metadata)
+    assert buffer.getvalue() == plain  # a hit
+    kept[0].write_text("{not json", encoding="utf-8")
+    assert pdf(cache=True) == plain  # damaged: subset again
+    assert json.loads(kept[0].read_text(encoding="utf-8"))["font"]
+    assert sorted(folder.glob("*.json")) == kept  # and nothing else left in the folder
+    assert not list(folder.glob(".*"))
+    plt.close(figure)
+    assert _backend_pdf_ps.get_glyphs_subset.__module__ == "matplotlib.backends._backend_pdf_ps"
+
+
+def test_the_font_subset_cache_folder_and_its_bound(tmp_path, monkeypatch):
+    """``$BAYES_CLUSTER_FONT_CACHE`` names the folder (empty: none, every subset made
+    anew); beyond FONT_SUBSET_CACHE_FILES the oldest half of the cache's own files go,
+    and nothing else in the folder."""
+    import matplotlib as mpl
+
+    from bayes_cluster.plots import style
+
+    monkeypatch.setenv("BAYES_CLUSTER_FONT_CACHE", str(tmp_path / "here"))
+    assert style.font_subset_cache() == tmp_path / "here"
+    monkeypatch.setenv("BAYES_CLUSTER_FONT_CACHE", "")
+    assert style.font_subset_cache() is None
+    monkeypatch.delenv("BAYES_CLUSTER_FONT_CACHE")
+    assert style.font_subset_cache() == Path(mpl.get_cachedir()) / "bayes_cluster_font_subsets"
+
+    monkeypatch.setattr(style, "FONT_SUBSET_CACHE_FILES", 4)
+    folder = tmp_path / "fonts"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("mine", encoding="utf-8")
+    for age in range(4):
+        old = folder / f"{age}.json"
+        old.write_text("{}", encoding="utf-8")
+        os.utime(old, ns=(age * 10**9, age * 10**9))
+    style._keep(folder / "new.json", {"font": "00", "glyph_index_map": []})
+    names = sorted(p.name for p in folder.iterdir())
+    assert names == ["2.json", "3.json", "new.json", "notes.txt"]
 
 
 def test_the_class_covariates_fit_is_made_by_a_worker_while_the_run_goes_on(tmp_path, monkeypatch):

@@ -214,7 +214,7 @@ def save_formats(figure: Any, png_path: str | Path, *, dpi: int = PUBLICATION_DP
     # files skip a second and third layout pass (a fifth of the Tumang run's figure time)
     engine = figure.get_layout_engine()
     try:
-        with mpl.rc_context(RC_PARAMS), _lean_font_subsets():
+        with mpl.rc_context(RC_PARAMS), _lean_font_subsets(), _cached_font_subsets():
             for kind in FIGURE_FORMATS:
                 path = png_path.with_suffix(f".{kind}")
                 figure.savefig(path, dpi=dpi, format=kind, metadata=metadata[kind])
@@ -266,3 +266,121 @@ def _lean_font_subsets() -> Iterator[None]:
         yield
     finally:
         _backend_pdf_ps.subset = module
+
+
+FONT_SUBSET_CACHE_FILES = 4096
+"""Most font subsets kept in :func:`font_subset_cache`; the oldest half goes beyond it."""
+
+
+def font_subset_cache() -> Path | None:
+    """Return the folder where the PDFs' font subsets are kept between runs (None: nowhere).
+
+    ``$BAYES_CLUSTER_FONT_CACHE`` if set (empty: no cache), else ``bayes_cluster_font_subsets``
+    in matplotlib's cache folder (``matplotlib.get_cachedir()``, which honours
+    ``MPLCONFIGDIR``).
+
+    Returns
+    -------
+    pathlib.Path or None
+    """
+    import os
+
+    folder = os.environ.get("BAYES_CLUSTER_FONT_CACHE")
+    if folder is not None:
+        return Path(folder) if folder else None
+    try:
+        return Path(mpl.get_cachedir()) / "bayes_cluster_font_subsets"
+    except Exception:  # no writable cache folder: subset every time, as matplotlib does
+        return None
+
+
+@contextlib.contextmanager
+def _cached_font_subsets(folder: Path | None = None) -> Iterator[None]:
+    """Reuse the PDFs' font subsets across figures and runs while the context runs.
+
+    matplotlib subsets each font of each PDF with fontTools (about 40 ms a subset, three a
+    figure: some 3 s of the Tumang run's 27 figures), the same fonts with the same glyphs
+    run after run. The subset's bytes and its glyph map are kept in ``folder`` (default
+    :func:`font_subset_cache`) under a hash of everything they depend on (the font file's
+    path, size and modification time, the glyphs, the versions of matplotlib and
+    fontTools, the tables :func:`_lean_font_subsets` leaves out), and later PDFs read them:
+    the same bytes in the PDF (``tests/test_run_speed.py``). A file that cannot be read or
+    written is subset as before; where matplotlib's code no longer looks as expected,
+    nothing changes.
+    """
+    from matplotlib.backends import _backend_pdf_ps
+
+    original = getattr(_backend_pdf_ps, "get_glyphs_subset", None)
+    results = getattr(_backend_pdf_ps, "SubsetResults", None)
+    folder = font_subset_cache() if folder is None else folder
+    if folder is None or original is None or results is None:
+        yield
+        return
+
+    def get_glyphs_subset(fontfile: Any, glyphs: Any) -> Any:
+        import hashlib
+        import io
+        import json
+        import os
+
+        import fontTools
+        from fontTools.ttLib import TTFont
+
+        glyphs = sorted({int(g) for g in glyphs})
+        try:
+            stat = os.stat(fontfile)
+        except (OSError, TypeError, ValueError):
+            return original(fontfile, glyphs)
+        key = json.dumps(
+            [
+                mpl.__version__,
+                fontTools.version,
+                list(FONT_LAYOUT_TABLES),
+                str(fontfile),
+                getattr(fontfile, "face_index", 0),
+                stat.st_size,
+                stat.st_mtime_ns,
+                glyphs,
+            ]
+        )
+        path = folder / f"{hashlib.sha256(key.encode()).hexdigest()[:32]}.json"
+        try:
+            record = json.loads(path.read_text(encoding="utf-8"))
+            data = bytes.fromhex(record["font"])
+            mapping = {int(a): int(b) for a, b in record["glyph_index_map"]}
+        except (OSError, ValueError, KeyError, TypeError):
+            with original(fontfile, glyphs) as made:
+                data = _backend_pdf_ps.font_as_file(made.font).getvalue()
+                mapping = {int(a): int(b) for a, b in made.glyph_index_map.items()}
+            _keep(path, {"font": data.hex(), "glyph_index_map": sorted(mapping.items())})
+        font = TTFont(io.BytesIO(data), recalcTimestamp=False)  # saved as the same bytes
+        return results(font, mapping)._as_cm()
+
+    _backend_pdf_ps.get_glyphs_subset = get_glyphs_subset
+    try:
+        yield
+    finally:
+        _backend_pdf_ps.get_glyphs_subset = original
+
+
+def _keep(path: Path, record: dict) -> None:
+    """Write a font subset's record into the cache (whole or not at all; errors ignored)."""
+    import json
+    import os
+    import tempfile
+
+    temporary = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        entries = sorted(path.parent.glob("*.json"), key=lambda p: p.stat().st_mtime)
+        if len(entries) >= FONT_SUBSET_CACHE_FILES:  # only this cache's own files
+            for old in entries[: len(entries) // 2]:
+                old.unlink(missing_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".part")
+        with os.fdopen(handle, "w", encoding="utf-8") as file:
+            json.dump(record, file)
+        os.replace(temporary, path)
+    except OSError:
+        if temporary is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(temporary)
