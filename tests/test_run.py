@@ -197,6 +197,51 @@ def test_quick_report_is_self_contained_with_every_figure(quick_run):
     assert any(line.startswith("  MCMC diagnostics: ") for line in lines)
 
 
+def test_report_reads_in_the_spec_order_whatever_order_the_run_works_in(quick_run):
+    """The run writes the logits' part before the Bayesian latent classes' (a fit worker
+    samples the logits first: pipeline.SECTIONS), but the report reads as before: the
+    latent-class section whole (its Bayesian part, the PSIS-LOO choice of K, inside it)
+    before the logits, and the diagnostics of the latent-class fits listed first."""
+    out, printed = quick_run
+    report = (out / "report.md").read_text(encoding="utf-8")
+    headings = [line.removeprefix("## ") for line in report.splitlines() if line.startswith("## ")]
+    assert headings == [
+        "Summary",
+        "Data",
+        "Which firms export? All methods side by side",
+        "Cluster pattern (Markusen typology)",
+        "Export orientation: frequentist logits",
+        "Export orientation: Bayesian logits",
+        "Prior sensitivity",
+        "Methods (for the paper)",
+        "MCMC diagnostics",
+        "Reproducibility",
+    ]
+    cluster = report.index("## Cluster pattern (Markusen typology)")
+    assert cluster < report.index("PSIS-LOO") < report.index("## Export orientation")
+    table = report[report.index("*Convergence verdict of every MCMC fit*") :]
+    fits = [row.split(" | ")[0].removeprefix("| ") for row in table.splitlines()[4:14]]
+    assert fits[:6] == [
+        "latent classes K=1",
+        "latent classes K=2",
+        "latent classes K=3",
+        "latent classes ordinal K=1",
+        "latent classes ordinal K=2",
+        "latent classes ordinal K=3",
+    ]
+    assert re.fullmatch(r"latent classes K=[23] covariates", fits[6])  # the K chosen
+    assert fits[7:] == ["bayes", "bayes_hierarchical", "bayes_wide_prior"]
+    # run.json's timings say the order the run worked in
+    timings = json.loads((out / "run.json").read_text(encoding="utf-8"))["timings_seconds"]
+    assert list(timings)[:5] == [
+        "data",
+        "latent_class",
+        "frequentist",
+        "logistic",
+        "latent_class_bayes",
+    ]
+
+
 def test_report_states_every_uncertainty(quick_run):
     """Issue 14: the report states the prior's, the hierarchy's, the level's and K's part.
 

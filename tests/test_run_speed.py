@@ -345,16 +345,17 @@ def test_the_run_starts_its_fit_workers_only_on_an_idle_core(idle, monkeypatch):
         ]
         assert context.background["logit", "bayes"] == "call of max"
         assert printed == []
-        # one worker (two cores): every fit in the order the run takes them, the
+        # one worker (two cores): every fit in the order the run takes them (the logits,
+        # whose part the run writes while the mixtures sample, then the mixtures), the
         # promised place (taken at the end of the run) last
         started.clear()
         context.background = {}
         pipeline._start_background_fits(context, workers=1)
-        assert started == [[divmod] * 3 + [pow] * 3 + [max, promised]]
+        assert started == [[max] + [divmod] * 3 + [pow] * 3 + [promised]]
         assert list(context.background) == [
+            ("logit", "bayes"),
             *[("nominal", k) for k in (1, 2, 3)],
             *[("ordinal", k) for k in (1, 2, 3)],
-            ("logit", "bayes"),
             ("covariates", "promised"),
         ]
         # the run's own choice: two workers while the latent-class callbacks must be

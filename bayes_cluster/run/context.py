@@ -24,7 +24,7 @@ from typing import Any, TextIO
 import numpy as np
 import pandas as pd
 
-from bayes_cluster.run.report import Alert, DiagnosticsEntry, FigureBlock, Report
+from bayes_cluster.run.report import Alert, DiagnosticsEntry, FigureBlock, Report, Section
 from bayes_cluster.run.spec import SamplerSpec, Spec
 
 __all__ = [
@@ -282,6 +282,11 @@ class RunContext:
         :meth:`take_background`, and the run stops those nobody took.
     deferred : list of (str, callable)
         Work a section left for the end of the run (:meth:`defer`), in order.
+    report_order : int
+        Place in the report of the section now running: each fit's diagnostics are listed
+        there (:attr:`DiagnosticsEntry.order`), whenever the run reads the fit.
+    sections_of : dict
+        The last report section each runner added, by runner name.
     """
 
     spec: Spec
@@ -301,6 +306,8 @@ class RunContext:
     parallel: bool = False
     background: dict[tuple, Any] = field(default_factory=dict)
     deferred: list[tuple[str, Callable[[], None]]] = field(default_factory=list)
+    report_order: int = 0
+    sections_of: dict[str, Section] = field(default_factory=dict)
 
     def take_background(self, key: tuple) -> Any:
         """Return the fit started in a worker under ``key`` (removed here), or None.
@@ -420,12 +427,19 @@ class RunContext:
         tree.to_netcdf(target, engine="h5netcdf")
         return target
 
-    def add_diagnostics(self, name: str, diagnostics: Any) -> DiagnosticsEntry:
-        """Record an MCMC fit's diagnostics for the report (adapter for MCMCDiagnostics)."""
+    def add_diagnostics(
+        self, name: str, diagnostics: Any, *, order: int | None = None
+    ) -> DiagnosticsEntry:
+        """Record an MCMC fit's diagnostics for the report (adapter for MCMCDiagnostics).
+
+        ``order``: the place of the fit's part of the report (default
+        :attr:`report_order`, the section running now).
+        """
+        order = self.report_order if order is None else order
         slug = re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
         relative = f"diagnostics/{slug}.csv"
         self.save_table(diagnostics.to_frame(), relative)
-        entry = _diagnostics_entry(name, diagnostics, relative)
+        entry = _diagnostics_entry(name, diagnostics, relative, order=order)
         self.report.diagnostics.append(entry)
         if not entry.passed:
             self.progress(
@@ -448,11 +462,15 @@ class SectionRunner:
     run : callable
         ``run(context)``: fit, write through the context, add report sections, and put
         logit estimates for the comparison into ``context.methods``.
+    part_of : str or None
+        The runner whose report section this one continues (its fits' diagnostics are
+        listed there); None: its own.
     """
 
     name: str
     applies: Callable[[Spec], bool]
     run: Callable[[RunContext], None]
+    part_of: str | None = None
 
 
 def run_collecting_warnings(runner: SectionRunner, context: RunContext) -> None:
@@ -465,7 +483,8 @@ def run_collecting_warnings(runner: SectionRunner, context: RunContext) -> None:
     runner : SectionRunner
         The section to run.
     context : RunContext
-        The run; the warnings go into the last report section the runner added (or a
+        The run; the warnings go into the last report section the runner added (or, for
+        a runner that continues another's section, ``part_of``, that one; else a
         ``Warnings (<name>)`` section) and into the progress lines.
     """
     from bayes_cluster.inference.diagnostics import ConvergenceWarning
@@ -475,11 +494,15 @@ def run_collecting_warnings(runner: SectionRunner, context: RunContext) -> None:
         warnings.simplefilter("always")
         warnings.simplefilter("ignore", ConvergenceWarning)
         runner.run(context)
+    added = [s for s in context.report.sections if id(s) not in before]
+    if added:
+        context.sections_of[runner.name] = added[-1]
     notes = warning_notes(caught)
     if not notes:
         return
-    added = [s for s in context.report.sections if id(s) not in before]
-    target = added[-1] if added else context.report.section(f"Warnings ({runner.name})")
+    target = added[-1] if added else context.sections_of.get(runner.part_of or "")
+    if target is None:
+        target = context.report.section(f"Warnings ({runner.name})")
     for note in notes:
         target.add(Alert(f"Warning raised while running this section: {note}", "warning"))
     for note in notes:
@@ -496,7 +519,9 @@ DIAGNOSTICS_ROWS = 8
 """Parameters per fit shown in the report (worst R-hat first); the rest are in the CSV."""
 
 
-def _diagnostics_entry(name: str, diagnostics: Any, relative: str) -> DiagnosticsEntry:
+def _diagnostics_entry(
+    name: str, diagnostics: Any, relative: str, *, order: int = 0
+) -> DiagnosticsEntry:
     """Turn :class:`bayes_cluster.inference.diagnostics.MCMCDiagnostics` into a report entry."""
     table = diagnostics.to_frame()
     worst = table.sort_values("r_hat", ascending=False).head(DIAGNOSTICS_ROWS)
@@ -519,6 +544,7 @@ def _diagnostics_entry(name: str, diagnostics: Any, relative: str) -> Diagnostic
         advice=tuple(diagnostics.advice),
         details=worst,
         summary=summary,
+        order=order,
     )
 
 

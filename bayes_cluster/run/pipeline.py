@@ -54,7 +54,7 @@ from bayes_cluster.run.sections import logistic as logistic_section
 from bayes_cluster.run.sections.comparison import run_comparison
 from bayes_cluster.run.sections.data import apply_transforms, load_data, run_data
 from bayes_cluster.run.sections.joint import run_joint
-from bayes_cluster.run.sections.latent_class import run_latent_class
+from bayes_cluster.run.sections.latent_class import run_latent_class, run_latent_class_bayes
 from bayes_cluster.run.sections.logistic import run_bayes_logit, run_frequentist
 from bayes_cluster.run.sections.outputs import journal_outputs, summary_lines
 from bayes_cluster.run.spec import Spec, load_spec
@@ -79,6 +79,15 @@ SECTIONS: tuple[SectionRunner, ...] = (
     ),
     SectionRunner(
         "logistic", lambda s: s.logistic is not None and s.logistic.bayesian, run_bayes_logit
+    ),
+    # the Bayesian latent classes after the logits: with a fit worker, the logits are
+    # sampled first and written while the mixtures sample (their report part stays in
+    # the latent-class section)
+    SectionRunner(
+        "latent_class_bayes",
+        lambda s: s.latent_class is not None and s.latent_class.bayesian,
+        run_latent_class_bayes,
+        part_of="latent_class",
     ),
     SectionRunner("joint", lambda s: s.extra.get("joint") is not None, run_joint),
     SectionRunner("comparison", lambda s: s.logistic is not None, run_comparison),
@@ -184,8 +193,10 @@ def run_spec(
             f"{len(frame)} firms -> {folder}"
         )
         _start_background_fits(context)
+        places = {runner.name: place for place, runner in enumerate(SECTIONS)}
         for runner in SECTIONS:
             if runner.applies(spec):
+                context.report_order = places[runner.part_of or runner.name]
                 section_start = time.perf_counter()
                 run_collecting_warnings(runner, context)
                 # a sampler may have swallowed Ctrl-C and returned a truncated fit
@@ -354,8 +365,10 @@ def _start_background_fits(context: RunContext, workers: int | None = None) -> N
 def _queues(latent: list, logits: list, promise: list, workers: int) -> list[list]:
     """Deal the fits out to the workers: each queue in the order the run takes its fits.
 
-    One worker makes them in the order the run takes them, the promised place last (the
-    run takes the class covariates fit at its very end). With more, the latent-class fits
+    One worker makes them in the order the run takes them: the logits (the run writes
+    their part while the latent-class mixtures sample: :data:`SECTIONS`), the mixtures,
+    the promised place last (the run takes the class covariates fit at its very end).
+    With more, the latent-class fits
     go to the workers in turn, the last (the largest model) to the
     first worker; the logits come first in the last worker's queue: on an empty cache it
     compiles their callbacks while the first compiles the latent-class loops (which it
@@ -363,7 +376,7 @@ def _queues(latent: list, logits: list, promise: list, workers: int) -> list[lis
     models. The promised place ends the shortest queue.
     """
     if workers < 2 or not latent:
-        jobs = latent + logits + promise
+        jobs = logits + latent + promise
         return [q for q in (jobs[index::workers] for index in range(workers)) if q]
     queues = [latent[index::workers] for index in range(workers)]
     if len(latent) > 1 and queues[-1] and queues[-1][-1] is latent[-1]:

@@ -131,6 +131,10 @@ class DiagnosticsEntry:
         The numbers (R-hat, ESS) of the parameters worth a look.
     summary : str
         One sentence of sampler statistics (chains, draws, divergences, E-BFMI).
+    order : int
+        Place of the fit's part of the report: the report lists the fits in this order,
+        then in the order they were recorded (a run reads some fits after a later
+        section's).
     """
 
     name: str
@@ -139,6 +143,7 @@ class DiagnosticsEntry:
     advice: tuple[str, ...] = ()
     details: pd.DataFrame | None = None
     summary: str = ""
+    order: int = 0
 
 
 @dataclass
@@ -178,9 +183,14 @@ class Report:
         return new
 
     @property
+    def fits(self) -> list[DiagnosticsEntry]:
+        """Every fit's diagnostics, in report order (:attr:`DiagnosticsEntry.order`)."""
+        return sorted(self.diagnostics, key=lambda entry: entry.order)
+
+    @property
     def failed(self) -> list[DiagnosticsEntry]:
         """Fits whose diagnostics failed."""
-        return [entry for entry in self.diagnostics if not entry.passed]
+        return [entry for entry in self.fits if not entry.passed]
 
     def all_sections(self) -> list[Section]:
         """Return the body plus the diagnostics and reproducibility sections."""
@@ -233,7 +243,7 @@ class Report:
                 "sample size, divergent transitions and E-BFMI. Failed fits come first."
             )
         )
-        ordered = sorted(self.diagnostics, key=lambda entry: entry.passed)
+        ordered = sorted(self.fits, key=lambda entry: entry.passed)
         overview = pd.DataFrame(
             {
                 "fit": [e.name for e in ordered],

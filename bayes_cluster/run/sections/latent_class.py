@@ -32,6 +32,7 @@ __all__ = [
     "fit_latent_class_model",
     "fit_ordinal_latent_class_model",
     "run_latent_class",
+    "run_latent_class_bayes",
 ]
 
 
@@ -541,14 +542,18 @@ THREE_LEVELS = LIKERT_THREE_LEVELS
 """Disagree / neutral / agree: the Likert grouping the Bayesian mixture does itself."""
 
 
-def run_latent_class(context: RunContext) -> None:
-    """Run the ``[latent_class]`` section: descriptive scoring, EM and Bayesian classes.
+SECTION_TITLE = "Cluster pattern (Markusen typology)"
+"""The report section of ``[latent_class]`` (begun by :func:`run_latent_class`)."""
 
-    In a run that allows it (``context.parallel``), the Bayesian fits of every K start
-    with the run, in worker processes (:func:`background_fits`,
-    :mod:`bayes_cluster.run.fit_worker`), and run beside the EM fits and the section's
-    own work; the results are written in the same order as before, and each is the same
-    fit (same data, settings and seed).
+
+def run_latent_class(context: RunContext) -> None:
+    """Run the ``[latent_class]`` section: descriptive scoring and EM classes.
+
+    The Bayesian classes follow in :func:`run_latent_class_bayes`, a runner of its own.
+    In a run that allows it (``context.parallel``), their fits of every K start with the
+    run, in worker processes (:func:`background_fits`,
+    :mod:`bayes_cluster.run.fit_worker`), and run beside the EM fits and the run's other
+    work; each is the same fit (same data, settings and seed).
 
     Parameters
     ----------
@@ -564,7 +569,7 @@ def run_latent_class(context: RunContext) -> None:
     spec, frame = context.spec, context.frame
     lc = spec.latent_class
     assert lc is not None
-    section = context.report.section("Cluster pattern (Markusen typology)")
+    section = context.report.section(SECTION_TITLE)
     responses = _item_responses(frame, lc)
     names = list(lc.markusen_names)
     untyped = _untyped_items(lc)
@@ -671,9 +676,29 @@ def run_latent_class(context: RunContext) -> None:
                 "response category on every item",
             )
         )
-    # -- Bayesian latent classes
-    if lc.bayesian:
-        _run_bayes_latent_class(context, section, responses, typed=typed)
+
+
+def run_latent_class_bayes(context: RunContext) -> None:
+    """Run the Bayesian part of the ``[latent_class]`` section: the mixtures of every K.
+
+    A runner of its own, after the logits (:data:`bayes_cluster.run.pipeline.SECTIONS`):
+    in a run with fit workers, they make the logits first and then the mixtures, and this
+    process writes the logits' part while the mixtures sample, instead of waiting for
+    them. Its tables, figures and text go into the section :func:`run_latent_class`
+    began (the report reads as before) and its fits' diagnostics are listed there.
+
+    Parameters
+    ----------
+    context : RunContext
+        The run; every file is written through it, its report gets the section.
+    """
+    lc = context.spec.latent_class
+    assert lc is not None and lc.bayesian
+    section = next((s for s in context.report.sections if s.title == SECTION_TITLE), None)
+    if section is None:  # run without run_latent_class (descriptive and EM parts)
+        section = context.report.section(SECTION_TITLE)
+    responses = _item_responses(context.frame, lc)
+    _run_bayes_latent_class(context, section, responses, typed=not _untyped_items(lc))
 
 
 def bootstrap_lrt_table(results: Sequence) -> pd.DataFrame:
@@ -1280,13 +1305,14 @@ def _run_class_covariates(
     elif context.parallel and fit_worker.a_core_is_idle(interval=0.1):
         call = (function, args, kwargs)
         context.background[key] = fit_worker.start_queue([call], quiet=not context.progressbar)[0]
-    slot = len(context.report.diagnostics)
+    slot, order = len(context.report.diagnostics), context.report_order
     context.verdicts["class_membership"] = []  # its place in run.json, filled in below
 
     def finish() -> None:
         call = context.take_background(key)
         model = call.result() if call is not None else function(*args, **kwargs)
-        context.add_diagnostics(f"latent classes K={k} covariates", model.diagnostics_)
+        name = f"latent classes K={k} covariates"
+        context.add_diagnostics(name, model.diagnostics_, order=order)
         context.report.diagnostics.insert(slot, context.report.diagnostics.pop())
         _write_class_covariates(context, section, responses, model, covariates, typed=typed)
 
