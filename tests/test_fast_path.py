@@ -338,6 +338,23 @@ def test_draw_diagnostics_equal_arviz_stats(tail_prob):
     assert ours["r_hat"][3] > 1.1 and ours["ess_bulk"][0] < 100  # the checks see the problems
 
 
+def test_average_ranks_equal_scipys_rankdata_with_and_without_ties():
+    from scipy.stats import rankdata
+
+    from bayes_cluster.inference.fast_diagnostics import average_ranks
+
+    rng = np.random.default_rng(4)
+    for values in (
+        rng.normal(size=(4, 2000)),
+        rng.integers(0, 5, size=(3, 2000)).astype(float),  # every value tied many times
+        rng.binomial(1, 0.002, size=(2, 2000)).astype(float),  # one long run of zeros
+        np.array([[2.0, 2.0, 2.0], [3.0, 1.0, 2.0]]),
+    ):
+        np.testing.assert_array_equal(
+            average_ranks(values), rankdata(values, method="average", axis=1)
+        )
+
+
 def test_draw_diagnostics_of_a_constant_parameter_match_arviz():
     draws = np.ones((1, 2, 50))
     with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():

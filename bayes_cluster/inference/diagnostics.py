@@ -426,13 +426,14 @@ def diagnostics_table(posterior: xr.Dataset, var_names: list[str] | None = None)
         Indexed by ``name[coord, ...]``; columns ``r_hat``, ``ess_bulk``, ``ess_tail``,
         ``mcse_mean``.
     """
-    from arviz_stats.validate import validate_ci_prob
+    from arviz_base import rcParams
 
     from bayes_cluster.inference.fast_diagnostics import draw_diagnostics
 
     # tail ESS as ArviZ computes it: min ESS of the two quantiles of the central interval
-    # of probability rcParams["stats.ci_prob"] (0.89 by default: 5.5% and 94.5%)
-    tail_prob = validate_ci_prob(None)
+    # of probability rcParams["stats.ci_prob"] (0.89 by default: 5.5% and 94.5%; ArviZ
+    # checks the value when it is set)
+    tail_prob = float(rcParams["stats.ci_prob"])
 
     names = list(var_names) if var_names is not None else list(map(str, posterior.data_vars))
     labels: list[str] = []

@@ -18,18 +18,52 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["draw_diagnostics"]
+__all__ = ["average_ranks", "draw_diagnostics"]
 
 _BLOM = 3 / 8
+
+
+def average_ranks(values: np.ndarray) -> np.ndarray:
+    """Rank each row of a 2-d array from 1, ties taking the average of their ranks.
+
+    ``scipy.stats.rankdata(values, method="average", axis=1)`` for finite values, without
+    importing ``scipy.stats`` (half a second of a fit worker's start-up).
+
+    Parameters
+    ----------
+    values : numpy.ndarray
+        Shape ``(row, value)``, finite.
+
+    Returns
+    -------
+    numpy.ndarray
+        Float ranks of the same shape.
+
+    Examples
+    --------
+    >>> average_ranks(np.array([[3.0, 1.0, 3.0, 2.0]]))
+    array([[3.5, 1. , 3.5, 2. ]])
+    """
+    n_rows, size = values.shape
+    order = np.argsort(values, axis=1, kind="stable")
+    ordered = np.take_along_axis(values, order, axis=1)
+    ranks = np.empty(values.shape, dtype=float)
+    np.put_along_axis(ranks, order, np.arange(1.0, size + 1.0)[None, :], axis=1)
+    tied = ordered[:, 1:] == ordered[:, :-1]
+    for row in np.flatnonzero(tied.any(axis=1)):  # rare in continuous draws
+        first = np.concatenate([[True], ~tied[row]])  # where each run of equal values starts
+        group = np.cumsum(first)  # 1, 2, ... in sorted order
+        edges = np.concatenate([np.flatnonzero(first), [size]])
+        ranks[row, order[row]] = 0.5 * (edges[group] + edges[group - 1] + 1)
+    return ranks
 
 
 def _z_scale(values: np.ndarray) -> np.ndarray:
     """Rank-normalise each parameter's draws (last two axes) to standard normal scores."""
     from scipy.special import ndtri
-    from scipy.stats import rankdata
 
     flat = values.reshape(values.shape[0], -1)
-    ranks = rankdata(flat, method="average", axis=1)
+    ranks = average_ranks(flat)
     size = flat.shape[1]
     return ndtri((ranks - _BLOM) / (size - 2 * _BLOM + 1)).reshape(values.shape)
 

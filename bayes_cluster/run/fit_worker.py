@@ -320,7 +320,47 @@ def _call(function: Callable[..., Any], args: tuple, kwargs: dict) -> dict[str, 
     }
 
 
+def lean_arviz() -> bool:
+    """Give nutpie, in this process, ArviZ's two converters without all of ArviZ.
+
+    nutpie imports ``arviz`` for ``from_dict`` and ``dict_to_dataset`` (ArviZ's
+    ``arviz_base``) only, and ``import arviz`` also loads ``arviz_stats`` (with
+    ``scipy.stats``) and ``arviz_plots`` (with ``matplotlib.pyplot``): some 1.2 s of a core
+    in every fit worker, which never uses them (its diagnostics are
+    :mod:`bayes_cluster.inference.fast_diagnostics`). A stand-in module with the two
+    converters takes ArviZ's place; any other name read from it imports the real ArviZ
+    then and there, so nothing can miss it.
+
+    Returns
+    -------
+    bool
+        Whether the stand-in was installed (False when ArviZ is already imported).
+    """
+    import importlib
+    import types
+
+    if "arviz" in sys.modules:
+        return False
+    import arviz_base
+
+    stand_in = types.ModuleType("arviz", "ArviZ's converters for nutpie (fit_worker.lean_arviz)")
+    stand_in.from_dict = arviz_base.from_dict  # type: ignore[attr-defined]
+    stand_in.dict_to_dataset = arviz_base.dict_to_dataset  # type: ignore[attr-defined]
+
+    def real_arviz(name: str) -> Any:
+        current = sys.modules.get("arviz")
+        if current is None or current is stand_in:
+            sys.modules.pop("arviz", None)
+            current = importlib.import_module("arviz")
+        return getattr(current, name)
+
+    stand_in.__getattr__ = real_arviz  # type: ignore[attr-defined]
+    sys.modules["arviz"] = stand_in
+    return True
+
+
 def _main(scratch: Path, run: int | None = None) -> None:
+    lean_arviz()  # before anything imports nutpie
     calls = pickle.loads((scratch / "job.pickle").read_bytes())  # noqa: S301
     quiet = os.environ.get(_QUIET, "1") != "0"
     with quiet_library_logs() if quiet else contextlib.nullcontext():
