@@ -47,6 +47,11 @@ def write_figure(pickle_file: str, png_path: str, dpi: int) -> None:
     save_formats(figure, png_path, dpi=dpi)
 
 
+FIGURE_WORKER_NICENESS = 10
+"""How much the figure writers yield to the run (``os.nice``): their figures are needed
+only for the report at the end, while a fit the run waits for is needed now."""
+
+
 def main(jobs: TextIO = sys.stdin, answers: TextIO = sys.stdout) -> None:
     """Write the figures named on ``jobs``, one answer line each on ``answers``.
 
@@ -60,6 +65,8 @@ def main(jobs: TextIO = sys.stdin, answers: TextIO = sys.stdout) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
+    if hasattr(os, "nice"):  # the run's fits and its own work go first (not on Windows)
+        os.nice(FIGURE_WORKER_NICENESS)
     for line in jobs:
         job = json.loads(line)
         error = None
