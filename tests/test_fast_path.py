@@ -355,6 +355,37 @@ def test_average_ranks_equal_scipys_rankdata_with_and_without_ties():
         )
 
 
+def test_the_layout_shapes_are_nutpies():
+    """_nutpie_layout reads every variable's shape at its own (jittered) initial point
+    instead of nutpie's second initial-point function: the shapes are nutpie's for each
+    kind of model a run fits (mixtures nominal and ordinal, with class covariates, logits
+    with and without varying intercepts)."""
+    from nutpie.compile_pymc import _compute_shapes as nutpies_shapes
+
+    from bayes_cluster.estimators.latent_class import BayesianLatentClass
+    from bayes_cluster.estimators.ordinal_latent_class import BayesianOrdinalLatentClass
+    from bayes_cluster.inference.sampling import _compute_shapes, _initial_points
+    from bayes_cluster.surveys.markusen import MARKUSEN_ITEMS
+
+    frame, _ = simulate_tumang(n=60, seed=3)
+    items = list(MARKUSEN_ITEMS)
+    models = [
+        (BayesianLatentClass(1, collapse="none", items=items), frame),
+        (BayesianLatentClass(3, collapse="none", items=items), frame),
+        (BayesianOrdinalLatentClass(2, items=items), frame),
+        (BayesianOrdinalLatentClass(2, items=items, covariates=["workers"]), frame),
+        (BayesianLogit("export", PREDICTORS), frame),
+        (BayesianLogit("export", PREDICTORS, group="product_line"), frame),
+    ]
+    for estimator, data in models:
+        model = estimator._build(estimator._prepare_fit(data))
+        ours = _compute_shapes(model, _initial_points(model)(0))
+        theirs = nutpies_shapes(model)
+        assert list(ours) == list(theirs), type(estimator).__name__
+        for name in theirs:
+            assert tuple(ours[name]) == tuple(theirs[name]), name
+
+
 def test_draw_diagnostics_of_a_constant_parameter_match_arviz():
     draws = np.ones((1, 2, 50))
     with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():

@@ -617,6 +617,35 @@ def _initial_points(model: Any) -> Callable:
     )
 
 
+def _compute_shapes(model: Any, point: dict[str, np.ndarray]) -> dict[str, tuple[int, ...]]:
+    """Return the shape of every variable a draw holds: nutpie's ``_compute_shapes``.
+
+    nutpie's own builds an initial-point function of its own (a PyTensor compile, some
+    0.13 s a model) for the point it evaluates the shapes at; here the caller's initial
+    point (:func:`_initial_points`, jittered: the same shapes) serves, and the shapes are
+    nutpie's (``tests/test_fast_path.py`` compares them for every model the run fits).
+    """
+    import pytensor
+    from pytensor.tensor import as_tensor
+
+    trace_vars = {
+        var.name: var
+        for var in model.value_vars + model.free_RVs + model.deterministics
+        if var not in model.observed_RVs + model.potentials
+    }
+    shape_func = pytensor.function(
+        inputs=[],
+        outputs=[as_tensor(var.shape) for var in trace_vars.values()],
+        givens=(
+            [(obs, model.rvs_to_values[obs]) for obs in model.observed_RVs]
+            + [(trace_vars[name], point[name]) for name in trace_vars if name in point]
+        ),
+        mode="FAST_COMPILE",
+        on_unused_input="ignore",
+    )
+    return dict(zip(trace_vars.keys(), shape_func(), strict=True))
+
+
 def _nutpie_layout(model: Any) -> tuple:
     """Return what :func:`_nutpie_functions` returns but the functions, compiling neither.
 
@@ -625,9 +654,10 @@ def _nutpie_layout(model: Any) -> tuple:
     points as in :func:`_nutpie_functions`): what a model with its own log-density and
     expansion needs, without PyTensor's rewrites of the two graphs (about 1.5 s per model).
     """
-    from nutpie.compile_pymc import _compute_shapes, _rv_dict_to_flat_array_wrapper
+    from nutpie.compile_pymc import _rv_dict_to_flat_array_wrapper
 
-    shapes = _compute_shapes(model)
+    initial_points = _initial_points(model)
+    shapes = _compute_shapes(model, initial_points(0))
     names = [model.rvs_to_values[rv].name for rv in model.free_RVs]
     remaining = [v.name for v in model.unobserved_value_vars if v.name not in names]
     all_shapes = [tuple(shapes[name]) for name in [*names, *remaining]]
@@ -637,7 +667,7 @@ def _nutpie_layout(model: Any) -> tuple:
         count += math.prod(shape)
     n_dim = sum(math.prod(shape) for shape in all_shapes[: len(names)])
     initial_point_fn = _rv_dict_to_flat_array_wrapper(
-        _initial_points(model), names=names, shapes=all_shapes[: len(names)]
+        initial_points, names=names, shapes=all_shapes[: len(names)]
     )
     reparameterized = [
         model.rvs_to_values[rv].name
