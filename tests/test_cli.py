@@ -155,3 +155,22 @@ def test_installed_console_script():
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("usage: bayes-cluster")
     assert "validate" in result.stdout and "simulate" in result.stdout
+
+
+def test_the_console_script_is_main_then_a_frozen_heap(monkeypatch):
+    """``bayes-cluster`` runs cli.main and returns its status (130 after Ctrl-C too); only
+    then is the heap frozen (gc.freeze), so that Python's shut-down does not walk it with
+    the garbage collector again (1.1 s after the README run, docs/user_guide.md)."""
+    import gc
+    import tomllib
+
+    from bayes_cluster import cli
+
+    order: list[str] = []
+    monkeypatch.setattr(cli, "main", lambda: order.append("main") or 130)
+    monkeypatch.setattr(gc, "freeze", lambda: order.append("freeze"))
+    assert cli.entry_point() == 130
+    assert order == ["main", "freeze"]
+    pyproject = Path(__file__).resolve().parents[1] / "pyproject.toml"
+    scripts = tomllib.loads(pyproject.read_text(encoding="utf-8"))["project"]["scripts"]
+    assert scripts == {"bayes-cluster": "bayes_cluster.cli:entry_point"}
