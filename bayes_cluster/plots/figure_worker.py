@@ -80,6 +80,9 @@ def main(jobs: TextIO = sys.stdin, answers: TextIO = sys.stdout) -> None:
 
 if __name__ == "__main__":
     main()
+    import gc
+
+    gc.freeze()  # the shut-down frees the heap by reference counts: the run waits for it
     if len(sys.argv) > 1:  # the run's scratch folder: gone even if the run was killed
         import shutil
 

@@ -149,6 +149,22 @@ class FigureWriter:
         if failures:
             raise RuntimeError("a figure could not be written: " + failures[0])
 
+    def stop(self, *, cancel: bool = False) -> None:
+        """Tell the worker to stop after its queue (close its input), or kill it now.
+
+        Parameters
+        ----------
+        cancel : bool
+            Kill it (see :meth:`close`).
+        """
+        if self._process is None:
+            return
+        if cancel:
+            if self._process.poll() is None:
+                self._process.kill()
+        elif self._process.stdin is not None and not self._process.stdin.closed:
+            self._process.stdin.close()
+
     def close(self, *, cancel: bool = False) -> None:
         """Stop the worker and remove its scratch folder.
 
@@ -162,11 +178,7 @@ class FigureWriter:
         import shutil
 
         if self._process is not None:
-            if cancel:
-                self._process.kill()
-            else:
-                assert self._process.stdin is not None
-                self._process.stdin.close()
+            self.stop(cancel=cancel)
             self._process.wait()
             for stream in (self._process.stdin, self._process.stdout):
                 if stream is not None and not stream.closed:
@@ -226,7 +238,13 @@ class FigureWriters:
             raise errors[0]
 
     def close(self, *, cancel: bool = False) -> None:
-        """Stop every writer (see :meth:`FigureWriter.close`)."""
+        """Stop every writer (see :meth:`FigureWriter.close`).
+
+        Each is told to stop (or killed) before any is waited for: they shut down side by
+        side, not one after another.
+        """
+        for writer in self.writers:
+            writer.stop(cancel=cancel)
         for writer in self.writers:
             writer.close(cancel=cancel)
 
