@@ -681,3 +681,81 @@ def test_horseshoe_fit_converges_and_shrinks_nulls():
             assert table.loc[term, "hdi_lower"] < 0 < table.loc[term, "hdi_upper"]
     # the global scale is pulled well below the slab scale (sparsity)
     assert float(model.idata_["posterior"]["tau"].median()) < 0.5
+
+
+@pytest.mark.parametrize(
+    "intercept, slope",
+    [
+        (
+            {"dist": "Normal", "mu": 0, "sigma": 1.5},
+            {"dist": "StudentT", "nu": 7, "mu": 0, "sigma": 1},
+        ),
+        (
+            {"dist": "StudentT", "nu": 3, "mu": 0.5, "sigma": 2},
+            {"dist": "Normal", "mu": -1, "sigma": 0.5},
+        ),
+        ({"dist": "Cauchy", "mu": 0, "sigma": 2.5}, {"dist": "Laplace", "mu": 0.2, "sigma": 0.7}),
+        ({"dist": "Laplace", "mu": 0, "sigma": 1}, {"dist": "Cauchy", "mu": 0, "sigma": 1}),
+    ],
+)
+def test_log_prior_without_pymc_equals_pymcs(intercept, slope):
+    """The prior sensitivity's log prior of each draw, written out for the intercept and a
+    single slope family (no PyMC import in a run), equals PyMC's compute_log_prior."""
+    import pymc as pm
+    import xarray as xr
+
+    frame, _ = simulate_tumang(n=60, seed=2)
+    logit = BayesianLogit("export", PREDICTORS, priors={"intercept": intercept, "slopes": slope})
+    model = logit.build_model(frame)
+    rng = np.random.default_rng(1)
+    posterior = xr.Dataset(
+        {
+            "alpha_std": (("chain", "draw"), rng.normal(0, 3, (2, 50))),
+            "beta_std": (
+                ("chain", "draw", PREDICTOR),
+                rng.standard_t(2, (2, 50, len(PREDICTORS))),
+            ),
+        },
+        coords={"chain": [0, 1], "draw": np.arange(50), PREDICTOR: PREDICTORS},
+    )
+    ours = logit._log_prior(posterior)
+    theirs = pm.stats.compute_log_prior(
+        xr.DataTree.from_dict({"posterior": posterior}),
+        model=model,
+        extend_inferencedata=False,
+        progressbar=False,
+    )
+    theirs = theirs["log_prior"].to_dataset() if isinstance(theirs, xr.DataTree) else theirs
+    assert list(ours.data_vars) == list(theirs.data_vars)
+    for name in theirs.data_vars:
+        assert ours[name].dims == theirs[name].dims
+        # PyMC's Normal carries its constant log(sqrt(2 pi)) 1.2e-8 off; a constant per
+        # variable, which power-scaling's self-normalised weights cancel
+        gap = ours[name].values - theirs[name].values
+        assert np.abs(gap).max() < 1e-7
+        np.testing.assert_allclose(gap, gap.flat[0], rtol=0, atol=1e-12)
+
+
+def test_prior_sensitivity_is_the_same_with_pymcs_log_prior(monkeypatch):
+    frame, _ = simulate_tumang(n=60, seed=2)
+    logit = BayesianLogit("export", PREDICTORS)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        logit.fit(frame, draws=200, tune=200, chains=2, random_seed=4)
+        ours = logit.prior_sensitivity()
+        import xarray as xr
+
+        def pymcs(posterior):
+            import pymc as pm
+
+            tree = pm.stats.compute_log_prior(
+                xr.DataTree.from_dict({"posterior": posterior}),
+                model=logit.model,
+                extend_inferencedata=False,
+                progressbar=False,
+            )
+            return tree["log_prior"].to_dataset() if isinstance(tree, xr.DataTree) else tree
+
+        monkeypatch.setattr(logit, "_log_prior", pymcs)
+        theirs = logit.prior_sensitivity()
+    pd.testing.assert_frame_equal(ours, theirs, check_exact=False, rtol=1e-9, atol=1e-12)

@@ -1053,21 +1053,9 @@ class BayesianLogit(BayesianModel):
             weak likelihood when above 0.05).
         """
         import arviz_stats as azs
-        import pymc as pm
 
         tree = self._require_fit()
-        # a few small graphs evaluated once per draw: PyTensor's Python implementation
-        # (FAST_COMPILE) gives the same values without compiling them with numba first
-        # (about 4 s of a core on an empty cache, and 2-3 s warm)
-        log_prior = pm.stats.compute_log_prior(
-            tree,
-            model=self.model,
-            extend_inferencedata=False,
-            progressbar=False,
-            compile_kwargs={"mode": "FAST_COMPILE"},
-        )
-        if isinstance(log_prior, xr.DataTree):
-            log_prior = log_prior["log_prior"].to_dataset()
+        log_prior = self._log_prior(tree["posterior"].to_dataset())
         data = xr.DataTree.from_dict(
             {
                 "posterior": tree["posterior"].to_dataset(),
@@ -1077,6 +1065,67 @@ class BayesianLogit(BayesianModel):
         )
         result = azs.psense_summary(data, var_names=["alpha", "beta"], round_to=12)
         return pd.DataFrame(result)
+
+    def _log_prior(self, posterior: xr.Dataset) -> xr.Dataset:
+        """Each free variable's prior log-density at every draw (PyMC's ``compute_log_prior``).
+
+        The intercept and a single family of slope priors from
+        :data:`~bayes_cluster.inference.fast_logit.FUSED_PRIORS` (the defaults among them),
+        without varying intercepts, are written out here, without importing PyMC and
+        evaluating its graphs (some 2 s of a run's own process): PyMC's numbers but for a
+        constant per variable below 1e-7 (PyMC's Normal carries log(sqrt(2 pi)) 1.2e-8 off),
+        which power-scaling's self-normalised weights cancel (``tests/test_logistic.py``:
+        the same sensitivity table). Any other model goes to PyMC.
+        """
+        from bayes_cluster.inference.fast_logit import FUSED_PRIORS
+
+        priors = self.resolved_priors()
+        slopes = list(priors["slopes"].values())
+        written = (
+            self.group is None
+            and priors["horseshoe"] is None
+            and len({spec["dist"] for spec in slopes}) == 1
+            and all(spec["dist"] in FUSED_PRIORS for spec in [priors["intercept"], *slopes])
+            and {"alpha_std", "beta_std"} <= set(posterior.data_vars)
+        )
+        if written:
+            predictors = posterior["beta_std"][PREDICTOR]
+
+            def parameter(name: str, default: float) -> xr.DataArray:
+                values = [float(spec.get(name, default)) for spec in slopes]
+                return xr.DataArray(values, coords={PREDICTOR: predictors}, dims=PREDICTOR)
+
+            beta = _log_density(
+                slopes[0]["dist"],
+                posterior["beta_std"],
+                parameter("mu", 0.0),
+                parameter("sigma", 1.0),
+                parameter("nu", 1.0),
+            ).transpose(*posterior["beta_std"].dims)
+            intercept = priors["intercept"]
+            alpha = _log_density(
+                intercept["dist"],
+                posterior["alpha_std"],
+                float(intercept.get("mu", 0.0)),
+                float(intercept["sigma"]),
+                float(intercept.get("nu", 1.0)),
+            )
+            return xr.Dataset({"beta_std": beta, "alpha_std": alpha})
+        import pymc as pm
+
+        # a few small graphs evaluated once per draw: PyTensor's Python implementation
+        # (FAST_COMPILE) gives the same values without compiling them with numba first
+        # (about 4 s of a core on an empty cache, and 2-3 s warm)
+        log_prior = pm.stats.compute_log_prior(
+            xr.DataTree.from_dict({"posterior": posterior}),
+            model=self.model,
+            extend_inferencedata=False,
+            progressbar=False,
+            compile_kwargs={"mode": "FAST_COMPILE"},
+        )
+        if isinstance(log_prior, xr.DataTree):
+            log_prior = log_prior["log_prior"].to_dataset()
+        return log_prior
 
     # ------------------------------------------------------------------ persistence
     def config(self) -> dict[str, Any]:
@@ -1272,6 +1321,28 @@ def _linear_predictor(posterior: xr.Dataset, data: Mapping[str, np.ndarray]) -> 
         u = posterior["u"].transpose("chain", "draw", GROUP).to_numpy()
         eta = eta + u[..., data["group_idx"]]
     return eta
+
+
+def _log_density(dist: str, x: Any, mu: Any, sigma: Any, nu: Any) -> Any:
+    """Log-density of a Normal, Student-t, Cauchy or Laplace prior at ``x`` (as PyMC's)."""
+    z = (x - mu) / sigma
+    if dist == "Normal":
+        return -0.5 * z**2 - np.log(sigma) - 0.5 * math.log(2 * math.pi)
+    if dist == "StudentT":
+        from scipy.special import gammaln
+
+        return (
+            gammaln((nu + 1.0) / 2.0)
+            - gammaln(nu / 2.0)
+            - 0.5 * np.log(nu * math.pi)
+            - np.log(sigma)
+            - (nu + 1.0) / 2.0 * np.log1p(z**2 / nu)
+        )
+    if dist == "Cauchy":
+        return -math.log(math.pi) - np.log(sigma) - np.log1p(z**2)
+    if dist == "Laplace":
+        return -np.log(2.0 * sigma) - np.abs(x - mu) / sigma
+    raise ValueError(f"no log-density written for {dist!r}")
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
