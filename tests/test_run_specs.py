@@ -157,13 +157,33 @@ def test_a_failing_section_leaves_the_previous_results_untouched(tmp_path, monke
 @pytest.mark.parametrize(
     ("model", "sections"),
     [
-        ("tumang", ["data", "latent_class", "frequentist", "logistic", "comparison"]),
+        (
+            "tumang",
+            [
+                "data",
+                "latent_class",
+                "frequentist",
+                "logistic",
+                "latent_class_bayes",
+                "comparison",
+            ],
+        ),
         ("tumang_joint", ["data", "joint"]),
         ("tumang_logit_only", ["data", "frequentist", "logistic", "comparison"]),
     ],
 )
 def test_sections_run_in_order_each_where_its_spec_section_is(model, sections):
-    every = ["data", "latent_class", "frequentist", "logistic", "joint", "comparison"]
+    # the Bayesian latent classes after the logits (a fit worker samples the logits
+    # first), writing into the latent-class section: test_run.py checks the report order
+    every = [
+        "data",
+        "latent_class",
+        "frequentist",
+        "logistic",
+        "latent_class_bayes",
+        "joint",
+        "comparison",
+    ]
     assert [runner.name for runner in pipeline.SECTIONS] == every
     spec = load_spec(ROOT / "models" / f"{model}.toml")
     assert [runner.name for runner in pipeline.SECTIONS if runner.applies(spec)] == sections
