@@ -65,11 +65,6 @@ _ONE_CLASS, _DIRICHLET, _COVARIATES = 0, 1, 2
 
 
 @numba.njit(error_model="numpy", inline="always")
-def _softplus(v):  # pragma: no cover - runs compiled
-    return v + math.log1p(math.exp(-v)) if v > 0 else math.log1p(math.exp(v))
-
-
-@numba.njit(error_model="numpy", inline="always")
 def _log1mexp(u):  # pragma: no cover - runs compiled
     # log(1 - exp(u)) for u < 0, as PyTensor's log1mexp
     return math.log(-math.expm1(u)) if u > -0.6931471805599453 else math.log1p(-math.exp(u))
@@ -162,25 +157,6 @@ def _ordered(y, cut):  # pragma: no cover - runs compiled
 
 
 @numba.njit(error_model="numpy", inline="always")
-def _ordinal_row(cut, location, eta, log_theta):  # pragma: no cover - runs compiled
-    # cumulative-logit log category probabilities of one item in one class, as
-    # _ordinal_log_theta_tensor: eta = cutpoints - location
-    # (each cutpoint's softplus once: a middle category reads its two neighbours')
-    n_cut = cut.size
-    log_theta[0] = -_softplus(location - cut[0])
-    below = 0.0
-    for t in range(n_cut):
-        eta[t] = cut[t] - location
-        here = _softplus(eta[t])
-        if t > 0:
-            upper = eta[t]
-            lower = eta[t - 1]
-            log_theta[t] = upper + _log1mexp(lower - upper) - here - below
-        below = here
-    log_theta[n_cut] = -below
-
-
-@numba.njit(error_model="numpy", inline="always")
 def _zerosum_grad(g, out):  # pragma: no cover - runs compiled
     # gradient wrt y from the gradient g wrt v (n values)
     n = g.size
@@ -195,8 +171,7 @@ def _zerosum_grad(g, out):  # pragma: no cover - runs compiled
 
 @numba.njit(error_model="numpy", inline="always")
 def _softplus_sigmoid(v):  # pragma: no cover - runs compiled
-    # softplus(v) and sigmoid(v) from one exponential, exp(-|v|): the same numbers as
-    # _softplus and 1 / (1 + exp(-v)) (v >= 0) or exp(v) / (1 + exp(v)) (v < 0)
+    # softplus(v) = log(1 + exp(v)) and sigmoid(v) from one exponential, exp(-|v|)
     if v > 0:
         e = math.exp(-v)
         return v + math.log1p(e), 1.0 / (1.0 + e)
@@ -205,9 +180,11 @@ def _softplus_sigmoid(v):  # pragma: no cover - runs compiled
 
 
 @numba.njit(error_model="numpy", inline="always")
-def _ordinal_row_sigmoids(cut, location, eta, log_theta, sigmoid):  # pragma: no cover
-    # _ordinal_row, keeping for the gradient each sigmoid(eta_t) (sigmoid[1:]) and
-    # sigmoid(-eta_0) (sigmoid[0]), from the exponentials the softplus terms take
+def _ordinal_row(cut, location, eta, log_theta, sigmoid):  # pragma: no cover - compiled
+    # cumulative-logit log category probabilities of one item in one class, as
+    # _ordinal_log_theta_tensor: eta = cutpoints - location (each cutpoint's softplus
+    # once: a middle category reads its two neighbours'); sigmoid keeps, for the
+    # gradient, each sigmoid(eta_t) (sigmoid[1:]) and sigmoid(-eta_0) (sigmoid[0])
     n_cut = cut.size
     below, sigmoid[0] = _softplus_sigmoid(location - cut[0])
     log_theta[0] = -below
@@ -321,7 +298,7 @@ def _logp_loop(
             offset += n_cat - 1
         for k in range(k_):
             for j in range(n_items):
-                _ordinal_row_sigmoids(cut[j], mu[j, k], eta[k, j], log_theta[k, j], sigmoid[k, j])
+                _ordinal_row(cut[j], mu[j, k], eta[k, j], log_theta[k, j], sigmoid[k, j])
     # ---- the marginal likelihood and its gradient wrt log theta and the log weights
     # log theta laid out (item x category, class); each firm's answers become cells of it
     # first, then every class sums over them with the sum in a register
@@ -493,9 +470,10 @@ def _expand_loop(x, dims, offsets):  # pragma: no cover - runs compiled
             _ordered(x[offset : offset + n_cat - 1], cut[j])
             offset += n_cat - 1
         eta = np.empty(n_cat - 1)
+        sigmoid = np.empty(n_cat)  # not needed here
         for k in range(k_):
             for j in range(n_items):
-                _ordinal_row(cut[j], mu[j, k], eta, log_theta[k, j])
+                _ordinal_row(cut[j], mu[j, k], eta, log_theta[k, j], sigmoid)
         out[offsets[4] : offsets[4] + mu.size] = mu.ravel()
         out[offsets[5] : offsets[5] + cut.size] = cut.ravel()
     flat = log_theta.ravel()
