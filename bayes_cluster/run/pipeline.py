@@ -368,12 +368,11 @@ def _queues(latent: list, logits: list, promise: list, workers: int) -> list[lis
     One worker makes them in the order the run takes them: the logits (the run writes
     their part while the latent-class mixtures sample: :data:`SECTIONS`), the mixtures,
     the promised place last (the run takes the class covariates fit at its very end).
-    With more, the latent-class fits
-    go to the workers in turn, the last (the largest model) to the
-    first worker; the logits come first in the last worker's queue: on an empty cache it
-    compiles their callbacks while the first compiles the latent-class loops (which it
-    would otherwise wait for), and warm they take a few seconds while the run fits its EM
-    models. The promised place ends the shortest queue.
+    With more, the latent-class fits go to the workers in turn, the last (the largest
+    model) to the first worker; the logits come first in the last worker's queue: on an
+    empty cache it compiles their callbacks while the first compiles the latent-class
+    loops (which it would otherwise wait for), and warm they take a few seconds while the
+    run fits its EM models. The promised place ends the shortest queue.
     """
     if workers < 2 or not latent:
         jobs = logits + latent + promise
