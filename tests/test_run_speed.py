@@ -675,6 +675,28 @@ def test_figure_writers_yield_to_the_run(monkeypatch, tmp_path):
     assert png.exists() and png.with_suffix(".pdf").exists()
 
 
+def test_a_figure_writer_process_freezes_its_imports_before_its_figures(monkeypatch):
+    """As a process (``python -m bayes_cluster.plots.figure_worker``), a writer imports
+    matplotlib and the plot style, freezes those objects for the garbage collector
+    (gc.freeze), then writes its figures; and freezes again at its end."""
+    import gc
+    import io
+    import runpy
+    import sys
+
+    events: list[str] = []
+    monkeypatch.setattr(gc, "freeze", lambda: events.append("freeze"))
+    monkeypatch.setattr(os, "nice", lambda n: events.append("nice"))
+    monkeypatch.delitem(sys.modules, "bayes_cluster.plots.figure_worker", raising=False)
+    monkeypatch.setattr(sys, "argv", ["figure_worker"])
+    monkeypatch.setattr(sys, "stdin", io.StringIO(""))  # no figures: main() just returns
+    monkeypatch.setattr(sys, "stdout", io.StringIO())
+    module = runpy.run_module("bayes_cluster.plots.figure_worker", run_name="__main__")
+    assert "bayes_cluster.plots.style" in sys.modules
+    assert events[0] == "freeze" and events[-1] == "freeze" and "nice" in events
+    assert module["main"].__module__ == "__main__"
+
+
 def test_figure_writers_shut_down_side_by_side():
     """At the end of a run every figure writer is told to stop before any is waited for
     (each one's shut-down took 0.25 s, one after another), cancelled or not."""

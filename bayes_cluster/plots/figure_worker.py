@@ -79,9 +79,17 @@ def main(jobs: TextIO = sys.stdin, answers: TextIO = sys.stdout) -> None:
 
 
 if __name__ == "__main__":
-    main()
     import gc
 
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import bayes_cluster.plots.style  # noqa: F401 - what save_formats needs, loaded now
+
+    # the modules' objects live as long as the process: the collector's full passes while
+    # the figures are written skip them (some 1 s of the Tumang run's figure writers)
+    gc.freeze()
+    main()
     gc.freeze()  # the shut-down frees the heap by reference counts: the run waits for it
     if len(sys.argv) > 1:  # the run's scratch folder: gone even if the run was killed
         import shutil
