@@ -18,6 +18,7 @@ import pytest
 from bayes_cluster.estimators.latent_class import BayesianLatentClass
 from bayes_cluster.estimators.ordinal_latent_class import BayesianOrdinalLatentClass
 from bayes_cluster.inference.fast_latent_class import (
+    _CLOSE,
     _HEADER,
     fuse_latent_class_logp,
     latent_class_layout,
@@ -84,6 +85,34 @@ def test_fused_density_matches_pymc(survey, python_graphs, cls, options, k, layo
         np.testing.assert_allclose(value, logp(point), rtol=1e-12)
         expected = dlogp(point)
         np.testing.assert_allclose(gradient, expected, rtol=1e-9, atol=1e-9 * abs(expected).max())
+
+
+@pytest.mark.parametrize("k", [1, 3])
+def test_fused_density_with_close_cutpoints_matches_pymc(survey, python_graphs, k):
+    """Neighbouring cutpoints closer than ``_CLOSE`` (down to 6e-6 apart, where a middle
+    category's probability is a difference that cancels), and far from the classes: the
+    loop's stable branch against PyMC's logp and dlogp, with the expansion's theta."""
+    model = BayesianOrdinalLatentClass(n_classes=k).build_model(survey)
+    compiled = compile_pytensor_c(model, replace_logp=fuse_latent_class_logp)
+    logp = model.compile_logp(jacobian=True)
+    dlogp = model.compile_dlogp(jacobian=True)
+    x = np.random.default_rng(7).normal(0.0, 0.5, size=compiled.n_dim)
+    cut = _unconstrained(model, np.arange(compiled.n_dim, dtype=float))
+    steps = [name for name in cut if name.startswith("cutpoints")]
+    assert len(steps) == 1
+    index = cut[steps[0]].astype(int)  # (item, cutpoint): where each lies in x
+    assert _CLOSE == 0.01
+    x[index[:, 1]] = np.log(_CLOSE) + np.linspace(-0.5, 0.5, index.shape[0])  # either side
+    x[index[:4, 2]] = [-8.0, -6.0, -12.0, -4.6]  # 6e-6 to 1e-2 apart
+    x[index[4:8, 0]] = [30.0, -30.0, 12.0, -12.0]  # far above and below every class
+    value, gradient = evaluate_logp(compiled, x)
+    point = _unconstrained(model, x)
+    np.testing.assert_allclose(value, logp(point), rtol=1e-12)
+    expected = dlogp(point)
+    np.testing.assert_allclose(gradient, expected, rtol=1e-9, atol=1e-9 * abs(expected).max())
+    _, _, _, expand_fn, _, _, _ = _nutpie_functions(model, "FAST_COMPILE")
+    (reference,) = expand_fn(x)
+    np.testing.assert_allclose(evaluate_expansion(compiled, x), reference, rtol=1e-12, atol=1e-15)
 
 
 @pytest.mark.parametrize(("cls", "options", "k", "layout"), VARIANTS)

@@ -71,9 +71,10 @@ def _log1mexp(u):  # pragma: no cover - runs compiled
 
 
 @numba.njit(error_model="numpy", inline="always")
-def _simplex(y, z):  # pragma: no cover - runs compiled
+def _simplex(y, z, p):  # pragma: no cover - runs compiled
     # PyMC's simplex backward: z = (y, -sum y), log p = z - logsumexp(z); returns the
-    # logsumexp, z holds log p on exit
+    # logsumexp, z holds log p and p the probabilities on exit (p from the exponentials
+    # the logsumexp needs: the gradient reads them instead of exp(log p))
     n = z.size
     total = 0.0
     for c in range(n - 1):
@@ -85,10 +86,13 @@ def _simplex(y, z):  # pragma: no cover - runs compiled
         top = max(top, z[c])
     acc = 0.0
     for c in range(n):
-        acc += math.exp(z[c] - top)
+        p[c] = math.exp(z[c] - top)
+        acc += p[c]
     lse = top + math.log(acc)
+    inverse = 1.0 / acc
     for c in range(n):
         z[c] -= lse
+        p[c] *= inverse
     return lse
 
 
@@ -115,17 +119,17 @@ def _dirichlet(log_p, a, lse, constant):  # pragma: no cover - runs compiled
 
 
 @numba.njit(error_model="numpy", inline="always")
-def _simplex_grad(log_p, g, a, out):  # pragma: no cover - runs compiled
+def _simplex_grad(p, g, a, out):  # pragma: no cover - runs compiled
     # out (n - 1) = gradient wrt the unconstrained y of: sum_c g_c log p_c + Dirichlet
     # + log-Jacobian, where g is the gradient wrt log p of everything else
-    n = log_p.size
+    n = p.size
     total = 0.0
     for c in range(n):
         total += g[c] + a[c] - 1.0
     # d/dz_c = (g_c + a_c - 1) - (sum) p_c - n p_c ; dy_c = dz_c - dz_{n-1}
-    last = (g[n - 1] + a[n - 1] - 1.0) - (total + n) * math.exp(log_p[n - 1])
+    last = (g[n - 1] + a[n - 1] - 1.0) - (total + n) * p[n - 1]
     for c in range(n - 1):
-        out[c] = (g[c] + a[c] - 1.0) - (total + n) * math.exp(log_p[c]) - last
+        out[c] = (g[c] + a[c] - 1.0) - (total + n) * p[c] - last
 
 
 @numba.njit(error_model="numpy", inline="always")
@@ -143,14 +147,15 @@ def _zerosum(y, v):  # pragma: no cover - runs compiled
 
 
 @numba.njit(error_model="numpy", inline="always")
-def _ordered(y, cut):  # pragma: no cover - runs compiled
+def _ordered(y, cut, step):  # pragma: no cover - runs compiled
     # PyMC's ordered backward: cut_t = y_0 + sum_{1 <= s <= t} exp(y_s); returns the
-    # log-Jacobian
+    # log-Jacobian; step holds each exp(y_t) (t >= 1) for the gradient
     level = y[0]
     cut[0] = level
     jacobian = 0.0
     for t in range(1, cut.size):
-        level += math.exp(y[t])
+        step[t] = math.exp(y[t])
+        level += step[t]
         cut[t] = level
         jacobian += y[t]
     return jacobian
@@ -169,35 +174,60 @@ def _zerosum_grad(g, out):  # pragma: no cover - runs compiled
         out[c] = g[c] - shift
 
 
-@numba.njit(error_model="numpy", inline="always")
-def _softplus_sigmoid(v):  # pragma: no cover - runs compiled
-    # softplus(v) = log(1 + exp(v)) and sigmoid(v) from one exponential, exp(-|v|)
-    if v > 0:
-        e = math.exp(-v)
-        return v + math.log1p(e), 1.0 / (1.0 + e)
-    e = math.exp(v)
-    return math.log1p(e), e / (1.0 + e)
+_CLOSE = 0.01
+"""Neighbouring cutpoints closer than this on the logit scale: the middle category between
+them gets its log-probability in the cancellation-free form (:func:`_ordinal_row`)."""
 
 
 @numba.njit(error_model="numpy", inline="always")
-def _ordinal_row(cut, location, eta, log_theta, sigmoid):  # pragma: no cover - compiled
-    # cumulative-logit log category probabilities of one item in one class, as
-    # _ordinal_log_theta_tensor: eta = cutpoints - location (each cutpoint's softplus
-    # once: a middle category reads its two neighbours'); sigmoid keeps, for the
-    # gradient, each sigmoid(eta_t) (sigmoid[1:]) and sigmoid(-eta_0) (sigmoid[0])
+def _ordinal_row(cut, location, eta, log_theta, theta, s, c):  # pragma: no cover - compiled
+    # cumulative-logit category probabilities of one item in one class, as
+    # _ordinal_log_theta_tensor: eta_t = cutpoint_t - location, s_t = sigmoid(eta_t) and
+    # c_t = sigmoid(-eta_t) = 1 - s_t, both from one exponential, exp(-|eta_t|).
+    # theta_0 = s_0 and theta_last = c_last (one log1p each); a middle category is the
+    # difference of the smaller pair (c_{t-1} - c_t where both cutpoints lie above the
+    # location, s_t - s_{t-1} otherwise) and one log, relative error under 2e-14 while
+    # the two cutpoints are _CLOSE apart or more. Closer, the difference would cancel:
+    # there it is log sigmoid(eta_t) + log sigmoid(-eta_{t-1}) + log1mexp(eta_{t-1} -
+    # eta_t), the same value without cancellation. theta, s and c are kept for the
+    # gradient (d log theta_t / d eta_t = s_t c_t / theta_t).
     n_cut = cut.size
-    below, sigmoid[0] = _softplus_sigmoid(location - cut[0])
-    log_theta[0] = -below
-    below = 0.0
+    e_first = 0.0
+    e_last = 0.0
     for t in range(n_cut):
-        eta[t] = cut[t] - location
-        here, sigmoid[t + 1] = _softplus_sigmoid(eta[t])
-        if t > 0:
-            upper = eta[t]
-            lower = eta[t - 1]
-            log_theta[t] = upper + _log1mexp(lower - upper) - here - below
-        below = here
-    log_theta[n_cut] = -below
+        v = cut[t] - location
+        eta[t] = v
+        e = math.exp(-abs(v))
+        inverse = 1.0 / (1.0 + e)
+        if v > 0.0:
+            s[t] = inverse
+            c[t] = e * inverse
+        else:
+            s[t] = e * inverse
+            c[t] = inverse
+        if t == 0:
+            e_first = e
+        e_last = e
+    theta[0] = s[0]
+    log_theta[0] = min(eta[0], 0.0) - math.log1p(e_first)
+    for t in range(1, n_cut):
+        upper = eta[t]
+        lower = eta[t - 1]
+        if upper - lower >= _CLOSE:
+            difference = c[t - 1] - c[t] if lower > 0.0 else s[t] - s[t - 1]
+            theta[t] = difference
+            log_theta[t] = math.log(difference)
+        else:
+            log_theta[t] = (
+                min(upper, 0.0)
+                - math.log1p(math.exp(-abs(upper)))
+                - max(lower, 0.0)
+                - math.log1p(math.exp(-abs(lower)))
+                + _log1mexp(lower - upper)
+            )
+            theta[t] = math.exp(log_theta[t])
+    theta[n_cut] = c[n_cut - 1]
+    log_theta[n_cut] = -max(eta[n_cut - 1], 0.0) - math.log1p(e_last)
 
 
 @numba.njit(error_model="numpy", cache=True)
@@ -226,12 +256,13 @@ def _logp_loop(
     # ---- class log weights (firm, class); one row when they do not vary by firm
     log_w = np.zeros((n_firms if weights == _COVARIATES else 1, k_))
     pi_offset = alpha_offset = gamma_offset = mu_offset = cut_offset = 0
+    w = np.empty((n_firms if weights == _COVARIATES else 1, k_))  # the weights themselves
     alpha = np.empty(k_)
     n_cov = covariates.shape[1]
     gamma = np.empty((n_cov, k_))
     if weights == _DIRICHLET:
         pi_offset = offset
-        lse = _simplex(x[offset : offset + k_ - 1], log_w[0])
+        lse = _simplex(x[offset : offset + k_ - 1], log_w[0], w[0])
         value += _dirichlet(
             log_w[0], class_concentration, lse, _dirichlet_constant(class_concentration)
         )
@@ -261,22 +292,30 @@ def _logp_loop(
                 top = max(top, eta)
             acc = 0.0
             for k in range(k_):
-                acc += math.exp(log_w[i, k] - top)
+                w[i, k] = math.exp(log_w[i, k] - top)
+                acc += w[i, k]
             lse = top + math.log(acc)
+            inverse = 1.0 / acc
             for k in range(k_):
                 log_w[i, k] -= lse
+                w[i, k] *= inverse
     # ---- log theta (class, item, category)
     log_theta = np.empty((k_, n_items, n_cat))
     theta_offset = offset
     mu = np.zeros((n_items, k_))
     cut = np.empty((n_items, n_cat - 1))
     eta = np.empty((k_, n_items, n_cat - 1))
-    sigmoid = np.empty((k_ if ordinal else 0, n_items, n_cat))  # for the gradient
+    # kept for the gradient: theta itself; for the ordinal, each cutpoint's sigmoid pair
+    # and the ordered transform's steps
+    theta = np.empty((k_, n_items, n_cat))
+    sig = np.empty((k_ if ordinal else 0, n_items, n_cat - 1))
+    comp = np.empty((k_ if ordinal else 0, n_items, n_cat - 1))
+    step = np.empty((n_items if ordinal else 0, n_cat - 1))
     if not ordinal:
         constant = _dirichlet_constant(item_concentration)
         for k in range(k_):
             for j in range(n_items):
-                lse = _simplex(x[offset : offset + n_cat - 1], log_theta[k, j])
+                lse = _simplex(x[offset : offset + n_cat - 1], log_theta[k, j], theta[k, j])
                 value += _dirichlet(log_theta[k, j], item_concentration, lse, constant)
                 offset += n_cat - 1
     else:
@@ -292,13 +331,21 @@ def _logp_loop(
         cut_offset = offset
         constant = -math.log(cutpoint_sd) - 0.5 * math.log(2.0 * math.pi)
         for j in range(n_items):
-            value += _ordered(x[offset : offset + n_cat - 1], cut[j])
+            value += _ordered(x[offset : offset + n_cat - 1], cut[j], step[j])
             for t in range(n_cat - 1):
                 value += constant - 0.5 * (cut[j, t] / cutpoint_sd) ** 2
             offset += n_cat - 1
         for k in range(k_):
             for j in range(n_items):
-                _ordinal_row(cut[j], mu[j, k], eta[k, j], log_theta[k, j], sigmoid[k, j])
+                _ordinal_row(
+                    cut[j],
+                    mu[j, k],
+                    eta[k, j],
+                    log_theta[k, j],
+                    theta[k, j],
+                    sig[k, j],
+                    comp[k, j],
+                )
     # ---- the marginal likelihood and its gradient wrt log theta and the log weights
     # log theta laid out (item x category, class); each firm's answers become cells of it
     # first, then every class sums over them with the sum in a register
@@ -337,11 +384,12 @@ def _logp_loop(
             top = max(top, total)
         acc = 0.0
         for k in range(k_):
-            acc += math.exp(score[k] - top)
-        lse = top + math.log(acc)
-        value += lse
+            score[k] = math.exp(score[k] - top)
+            acc += score[k]
+        value += top + math.log(acc)
+        inverse = 1.0 / acc
         for k in range(k_):
-            score[k] = math.exp(score[k] - lse)  # the firm's class weight
+            score[k] *= inverse  # the firm's posterior class weight
             g_w[row, k] += score[k]
         for j in range(n_items):
             at = cell[j]
@@ -361,7 +409,7 @@ def _logp_loop(
                 g_theta[k, j, c] = g_lt[j * n_cat + c, k]
     # ---- back to the unconstrained parameters
     if weights == _DIRICHLET:
-        _simplex_grad(log_w[0], g_w[0], class_concentration, grad[pi_offset : pi_offset + k_ - 1])
+        _simplex_grad(w[0], g_w[0], class_concentration, grad[pi_offset : pi_offset + k_ - 1])
     elif weights == _COVARIATES:
         g_alpha = np.empty(k_)
         g_gamma = np.empty((n_cov, k_))
@@ -372,7 +420,7 @@ def _logp_loop(
         for i in range(n_firms):
             for k in range(k_):
                 # d/d eta_ik of sum_k r_ik log softmax(eta_i)_k, with sum_k r_ik = 1
-                d = g_w[i, k] - math.exp(log_w[i, k])
+                d = g_w[i, k] - w[i, k]
                 g_alpha[k] += d
                 for p in range(n_cov):
                     g_gamma[p, k] += covariates[i, p] * d
@@ -385,7 +433,7 @@ def _logp_loop(
             for j in range(n_items):
                 start = theta_offset + (k * n_items + j) * (n_cat - 1)
                 _simplex_grad(
-                    log_theta[k, j],
+                    theta[k, j],
                     g_theta[k, j],
                     item_concentration,
                     grad[start : start + n_cat - 1],
@@ -400,19 +448,17 @@ def _logp_loop(
                 g_mu[k] = -mu[j, k] / location_sd**2 if k_ > 1 else 0.0
             for k in range(k_):
                 g_eta_sum = 0.0
-                d = g_theta[k, j, 0] * sigmoid[k, j, 0]
+                d = g_theta[k, j, 0] * comp[k, j, 0]  # d log sigmoid(eta_0) = sigmoid(-eta_0)
                 g_cut[0] += d
                 g_eta_sum += d
-                for c in range(1, n_cat - 1):
-                    upper = eta[k, j, c]
-                    lower = eta[k, j, c - 1]
-                    inverse = 1.0 / math.expm1(upper - lower)
-                    d_upper = g_theta[k, j, c] * (1.0 + inverse - sigmoid[k, j, c + 1])
-                    d_lower = g_theta[k, j, c] * (-inverse - sigmoid[k, j, c])
-                    g_cut[c] += d_upper
-                    g_cut[c - 1] += d_lower
+                for t in range(1, n_cat - 1):
+                    scale = g_theta[k, j, t] / theta[k, j, t]
+                    d_upper = scale * sig[k, j, t] * comp[k, j, t]
+                    d_lower = -scale * sig[k, j, t - 1] * comp[k, j, t - 1]
+                    g_cut[t] += d_upper
+                    g_cut[t - 1] += d_lower
                     g_eta_sum += d_upper + d_lower
-                d = -g_theta[k, j, n_cat - 1] * sigmoid[k, j, n_cat - 1]
+                d = -g_theta[k, j, n_cat - 1] * sig[k, j, n_cat - 2]
                 g_cut[n_cat - 2] += d
                 g_eta_sum += d
                 g_mu[k] -= g_eta_sum
@@ -421,7 +467,7 @@ def _logp_loop(
             tail = 0.0
             for t in range(n_cat - 2, 0, -1):
                 tail += g_cut[t]
-                grad[start + t] = tail * math.exp(x[start + t]) + 1.0
+                grad[start + t] = tail * step[j, t] + 1.0
             grad[start] = tail + g_cut[0]
             if k_ > 1:
                 first = mu_offset + j * (k_ - 1)
@@ -442,8 +488,9 @@ def _expand_loop(x, dims, offsets):  # pragma: no cover - runs compiled
     out[: x.size] = x
     offset = 0
     log_pi = np.zeros(k_)
+    pi = np.ones(k_)
     if weights == _DIRICHLET:
-        _simplex(x[: k_ - 1], log_pi)
+        _simplex(x[: k_ - 1], log_pi, pi)
         offset = k_ - 1
     elif weights == _COVARIATES:
         for p in range(n_cov + 1):  # alpha, then each covariate's row of gamma
@@ -452,12 +499,13 @@ def _expand_loop(x, dims, offsets):  # pragma: no cover - runs compiled
             offset += k_ - 1
     if offsets[0] >= 0:
         for k in range(k_):
-            out[offsets[0] + k] = math.exp(log_pi[k])
+            out[offsets[0] + k] = pi[k]
     log_theta = np.empty((k_, n_items, n_cat))
+    theta = np.empty((k_, n_items, n_cat))
     if not ordinal:
         for k in range(k_):
             for j in range(n_items):
-                _simplex(x[offset : offset + n_cat - 1], log_theta[k, j])
+                _simplex(x[offset : offset + n_cat - 1], log_theta[k, j], theta[k, j])
                 offset += n_cat - 1
     else:
         mu = np.zeros((n_items, k_))
@@ -466,19 +514,21 @@ def _expand_loop(x, dims, offsets):  # pragma: no cover - runs compiled
                 _zerosum(x[offset : offset + k_ - 1], mu[j])
                 offset += k_ - 1
         cut = np.empty((n_items, n_cat - 1))
+        step = np.empty(n_cat - 1)  # not needed here, nor the sigmoids
         for j in range(n_items):
-            _ordered(x[offset : offset + n_cat - 1], cut[j])
+            _ordered(x[offset : offset + n_cat - 1], cut[j], step)
             offset += n_cat - 1
         eta = np.empty(n_cat - 1)
-        sigmoid = np.empty(n_cat)  # not needed here
+        sig = np.empty(n_cat - 1)
+        comp = np.empty(n_cat - 1)
         for k in range(k_):
             for j in range(n_items):
-                _ordinal_row(cut[j], mu[j, k], eta, log_theta[k, j], sigmoid)
+                _ordinal_row(cut[j], mu[j, k], eta, log_theta[k, j], theta[k, j], sig, comp)
         out[offsets[4] : offsets[4] + mu.size] = mu.ravel()
         out[offsets[5] : offsets[5] + cut.size] = cut.ravel()
-    flat = log_theta.ravel()
+    flat = theta.ravel()
     for index in range(flat.size):
-        out[offsets[3] + index] = math.exp(flat[index])
+        out[offsets[3] + index] = flat[index]
     return out
 
 
