@@ -464,6 +464,29 @@ def test_save_load_round_trip(fitted, tmp_path, suffix):
     assert bayes_cluster.load_model is load_model  # the name the refusal messages give
 
 
+def test_netcdf_written_by_netcdf4_reads_the_same_everywhere(fitted, tmp_path):
+    """save() writes with netCDF-C (write_netcdf): h5netcdf and netCDF4 read the same tree
+    from it as from the file h5netcdf, the writer before, makes of the same fit, and every
+    numeric variable holds the fit's values and dtype."""
+    path = fitted.save(tmp_path / "fit.nc")
+    assert path.read_bytes()[:8] == b"\x89HDF\r\n\x1a\n"  # NetCDF-4 is HDF5
+    before = tmp_path / "by_h5netcdf.nc"
+    fitted.idata_.to_netcdf(before, engine="h5netcdf")
+    reference = xr.open_datatree(before, engine="h5netcdf").load()
+    for engine in ("h5netcdf", "netcdf4"):
+        read = xr.open_datatree(path, engine=engine).load()
+        assert read.identical(reference), engine
+    assert set(read.groups) == set(fitted.idata_.groups)
+    for group in fitted.idata_.groups[1:]:
+        written = fitted.idata_[group].to_dataset()
+        for name, variable in written.data_vars.items():
+            if variable.dtype.kind in "biuf":
+                assert read[group][name].dtype == variable.dtype, (group, name)
+                np.testing.assert_array_equal(read[group][name].values, variable.values)
+    assert read.attrs[MODEL_ATTR] == "NormalMean"
+    assert read.attrs[STATE_ATTR] == fitted.idata_.attrs[STATE_ATTR]
+
+
 def test_load_refuses_other_files_with_exact_messages(fitted, tmp_path):
     path = fitted.save(tmp_path / "fit.nc")
     with pytest.raises(ValueError) as error:

@@ -433,6 +433,7 @@ class RunContext:
 
     def save_tree(self, tree: Any, relative: str, **attrs: str) -> Path:
         """Write a posterior DataTree as NetCDF with provenance and run mode in its attrs."""
+        from bayes_cluster.inference.base import write_netcdf
         from bayes_cluster.inference.provenance import provenance
 
         target = self.path(relative)
@@ -442,7 +443,7 @@ class RunContext:
             run_mode=self.run_mode,
             **attrs,
         )
-        tree.to_netcdf(target, engine="h5netcdf")
+        write_netcdf(tree, target)
         return target
 
     def add_diagnostics(

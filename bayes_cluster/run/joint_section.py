@@ -24,6 +24,7 @@ from bayes_cluster.analyses.class_approaches import (
 from bayes_cluster.common.latent_class_math import LIKERT_THREE_LEVELS
 from bayes_cluster.estimators.joint import JointLatentClassLogit, joint_priors, merge_priors
 from bayes_cluster.estimators.latent_class import MEMBERSHIP_PRIORS, encode_covariates
+from bayes_cluster.inference.base import write_netcdf
 from bayes_cluster.run.collapse import Collapse, check_collapse, parse_collapse
 from bayes_cluster.surveys.codebook import TUMANG_PREDICTORS
 from bayes_cluster.surveys.markusen import MARKUSEN_ITEMS
@@ -441,7 +442,7 @@ def run_joint_section(
     }
     if "joint" in comparison.models:
         idata = comparison.models["joint"].idata_
-        writers["joint_posterior.nc"] = lambda p: idata.to_netcdf(p, engine="h5netcdf")
+        writers["joint_posterior.nc"] = lambda p: write_netcdf(idata, p)
     membership = None
     if config.covariates and "joint" in comparison.models:
         from bayes_cluster.plots.membership import plot_membership_curves
