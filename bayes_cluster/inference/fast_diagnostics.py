@@ -45,7 +45,10 @@ def average_ranks(values: np.ndarray) -> np.ndarray:
     array([[3.5, 1. , 3.5, 2. ]])
     """
     n_rows, size = values.shape
-    order = np.argsort(values, axis=1, kind="stable")
+    # numpy's default sort (SIMD where the CPU has it) is twice as fast as a stable one
+    # on rows of 4,000 draws; tied values get the average of their ranks whatever their
+    # order, so stability buys nothing
+    order = np.argsort(values, axis=1)
     ordered = np.take_along_axis(values, order, axis=1)
     ranks = np.empty(values.shape, dtype=float)
     np.put_along_axis(ranks, order, np.arange(1.0, size + 1.0)[None, :], axis=1)
