@@ -140,6 +140,59 @@ def test_samples_come_from_the_null_fit_with_the_data_missing_pattern(monkeypatc
     assert theta_k.shape == (2, 2 + 1 + 4, 3, 6, 2)
 
 
+def _one_em(x, answered, theta, pi, tol, max_iter):
+    """EM of one (sample, start) pair, written plainly: the reference for _batched_em."""
+    tiny = np.finfo(float).tiny
+    k = theta.shape[0]
+
+    def joint_of(theta, pi):
+        log_theta = np.log(np.maximum(theta, tiny)).reshape(k, -1)
+        joint = log_theta @ x.T + np.log(pi)[:, None]
+        return joint, np.logaddexp.reduce(joint, axis=0)
+
+    previous = -np.inf
+    for _ in range(max_iter):
+        joint, marginal = joint_of(theta, pi)
+        if abs(marginal.sum() - previous) < tol:
+            return marginal.sum(), theta, pi
+        previous = marginal.sum()
+        posterior = np.exp(joint - marginal)
+        counts = (posterior @ x).reshape(theta.shape)
+        theta = counts / np.maximum(posterior @ answered, tiny)[..., None]
+        pi = posterior.mean(axis=1)
+    return joint_of(theta, pi)[1].sum(), theta, pi
+
+
+def test_batched_em_equals_each_pair_fitted_alone():
+    """Every (sample, start) pair of the batched EM (per-sample blocks, finished pairs
+    leaving, pairs stopped at max_iter) ends where its own plain EM ends."""
+    rng = np.random.default_rng(3)
+    n_samples, n_starts, k, n_items, n_cat, n_firms = 5, 6, 2, 4, 3, 40
+    codes = rng.integers(0, n_cat, size=(n_samples, n_firms, n_items))
+    answered = rng.random((n_samples, n_firms, n_items)) > 0.1  # missing answers
+    indicator = np.zeros((n_samples, n_firms, n_items, n_cat))
+    np.put_along_axis(indicator, codes[..., None], 1.0, axis=-1)
+    indicator = (indicator * answered[..., None]).reshape(n_samples, n_firms, -1)
+    theta = rng.dirichlet(np.ones(n_cat), size=(n_samples, n_starts, k, n_items))
+    pi = rng.dirichlet(np.ones(k), size=(n_samples, n_starts))
+    options = {"tol": 1e-7, "max_iter": 150}
+    log_likelihood, theta_end, pi_end = n_classes._batched_em(
+        indicator, answered.astype(float), theta, pi, **options
+    )
+    shorter = {**options, "max_iter": options["max_iter"] - 1}
+    ran_out = 0
+    for s in range(n_samples):
+        for start in range(n_starts):
+            pair = (indicator[s], answered[s].astype(float), theta[s, start], pi[s, start])
+            expected = _one_em(*pair, **options)
+            assert log_likelihood[s, start] == pytest.approx(expected[0], rel=1e-12)
+            np.testing.assert_allclose(theta_end[s, start], expected[1], rtol=1e-9, atol=1e-12)
+            np.testing.assert_allclose(pi_end[s, start], expected[2], rtol=1e-9)
+            ran_out += _one_em(*pair, **shorter)[0] != expected[0]
+    # most pairs finished (so the tensors shrank), some ran to max_iter
+    assert 0 < ran_out < n_samples * n_starts / 2
+
+
 def test_same_seed_same_result(small_test):
     again = bootstrap_lrt(
         two_class_items(80, seed=3), 2, n_bootstrap=9, n_starts=4, seed=5, **FAST_EM

