@@ -220,12 +220,17 @@ def test_a_cancelled_background_call_leaves_no_process_and_no_scratch_file():
 
 
 # ------------------------------------------------------------- fit workers only on idle cores
-def _counters(monkeypatch, *readings: tuple[int, int], cores: int = 2) -> None:
-    """Make the idle-core measure read these (idle, total) CPU counters, one per reading."""
+def _counters(
+    monkeypatch, *readings: tuple[int, int], cores: int = 2, own: tuple[float, ...] = ()
+) -> None:
+    """Make the idle-core measure read these (idle, total) CPU counters, one per reading,
+    and this process's CPU seconds ``own`` (0 throughout by default)."""
     from bayes_cluster.common import cores as cores_module
 
     sequence = iter(readings)
     monkeypatch.setattr(cores_module, "_cpu_times", lambda stat: next(sequence))
+    own_sequence = iter(own or [0.0] * len(readings))
+    monkeypatch.setattr(cores_module, "_own_cpu", lambda: next(own_sequence))
     monkeypatch.setattr(os, "cpu_count", lambda: cores)
 
 
@@ -249,6 +254,40 @@ def test_idle_cores_reads_the_kernel_counters(tmp_path, monkeypatch):
     assert idle_cores(0.0) == pytest.approx(0.04)
     _counters(monkeypatch, (1000, 4000), (1004, 4200))
     assert not a_core_is_idle(interval=0.0)
+
+
+def test_idle_cores_over_the_runs_start_up_count_its_own_cpu_as_idle(monkeypatch):
+    """A window opened by cpu_counters() (the run's start): no wait once it is longer
+    than the interval, and the CPU the run itself spent in it counts as idle."""
+    import time
+
+    from bayes_cluster.common import cores as cores_module
+    from bayes_cluster.common.cores import a_core_is_idle, cpu_counters, idle_cores
+
+    ticks = os.sysconf("SC_CLK_TCK")
+    # 2 cores, 1 s (2 * ticks jiffies): the run used one core, the other was idle
+    _counters(monkeypatch, (0, 0), (ticks, 2 * ticks), own=(10.0, 11.0))
+    clock = iter([50.0, 51.0, 51.0])  # the window's start, then 1 s later
+    monkeypatch.setattr(time, "monotonic", lambda: next(clock, 51.0))
+    since = cpu_counters()
+    assert since == (50.0, 0, 0, 10.0)
+    slept = []
+    monkeypatch.setattr(time, "sleep", slept.append)
+    assert idle_cores(0.25, since=since) == pytest.approx(2.0)
+    assert slept == [0.0]  # the window was already longer than the interval
+    # another job took the second core: only the run's own core is idle for a worker
+    _counters(monkeypatch, (0, 0), (0, 2 * ticks), own=(10.0, 11.0))
+    assert idle_cores(0.25, since=cpu_counters()) == pytest.approx(1.0)
+    # both taken by other jobs while the run waited
+    _counters(monkeypatch, (0, 0), (0, 2 * ticks), own=(10.0, 10.0))
+    assert not a_core_is_idle(since=cpu_counters())
+    # a window shorter than the interval is waited out to its end
+    readings = iter([(100.0, 0, 0, 1.0), (100.5, 2 * ticks, 2 * ticks, 1.0)])
+    monkeypatch.setattr(cores_module, "cpu_counters", lambda stat=None: next(readings))
+    monkeypatch.setattr(time, "monotonic", lambda: 100.1)  # 0.1 s into the window
+    slept.clear()
+    assert idle_cores(0.25, since=next(readings)) == pytest.approx(2.0)
+    assert slept == [pytest.approx(0.15)]
 
 
 def test_idle_cores_falls_back_on_the_load_average(tmp_path, monkeypatch):
@@ -303,7 +342,7 @@ def test_the_run_starts_its_fit_workers_only_on_an_idle_core(idle, monkeypatch):
         started.append([function for function, _, _ in calls])
         return [f"call of {function.__name__}" for function, _, _ in calls]
 
-    monkeypatch.setattr(fit_worker, "a_core_is_idle", lambda: idle)
+    monkeypatch.setattr(fit_worker, "a_core_is_idle", lambda **_: idle)
     monkeypatch.setattr(fit_worker, "start_queue", fake_queue)
     jobs = {
         "latent_class": [(("nominal", k), (divmod, (k, 2), {})) for k in (1, 2, 3)]
@@ -382,7 +421,7 @@ def test_the_run_starts_no_worker_for_one_fit_or_when_it_may_not(monkeypatch):
 
     from bayes_cluster.run import fit_worker, pipeline
 
-    monkeypatch.setattr(fit_worker, "a_core_is_idle", lambda: True)
+    monkeypatch.setattr(fit_worker, "a_core_is_idle", lambda **_: True)
     monkeypatch.setattr(fit_worker, "start_queue", lambda calls, **_: pytest.fail("started"))
     monkeypatch.setattr(pipeline.latent_class_section, "background_fits", lambda c: [])
     one = [(("logit", "bayes"), (max, (1, 2), {}))]
@@ -534,7 +573,7 @@ def test_a_run_with_fit_workers_writes_the_same_results_as_one_without(tmp_path,
     monkeypatch.setattr(fit_worker.BackgroundCall, "cancel", counting_cancel)
     folders = {}
     for idle in (True, False):
-        monkeypatch.setattr(fit_worker, "a_core_is_idle", lambda idle=idle: idle)
+        monkeypatch.setattr(fit_worker, "a_core_is_idle", lambda idle=idle, **_: idle)
         folders[idle] = tmp_path / f"idle_{idle}"
         pipeline.run_spec(spec, out=folders[idle], quick=True, stream=None)
     if (os.cpu_count() or 1) > 1:

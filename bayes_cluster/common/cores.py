@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-__all__ = ["a_core_is_idle", "idle_cores"]
+__all__ = ["a_core_is_idle", "cpu_counters", "idle_cores"]
 
 
 def _cpu_times(stat: Path) -> tuple[int, int]:
@@ -24,19 +24,60 @@ def _cpu_times(stat: Path) -> tuple[int, int]:
     return counts[3] + counts[4], sum(counts[:8])
 
 
-def idle_cores(interval: float = 0.25, *, stat: Path = Path("/proc/stat")) -> float | None:
-    """How many cores are idle now: the machine's idle share over ``interval`` seconds.
+def _own_cpu() -> float:
+    """CPU seconds of this process so far (all its threads; not its children)."""
+    times = os.times()
+    return times.user + times.system
+
+
+def cpu_counters(stat: Path = Path("/proc/stat")) -> tuple[float, int, int, float] | None:
+    """Read the machine's CPU counters now: the start of a window for :func:`idle_cores`.
+
+    Parameters
+    ----------
+    stat : pathlib.Path, default ``/proc/stat``
+        The counters' file.
+
+    Returns
+    -------
+    tuple or None
+        (monotonic clock, idle jiffies, all jiffies, this process's CPU seconds), or None
+        where the counters cannot be read (not Linux).
+    """
+    import time
+
+    try:
+        idle, total = _cpu_times(stat)
+    except (OSError, ValueError, IndexError):
+        return None
+    return time.monotonic(), idle, total, _own_cpu()
+
+
+def idle_cores(
+    interval: float = 0.25,
+    *,
+    stat: Path = Path("/proc/stat"),
+    since: tuple[float, int, int, float] | None = None,
+) -> float | None:
+    """How many cores are idle now, besides this process: their idle share over a window.
 
     Measured from the kernel's CPU counters (``/proc/stat``, Linux) over a short window,
     not from the load average, which follows a change only over a minute; elsewhere, the
-    number of cores less the one-minute load average.
+    number of cores less the one-minute load average. The CPU this process spent in the
+    window counts as idle: the question is whether a worker would find a core that
+    nothing else uses. The window starts now and lasts ``interval`` seconds, or starts
+    at ``since`` (a reading of :func:`cpu_counters`), and then only what is left of
+    ``interval`` is waited for: a run reads the counters when it starts, and its own
+    start-up fills the window.
 
     Parameters
     ----------
     interval : float, default 0.25
-        Seconds between the two readings of the counters.
+        Shortest window, in seconds.
     stat : pathlib.Path, default ``/proc/stat``
         The counters' file (a test passes a file of its own).
+    since : tuple, optional
+        The window's start, from :func:`cpu_counters` (default: now).
 
     Returns
     -------
@@ -47,19 +88,20 @@ def idle_cores(interval: float = 0.25, *, stat: Path = Path("/proc/stat")) -> fl
     import time
 
     cores = os.cpu_count() or 1
-    try:
-        idle_before, total_before = _cpu_times(stat)
-        time.sleep(interval)
-        idle_after, total_after = _cpu_times(stat)
-    except (OSError, ValueError, IndexError):
+    before = since if since is not None else cpu_counters(stat)
+    if before is not None:
+        time.sleep(max(0.0, interval - (time.monotonic() - before[0])))
+    after = cpu_counters(stat) if before is not None else None
+    if before is None or after is None:
         try:
             return max(0.0, cores - os.getloadavg()[0])
         except (AttributeError, OSError):
             return None
-    elapsed = total_after - total_before
+    elapsed = after[2] - before[2]
     if elapsed <= 0:
         return None
-    return cores * (idle_after - idle_before) / elapsed
+    own = (after[3] - before[3]) * os.sysconf("SC_CLK_TCK")  # seconds -> jiffies
+    return min(float(cores), cores * (after[1] - before[1] + own) / elapsed)
 
 
 def a_core_is_idle(threshold: float = 0.75, **options: Any) -> bool:

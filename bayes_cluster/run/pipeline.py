@@ -150,9 +150,11 @@ def run_spec(
     PipelineError
         A run that cannot proceed (nothing written).
     """
+    from bayes_cluster.common.cores import cpu_counters
     from bayes_cluster.inference.provenance import provenance
     from bayes_cluster.run.safety import check_output_folder, raise_if_interrupted
 
+    window = cpu_counters()  # whether a core is idle is measured over the run's start-up
     if not isinstance(spec, Spec):
         spec = load_spec(spec)
     started = time.perf_counter()
@@ -192,7 +194,7 @@ def run_spec(
             f"run {spec.source}{' (QUICK PREVIEW)' if quick else ''}: "
             f"{len(frame)} firms -> {folder}"
         )
-        _start_background_fits(context)
+        _start_background_fits(context, idle_since=window)
         places = {runner.name: place for place, runner in enumerate(SECTIONS)}
         for runner in SECTIONS:
             if runner.applies(spec):
@@ -319,7 +321,12 @@ def _compiles_latent_class_callbacks(context: RunContext) -> bool:
     return not callbacks_cached()
 
 
-def _start_background_fits(context: RunContext, workers: int | None = None) -> None:
+def _start_background_fits(
+    context: RunContext,
+    workers: int | None = None,
+    *,
+    idle_since: tuple[float, int, int, float] | None = None,
+) -> None:
     """Start the run's independent Bayesian fits in worker processes, where it has a core.
 
     The latent-class fits of every K, the Bayesian logits (each section's
@@ -331,8 +338,9 @@ def _start_background_fits(context: RunContext, workers: int | None = None) -> N
     one after another while the run fits its EM models and reads each result when its
     section comes to it: the same calls, the same fits. Nothing starts in a run without
     ``context.parallel``, with fewer than two fits, or on a machine with no idle core
-    (:func:`bayes_cluster.run.fit_worker.a_core_is_idle`: a worker would only take turns
-    with the run); each section then fits its models itself.
+    (:func:`bayes_cluster.run.fit_worker.a_core_is_idle`, over the window from
+    ``idle_since``, the run's start, without a wait of its own: a worker would only take
+    turns with the run); each section then fits its models itself.
     """
     from bayes_cluster.run import fit_worker
 
@@ -348,7 +356,7 @@ def _start_background_fits(context: RunContext, workers: int | None = None) -> N
         promise = [(latent_class_section.COVARIATES_PROMISE, fit_worker.PROMISED)]
     if not context.parallel or len(latent) + len(logits) + len(promise) < 2:
         return
-    if not fit_worker.a_core_is_idle():
+    if not fit_worker.a_core_is_idle(since=idle_since):
         context.progress(
             "every core is busy, so every fit runs in this process "
             "(a worker process would only take turns with it)"
