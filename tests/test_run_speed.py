@@ -146,16 +146,63 @@ def test_two_writers_share_the_figures_and_write_the_same_files(tmp_path):
             (tmp_path / "direct").mkdir(exist_ok=True)
             save_formats(_figure(seed), tmp_path / "direct" / f"f{seed}.png", dpi=300)
             writers.submit(_figure(seed), tmp_path / f"f{seed}.png", 300)
-        # handed out in turn: each process has two figures
-        assert [len(writer._pending) for writer in writers.writers] == [2, 2]
+        # every figure is offered to both processes; the first free one writes it
+        assert [len(writer._pending) for writer in writers.writers] == [4, 4]
         processes = [writer._process for writer in writers.writers]
         assert processes[0].pid != processes[1].pid
-        writers.wait()
+        scratch = writers._scratch
+        answers = [writer.answers() for writer in writers.writers]
     finally:
         writers.close()
     for seed in range(4):
         assert _bytes(tmp_path / f"f{seed}.png") == _bytes(tmp_path / "direct" / f"f{seed}.png")
+        # written by exactly one of them
+        png = str(tmp_path / f"f{seed}.png")
+        assert [a["written"] for each in answers for a in each if a["png"] == png].count(True) == 1
     assert all(process.poll() == 0 for process in processes)
+    assert not scratch.exists()
+
+
+def test_a_busy_writer_leaves_the_next_figures_to_the_free_one(tmp_path):
+    """Two workers read the same jobs; one is held up (its first figure's claim is
+    slow to arrive: its input is read late), so the other writes what comes next."""
+    import io
+    import pickle
+
+    import matplotlib.pyplot as plt
+
+    from bayes_cluster.plots import figure_worker
+
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    lines = []
+    for seed in range(3):
+        figure = _figure(seed)
+        job = scratch / f"figure_{seed}.pickle"
+        job.write_bytes(pickle.dumps(figure))
+        plt.close(figure)
+        png = tmp_path / f"f{seed}.png"
+        lines.append(json.dumps({"figure": str(job), "png": str(png), "dpi": 50}) + "\n")
+    free, late = io.StringIO(), io.StringIO()
+    figure_worker.main(io.StringIO("".join(lines)), free, scratch=scratch)  # takes all 3
+    figure_worker.main(io.StringIO("".join(lines)), late, scratch=scratch)  # finds none
+    assert [json.loads(a)["written"] for a in free.getvalue().splitlines()] == [True] * 3
+    assert [json.loads(a)["written"] for a in late.getvalue().splitlines()] == [False] * 3
+    assert all((tmp_path / f"f{seed}.png").is_file() for seed in range(3))
+    # each claimed file was moved into the worker's own folder, then deleted
+    own = scratch / f"{figure_worker.WRITER_FOLDER_PREFIX}{os.getpid()}"
+    assert own.is_dir() and not any(own.iterdir())
+    assert not list(scratch.glob("figure_*.pickle"))
+    # a file claimed by nobody (the run died between writing it and the job line)
+    (scratch / "figure_9.pickle").write_bytes(b"")
+    other = scratch / f"{figure_worker.WRITER_FOLDER_PREFIX}1"  # another worker, still on
+    other.mkdir()
+    figure_worker._clean_up(scratch)
+    assert not own.exists() and other.is_dir()  # the scratch folder stays for the other
+    other.rmdir()
+    (scratch / f"{figure_worker.WRITER_FOLDER_PREFIX}{os.getpid()}").mkdir()
+    figure_worker._clean_up(scratch)  # the last worker out removes the scratch folder
+    assert not scratch.exists()
 
 
 def test_two_writers_report_the_error_of_either_after_waiting_for_both(tmp_path):
@@ -710,7 +757,7 @@ def test_figure_writers_yield_to_the_run(monkeypatch, tmp_path):
     line = json.dumps({"figure": str(job), "png": str(png), "dpi": 50})
     figure_worker.main(io.StringIO(line + "\n"), answers)
     assert niced == [figure_worker.FIGURE_WORKER_NICENESS] == [10]
-    assert json.loads(answers.getvalue()) == {"png": str(png), "error": None}
+    assert json.loads(answers.getvalue()) == {"png": str(png), "error": None, "written": True}
     assert png.exists() and png.with_suffix(".pdf").exists()
 
 

@@ -68,16 +68,18 @@ class FigureWriter:
     and exits.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, scratch: Path | None = None) -> None:
         self._process: subprocess.Popen | None = None
-        self._scratch: Path | None = None
+        self._owns_scratch = scratch is None
+        self._scratch: Path | None = scratch
         self._pending: list[str] = []
         self._count = 0
 
     def _start(self) -> subprocess.Popen:
         from bayes_cluster.plots import figure_worker
 
-        self._scratch = Path(tempfile.mkdtemp(prefix="bayes_cluster_figures_"))
+        if self._scratch is None:
+            self._scratch = Path(tempfile.mkdtemp(prefix="bayes_cluster_figures_"))
         environment = dict(os.environ)
         # the worker imports this very package, wherever it was imported from
         package_root = str(Path(figure_worker.__file__).resolve().parents[2])
@@ -106,19 +108,68 @@ class FigureWriter:
         dpi : int
             Resolution of the PNG.
         """
-        import json
         import pickle
 
         if self._process is None:
             self._process = self._start()
-        assert self._scratch is not None and self._process.stdin is not None
+        assert self._scratch is not None
         self._count += 1
         scratch = self._scratch / f"figure_{self._count}.pickle"
         scratch.write_bytes(pickle.dumps(figure, protocol=pickle.HIGHEST_PROTOCOL))
-        job = {"figure": str(scratch), "png": str(png_path), "dpi": int(dpi)}
+        self.send(scratch, png_path, dpi)
+
+    def send(self, figure_file: Path, png_path: Path, dpi: int) -> None:
+        """Offer the worker the pickled figure ``figure_file`` (it writes it if it claims it).
+
+        Parameters
+        ----------
+        figure_file : pathlib.Path
+            ``pickle.dumps(figure)``, in this writer's scratch folder.
+        png_path : pathlib.Path
+            Path of the PNG.
+        dpi : int
+            Resolution of the PNG.
+        """
+        import json
+
+        if self._process is None:
+            self._process = self._start()
+        assert self._process.stdin is not None
+        job = {"figure": str(figure_file), "png": str(png_path), "dpi": int(dpi)}
         self._process.stdin.write(json.dumps(job) + "\n")  # one short line: never blocks
         self._process.stdin.flush()
         self._pending.append(str(png_path))
+
+    def answers(self) -> list[dict]:
+        """Wait for the worker's answer to every job sent since the last call.
+
+        Returns
+        -------
+        list of dict
+            One answer per job, in order: ``png``, ``error`` (None or the traceback) and
+            ``written`` (False where another worker claimed the figure).
+
+        Raises
+        ------
+        RuntimeError
+            If the worker stopped before answering.
+        """
+        import json
+
+        pending, self._pending = self._pending, []
+        if not pending:
+            return []
+        assert self._process is not None and self._process.stdout is not None
+        answers = []
+        for png in pending:
+            line = self._process.stdout.readline()
+            if not line:
+                raise RuntimeError(
+                    f"the figure writer stopped (exit status {self._process.poll()}) before "
+                    f"writing {png}"
+                )
+            answers.append(json.loads(line))
+        return answers
 
     def wait(self) -> None:
         """Return when every queued figure is written.
@@ -129,25 +180,7 @@ class FigureWriter:
             If a figure could not be written (with the worker's traceback), or the
             worker stopped.
         """
-        import json
-
-        pending, self._pending = self._pending, []
-        if not pending:
-            return
-        assert self._process is not None and self._process.stdout is not None
-        failures = []
-        for png in pending:
-            line = self._process.stdout.readline()
-            if not line:
-                raise RuntimeError(
-                    f"the figure writer stopped (exit status {self._process.poll()}) before "
-                    f"writing {png}"
-                )
-            answer = json.loads(line)
-            if answer["error"] is not None:
-                failures.append(f"{answer['png']}:\n{answer['error']}")
-        if failures:
-            raise RuntimeError("a figure could not be written: " + failures[0])
+        _raise_for(self.answers(), writers=1)
 
     def stop(self, *, cancel: bool = False) -> None:
         """Tell the worker to stop after its queue (close its input), or kill it now.
@@ -184,20 +217,45 @@ class FigureWriter:
                 if stream is not None and not stream.closed:
                     stream.close()
             self._process = None
-        if self._scratch is not None:
+        if self._scratch is not None and self._owns_scratch:
             shutil.rmtree(self._scratch, ignore_errors=True)
             self._scratch = None
         self._pending = []
 
 
+def _raise_for(answers: list[dict], writers: int) -> None:
+    """Raise for the first figure that could not be written, or that no writer claimed.
+
+    ``answers`` holds every writer's answer to every job, in order.
+    """
+    failures, written, offered = [], set(), []
+    for answer in answers:
+        if answer["error"] is not None:
+            failures.append(f"{answer['png']}:\n{answer['error']}")
+        if answer["written"]:
+            written.add(answer["png"])
+        offered.append(answer["png"])
+    if failures:
+        raise RuntimeError("a figure could not be written: " + failures[0])
+    for png in offered:
+        if png not in written:
+            raise RuntimeError(
+                f"no figure writer (of {writers}) found the figure for {png} to write"
+            )
+
+
 class FigureWriters:
-    """Several :class:`FigureWriter` processes, the figures handed to them in turn.
+    """Several :class:`FigureWriter` processes, each figure written by the first one free.
 
     One writer fell behind once the fits got fast: the 27 figures of the Tumang run cost
     about 28 CPU seconds to write, and the run waited some 11 s at its end for the last
     of them. With one writer per core (two at most), the queue drains on both cores.
-    Same interface as :class:`FigureWriter`; every file is the same (each figure is
-    written by one writer, as before).
+    Every figure is offered to every writer; the first to read it claims its file (the
+    worker's protocol: :mod:`bayes_cluster.plots.figure_worker`) and writes it. Handed
+    out in turn, the figures of a run's last sections once left one writer working
+    alone for 2 s at the end while the other had finished its share. Same interface as
+    :class:`FigureWriter`; every file is the same (each figure is written by one
+    writer).
 
     Parameters
     ----------
@@ -211,14 +269,23 @@ class FigureWriters:
             workers = min(2, os.cpu_count() or 1)
         if workers < 1:
             raise ValueError(f"workers must be at least 1, got {workers}")
-        self.writers = [FigureWriter() for _ in range(workers)]
-        self._next = 0
+        self._workers = workers
+        self._scratch: Path | None = None
+        self.writers: list[FigureWriter] = []
+        self._count = 0
 
     def submit(self, figure: Any, png_path: Path, dpi: int) -> None:
-        """Queue ``figure`` with the next writer in turn (see :meth:`FigureWriter.submit`)."""
-        writer = self.writers[self._next]
-        self._next = (self._next + 1) % len(self.writers)
-        writer.submit(figure, png_path, dpi)
+        """Queue ``figure`` for the first writer free (see :meth:`FigureWriter.submit`)."""
+        import pickle
+
+        if self._scratch is None:
+            self._scratch = Path(tempfile.mkdtemp(prefix="bayes_cluster_figures_"))
+            self.writers = [FigureWriter(self._scratch) for _ in range(self._workers)]
+        self._count += 1
+        scratch = self._scratch / f"figure_{self._count}.pickle"
+        scratch.write_bytes(pickle.dumps(figure, protocol=pickle.HIGHEST_PROTOCOL))
+        for writer in self.writers:
+            writer.send(scratch, png_path, dpi)
 
     def wait(self) -> None:
         """Return when every writer has written its queue (see :meth:`FigureWriter.wait`).
@@ -228,14 +295,15 @@ class FigureWriters:
         RuntimeError
             The first writer's error, once every writer has been waited for.
         """
-        errors = []
+        answers, errors = [], []
         for writer in self.writers:
             try:
-                writer.wait()
+                answers.extend(writer.answers())
             except RuntimeError as error:
                 errors.append(error)
         if errors:
             raise errors[0]
+        _raise_for(answers, writers=len(self.writers))
 
     def close(self, *, cancel: bool = False) -> None:
         """Stop every writer (see :meth:`FigureWriter.close`).
@@ -243,10 +311,15 @@ class FigureWriters:
         Each is told to stop (or killed) before any is waited for: they shut down side by
         side, not one after another.
         """
+        import shutil
+
         for writer in self.writers:
             writer.stop(cancel=cancel)
         for writer in self.writers:
             writer.close(cancel=cancel)
+        if self._scratch is not None:
+            shutil.rmtree(self._scratch, ignore_errors=True)
+            self._scratch = None
 
 
 # --------------------------------------------------------------------------- context
