@@ -245,10 +245,11 @@ def test_recovers_locations_and_beats_the_nominal_model_by_loo():
         ("nominal", BayesianLatentClass(2, collapse="none")),
         ("collapsed", BayesianLatentClass(2, collapse="three")),
     ):
-        # 1000 tuning steps: with 500 the nominal model's draws from the hand-written
-        # density (the same posterior, other rounding) ended at an R-hat of 1.012 for one
-        # of its 48 item probabilities, and the fit warned
-        model.fit(frame, draws=1000, tune=1000, chains=2, random_seed=2)
+        # 1000 tuning steps and 2 x 2000 draws: the largest of the nominal model's 48 item
+        # probabilities' R-hats sits near 1.01 with fewer (1.012 after 500 tuning steps,
+        # 1.0101 after 1000 with 2 x 1000 draws, on draws of the same posterior that differ
+        # only in the density's rounding), and the fit warned
+        model.fit(frame, draws=2000, tune=1000, chains=2, random_seed=2)
         pointwise[name] = model.loo().elpd_i.to_numpy()
     groups = {1: (1, 2), 2: (1, 2), 3: (3,), 4: (4, 5), 5: (4, 5)}
     for item in frame.columns[1:]:
