@@ -286,9 +286,13 @@ def draw_categories(rng: np.random.Generator, probabilities: np.ndarray) -> np.n
     numpy.ndarray
         Shape (...), int, 0..category-1.
     """
-    cumulative = np.cumsum(probabilities, axis=-1)
-    uniform = rng.random(probabilities.shape[:-1])[..., None] * cumulative[..., -1:]
-    return (uniform >= cumulative).sum(axis=-1).clip(max=probabilities.shape[-1] - 1)
+    return _draw_from_cumulative(rng, np.cumsum(probabilities, axis=-1))
+
+
+def _draw_from_cumulative(rng: np.random.Generator, cumulative: np.ndarray) -> np.ndarray:
+    """:func:`draw_categories` from the probabilities' cumulative sums (last axis)."""
+    uniform = rng.random(cumulative.shape[:-1])[..., None] * cumulative[..., -1:]
+    return (uniform >= cumulative).sum(axis=-1).clip(max=cumulative.shape[-1] - 1)
 
 
 def simulate_responses(
@@ -342,6 +346,9 @@ def simulate_responses(
         rng, np.broadcast_to(flat_pi[:, None, :], (len(flat_pi), n_firms, n_classes))
     )
     rows = np.arange(len(classes))[:, None, None]
-    probabilities = flat_theta[rows, classes[..., None], np.arange(n_items)]
-    responses = draw_categories(rng, probabilities) + 1
+    # the cumulative sums of each class's item probabilities, taken once per set and
+    # class and then picked for each firm (the same sums as picking first: the same
+    # answers, with a cumulative sum over sets x classes x items, not sets x firms x items)
+    cumulative = np.cumsum(flat_theta, axis=-1)[rows, classes[..., None], np.arange(n_items)]
+    responses = _draw_from_cumulative(rng, cumulative) + 1
     return classes.reshape(*batch, n_firms), responses.reshape(*batch, n_firms, n_items)

@@ -593,8 +593,14 @@ def _mid_p(replicated: np.ndarray, observed: np.ndarray) -> np.ndarray:
 def _pearson(tables: np.ndarray, expected: np.ndarray) -> np.ndarray:
     """Pearson X^2 over the last two axes; cells expected to hold nothing add nothing."""
     positive = expected > 0
-    safe = np.where(positive, expected, 1.0)
-    return np.where(positive, (tables - expected) ** 2 / safe, 0.0).sum(axis=(-2, -1))
+    terms = tables - expected
+    terms *= terms  # in place: the PPC's arrays are (draw, pair, category, category)
+    if positive.all():
+        terms /= expected
+    else:
+        terms /= np.where(positive, expected, 1.0)
+        terms[np.broadcast_to(~positive, terms.shape)] = 0.0
+    return terms.sum(axis=(-2, -1))
 
 
 def _cramers_v(tables: np.ndarray, n_categories: int | np.ndarray) -> np.ndarray:
