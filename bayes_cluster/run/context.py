@@ -108,15 +108,11 @@ class FigureWriter:
         dpi : int
             Resolution of the PNG.
         """
-        import pickle
-
         if self._process is None:
             self._process = self._start()
         assert self._scratch is not None
         self._count += 1
-        scratch = self._scratch / f"figure_{self._count}.pickle"
-        scratch.write_bytes(pickle.dumps(figure, protocol=pickle.HIGHEST_PROTOCOL))
-        self.send(scratch, png_path, dpi)
+        self.send(_pickled(figure, self._scratch, self._count), png_path, dpi)
 
     def send(self, figure_file: Path, png_path: Path, dpi: int) -> None:
         """Offer the worker the pickled figure ``figure_file`` (it writes it if it claims it).
@@ -223,6 +219,15 @@ class FigureWriter:
         self._pending = []
 
 
+def _pickled(figure: Any, scratch: Path, number: int) -> Path:
+    """Write ``pickle.dumps(figure)`` as the scratch folder's figure ``number``; its path."""
+    import pickle
+
+    path = scratch / f"figure_{number}.pickle"
+    path.write_bytes(pickle.dumps(figure, protocol=pickle.HIGHEST_PROTOCOL))
+    return path
+
+
 def _raise_for(answers: list[dict], writers: int) -> None:
     """Raise for the first figure that could not be written, or that no writer claimed.
 
@@ -276,16 +281,13 @@ class FigureWriters:
 
     def submit(self, figure: Any, png_path: Path, dpi: int) -> None:
         """Queue ``figure`` for the first writer free (see :meth:`FigureWriter.submit`)."""
-        import pickle
-
         if self._scratch is None:
             self._scratch = Path(tempfile.mkdtemp(prefix="bayes_cluster_figures_"))
             self.writers = [FigureWriter(self._scratch) for _ in range(self._workers)]
         self._count += 1
-        scratch = self._scratch / f"figure_{self._count}.pickle"
-        scratch.write_bytes(pickle.dumps(figure, protocol=pickle.HIGHEST_PROTOCOL))
+        pickled = _pickled(figure, self._scratch, self._count)
         for writer in self.writers:
-            writer.send(scratch, png_path, dpi)
+            writer.send(pickled, png_path, dpi)
 
     def wait(self) -> None:
         """Return when every writer has written its queue (see :meth:`FigureWriter.wait`).
