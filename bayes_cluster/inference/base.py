@@ -88,7 +88,7 @@ def write_netcdf(tree: xr.DataTree, path: str | Path) -> None:
     and the run's posteriors. The netCDF4 engine writes the README run's nine posteriors
     (398 variables) in 0.4 s of CPU where h5netcdf, a Python layer over h5py, took 1.8 s
     (its dimension scales, variable by variable). The files are NetCDF-4/HDF5 either way:
-    h5netcdf and ArviZ read them back as the same DataTree (tested).
+    h5netcdf (load_model) and netCDF4 read them back as the same DataTree (tested).
 
     Parameters
     ----------
