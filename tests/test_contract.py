@@ -246,6 +246,24 @@ def test_compile_pytensor_c_matches_pymc_logp_and_gradient_on_new_data():
         np.testing.assert_allclose(gradient, gradient_fn(names), rtol=1e-10)
 
 
+def test_compile_pytensor_c_density_returns_nutpies_codes_for_non_finite_results():
+    from bayes_cluster.inference.sampling import compile_pytensor_c, evaluate_logp
+
+    with pm.Model() as model:
+        mu = pm.Normal("mu", 0.0, 1.0)
+        pm.Normal("obs", mu, 1.0, observed=np.zeros(3))
+    compiled = compile_pytensor_c(model)
+    value, gradient = evaluate_logp(compiled, np.array([1.0]))
+    assert value == pytest.approx(-4 * 0.5 * np.log(2 * np.pi) - 0.5 - 1.5)
+    assert gradient.tolist() == [-4.0]
+    # a finite gradient (-4e155) but a log-density of -inf: code 4
+    with pytest.raises(RuntimeError, match="^the compiled log-density returned code 4$"):
+        evaluate_logp(compiled, np.array([1e155]))
+    # a non-finite gradient: code 3
+    with pytest.raises(RuntimeError, match="^the compiled log-density returned code 3$"):
+        evaluate_logp(compiled, np.array([np.inf]))
+
+
 def test_compile_pytensor_c_density_releases_the_gil_and_runs_on_threads_side_by_side():
     # nutpie's chain threads call the C log-density at once: the graph function is compiled
     # with nogil and keeps no state, so concurrent calls give the serial results

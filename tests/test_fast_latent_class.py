@@ -87,6 +87,18 @@ def test_fused_density_matches_pymc(survey, python_graphs, cls, options, k, layo
         np.testing.assert_allclose(gradient, expected, rtol=1e-9, atol=1e-9 * abs(expected).max())
 
 
+def test_fused_density_reports_a_non_finite_gradient_to_nutpie(survey, python_graphs):
+    """A NaN in the point: the callback returns code 3 (nutpie's "non-finite gradient"),
+    which the loop's element-by-element copy and check must still see."""
+    model = BayesianOrdinalLatentClass(n_classes=2).build_model(survey)
+    compiled = compile_pytensor_c(model, replace_logp=fuse_latent_class_logp)
+    x = np.zeros(compiled.n_dim)
+    evaluate_logp(compiled, x)  # finite: no error
+    x[-1] = np.nan
+    with pytest.raises(RuntimeError, match="^the compiled log-density returned code 3$"):
+        evaluate_logp(compiled, x)
+
+
 @pytest.mark.parametrize("k", [1, 3])
 def test_fused_density_with_close_cutpoints_matches_pymc(survey, python_graphs, k):
     """Neighbouring cutpoints closer than ``_CLOSE`` (down to 6e-6 apart, where a middle

@@ -12,6 +12,7 @@ the simulation study's fused logit density
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -74,10 +75,13 @@ def _cfunc_source(
             "        logp = numba.carray(logp_, ())",
             f"        value, gradient = graph({call})",
             "        logp[()] = value",
-            "        out[...] = gradient",
-            "        if not np.all(np.isfinite(out)):",
+            "        finite = True",
+            f"        for index in range({n_dim}):",
+            "            out[index] = gradient[index]",
+            "            finite = finite and math.isfinite(gradient[index])",
+            "        if not finite:",
             "            return 3",
-            "        if not np.isfinite(value):",
+            "        if not math.isfinite(logp[()]):",
             "            return 4",
             "    except Exception:",
             "        return 1",
@@ -86,7 +90,8 @@ def _cfunc_source(
         lines += [
             f"        out = numba.carray(out_, ({n_expanded},))",
             f"        (values,) = graph({call})",
-            "        out[...] = values",
+            f"        for index in range({n_expanded}):",
+            "            out[index] = values[index]",
             "    except Exception:",
             "        return -2",
         ]
@@ -149,6 +154,7 @@ def _nutpie_cfunc(
         global_env={
             # numba's cached environment re-imports the module named here
             "__name__": __name__,
+            "math": math,
             "numba": numba,
             "np": np,
             "graph": callee,

@@ -485,7 +485,8 @@ def _expand_loop(x, dims, offsets):  # pragma: no cover - runs compiled
     weights = dims[1]
     k_, n_items, n_cat, n_cov = dims[2], dims[3], dims[4], dims[5]
     out = np.zeros(dims[6])
-    out[: x.size] = x
+    for index in range(x.size):
+        out[index] = x[index]
     offset = 0
     log_pi = np.zeros(k_)
     pi = np.ones(k_)
@@ -524,8 +525,11 @@ def _expand_loop(x, dims, offsets):  # pragma: no cover - runs compiled
         for k in range(k_):
             for j in range(n_items):
                 _ordinal_row(cut[j], mu[j, k], eta, log_theta[k, j], theta[k, j], sig, comp)
-        out[offsets[4] : offsets[4] + mu.size] = mu.ravel()
-        out[offsets[5] : offsets[5] + cut.size] = cut.ravel()
+        for j in range(n_items):
+            for k in range(k_):
+                out[offsets[4] + j * k_ + k] = mu[j, k]
+            for t in range(n_cat - 1):
+                out[offsets[5] + j * (n_cat - 1) + t] = cut[j, t]
     flat = theta.ravel()
     for index in range(flat.size):
         out[offsets[3] + index] = flat[index]
@@ -686,10 +690,15 @@ def _logp_callback(dim, x_, out_, logp_, user_data_):  # pragma: no cover - runs
         out = numba.carray(out_, (dim,))
         logp = numba.carray(logp_, ())
         logp[()] = value
-        out[...] = gradient
-        if not np.all(np.isfinite(out)):
+        # element by element: an array assignment (and np.all) would compile numba's
+        # shape-mismatch error formatting, some 2 s of a cold compile
+        finite = True
+        for index in range(dim):
+            out[index] = gradient[index]
+            finite = finite and math.isfinite(gradient[index])
+        if not finite:
             return 3
-        if not np.isfinite(value):
+        if not math.isfinite(value):
             return 4
     except Exception:
         return 1
@@ -704,9 +713,11 @@ def _expand_callback(dim, expanded, x_, out_, user_data_):  # pragma: no cover -
     try:
         x = numba.carray(x_, (dim,))
         out = numba.carray(out_, (expanded,))
-        out[...] = _expand_loop(
+        values = _expand_loop(
             x, head[_DIMS_AT : _DIMS_AT + 7], head[_OFFSETS_AT : _OFFSETS_AT + 6]
         )
+        for index in range(expanded):
+            out[index] = values[index]
     except Exception:
         return -2
     return 0
