@@ -178,9 +178,9 @@ def _make_kernels():
 def _likelihood_terms():
     """Compile the middle pass of the likelihood once: per firm its term and residual.
 
-    A function of its own (not inlined by numba) so that it keeps its own floating-point
-    flags: only ``contract`` (fused multiply-add, never less accurate), where the passes
-    around it may reorder sums; reordering would undo the range reduction of ``exp``.
+    A function of its own (not inlined by numba), with only the ``contract`` flag (fused
+    multiply-add, never less accurate): reordering would undo the range reduction of
+    ``exp`` (the loops around it have the same flag, :data:`_LOOP_FLAGS`).
     """
     import numba
 
@@ -200,8 +200,20 @@ def _likelihood_terms():
     return terms
 
 
-_SUM_FLAGS = {"reassoc", "contract", "nsz", "arcp"}
-"""Floating-point flags of the linear predictor and gradient passes (vectorised sums)."""
+_LOOP_FLAGS = {"contract"}
+"""Floating-point flags of the fused loops: fused multiply-add only, no reassociation.
+
+With ``reassoc`` (and ``nsz``, ``arcp``) the sums were vectorised, but a loop compiled
+afresh and the same loop read from the callback's disk cache computed different last
+digits: the fresh callback calls the loop's own compiled code (numba compiled it first, as
+a function of its own), the cached one a copy LLVM optimised again inside the callback,
+free to reorder the sums another way. The varying-intercept loop's log-density differed in
+18 of 300 random points, and a fit's first run on a machine drew other chains than every
+later run of the same seed (a test's verdict changed with it: one divergent transition).
+Without reassociation both copies round alike; the fits take the same time
+(``benchmarks/bench_study.py --only fit``: 0.069-0.070 s against 0.070-0.072 s on two
+cores, alternately).
+"""
 
 
 def _make_prior_terms(kind, mu, sigma, nu, constant):
@@ -238,7 +250,7 @@ def _make_fused_logp(kind, mu, sigma, nu, constant):
 
     terms = _likelihood_terms()
 
-    @numba.njit(cache=False, error_model="numpy", fastmath=_SUM_FLAGS)
+    @numba.njit(cache=False, error_model="numpy", fastmath=_LOOP_FLAGS)
     def logit_logp(x, X, y):  # pragma: no cover - runs compiled
         n_obs, n_slopes = X.shape
         grad = np.empty(n_slopes + 1)
@@ -303,7 +315,7 @@ def _make_fused_group_logp(kind, mu, sigma, nu, constant, group_scale):
     half_constant = math.log(2.0) - math.log(group_scale) - 0.5 * math.log(2 * math.pi)
     z_constant = -0.5 * math.log(2 * math.pi)
 
-    @numba.njit(cache=False, error_model="numpy", fastmath=_SUM_FLAGS)
+    @numba.njit(cache=False, error_model="numpy", fastmath=_LOOP_FLAGS)
     def group_logp(x, X, y, group):  # pragma: no cover - runs compiled
         n_obs, n_slopes = X.shape
         n_groups = x.size - n_fixed - 1
@@ -416,7 +428,7 @@ def fuse_logit_logp(compiled: Any, model: Any, priors: Mapping[str, Any]) -> Any
     ]
     source = _cfunc_source("logp", compiled.n_dim, 0, arguments)
     makers = (_make_kernels, _likelihood_terms, _make_prior_terms, _make_fused_logp)
-    code = "".join(inspect.getsource(f) for f in makers) + repr(sorted(_SUM_FLAGS))
+    code = "".join(inspect.getsource(f) for f in makers) + repr(sorted(_LOOP_FLAGS))
     constants = repr([array.tolist() for array in encoded[:4]] + [float(encoded[4])])
     if group_sd is None:
         loop = _make_fused_logp(*encoded)
