@@ -564,9 +564,13 @@ def _batched_em(
                 out=joint[first:end].reshape(-1, n_firms),
             )
         joint += log_pi[..., None]
-        peak = joint.max(axis=1, keepdims=True)
-        marginal = peak[:, 0] + np.log(np.exp(joint - peak).sum(axis=1))  # (pair, firm)
-        log_likelihood = marginal.sum(axis=1)
+        # the log-sum-exp's scaled exponentials, divided by their sum, are the posterior
+        # class weights: one exp of the (pair, class, firm) tensor per step, not two
+        peak = joint.max(axis=1)  # (pair, firm)
+        joint -= peak[:, None, :]
+        np.exp(joint, out=joint)
+        total = joint.sum(axis=1)
+        log_likelihood = (peak + np.log(total)).sum(axis=1)
         done = live & (np.abs(log_likelihood - previous) < tol)
         if done.any():
             finished = active[done]
@@ -579,12 +583,13 @@ def _batched_em(
             if 2 * live.sum() <= live.size:
                 keep = live
                 active, flat_theta, flat_pi = active[keep], flat_theta[keep], flat_pi[keep]
-                joint, marginal = joint[keep], marginal[keep]
+                joint, total = joint[keep], total[keep]
                 log_likelihood = log_likelihood[keep]
                 live = live[keep]
                 runs = blocks(active)
         previous = log_likelihood
-        posterior = np.exp(joint - marginal[:, None, :])  # (pair, class, firm)
+        joint /= total[:, None, :]
+        posterior = joint  # (pair, class, firm); joint is allocated anew each step
         counts = np.empty((active.size, n_classes, n_cells))
         shares = np.empty((active.size, n_classes, n_items))
         for sample, first, end in runs:
