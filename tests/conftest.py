@@ -4,9 +4,9 @@ that a check which cannot run fails instead of skipping."""
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import matplotlib
 import pytest
@@ -110,6 +110,44 @@ def shared_reference_dir() -> Path | None:
 def _skip_or_fail() -> Callable[[str], NoReturn]:
     """The :func:`skip_or_fail` helper, for tests that find a prerequisite missing midway."""
     return skip_or_fail
+
+
+def run_python_json(script: str, environment: Mapping[str, str] | None = None) -> Any:
+    """Run ``script`` in a new Python process and return the JSON of its last printed line.
+
+    For tests that need a process of its own (a cold cache, a disk cache read back).
+
+    Parameters
+    ----------
+    script : str
+        Python source, run with ``python -c``; its last line of output is JSON.
+    environment : mapping of str to str, optional
+        The process's environment (default: this one's).
+
+    Returns
+    -------
+    object
+        The decoded last line.
+    """
+    import json
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=None if environment is None else dict(environment),
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(name="python_json", scope="session")
+def _python_json() -> Callable[..., Any]:
+    """The :func:`run_python_json` helper."""
+    return run_python_json
 
 
 @pytest.fixture(scope="session")

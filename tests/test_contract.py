@@ -359,13 +359,9 @@ print(json.dumps({
 )
 
 
-def test_compile_pytensor_c_callbacks_load_from_the_disk_cache_in_a_new_process():
+def test_compile_pytensor_c_callbacks_load_from_the_disk_cache_in_a_new_process(python_json):
     # the point of the backend: a structure compiled once is read from ~/.pytensor by every
     # later process (nutpie's own callbacks are compiled afresh in each, 20-30 s)
-    import json
-    import subprocess
-    import sys
-
     from bayes_cluster.inference.sampling import (
         _reproducible_compile,
         compile_pytensor_c,
@@ -378,14 +374,7 @@ def test_compile_pytensor_c_callbacks_load_from_the_disk_cache_in_a_new_process(
     with _reproducible_compile():
         compiled = compile_pytensor_c(model)  # compiled here, or read from the cache
     value, gradient = evaluate_logp(compiled, np.array([0.4, -0.2]))
-    finished = subprocess.run(
-        [sys.executable, "-c", _CALLBACK_SCRIPT],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=True,
-    )
-    again = json.loads(finished.stdout.strip().splitlines()[-1])
+    again = python_json(_CALLBACK_SCRIPT)
     assert again["hits"] == [1, 1]  # both callbacks read from the disk cache
     assert again["value"] == value
     assert again["gradient"] == gradient.tolist()

@@ -452,20 +452,12 @@ print(json.dumps({"hits": fused.compiled_logp_func.cache_hits, "value": value,
 """
 
 
-def test_the_fused_callback_loads_from_the_disk_cache_and_its_key_names_the_priors():
+def test_the_fused_callback_loads_from_the_disk_cache_and_its_key_names_the_priors(python_json):
     """A study worker loads the fused density compiled by an earlier process; other priors
     (other constants in the loop) never load it."""
-    import json
-    import subprocess
-    import sys
 
     def run(priors) -> dict:
-        script = _FUSED_SCRIPT.replace("PRIORS", repr(priors))
-        done = subprocess.run(
-            [sys.executable, "-c", script], capture_output=True, text=True, timeout=600
-        )
-        assert done.returncode == 0, done.stderr[-2000:]
-        return json.loads(done.stdout.strip().splitlines()[-1])
+        return python_json(_FUSED_SCRIPT.replace("PRIORS", repr(priors)))
 
     wide = {"intercept": {"dist": "Normal", "mu": 0.0, "sigma": 11.0}}
     first, again = run(wide), run(wide)  # the first may itself load an earlier run's entry
@@ -517,34 +509,22 @@ print(json.dumps(answer))
 
 
 @pytest.mark.slow  # two processes, the first compiling both loops on an empty cache
-def test_fused_logits_compute_the_same_digits_compiled_or_read_from_the_cache(tmp_path):
+def test_fused_logits_compute_the_same_digits_compiled_or_read_from_the_cache(
+    tmp_path, python_json
+):
     """The same seed must draw the same chains on a machine's first run (the callbacks
     compiled) as on every later one (read from the disk cache): so the loops' every
     log-density and gradient, to the last bit. With the sums free to reassociate, the
     varying-intercept loop's values differed in 18 of 300 points."""
-    import json
     import os
-    import subprocess
-    import sys
 
     environment = {
         **os.environ,
         "NUMBA_CACHE_DIR": str(tmp_path / "numba"),
         "PYTENSOR_FLAGS": f"base_compiledir={tmp_path / 'pytensor'}",
     }
-
-    def run() -> dict:
-        done = subprocess.run(
-            [sys.executable, "-c", _DIGITS_SCRIPT],
-            capture_output=True,
-            text=True,
-            timeout=600,
-            env=environment,
-        )
-        assert done.returncode == 0, done.stderr[-2000:]
-        return json.loads(done.stdout.strip().splitlines()[-1])
-
-    compiled, loaded = run(), run()
+    compiled = python_json(_DIGITS_SCRIPT, environment)
+    loaded = python_json(_DIGITS_SCRIPT, environment)
     for group in ("None", "product_line"):
         assert (compiled[group][0], loaded[group][0]) == (0, 1)  # compiled, then read
         assert loaded[group][1] == compiled[group][1], group
