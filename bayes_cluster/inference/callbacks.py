@@ -68,6 +68,9 @@ def _cfunc_source(
             f"np.{dtype}).reshape(({shape}))"
         )
     call = ", ".join(["x", *names])
+    # the results are copied (and checked) element by element: an array assignment or
+    # np.all would make numba compile its shape-mismatch message formatting, about 2 s of
+    # every callback's compile on an empty cache
     lines.append(f"        x = numba.carray(x_, ({n_dim},))")
     if kind == "logp":
         lines += [
